@@ -1,0 +1,56 @@
+# Racker: set-up, demo, tests and benchmarks. `make setup` is idempotent.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+# Debian packages racker and its tests use (see README "What make setup installs").
+DEB_PACKAGES := openipmi ipmitool dnsmasq-base ipxe ipxe-qemu qemu-system-x86 ignition \
+	arp-scan nginx-light busybox udhcpc iproute2 gnupg cpio bzip2 procps
+
+.PHONY: setup demo demo-destroy test lint typecheck unit integration e2e bench clean
+
+setup: .setup-stamp-deb $(VENV)/.installed
+
+.setup-stamp-deb: Makefile
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "➤ Installing Debian packages:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "➤ Installing racker into $(VENV)"
+	@$(BIN)/pip install -q --upgrade pip >/dev/null
+	@$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+demo: setup
+	@$(BIN)/python -m racker.demo
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+integration: setup
+	$(BIN)/pytest -q tests/integration
+
+e2e: setup
+	$(BIN)/pytest -q tests/e2e
+
+test: setup lint typecheck
+	$(BIN)/pytest -q tests
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .setup-stamp-deb build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

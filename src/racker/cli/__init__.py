@@ -1,0 +1,1 @@
+"""Command-line front ends: `racker`, `ipmi`, `racker-sim`."""

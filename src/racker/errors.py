@@ -1,0 +1,72 @@
+"""The one error tree of racker.
+
+Every failure an operator can act on is a `RackerError`: a message, the thing at fault
+(a file with line and column, a node, a flag, a BMC) and a hint saying what to do. The CLI turns
+it into an exit code in one place; the boot server turns it into an HTTP status in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Where:
+    """The place at fault: a file position, a node, a flag or any other named thing."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    node: str | None = None
+    flag: str | None = None
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        if self.file is not None:
+            pos = self.file
+            if self.line is not None:
+                pos += f":{self.line}"
+                if self.column is not None:
+                    pos += f":{self.column}"
+            parts.append(pos)
+        if self.node is not None:
+            parts.append(f"node {self.node}")
+        if self.flag is not None:
+            parts.append(f"flag {self.flag}")
+        return ", ".join(parts)
+
+
+class RackerError(Exception):
+    """An error with a message for the operator, the place at fault and a hint."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, where: Where | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where and str(self.where) else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class InputError(RackerError):
+    """Bad input: a file, a flag or an answer that racker cannot use."""
+
+    exit_code = 2
+
+
+class BmcError(RackerError):
+    """A BMC could not be reached or refused a command."""
+
+
+class ServiceError(RackerError):
+    """A service racker runs (dnsmasq, the boot server) failed."""
+
+
+class ProvisionError(RackerError):
+    """Provisioning of one or more nodes failed."""

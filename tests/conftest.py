@@ -1,0 +1,22 @@
+"""Shared fixtures. Tests that need a real peer fail loudly when it is missing (no silent skips)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def require_tool(name: str) -> str:
+    """Path of the executable `name`; fails the test (never skips) when it is not installed."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin")
+    if path is None:
+        pytest.fail(f"{name} is not installed; run 'make setup' (it installs every test peer)")
+    return path
+
+
+def require_root() -> None:
+    """Fails the test when not running as root (network namespaces need it)."""
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root for network namespaces; CI runs as root")

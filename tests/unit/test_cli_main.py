@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from racker import __version__
+from racker.cli.main import main
+from racker.cli.run import run_main
+from racker.errors import InputError, Where
+
+
+def test_no_arguments_prints_command_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "Commands:" in out
+    assert "version" in out and "help" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__
+
+
+def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["frobnicate"]) == 2
+    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_racker_error_becomes_message_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    def entry(argv: object) -> int:
+        raise InputError("bad MAC", where=Where(file="nodes.csv", line=3, column=1), hint="fix it")
+
+    assert run_main("racker", entry, []) == 2
+    err = capsys.readouterr().err
+    assert "nodes.csv:3:1: bad MAC" in err
+    assert "hint: fix it" in err
+    assert "Traceback" not in err
+
+
+def test_unexpected_exception_has_no_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    def entry(argv: object) -> int:
+        raise ValueError("boom")
+
+    assert run_main("racker", entry, []) == 70
+    err = capsys.readouterr().err
+    assert "internal error" in err and "Traceback" not in err
