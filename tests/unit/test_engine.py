@@ -47,7 +47,8 @@ class FakeRack:
         asyncio.get_running_loop().create_task(self._boot(node))
 
     async def _boot(self, node: PlannedNode) -> None:
-        steps = [(Stage.DHCP, EventKind.LEASE, {"action": "add", "ip": node.ip}),
+        steps: list[tuple[Stage, EventKind, dict[str, object]]] = [
+                 (Stage.DHCP, EventKind.LEASE, {"action": "add", "ip": node.ip}),
                  (Stage.IPXE, EventKind.REQUEST, {"path": "/ipxe", "status": 200}),
                  (Stage.INSTALL, EventKind.INSTALLED, {}),
                  (Stage.BOOT, EventKind.BOOTED, {})]
