@@ -235,6 +235,7 @@ class _Map:
         node = self.value(key)
         if node is None:
             if required:
+                self._typo_for(key)
                 raise self.ctx.error(self.node, f"{self._sub(key)} is required")
             return None
         if not isinstance(node, yaml.ScalarNode):
@@ -255,16 +256,17 @@ class _Map:
             raise self.ctx.error(node, f"{self._sub(key)} must be an integer", hint)
         try:
             return int(_SAFE.construct_yaml_int(node))
-        except ValueError as e:
+        except (ValueError, IndexError) as e:  # e.g. `!!int ""` or `!!int x`
             raise self.ctx.error(node, f"{self._sub(key)} is not a valid integer") from e
 
     def flag(self, key: str) -> bool | None:
         node = self.value(key)
         if node is None:
             return None
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _BOOL:
+        if (not isinstance(node, yaml.ScalarNode) or node.tag != _BOOL
+                or str(node.value).lower() not in _SAFE.bool_values):
             raise self.ctx.error(node, f"{self._sub(key)} must be true or false")
-        return bool(_SAFE.construct_yaml_bool(node))
+        return bool(_SAFE.bool_values[str(node.value).lower()])
 
     def texts(self, key: str) -> tuple[str, ...]:
         node = self.value(key)
@@ -290,6 +292,14 @@ class _Map:
         if not isinstance(node, yaml.SequenceNode):
             raise self.ctx.error(node, f"{self._sub(key)} must be a list (items start with '- ')")
         return [_Map(item, self.ctx, f"{self._sub(key)}[{i}]") for i, item in enumerate(node.value)]
+
+    def _typo_for(self, key: str) -> None:
+        """A missing key is most often misspelt: report the misspelling instead."""
+        unread = [k for k in self.items if k not in self.used]
+        close = difflib.get_close_matches(key, unread, n=1)
+        if close:
+            raise self.ctx.error(self.items[close[0]][0], f"unknown key {self._sub(close[0])}",
+                                 hint=f"did you mean '{key}'?")
 
     def finish(self, known: tuple[str, ...] = ()) -> None:
         """Raise for the first key that was not read: unsupported CLC keys and typos alike."""
@@ -385,6 +395,10 @@ def _unit(m: _Map, ctx: _Ctx, systemd: bool) -> Unit:
             raise ctx.error(d.key_node("name"), f"{d.path}.name must end with .conf")
         dropins.append(Dropin(dname, d.text("contents")))
         d.finish()
+    if enabled and contents is not None and "[Install]" not in contents:
+        ctx.warn(m.key_node("enabled" if "enabled" in m.items else "enable"),
+                 f"{m.path} ({name}) is enabled but has no [Install] section, so enabling "
+                 "does nothing")
     if "/" in name or not name.strip():
         raise ctx.error(m.key_node("name"), f"{m.path}.name must be a file name, not a path")
     m.finish()
@@ -419,6 +433,9 @@ def _mode(m: _Map, ctx: _Ctx) -> int | None:
     if mode is not None and not 0 <= mode <= 0o7777:
         raise ctx.error(m.key_node("mode"), f"{m.path}.mode {mode:#o} is not a file mode",
                         hint="write it in octal with a leading 0, e.g. mode: 0644")
+    if mode is not None and mode & 0o7000:
+        ctx.warn(m.key_node("mode"), f"{m.path}.mode {mode:#o}: Ignition spec 3.3 does not "
+                 "support the setuid, setgid and sticky bits")
     return mode
 
 
@@ -430,8 +447,12 @@ def _verification(m: _Map | None, ctx: _Ctx) -> str | None:
     if h is None:
         return None
     function, total = h.req("function"), h.req("sum")
-    if function not in ("sha512", "sha256"):
+    size = {"sha512": 128, "sha256": 64}.get(function)
+    if size is None:
         raise ctx.error(h.key_node("function"), f"{h.path}.function must be sha512 or sha256")
+    if len(total) != size or any(c not in "0123456789abcdefABCDEF" for c in total):
+        raise ctx.error(h.key_node("sum"), f"{h.path}.sum must be {size} hex digits for "
+                        f"{function}")
     h.finish()
     return f"{function}-{total}"
 

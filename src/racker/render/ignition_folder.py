@@ -42,7 +42,11 @@ def parse_clc_snippets(text: str, source: str) -> dict[str, list[str]] | None:
     out: dict[str, list[str]] = {}
     for e in _ENTRY.finditer(body):
         name = e.group(1) or e.group(2)
-        out[name] = [json.loads(f'"{s}"') for s in _STRING.findall(e.group(3))]
+        try:
+            out[name] = [json.loads(f'"{s}"') for s in _STRING.findall(e.group(3))]
+        except ValueError as err:
+            raise InputError(f"clc_snippets entry {name!r} has a path racker cannot read",
+                             where=Where(file=source, line=_line_of(text, m.start()))) from err
     rest = _ENTRY.sub("", body).replace(",", "").strip()
     if rest:
         raise InputError(f"clc_snippets has an entry racker cannot read: {rest.splitlines()[0]!r}",
