@@ -535,3 +535,10 @@ def test_arbitrary_text_raises_only_racker_errors(text: str) -> None:
 ])
 def test_warnings_for_what_ignition_would_warn_about(text: str, warning: str) -> None:
     assert next(str(w) for w in transpile_one(text, "n.yaml").warnings).startswith(warning)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_unicode_text_raises_only_racker_errors(text: str) -> None:
+    with contextlib.suppress(RackerError):
+        transpile_one(text, "fuzz.yaml")

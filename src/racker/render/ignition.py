@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from racker.errors import InputError, Where
-from racker.render.ignition_clc import Clc, ClcWarning, ConfigRef, Node, Owner, Unit, parse_clc
+from racker.render.ignition_clc import parse_clc
+from racker.render.ignition_ir import Clc, ClcWarning, ConfigRef, Node, Owner, Unit
 
 IGNITION_VERSION = "3.3.0"
 NETWORKD_DIR = "/etc/systemd/network"

@@ -12,156 +12,29 @@ Scalars follow go-yaml v2, which `ct` used: a string field takes any scalar's te
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 
 import yaml
 from yaml.constructor import SafeConstructor
 
 from racker.errors import InputError, Where
+from racker.render.ignition_ir import (
+    Clc,
+    ClcWarning,
+    ConfigRef,
+    Disk,
+    Dropin,
+    Filesystem,
+    Group,
+    Node,
+    Owner,
+    Partition,
+    Unit,
+    User,
+)
 
 _NULL = "tag:yaml.org,2002:null"
 _INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
-
-
-@dataclass(frozen=True)
-class ClcWarning:
-    """Something racker accepted but the operator should know about."""
-
-    message: str
-    where: Where
-
-    def __str__(self) -> str:
-        return f"{self.where}: warning: {self.message}"
-
-
-@dataclass(frozen=True)
-class Dropin:
-    name: str
-    contents: str | None
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A systemd unit (`systemd.units`) or a networkd file (`networkd.units`, no enabled/mask)."""
-
-    name: str
-    line: int
-    enabled: bool | None = None
-    mask: bool | None = None
-    contents: str | None = None
-    dropins: tuple[Dropin, ...] = ()
-
-
-@dataclass(frozen=True)
-class Owner:
-    id: int | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Node:
-    """A file, directory or link; `kind` says which. Paths are absolute."""
-
-    kind: str
-    path: str
-    line: int
-    mode: int | None = None
-    overwrite: bool | None = None
-    user: Owner | None = None
-    group: Owner | None = None
-    # files
-    source: str | None = None
-    """`data:,…` for inline contents, the URL for remote ones, None for none."""
-    inline: str | None = None
-    compression: str | None = None
-    verification: str | None = None
-    """`<function>-<sum>`, as Ignition 3 writes it."""
-    append: bool | None = None
-    # links
-    target: str | None = None
-    hard: bool | None = None
-
-
-@dataclass(frozen=True)
-class Filesystem:
-    device: str
-    format: str
-    line: int
-    wipe_filesystem: bool | None = None
-    label: str | None = None
-    uuid: str | None = None
-    options: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Partition:
-    label: str | None = None
-    number: int | None = None
-    size_mib: int | None = None
-    start_mib: int | None = None
-    type_guid: str | None = None
-    guid: str | None = None
-
-
-@dataclass(frozen=True)
-class Disk:
-    device: str
-    line: int
-    wipe_table: bool | None = None
-    partitions: tuple[Partition, ...] = ()
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    line: int
-    password_hash: str | None = None
-    ssh_authorized_keys: tuple[str, ...] = ()
-    uid: int | None = None
-    gecos: str | None = None
-    home_dir: str | None = None
-    no_create_home: bool | None = None
-    primary_group: str | None = None
-    groups: tuple[str, ...] = ()
-    no_user_group: bool | None = None
-    no_log_init: bool | None = None
-    shell: str | None = None
-    system: bool | None = None
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    line: int
-    gid: int | None = None
-    password_hash: str | None = None
-    system: bool | None = None
-
-
-@dataclass(frozen=True)
-class ConfigRef:
-    source: str
-    verification: str | None = None
-
-
-@dataclass(frozen=True)
-class Clc:
-    """One parsed Container Linux Config."""
-
-    source: str
-    units: tuple[Unit, ...] = ()
-    networkd: tuple[Unit, ...] = ()
-    nodes: tuple[Node, ...] = ()
-    filesystems: tuple[Filesystem, ...] = ()
-    disks: tuple[Disk, ...] = ()
-    users: tuple[User, ...] = ()
-    groups: tuple[Group, ...] = ()
-    merge: tuple[ConfigRef, ...] = ()
-    replace: ConfigRef | None = None
-    timeouts: tuple[int | None, int | None] = (None, None)
-    """(http_response_headers, http_total)"""
-    warnings: tuple[ClcWarning, ...] = field(default=(), compare=False)
 
 
 # Keys of the CLC spec that racker's transpiler does not translate, with what to do instead.
@@ -177,6 +50,8 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 _SAFE = SafeConstructor()
+# libyaml's composer when PyYAML was built with it (same nodes and marks, several times faster)
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Ctx:
@@ -323,7 +198,7 @@ def parse_clc(text: str, source: str) -> Clc:
     """Parse one Container Linux Config; raise InputError naming `source`, line and column."""
     ctx = _Ctx(source)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = Where(file=source, line=mark.line + 1, column=mark.column + 1) if mark else Where(
@@ -331,6 +206,8 @@ def parse_clc(text: str, source: str) -> Clc:
         raise InputError(f"not valid YAML: {e.problem or e.context}", where=where) from e
     except yaml.YAMLError as e:
         raise InputError(f"not valid YAML: {e}", where=Where(file=source)) from e
+    except UnicodeEncodeError as e:  # lone surrogates cannot be UTF-8 encoded for libyaml
+        raise InputError(f"not valid text: {e.reason}", where=Where(file=source)) from e
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _NULL):
         return Clc(source=source)
     top = _Map(root, ctx, "")
