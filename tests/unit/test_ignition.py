@@ -423,6 +423,10 @@ ERRORS: list[tuple[str, str, str, str]] = [
      "systemd is given twice"),
     ("bad-yaml", "storage:\n  files:\n    - path: /a\n   bad: [\n", "n.yaml:", "not valid YAML"),
     ("tab-indent", "storage:\n\tfiles: []\n", "n.yaml:2", "not valid YAML"),
+    ("control-character", "systemd:\n  units: []\n# bell \x07\n", "n.yaml:3:",
+     "is not allowed in YAML"),
+    ("unit-type", "systemd:\n  units:\n    - name: hello\n", "n.yaml:3:7",
+     "systemd.units[0].name 'hello' has no systemd unit type"),
     ("top-level-list", "- a\n- b\n", "n.yaml:1:1", "the document must be a mapping"),
     ("top-level-scalar", "hello\n", "n.yaml:1:1", "the document must be a mapping"),
     ("two-documents", "a: 1\n---\nb: 2\n", "n.yaml:2", "not valid YAML"),
@@ -530,6 +534,8 @@ def test_arbitrary_text_raises_only_racker_errors(text: str) -> None:
     ("systemd:\n  units:\n    - name: a.service\n      enabled: true\n"
      "      contents: \"[Service]\\nExecStart=/bin/true\\n\"\n",
      "n.yaml:4:7: warning: systemd.units[0] (a.service) is enabled but has no [Install]"),
+    ("passwd:\n  users:\n    - name: core\n      ssh_authorized_keys: [k1, k2, k1]\n",
+     "n.yaml:4:37: warning: passwd.users[0].ssh_authorized_keys[2] repeats an earlier entry"),
     ("storage:\n  files:\n    - path: /opt/x\n      mode: 04755\n",
      "n.yaml:4:7: warning: storage.files[0].mode 0o4755: Ignition spec 3.3 does not support"),
 ])

@@ -149,10 +149,14 @@ class _Map:
             return ()
         if not isinstance(node, yaml.SequenceNode):
             raise self.ctx.error(node, f"{self._sub(key)} must be a list")
-        out = []
+        out: list[str] = []
         for i, item in enumerate(node.value):
             if not isinstance(item, yaml.ScalarNode) or item.tag == _NULL:
                 raise self.ctx.error(item, f"{self._sub(key)}[{i}] must be a text value")
+            if str(item.value) in out:  # Ignition refuses a config with a duplicate entry
+                self.ctx.warn(item, f"{self._sub(key)}[{i}] repeats an earlier entry; racker "
+                              "keeps one")
+                continue
             out.append(str(item.value))
         return tuple(out)
 
@@ -204,6 +208,11 @@ def parse_clc(text: str, source: str) -> Clc:
         where = Where(file=source, line=mark.line + 1, column=mark.column + 1) if mark else Where(
             file=source)
         raise InputError(f"not valid YAML: {e.problem or e.context}", where=where) from e
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or " ")
+        raise InputError(f"character #x{code:04x} is not allowed in YAML",
+                         where=Where(file=source, line=line)) from e
     except yaml.YAMLError as e:
         raise InputError(f"not valid YAML: {e}", where=Where(file=source)) from e
     except UnicodeEncodeError as e:  # lone surrogates cannot be UTF-8 encoded for libyaml
@@ -253,6 +262,10 @@ def _section(top: _Map, name: str, key: str) -> list[_Map]:
     return items
 
 
+_UNIT_TYPES = (".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target",
+               ".path", ".timer", ".snapshot", ".slice", ".scope")
+
+
 def _unit(m: _Map, ctx: _Ctx, systemd: bool) -> Unit:
     name = m.req("name")
     enabled = mask = None
@@ -278,6 +291,9 @@ def _unit(m: _Map, ctx: _Ctx, systemd: bool) -> Unit:
                  "does nothing")
     if "/" in name or not name.strip():
         raise ctx.error(m.key_node("name"), f"{m.path}.name must be a file name, not a path")
+    if systemd and not name.endswith(_UNIT_TYPES):
+        raise ctx.error(m.key_node("name"), f"{m.path}.name {name!r} has no systemd unit type",
+                        hint="end it with one of " + ", ".join(_UNIT_TYPES))
     m.finish()
     return Unit(name=name, line=m.line, enabled=enabled, mask=mask, contents=contents,
                 dropins=tuple(dropins))
