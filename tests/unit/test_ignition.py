@@ -548,3 +548,12 @@ def test_warnings_for_what_ignition_would_warn_about(text: str, warning: str) ->
 def test_any_unicode_text_raises_only_racker_errors(text: str) -> None:
     with contextlib.suppress(RackerError):
         transpile_one(text, "fuzz.yaml")
+
+
+def test_merge_directory_replaces_file_at_same_path_when_both_lists_merge() -> None:
+    a = {"storage": {"files": [{"path": "/x"}, {"path": "/y"}]}}
+    b = {"storage": {"files": [{"path": "/z"}], "directories": [{"path": "/x"}],
+                     "filesystems": [{"device": "/x", "format": "ext4"}]}}
+    assert merge(a, b) == {"storage": {
+        "files": [{"path": "/y"}, {"path": "/z"}], "directories": [{"path": "/x"}],
+        "filesystems": [{"device": "/x", "format": "ext4"}]}}

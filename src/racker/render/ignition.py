@@ -295,7 +295,7 @@ def _merge_obj(parent: Mapping[str, Any], child: Mapping[str, Any], path: tuple[
             if here in _APPENDED:
                 out[key] = [*p, *c]
             else:
-                others = {k for k, n in shared_child.items() if n != key} if shared_child else set()
+                others = {k for k, n in shared_child.items() if n != key and key in _SHARED}
                 out[key] = _merge_list(p, c, here, others)
         else:
             out[key] = c
