@@ -7,16 +7,18 @@ BMC, a service or the network.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from racker import __version__
 from racker.atomic import write_atomic
 from racker.configdir import check_folders, render_record, write_new_folder
+from racker.credentials import load_credentials
 from racker.hostsfile import update_hosts
+from racker.inventory import load_inventory
 from racker.model import ClusterPlan, Options
 from racker.paths import Paths
+from racker.plan import make_plan
 from racker.render import TOOLS_IMAGE, config_folder, render_config
 from racker.render.dnsmasq import DnsmasqSettings, render_dnsmasq
 from racker.render.hosts import HostsEntry, hosts_entries
@@ -55,14 +57,9 @@ def configure(paths: Paths, options: Options, *, render_only: bool) -> Configure
     `render_only` is carried into the result for the caller (bootstrap stops after this step
     when it is set); configure itself never goes beyond writing files.
     """
-    # TODO(core merge): plain imports once racker.inventory/credentials/plan are on main.
-    inventory_mod = importlib.import_module("racker.inventory")
-    credentials_mod = importlib.import_module("racker.credentials")
-    plan_mod = importlib.import_module("racker.plan")
-
-    inventory = inventory_mod.load_inventory(paths)
-    credentials_mod.load_credentials(paths)  # checked now (presence, modes); the engine uses it
-    plan: ClusterPlan = plan_mod.make_plan(options, inventory)
+    inventory = load_inventory(paths)
+    load_credentials(paths)  # checked now (presence, modes); the engine uses them later
+    plan = make_plan(options, inventory)
     return write_configuration(paths, plan, render_only=render_only)
 
 

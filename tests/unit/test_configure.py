@@ -63,3 +63,36 @@ def test_new_subnet_replaces_old_hosts_entries(tmp_path: Path) -> None:
     assert paths.hosts_file.read_text() == (f"10.1.2.2 node-0 # {MARKER}\n"
                                             f"10.1.2.3 node-1 # {MARKER}\n")
     assert "dhcp-range=10.1.2.128," in (paths.state_dir / "dnsmasq/dnsmasq.conf").read_text()
+
+
+# ---- configure(): from the rack files (core's inventory and plan) -------------------------
+
+def test_configure_from_rack_files(tmp_path: Path) -> None:
+    from racker.configure import configure
+    from racker.paths import Paths
+    from tests.rackfixtures import write_rack
+
+    paths = Paths.from_env(write_rack(tmp_path, 4, types=["small", "large"]))
+    result = configure(paths, lokomotive(num_controllers=1, web_ui=True), render_only=True)
+    assert result.folder == paths.lokomotive_dir
+    assert [n.name for n in result.plan.nodes][:1] == ["lokomotive-controller-0.k8s.localdomain"]
+    assert (paths.lokomotive_dir / "web-ui.lokocfg").is_file()
+    assert len(list((paths.lokomotive_dir / "cl").iterdir())) == 8
+    conf = (paths.state_dir / "dnsmasq" / "dnsmasq.conf").read_text()
+    assert "interface=eth1\n" in conf
+    assert conf.count("dhcp-host=") == 8
+    assert "localhost" in paths.hosts_file.read_text()
+
+
+def test_configure_bad_input_writes_nothing(tmp_path: Path) -> None:
+    from racker.configure import configure
+    from racker.paths import Paths
+    from tests.rackfixtures import write_rack
+
+    paths = Paths.from_env(write_rack(tmp_path, 2))
+    hosts_before = paths.hosts_file.read_text()
+    with pytest.raises(InputError):
+        configure(paths, lokomotive(num_controllers=3), render_only=True)
+    assert list(paths.home.iterdir()) == []
+    assert not (paths.state_dir / "dnsmasq").exists()
+    assert paths.hosts_file.read_text() == hosts_before

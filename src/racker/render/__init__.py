@@ -1,4 +1,5 @@
-"""Pure renderers: a ClusterPlan (and the Paths it lives in) becomes file contents.
+"""Pure renderers: a ClusterPlan (and the Paths it lives in) becomes file contents: the
+configuration folder, dnsmasq.conf, hosts entries, iPXE scripts and Ignition.
 
 Nothing here reads or writes files; `racker.configdir`, `racker.hostsfile` and
 `racker.configure` do the I/O. The files are semantically those of the reference (same file
