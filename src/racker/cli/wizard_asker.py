@@ -37,6 +37,22 @@ def _with_help_key(prompt: Any) -> Any:
     return prompt
 
 
+def _default_on_enter(prompt: Any, default: str) -> Any:
+    """Enter on an empty line answers the default and shows it, as the answer of the prompt."""
+    keys = KeyBindings()
+
+    @keys.add("enter", eager=True)
+    def _accept(event: Any) -> None:
+        buffer = event.app.current_buffer
+        if not buffer.text.strip():
+            buffer.text = default
+        buffer.validate_and_handle()
+
+    app = prompt.application
+    app.key_bindings = merge_key_bindings([app.key_bindings, keys])
+    return prompt
+
+
 def edit_text(text: str, env: Mapping[str, str]) -> tuple[str, str | None]:
     """Open $VISUAL or $EDITOR on `text` in a private temporary file.
 
@@ -100,4 +116,7 @@ class QuestionaryAsker:
         shown = f" ({q.default})" if q.default else ""
         if q.kind is Kind.SECRET:
             return str(questionary.password(q.message + hint + shown).unsafe_ask())
-        return str(questionary.text(q.message + hint + shown).unsafe_ask())
+        prompt = questionary.text(q.message + hint + shown)
+        if q.default:
+            prompt = _default_on_enter(prompt, q.default)
+        return str(prompt.unsafe_ask())
