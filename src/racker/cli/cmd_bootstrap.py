@@ -50,7 +50,7 @@ def _facts_or_none(paths: Paths, load: LoadInventory) -> RackFacts | None:
     """The rack's facts for `-h` defaults; None when nodes.csv cannot be read (help still works)."""
     try:
         return RackFacts.from_inventory(load(paths))
-    except (RackerError, ModuleNotFoundError):
+    except (RackerError, ModuleNotFoundError, OSError):
         return None
 
 
