@@ -1,0 +1,1 @@
+"""Pure renderers: plan → configuration files, scripts and Ignition."""
