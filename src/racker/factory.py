@@ -43,14 +43,17 @@ class CheckResult:
 
     @property
     def lines(self) -> tuple[str, ...]:
+        """The confirmation and information lines."""
         return tuple(i for i in self.items if isinstance(i, str))
 
     @property
     def problems(self) -> tuple[RackerError, ...]:
+        """Every problem found, in the order found."""
         return tuple(i for i in self.items if isinstance(i, RackerError))
 
     @property
     def ok(self) -> bool:
+        """True when nothing is wrong."""
         return not self.problems
 
 
@@ -95,6 +98,8 @@ def check(paths: Paths) -> CheckResult:
 
 @dataclass(frozen=True)
 class ResetRequest:
+    """What `racker factory reset` was asked to do."""
+
     racker_version: bool = False
     nodes: bool = False
     confirm: bool = False

@@ -96,6 +96,7 @@ def _ask(question: str) -> bool:
 
 
 def cmd_check(argv: Sequence[str]) -> int:
+    """`racker factory check`: print ✓/🛈 lines, or every problem with its place."""
     if _wants_help(argv, CHECK_USAGE):
         return 0
     _no_arguments(argv, "check")
@@ -117,6 +118,7 @@ def cmd_check(argv: Sequence[str]) -> int:
 
 
 def cmd_reset(argv: Sequence[str]) -> int:
+    """`racker factory reset [-racker-version] [-nodes] [-confirm]`"""
     if not argv:
         print(RESET_USAGE)
         return 0
@@ -130,6 +132,7 @@ def cmd_reset(argv: Sequence[str]) -> int:
 
 
 def cmd_gen_ssh_key(argv: Sequence[str]) -> int:
+    """`racker factory gen-ssh-key`: create ~/.ssh/id_rsa and print it."""
     if _wants_help(argv, GEN_USAGE):
         return 0
     _no_arguments(argv, "gen-ssh-key")
