@@ -2,7 +2,7 @@
 
 For now the demo writes a sample rack's metadata (nodes.csv, BMC credentials, this machine's
 interfaces) under ./demo/, points racker at it with the documented environment overrides and
-runs the `-render-only` pipeline for Lokomotive and for Flatcar, then shows the configuration
+runs `racker bootstrap … -render-only` for Lokomotive and for Flatcar, then shows the configuration
 folders and the key files. Nothing outside ./demo/ is touched. Provisioning a simulated rack
 (virtual BMCs and nodes) comes with the simulator.
 """
@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from racker.model import Options, Provision, StorageProvider
+from racker.model import Provision
 from racker.paths import Paths
+from racker.render import config_folder
 
 MARKER = ".racker-demo"
 """File that marks a folder as the demo's own, so that it may be emptied on the next run."""
@@ -73,16 +75,16 @@ def _static_ini(node: int) -> str:
             "gateway = 203.0.113.1\ndns = 203.0.113.53\n")
 
 
-DEMOS: tuple[tuple[str, Options, str], ...] = (
-    ("lokomotive", Options(provision=Provision.LOKOMOTIVE, cluster_name="demo",
-                           num_controllers=3, controller_type="small", web_ui=True,
-                           storage_provider=StorageProvider.ROOK, storage_node_type="large",
-                           ip_addrs=_static_ini(2)),
-     "-provision lokomotive -cluster-name demo -num-controllers 3 -controller-type small "
-     "-web-ui true -storage-provider rook -storage-node-type large -ip-addrs \"$(cat ip_addrs)\""),
-    ("flatcar", Options(provision=Provision.FLATCAR, ip_addrs=_static_ini(1)),
-     "-provision flatcar -ip-addrs \"$(cat ip_addrs)\""),
+DEMOS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("lokomotive", ("-provision", "lokomotive", "-cluster-name", "demo", "-num-controllers", "3",
+                    "-controller-type", "small", "-web-ui", "true", "-storage-provider", "rook",
+                    "-storage-node-type", "large", "-ip-addrs", _static_ini(2))),
+    ("flatcar", ("-provision", "flatcar", "-ip-addrs", _static_ini(1))),
 )
+
+
+def _shown_flags(flags: Sequence[str]) -> str:
+    return " ".join('"$(cat ip_addrs)"' if "\n" in f else f for f in flags)
 
 
 def _tree(folder: Path) -> list[str]:
@@ -113,33 +115,41 @@ def _prepare(root: Path) -> None:
 
 
 def run(root: Path, n_nodes: int) -> int:
-    """Render both sample configurations under `root`; print what was written."""
-    from racker.configure import configure
-
+    """Render both sample configurations under `root` with the real CLI; print the results."""
     _prepare(root)
     print(f"racker demo: a sample rack of {n_nodes} servers plus the management node, rendered"
-          " with -render-only.\nProvisioning a simulated rack comes with the simulator; nothing"
-          f" outside {root}/ is touched.")
-    for name, options, flags in DEMOS:
-        rack = root / name
-        paths = write_sample_rack(rack, n_nodes)
-        result = configure(paths, options, render_only=True)
-        print(f"\n════ {name}: racker bootstrap {flags} -render-only")
+          " with 'racker bootstrap … -render-only'.\nProvisioning a simulated rack comes with the"
+          f" simulator; nothing outside {root}/ is touched.")
+    for name, flags in DEMOS:
+        paths = write_sample_rack(root / name, n_nodes)
+        (root / name / "ip_addrs").write_text(flags[-1])
+        print(f"\n════ {name}: racker bootstrap {_shown_flags(flags)} -render-only")
         print("   environment: " + " ".join(f"{k}={v}" for k, v in env_of(paths).items()))
-        print("   plan: " + ", ".join(f"{n.name} {n.ip}" for n in result.plan.nodes))
-        print("\n".join(_tree(result.folder)))
-        if options.provision is Provision.LOKOMOTIVE:
-            _show("variables", result.folder / "lokocfg.vars")
-            first = result.plan.controllers[0].name
+        sys.stdout.flush()
+        code = subprocess.run(
+            [sys.executable, "-m", "racker", "bootstrap", *flags, "-render-only"],
+            env={**os.environ, **env_of(paths)}, stdin=subprocess.DEVNULL, check=False,
+        ).returncode
+        if code != 0:
+            print(f"racker bootstrap failed with exit code {code}", file=sys.stderr)
+            return code
+        kind = Provision(name)
+        folder = config_folder(paths, kind)
+        print("\n".join(_tree(folder)))
+        if kind is Provision.LOKOMOTIVE:
+            _show("variables", folder / "lokocfg.vars")
+            first = "demo-controller-0.k8s.localdomain"
         else:
-            _show("variables", result.folder / "terraform.tfvars")
-            first = result.plan.nodes[0].name
-        _show("node Container Linux Config", result.folder / "cl" / f"{first}.yaml", head=30)
-        static = next(n for n in result.plan.nodes if n.static is not None)
-        _show("static public address", result.folder / "cl" / f"{static.name}-custom.yaml")
-        if options.provision is Provision.LOKOMOTIVE:
-            _show("dnsmasq (the same shape for Flatcar)", result.dnsmasq_conf, head=40)
-        _show("hosts (racker's lines end in '# managed by racker')", result.hosts_file)
+            _show("variables", folder / "terraform.tfvars")
+            first = "node-0"
+        _show("node Container Linux Config", folder / "cl" / f"{first}.yaml", head=30)
+        static = next(p for p in sorted((folder / "cl").glob("*-custom.yaml"))
+                      if "10-public-stable" in p.read_text())
+        _show("static public address", static)
+        if kind is Provision.LOKOMOTIVE:
+            _show("dnsmasq (the same shape for Flatcar)",
+                  paths.dnsmasq_dir / "dnsmasq.conf", head=40)
+        _show("hosts (racker's lines end in '# managed by racker')", paths.hosts_file)
     print(f"\nDone. Look around in {root}/, or run 'make test'.")
     return 0
 
