@@ -99,8 +99,7 @@ def resolve_node(folder: ConfigFolder, name: str) -> str:
     if len(short) == 1:
         return short[0]
     known = ", ".join(sorted(folder.snippets)) or "(none)"
-    raise InputError(f"unknown node '{name}' in {folder.path}", where=Where(node=name),
-                     hint=f"known nodes: {known}")
+    raise InputError(f"unknown node '{name}' in {folder.path}", hint=f"known nodes: {known}")
 
 
 def node_ignition(folder: ConfigFolder, name: str, paths: Paths) -> Transpiled:

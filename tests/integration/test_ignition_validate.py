@@ -15,8 +15,11 @@ import pytest
 
 from racker.cli.cmd_ignition import run
 from racker.cli.main import main
+from racker.model import Provision
+from racker.render import config_folder, render_config
 from racker.render.ignition import to_json, transpile
 from tests.conftest import require_tool
+from tests.renderplans import STATIC, build_plan, flatcar, lokomotive, paths_under
 from tests.unit.test_ignition import BASE, CASES, MERGES
 
 # A realistic node: what racker's renderer writes for a Flatcar node, plus an operator snippet.
@@ -295,3 +298,33 @@ def test_lokomotive_folder_short_name(home: Path, tmp_path: Path,
     assert "lokoctl adds its own" in err
     validate(tmp_path, out)
     assert "passwd" not in json.loads(out)
+
+
+@pytest.mark.parametrize("provision", [Provision.FLATCAR, Provision.LOKOMOTIVE])
+def test_every_node_of_racker_rendered_folders_passes(
+        provision: Provision, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The folders racker's renderer writes (static address on node 1, HA for Lokomotive)."""
+    paths = paths_under(tmp_path)
+    monkeypatch.setenv("HOME", str(paths.home))
+    (paths.home / ".ssh").mkdir(parents=True)
+    (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY)
+    options = flatcar() if provision is Provision.FLATCAR else lokomotive(num_controllers=3)
+    plan = build_plan(5, options, statics={1: STATIC})
+    folder = config_folder(paths, provision)
+    for f in render_config(plan, paths):
+        (folder / f.path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / f.path).write_text(f.content)
+    for node in plan.nodes:
+        assert main(["ignition", "-C", str(folder), node.name]) == 0
+        out = capsys.readouterr().out
+        validate(tmp_path, out, f"{node.name}.ign")
+        config = json.loads(out)
+        files = {f["path"]: f for f in config["storage"]["files"]}
+        priv = files["/etc/systemd/network/10-priv-stable.network"]["contents"]["source"]
+        assert f"MACAddress={node.mac}" in priv and f"Address={node.ip}/24" in priv
+        has_public = "/etc/systemd/network/10-public-stable.network" in files
+        assert has_public == (node.static is not None)
+        if provision is Provision.FLATCAR:
+            assert config["storage"]["filesystems"][0]["device"] == "/dev/disk/by-label/ROOT"
+            assert config["passwd"]["users"][0]["sshAuthorizedKeys"] == [SSH_KEY.strip()]
