@@ -9,15 +9,17 @@ Without a vars file (or without `clc_snippets` in it) the `cl/` folder names the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from racker.errors import InputError, Where
+from racker.macs import parse_mac
 from racker.paths import Paths
 from racker.render.ignition import Transpiled, transpile
 from racker.render.ignition_folder import (
     base_template_variables,
+    node_macs,
     parse_clc_snippets,
     render_template,
 )
@@ -41,6 +43,8 @@ class ConfigFolder:
     """Node name → its CLC snippet files, in merge order."""
     from_vars: bool = False
     """The snippets are listed in the vars file (then each listed file must exist)."""
+    macs: dict[str, str] = field(default_factory=dict)
+    """Primary MAC (lower-case colon form) → node name, from the vars file."""
 
     @property
     def vars_file(self) -> Path:
@@ -76,11 +80,14 @@ def read_config_folder(folder: Path, kind: FolderKind) -> ConfigFolder:
     """Read which snippets each node has: from the vars file, else from `cl/`."""
     vars_file = ConfigFolder(folder, kind, {}).vars_file
     listed = None
+    macs: dict[str, str] = {}
     if vars_file.is_file():
-        listed = parse_clc_snippets(_read(vars_file), str(vars_file))
+        text = _read(vars_file)
+        listed = parse_clc_snippets(text, str(vars_file))
+        macs = node_macs(text)
     if listed is not None:
         return ConfigFolder(folder, kind, {n: [folder / p for p in ps] for n, ps in listed.items()},
-                            from_vars=True)
+                            from_vars=True, macs=macs)
     cl = folder / "cl"
     names = sorted(p.name.removesuffix(".yaml") for p in cl.glob("*.yaml")) if cl.is_dir() else []
     snippets = {}
@@ -88,13 +95,17 @@ def read_config_folder(folder: Path, kind: FolderKind) -> ConfigFolder:
         if name.endswith("-custom") and name.removesuffix("-custom") in names:
             continue
         snippets[name] = [cl / f"{name}.yaml", cl / f"{name}-custom.yaml"]
-    return ConfigFolder(folder, kind, snippets)
+    return ConfigFolder(folder, kind, snippets, macs=macs)
 
 
 def resolve_node(folder: ConfigFolder, name: str) -> str:
-    """The full node name for `name`; a unique short name (before the first dot) works too."""
+    """The full node name for `name`: the name, a unique short name (before the first dot), or
+    the node's primary MAC."""
     if name in folder.snippets:
         return name
+    mac = parse_mac(name)
+    if mac is not None and folder.macs.get(mac) in folder.snippets:
+        return folder.macs[mac]
     short = [n for n in folder.snippets if n.split(".", 1)[0] == name]
     if len(short) == 1:
         return short[0]

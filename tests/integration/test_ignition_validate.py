@@ -18,6 +18,7 @@ from racker.cli.main import main
 from racker.model import Provision
 from racker.render import config_folder, render_config
 from racker.render.ignition import to_json, transpile
+from racker.render.installer import InstallerSettings, booted_report_clc, installer_clc
 from tests.conftest import require_tool
 from tests.renderplans import STATIC, build_plan, flatcar, lokomotive, paths_under
 from tests.unit.test_ignition import BASE, CASES, MERGES
@@ -293,6 +294,11 @@ def test_lokomotive_folder_short_name(home: Path, tmp_path: Path,
     (folder / "lokocfg.vars").write_text(
         f'cluster_name = "lk"\nclc_snippets = {{\n"{full}" = ["cl/{full}.yaml", '
         f'"cl/{full}-custom.yaml"]\n}}\n')
+    (folder / "lokocfg.vars").write_text(
+        (folder / "lokocfg.vars").read_text()
+        + f'worker_macs = ["52:54:00:aa:bb:01"]\nworker_names = ["{full}"]\n')
+    assert main(["ignition", "-C", str(folder), "52-54-00-AA-BB-01"]) == 0
+    assert "lokoctl adds its own" in capsys.readouterr().err
     assert main(["ignition", "-C", str(folder), "lk-worker-0"]) == 0
     out, err = capsys.readouterr()
     assert "lokoctl adds its own" in err
@@ -328,3 +334,17 @@ def test_every_node_of_racker_rendered_folders_passes(
         if provision is Provision.FLATCAR:
             assert config["storage"]["filesystems"][0]["device"] == "/dev/disk/by-label/ROOT"
             assert config["passwd"]["users"][0]["sshAuthorizedKeys"] == [SSH_KEY.strip()]
+
+
+def test_installer_and_booted_report_configs_pass(tmp_path: Path) -> None:
+    """racker's installer CLC and the installed node's report snippet, translated here."""
+    s = InstallerSettings(base_url="http://172.24.213.1:8080", mac="02:00:00:00:00:01",
+                          install_disk="/dev/sda", pre_reboot_commands=("true",),
+                          ssh_keys=(SSH_KEY.strip(),))
+    for name, text in (("installer", installer_clc(s)),
+                       ("booted", booted_report_clc(s.base_url, s.mac))):
+        result = transpile([(name, text)])
+        assert result.warnings == ()
+        validate(tmp_path, result.config, f"{name}.ign")
+    merged = transpile([("node", NODE), ("booted", booted_report_clc(s.base_url, s.mac))])
+    validate(tmp_path, merged.config, "node-and-booted.ign")

@@ -55,6 +55,29 @@ def parse_clc_snippets(text: str, source: str) -> dict[str, list[str]] | None:
     return out
 
 
+def parse_string_list(text: str, variable: str) -> list[str] | None:
+    """The value of `variable = ["a", "b"]` in a vars text; None when it is not there."""
+    m = re.search(rf"^[ \t]*{re.escape(variable)}[ \t]*=[ \t]*\[([^\]]*)\]", text, re.MULTILINE)
+    if m is None:
+        return None
+    try:
+        return [json.loads(f'"{s}"') for s in _STRING.findall(m.group(1))]
+    except ValueError:
+        return None
+
+
+def node_macs(text: str) -> dict[str, str]:
+    """MAC → node name from a terraform.tfvars or lokocfg.vars text (empty when not there)."""
+    out: dict[str, str] = {}
+    for macs_var, names_var in (("node_macs", "node_names"),
+                                ("controller_macs", "controller_names"),
+                                ("worker_macs", "worker_names")):
+        macs, names = parse_string_list(text, macs_var), parse_string_list(text, names_var)
+        if macs and names and len(macs) == len(names):
+            out.update(zip((m.lower().replace("-", ":") for m in macs), names, strict=True))
+    return out
+
+
 def render_template(text: str, source: str, variables: Mapping[str, str]) -> str:
     """Render a Terraform `templatefile` that only interpolates plain variables.
 
