@@ -9,6 +9,7 @@ Without a vars file (or without `clc_snippets` in it) the `cl/` folder names the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -113,8 +114,13 @@ def resolve_node(folder: ConfigFolder, name: str) -> str:
     raise InputError(f"unknown node '{name}' in {folder.path}", hint=f"known nodes: {known}")
 
 
-def node_ignition(folder: ConfigFolder, name: str, paths: Paths) -> Transpiled:
-    """The node's final Ignition config and the warnings met while building it."""
+def node_ignition(folder: ConfigFolder, name: str, paths: Paths,
+                  extra: Sequence[tuple[str, str]] = ()) -> Transpiled:
+    """The node's final Ignition config and the warnings met while building it.
+
+    `extra` are `(source, CLC text)` snippets merged last, e.g. the unit with which the boot
+    server learns that the node has booted.
+    """
     node = resolve_node(folder, name)
     snippets: list[tuple[str, str]] = []
     if folder.kind is FolderKind.FLATCAR:
@@ -135,6 +141,27 @@ def node_ignition(folder: ConfigFolder, name: str, paths: Paths) -> Transpiled:
                              where=Where(file=str(folder.vars_file) if folder.from_vars else None,
                                          node=node),
                              hint="create the file or remove it from clc_snippets")
+        snippets.append((str(path), _read(path)))
+    return transpile([*snippets, *extra])
+
+
+def installer_ignition(folder: ConfigFolder, name: str, installer: tuple[str, str]
+                       ) -> Transpiled:
+    """The installer's Ignition for a node: `installer` (source, CLC text) merged with the
+    node's `installer_clc_snippets` from the vars file (its custom snippet with static
+    addresses, so that the installer can reach racker)."""
+    node = resolve_node(folder, name)
+    listed: dict[str, list[str]] | None = None
+    if folder.vars_file.is_file():
+        listed = parse_clc_snippets(_read(folder.vars_file), str(folder.vars_file),
+                                    "installer_clc_snippets")
+    snippets = [installer]
+    for rel in (listed or {}).get(node, []):
+        path = folder.path / rel
+        if not path.is_file():
+            raise InputError(f"installer snippet {path} of node {node} does not exist",
+                             where=Where(file=str(folder.vars_file), node=node),
+                             hint="create the file or remove it from installer_clc_snippets")
         snippets.append((str(path), _read(path)))
     return transpile(snippets)
 

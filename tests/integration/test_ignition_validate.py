@@ -16,6 +16,8 @@ import pytest
 from racker.cli.cmd_ignition import run
 from racker.cli.main import main
 from racker.model import Provision
+from racker.node_ignition import FolderKind, installer_ignition, node_ignition, read_config_folder
+from racker.paths import Paths
 from racker.render import config_folder, render_config
 from racker.render.ignition import to_json, transpile
 from racker.render.installer import InstallerSettings, booted_report_clc, installer_clc
@@ -348,3 +350,28 @@ def test_installer_and_booted_report_configs_pass(tmp_path: Path) -> None:
         validate(tmp_path, result.config, f"{name}.ign")
     merged = transpile([("node", NODE), ("booted", booted_report_clc(s.base_url, s.mac))])
     validate(tmp_path, merged.config, "node-and-booted.ign")
+
+
+def test_installer_and_node_ignition_from_a_rendered_folder(tmp_path: Path) -> None:
+    """What the boot server serves: installer + installer_clc_snippets, node + booted report."""
+    paths = paths_under(tmp_path)
+    (paths.home / ".ssh").mkdir(parents=True)
+    (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY)
+    plan = build_plan(2, flatcar(), statics={1: STATIC})
+    folder_path = config_folder(paths, Provision.FLATCAR)
+    for f in render_config(plan, paths):
+        (folder_path / f.path).parent.mkdir(parents=True, exist_ok=True)
+        (folder_path / f.path).write_text(f.content)
+    folder = read_config_folder(folder_path, FolderKind.FLATCAR)
+    for node in plan.nodes:
+        s = InstallerSettings(base_url="http://172.24.213.1:8080", mac=node.mac)
+        inst = installer_ignition(folder, node.mac, ("installer", installer_clc(s)))
+        validate(tmp_path, inst.config, f"{node.name}-installer.ign")
+        public = "/etc/systemd/network/10-public-stable.network"
+        assert (public in {f["path"] for f in inst.config["storage"]["files"]}) == (
+            node.static is not None)
+        full = node_ignition(folder, node.name, Paths.from_env({"HOME": str(paths.home)}),
+                             extra=[("booted", booted_report_clc(s.base_url, node.mac))])
+        validate(tmp_path, full.config, f"{node.name}-installed.ign")
+        plain = node_ignition(folder, node.name, paths)
+        assert len(full.config["systemd"]["units"]) > len(plain.config["systemd"]["units"])
