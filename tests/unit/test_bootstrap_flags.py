@@ -21,7 +21,7 @@ SAMPLE = {
     "provision": "flatcar", "onfailure": "retry", "retries": "5",
     "exclude": "02:00:00:00:01:01 02:00:00:00:02:02", "cluster-name": "rack7",
     "num-controllers": "1", "controller-type": "small",
-    "ip-addrs": "[aa:bb:cc:dd:ee:ff]\nip_addr = 10.0.0.2/24\ngateway = 10.0.0.1\ndns = 10.0.0.1",
+    "ip-addrs": "[02:00:00:00:03:01]\nip_addr = 10.0.0.2/24\ngateway = 10.0.0.1\ndns = 10.0.0.1",
     "k8s-domain-name": "k8s.example.org", "subnet-prefix": "10.1.2", "web-ui": "false",
     "storage-provider": "openebs", "storage-node-type": "large",
     "number-of-storage-nodes": "2", "config-backup": "true", "aws-access-key": "AKIA",
@@ -140,6 +140,10 @@ BAD = [
     (["-ip-addrs", "static"], "-ip-addrs", '"DHCP" or INI text'),
     (["-backup-s3-bucket", "My_Bucket"], "-backup-s3-bucket", "S3 bucket name"),
     (["-backup-aws-location", "eu west"], "-backup-aws-location", "region"),
+    (["-ip-addrs", "[02:00:00:00:03:01]\nip_addr = 10.0.0.2/24\n"], "-ip-addrs",
+     "-ip-addrs:1:2: section [02:00:00:00:03:01] sets ip_addr but no gateway"),
+    (["-ip-addrs", "[02:00:00:00:03:01]\nip_addr = 10.0.0.300/24\n"], "-ip-addrs",
+     "-ip-addrs:2:11:"),
     (["-bogus", "1"], "-bogus", "unknown flag"),
     (["-p", "flatcar"], "-p", "unknown flag"),
     (["--provision"], "-provision", "a value is missing"),
@@ -217,6 +221,13 @@ def test_provision_specific_flag_skips_the_questions() -> None:
     assert s.done()
     assert o == Options(k8s_domain_name="k8s.example.org", num_controllers=3, web_ui=True,
                         onfailure=OnFailure.RETRY)
+
+
+def test_ip_addrs_flag_with_blank_settings_as_the_editor_wrote_them() -> None:
+    text = (f"[{mac(1, 3)}]\nip_addr =\ngateway =\ndns =\n\n"
+            f"[{mac(2, 3)}]\nip_addr = 10.0.0.2/24\ngateway = 10.0.0.1\ndns = 10.0.0.1\n")
+    _, o = run(["-render-only", "-provision", "flatcar", "-ip-addrs", text], HA, Script())
+    assert "ip_addr =\n" not in o.ip_addrs and "ip_addr = 10.0.0.2/24" in o.ip_addrs
 
 
 def test_general_flags_keep_the_wizard() -> None:
