@@ -66,6 +66,8 @@ def make_rack(root: Path, types: tuple[str, ...]) -> Rack:
         "RACKER_HOSTS_FILE": str(root / "hosts"),
         "EDITOR": "/bin/false",
     }
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return Rack(root, env, types)
 
 

@@ -197,12 +197,29 @@ def run(argv: list[str], inventory: Inventory, asker: object = None,
         argv, paths=Paths.from_env({"HOME": "/nonexistent"}),
         asker=asker or DefaultAsker(),  # type: ignore[arg-type]
         interactive=interactive, load_inventory=lambda p: inventory, configure=rec,
+        check_folders=lambda p: None,
     )
     assert len(rec.calls) == 1 and rec.calls[0][1] is True
     return code, rec.calls[0][0]
 
 
 HA = rack("large", "large", "large", "small", "small")
+NOWHERE = Paths.from_env({"HOME": "/nonexistent"})
+
+
+def no_folders(paths: Paths) -> None:
+    pass
+
+
+def test_configuration_folder_in_the_way_stops_before_the_first_question() -> None:
+    def in_the_way(paths: Paths) -> None:
+        raise InputError("A Lokomotive configuration already exists in /x/lokomotive.")
+
+    s = Script()  # any question would fail the test
+    with pytest.raises(InputError, match="already exists"):
+        bootstrap(["-render-only"], paths=NOWHERE, asker=s, interactive=True,
+                  load_inventory=lambda p: HA, configure=Recorder(), check_folders=in_the_way)
+    assert not s.asked
 
 
 def test_no_terminal_takes_every_default(capsys: pytest.CaptureFixture[str]) -> None:
@@ -271,7 +288,7 @@ def test_all_lokomotive_flags_become_options(capsys: pytest.CaptureFixture[str])
 )
 def test_flags_checked_against_the_rack(argv: list[str], flag: str, message: str) -> None:
     with pytest.raises(InputError) as e:
-        bootstrap(["-provision", "lokomotive", *argv], paths=Paths.from_env({}),
+        bootstrap(["-provision", "lokomotive", *argv], paths=NOWHERE, check_folders=no_folders,
                   asker=DefaultAsker(), interactive=False, load_inventory=lambda p: HA,
                   configure=Recorder())
     assert e.value.where is not None and e.value.where.flag == flag
@@ -281,6 +298,6 @@ def test_flags_checked_against_the_rack(argv: list[str], flag: str, message: str
 def test_without_render_only_provisioning_is_refused_after_configure() -> None:
     rec = Recorder()
     with pytest.raises(RackerError) as e:
-        bootstrap([], paths=Paths.from_env({}), asker=DefaultAsker(), interactive=False,
-                  load_inventory=lambda p: HA, configure=rec)
+        bootstrap([], paths=NOWHERE, asker=DefaultAsker(), interactive=False,
+                  load_inventory=lambda p: HA, configure=rec, check_folders=no_folders)
     assert "not available" in str(e.value) and rec.calls and rec.calls[0][1] is False
