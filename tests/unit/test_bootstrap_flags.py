@@ -6,8 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from racker.bootstrap_flags import FLAGS, parse_flags, usage
+from racker.bootstrap_flags import FLAGS, checked_value, parse_flags, usage
 from racker.bootstrap_options import RackFacts
 from racker.cli.cmd_bootstrap import bootstrap
 from racker.cli.main import main
@@ -301,3 +303,36 @@ def test_without_render_only_provisioning_is_refused_after_configure() -> None:
         bootstrap([], paths=NOWHERE, asker=DefaultAsker(), interactive=False,
                   load_inventory=lambda p: HA, configure=rec, check_folders=no_folders)
     assert "not available" in str(e.value) and rec.calls and rec.calls[0][1] is False
+
+
+# --- properties: arbitrary input gives racker's own errors, never anything else -----------------
+
+_WORDS = st.sampled_from(
+    [f"-{f.name}" for f in FLAGS] + [f"--{f.name}=" for f in FLAGS]
+    + ["-h", "-render-only", "--render-only=", "-", "--", "---x", "-p", "x"]
+)
+_ARG = st.one_of(st.text(max_size=30), _WORDS, st.builds(lambda a, b: a + b, _WORDS, st.text(
+    max_size=12)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ARG, max_size=8))
+def test_parse_flags_raises_only_input_errors(argv: list[str]) -> None:
+    try:
+        parsed = parse_flags(argv)
+    except InputError as e:
+        assert e.message
+    else:
+        assert set(parsed.values) <= {f.name for f in FLAGS}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([f.name for f in FLAGS]), st.text(max_size=40))
+def test_checked_value_raises_only_input_errors(name: str, raw: str) -> None:
+    facts = RackFacts.from_inventory(HA)
+    try:
+        value = checked_value(name, raw, facts)
+    except InputError as e:
+        assert e.where is not None and e.where.flag == f"-{name}"
+    else:
+        assert checked_value(name, value, facts) == value  # normalising is idempotent
