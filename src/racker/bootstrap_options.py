@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from racker import plan
 from racker.errors import InputError, Where
@@ -337,22 +337,27 @@ def options_from_answers(answers: Mapping[str, str], facts: RackFacts) -> Option
             where=flag_where("exclude"),
             hint="use a primary, BMC or secondary MAC of a node row (not the management node)",
         )
-    return Options(
+    common = Options(
         provision=provision,
+        ip_addrs=a["ip-addrs"],
+        subnet_prefix=a["subnet-prefix"],
+        onfailure=OnFailure(a["onfailure"]),
+        retries=int(a["retries"]),
+        exclude=exclude,
+    )
+    if provision is Provision.FLATCAR:
+        return common  # the Lokomotive answers keep Options' defaults: they do not apply
+    return replace(
+        common,
         cluster_name=a["cluster-name"],
         num_controllers=num_controllers,
         controller_type=a["controller-type"],
-        ip_addrs=a["ip-addrs"],
         k8s_domain_name=a["k8s-domain-name"],
-        subnet_prefix=a["subnet-prefix"],
         web_ui=a["web-ui"] == "true",
         storage_provider=storage,
         storage_node_type=a["storage-node-type"],
         number_of_storage_nodes=storage_count,
         backup=backup,
-        onfailure=OnFailure(a["onfailure"]),
-        retries=int(a["retries"]),
-        exclude=exclude,
     )
 
 
