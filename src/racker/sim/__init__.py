@@ -1,0 +1,1 @@
+"""racker-sim: a simulated rack on network namespaces (virtual BMCs, lite nodes, faults)."""
