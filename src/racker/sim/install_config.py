@@ -48,14 +48,15 @@ def _data_url(source: str) -> str | None:
 
 
 def config_texts(ignition: str) -> list[str]:
-    """The raw config plus every unit, drop-in and inline file content in it."""
-    texts = [ignition]
+    """Every unit, drop-in and inline file content in the config, then the raw config itself
+    (last: inside JSON, a script's lines are one escaped string)."""
+    texts: list[str] = []
     try:
         doc: Any = json.loads(ignition)
     except ValueError:
-        return texts
+        return [ignition]
     if not isinstance(doc, dict):
-        return texts
+        return [ignition]
     systemd = doc.get("systemd") or {}
     for unit in systemd.get("units") or []:
         if isinstance(unit, dict):
@@ -73,7 +74,7 @@ def config_texts(ignition: str) -> list[str]:
                 decoded = None
             if decoded:
                 texts.append(decoded)
-    return texts
+    return [*texts, ignition]
 
 
 def find_install_plan(texts: list[str]) -> InstallPlan | None:
