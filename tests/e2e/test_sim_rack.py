@@ -143,9 +143,8 @@ def rack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rack]:
 
 
 def test_every_bmc_gets_its_lease_from_the_racks_dhcp(rack: Rack) -> None:
-    for s in rack.topo.servers:
-        mac = s.bmc_mac
-        wait_for(f"the lease of BMC {mac}", lambda: mac in rack.leases)
+    macs = [s.bmc_mac for s in rack.topo.servers]
+    wait_for(f"the leases of BMCs {macs}", lambda: all(m in rack.leases for m in macs))
     wait_for("status to show BMC addresses",
              lambda: all(x["bmc_ip"] for x in rack.status()["servers"]), 15)
     got = {x["node"]: x["bmc_ip"] for x in rack.status()["servers"]}
