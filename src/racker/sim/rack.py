@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from racker import inventory
 from racker.atomic import write_atomic
 from racker.errors import InputError, RackerError, Where
 from racker.macs import parse_mac
@@ -36,23 +36,30 @@ class SimError(RackerError):
     """The simulator could not do what was asked."""
 
 
+def _machine_macs(text: str, mac: str) -> dict[str, str]:
+    """The simulated management node's interfaces: eth0 primary, eth1 secondary MAC of the row
+    that holds `mac`. Only picks the row; racker.inventory validates the whole file."""
+    for line in text.splitlines():
+        fields = [parse_mac(f) for f in line.split(",")[:3]]
+        if mac in fields:
+            primary, secondary = fields[0], fields[2] if len(fields) > 2 else None
+            return {k: v for k, v in (("eth0", primary), ("eth1", secondary)) if v}
+    return {"eth1": mac}
+
+
 def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, str]:
     """Read nodes.csv through racker.inventory; return the topology and the file's text."""
     mac = parse_mac(mgmt_mac)
     if mac is None:
         raise InputError(f"'{mgmt_mac}' is not a MAC address", where=Where(flag="MGMT_MAC"))
-    try:
-        inventory_mod: Any = importlib.import_module("racker.inventory")
-    except ImportError:
-        raise InputError("reading nodes.csv needs racker.inventory, which this build lacks",
-                         hint="use 'racker-sim create --generate N' instead") from None
-    text = inventory_mod.read_nodes_csv_text(path)
-    inv = inventory_mod.parse_nodes_csv(text, path, {"eth1": mac})
+    text = inventory.read_nodes_csv_text(path)
+    inv = inventory.parse_nodes_csv(text, path, _machine_macs(text, mac))
     mgmt = inv.management
+    if mgmt.secondary_mac is None:  # the inventory requires it; kept for the type checker
+        raise InputError("the management row has no secondary MAC", where=Where(file=str(path)))
     servers = tuple(SimServer(i, n.primary_mac, n.bmc_mac, n.node_type)
                     for i, n in enumerate(inv.nodes, start=1))
-    secondary = mgmt.secondary_mac or mgmt.primary_mac
-    return Topology(rack, mgmt.primary_mac, secondary, servers), text
+    return Topology(rack, mgmt.primary_mac, mgmt.secondary_mac, servers), text
 
 
 def _prepare_files(rd: state.RackDir, t: Topology, nodes_csv: str) -> None:
