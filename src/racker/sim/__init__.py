@@ -1,3 +1,1 @@
-"""The rack simulator: virtual BMCs (`racker.sim.vbmc`) and simulated nodes behind them."""
-
-from __future__ import annotations
+"""racker-sim: a simulated rack on network namespaces (virtual BMCs, lite nodes, faults)."""
