@@ -1,0 +1,316 @@
+"""A QEMU node: a virtual machine per server, driven by its BMC's power state and boot device.
+
+The VM runs in the node's network namespace. Its virtio NIC (MAC = the node's primary MAC, iPXE
+option ROM from Debian `ipxe-qemu`) sits on a tap that a small bridge in that namespace joins to
+the namespace's uplink veth, which the rack's bridge holds at its other end. Each firmware start
+asks the chassis for the boot device: PXE (or no override and nothing installed) starts QEMU with
+`-boot n`, so the iPXE ROM does the DHCP/HTTP chain; disk (or no override and an installed disk)
+starts it with the test OS kernel and initramfs, which then finds the marker on `/dev/vda`, as a
+bootloader would start the installed OS. `-no-reboot` makes a guest reboot end QEMU, so the
+chassis decides each boot anew, as the reference simulator restarted QEMU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from racker.sim.node import BootDevice, PowerEvent
+from racker.sim.testos import TestOs, read_marker
+
+QEMU = "qemu-system-x86_64"
+SEABIOS = Path("/usr/share/seabios/bios-256k.bin")
+IPXE_ROM = Path("/usr/lib/ipxe/qemu/pxe-virtio.rom")
+"""Debian ipxe-qemu's legacy-BIOS ROM for virtio-net (the VM boots SeaBIOS).
+
+NOTE: its PCI header names the modern virtio-net device (1af4:1041), and SeaBIOS runs a PCI ROM
+only when that matches the device, so the NIC is made modern-only (`disable-legacy=on`).
+"""
+TAP = "tap0"
+NODE_BRIDGE = "qbr0"
+DISK_SIZE = 64 * 1024 * 1024
+MEMORY_MB = 512
+MAX_BOOTS = 20
+FAILED_BOOT_PAUSE = 10.0
+STOP_WAIT = 5.0
+ACCEL_ENV = "RACKER_SIM_ACCEL"
+KVM_GET_API_VERSION = 0xAE00
+KERNEL_CONSOLE = "console=ttyS1,57600n8"
+"""The serial port racker's kernel arguments name (SOL on real servers); the VM's second UART."""
+
+
+class Chassis(Protocol):
+    """What the VM's firmware needs of its BMC (racker.sim.node.Chassis has it)."""
+
+    def take_boot_device(self) -> BootDevice:
+        """The device to boot from now; a one-time override is used up."""
+        ...
+
+
+@dataclass(frozen=True)
+class QemuSpec:
+    """Everything that decides how one node's VM starts."""
+
+    name: str
+    mac: str
+    ns: str
+    disk: Path
+    console_log: Path
+    testos: TestOs
+    accel: str = "tcg"
+    memory_mb: int = MEMORY_MB
+    tap: str = TAP
+
+
+# --- pure parts -----------------------------------------------------------------------------
+
+
+def uplink_mac(mac: str) -> str:
+    """A locally administered MAC for the namespace's uplink veth, derived from the node's MAC.
+
+    NOTE: a bridge delivers frames for its ports' own MACs locally, so the uplink must not keep
+    the VM's MAC (the rack topology gives the node namespace's veth the primary MAC).
+    """
+    digest = hashlib.sha256(mac.encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
+def attach_commands(ns: str, uplink: str, mac: str, tap: str = TAP,
+                    bridge: str = NODE_BRIDGE) -> list[tuple[str | None, tuple[str, ...]]]:
+    """`ip` commands (namespace, args) that put a tap for the VM on the namespace's uplink."""
+    return [
+        (ns, ("link", "set", uplink, "down")),
+        (ns, ("link", "set", uplink, "address", uplink_mac(mac))),
+        (ns, ("link", "add", bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0")),
+        (ns, ("tuntap", "add", "dev", tap, "mode", "tap")),
+        (ns, ("link", "set", uplink, "master", bridge)),
+        (ns, ("link", "set", tap, "master", bridge)),
+        (ns, ("link", "set", uplink, "up")),
+        (ns, ("link", "set", tap, "up")),
+        (ns, ("link", "set", bridge, "up")),
+    ]
+
+
+def qemu_argv(spec: QemuSpec, boot: BootDevice) -> list[str]:
+    """The QEMU command line of one boot (`boot` is PXE or DISK)."""
+    argv = [
+        QEMU, "-name", spec.name, "-machine", "pc", "-accel", spec.accel,
+        "-m", str(spec.memory_mb), "-smp", "1",
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-chardev", f"file,id=sol,path={spec.console_log},append=on",
+        "-serial", "null", "-serial", "chardev:sol",
+        "-drive", f"file={spec.disk},format=raw,if=virtio,cache=writeback",
+        "-netdev", f"tap,id=net0,ifname={spec.tap},script=no,downscript=no",
+        "-device", f"virtio-net-pci,disable-legacy=on,netdev=net0,mac={spec.mac},"
+                   f"romfile={IPXE_ROM}",
+    ]
+    if SEABIOS.exists():
+        argv += ["-bios", str(SEABIOS)]
+    if boot is BootDevice.PXE:
+        argv += ["-boot", "order=n"]
+    else:
+        argv += ["-kernel", str(spec.testos.kernel), "-initrd", str(spec.testos.initrd),
+                 "-append", f"{KERNEL_CONSOLE} racker.mac={spec.mac}"]
+    return argv
+
+
+def firmware_choice(device: BootDevice, installed: bool) -> BootDevice | None:
+    """What the firmware boots: PXE, DISK, or None (nothing bootable there)."""
+    if device is BootDevice.PXE:
+        return BootDevice.PXE
+    if device is BootDevice.DISK:
+        return BootDevice.DISK if installed else None
+    if device is BootDevice.NONE:
+        # NOTE: the usual firmware order: the disk when it is bootable, then the network
+        return BootDevice.DISK if installed else BootDevice.PXE
+    return None
+
+
+def cpu_has_virtualization(cpuinfo: str) -> bool:
+    """True when /proc/cpuinfo's flags name hardware virtualization (vmx or svm)."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags" and {"vmx", "svm"} & set(value.split()):
+            return True
+    return False
+
+
+def kvm_usable(dev: str = "/dev/kvm", cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True when KVM can run guests here: `dev` opens read-write, answers API version 12, and
+    the CPU has vmx/svm.
+
+    NOTE: some sandboxes offer a /dev/kvm that opens and answers but never runs a guest; the
+    CPU flag check keeps QEMU nodes on TCG there.
+    """
+    try:
+        if not cpu_has_virtualization(cpuinfo.read_text()):
+            return False
+        fd = os.open(dev, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, KVM_GET_API_VERSION) == 12
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def pick_accel(env: dict[str, str] | None = None) -> str:
+    """`$RACKER_SIM_ACCEL` when set (kvm or tcg), else kvm when usable, else tcg."""
+    forced = (os.environ if env is None else env).get(ACCEL_ENV, "").strip()
+    if forced:
+        return forced
+    return "kvm" if kvm_usable() else "tcg"
+
+
+# --- the node (I/O) --------------------------------------------------------------------------
+
+
+@dataclass
+class QemuNodeState:
+    phase: str = "off"
+    boots: int = 0
+    pid: int | None = None
+    last_boot: str | None = None
+    faults: set[str] = field(default_factory=set)
+
+
+class QemuNode:
+    """One simulated server as a QEMU VM. Call `power_event` from the event loop."""
+
+    def __init__(self, spec: QemuSpec, chassis: Chassis,
+                 log: Callable[..., None] | None = None) -> None:
+        self.spec = spec
+        self.chassis = chassis
+        self.state = QemuNodeState()
+        self._log = log
+        self._task: asyncio.Task[None] | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def is_running(self) -> bool:
+        """True while a QEMU process of this node runs."""
+        return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def installed(self) -> bool:
+        """True when the VM's disk carries the installer's marker."""
+        return self.disk_marker() is not None
+
+    def disk_marker(self) -> tuple[str, str] | None:
+        """(MAC, installed Ignition URL) from the disk, or None."""
+        try:
+            with self.spec.disk.open("rb") as f:
+                return read_marker(f.read(512))
+        except FileNotFoundError:
+            return None
+
+    def log(self, event: str, **fields: Any) -> None:
+        """One timeline entry (when the node was given a logger)."""
+        if self._log is not None:
+            self._log(event, **fields)
+
+    def _phase(self, phase: str, **fields: Any) -> None:
+        self.state.phase = phase
+        self.log(phase, **fields)
+
+    def ensure_disk(self) -> None:
+        """Create the VM's (sparse, empty) disk if it does not exist."""
+        self.spec.disk.parent.mkdir(parents=True, exist_ok=True)
+        if not self.spec.disk.exists():
+            with self.spec.disk.open("wb") as f:
+                f.truncate(DISK_SIZE)
+
+    # -- power -----------------------------------------------------------------------------
+    def power_event(self, event: PowerEvent) -> None:
+        """React to the BMC: start, stop or restart the VM."""
+        self.log("power", state=event.value)
+        if event is PowerEvent.OFF:
+            self._cancel()
+            self.state.phase = "off"
+        elif event is PowerEvent.RESET or self._task is None or self._task.done():
+            self._cancel()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+    async def close(self) -> None:
+        """Stop the VM and the boot loop (simulator shutdown)."""
+        task = self._task
+        self._cancel()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._kill()
+
+    async def _kill(self) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_WAIT)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+    # -- boot loop ---------------------------------------------------------------------------
+    async def _run(self) -> None:
+        try:
+            for _ in range(MAX_BOOTS):
+                device = self.chassis.take_boot_device()
+                installed = self.installed
+                self.log("firmware", boot_device=device.value, installed=installed)
+                choice = firmware_choice(device, installed)
+                if choice is None:
+                    self._phase("boot-failed", reason=f"nothing to boot on {device.value}")
+                    await asyncio.sleep(FAILED_BOOT_PAUSE)
+                    continue
+                rc = await self.boot(choice)
+                if rc != 0:
+                    self._phase("qemu-failed", returncode=rc,
+                                hint=f"see {self.spec.console_log}")
+                    return
+                self._phase("reboot")
+            self._phase("halted", reason=f"gave up after {MAX_BOOTS} boots")
+        finally:
+            await asyncio.shield(self._kill())
+
+    async def boot(self, device: BootDevice) -> int:
+        """Run one boot of the VM from `device` (PXE or DISK) until QEMU exits; its exit code."""
+        self.ensure_disk()
+        argv = qemu_argv(self.spec, device)
+        with self.spec.console_log.open("a") as f:
+            f.write(f"\n--- racker-sim: {self.name} boots from {device.value} ---\n")
+        self._proc = await asyncio.create_subprocess_exec(
+            "ip", "netns", "exec", self.spec.ns, *argv, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        self.state.boots += 1
+        self.state.pid = self._proc.pid
+        self.state.last_boot = device.value
+        self._phase("pxe-boot" if device is BootDevice.PXE else "disk-boot",
+                    pid=self._proc.pid, accel=self.spec.accel)
+        _, err = await self._proc.communicate()
+        rc = self._proc.returncode
+        assert rc is not None
+        self.state.pid = None
+        self.log("qemu-exit", returncode=rc,
+                 **({"stderr": err.decode(errors="replace").strip()[-500:]} if rc else {}))
+        return rc

@@ -1,0 +1,219 @@
+"""The shell scripts of the QEMU nodes' test OS (busybox `sh`). Pure: text only.
+
+The test OS plays both parts a Flatcar node plays for racker, chosen by its disk:
+- no marker on `/dev/vda` → the PXE-booted **installer**: fetch the Ignition named by
+  `ignition.config.url`, download the OS image `flatcar-install -b BASE` would, write the marker,
+  POST `installed` and wait for the answer, then reboot;
+- marker `racker-installed MAC IGNITION_URL` on `/dev/vda` → the **installed system**: fetch its
+  own Ignition and POST `booted` where its report script would.
+
+`LIB` holds the parsing helpers (sourced by `/init`, and by the tests under the host's busybox);
+curl, used by racker's real scripts, is not in busybox, so the URLs are read out of the
+decoded Ignition instead of running those scripts.
+"""
+
+from __future__ import annotations
+
+MARKER = "racker-installed"
+"""First word of the disk marker the installer writes to the first sector of /dev/vda."""
+
+LIB_PATH = "/lib/racker-testos.sh"
+
+LIB = r"""# racker-sim test OS helpers (busybox sh)
+say() { echo "racker-testos: $*"; }
+
+# cmdline_arg NAME [FILE]: value of NAME=... on the kernel command line (first one wins)
+cmdline_arg() {
+  set -f
+  for w in $(cat "${2:-/proc/cmdline}"); do
+    case "$w" in "$1="*) echo "${w#*=}"; set +f; return 0;; esac
+  done
+  set +f
+  return 1
+}
+
+# ign_texts FILE: every data: URL of the Ignition config, decoded, then the raw config itself
+ign_texts() {
+  grep -o '"source": *"data:[^"]*"' "$1" | sed 's/^"source": *"//; s/"$//' |
+  while IFS= read -r src; do
+    meta=${src%%,*}
+    payload=${src#*,}
+    case "$meta" in
+      *';base64') echo "$payload" | base64 -d ;;
+      *) httpd -d "$payload" ;;
+    esac
+    echo
+  done
+  cat "$1"
+}
+
+# install_base TEXTFILE: the -b BASE of the flatcar-install call
+install_base() {
+  grep 'flatcar-install' "$1" | head -n 1 | tr -d "'\"" |
+    awk '{for (i = 1; i < NF; i++) if ($i == "-b") { print $(i + 1); exit }}'
+}
+
+# install_version TEXTFILE: the -V VERSION of the flatcar-install call (default current)
+install_version() {
+  v=$(grep 'flatcar-install' "$1" | head -n 1 | tr -d "'\"" |
+      awk '{for (i = 1; i < NF; i++) if ($i == "-V") { print $(i + 1); exit }}')
+  echo "${v:-current}"
+}
+
+# events_url TEXTFILE: racker's events URL the config reports to
+events_url() {
+  grep -o "https\?://[^ \"'\\\\<>]*/racker/v1/nodes/[^ \"'\\\\<>/]*/events" "$1" | head -n 1
+}
+
+# installed_url TEXTFILE: the ignition.config.url the installed system boots with
+installed_url() {
+  grep -o "ignition\.config\.url=[^ \"'\\\\]*os=installed[^ \"'\\\\]*" "$1" | head -n 1 |
+    sed 's/^ignition\.config\.url=//'
+}
+
+# version_of VERSION_TXT: FLATCAR_VERSION of a release's version.txt
+version_of() {
+  sed -n 's/^FLATCAR_VERSION=["]*\([^"]*\)["]*$/\1/p' "$1" | head -n 1
+}
+
+# base_of URL: scheme://host[:port] of URL
+base_of() {
+  echo "$1" | sed 's#^\([a-z]*://[^/]*\).*#\1#'
+}
+
+# mac_of_url URL: the mac= query value of URL
+mac_of_url() {
+  echo "$1" | sed -n 's/.*[?&]mac=\([^&]*\).*/\1/p'
+}
+"""
+
+DHCP_HOOK_PATH = "/etc/udhcpc.script"
+
+DHCP_HOOK = r"""#!/bin/sh
+# udhcpc hook of the test OS: address and default route only (no resolv.conf: racker's URLs
+# are IP addresses)
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set dev "$interface" up
+    ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    if [ -n "$router" ]; then
+      ip route replace default via "${router%% *}" dev "$interface"
+    fi
+    echo "racker-testos: lease $ip/$mask on $interface from $serverid" >/dev/console
+    ;;
+esac
+exit 0
+"""
+
+INIT = r"""#!/bin/sh
+# racker-sim test OS: a PXE-booted Flatcar installer, or the installed system (see the disk)
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/null >/dev/console 2>&1
+. __LIB__
+mkdir -p /tmp
+say "up (kernel $(uname -r))"
+
+halt_here() {
+  say "halted: $*"
+  while :; do sleep 3600; done
+}
+
+# POST an event and wait for racker's answer (bounded tries)
+post_event() {
+  n=0
+  while [ $n -lt 30 ]; do
+    n=$((n + 1))
+    if timeout 330 wget -q -O /tmp/answer --header 'Content-Type: application/json' \
+        --post-data "{\"event\": \"$2\"}" "$1"; then
+      say "reported $2: $(cat /tmp/answer)"
+      return 0
+    fi
+    say "POST $1 failed (try $n)"
+    sleep 2
+  done
+  return 1
+}
+
+fetch() {
+  n=0
+  while [ $n -lt 5 ]; do
+    n=$((n + 1))
+    if timeout 600 wget -q -O "$2" "$1"; then return 0; fi
+    say "GET $1 failed (try $n)"
+    sleep 2
+  done
+  return 1
+}
+
+for m in $(cat /etc/modules); do
+  insmod "/lib/modules/$m" || say "insmod $m failed"
+done
+n=0
+while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do n=$((n + 1)); sleep 0.2; done
+ip link set lo up
+ip link set eth0 up
+say "dhcp on eth0 ($(cat /sys/class/net/eth0/address))"
+udhcpc -i eth0 -s __HOOK__ -q -n -t 10 -T 2 -x hostname:racker-testos ||
+  halt_here "no DHCP lease"
+
+marker=$(head -c 512 /dev/vda 2>/dev/null | head -n 1 | tr -d '\000')
+set -- $marker
+if [ "$1" = "__MARKER__" ]; then
+  mac=$2
+  url=$3
+  say "disk boot: installed system of $mac, ignition $url"
+  fetch "$url" /tmp/ignition.json || halt_here "cannot fetch $url"
+  say "ignition fetched ($(wc -c </tmp/ignition.json) bytes)"
+  ign_texts /tmp/ignition.json >/tmp/texts
+  ev=$(events_url /tmp/texts)
+  [ -n "$ev" ] || ev="$(base_of "$url")/racker/v1/nodes/$mac/events"
+  post_event "$ev" booted || halt_here "cannot report booted"
+  halt_here "booted; idle"
+fi
+
+url=$(cmdline_arg ignition.config.url) || halt_here "no ignition.config.url and no installed disk"
+mac=$(mac_of_url "$url")
+say "installer of $mac, ignition $url"
+fetch "$url" /tmp/ignition.json || halt_here "cannot fetch $url"
+say "ignition fetched ($(wc -c </tmp/ignition.json) bytes)"
+ign_texts /tmp/ignition.json >/tmp/texts
+base=$(install_base /tmp/texts)
+if [ -n "$base" ]; then
+  version=$(install_version /tmp/texts)
+  if [ "$version" = current ]; then
+    fetch "$base/current/version.txt" /tmp/version.txt || halt_here "no version.txt"
+    version=$(version_of /tmp/version.txt)
+  fi
+  image="$base/$version/flatcar_production_image.bin.bz2"
+  fetch "$image" /tmp/image.bin.bz2 || halt_here "cannot download $image"
+  say "image $version downloaded ($(wc -c </tmp/image.bin.bz2) bytes)"
+  rm -f /tmp/image.bin.bz2
+else
+  say "no flatcar-install -b in the ignition; nothing to download"
+fi
+iurl=$(installed_url /tmp/texts)
+[ -n "$iurl" ] || iurl="$(base_of "$url")/ignition?mac=$mac&os=installed"
+printf '__MARKER__ %s %s\n' "$mac" "$iurl" | dd of=/dev/vda conv=notrunc,fsync 2>/dev/null ||
+  halt_here "cannot write /dev/vda"
+say "installed to /dev/vda"
+ev=$(events_url /tmp/texts)
+[ -n "$ev" ] || ev="$(base_of "$url")/racker/v1/nodes/$mac/events"
+post_event "$ev" installed || halt_here "cannot report installed"
+say "rebooting"
+sync
+reboot -f
+"""
+
+
+def init_script() -> str:
+    """The test OS's `/init`."""
+    return (INIT.replace("__LIB__", LIB_PATH).replace("__HOOK__", DHCP_HOOK_PATH)
+            .replace("__MARKER__", MARKER))

@@ -1,0 +1,259 @@
+"""Two QEMU nodes PXE boot from racker's real boot server, install, and boot from disk.
+
+Namespaces (all created and removed here): `<tag>-net` holds the rack bridge; `<tag>-mgmt` the
+management node's NIC with plain dnsmasq (DHCP; iPXE clients get the boot URL) and racker's boot
+server (`create_app` served by `httpserve.server` on a socket opened in that namespace);
+`<tag>-nN` each node's uplink veth, where `QemuNode` adds a tap and runs the VM. The VM's own
+iPXE ROM chains `/boot.ipxe` → `/ipxe` → the test OS kernel and initramfs (served as Flatcar
+assets from a Flatcar-layout mirror) → the test OS fetches its installer Ignition, downloads the
+image `flatcar-install` would, writes its disk marker and POSTs `installed`. As racker's engine
+does, the report callback sets the boot device to disk before answering; the guest reboots, QEMU
+restarts from disk and the installed system POSTs `booted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from racker.render.ignition import transpile
+from racker.render.installer import InstallerSettings, booted_report_clc, installer_clc
+from racker.services.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
+from racker.services.httpserve import server as http_server
+from racker.sim.mirror import sim_signing_key
+from racker.sim.netns import call_in_netns, list_netns, netns_pids
+from racker.sim.node import BootDevice, PowerEvent
+from racker.sim.qemu_node import QemuNode, QemuSpec, attach_commands, pick_accel
+from racker.sim.testos import ensure_testos, publish_testos
+from racker.store import EventKind, Store
+from tests.conftest import require_root, require_tool
+
+pytestmark = [pytest.mark.qemu, pytest.mark.root, pytest.mark.slow]
+
+SUBNET = "10.213.77"
+MGMT_IP = f"{SUBNET}.1"
+PORT = 8080
+BASE = f"http://{MGMT_IP}:{PORT}"
+NODES = (("node1", "52:54:00:7a:00:01", f"{SUBNET}.11"),
+         ("node2", "52:54:00:7a:00:02", f"{SUBNET}.12"))
+DEADLINE = 600.0
+
+
+def ip(*args: str) -> None:
+    r = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, f"ip {' '.join(args)}: {r.stderr}"
+
+
+@dataclass(frozen=True)
+class Rack:
+    tag: str
+
+    @property
+    def net(self) -> str:
+        return f"{self.tag}-net"
+
+    @property
+    def mgmt(self) -> str:
+        return f"{self.tag}-mgmt"
+
+    def node(self, i: int) -> str:
+        return f"{self.tag}-n{i}"
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [self.net, self.mgmt, *(self.node(i) for i in range(1, len(NODES) + 1))]
+
+
+@pytest.fixture
+def rack() -> Iterator[Rack]:
+    require_root()
+    r = Rack("rkq" + secrets.token_hex(3))
+    try:
+        for ns in r.namespaces:
+            ip("netns", "add", ns)
+            ip("-n", ns, "link", "set", "lo", "up")
+        ip("-n", r.net, "link", "add", "br0", "type", "bridge", "stp_state", "0",
+           "forward_delay", "0")
+        ip("-n", r.net, "link", "set", "br0", "up")
+        links = [("vm", r.mgmt, "eth1", "52:54:00:7a:00:f1")]
+        links += [(f"vn{i}", r.node(i), "eth0", mac) for i, (_, mac, _) in enumerate(NODES, 1)]
+        for near, ns, far, mac in links:
+            ip("-n", r.net, "link", "add", near, "type", "veth", "peer", "name", far,
+               "netns", ns)
+            ip("-n", r.net, "link", "set", near, "master", "br0", "up")
+            ip("-n", ns, "link", "set", far, "address", mac)
+            ip("-n", ns, "link", "set", far, "up")
+        ip("-n", r.mgmt, "addr", "add", f"{MGMT_IP}/24", "dev", "eth1")
+        yield r
+    finally:
+        for ns in r.namespaces:
+            for pid in netns_pids(ns):  # only what this test started can live in them
+                subprocess.run(["kill", "-9", str(pid)], capture_output=True, check=False)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+class TestChassis:
+    """The BMC's side as the node sees it: a boot device, persistent once set."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.device = BootDevice.PXE
+
+    def take_boot_device(self) -> BootDevice:
+        return self.device
+
+
+def dnsmasq_conf(tmp: Path) -> Path:
+    conf = tmp / "dnsmasq.conf"
+    hosts = "".join(f"dhcp-host={mac},{addr},{name}\n" for name, mac, addr in NODES)
+    conf.write_text(
+        "port=0\ninterface=eth1\nbind-interfaces\nexcept-interface=lo\n"
+        f"dhcp-range={SUBNET}.100,{SUBNET}.200,255.255.255.0,1h\n"
+        "dhcp-authoritative\ndhcp-option=3\ndhcp-option=6\n"
+        f"{hosts}"
+        "dhcp-userclass=set:ipxe,iPXE\n"
+        f"dhcp-boot=tag:ipxe,{BASE}/boot.ipxe\n"
+        f"dhcp-leasefile={tmp / 'leases'}\nlog-dhcp\n")
+    return conf
+
+
+def listen_socket(ns: str) -> socket.socket:
+    def make() -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((MGMT_IP, PORT))
+        s.listen(64)
+        s.setblocking(False)
+        return s
+
+    return call_in_netns(ns, make)
+
+
+def catalog() -> StaticCatalog:
+    nodes = []
+    for name, mac, addr in NODES:
+        installer = transpile([("installer", installer_clc(InstallerSettings(BASE, mac)))])
+        booted = transpile([("booted", booted_report_clc(BASE, mac))])
+        nodes.append(BootNode(mac, addr, name, installer.to_json().encode(),
+                              booted.to_json().encode()))
+    return StaticCatalog(nodes)
+
+
+def kinds(store: Store, mac: str) -> list[EventKind]:
+    return [e.kind for e in store.events(mac)]
+
+
+def paths(store: Store, mac: str) -> list[str]:
+    return [str(e.detail.get("path", "")) + "?" + str(e.detail.get("query", ""))
+            for e in store.events(mac) if e.kind is EventKind.REQUEST]
+
+
+@pytest.mark.timeout(900)
+def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -> None:
+    for tool in ("qemu-system-x86_64", "dnsmasq", "gpg", "apt-get", "dpkg-deb"):
+        require_tool(tool)
+    started = time.monotonic()
+    testos = ensure_testos()
+    build_s = time.monotonic() - started
+    assets = tmp_path / "assets"
+    key = sim_signing_key(tmp_path / "key")
+    publish_testos(assets, key, testos, channel="stable", version="9999.0.0")
+    (assets / "flatcar").symlink_to("stable/amd64-usr")
+    accel = pick_accel()
+    chassis = {mac: TestChassis() for _, mac, _ in NODES}
+    timelines: dict[str, list[tuple[str, dict[str, object]]]] = {mac: [] for _, mac, _ in NODES}
+    nodes: list[QemuNode] = []
+    for i, (name, mac, _) in enumerate(NODES, 1):
+        for _ns, args in attach_commands(rack.node(i), "eth0", mac):
+            ip("-n", rack.node(i), *args)
+        spec = QemuSpec(name, mac, rack.node(i), tmp_path / "disks" / f"{name}.raw",
+                        tmp_path / f"{name}.console", testos, accel=accel)
+
+        def log(event: str, _mac: str = mac, **fields: object) -> None:
+            timelines[_mac].append((event, fields))
+
+        nodes.append(QemuNode(spec, chassis[mac], log))
+    store = Store(tmp_path / "events.sqlite")
+
+    async def on_report(node: BootNode, kind: EventKind) -> None:
+        if kind is EventKind.INSTALLED:  # as racker's engine does before it answers
+            chassis[node.mac].device = BootDevice.DISK
+
+    app = create_app(BootServerConfig(BASE, assets), catalog(), store, on_report)
+    dnsmasq = subprocess.Popen(
+        ["ip", "netns", "exec", rack.mgmt, "dnsmasq", "--keep-in-foreground",
+         f"--conf-file={dnsmasq_conf(tmp_path)}", "--user=root",
+         f"--log-facility={tmp_path / 'dnsmasq.log'}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    marks: dict[str, float] = {}
+
+    async def scenario() -> None:
+        srv = http_server(app, MGMT_IP, PORT)
+        serving = asyncio.get_running_loop().create_task(
+            srv.serve(sockets=[listen_socket(rack.mgmt)]))
+        try:
+            boot_start = time.monotonic()
+            for node in nodes:
+                node.power_event(PowerEvent.ON)
+            deadline = boot_start + DEADLINE
+            while time.monotonic() < deadline:
+                for _, mac, _ in NODES:
+                    got = kinds(store, mac)
+                    if EventKind.INSTALLED in got:
+                        marks.setdefault(f"installed_{mac}", time.monotonic() - boot_start)
+                    if EventKind.BOOTED in got:
+                        marks.setdefault(f"booted_{mac}", time.monotonic() - boot_start)
+                if all(f"booted_{mac}" in marks for _, mac, _ in NODES):
+                    break
+                if any(n.state.phase == "qemu-failed" for n in nodes):
+                    break
+                await asyncio.sleep(0.5)
+        finally:
+            for node in nodes:
+                await node.close()
+            srv.should_exit = True
+            await asyncio.wait_for(serving, 10)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        dnsmasq.terminate()
+        dnsmasq.wait(10)
+    total = time.monotonic() - started
+    consoles = {n.name: n.spec.console_log.read_text(errors="replace")[-3000:] for n in nodes}
+    print(f"accel={accel} testos_build_s={build_s:.1f} total_s={total:.1f} "
+          + " ".join(f"{k}={v:.1f}" for k, v in sorted(marks.items())))
+    for (name, mac, addr), node in zip(NODES, nodes, strict=True):
+        why = f"{name}: timeline {timelines[mac]}\nconsole:\n{consoles[name]}"
+        requested = paths(store, mac)
+        # the iPXE chain reached the boot server: boot.ipxe (known by the client IP), the
+        # node's iPXE script, and the installer Ignition
+        assert "/boot.ipxe?" in requested, why
+        assert any(p.startswith("/ipxe?") and f"mac={mac.replace(':', '-')}" in p
+                   for p in requested), why
+        assert any(p.startswith("/ignition?") and "os=installer" in p for p in requested), why
+        assert any(p.startswith("/ignition?") and "os=installed" in p for p in requested), why
+        got = kinds(store, mac)
+        assert EventKind.INSTALLED in got and EventKind.BOOTED in got, why
+        assert got.index(EventKind.INSTALLED) < got.index(EventKind.BOOTED), why
+        reports = [e for e in store.events(mac) if e.kind in (EventKind.INSTALLED,
+                                                              EventKind.BOOTED)]
+        assert {e.detail["client"] for e in reports} == {addr}, why
+        boots = [ev for ev, _ in timelines[mac] if ev in ("pxe-boot", "disk-boot")]
+        assert boots[:2] == ["pxe-boot", "disk-boot"], why
+        assert node.disk_marker() == (mac.replace(":", "-"),
+                                      f"{BASE}/ignition?mac={mac.replace(':', '-')}"
+                                      "&os=installed"), why
+        assert "racker-testos: reported booted" in consoles[name], why
+    assert dnsmasq.returncode is not None
+    left = [ns for ns in list_netns() if ns.startswith(rack.tag)]
+    assert all(not netns_pids(ns) for ns in left), "a QEMU or dnsmasq outlived the test"
