@@ -32,6 +32,11 @@ cmdline_arg() {
   return 1
 }
 
+# urldecode TEXT: percent-decoded TEXT ('+' stays '+': data URLs are not form data)
+urldecode() {
+  printf '%b' "$(printf '%s' "$1" | sed 's/\\/%5C/g; s/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"
+}
+
 # ign_texts FILE: every data: URL of the Ignition config, decoded, then the raw config itself
 ign_texts() {
   grep -o '"source": *"data:[^"]*"' "$1" | sed 's/^"source": *"//; s/"$//' |
@@ -40,7 +45,7 @@ ign_texts() {
     payload=${src#*,}
     case "$meta" in
       *';base64') echo "$payload" | base64 -d ;;
-      *) httpd -d "$payload" ;;
+      *) urldecode "$payload" ;;
     esac
     echo
   done

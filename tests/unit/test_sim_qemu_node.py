@@ -1,0 +1,99 @@
+"""QEMU node's pure parts: command lines, firmware boot choice, tap wiring, accelerator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from racker.sim.node import BootDevice
+from racker.sim.qemu_node import (
+    IPXE_ROM,
+    QemuSpec,
+    attach_commands,
+    cpu_has_virtualization,
+    firmware_choice,
+    pick_accel,
+    qemu_argv,
+    uplink_mac,
+)
+from racker.sim.testos import TestOs
+
+SPEC = QemuSpec("node1", "52:54:00:7a:00:01", "rks-r-node1", Path("/d/node1.raw"),
+                Path("/t/node1.console"), TestOs(Path("/c/testos-x"), "6.1.0"), accel="tcg")
+
+
+def opt(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv) if a == flag]
+
+
+def test_pxe_boot_argv() -> None:
+    argv = qemu_argv(SPEC, BootDevice.PXE)
+    assert argv[0] == "qemu-system-x86_64"
+    assert opt(argv, "-accel") == ["tcg"] and opt(argv, "-m") == ["512"]
+    assert "-no-reboot" in argv and "-nodefaults" in argv
+    assert opt(argv, "-boot") == ["order=n"] and "-kernel" not in argv
+    (nic,) = opt(argv, "-device")
+    assert "mac=52:54:00:7a:00:01" in nic and f"romfile={IPXE_ROM}" in nic
+    assert "disable-legacy=on" in nic
+    assert opt(argv, "-netdev") == ["tap,id=net0,ifname=tap0,script=no,downscript=no"]
+    assert opt(argv, "-drive") == ["file=/d/node1.raw,format=raw,if=virtio,cache=writeback"]
+    # ttyS0 unused, ttyS1 (racker's console= port) is the console log
+    assert opt(argv, "-serial") == ["null", "chardev:sol"]
+    assert opt(argv, "-chardev") == ["file,id=sol,path=/t/node1.console,append=on"]
+
+
+def test_disk_boot_argv_starts_the_test_os() -> None:
+    argv = qemu_argv(SPEC, BootDevice.DISK)
+    assert "-boot" not in argv
+    assert opt(argv, "-kernel") == ["/c/testos-x/vmlinuz"]
+    assert opt(argv, "-initrd") == ["/c/testos-x/initrd.cpio.gz"]
+    (append,) = opt(argv, "-append")
+    assert "console=ttyS1,57600n8" in append and "racker.mac=52:54:00:7a:00:01" in append
+
+
+@pytest.mark.parametrize(("device", "installed", "expected"), [
+    (BootDevice.PXE, False, BootDevice.PXE),
+    (BootDevice.PXE, True, BootDevice.PXE),
+    (BootDevice.DISK, True, BootDevice.DISK),
+    (BootDevice.DISK, False, None),
+    (BootDevice.NONE, False, BootDevice.PXE),
+    (BootDevice.NONE, True, BootDevice.DISK),
+    (BootDevice.CDROM, True, None),
+    (BootDevice.BIOS, False, None),
+])
+def test_firmware_choice(device: BootDevice, installed: bool, expected: BootDevice | None) -> None:
+    assert firmware_choice(device, installed) is expected
+
+
+def test_uplink_mac_is_local_unicast_and_per_node() -> None:
+    a, b = uplink_mac("52:54:00:7a:00:01"), uplink_mac("52:54:00:7a:00:02")
+    assert a != b and a.startswith("02:") and len(a.split(":")) == 6
+    assert a == uplink_mac("52:54:00:7a:00:01")
+
+
+def test_attach_commands_bridge_tap_and_uplink() -> None:
+    cmds = attach_commands("ns1", "eth0", "52:54:00:7a:00:01")
+    assert {ns for ns, _ in cmds} == {"ns1"}
+    args = [" ".join(a) for _, a in cmds]
+    assert f"link set eth0 address {uplink_mac('52:54:00:7a:00:01')}" in args
+    assert "tuntap add dev tap0 mode tap" in args
+    assert args.index("link set eth0 down") < args.index(
+        f"link set eth0 address {uplink_mac('52:54:00:7a:00:01')}")
+    assert "link set eth0 master qbr0" in args and "link set tap0 master qbr0" in args
+    assert args[-1] == "link set qbr0 up"
+
+
+@pytest.mark.parametrize(("cpuinfo", "expected"), [
+    ("processor\t: 0\nflags\t\t: fpu vme sse2 vmx ept\n", True),
+    ("flags\t\t: fpu svm npt\n", True),
+    ("flags\t\t: fpu vme sse2 hypervisor\nvmx flags\t: ept\n", False),
+    ("", False),
+])
+def test_cpu_has_virtualization(cpuinfo: str, expected: bool) -> None:
+    assert cpu_has_virtualization(cpuinfo) is expected
+
+
+def test_pick_accel_honours_the_environment() -> None:
+    assert pick_accel({"RACKER_SIM_ACCEL": "tcg"}) == "tcg"
+    assert pick_accel({"RACKER_SIM_ACCEL": "kvm"}) == "kvm"
