@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from racker.bootcatalog import boot_nodes
 from racker.configure import configure
@@ -16,9 +17,8 @@ from tests.integration.test_ignition_validate import validate
 from tests.rackfixtures import write_rack
 
 
-def file_text(config: dict[str, object], path: str) -> str:
-    files = config["storage"]["files"]  # type: ignore[index]
-    (f,) = [f for f in files if f["path"] == path]  # type: ignore[union-attr]
+def file_text(config: dict[str, Any], path: str) -> str:
+    (f,) = [f for f in config["storage"]["files"] if f["path"] == path]
     source: str = f["contents"]["source"]
     return urllib.parse.unquote(source.removeprefix("data:,"))
 
