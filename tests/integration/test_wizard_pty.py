@@ -247,3 +247,17 @@ def test_ctrl_c_stops_the_wizard_without_writing(ha_rack: Rack) -> None:
     assert status == 130 and "racker: interrupted" in out and "Traceback" not in out
     assert not (ha_rack.home / "lokomotive").exists()
     assert not (ha_rack.root / "state" / "dnsmasq").exists()
+
+
+def test_an_editor_that_cannot_run_goes_back_to_the_ip_question(tmp_path: Path) -> None:
+    rack = make_rack(tmp_path, ("a",))
+    rack.env["EDITOR"] = str(tmp_path / "no-such-editor")
+    s = Session(rack, "-provision", "flatcar")
+    s.answer("Choose how you want to assign the IP addresses", DOWN + "\r")
+    s.answer("[Enter to launch editor]", "\r")
+    s.expect("could not run the editor")
+    s.answer("Choose how you want to assign the IP addresses", "\r")  # DHCP after all
+    s.answer("Choose a subnet prefix", "\r")
+    status, out = s.finish()
+    assert "public IP addresses: DHCP" in out
+    check_outcome(rack, status, out, "flatcar-container-linux")
