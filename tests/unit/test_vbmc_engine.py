@@ -327,3 +327,15 @@ def test_sol_deactivated_by_another_session_and_by_close() -> None:
     assert other.cmd(0x06, 0x48, bytes([1, 1, 0xC6, 0, 0, 0]))[0] == 0
     assert other.cmd(0x06, 0x3C, other.managed_sid) == (0, b"")
     assert engine.sol is None
+
+
+def test_session_info_of_current_session() -> None:
+    engine, _, _ = make_engine()
+    c = Console(engine)
+    assert c.login() == 0
+    code, data = c.cmd(0x06, 0x3D, b"\x00")
+    assert code == 0
+    # handle 1, 4 slots, 1 active, user 2, user privilege, RMCP+ on channel 1, IP, MAC, port
+    assert data == bytes([1, 4, 1, 2, 2, 0x11]) + bytes([10, 0, 0, 9]) + bytes(6) \
+        + struct.pack(">H", 40000)
+    assert c.cmd(0x06, 0x3D, b"\x02")[0] == 0xCC
