@@ -9,9 +9,12 @@ import random
 import struct
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from racker.sim import vbmc_wire as wire
 from racker.sim.vbmc_chassis import MemoryChassis, PowerAction
+from racker.sim.vbmc_commands import COMMANDS
 from racker.sim.vbmc_engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine, Faults
 from racker.sim.vbmc_state import BootOptions, UserTable
 from racker.sim.vbmc_wire import Payload
@@ -339,3 +342,23 @@ def test_session_info_of_current_session() -> None:
     assert data == bytes([1, 4, 1, 2, 2, 0x11]) + bytes([10, 0, 0, 9]) + bytes(6) \
         + struct.pack(">H", 40000)
     assert c.cmd(0x06, 0x3D, b"\x02")[0] == 0xCC
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(COMMANDS)), st.binary(max_size=24))
+def test_every_command_survives_any_request_data(command: tuple[int, int], data: bytes) -> None:
+    engine, _, _ = make_engine()
+    c = Console(engine)
+    assert c.login() == 0
+    c.admin()
+    code, _ = c.cmd(command[0], command[1], data)
+    assert 0 <= code <= 0xFF
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120))
+def test_engine_survives_any_datagram(data: bytes) -> None:
+    engine, _, _ = make_engine()
+    for prefix in (b"", b"\x06\x00\xff\x07\x06", b"\x06\x00\xff\x07\x06\x10\x00\x00\x00\x00",
+                   b"\x06\x00\xff\x07\x00"):
+        engine.handle(prefix + data, ADDR)

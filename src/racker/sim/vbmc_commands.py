@@ -36,6 +36,8 @@ Handler = Callable[["BmcEngine", "Session", bytes], Reply]
 
 IANA_IPMI_FORUM = b"\xf2\x1b\x00"  # 7154, little-endian
 LAST_EVENT_COMMAND = 0x10  # chassis status byte 2 bit 4: last power-on via IPMI command
+DIRECTIVES = (PowerAction.OFF, PowerAction.ON, PowerAction.CYCLE, PowerAction.RESET,
+              PowerAction.DIAG, PowerAction.SOFT)  # chassis control byte 1 (table 28-4)
 
 
 def ok(data: bytes = b"") -> Reply:
@@ -219,7 +221,7 @@ def _chassis_control(e: BmcEngine, s: Session, data: bytes) -> Reply:
     now = e.clock()
     e.boot.chassis_control(now)
     on = e.chassis.is_powered_on()
-    action = list(PowerAction)[directive]
+    action = DIRECTIVES[directive]
     e.log(f"chassis control: power {action.value} (power was {'on' if on else 'off'})")
     if action == PowerAction.ON:
         if not on:
