@@ -1,4 +1,4 @@
-"""The rack simulator: virtual BMCs and the simulated nodes behind them.
+"""racker-sim: a simulated rack on network namespaces (virtual BMCs, lite nodes, faults).
 
 Virtual BMC API (for the simulator and tests):
 
