@@ -8,6 +8,7 @@ no output may contain the BMC password.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -311,6 +312,38 @@ def test_all_with_a_silent_bmc_keeps_its_deadline(rack: Rack) -> None:
     assert blocks[1].endswith("Failed")
     assert blocks[2].endswith("Chassis Power is on")
     assert took < 10, took
+
+
+def test_all_stops_waiting_for_a_hung_ipmitool(rack: Rack, tmp_path: Path) -> None:
+    """An ipmitool that never returns is stopped at the deadline (2·IPMI_TIMEOUT + 3 s)."""
+    hang = tmp_path / "hang-bin"
+    hang.mkdir()
+    fake = hang / "ipmitool"
+    nap = f"sleep 60.{secrets.randbelow(10**6):06d}"  # unique: other tests may sleep too
+    fake.write_text(f'#!/bin/sh\ncase "$*" in *" {rack.ips[0]} "*) exec {nap};; esac\n'
+                    f'exec {rack.env["PATH"].split(":")[0]}/ipmitool "$@"\n')
+    fake.chmod(0o755)
+    env = {**rack.env, "PATH": f"{hang}:{rack.env['PATH']}"}
+    p, _, took = _ipmi(rack, "--all", "power", "status", env=env)
+    blocks = [b for b in p.stdout.split("\n\n") if b]
+    assert blocks[0].splitlines()[1:] == [
+        "Error: no answer from the BMC within 5 s (ipmitool stopped); "
+        "set IPMI_TIMEOUT to change the limit",
+        "Failed",
+    ]
+    assert blocks[2].endswith("Chassis Power is on")
+    assert 5 <= took < 9, took
+    assert not [c for c in _running() if nap in c]
+
+
+def _running() -> list[str]:
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):
+                out.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                           .decode(errors="replace"))
+    return out
 
 
 def test_all_refuses_the_serial_console(rack: Rack) -> None:
