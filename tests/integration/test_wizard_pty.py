@@ -66,6 +66,8 @@ def make_rack(root: Path, types: tuple[str, ...]) -> Rack:
         "RACKER_HOSTS_FILE": str(root / "hosts"),
         "EDITOR": "/bin/false",
     }
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return Rack(root, env, types)
 
 
@@ -235,3 +237,13 @@ def test_without_a_terminal_every_answer_is_a_default(ha_rack: Rack) -> None:
     assert "public IP addresses: DHCP" in done.stdout
     assert "subnet prefix: 172.24.213" in done.stdout
     check_outcome(ha_rack, done.returncode, done.stdout + done.stderr, "flatcar-container-linux")
+
+
+def test_ctrl_c_stops_the_wizard_without_writing(ha_rack: Rack) -> None:
+    s = Session(ha_rack)
+    s.answer("Choose what to provision", "\r")
+    s.answer("Choose a cluster name", "\x03")
+    status, out = s.finish()
+    assert status == 130 and "racker: interrupted" in out and "Traceback" not in out
+    assert not (ha_rack.home / "lokomotive").exists()
+    assert not (ha_rack.root / "state" / "dnsmasq").exists()
