@@ -157,9 +157,9 @@ class Simulator:
             out.append({
                 "node": name, "primary_mac": srv.server.primary_mac,
                 "bmc_mac": srv.server.bmc_mac, "bmc_ip": lease.get("ip"),
-                "power": srv.chassis.power().value,
+                "power": srv.chassis.power_state().value,
                 "boot_device": srv.chassis.boot_device().value,
-                "boot_persistent": srv.chassis.persistent,
+                "boot_persistent": srv.chassis.boot_persistent(),
                 "phase": srv.node.state.phase, "node_ip": srv.node.state.ip,
                 "installed": srv.node.state.installed,
                 "faults": sorted(srv.node.state.faults | self.bmc_faults[name]),

@@ -40,12 +40,16 @@ PowerListener = Callable[[PowerEvent], None]
 class Chassis(Protocol):
     """Power and boot device of one server, as its BMC holds them."""
 
-    def power(self) -> Power:
+    def power_state(self) -> Power:
         """The current power state."""
         ...
 
     def boot_device(self) -> BootDevice:
         """The boot device override as it stands (without consuming a one-time override)."""
+        ...
+
+    def boot_persistent(self) -> bool:
+        """Whether the override stays after a boot."""
         ...
 
     def take_boot_device(self) -> BootDevice:
@@ -67,7 +71,7 @@ class SimChassis:
         self._persistent = False
         self._listeners: list[PowerListener] = []
 
-    def power(self) -> Power:
+    def power_state(self) -> Power:
         with self._lock:
             return self._power
 
@@ -75,8 +79,7 @@ class SimChassis:
         with self._lock:
             return self._boot
 
-    @property
-    def persistent(self) -> bool:
+    def boot_persistent(self) -> bool:
         with self._lock:
             return self._persistent
 

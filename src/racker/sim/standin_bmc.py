@@ -29,7 +29,7 @@ class StandinBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
         self.down = False
 
     def get_power_state(self) -> str:
-        return "on" if self.chassis.power() is Power.ON else "off"
+        return "on" if self.chassis.power_state() is Power.ON else "off"
 
     def power_on(self) -> None:
         self.chassis.set_power(PowerEvent.ON)
