@@ -173,6 +173,28 @@ def test_user_slots_and_login_as_new_user(bmc: VirtualBmc) -> None:
     assert ipmitool(bmc, "power", "status", user="foo", password="pw-of-foo").returncode != 0
 
 
+def test_documented_credential_rotation_procedure(bmc: VirtualBmc) -> None:
+    """The reference's 'IPMI Credentials' guide, step by step, as `ipmi --all` would run it."""
+    listing = ok(bmc, "user", "list")  # no channel: ipmitool finds the LAN channel itself
+    old = next(line.split()[0] for line in listing.splitlines() if USER in line.split())
+    assert old == "2"
+    new = next(line.split()[0] for line in listing.splitlines()[1:]
+               if line.split()[1] == "true" and line.split()[0] not in ("1", old))
+    ok(bmc, "user", "set", "name", new, "rotated")
+    ok(bmc, "user", "set", "password", new, "rotated-pw")
+    ok(bmc, "user", "enable", new)
+    ok(bmc, "user", "priv", new, "4")
+    ok(bmc, "channel", "setaccess", "1", new, "callin=on", "ipmi=on", "link=off", "privilege=4")
+    assert ok(bmc, "power", "status", user="rotated", password="rotated-pw").strip() == \
+        "Chassis Power is off"
+    ok(bmc, "user", "disable", old, user="rotated", password="rotated-pw")
+    assert ipmitool(bmc, "power", "status").returncode != 0
+    ok(bmc, "raw", "0x6", "0x45", hex(int(old)), *["0xff"] * 16, user="rotated",
+       password="rotated-pw")
+    rows = ok(bmc, "user", "list", "1", user="rotated", password="rotated-pw").splitlines()
+    assert rows[int(old)].split() == [old, "true", "false", "false", "NO", "ACCESS"]
+
+
 def test_sol_both_ways_and_dangling_deactivate(bmc: VirtualBmc, chassis: MemoryChassis) -> None:
     console = spawn(bmc, "sol", "activate")
     try:

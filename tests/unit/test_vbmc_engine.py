@@ -297,6 +297,15 @@ def test_sol_output_window_ack_and_retransmit() -> None:
     assert (third.seq, third.data) == (3, b"x" * 6 + b"more")
 
 
+def test_sol_nack_keeps_the_packet_for_the_timer() -> None:
+    engine, _, clock, c = sol_console()
+    (first,) = decode(engine, c, engine.sol_output(b"data"))
+    assert sol(c, wire.SolPacket(0, first.seq, 0, 0x40, b"")) == []
+    clock.now += 1.0
+    (again,) = decode(engine, c, engine.sol_tick())
+    assert again == first
+
+
 def test_sol_gives_up_after_retries() -> None:
     engine, _, clock, c = sol_console()
     decode(engine, c, engine.sol_output(b"a"))

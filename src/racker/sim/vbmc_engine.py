@@ -320,7 +320,8 @@ class BmcEngine:
             return []
         out: list[Outbound] = []
         pending = sol.pending
-        if pkt.ack_seq and pending is not None and pkt.ack_seq == pending.seq:
+        nack = bool(pkt.status & 0x40)  # the console cannot take data now: retry on the timer
+        if pkt.ack_seq and pending is not None and pkt.ack_seq == pending.seq and not nack:
             if pkt.accepted < len(pending.data):  # partial ack: resend the rest first
                 sol.out_buf[:0] = pending.data[pkt.accepted:]
             sol.pending = None
