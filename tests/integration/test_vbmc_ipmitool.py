@@ -141,6 +141,18 @@ def test_one_time_boot_flags_consumed_on_power_up(bmc: VirtualBmc, chassis: Memo
     assert chassis.last_boot == BootRequest(BootDevice.NONE)
 
 
+def test_boot_flag_faults_show_in_read_back(bmc: VirtualBmc, chassis: MemoryChassis) -> None:
+    bmc.faults.ignore_boot_flags = True
+    ok(bmc, "chassis", "bootdev", "pxe", "options=persistent,efiboot")  # acknowledged...
+    assert "Boot Flag Invalid" in ok(bmc, "chassis", "bootparam", "get", "5")  # ...not kept
+    bmc.faults.ignore_boot_flags = False
+    bmc.faults.lose_boot_flags = True
+    ok(bmc, "chassis", "bootdev", "pxe", "options=persistent,efiboot")
+    ok(bmc, "power", "on")
+    assert chassis.last_boot == BootRequest(BootDevice.NONE)
+    assert "Boot Flag Invalid" in ok(bmc, "chassis", "bootparam", "get", "5")
+
+
 def test_unknown_raw_command_is_c1(bmc: VirtualBmc) -> None:
     for cmd in (("0x06", "0x99"), ("0x30", "0x01"), ("0x00", "0x55")):
         r = ipmitool(bmc, "raw", *cmd)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from racker.sim import vbmc_wire as wire
-from racker.sim.vbmc_chassis import MemoryChassis, PowerAction
+from racker.sim.vbmc_chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
 from racker.sim.vbmc_commands import COMMANDS
 from racker.sim.vbmc_engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine, Faults
 from racker.sim.vbmc_state import BootOptions, UserTable
@@ -243,6 +243,21 @@ def test_boot_flags_and_power_on_through_engine() -> None:
     clock.now += 61
     assert c.cmd(0x00, 0x09, b"\x05\x00\x00")[1][2] == 0x60
     assert c.cmd(0x00, 0x02, b"\x02") == (0xD5, b"")  # cycle while off
+
+
+def test_boot_flag_faults() -> None:
+    engine, chassis, _ = make_engine()
+    c = Console(engine)
+    assert c.login() == 0
+    c.admin()
+    engine.faults.ignore_boot_flags = True
+    assert c.cmd(0x00, 0x08, bytes.fromhex("05e004000000")) == (0, b"")  # acknowledged...
+    assert c.cmd(0x00, 0x09, b"\x05\x00\x00")[1] == bytes.fromhex("01050000000000")  # not kept
+    engine.faults = Faults(lose_boot_flags=True)
+    assert c.cmd(0x00, 0x08, bytes.fromhex("05e004000000")) == (0, b"")
+    assert c.cmd(0x00, 0x02, b"\x01") == (0, b"")
+    assert chassis.last_boot == BootRequest(BootDevice.NONE)
+    assert c.cmd(0x00, 0x09, b"\x05\x00\x00")[1] == bytes.fromhex("01050000000000")
 
 
 def sol_console() -> tuple[BmcEngine, MemoryChassis, Clock, Console]:

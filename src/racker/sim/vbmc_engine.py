@@ -48,6 +48,10 @@ class Faults:
     """Wrong credentials: every login fails as with a wrong password."""
     no_session: bool = False
     """No free session slot: every Open Session Request is refused."""
+    lose_boot_flags: bool = False
+    """The BMC forgets the boot flags at every power-up or reset, even persistent ones."""
+    ignore_boot_flags: bool = False
+    """Set System Boot Options parameter 5 is acknowledged but not stored."""
 
 
 @dataclass

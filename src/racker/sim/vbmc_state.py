@@ -100,6 +100,11 @@ class BootOptions:
             self.other[param] = bytes(data)
         return CC_OK
 
+    def forget(self) -> None:
+        """Lose the boot flags, as a flaky BMC does (the `lose_boot_flags` fault)."""
+        self.flags[:] = bytes(5)
+        self.timer_started = None
+
     def chassis_control(self, now: float) -> None:
         """A chassis control command arrived: it stops the 60-second timer."""
         self.expire(now)
