@@ -30,6 +30,7 @@ class SimCommand:
     """`module:function`; the function takes the remaining argv and returns an exit code."""
 
     def load(self) -> Entry:
+        """Import the target and return its entry function."""
         module, _, func = self.target.partition(":")
         entry: Entry = getattr(importlib.import_module(module), func)
         return entry
