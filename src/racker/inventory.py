@@ -64,10 +64,16 @@ def _split(line: str, n: int) -> tuple[list[_Field], str]:
     offset = 0
     for i, raw in enumerate(parts):
         if i == n:
-            return fields, raw.strip()
+            comment = raw.strip()
+            if len(comment) >= 2 and comment[0] == comment[-1] == '"':
+                comment = comment[1:-1]
+            return fields, comment
         lead = len(raw) - len(raw.lstrip())
         value = raw.strip()
-        fields.append(_Field(value, offset + (lead if value else 0) + 1))
+        column = offset + (lead if value else 0) + 1
+        if len(value) >= 2 and value[0] == value[-1] == '"':  # as spreadsheets export
+            value, column = value[1:-1].strip(), column + 1
+        fields.append(_Field(value, column))
         offset += len(raw) + 1
     while len(fields) < n:  # a short row: the missing trailing fields are empty
         fields.append(_Field("", len(line) + 1))

@@ -79,11 +79,16 @@ def number_addresses(prefix: str, nodes: Sequence[Node], path: str) -> dict[str,
     return {mac: f"{prefix}.{FIRST_NODE_NUMBER + i}" for i, mac in enumerate(macs)}
 
 
+def _exclude_tokens(options: Options) -> list[str]:
+    """The `-exclude` MACs; an element may still be the flag's white-space separated string."""
+    return [t for item in options.exclude for t in item.split()]
+
+
 def _excluded(options: Options, inventory: Inventory) -> set[str]:
     """Primary MACs of the nodes named by `-exclude` (any of their MACs names them)."""
     by_mac = {m: n for n in inventory.nodes for m in n.macs}
     out: set[str] = set()
-    for token in options.exclude:
+    for token in _exclude_tokens(options):
         mac = parse_mac(token)
         if mac is None:
             raise _flag_error("-exclude", f'"{token}" is not a MAC address',
@@ -228,7 +233,7 @@ def make_plan(options: Options, inventory: Inventory) -> ClusterPlan:
         raise _flag_error("-exclude", "every node is excluded; nothing is left to provision",
                           "exclude fewer nodes")
     statics = _statics(options, inventory)
-    normalised = (parse_mac(t) for t in options.exclude)
+    normalised = (parse_mac(t) for t in _exclude_tokens(options))
     options = dataclasses.replace(
         options, exclude=tuple(dict.fromkeys(m for m in normalised if m is not None)))
 
@@ -279,5 +284,5 @@ def make_plan(options: Options, inventory: Inventory) -> ClusterPlan:
         management_ip=f"{prefix}.1",
         nodes=tuple(planned),
         excluded=tuple(n for n in ordered if n.primary_mac in excluded),
-        addresses=tuple(ips.items()),
+        addresses=tuple(ips.items()),  # in address order: all primaries, then all BMCs
     )

@@ -62,6 +62,9 @@ def test_documented_example() -> None:
          ("00:11:22:33:44:10", "00:11:22:33:44:11", None, "", "")),
         ("00:11:22:33:44:10, 00:11:22:33:44:11, , gpu,",
          ("00:11:22:33:44:10", "00:11:22:33:44:11", None, "gpu", "")),
+        # double-quoted fields as spreadsheets export them
+        ('"00:11:22:33:44:10","00:11:22:33:44:11","","gpu","rack 2, slot 3"',
+         ("00:11:22:33:44:10", "00:11:22:33:44:11", None, "gpu", "rack 2, slot 3")),
     ],
 )
 def test_row_forms(row: str, expect: tuple[str, str, str | None, str, str]) -> None:
@@ -122,6 +125,8 @@ BAD = [
      "Secondary MAC address"),
     (f"{HEADER}\n{MGMT}\n, 00:11:22:33:44:11, , ,\n", 3, 1, "Primary MAC address is missing"),
     (f"{HEADER}\n{MGMT}\n00:11:22:33:44:10\n", 3, 18, "BMC MAC address is missing"),
+    (f'{HEADER}\n{MGMT}\n"00:11:22:33:44:10", "00:11:22:33:44:1x", , ,\n', 3, 23,
+     "BMC MAC address"),
     (f"{HEADER}\n{MGMT}\n00:11:22:33:44:10, , , ,\n", 3, 19, "BMC MAC address is missing"),
     (f"{HEADER}\n{MGMT}\n00:11:22:33:44:10, 00:11:22:33:44:11, , 00:11:22:33:44:99, c\n", 3, 41,
      "looks like a MAC"),

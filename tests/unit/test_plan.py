@@ -85,6 +85,13 @@ def test_exclude_keeps_addresses_and_renumbers_names() -> None:
         assert plan.options.exclude == (mac.lower().replace("-", ":"),)
 
 
+def test_exclude_given_as_the_flag_string() -> None:
+    opts = dataclasses.replace(FLATCAR, exclude=(f" {primary_mac(1)}\t{bmc_mac(3)} ",))
+    plan = make_plan(opts, rack(3))
+    assert [p.mac for p in plan.nodes] == [primary_mac(2)]
+    assert plan.options.exclude == (primary_mac(1), bmc_mac(3))
+
+
 def test_lokomotive_single_controller() -> None:
     plan = make_plan(LOKO, rack(3, types=("small", "", "large")))
     assert [(p.role, p.index, p.name) for p in plan.nodes] == [

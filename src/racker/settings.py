@@ -1,0 +1,59 @@
+"""Racker's run-time settings beyond the bootstrap options, from the environment.
+
+They point racker at other release mirrors, signing keys and timings (the simulator and
+offline racks use them); every one has the production default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from racker.errors import InputError, Where
+from racker.services.assets import DEFAULT_BASE_URL
+
+BOOT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    flatcar_channel: str = "stable"
+    flatcar_version: str = "current"
+    flatcar_base_url: str | None = None
+    """Release tree as `<base>/<version>/<file>`; default: the Flatcar release server."""
+    flatcar_key: Path | None = None
+    """Signing key file; default: the bundled Flatcar image signing key."""
+    assets_from: Path | None = None
+    """A local folder with the release files, for racks without internet access."""
+    timeout_scale: float = 1.0
+    boot_port: int = BOOT_PORT
+
+    @property
+    def base_url(self) -> str:
+        return self.flatcar_base_url or DEFAULT_BASE_URL.format(channel=self.flatcar_channel)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+
+        def path(name: str) -> Path | None:
+            return Path(e[name]) if e.get(name) else None
+
+        scale = e.get("RACKER_TIMEOUT_SCALE", "1")
+        try:
+            factor = float(scale)
+            if factor <= 0:
+                raise ValueError(scale)
+        except ValueError:
+            raise InputError(f"RACKER_TIMEOUT_SCALE must be a positive number, not '{scale}'",
+                             where=Where(flag="RACKER_TIMEOUT_SCALE")) from None
+        return cls(
+            flatcar_channel=e.get("RACKER_FLATCAR_CHANNEL", "stable"),
+            flatcar_version=e.get("RACKER_FLATCAR_VERSION", "current"),
+            flatcar_base_url=e.get("RACKER_FLATCAR_BASE_URL") or None,
+            flatcar_key=path("RACKER_FLATCAR_KEY"),
+            assets_from=path("RACKER_ASSETS_FROM"),
+            timeout_scale=factor,
+        )
