@@ -22,7 +22,7 @@ from racker.sim.netns import netns_pids
 from racker.sim.state import RackDir, load_topology
 
 NODES = int(os.environ.get("SIM_NODES", "48"))
-IDLE_SECONDS = 20.0
+IDLE_SECONDS = float(os.environ.get("SIM_IDLE_SECONDS", "65"))  # covers a lease renewal
 PREFIX = "172.24.213"
 
 
@@ -33,7 +33,8 @@ def _cpu_ticks(pids: list[int]) -> int:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
+        # utime + stime, plus cutime + cstime: the DHCP hook scripts udhcpc ran and reaped
+        total += sum(int(f) for f in fields[11:15])
     return total
 
 
