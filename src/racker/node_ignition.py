@@ -49,6 +49,7 @@ class ConfigFolder:
 
     @property
     def vars_file(self) -> Path:
+        """terraform.tfvars (Flatcar) or lokocfg.vars (Lokomotive)."""
         name = "terraform.tfvars" if self.kind is FolderKind.FLATCAR else "lokocfg.vars"
         return self.path / name
 

@@ -88,9 +88,8 @@ def transpile(snippets: Iterable[tuple[str, str]]) -> Transpiled:
         clc = parse_clc(text, source)
         warnings += clc.warnings
         config = merge(config, clc_to_ignition(clc))
-    order = ("ignition", "storage", "systemd", "passwd")
-    config = {k: config[k] for k in sorted(config, key=lambda k: (k not in order, order.index(k)
-                                                                  if k in order else 0, k))}
+    rank = {k: i for i, k in enumerate(("ignition", "storage", "systemd", "passwd"))}
+    config = {k: config[k] for k in sorted(config, key=lambda k: (rank.get(k, len(rank)), k))}
     return Transpiled(config=config, warnings=tuple(warnings))
 
 

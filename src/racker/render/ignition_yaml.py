@@ -44,13 +44,16 @@ class Ctx:
         self.warnings: list[ClcWarning] = []
 
     def where(self, node: yaml.Node) -> Where:
+        """File, line and column (1-based) where `node` starts."""
         m = node.start_mark
         return Where(file=self.source, line=m.line + 1, column=m.column + 1)
 
     def error(self, node: yaml.Node, message: str, hint: str | None = None) -> InputError:
+        """An InputError at `node` (returned, so callers `raise` it where it happens)."""
         return InputError(message, where=self.where(node), hint=hint)
 
     def warn(self, node: yaml.Node, message: str) -> None:
+        """Record a warning at `node`."""
         self.warnings.append(ClcWarning(message, self.where(node)))
 
 
@@ -75,6 +78,7 @@ class Map:
 
     @property
     def line(self) -> int:
+        """The 1-based line where the mapping starts."""
         return int(self.node.start_mark.line) + 1
 
     def value(self, key: str) -> yaml.Node | None:
@@ -86,9 +90,11 @@ class Map:
         return kv[1]
 
     def key_node(self, key: str) -> yaml.Node:
+        """The node of `key` itself (for errors about the key), else the mapping's."""
         return self.items[key][0] if key in self.items else self.node
 
     def text(self, key: str, required: bool = False) -> str | None:
+        """A text value (any scalar as written), None when absent unless `required`."""
         node = self.value(key)
         if node is None:
             if required:
@@ -100,11 +106,13 @@ class Map:
         return str(node.value)
 
     def req(self, key: str) -> str:
+        """A required text value."""
         text = self.text(key, required=True)
         assert text is not None
         return text
 
     def integer(self, key: str) -> int | None:
+        """A YAML 1.1 integer (0644 is octal), None when absent."""
         node = self.value(key)
         if node is None:
             return None
@@ -117,6 +125,7 @@ class Map:
             raise self.ctx.error(node, f"{self._sub(key)} is not a valid integer") from e
 
     def flag(self, key: str) -> bool | None:
+        """A YAML 1.1 boolean (true/false/yes/no/on/off), None when absent."""
         node = self.value(key)
         if node is None:
             return None
@@ -126,6 +135,7 @@ class Map:
         return bool(_SAFE.bool_values[str(node.value).lower()])
 
     def texts(self, key: str) -> tuple[str, ...]:
+        """A list of text values; a repeated entry is kept once, with a warning."""
         node = self.value(key)
         if node is None:
             return ()
@@ -143,10 +153,12 @@ class Map:
         return tuple(out)
 
     def sub(self, key: str) -> Map | None:
+        """A nested mapping, None when absent."""
         node = self.value(key)
         return None if node is None else Map(node, self.ctx, self._sub(key))
 
     def subs(self, key: str) -> list[Map]:
+        """A list of mappings, empty when absent."""
         node = self.value(key)
         if node is None:
             return []

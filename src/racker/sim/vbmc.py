@@ -266,6 +266,15 @@ def bind_udp_in_netns(netns: str, address: str, port: int) -> socket.socket:
     return result[0]
 
 
+async def aserve(address: str, port: int, user: str, password: str, chassis: Chassis,
+                 **options: Any) -> VirtualBmc:
+    """Like `serve`, on the running event loop: `await bmc.astop()` ends it."""
+    bmc = VirtualBmc(chassis, address=address, port=port, user=user, password=password,
+                     **options)
+    await bmc.astart()
+    return bmc
+
+
 def serve(address: str, port: int, user: str, password: str, chassis: Chassis, *,
           runner: BmcRunner | None = None, **options: Any) -> VirtualBmc:
     """Start a virtual BMC on (address, port) and return it; `bmc.stop()` ends it.
