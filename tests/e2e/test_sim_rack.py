@@ -27,11 +27,13 @@ pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
 PREFIX = "172.24.213"
 MGMT_IP = f"{PREFIX}.1"
 PEER = Path(__file__).with_name("sim_http_peer.py")
+RACKER_SIM = str(Path(sys.executable).with_name("racker-sim"))
+"""The racker-sim of the environment running this (the venv's entry point)."""
 
 
 def sim(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run racker-sim."""
-    return subprocess.run([sys.executable, "-m", "racker.sim.cli_commands", *args], env=env,
+    return subprocess.run([RACKER_SIM, *args], env=env,
                           capture_output=True, text=True, timeout=120, check=check)
 
 
@@ -143,7 +145,7 @@ def rack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rack]:
         dnsmasq = subprocess.Popen(["ip", "netns", "exec", topo.mgmt_ns, "dnsmasq",
                                     "--keep-in-foreground", "-C", str(conf)])
         # The boot server runs through `racker-sim exec`, which also proves its environment.
-        subprocess.Popen([sys.executable, "-m", "racker.sim.cli_commands", "exec", name, "--",
+        subprocess.Popen([RACKER_SIM, "exec", name, "--",
                           sys.executable, str(PEER), MGMT_IP, "8080", str(work / "http.jsonl")],
                          env=env)
         r = Rack(name, env, rd, topo, work, dnsmasq, links_before)
