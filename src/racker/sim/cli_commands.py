@@ -50,13 +50,16 @@ def cmd_create(argv: Sequence[str]) -> int:
     p.add_argument("--generate", type=int, metavar="N",
                    help="generate a nodes.csv with a management node and N nodes")
     p.add_argument("--types", default="", help="node types for --generate, e.g. a,b,c")
-    p.add_argument("--nodes", choices=("lite",), default="lite",
-                   help="node hosts: lite (QEMU nodes are not built yet)")
+    p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
+                   help="node hosts: lite processes (QEMU nodes are not built yet)")
     p.add_argument("--name", help=f"rack name (default {state.DEFAULT_RACK})")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
     a = p.parse_args(list(argv))
     name = check_rack_name(a.name or state.DEFAULT_RACK)
+    if a.nodes == "qemu":
+        raise InputError("QEMU nodes are not available in this build", where=Where(flag="--nodes"),
+                         hint="use --nodes lite (the default)")
     if a.generate is not None:
         if a.nodes_csv or a.mgmt_mac:
             raise InputError("give either NODES_CSV MGMT_MAC or --generate N, not both",
