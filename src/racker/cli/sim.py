@@ -39,6 +39,18 @@ class SimCommand:
 SUBCOMMANDS: tuple[SimCommand, ...] = (
     SimCommand(("bmc", "serve"), "Run one virtual BMC in the foreground (ipmitool can drive it)",
                "racker.cli.sim:cmd_bmc_serve"),
+    SimCommand(("create",), "Create a simulated rack (namespaces, BMCs, lite nodes) and its daemon",
+               "racker.sim.cli_commands:cmd_create"),
+    SimCommand(("destroy",), "Remove a simulated rack: processes, namespaces, files",
+               "racker.sim.cli_commands:cmd_destroy"),
+    SimCommand(("status",), "Namespaces, BMC leases, power, boot device and phase of every node",
+               "racker.sim.cli_commands:cmd_status"),
+    SimCommand(("exec",), "Run a command in the management namespace with racker's paths",
+               "racker.sim.cli_commands:cmd_exec"),
+    SimCommand(("fault",), "Inject or clear a fault on a node or its BMC",
+               "racker.sim.cli_commands:cmd_fault"),
+    SimCommand(("console",), "Show a node's timeline (its serial console)",
+               "racker.sim.cli_commands:cmd_console"),
 )
 
 

@@ -8,6 +8,7 @@ firmware starts, asks which device to boot from. Both run on the simulator's one
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
@@ -155,3 +156,63 @@ class NodeChassis:
 
     def subscribe(self, listener: PowerListener) -> None:
         self._listeners.append(listener)
+
+
+class SimChassis:
+    """A chassis kept in memory without a BMC (tests, and racker.sim.vbmc_simchassis).
+
+    NOTE: the simulator daemon uses `NodeChassis` instead: a boot device racker sets while the
+    node runs (after `installed`, before the reboot) lives in the vBMC's boot options, and only
+    `NodeChassis` reads those at a reboot the OS starts by itself.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._power = Power.OFF
+        self._boot = BootDevice.NONE
+        self._persistent = False
+        self._listeners: list[PowerListener] = []
+
+    def power_state(self) -> Power:
+        with self._lock:
+            return self._power
+
+    def boot_device(self) -> BootDevice:
+        with self._lock:
+            return self._boot
+
+    def boot_persistent(self) -> bool:
+        with self._lock:
+            return self._persistent
+
+    def take_boot_device(self) -> BootDevice:
+        with self._lock:
+            dev = self._boot
+            if not self._persistent:
+                self._boot = BootDevice.NONE
+            return dev
+
+    def subscribe(self, listener: PowerListener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def set_boot_device(self, device: BootDevice, persistent: bool = True) -> None:
+        """What Set System Boot Options parameter 5 does."""
+        with self._lock:
+            self._boot = device
+            self._persistent = persistent
+
+    def set_power(self, event: PowerEvent) -> None:
+        """Apply a chassis control command and tell the listeners (no event when unchanged)."""
+        with self._lock:
+            before = self._power
+            self._power = Power.OFF if event is PowerEvent.OFF else Power.ON
+            listeners = list(self._listeners)
+        if event is PowerEvent.ON and before is Power.ON:
+            return
+        if event is PowerEvent.OFF and before is Power.OFF:
+            return
+        if event is PowerEvent.RESET and before is Power.OFF:
+            event = PowerEvent.ON
+        for listener in listeners:
+            listener(event)
