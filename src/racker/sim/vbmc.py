@@ -35,6 +35,11 @@ T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 
+# NOTE: real BMCs take milliseconds per command. Answering within microseconds trips a race in
+# pyghmi's client (a reply that lands before its waiter is registered is only noticed at the
+# retry timeout, stalling for seconds), so the virtual BMC takes 2 ms too.
+DEFAULT_LATENCY = 0.002
+
 
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, bmc: VirtualBmc) -> None:
@@ -55,7 +60,8 @@ class VirtualBmc:
                  session_limit: int = 4, session_timeout: float = 60.0,
                  boot_valid_timeout: float = 60.0, max_users: int = 10,
                  guid: uuid.UUID | None = None, sock: socket.socket | None = None,
-                 name: str = "", log: Callable[[str], None] | None = None) -> None:
+                 name: str = "", log: Callable[[str], None] | None = None,
+                 latency: float = DEFAULT_LATENCY) -> None:
         self.chassis = chassis
         self.address = address
         self.port = port
@@ -68,6 +74,7 @@ class VirtualBmc:
         self.session_timeout = session_timeout
         self.guid = guid or uuid.uuid4()
         self.log = log
+        self.latency = latency
         self._sock = sock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -145,8 +152,9 @@ class VirtualBmc:
         faults = self.faults
         if faults.drop:
             return
-        if faults.delay > 0 and self._loop is not None:
-            self._loop.call_later(faults.delay, self._process, data, addr)
+        delay = faults.delay + self.latency
+        if delay > 0 and self._loop is not None:
+            self._loop.call_later(delay, self._process, data, addr)
             return
         self._process(data, addr)
 
