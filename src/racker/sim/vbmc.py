@@ -113,10 +113,16 @@ class VirtualBmc:
 
     def start(self, runner: BmcRunner | None = None) -> VirtualBmc:
         """Start on `runner`'s loop (a private runner thread when None); returns self."""
+        owns = runner is None
         if runner is None:
-            runner, self._owns_runner = BmcRunner().start(), True
-        self._runner = runner
-        runner.call(self.astart())
+            runner = BmcRunner().start()
+        try:
+            runner.call(self.astart())
+        except BaseException:
+            if owns:
+                runner.stop()
+            raise
+        self._runner, self._owns_runner = runner, owns
         return self
 
     def stop(self) -> None:
