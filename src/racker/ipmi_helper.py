@@ -127,7 +127,8 @@ def deadline_sec(settings: Settings) -> float:
     """Wall-clock limit for one captured ipmitool call: a little over ipmitool's own give-up."""
     if settings.ipmi_timeout is None:
         return ALL_DEFAULT_DEADLINE_SEC
-    return 3.0 * settings.ipmi_timeout + 5.0
+    # ipmitool -N S -R 1 gives up after about 2·S seconds (two attempts); 3 s of slack.
+    return 2.0 * settings.ipmi_timeout + 3.0
 
 
 def ipmitool_argv(ip: str, user: str, command: Sequence[str],

@@ -71,13 +71,16 @@ class Rack:
             return []
         return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
 
-    def ipmitool(self, bmc_ip: str, *args: str) -> str:
+    def ipmitool_run(self, bmc_ip: str, *args: str) -> subprocess.CompletedProcess[str]:
         user, password = read_credentials(self.rd)
         # Password via the environment (-E), never in argv.
-        r = subprocess.run(["ip", "netns", "exec", self.topo.mgmt_ns, "ipmitool", "-I",
-                            "lanplus", "-H", bmc_ip, "-U", user, "-E", *args],
-                           env={**os.environ, "IPMI_PASSWORD": password}, capture_output=True,
-                           text=True, timeout=30, check=False)
+        return subprocess.run(["ip", "netns", "exec", self.topo.mgmt_ns, "ipmitool", "-I",
+                               "lanplus", "-H", bmc_ip, "-U", user, "-E", *args],
+                              env={**os.environ, "IPMI_PASSWORD": password},
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    def ipmitool(self, bmc_ip: str, *args: str) -> str:
+        r = self.ipmitool_run(bmc_ip, *args)
         assert r.returncode == 0, r.stderr
         return r.stdout
 
@@ -249,6 +252,37 @@ def test_node_faults_no_pxe_dhcp_lost_installer_fails(rack: Rack) -> None:
     rack.ipmitool(bmc_ip, "power", "off")
     wait_for("power off", lambda: {x["node"]: x for x in rack.status()["servers"]}[
         node.name]["phase"] == "off")
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("bmc-down", "Unable to establish IPMI v2 / RMCP+ session"),
+     ("bmc-bad-credentials", "RAKP 2 HMAC is invalid|Unable to establish"),
+     ("bmc-no-session", "Unable to establish IPMI v2 / RMCP+ session")],
+)
+def test_bmc_faults_make_ipmitool_fail_until_cleared(rack: Rack, kind: str, error: str) -> None:
+    node, bmc_ip, _ = _bmc(rack, 1)
+    sim("fault", node.name, kind, "--name", rack.name, env=rack.env)
+    started = time.monotonic()
+    r = rack.ipmitool_run(bmc_ip, "-N", "1", "-R", "1", "power", "status")
+    assert r.returncode != 0
+    assert any(e in r.stderr for e in error.split("|")), r.stderr
+    assert kind in {x["node"]: x for x in rack.status()["servers"]}[node.name]["faults"]
+    sim("fault", node.name, kind, "--clear", "--name", rack.name, env=rack.env)
+    assert "Chassis Power is" in rack.ipmitool(bmc_ip, "power", "status")
+    assert time.monotonic() - started < 30
+
+
+def test_slow_bmc_answers_late(rack: Rack) -> None:
+    node, bmc_ip, _ = _bmc(rack, 1)
+    sim("fault", node.name, "bmc-slow", "--name", rack.name, env=rack.env)
+    try:
+        started = time.monotonic()
+        r = rack.ipmitool_run(bmc_ip, "-N", "3", "-R", "1", "power", "status")
+        assert time.monotonic() - started >= 1.5 * 4  # every exchange of the session is late
+        assert r.returncode == 0, r.stderr
+    finally:
+        sim("fault", node.name, "bmc-slow", "--clear", "--name", rack.name, env=rack.env)
 
 
 def test_destroy_leaves_no_namespace_interface_process_or_mount(rack: Rack) -> None:

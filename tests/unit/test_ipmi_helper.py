@@ -108,7 +108,7 @@ def test_parse_settings_refuses(env: dict[str, str], name: str) -> None:
 
 @pytest.mark.parametrize(
     ("settings", "expected"),
-    [(h.Settings(), 60.0), (h.Settings(ipmi_timeout=1), 8.0), (h.Settings(ipmi_timeout=5), 20.0)],
+    [(h.Settings(), 60.0), (h.Settings(ipmi_timeout=1), 5.0), (h.Settings(ipmi_timeout=5), 13.0)],
 )
 def test_deadline(settings: h.Settings, expected: float) -> None:
     assert h.deadline_sec(settings) == expected

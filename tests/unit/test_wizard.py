@@ -152,13 +152,16 @@ def test_editor_reopens_on_the_operators_text_when_it_is_refused() -> None:
     no_gateway = f"[{mac(1, 3)}]\nip_addr = 192.0.2.10/24\n"
     unknown = "[02:99:99:99:99:99]\nip_addr = 192.0.2.10/24\ngateway = 192.0.2.1\ndns = 1.1.1.1\n"
     s = Script(("ip-addrs", "manual"), ("manual-ip-assignment", no_gateway),
-               ("manual-ip-assignment", unknown), ("manual-ip-assignment", INI),
-               ("subnet-prefix", ""))
+               ("manual-ip-assignment", HELP), ("manual-ip-assignment", unknown),
+               ("manual-ip-assignment", INI), ("subnet-prefix", ""))
     answers = walk(flatcar_graph(facts), s)
     assert answers["ip-addrs"] == INI
-    assert s.asked[2].default == no_gateway and s.asked[3].default == unknown
+    # Asking for help in between keeps the operator's text too.
+    assert s.asked[2].default == no_gateway and s.asked[3].default == no_gateway
+    assert s.asked[4].default == unknown
     assert "IP addresses:1:2: section [02:00:00:00:03:01] sets ip_addr but no gateway" in s.told[0]
-    assert "IP addresses:1:2: [02:99:99:99:99:99] is not the secondary MAC" in s.told[1]
+    assert s.told[1].startswith("ⓘ Each node needs an IP address")
+    assert "IP addresses:1:2: [02:99:99:99:99:99] is not the secondary MAC" in s.told[2]
 
 
 def test_lokomotive_manual_ips_then_domain_name() -> None:

@@ -8,7 +8,6 @@ the child's environment (`-E` reads IPMI_PASSWORD), never in an argv or in outpu
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shutil
 import subprocess
@@ -37,10 +36,11 @@ class Loaders:
 
 def default_loaders() -> Loaders:
     """The foundation's loaders, `racker.inventory` and `racker.credentials`."""
-    # Imported when needed so `ipmi -h` works without reading anything.
-    inventory = importlib.import_module("racker.inventory")
-    credentials = importlib.import_module("racker.credentials")
-    return Loaders(inventory=inventory.load_inventory, credentials=credentials.load_credentials)
+    # Imported when needed: `ipmi -h` stays fast.
+    from racker.credentials import load_credentials
+    from racker.inventory import load_inventory
+
+    return Loaders(inventory=load_inventory, credentials=load_credentials)
 
 
 def _ipmitool() -> str:
@@ -162,7 +162,9 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         warning = h.internal_ip_warning(internal, planned_internal)
         if warning:
             sink.echo(warning)
-        names = discovery.names_for_ip(ctx.hosts, planned_internal) if planned_internal else ()
+        # The planned address names the node in the hosts file; without a plan, the found one.
+        name_ip = planned_internal or internal
+        names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
         for line in h.diag_lines(node.bmc_mac, bmc.ip, node.primary_mac, internal, names):
             sink.echo(line)
         rc_status = sink.run(argv(("chassis", "status")))

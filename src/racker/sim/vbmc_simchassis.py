@@ -49,7 +49,7 @@ class SimChassisAdapter:
 
     def is_powered_on(self) -> bool:
         """Current power state of the node."""
-        return self.chassis.power() is node.Power.ON
+        return self.chassis.power_state() is node.Power.ON
 
     def power(self, action: PowerAction, boot: BootRequest | None) -> None:
         """Hand over the boot request, then the power event (an NMI does nothing here)."""
