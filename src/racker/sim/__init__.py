@@ -12,7 +12,6 @@ Virtual BMC API (for the simulator and tests):
   request, serial console both ways); `MemoryChassis` is a ready one with listeners.
 - `racker.sim.vbmc_engine.Faults`: drop, delay, reject_auth, no_session, lose_boot_flags,
   ignore_boot_flags; switchable at run time (`bmc.faults.drop = True`).
-- `racker.sim.vbmc_simchassis.SimChassisAdapter`: a `racker.sim.node.SimChassis` as a Chassis.
 """
 
 from __future__ import annotations
