@@ -2,7 +2,8 @@
 
 `VirtualBmc` owns one UDP socket and runs on an asyncio event loop; many of them share one loop
 (the simulator runs 48 in one process) and an idle one costs nothing: there is no polling,
-only the socket in the loop's selector, plus one timer while a SOL packet awaits its ack.
+only the socket in the loop's selector. Timers exist only while there is traffic: one per
+request for the simulated latency, one while a SOL packet awaits its ack.
 
 Use it from asyncio (`await bmc.astart()`), or from plain code with a `BmcRunner` (an event loop
 in a background thread shared by many BMCs), or in one line with `serve(...)`.
