@@ -131,6 +131,7 @@ BAD = [
     (["--onfailure=sometimes"], "-onfailure", "allowed values: ask, retry, exclude, cancel"),
     (["-retries", "many"], "-retries", "whole number"),
     (["-retries=-1"], "-retries", "whole number"),
+    (["-retries", "²"], "-retries", "whole number"),  # a digit to str.isdigit, not to int()
     (["-num-controllers", "2"], "-num-controllers", "allowed values: 1, 3"),
     (["-web-ui", "maybe"], "-web-ui", "allowed values: true, false"),
     (["-storage-provider", "ceph"], "-storage-provider", "allowed values: none, rook, openebs"),
