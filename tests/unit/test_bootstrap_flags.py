@@ -19,6 +19,7 @@ from racker.model import Inventory, OnFailure, Options, Provision, StorageProvid
 from racker.paths import Paths
 from racker.plan import make_plan
 from racker.wizard import DefaultAsker
+from tests.rackfixtures import write_rack
 from tests.unit.wizard_support import Script, mac, rack
 
 SAMPLE = {
@@ -118,6 +119,17 @@ def test_help_flatcar(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     names = [ln.split()[0] for ln in out.splitlines() if ln.startswith("  -")]
     assert names == ["-ip-addrs", "-subnet-prefix"]
     assert '(default "172.24.213")' in out and '(default "DHCP")' in out
+
+
+@pytest.mark.parametrize(("types", "default"), [(("a", "a", "a", "b"), "3"), (("a", "b"), "1")])
+def test_help_reads_the_rack_for_the_controller_default(
+        types: tuple[str, ...], default: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var, value in write_rack(tmp_path, len(types), types).items():
+        monkeypatch.setenv(var, value)
+    assert main(["bootstrap", "-provision=lokomotive", "-h"]) == 0
+    out = capsys.readouterr().out
+    assert f'single-node control plane (default "{default}")' in out
 
 
 def test_help_uses_the_rack_for_the_controller_default() -> None:
