@@ -24,7 +24,13 @@ import pytest
 from racker.errors import InputError, RackerError
 from racker.lifecycle import ChangeRequest, change_version
 from racker.selfupdate import Mode
-from racker.services.packageindex import PackageIndex, Target, list_releases, probe
+from racker.services.packageindex import (
+    PackageIndex,
+    Target,
+    configured_index,
+    list_releases,
+    probe,
+)
 
 VERSIONS = ("1.0.0", "1.0.1", "1.1.0")
 
@@ -250,3 +256,29 @@ def test_cli_upgrade_needs_confirmation_without_a_terminal(rack: Rack) -> None:
     assert missing.returncode == 2
     assert "racker series 7.0 was not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_file_url_index_and_index_settings(rack: Rack, tmp_path: Path) -> None:
+    """A PEP 503 index on disk (`file://`), and which setting names the index."""
+    on_disk = PackageIndex(f"file://{rack.tmp / 'www' / 'simple'}/", False, "test")
+    assert [str(r.version) for r in list_releases(on_disk)] == list(VERSIONS)
+
+    state = tmp_path / "state"
+    state.mkdir()
+    assert configured_index(state, env={}).location == "https://pypi.org/simple/"
+    (state / "package-index").write_text(f"# our mirror\n\n{rack.index_url}\n")
+    got = configured_index(state, env={})
+    assert (got.location, got.find_links) == (rack.index_url, False)
+    assert got.source == str(state / "package-index")
+    got = configured_index(state, env={"RACKER_PACKAGE_INDEX": str(rack.wheels)})
+    assert (got.location, got.find_links, got.source) == (str(rack.wheels), True,
+                                                          "RACKER_PACKAGE_INDEX")
+    got = configured_index(state, "https://u:tok@mirror/simple/",
+                           env={"RACKER_PACKAGE_INDEX": str(rack.wheels)})
+    assert got.source == "-index" and str(got) == "https://***@mirror/simple/"
+    with pytest.raises(InputError, match="does not exist"):
+        configured_index(state, str(tmp_path / "missing"))
+    with pytest.raises(InputError, match="unsupported package index URL scheme 'ftp'"):
+        configured_index(state, "ftp://mirror/simple/")
+    with pytest.raises(InputError, match="not a Python virtual environment"):
+        Target.of_venv(tmp_path)
