@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from racker.atomic import write_atomic
-from racker.errors import InputError, ServiceError, Where
+from racker.errors import InputError, RackerError, ServiceError, Where
 
 UNIT_NAME = "racker-serve.service"
 UNIT_DIR = Path("/etc/systemd/system")
@@ -195,9 +195,22 @@ def _systemctl(run: Runner, *args: str) -> subprocess.CompletedProcess[str]:
                                 "write the files") from None
 
 
+def _denied(err: OSError, command: str) -> RackerError:
+    return RackerError(f"{command} failed: {err.strerror}",
+                       where=Where(file=err.filename) if err.filename else None,
+                       hint=f"run 'sudo racker {command}'")
+
+
 def install(layout: Layout, version: str, run: Runner = subprocess.run) -> Report:
     """Create the folders, write the unit, the links and the version file; on the live system
     reload systemd and enable and start the unit."""
+    try:
+        return _install(layout, version, run)
+    except OSError as err:
+        raise _denied(err, "install") from None
+
+
+def _install(layout: Layout, version: str, run: Runner) -> Report:
     if not layout.venv.is_absolute():
         raise InputError("the venv must be an absolute path", where=Where(flag="-venv"))
     report = Report()
@@ -234,6 +247,13 @@ def _removable_state(path: Path) -> bool:
 def uninstall(layout: Layout, purge: bool = False, run: Runner = subprocess.run) -> Report:
     """Stop and disable the unit (live system), remove it and racker's links; with `purge`
     also the state folder and the version file."""
+    try:
+        return _uninstall(layout, purge, run)
+    except OSError as err:
+        raise _denied(err, "uninstall") from None
+
+
+def _uninstall(layout: Layout, purge: bool, run: Runner) -> Report:
     report = Report()
     unit = layout.host(layout.unit_path)
     if layout.live and unit.exists():

@@ -61,9 +61,11 @@ def record_version(version_file: Path, version: str) -> None:
 def change_version(req: ChangeRequest, target: Target, index: PackageIndex,
                    version_file: Path | None, ask: Callable[[str], bool],
                    out: Callable[[str], None], *, env: Mapping[str, str] | None = None,
-                   run: Runner = subprocess.run, client: httpx.Client | None = None) -> int:
+                   run: Runner = subprocess.run, client: httpx.Client | None = None,
+                   restart: Callable[[], str | None] | None = None) -> int:
     """Choose a release, confirm an upgrade to another series, install it with pip, verify it
-    and record it. Returns the exit code; refusals raise RackerError."""
+    and record it; then call `restart` (restarts the running service, returns a line to show).
+    Returns the exit code; refusals raise RackerError."""
     installed = probe(target, run=run)
     if installed.editable and not req.force:
         raise InputError(f"racker in {target.prefix} is an editable install from a source "
@@ -94,6 +96,7 @@ def change_version(req: ChangeRequest, target: Target, index: PackageIndex,
     if req.dry_run:
         out(f"Dry run: would install racker {sel.target} into {target.prefix} from {index}")
         return 0
+    out(f"Installing racker {sel.target} into {target.prefix} with pip from {index} …")
     pip_install(target, sel.target, index, env=env, run=run)
     now = probe(target, run=run).version
     if now != sel.target:
@@ -105,4 +108,6 @@ def change_version(req: ChangeRequest, target: Target, index: PackageIndex,
         except OSError as err:
             out(f"⚠ Could not record the version in {version_file}: {err.strerror}")
     out(f"✓ racker {now} installed in {target.prefix}")
+    if restart is not None and (line := restart()):
+        out(line)
     return 0

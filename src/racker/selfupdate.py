@@ -219,8 +219,7 @@ def select(mode: Mode, running: Version | None, releases: Sequence[Release], *,
                                              for v in offered) else ""))
     newest = max(candidates)
     if running is None:
-        return Selection(newest, f"No racker version is recorded: installing the newest "
-                                 f"release, {newest}")
+        return Selection(newest, f"Install racker {newest} (the newest release)")
     if newest <= running:
         scope = (f"the newest release of series {series_text(running)}"
                  if mode is Mode.UPDATE else "the newest release")

@@ -153,6 +153,12 @@ def test_state_path_that_is_a_file_is_refused(tmp_path: Path,
     assert "exists and is not a folder" in err
     rc, _, err = _racker(capsys, "install", "-root", str(tmp_path / "missing"))
     assert rc == 2 and "is not a folder" in err and "Traceback" not in err
+    (tmp_path / "opt/racker-state").unlink()
+    (tmp_path / "etc").write_text("")  # a file where /etc/systemd/system must go
+    rc, _, err = _racker(capsys, "install", "-root", str(tmp_path))
+    assert rc == 1
+    assert "racker: error: " in err and "install failed: Not a directory" in err
+    assert "hint: run 'sudo racker install'" in err
 
 
 def test_systemctl_only_on_the_live_system(tmp_path: Path) -> None:

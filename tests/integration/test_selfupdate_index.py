@@ -133,6 +133,8 @@ def _script_version(rack: Rack) -> str:
 
 def _change(rack: Rack, req: ChangeRequest, index: PackageIndex | None = None,
             answer: bool = True) -> tuple[int, list[str], list[str]]:
+    """Run the use case; `asked` gets the questions, and "restart" when the service would be
+    restarted (only after a release was really installed)."""
     lines: list[str] = []
     asked: list[str] = []
 
@@ -140,8 +142,12 @@ def _change(rack: Rack, req: ChangeRequest, index: PackageIndex | None = None,
         asked.append(q)
         return answer
 
+    def restart() -> str:
+        asked.append("restart")
+        return "✓ restarted"
+
     rc = change_version(req, rack.target, index or PackageIndex(rack.index_url, False, "test"),
-                        rack.version_file, ask, lines.append, env=rack.env)
+                        rack.version_file, ask, lines.append, env=rack.env, restart=restart)
     return rc, lines, asked
 
 
@@ -165,29 +171,31 @@ def test_update_upgrade_get_move_between_versions(rack: Rack) -> None:
 
     # update: newest of the running series 1.0
     rc, lines, asked = _change(rack, ChangeRequest(Mode.UPDATE))
-    assert rc == 0 and not asked
+    assert rc == 0 and asked == ["restart"]
     assert _script_version(rack) == "1.0.1"
     assert probe(rack.target).version is not None
     assert str(probe(rack.target).version) == "1.0.1"
     assert rack.version_file.read_text() == "1.0.1\n"
-    assert "Update racker 1.0.0 → 1.0.1" in lines[0]
-    assert lines[-1].startswith("✓ racker 1.0.1 installed in ")
+    assert lines[0] == "Update racker 1.0.0 → 1.0.1"
+    assert lines[1].startswith("Installing racker 1.0.1 into ")
+    assert lines[-2].startswith("✓ racker 1.0.1 installed in ")
+    assert lines[-1] == "✓ restarted"
 
     # update again: nothing newer in 1.0, pip not run
-    rc, lines, _ = _change(rack, ChangeRequest(Mode.UPDATE))
-    assert rc == 0
+    rc, lines, asked = _change(rack, ChangeRequest(Mode.UPDATE))
+    assert rc == 0 and not asked
     assert lines == ["racker 1.0.1 is already the newest release of series 1.0; nothing to do"]
 
     # upgrade, declined: warning shown, nothing changed
     rc, lines, asked = _change(rack, ChangeRequest(Mode.UPGRADE), answer=False)
     assert rc == 1
-    assert asked == ["Upgrade racker from series 1.0 to 1.1?"]
+    assert asked == ["Upgrade racker from series 1.0 to 1.1?"]  # and no restart
     assert any("may have to be changed by hand" in ln for ln in lines)
     assert _script_version(rack) == "1.0.1"
 
     # upgrade, confirmed: newest of all
     rc, lines, asked = _change(rack, ChangeRequest(Mode.UPGRADE))
-    assert rc == 0 and len(asked) == 1
+    assert rc == 0 and asked == ["Upgrade racker from series 1.0 to 1.1?", "restart"]
     assert _script_version(rack) == "1.1.0"
     assert rack.version_file.read_text() == "1.1.0\n"
 
@@ -197,7 +205,7 @@ def test_update_upgrade_get_move_between_versions(rack: Rack) -> None:
     # get: exactly that version, a downgrade, from a --find-links folder this time
     rc, lines, asked = _change(rack, ChangeRequest(Mode.GET, "1.0.0"),
                                index=PackageIndex(str(rack.wheels), True, "test"))
-    assert rc == 0 and not asked
+    assert rc == 0 and asked == ["restart"]
     assert lines[0] == "Downgrade racker 1.1.0 → 1.0.0"
     assert _script_version(rack) == "1.0.0"
     assert rack.version_file.read_text() == "1.0.0\n"
@@ -207,6 +215,7 @@ def test_update_upgrade_get_move_between_versions(rack: Rack) -> None:
     rc, lines, _ = _change(rack, ChangeRequest(Mode.UPDATE))
     assert rc == 0
     assert "No racker version is recorded" in lines[0]
+    assert lines[1] == "Install racker 1.1.0 (the newest release)"
     assert _script_version(rack) == "1.1.0"
     assert rack.version_file.read_text() == "1.1.0\n"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,7 +12,15 @@ from pathlib import Path
 
 from racker import __version__, factory
 from racker.errors import InputError, Where
-from racker.install import Layout, check_root, environment_overrides, install, uninstall
+from racker.install import (
+    UNIT_DIR,
+    UNIT_NAME,
+    Layout,
+    check_root,
+    environment_overrides,
+    install,
+    uninstall,
+)
 from racker.lifecycle import ChangeRequest, change_version
 from racker.paths import Paths
 from racker.selfupdate import Mode
@@ -145,11 +155,29 @@ def _change(mode: Mode, argv: Sequence[str]) -> int:
                          hint=f"'racker {mode.value}' takes only flags; see -h")
     venv = p.text("venv")
     target = Target.of_venv(Path(venv).resolve() if venv else None)
+    own = target.prefix.resolve() == Path(sys.prefix).resolve()
     index = configured_index(Paths.from_env().state_dir, p.text("index"))
     req = ChangeRequest(mode, wanted, allow_pre=p.on("pre"), assume_yes=p.on("y", "yes"),
                         dry_run=p.on("dry-run"), force=p.on("force"))
-    return change_version(req, target, index, factory.version_file(), _ask,
-                          lambda line: print(line, flush=True))
+    # The version file describes racker's own installation; another venv (-venv) has none
+    # unless RACKER_VERSION_FILE names one.
+    version_file = (factory.version_file() if own or "RACKER_VERSION_FILE" in os.environ
+                    else None)
+    return change_version(req, target, index, version_file, _ask,
+                          lambda line: print(line, flush=True),
+                          restart=_restart_service if own else None)
+
+
+def _restart_service() -> str | None:
+    """Restart racker-serve.service when it is installed, so it runs the new release."""
+    if not (UNIT_DIR / UNIT_NAME).exists() or shutil.which("systemctl") is None:
+        return None
+    proc = subprocess.run(["systemctl", "try-restart", UNIT_NAME], capture_output=True,
+                          text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        return (f"⚠ Could not restart {UNIT_NAME}: {proc.stderr.strip()[-300:]}; "
+                f"run 'systemctl restart {UNIT_NAME}'")
+    return f"✓ {UNIT_NAME} restarted (if it was running)"
 
 
 def update(argv: Sequence[str]) -> int:
