@@ -178,7 +178,11 @@ def checked_value(name: str, raw: str, facts: RackFacts) -> str:
     problem = field.problem(value)
     if problem is None:
         return value
-    shown = "the value given" if name in SECRET_KEYS else repr(raw)
+    shown = repr(raw)
+    if name in SECRET_KEYS:
+        shown = "the value given"
+    elif len(raw) > 60 or "\n" in raw:
+        shown = "given"
     raise InputError(f"invalid value {shown}: {problem}", where=flag_where(name))
 
 

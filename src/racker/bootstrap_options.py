@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from racker import plan
 from racker.errors import InputError, Where
+from racker.ipaddrs import parse_ip_addr_sections
 from racker.macs import parse_mac
 from racker.model import (
     ANY_TYPE,
@@ -91,7 +93,7 @@ class RackFacts:
 # --- value checks -------------------------------------------------------------------------------
 
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
-_CLUSTER = re.compile(rf"^(?=.{{1,40}}$){_LABEL}$")
+_CLUSTER = re.compile(rf"^(?=.{{1,63}}$){_LABEL}$")
 _DOMAIN = re.compile(rf"^(?=.{{1,200}}$){_LABEL}(\.{_LABEL})*$")
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _PREFIX = re.compile(rf"^{_OCTET}\.{_OCTET}\.{_OCTET}$")
@@ -101,10 +103,10 @@ _REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
 
 def check_cluster_name(v: str) -> str | None:
-    """A cluster name becomes part of host names: a lower-case DNS label of at most 40."""
+    """A cluster name becomes part of host names: a lower-case DNS label."""
     if _CLUSTER.match(v):
         return None
-    return "expected lower-case letters, digits and inner hyphens (at most 40), e.g. lokomotive"
+    return "expected lower-case letters, digits and inner hyphens, e.g. lokomotive"
 
 
 def check_domain(v: str) -> str | None:
@@ -115,10 +117,17 @@ def check_domain(v: str) -> str | None:
 
 
 def check_subnet_prefix(v: str) -> str | None:
-    """Three decimal octets, e.g. 172.24.213 (`.0/24` is appended)."""
-    if _PREFIX.match(v):
-        return None
-    return "expected the first three numbers of an IPv4 address, e.g. 172.24.213"
+    """Three decimal octets of a usable private network, e.g. 172.24.213 (`.0/24` is appended).
+
+    The plan's own check decides, so that the wizard and the plan agree.
+    """
+    if not _PREFIX.match(v):
+        return "expected the first three numbers of an IPv4 address, e.g. 172.24.213"
+    try:
+        plan.check_subnet_prefix(v)
+    except InputError as e:
+        return e.message
+    return None
 
 
 def check_count(v: str) -> str | None:
@@ -135,11 +144,29 @@ def check_storage_count(v: str) -> str | None:
     return "expected 'all' or a whole number"
 
 
-def check_ip_addrs(v: str) -> str | None:
-    """`DHCP`, or INI text with `[secondary MAC]` sections (parsed in full by the plan)."""
-    if v == "DHCP" or any(line.strip().startswith("[") for line in v.splitlines()):
+def ip_addrs_checker(source: str, facts: RackFacts) -> Check:
+    """A check of `-ip-addrs` text: `DHCP`, or INI `[secondary MAC]` sections of known nodes.
+
+    `source` names the text in messages (the flag, or the editor); line and column are given.
+    """
+
+    def check(v: str) -> str | None:
+        if v == "DHCP":
+            return None
+        if not any(line.strip().startswith("[") for line in v.splitlines()):
+            return 'expected "DHCP" or INI text with [aa:bb:cc:dd:ee:ff] sections'
+        try:
+            sections = parse_ip_addr_sections(v, source)
+        except InputError as e:
+            return str(e)
+        known = {m for m, _ in facts.secondary_macs}
+        for s in sections:
+            if known and s.address.secondary_mac not in known:
+                return (f"{source}:{s.line}:{s.column}: [{s.address.secondary_mac}] is not the "
+                        "secondary MAC address of any node")
         return None
-    return 'expected "DHCP" or INI text with [aa:bb:cc:dd:ee:ff] sections'
+
+    return check
 
 
 def check_key(v: str) -> str | None:
@@ -178,6 +205,19 @@ def check_exclude(v: str) -> str | None:
     return None
 
 
+_BLANK_SETTING = re.compile(r"^[ \t]*(ip_addr|gateway|dns)[ \t]*=[ \t]*$", re.IGNORECASE)
+
+
+def drop_blank_settings(text: str) -> str:
+    """Remove `key =` lines without a value from -ip-addrs text.
+
+    The editor starts with such lines for every node, and the documentation says an entry
+    without an address is ignored: a blank setting means "not given".
+    """
+    kept = [ln for ln in text.splitlines() if not _BLANK_SETTING.match(ln)]
+    return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
+
+
 def normalize(key: str, value: str) -> str:
     """Spellings racker accepts for a value, mapped to the one it records."""
     v = value.strip()
@@ -191,7 +231,7 @@ def normalize(key: str, value: str) -> str:
         return "DHCP"
     if key in ("provision", "storage-provider", "onfailure", "number-of-storage-nodes"):
         return v.lower()
-    return value if key == "ip-addrs" else v
+    return drop_blank_settings(value) if key == "ip-addrs" else v
 
 
 BOOLEAN_KEYS = frozenset({"web-ui", "config-backup"})
@@ -229,7 +269,7 @@ def fields(facts: RackFacts) -> dict[str, Field]:
         Field("cluster-name", "lokomotive", check=check_cluster_name),
         Field("num-controllers", "3" if facts.ha_possible else "1", ("1", "3")),
         Field("controller-type", ANY_TYPE, types),
-        Field("ip-addrs", "DHCP", check=check_ip_addrs),
+        Field("ip-addrs", "DHCP", check=ip_addrs_checker("-ip-addrs", facts)),
         Field("k8s-domain-name", "k8s.localdomain", check=check_domain),
         Field("subnet-prefix", "172.24.213", check=check_subnet_prefix),
         Field("web-ui", "true", ("true", "false")),
@@ -297,22 +337,27 @@ def options_from_answers(answers: Mapping[str, str], facts: RackFacts) -> Option
             where=flag_where("exclude"),
             hint="use a primary, BMC or secondary MAC of a node row (not the management node)",
         )
-    return Options(
+    common = Options(
         provision=provision,
+        ip_addrs=a["ip-addrs"],
+        subnet_prefix=a["subnet-prefix"],
+        onfailure=OnFailure(a["onfailure"]),
+        retries=int(a["retries"]),
+        exclude=exclude,
+    )
+    if provision is Provision.FLATCAR:
+        return common  # the Lokomotive answers keep Options' defaults: they do not apply
+    return replace(
+        common,
         cluster_name=a["cluster-name"],
         num_controllers=num_controllers,
         controller_type=a["controller-type"],
-        ip_addrs=a["ip-addrs"],
         k8s_domain_name=a["k8s-domain-name"],
-        subnet_prefix=a["subnet-prefix"],
         web_ui=a["web-ui"] == "true",
         storage_provider=storage,
         storage_node_type=a["storage-node-type"],
         number_of_storage_nodes=storage_count,
         backup=backup,
-        onfailure=OnFailure(a["onfailure"]),
-        retries=int(a["retries"]),
-        exclude=exclude,
     )
 
 
@@ -332,7 +377,8 @@ def _check_counts(
             f"{controllers} controllers of node type {ctype!r} asked for, "
             f"the rack has {have} such nodes",
             where=flag_where("controller-type" if controllers == 1 else "num-controllers"),
-            hint=("node types with enough nodes: " + ", ".join(enough)) if enough
+            hint=(f"choose a node type with enough nodes ({', '.join(enough)})"
+                  + (" or -num-controllers 1" if controllers > 1 else "")) if enough
             else "use -num-controllers 1",
         )
     if storage is not StorageProvider.NONE and storage_count and facts.type_counts:

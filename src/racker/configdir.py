@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,6 +32,7 @@ from racker.render import RenderedFile, config_folder, folder_name
 RECORD_NAME = "racker-options.yaml"
 CREDENTIALS_NAME = "backup-credentials"
 RECORD_VERSION = 1
+_WRITERS = 16
 
 _EDIT_HINTS = {
     Provision.LOKOMOTIVE: (
@@ -82,8 +84,13 @@ def write_new_folder(target: Path, files: Sequence[RenderedFile]) -> tuple[Path,
                                     dir=target.parent))
     try:
         os.chmod(staging, 0o755)
-        for f in files:
-            write_atomic(staging / f.path, f.content, mode=f.mode)
+        for d in sorted({(staging / f.path).parent for f in files}):
+            d.mkdir(parents=True, exist_ok=True)
+        # Each write waits for its fsync; in parallel the file system commits them together
+        # (a 62-node rack has ~130 files).
+        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+            list(pool.map(lambda f: write_atomic(staging / f.path, f.content, mode=f.mode),
+                          files))
         try:
             # rename() of a directory fails when the target exists and is not empty; an empty
             # target would be replaced, so check first (check_folders removed empty ones).

@@ -85,3 +85,16 @@ def write_configuration(
     return ConfigureResult(plan=plan, folder=folder, files=written, dnsmasq_conf=conf,
                            hosts_file=paths.hosts_file, hosts_entries=entries,
                            hosts_changed=changed, render_only=render_only)
+
+
+def summary_lines(result: ConfigureResult) -> tuple[str, ...]:
+    """What the CLI prints after configure(): where everything went."""
+    lines = [
+        f"➤ Configuration folder: {result.folder} ({len(result.files)} files)",
+        f"➤ dnsmasq configuration: {result.dnsmasq_conf}",
+        f"➤ Hosts entries: {len(result.hosts_entries)} in {result.hosts_file}"
+        + ("" if result.hosts_changed else " (unchanged)"),
+    ]
+    if result.render_only:
+        lines.append("Rendered only: no BMC, service or network was touched.")
+    return tuple(lines)

@@ -9,15 +9,18 @@ Without a vars file (or without `clc_snippets` in it) the `cl/` folder names the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from racker.errors import InputError, Where
+from racker.macs import parse_mac
 from racker.paths import Paths
 from racker.render.ignition import Transpiled, transpile
 from racker.render.ignition_folder import (
     base_template_variables,
+    node_macs,
     parse_clc_snippets,
     render_template,
 )
@@ -41,9 +44,12 @@ class ConfigFolder:
     """Node name → its CLC snippet files, in merge order."""
     from_vars: bool = False
     """The snippets are listed in the vars file (then each listed file must exist)."""
+    macs: dict[str, str] = field(default_factory=dict)
+    """Primary MAC (lower-case colon form) → node name, from the vars file."""
 
     @property
     def vars_file(self) -> Path:
+        """terraform.tfvars (Flatcar) or lokocfg.vars (Lokomotive)."""
         name = "terraform.tfvars" if self.kind is FolderKind.FLATCAR else "lokocfg.vars"
         return self.path / name
 
@@ -76,11 +82,14 @@ def read_config_folder(folder: Path, kind: FolderKind) -> ConfigFolder:
     """Read which snippets each node has: from the vars file, else from `cl/`."""
     vars_file = ConfigFolder(folder, kind, {}).vars_file
     listed = None
+    macs: dict[str, str] = {}
     if vars_file.is_file():
-        listed = parse_clc_snippets(_read(vars_file), str(vars_file))
+        text = _read(vars_file)
+        listed = parse_clc_snippets(text, str(vars_file))
+        macs = node_macs(text)
     if listed is not None:
         return ConfigFolder(folder, kind, {n: [folder / p for p in ps] for n, ps in listed.items()},
-                            from_vars=True)
+                            from_vars=True, macs=macs)
     cl = folder / "cl"
     names = sorted(p.name.removesuffix(".yaml") for p in cl.glob("*.yaml")) if cl.is_dir() else []
     snippets = {}
@@ -88,23 +97,31 @@ def read_config_folder(folder: Path, kind: FolderKind) -> ConfigFolder:
         if name.endswith("-custom") and name.removesuffix("-custom") in names:
             continue
         snippets[name] = [cl / f"{name}.yaml", cl / f"{name}-custom.yaml"]
-    return ConfigFolder(folder, kind, snippets)
+    return ConfigFolder(folder, kind, snippets, macs=macs)
 
 
 def resolve_node(folder: ConfigFolder, name: str) -> str:
-    """The full node name for `name`; a unique short name (before the first dot) works too."""
+    """The full node name for `name`: the name, a unique short name (before the first dot), or
+    the node's primary MAC."""
     if name in folder.snippets:
         return name
+    mac = parse_mac(name)
+    if mac is not None and folder.macs.get(mac) in folder.snippets:
+        return folder.macs[mac]
     short = [n for n in folder.snippets if n.split(".", 1)[0] == name]
     if len(short) == 1:
         return short[0]
     known = ", ".join(sorted(folder.snippets)) or "(none)"
-    raise InputError(f"unknown node '{name}' in {folder.path}", where=Where(node=name),
-                     hint=f"known nodes: {known}")
+    raise InputError(f"unknown node '{name}' in {folder.path}", hint=f"known nodes: {known}")
 
 
-def node_ignition(folder: ConfigFolder, name: str, paths: Paths) -> Transpiled:
-    """The node's final Ignition config and the warnings met while building it."""
+def node_ignition(folder: ConfigFolder, name: str, paths: Paths,
+                  extra: Sequence[tuple[str, str]] = ()) -> Transpiled:
+    """The node's final Ignition config and the warnings met while building it.
+
+    `extra` are `(source, CLC text)` snippets merged last, e.g. the unit with which the boot
+    server learns that the node has booted.
+    """
     node = resolve_node(folder, name)
     snippets: list[tuple[str, str]] = []
     if folder.kind is FolderKind.FLATCAR:
@@ -125,6 +142,27 @@ def node_ignition(folder: ConfigFolder, name: str, paths: Paths) -> Transpiled:
                              where=Where(file=str(folder.vars_file) if folder.from_vars else None,
                                          node=node),
                              hint="create the file or remove it from clc_snippets")
+        snippets.append((str(path), _read(path)))
+    return transpile([*snippets, *extra])
+
+
+def installer_ignition(folder: ConfigFolder, name: str, installer: tuple[str, str]
+                       ) -> Transpiled:
+    """The installer's Ignition for a node: `installer` (source, CLC text) merged with the
+    node's `installer_clc_snippets` from the vars file (its custom snippet with static
+    addresses, so that the installer can reach racker)."""
+    node = resolve_node(folder, name)
+    listed: dict[str, list[str]] | None = None
+    if folder.vars_file.is_file():
+        listed = parse_clc_snippets(_read(folder.vars_file), str(folder.vars_file),
+                                    "installer_clc_snippets")
+    snippets = [installer]
+    for rel in (listed or {}).get(node, []):
+        path = folder.path / rel
+        if not path.is_file():
+            raise InputError(f"installer snippet {path} of node {node} does not exist",
+                             where=Where(file=str(folder.vars_file), node=node),
+                             hint="create the file or remove it from installer_clc_snippets")
         snippets.append((str(path), _read(path)))
     return transpile(snippets)
 

@@ -11,7 +11,7 @@ the first link whose condition holds picks the next question; otherwise `then` d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -27,7 +27,9 @@ from racker.bootstrap_options import (
     check_region,
     check_storage_count,
     check_subnet_prefix,
+    drop_blank_settings,
     fields,
+    ip_addrs_checker,
 )
 from racker.errors import InputError
 from racker.model import ANY_TYPE, Provision
@@ -209,6 +211,7 @@ def _ip_questions(after: str | None, facts: RackFacts) -> list[Question]:
             help=_IP_HELP + ", not configuring an address means using DHCP for this node",
             default=prefill(facts),
             links=(Link("ip-addrs", ""),), then=after,
+            check=ip_addrs_checker("IP addresses", facts),
         ),
     ]
 
@@ -365,7 +368,10 @@ def _settle(q: Question, raw: str) -> tuple[str, str | None]:
             return value, q.check(value)
         return value, None
     if q.kind is Kind.EDITOR:
-        return ("" if is_blank(raw) else raw), None
+        if is_blank(raw):
+            return "", None
+        text = drop_blank_settings(raw)
+        return text, (q.check(text) if q.check is not None else None)
     if q.kind is Kind.CONFIRM:
         if raw in ("true", "false"):
             return raw, None
@@ -378,23 +384,29 @@ def _settle(q: Question, raw: str) -> tuple[str, str | None]:
 def walk(graph: Graph, asker: Asker) -> dict[str, str]:
     """Put the questions of `graph` to `asker`, following the links; the answers by key.
 
-    HELP shows the question's help and asks again; a refused answer says why and asks again.
+    HELP shows the question's help and asks again; a refused answer says why and asks again
+    (an editor then reopens on the operator's text, not on the starting text).
     """
     answers: dict[str, str] = {}
     name: str | None = graph.start
+    retry: Question | None = None
     for _ in range(MAX_STEPS):
         if name is None:
             return answers
         q = graph.questions[name]
-        raw = asker.ask(q)
+        raw = asker.ask(retry or q)
         if raw == HELP:
             asker.tell("ⓘ " + (q.help or "No help for this question."))
             continue
         value, problem = _settle(q, raw)
         if problem is not None:
-            shown = "the value" if q.kind is Kind.SECRET else repr(value)
+            shown = repr(value) if q.kind in (Kind.INPUT, Kind.SELECT) else "the text"
+            if q.kind is Kind.SECRET:
+                shown = "the value"
             asker.tell(f"✗ {shown} is not accepted: {problem}")
+            if q.kind is Kind.EDITOR:
+                retry = replace(q, default=raw)
             continue
         answers[q.key] = value
-        name = q.next(value)
+        name, retry = q.next(value), None
     raise InputError(f"the wizard asked more than {MAX_STEPS} questions; giving up")

@@ -15,8 +15,14 @@ import pytest
 
 from racker.cli.cmd_ignition import run
 from racker.cli.main import main
+from racker.model import Provision
+from racker.node_ignition import FolderKind, installer_ignition, node_ignition, read_config_folder
+from racker.paths import Paths
+from racker.render import config_folder, render_config
 from racker.render.ignition import to_json, transpile
+from racker.render.installer import InstallerSettings, booted_report_clc, installer_clc
 from tests.conftest import require_tool
+from tests.renderplans import STATIC, build_plan, flatcar, lokomotive, paths_under
 from tests.unit.test_ignition import BASE, CASES, MERGES
 
 # A realistic node: what racker's renderer writes for a Flatcar node, plus an operator snippet.
@@ -290,8 +296,82 @@ def test_lokomotive_folder_short_name(home: Path, tmp_path: Path,
     (folder / "lokocfg.vars").write_text(
         f'cluster_name = "lk"\nclc_snippets = {{\n"{full}" = ["cl/{full}.yaml", '
         f'"cl/{full}-custom.yaml"]\n}}\n')
+    (folder / "lokocfg.vars").write_text(
+        (folder / "lokocfg.vars").read_text()
+        + f'worker_macs = ["52:54:00:aa:bb:01"]\nworker_names = ["{full}"]\n')
+    assert main(["ignition", "-C", str(folder), "52-54-00-AA-BB-01"]) == 0
+    assert "lokoctl adds its own" in capsys.readouterr().err
     assert main(["ignition", "-C", str(folder), "lk-worker-0"]) == 0
     out, err = capsys.readouterr()
     assert "lokoctl adds its own" in err
     validate(tmp_path, out)
     assert "passwd" not in json.loads(out)
+
+
+@pytest.mark.parametrize("provision", [Provision.FLATCAR, Provision.LOKOMOTIVE])
+def test_every_node_of_racker_rendered_folders_passes(
+        provision: Provision, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The folders racker's renderer writes (static address on node 1, HA for Lokomotive)."""
+    paths = paths_under(tmp_path)
+    monkeypatch.setenv("HOME", str(paths.home))
+    (paths.home / ".ssh").mkdir(parents=True)
+    (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY)
+    options = flatcar() if provision is Provision.FLATCAR else lokomotive(num_controllers=3)
+    plan = build_plan(5, options, statics={1: STATIC})
+    folder = config_folder(paths, provision)
+    for f in render_config(plan, paths):
+        (folder / f.path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / f.path).write_text(f.content)
+    for node in plan.nodes:
+        assert main(["ignition", "-C", str(folder), node.name]) == 0
+        out = capsys.readouterr().out
+        validate(tmp_path, out, f"{node.name}.ign")
+        config = json.loads(out)
+        files = {f["path"]: f for f in config["storage"]["files"]}
+        priv = files["/etc/systemd/network/10-priv-stable.network"]["contents"]["source"]
+        assert f"MACAddress={node.mac}" in priv and f"Address={node.ip}/24" in priv
+        has_public = "/etc/systemd/network/10-public-stable.network" in files
+        assert has_public == (node.static is not None)
+        if provision is Provision.FLATCAR:
+            assert config["storage"]["filesystems"][0]["device"] == "/dev/disk/by-label/ROOT"
+            assert config["passwd"]["users"][0]["sshAuthorizedKeys"] == [SSH_KEY.strip()]
+
+
+def test_installer_and_booted_report_configs_pass(tmp_path: Path) -> None:
+    """racker's installer CLC and the installed node's report snippet, translated here."""
+    s = InstallerSettings(base_url="http://172.24.213.1:8080", mac="02:00:00:00:00:01",
+                          install_disk="/dev/sda", pre_reboot_commands=("true",),
+                          ssh_keys=(SSH_KEY.strip(),))
+    for name, text in (("installer", installer_clc(s)),
+                       ("booted", booted_report_clc(s.base_url, s.mac))):
+        result = transpile([(name, text)])
+        assert result.warnings == ()
+        validate(tmp_path, result.config, f"{name}.ign")
+    merged = transpile([("node", NODE), ("booted", booted_report_clc(s.base_url, s.mac))])
+    validate(tmp_path, merged.config, "node-and-booted.ign")
+
+
+def test_installer_and_node_ignition_from_a_rendered_folder(tmp_path: Path) -> None:
+    """What the boot server serves: installer + installer_clc_snippets, node + booted report."""
+    paths = paths_under(tmp_path)
+    (paths.home / ".ssh").mkdir(parents=True)
+    (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY)
+    plan = build_plan(2, flatcar(), statics={1: STATIC})
+    folder_path = config_folder(paths, Provision.FLATCAR)
+    for f in render_config(plan, paths):
+        (folder_path / f.path).parent.mkdir(parents=True, exist_ok=True)
+        (folder_path / f.path).write_text(f.content)
+    folder = read_config_folder(folder_path, FolderKind.FLATCAR)
+    for node in plan.nodes:
+        s = InstallerSettings(base_url="http://172.24.213.1:8080", mac=node.mac)
+        inst = installer_ignition(folder, node.mac, ("installer", installer_clc(s)))
+        validate(tmp_path, inst.config, f"{node.name}-installer.ign")
+        public = "/etc/systemd/network/10-public-stable.network"
+        assert (public in {f["path"] for f in inst.config["storage"]["files"]}) == (
+            node.static is not None)
+        full = node_ignition(folder, node.name, Paths.from_env({"HOME": str(paths.home)}),
+                             extra=[("booted", booted_report_clc(s.base_url, node.mac))])
+        validate(tmp_path, full.config, f"{node.name}-installed.ign")
+        plain = node_ignition(folder, node.name, paths)
+        assert len(full.config["systemd"]["units"]) > len(plain.config["systemd"]["units"])

@@ -6,14 +6,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from racker.bootstrap_flags import FLAGS, parse_flags, usage
+from racker.bootstrap_flags import FLAGS, checked_value, parse_flags, usage
 from racker.bootstrap_options import RackFacts
 from racker.cli.cmd_bootstrap import bootstrap
 from racker.cli.main import main
-from racker.errors import InputError, RackerError
+from racker.configure import ConfigureResult
+from racker.errors import InputError
 from racker.model import Inventory, OnFailure, Options, Provision, StorageProvider
 from racker.paths import Paths
+from racker.plan import make_plan
 from racker.wizard import DefaultAsker
 from tests.unit.wizard_support import Script, mac, rack
 
@@ -21,7 +25,7 @@ SAMPLE = {
     "provision": "flatcar", "onfailure": "retry", "retries": "5",
     "exclude": "02:00:00:00:01:01 02:00:00:00:02:02", "cluster-name": "rack7",
     "num-controllers": "1", "controller-type": "small",
-    "ip-addrs": "[aa:bb:cc:dd:ee:ff]\nip_addr = 10.0.0.2/24\ngateway = 10.0.0.1\ndns = 10.0.0.1",
+    "ip-addrs": "[02:00:00:00:03:01]\nip_addr = 10.0.0.2/24\ngateway = 10.0.0.1\ndns = 10.0.0.1",
     "k8s-domain-name": "k8s.example.org", "subnet-prefix": "10.1.2", "web-ui": "false",
     "storage-provider": "openebs", "storage-node-type": "large",
     "number-of-storage-nodes": "2", "config-backup": "true", "aws-access-key": "AKIA",
@@ -140,6 +144,10 @@ BAD = [
     (["-ip-addrs", "static"], "-ip-addrs", '"DHCP" or INI text'),
     (["-backup-s3-bucket", "My_Bucket"], "-backup-s3-bucket", "S3 bucket name"),
     (["-backup-aws-location", "eu west"], "-backup-aws-location", "region"),
+    (["-ip-addrs", "[02:00:00:00:03:01]\nip_addr = 10.0.0.2/24\n"], "-ip-addrs",
+     "-ip-addrs:1:2: section [02:00:00:00:03:01] sets ip_addr but no gateway"),
+    (["-ip-addrs", "[02:00:00:00:03:01]\nip_addr = 10.0.0.300/24\n"], "-ip-addrs",
+     "-ip-addrs:2:11:"),
     (["-bogus", "1"], "-bogus", "unknown flag"),
     (["-p", "flatcar"], "-p", "unknown flag"),
     (["--provision"], "-provision", "a value is missing"),
@@ -179,26 +187,52 @@ def test_bad_secret_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
 # --- flags, the wizard and the rack together (bootstrap() with the outside world injected) -----
 
 class Recorder:
-    def __init__(self) -> None:
+    """Stands in for configure: plans for real (so the options must suit the plan) and records."""
+
+    def __init__(self, inventory: Inventory | None = None) -> None:
+        self.inventory = inventory
         self.calls: list[tuple[Options, bool]] = []
 
-    def __call__(self, paths: Paths, options: Options, render_only: bool) -> None:
+    def __call__(self, paths: Paths, options: Options, render_only: bool) -> ConfigureResult:
         self.calls.append((options, render_only))
+        assert self.inventory is not None
+        return ConfigureResult(
+            plan=make_plan(options, self.inventory), folder=Path("/cfg"), files=(Path("/cfg/a"),),
+            dnsmasq_conf=Path("/state/dnsmasq.conf"), hosts_file=Path("/hosts"),
+            hosts_entries=(), hosts_changed=False, render_only=render_only,
+        )
 
 
 def run(argv: list[str], inventory: Inventory, asker: object = None,
         interactive: bool = False) -> tuple[int, Options]:
-    rec = Recorder()
+    rec = Recorder(inventory)
     code = bootstrap(
         argv, paths=Paths.from_env({"HOME": "/nonexistent"}),
         asker=asker or DefaultAsker(),  # type: ignore[arg-type]
         interactive=interactive, load_inventory=lambda p: inventory, configure=rec,
+        check_folders=lambda p: None,
     )
     assert len(rec.calls) == 1 and rec.calls[0][1] is True
     return code, rec.calls[0][0]
 
 
 HA = rack("large", "large", "large", "small", "small")
+NOWHERE = Paths.from_env({"HOME": "/nonexistent"})
+
+
+def no_folders(paths: Paths) -> None:
+    pass
+
+
+def test_configuration_folder_in_the_way_stops_before_the_first_question() -> None:
+    def in_the_way(paths: Paths) -> None:
+        raise InputError("A Lokomotive configuration already exists in /x/lokomotive.")
+
+    s = Script()  # any question would fail the test
+    with pytest.raises(InputError, match="already exists"):
+        bootstrap(["-render-only"], paths=NOWHERE, asker=s, interactive=True,
+                  load_inventory=lambda p: HA, configure=Recorder(), check_folders=in_the_way)
+    assert not s.asked
 
 
 def test_no_terminal_takes_every_default(capsys: pytest.CaptureFixture[str]) -> None:
@@ -217,6 +251,13 @@ def test_provision_specific_flag_skips_the_questions() -> None:
     assert s.done()
     assert o == Options(k8s_domain_name="k8s.example.org", num_controllers=3, web_ui=True,
                         onfailure=OnFailure.RETRY)
+
+
+def test_ip_addrs_flag_with_blank_settings_as_the_editor_wrote_them() -> None:
+    text = (f"[{mac(1, 3)}]\nip_addr =\ngateway =\ndns =\n\n"
+            f"[{mac(2, 3)}]\nip_addr = 10.0.0.2/24\ngateway = 10.0.0.1\ndns = 10.0.0.1\n")
+    _, o = run(["-render-only", "-provision", "flatcar", "-ip-addrs", text], HA, Script())
+    assert "ip_addr =\n" not in o.ip_addrs and "ip_addr = 10.0.0.2/24" in o.ip_addrs
 
 
 def test_general_flags_keep_the_wizard() -> None:
@@ -260,16 +301,58 @@ def test_all_lokomotive_flags_become_options(capsys: pytest.CaptureFixture[str])
 )
 def test_flags_checked_against_the_rack(argv: list[str], flag: str, message: str) -> None:
     with pytest.raises(InputError) as e:
-        bootstrap(["-provision", "lokomotive", *argv], paths=Paths.from_env({}),
+        bootstrap(["-provision", "lokomotive", *argv], paths=NOWHERE, check_folders=no_folders,
                   asker=DefaultAsker(), interactive=False, load_inventory=lambda p: HA,
-                  configure=Recorder())
+                  configure=Recorder(HA))
     assert e.value.where is not None and e.value.where.flag == flag
     assert message in str(e.value)
 
 
-def test_without_render_only_provisioning_is_refused_after_configure() -> None:
-    rec = Recorder()
-    with pytest.raises(RackerError) as e:
-        bootstrap([], paths=Paths.from_env({}), asker=DefaultAsker(), interactive=False,
-                  load_inventory=lambda p: HA, configure=rec)
-    assert "not available" in str(e.value) and rec.calls and rec.calls[0][1] is False
+def test_without_render_only_the_provisioner_gets_the_configured_rack(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[ConfigureResult] = []
+
+    def provisioner(paths: Paths, configured: ConfigureResult) -> int:
+        seen.append(configured)
+        return 7
+
+    code = bootstrap(["-provision", "flatcar"], paths=NOWHERE, asker=DefaultAsker(),
+                     interactive=False, load_inventory=lambda p: HA, configure=Recorder(HA),
+                     check_folders=no_folders, provision=provisioner)
+    assert code == 7 and not seen[0].render_only
+    assert [n.name for n in seen[0].plan.nodes] == [f"node-{i}" for i in range(5)]
+    out = capsys.readouterr().out
+    assert "✓ configuration folder /cfg (1 files)" in out and "-render-only" not in out
+
+
+# --- properties: arbitrary input gives racker's own errors, never anything else -----------------
+
+_WORDS = st.sampled_from(
+    [f"-{f.name}" for f in FLAGS] + [f"--{f.name}=" for f in FLAGS]
+    + ["-h", "-render-only", "--render-only=", "-", "--", "---x", "-p", "x"]
+)
+_ARG = st.one_of(st.text(max_size=30), _WORDS, st.builds(lambda a, b: a + b, _WORDS, st.text(
+    max_size=12)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ARG, max_size=8))
+def test_parse_flags_raises_only_input_errors(argv: list[str]) -> None:
+    try:
+        parsed = parse_flags(argv)
+    except InputError as e:
+        assert e.message
+    else:
+        assert set(parsed.values) <= {f.name for f in FLAGS}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([f.name for f in FLAGS]), st.text(max_size=40))
+def test_checked_value_raises_only_input_errors(name: str, raw: str) -> None:
+    facts = RackFacts.from_inventory(HA)
+    try:
+        value = checked_value(name, raw, facts)
+    except InputError as e:
+        assert e.where is not None and e.where.flag == f"-{name}"
+    else:
+        assert checked_value(name, value, facts) == value  # normalising is idempotent

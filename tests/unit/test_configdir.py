@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import contextlib
 import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from racker.configdir import (
     CREDENTIALS_NAME,
@@ -226,3 +229,20 @@ def test_parse_backup_credentials(text: str, keys: tuple[str, str] | None) -> No
 def test_provision_default_is_lokomotive() -> None:
     assert decode_options({}, file="x") == Options()
     assert Options().provision is Provision.LOKOMOTIVE
+
+
+_yaml_data = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner,
+                                                               max_size=4),
+    max_leaves=10,
+)
+_keys = st.sampled_from(["provision", "cluster-name", "num-controllers", "web-ui", "exclude",
+                         "backup", "storage-provider", "number-of-storage-nodes", "onfailure",
+                         "retries", "other"])
+
+
+@given(st.one_of(_yaml_data, st.dictionaries(_keys, _yaml_data, max_size=5)))
+def test_decode_raises_only_input_errors(data: Any) -> None:
+    with contextlib.suppress(InputError):
+        decode_options(data, file="r.yaml", credentials=("a", "b"))

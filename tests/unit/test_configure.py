@@ -96,3 +96,16 @@ def test_configure_bad_input_writes_nothing(tmp_path: Path) -> None:
     assert list(paths.home.iterdir()) == []
     assert not (paths.state_dir / "dnsmasq").exists()
     assert paths.hosts_file.read_text() == hosts_before
+
+
+def test_summary_lines(tmp_path: Path) -> None:
+    from racker.configure import summary_lines
+
+    paths = paths_under(tmp_path)
+    result = write_configuration(paths, build_plan(2, flatcar()), render_only=True)
+    assert summary_lines(result) == (
+        f"➤ Configuration folder: {paths.flatcar_dir} (10 files)",
+        f"➤ dnsmasq configuration: {paths.state_dir}/dnsmasq/dnsmasq.conf",
+        f"➤ Hosts entries: 2 in {paths.hosts_file}",
+        "Rendered only: no BMC, service or network was touched.",
+    )

@@ -58,6 +58,9 @@ class FakeRack:
                 return
             self.store.add(node.mac, kind, detail=detail)
 
+    async def set_disk_boot(self, node: PlannedNode) -> None:
+        pass
+
     async def close(self) -> None:
         pass
 

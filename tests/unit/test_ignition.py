@@ -244,6 +244,24 @@ ignition:
                    "config": {"merge": [{"source": "http://172.24.213.1:8080/extra.ign",
                                          "verification": {"hash": "sha256-" + "ab" * 32}}]},
                    "timeouts": {"httpResponseHeaders": 20, "httpTotal": 600}}}),
+    ("update-locksmith", """\
+update:
+  group: Stable
+  server: https://updates.example.com/v1/update/
+locksmith:
+  reboot_strategy: etcd-lock
+  window_start: Sun 04:00
+  window_length: 1h
+""", {"ignition": V, "storage": {"files": [
+        {"path": "/etc/flatcar/update.conf", "overwrite": True,
+         "contents": {"source": "data:,GROUP=stable%0ASERVER=https://updates.example.com/v1/"
+                                "update/%0AREBOOT_STRATEGY=%22etcd-lock%22%0A"
+                                "LOCKSMITHD_REBOOT_WINDOW_START=%22Sun%2004:00%22%0A"
+                                "LOCKSMITHD_REBOOT_WINDOW_LENGTH=%221h%22%0A"},
+         "mode": 420}]}}),
+    ("locksmith-off", "locksmith:\n  reboot_strategy: \"off\"\n", {"ignition": V, "storage": {
+        "files": [{"path": "/etc/flatcar/update.conf", "overwrite": True,
+                   "contents": {"source": "data:,REBOOT_STRATEGY=%22off%22%0A"}, "mode": 420}]}}),
     ("name-as-number", "systemd:\n  units:\n    - name: 123.service\n",
      {"ignition": V, "systemd": {"units": [{"name": "123.service"}]}}),
 ]
@@ -458,6 +476,14 @@ ERRORS: list[tuple[str, str, str, str]] = [
      "n.yaml:7:", "sum must be 64 hex digits"),
     ("typo-of-required-key", "storage:\n  files:\n    - pth: /a\n", "n.yaml:3:7",
      "unknown key storage.files[0].pth"),
+    ("locksmith-strategy", "locksmith:\n  reboot_strategy: sometimes\n", "n.yaml:2:3",
+     "reboot_strategy must be reboot, etcd-lock or off"),
+    ("locksmith-window", "locksmith:\n  window_start: 04:00\n", "n.yaml:2:3",
+     "both window_start and window_length"),
+    ("update-typo", "update:\n  gruop: beta\n", "n.yaml:2:3", "unknown key update.gruop"),
+    ("update-and-file", "update: {group: beta}\nstorage:\n  files:\n"
+     "    - path: /etc/flatcar/update.conf\n", "n.yaml:1",
+     "path /etc/flatcar/update.conf is given twice (first on line 4)"),
     ("user-create", "passwd:\n  users:\n    - name: a\n      create: {uid: 5}\n", "n.yaml:4:7",
      "create is not supported"),
     ("explicit-bool-tag", "systemd: {units: [{name: a.service, enabled: !!bool x}]}\n",

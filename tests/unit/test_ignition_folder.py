@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from racker.errors import InputError, RackerError
 from racker.render.ignition_folder import (
     base_template_variables,
+    node_macs,
     parse_clc_snippets,
+    parse_string_list,
     render_template,
 )
 
@@ -96,3 +98,15 @@ def test_arbitrary_vars_text_raises_only_racker_errors(text: str) -> None:
 def test_arbitrary_template_raises_only_racker_errors(text: str) -> None:
     with contextlib.suppress(RackerError):
         render_template(text, "t", {"ssh_keys": "[]"})
+
+
+def test_node_macs_from_tfvars_and_lokocfg_vars() -> None:
+    assert node_macs(TFVARS) == {"52:54:00:aa:bb:01": "node-0", "52:54:00:aa:bb:02": "node-1"}
+    loko = ('controller_macs = ["02:00:00:00:00:01"]\nworker_macs = ["02-00-00-00-00-02", '
+            '"02:00:00:00:00:03"]\ncontroller_names = ["c-0.d"]\n'
+            'worker_names = ["w-0.d", "w-1.d"]\n')
+    assert node_macs(loko) == {"02:00:00:00:00:01": "c-0.d", "02:00:00:00:00:02": "w-0.d",
+                               "02:00:00:00:00:03": "w-1.d"}
+    assert node_macs('node_macs = ["a"]\nnode_names = []\n') == {}
+    assert parse_string_list("worker_names = []\n", "worker_names") == []
+    assert parse_string_list("x = 1\n", "worker_names") is None

@@ -147,3 +147,16 @@ def test_base_template_is_terraform_template_of_base_config() -> None:
 def test_dump_of_nothing_is_empty() -> None:
     assert clc.dump(None) == ""
     assert clc.dump({}) == ""
+
+
+@pytest.mark.parametrize("options", [flatcar(), lokomotive(num_controllers=3)])
+def test_node_configs_from_one_template_equal_direct_dumps(options: Any) -> None:
+    plan = build_plan(12, options, statics={3: STATIC})
+    configs = clc.render_node_configs(plan)
+    assert list(configs) == [n.name for n in plan.nodes]
+    for node in plan.nodes:
+        assert configs[node.name] == clc.dump(clc.node_config(plan, node))
+
+
+def test_node_configs_of_empty_plan() -> None:
+    assert clc.render_node_configs(build_plan(2, flatcar(), exclude=[1, 2])) == {}

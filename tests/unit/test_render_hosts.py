@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from racker.render.hosts import MARKER, HostsEntry, hosts_entries, is_managed, merge
 from tests.renderplans import build_plan, flatcar, lokomotive
@@ -76,3 +78,21 @@ def test_merge(existing: str, expected: str) -> None:
 
 def test_merge_with_no_entries_removes_racker_lines_only() -> None:
     assert merge(f"a\n1.1.1.1 x{M}\nb\n", ()) == "a\nb\n"
+
+
+# every character but the line ends of a hosts file (str.splitlines would split at more)
+_line = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n\x0b\x0c\x1c"
+                                       "\x1d\x1e\x85\u2028\u2029"),
+                max_size=40)
+
+
+@given(st.lists(st.one_of(_line, st.just(f"9.9.9.9 stale{M}")), max_size=12),
+       st.sampled_from(["\n", "\r\n"]))
+def test_merge_properties(lines: list[str], eol: str) -> None:
+    existing = eol.join(lines)
+    merged = merge(existing, NEW)
+    # other lines are kept, in order; racker's block appears exactly once; merging is idempotent
+    others = [ln for ln in existing.splitlines() if not is_managed(ln)]
+    assert [ln for ln in merged.splitlines() if not is_managed(ln)] == others
+    assert [ln for ln in merged.splitlines() if is_managed(ln)] == BLOCK.splitlines()
+    assert merge(merged, NEW) == merged

@@ -6,6 +6,7 @@ import pytest
 
 from racker.bootstrap_options import RackFacts, options_from_answers
 from racker.errors import InputError
+from racker.ipaddrs import parse_ip_addrs
 from racker.model import Backup, OnFailure, Options, Provision, StorageProvider
 from racker.wizard import (
     HELP,
@@ -125,7 +126,8 @@ def test_flatcar_manual_ips_empty_editor_goes_back() -> None:
     answers = walk(flatcar_graph(facts), s)
     assert s.done()
     o = options_from_answers({**answers, "provision": "flatcar"}, facts)
-    assert o.provision is Provision.FLATCAR and o.ip_addrs == INI and o.subnet_prefix == "172.16.5"
+    # Only what applies to Flatcar is set; the rest keeps Options' defaults.
+    assert o == Options(provision=Provision.FLATCAR, ip_addrs=INI, subnet_prefix="172.16.5")
     editor = s.asked[1]
     assert editor.kind is Kind.EDITOR
     # The editor opens with a section per node's secondary MAC, each commented.
@@ -139,7 +141,27 @@ def test_flatcar_unchanged_editor_keeps_text_and_continues() -> None:
     facts = RackFacts.from_inventory(rack("a"))
     text = prefill(facts)
     s = Script(("ip-addrs", "manual"), ("manual-ip-assignment", text), ("subnet-prefix", ""))
-    assert walk(flatcar_graph(facts), s) == {"ip-addrs": text, "subnet-prefix": "172.24.213"}
+    answers = walk(flatcar_graph(facts), s)
+    # Blank settings mean "not given" (documented), so every node keeps DHCP.
+    assert "ip_addr =\n" not in answers["ip-addrs"] and f"[{mac(1, 3)}]" in answers["ip-addrs"]
+    assert parse_ip_addrs(answers["ip-addrs"], "x") == {}
+
+
+def test_editor_reopens_on_the_operators_text_when_it_is_refused() -> None:
+    facts = RackFacts.from_inventory(rack("a", "a"))
+    no_gateway = f"[{mac(1, 3)}]\nip_addr = 192.0.2.10/24\n"
+    unknown = "[02:99:99:99:99:99]\nip_addr = 192.0.2.10/24\ngateway = 192.0.2.1\ndns = 1.1.1.1\n"
+    s = Script(("ip-addrs", "manual"), ("manual-ip-assignment", no_gateway),
+               ("manual-ip-assignment", HELP), ("manual-ip-assignment", unknown),
+               ("manual-ip-assignment", INI), ("subnet-prefix", ""))
+    answers = walk(flatcar_graph(facts), s)
+    assert answers["ip-addrs"] == INI
+    # Asking for help in between keeps the operator's text too.
+    assert s.asked[2].default == no_gateway and s.asked[3].default == no_gateway
+    assert s.asked[4].default == unknown
+    assert "IP addresses:1:2: section [02:00:00:00:03:01] sets ip_addr but no gateway" in s.told[0]
+    assert s.told[1].startswith("ⓘ Each node needs an IP address")
+    assert "IP addresses:1:2: [02:99:99:99:99:99] is not the secondary MAC" in s.told[2]
 
 
 def test_lokomotive_manual_ips_then_domain_name() -> None:

@@ -7,50 +7,52 @@ answer takes its default. Values are checked before anything is read or written.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import cast
 
 from racker.bootstrap_flags import ParsedFlags, check_scope, checked_value, parse_flags, usage
 from racker.bootstrap_options import RackFacts, describe, options_from_answers
+from racker.configdir import check_folders as _check_folders
+from racker.configure import ConfigureResult
+from racker.configure import configure as _configure_kw
 from racker.errors import RackerError
+from racker.inventory import load_inventory as _load_inventory
 from racker.model import Inventory, Options, Provision
 from racker.paths import Paths
 from racker.wizard import Asker, DefaultAsker, graph_for, provision_graph, walk
 
 LoadInventory = Callable[[Paths], Inventory]
-Configure = Callable[[Paths, Options, bool], None]
+Configure = Callable[[Paths, Options, bool], ConfigureResult]
+CheckFolders = Callable[[Paths], None]
+Provisioner = Callable[[Paths, ConfigureResult], int]
 
 RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 """Flags whose allowed values come from nodes.csv: checked once the rack is read."""
 
 
-def _load_inventory(paths: Paths) -> Inventory:
-    # Imported by name: racker.inventory belongs to another part of racker and is loaded only
-    # when bootstrap actually reads the rack.
-    load = cast(LoadInventory, importlib.import_module("racker.inventory").load_inventory)
-    return load(paths)
+def _provision(paths: Paths, configured: ConfigureResult) -> int:
+    # imported here: the engine, the services and the IPMI stack load only when provisioning
+    from racker.provision import provision_rack
+
+    return provision_rack(paths, configured)
 
 
-def _configure(paths: Paths, options: Options, render_only: bool) -> None:
-    try:
-        module = importlib.import_module("racker.configure")
-    except ModuleNotFoundError as e:
-        if e.name != "racker.configure":
-            raise
-        raise RackerError(
-            "writing the configuration folder is not available in this build of racker",
-            hint="update racker",
-        ) from None
-    module.configure(paths, options, render_only=render_only)
+def _report(result: ConfigureResult) -> None:
+    """What configure wrote, for the operator."""
+    print(f"✓ configuration folder {result.folder} ({len(result.files)} files)")
+    print(f"✓ dnsmasq configuration: {result.dnsmasq_conf}")
+    print(f"✓ hosts entries: {result.hosts_file}")
+
+
+def _configure(paths: Paths, options: Options, render_only: bool) -> ConfigureResult:
+    return _configure_kw(paths, options, render_only=render_only)
 
 
 def _facts_or_none(paths: Paths, load: LoadInventory) -> RackFacts | None:
     """The rack's facts for `-h` defaults; None when nodes.csv cannot be read (help still works)."""
     try:
         return RackFacts.from_inventory(load(paths))
-    except (RackerError, ModuleNotFoundError, OSError):
+    except (RackerError, OSError):
         return None
 
 
@@ -62,6 +64,8 @@ def bootstrap(
     interactive: bool,
     load_inventory: LoadInventory = _load_inventory,
     configure: Configure = _configure,
+    check_folders: CheckFolders = _check_folders,
+    provision: Provisioner = _provision,
 ) -> int:
     """Run `racker bootstrap` with the outside world passed in (tests pass their own)."""
     parsed = parse_flags(argv)
@@ -70,29 +74,31 @@ def bootstrap(
         for name, raw in parsed.values.items()
         if name not in RACK_DEPENDENT
     }
-    provision = Provision(early["provision"]) if "provision" in early else None
+    kind = Provision(early["provision"]) if "provision" in early else None
     if parsed.help:
-        facts = _facts_or_none(paths, load_inventory) if provision else None
-        print(usage(provision, facts))
+        facts = _facts_or_none(paths, load_inventory) if kind else None
+        print(usage(kind, facts))
         return 0
-    if provision is not None:
-        check_scope(parsed, provision)
+    if kind is not None:
+        check_scope(parsed, kind)
 
     facts = RackFacts.from_inventory(load_inventory(paths))
     values = {name: checked_value(name, raw, facts) for name, raw in parsed.values.items()}
-    options = _answers(parsed, values, facts, asker, interactive, provision)
+    # NOTE: checked before the first question, as the reference did, so that an operator does
+    # not answer every question only to learn that a configuration folder is in the way.
+    check_folders(paths)
+    options = _answers(parsed, values, facts, asker, interactive, kind)
 
     print("➤ Bootstrap options:")
     for line in describe(options):
         print(f"  {line}")
     sys.stdout.flush()
-    configure(paths, options, parsed.render_only)
+    configured = configure(paths, options, parsed.render_only)
+    _report(configured)
     if parsed.render_only:
+        print("Stopped before any BMC, service or network is touched (-render-only).")
         return 0
-    raise RackerError(
-        "provisioning the nodes is not available in this build of racker yet",
-        hint="the configuration was written; run with -render-only to only write it",
-    )
+    return provision(paths, configured)
 
 
 def _answers(

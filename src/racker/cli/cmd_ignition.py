@@ -21,7 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="racker ignition", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("node", metavar="NODE_NAME",
-                   help="the node's name, e.g. node-0 or lokomotive-worker-0.k8s.localdomain")
+                   help="the node's name (node-0, lokomotive-worker-0.k8s.localdomain or its "
+                        "short form lokomotive-worker-0) or its primary MAC")
     p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
                    help="the configuration folder (default: the current folder, else the one "
                         "in your home folder)")

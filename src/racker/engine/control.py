@@ -25,6 +25,10 @@ class Control(Protocol):
         """Power the node on."""
         ...
 
+    async def set_disk_boot(self, node: PlannedNode) -> None:
+        """Boot device disk, persistent, read back (before the installer reboots)."""
+        ...
+
     async def close(self) -> None:
         """Log out of every BMC session."""
         ...

@@ -165,9 +165,9 @@ def render_flatcar(
 def node_files(plan: ClusterPlan, *, tools_image: str = TOOLS_IMAGE) -> list[RenderedFile]:
     """`cl/<name>.yaml` and `cl/<name>-custom.yaml` of every planned node."""
     out: list[RenderedFile] = []
+    configs = clc.render_node_configs(plan, tools_image=tools_image)
     for n in plan.nodes:
         main, custom = clc_paths(n.name)
-        out.append(RenderedFile(PurePosixPath(main),
-                                clc.dump(clc.node_config(plan, n, tools_image=tools_image))))
+        out.append(RenderedFile(PurePosixPath(main), configs[n.name]))
         out.append(RenderedFile(PurePosixPath(custom), clc.render_custom(n)))
     return out

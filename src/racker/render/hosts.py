@@ -54,7 +54,10 @@ def merge(existing: str, entries: Sequence[HostsEntry]) -> str:
 
     The new block goes where the first old racker line was, or at the end.
     """
-    lines = existing.splitlines(keepends=True)
+    # NOTE: only "\n" ends a line of /etc/hosts; str.splitlines would also split at form
+    # feeds and other separators that may stand inside a comment
+    parts = existing.split("\n")
+    lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
     kept: list[str] = []
     insert_at: int | None = None
     for line in lines:

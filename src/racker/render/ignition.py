@@ -7,8 +7,10 @@ Pure: YAML texts in, a JSON-ready dict out. What racker does, and why:
   `/etc/systemd/network/<name>.d/<dropin>`; `contents.inline` becomes a `data:,` URL
   percent-escaped like ct's (RFC 2397); modes are decimal in JSON (0644 → 420);
   `filesystem: root` is dropped (spec-3 paths are absolute); `ignition.config.append` becomes
-  `ignition.config.merge`. ct's defaults are kept, because the snippets were written for them:
-  a file without `mode` gets 0644, a directory 0755, and a file without `overwrite` replaces
+  `ignition.config.merge`; `update` and `locksmith` become `/etc/flatcar/update.conf` with
+  ct's lines (ct wrote `/etc/coreos/update.conf`, which on Flatcar is only a compatibility
+  link to that folder). ct's defaults are kept, because the snippets were written for them: a
+  file without `mode` gets 0644, a directory 0755, and a file without `overwrite` replaces
   what is there (`overwrite: true`; spec 3 would otherwise refuse to write `/etc/hosts`).
 - **Merging** snippets in order (the base config first, then `cl/NAME.yaml`, then
   `cl/NAME-custom.yaml`): Ignition 3's own merge rules, so that what `racker ignition` prints is
@@ -22,11 +24,13 @@ Pure: YAML texts in, a JSON-ready dict out. What racker does, and why:
   would refuse the config).
 - **Unknown keys** are errors with file, line and a "did you mean" hint: a typo such as
   `ssh_authorized_key` would otherwise silently drop the operator's keys. CLC keys that racker
-  does not translate (etcd, flannel, docker, update, locksmith, raid, local contents, …) are
-  errors saying what to write instead. Warnings (returned, not raised) are kept for what racker
-  accepts and reads in a defined way: the deprecated `enable` and `mount.create`, and a
-  top-level `filesystems:` (the reference's node template put the ROOT wipe there, where ct
-  ignored it; racker reads it as `storage.filesystems`, which is what it was written for).
+  does not translate (etcd, flannel, docker, raid, local contents, TLS settings) are
+  errors saying what to write instead. Warnings (returned with the config, never raised) name
+  what racker accepts but the operator should know: the deprecated `enable` and
+  `mount.create`; a top-level `filesystems:` (the reference's node template put the ROOT wipe
+  there, where ct ignored it; racker reads it as `storage.filesystems`, which is what it was
+  written for); a repeated SSH key or group (kept once: Ignition refuses duplicates); an
+  enabled unit without `[Install]`; setuid/setgid/sticky mode bits (not in spec 3.3).
 """
 
 from __future__ import annotations
@@ -84,9 +88,8 @@ def transpile(snippets: Iterable[tuple[str, str]]) -> Transpiled:
         clc = parse_clc(text, source)
         warnings += clc.warnings
         config = merge(config, clc_to_ignition(clc))
-    order = ("ignition", "storage", "systemd", "passwd")
-    config = {k: config[k] for k in sorted(config, key=lambda k: (k not in order, order.index(k)
-                                                                  if k in order else 0, k))}
+    rank = {k: i for i, k in enumerate(("ignition", "storage", "systemd", "passwd"))}
+    config = {k: config[k] for k in sorted(config, key=lambda k: (rank.get(k, len(rank)), k))}
     return Transpiled(config=config, warnings=tuple(warnings))
 
 

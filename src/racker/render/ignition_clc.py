@@ -3,23 +3,16 @@
 The subset is what racker's own files and operators' snippets use; see `racker.render.ignition`
 for the translation to Ignition 3.3.0 and for the decisions on unknown and unsupported keys.
 Pure: text in, dataclasses out.
-
-Scalars follow go-yaml v2, which `ct` used: a string field takes any scalar's text as written
-(`name: 123` is the name "123"), integers and booleans use YAML 1.1 (`mode: 0644` is octal,
-`enabled: yes` is true), and `~`/`null`/nothing means "not set".
 """
 
 from __future__ import annotations
 
-import difflib
+import json
 
 import yaml
-from yaml.constructor import SafeConstructor
 
-from racker.errors import InputError, Where
 from racker.render.ignition_ir import (
     Clc,
-    ClcWarning,
     ConfigRef,
     Disk,
     Dropin,
@@ -31,195 +24,18 @@ from racker.render.ignition_ir import (
     Unit,
     User,
 )
+from racker.render.ignition_yaml import NULL, Ctx, Map, compose
 
-_NULL = "tag:yaml.org,2002:null"
-_INT = "tag:yaml.org,2002:int"
-_BOOL = "tag:yaml.org,2002:bool"
-
-
-# Keys of the CLC spec that racker's transpiler does not translate, with what to do instead.
-UNSUPPORTED: dict[str, str] = {
-    "etcd": "run etcd from a systemd unit under systemd.units",
-    "flannel": "run flannel from a systemd unit under systemd.units",
-    "docker": "configure docker with a drop-in under systemd.units",
-    "update": "write /etc/flatcar/update.conf under storage.files",
-    "locksmith": "write /etc/flatcar/update.conf (REBOOT_STRATEGY=…) under storage.files",
-    "raid": "set up the array from a systemd unit, or provision it outside Ignition",
-    "security": "put the CA certificate under storage.files",
-    "local": "paste the file's text under contents.inline",
-}
-
-_SAFE = SafeConstructor()
-# libyaml's composer when PyYAML was built with it (same nodes and marks, several times faster)
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Ctx:
-    """The file being read and the warnings found so far."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.warnings: list[ClcWarning] = []
-
-    def where(self, node: yaml.Node) -> Where:
-        m = node.start_mark
-        return Where(file=self.source, line=m.line + 1, column=m.column + 1)
-
-    def error(self, node: yaml.Node, message: str, hint: str | None = None) -> InputError:
-        return InputError(message, where=self.where(node), hint=hint)
-
-    def warn(self, node: yaml.Node, message: str) -> None:
-        self.warnings.append(ClcWarning(message, self.where(node)))
-
-
-class _Map:
-    """A YAML mapping read field by field; `finish()` refuses the keys nobody asked for."""
-
-    def __init__(self, node: yaml.Node, ctx: _Ctx, path: str) -> None:
-        if not isinstance(node, yaml.MappingNode):
-            raise ctx.error(node, f"{path or 'the document'} must be a mapping (key: value)")
-        self.node, self.ctx, self.path = node, ctx, path
-        self.items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for k, v in node.value:
-            if not isinstance(k, yaml.ScalarNode):
-                raise ctx.error(k, f"{path or 'the document'} has a key that is not a plain word")
-            if k.value in self.items:
-                raise ctx.error(k, f"{self._sub(k.value)} is given twice")
-            self.items[k.value] = (k, v)
-        self.used: set[str] = set()
-
-    def _sub(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    @property
-    def line(self) -> int:
-        return int(self.node.start_mark.line) + 1
-
-    def value(self, key: str) -> yaml.Node | None:
-        """The node under `key`, or None when absent or null."""
-        self.used.add(key)
-        kv = self.items.get(key)
-        if kv is None or (isinstance(kv[1], yaml.ScalarNode) and kv[1].tag == _NULL):
-            return None
-        return kv[1]
-
-    def key_node(self, key: str) -> yaml.Node:
-        return self.items[key][0] if key in self.items else self.node
-
-    def text(self, key: str, required: bool = False) -> str | None:
-        node = self.value(key)
-        if node is None:
-            if required:
-                self._typo_for(key)
-                raise self.ctx.error(self.node, f"{self._sub(key)} is required")
-            return None
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.ctx.error(node, f"{self._sub(key)} must be a text value")
-        return str(node.value)
-
-    def req(self, key: str) -> str:
-        text = self.text(key, required=True)
-        assert text is not None
-        return text
-
-    def integer(self, key: str) -> int | None:
-        node = self.value(key)
-        if node is None:
-            return None
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _INT:
-            hint = "write an octal mode without quotes, e.g. mode: 0644" if key == "mode" else None
-            raise self.ctx.error(node, f"{self._sub(key)} must be an integer", hint)
-        try:
-            return int(_SAFE.construct_yaml_int(node))
-        except (ValueError, IndexError) as e:  # e.g. `!!int ""` or `!!int x`
-            raise self.ctx.error(node, f"{self._sub(key)} is not a valid integer") from e
-
-    def flag(self, key: str) -> bool | None:
-        node = self.value(key)
-        if node is None:
-            return None
-        if (not isinstance(node, yaml.ScalarNode) or node.tag != _BOOL
-                or str(node.value).lower() not in _SAFE.bool_values):
-            raise self.ctx.error(node, f"{self._sub(key)} must be true or false")
-        return bool(_SAFE.bool_values[str(node.value).lower()])
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        node = self.value(key)
-        if node is None:
-            return ()
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.ctx.error(node, f"{self._sub(key)} must be a list")
-        out: list[str] = []
-        for i, item in enumerate(node.value):
-            if not isinstance(item, yaml.ScalarNode) or item.tag == _NULL:
-                raise self.ctx.error(item, f"{self._sub(key)}[{i}] must be a text value")
-            if str(item.value) in out:  # Ignition refuses a config with a duplicate entry
-                self.ctx.warn(item, f"{self._sub(key)}[{i}] repeats an earlier entry; racker "
-                              "keeps one")
-                continue
-            out.append(str(item.value))
-        return tuple(out)
-
-    def sub(self, key: str) -> _Map | None:
-        node = self.value(key)
-        return None if node is None else _Map(node, self.ctx, self._sub(key))
-
-    def subs(self, key: str) -> list[_Map]:
-        node = self.value(key)
-        if node is None:
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.ctx.error(node, f"{self._sub(key)} must be a list (items start with '- ')")
-        return [_Map(item, self.ctx, f"{self._sub(key)}[{i}]") for i, item in enumerate(node.value)]
-
-    def _typo_for(self, key: str) -> None:
-        """A missing key is most often misspelt: report the misspelling instead."""
-        unread = [k for k in self.items if k not in self.used]
-        close = difflib.get_close_matches(key, unread, n=1)
-        if close:
-            raise self.ctx.error(self.items[close[0]][0], f"unknown key {self._sub(close[0])}",
-                                 hint=f"did you mean '{key}'?")
-
-    def finish(self, known: tuple[str, ...] = ()) -> None:
-        """Raise for the first key that was not read: unsupported CLC keys and typos alike."""
-        for key, (knode, _) in self.items.items():
-            if key in self.used:
-                continue
-            if key in UNSUPPORTED:
-                raise self.ctx.error(
-                    knode,
-                    f"{self._sub(key)} is not supported by racker's Container Linux Config "
-                    "transpiler",
-                    hint=UNSUPPORTED[key],
-                )
-            close = difflib.get_close_matches(key, sorted(self.used | set(known)), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else (
-                "known keys here: " + ", ".join(sorted(self.used | set(known))))
-            raise self.ctx.error(knode, f"unknown key {self._sub(key)}", hint=hint)
+UPDATE_CONF = "/etc/flatcar/update.conf"
 
 
 def parse_clc(text: str, source: str) -> Clc:
     """Parse one Container Linux Config; raise InputError naming `source`, line and column."""
-    ctx = _Ctx(source)
-    try:
-        root = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = Where(file=source, line=mark.line + 1, column=mark.column + 1) if mark else Where(
-            file=source)
-        raise InputError(f"not valid YAML: {e.problem or e.context}", where=where) from e
-    except yaml.reader.ReaderError as e:
-        line = text.count("\n", 0, e.position) + 1
-        code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or " ")
-        raise InputError(f"character #x{code:04x} is not allowed in YAML",
-                         where=Where(file=source, line=line)) from e
-    except yaml.YAMLError as e:
-        raise InputError(f"not valid YAML: {e}", where=Where(file=source)) from e
-    except UnicodeEncodeError as e:  # lone surrogates cannot be UTF-8 encoded for libyaml
-        raise InputError(f"not valid text: {e.reason}", where=Where(file=source)) from e
-    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _NULL):
+    ctx = Ctx(source)
+    root = compose(text, source)
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == NULL):
         return Clc(source=source)
-    top = _Map(root, ctx, "")
+    top = Map(root, ctx, "")
     units = tuple(_unit(m, ctx, systemd=True) for m in _section(top, "systemd", "units"))
     networkd = tuple(_unit(m, ctx, systemd=False) for m in _section(top, "networkd", "units"))
     storage = top.sub("storage")
@@ -245,15 +61,18 @@ def parse_clc(text: str, source: str) -> Clc:
         users = [_user(m, ctx) for m in passwd.subs("users")]
         groups = [_group(m, ctx) for m in passwd.subs("groups")]
         passwd.finish()
+    update = _update_conf(top, ctx)
+    if update is not None:
+        nodes.append(update)
     merge, replace, timeouts = _ignition(top.sub("ignition"), ctx)
-    top.finish(("ignition", "storage", "systemd", "networkd", "passwd"))
+    top.finish(("ignition", "storage", "systemd", "networkd", "passwd", "update", "locksmith"))
     return Clc(source=source, units=units, networkd=networkd, nodes=tuple(nodes),
                filesystems=tuple(filesystems), disks=tuple(disks), users=tuple(users),
                groups=tuple(groups), merge=merge, replace=replace, timeouts=timeouts,
                warnings=tuple(ctx.warnings))
 
 
-def _section(top: _Map, name: str, key: str) -> list[_Map]:
+def _section(top: Map, name: str, key: str) -> list[Map]:
     sec = top.sub(name)
     if sec is None:
         return []
@@ -266,7 +85,7 @@ _UNIT_TYPES = (".service", ".socket", ".device", ".mount", ".automount", ".swap"
                ".path", ".timer", ".snapshot", ".slice", ".scope")
 
 
-def _unit(m: _Map, ctx: _Ctx, systemd: bool) -> Unit:
+def _unit(m: Map, ctx: Ctx, systemd: bool) -> Unit:
     name = m.req("name")
     enabled = mask = None
     if systemd:
@@ -299,7 +118,7 @@ def _unit(m: _Map, ctx: _Ctx, systemd: bool) -> Unit:
                 dropins=tuple(dropins))
 
 
-def _abs_path(m: _Map, ctx: _Ctx) -> str:
+def _abs_path(m: Map, ctx: Ctx) -> str:
     path = m.req("path")
     if not path.startswith("/"):
         raise ctx.error(m.key_node("path"), f"{m.path}.path must be absolute (start with /)")
@@ -312,7 +131,7 @@ def _abs_path(m: _Map, ctx: _Ctx) -> str:
     return path
 
 
-def _owner(m: _Map, key: str) -> Owner | None:
+def _owner(m: Map, key: str) -> Owner | None:
     o = m.sub(key)
     if o is None:
         return None
@@ -321,7 +140,7 @@ def _owner(m: _Map, key: str) -> Owner | None:
     return owner
 
 
-def _mode(m: _Map, ctx: _Ctx) -> int | None:
+def _mode(m: Map, ctx: Ctx) -> int | None:
     mode = m.integer("mode")
     if mode is not None and not 0 <= mode <= 0o7777:
         raise ctx.error(m.key_node("mode"), f"{m.path}.mode {mode:#o} is not a file mode",
@@ -332,7 +151,7 @@ def _mode(m: _Map, ctx: _Ctx) -> int | None:
     return mode
 
 
-def _verification(m: _Map | None, ctx: _Ctx) -> str | None:
+def _verification(m: Map | None, ctx: Ctx) -> str | None:
     if m is None:
         return None
     h = m.sub("hash")
@@ -350,7 +169,7 @@ def _verification(m: _Map | None, ctx: _Ctx) -> str | None:
     return f"{function}-{total}"
 
 
-def _file(m: _Map, ctx: _Ctx) -> Node:
+def _file(m: Map, ctx: Ctx) -> Node:
     path = _abs_path(m, ctx)
     source = inline = compression = verification = None
     c = m.sub("contents")
@@ -376,14 +195,14 @@ def _file(m: _Map, ctx: _Ctx) -> Node:
     return node
 
 
-def _dir(m: _Map, ctx: _Ctx) -> Node:
+def _dir(m: Map, ctx: Ctx) -> Node:
     node = Node(kind="directory", path=_abs_path(m, ctx), line=m.line, mode=_mode(m, ctx),
                 overwrite=m.flag("overwrite"), user=_owner(m, "user"), group=_owner(m, "group"))
     m.finish()
     return node
 
 
-def _link(m: _Map, ctx: _Ctx) -> Node:
+def _link(m: Map, ctx: Ctx) -> Node:
     node = Node(kind="link", path=_abs_path(m, ctx), line=m.line, target=m.req("target"),
                 hard=m.flag("hard"), overwrite=m.flag("overwrite"), user=_owner(m, "user"),
                 group=_owner(m, "group"))
@@ -394,7 +213,7 @@ def _link(m: _Map, ctx: _Ctx) -> Node:
 _FORMATS = ("ext4", "btrfs", "xfs", "vfat", "swap", "none")
 
 
-def _filesystem(m: _Map, ctx: _Ctx) -> Filesystem:
+def _filesystem(m: Map, ctx: Ctx) -> Filesystem:
     m.text("name")  # only a handle for storage.files in spec 2; paths are absolute in spec 3
     mount = m.sub("mount")
     if mount is None:
@@ -428,7 +247,7 @@ def _filesystem(m: _Map, ctx: _Ctx) -> Filesystem:
 _KIB = {"KiB": 1, "MiB": 1024, "GiB": 1024**2, "TiB": 1024**3}
 
 
-def _size_mib(m: _Map, key: str, ctx: _Ctx) -> int | None:
+def _size_mib(m: Map, key: str, ctx: Ctx) -> int | None:
     """A CLC size such as `512MiB` or `2GiB` in whole MiB, the unit Ignition 3 counts in."""
     text = m.text(key)
     if text is None:
@@ -454,7 +273,7 @@ _TYPE_GUIDS = {
 }
 
 
-def _disk(m: _Map, ctx: _Ctx) -> Disk:
+def _disk(m: Map, ctx: Ctx) -> Disk:
     device = m.req("device")
     parts = []
     for p in m.subs("partitions"):
@@ -471,7 +290,7 @@ def _disk(m: _Map, ctx: _Ctx) -> Disk:
     return disk
 
 
-def _user(m: _Map, ctx: _Ctx) -> User:
+def _user(m: Map, ctx: Ctx) -> User:
     if "create" in m.items:
         raise ctx.error(m.key_node("create"), f"{m.path}.create is not supported",
                         hint="move its fields (uid, groups, shell, …) up into the user")
@@ -486,21 +305,21 @@ def _user(m: _Map, ctx: _Ctx) -> User:
     return user
 
 
-def _group(m: _Map, ctx: _Ctx) -> Group:
+def _group(m: Map, ctx: Ctx) -> Group:
     group = Group(name=m.req("name"), line=m.line, gid=m.integer("gid"),
                   password_hash=m.text("password_hash"), system=m.flag("system"))
     m.finish()
     return group
 
 
-def _ref(m: _Map, ctx: _Ctx) -> ConfigRef:
+def _ref(m: Map, ctx: Ctx) -> ConfigRef:
     ref = ConfigRef(source=m.req("source"), verification=_verification(m.sub("verification"),
                                                                        ctx))
     m.finish()
     return ref
 
 
-def _ignition(m: _Map | None, ctx: _Ctx) -> tuple[
+def _ignition(m: Map | None, ctx: Ctx) -> tuple[
         tuple[ConfigRef, ...], ConfigRef | None, tuple[int | None, int | None]]:
     if m is None:
         return (), None, (None, None)
@@ -520,3 +339,43 @@ def _ignition(m: _Map | None, ctx: _Ctx) -> tuple[
         t.finish()
     m.finish()
     return tuple(merge), replace, timeouts
+
+
+_UPDATE = (("group", "GROUP"), ("server", "SERVER"), ("pcr_policy_server", "PCR_POLICY_SERVER"),
+           ("download_user", "DOWNLOAD_USER"), ("download_password", "DOWNLOAD_PASSWORD"),
+           ("machine_alias", "MACHINE_ALIAS"))
+_LOCKSMITH = (("reboot_strategy", "REBOOT_STRATEGY"),
+              ("window_start", "LOCKSMITHD_REBOOT_WINDOW_START"),
+              ("window_length", "LOCKSMITHD_REBOOT_WINDOW_LENGTH"),
+              ("group", "LOCKSMITHD_GROUP"), ("etcd_endpoints", "LOCKSMITHD_ENDPOINTS"),
+              ("etcd_cafile", "LOCKSMITHD_ETCD_CAFILE"),
+              ("etcd_certfile", "LOCKSMITHD_ETCD_CERTFILE"),
+              ("etcd_keyfile", "LOCKSMITHD_ETCD_KEYFILE"))
+
+
+def _update_conf(top: Map, ctx: Ctx) -> Node | None:
+    """`update` and `locksmith` → the update.conf file that ct wrote (under /etc/flatcar)."""
+    lines: list[str] = []
+    update = top.sub("update")
+    if update is not None:
+        for key, var in _UPDATE:
+            value = update.text(key)
+            if value:
+                lines.append(f"{var}={value.lower() if key == 'group' else value}")
+        update.finish()
+    lock = top.sub("locksmith")
+    if lock is not None:
+        values = {key: lock.text(key) for key, _ in _LOCKSMITH}
+        strategy = values["reboot_strategy"]
+        if strategy is not None and strategy.lower() not in ("reboot", "etcd-lock", "off"):
+            raise ctx.error(lock.key_node("reboot_strategy"), "locksmith.reboot_strategy must be "
+                            "reboot, etcd-lock or off")
+        if (values["window_start"] is None) != (values["window_length"] is None):
+            raise ctx.error(lock.node, "locksmith needs both window_start and window_length")
+        lines += [f"{var}={json.dumps(values[key])}" for key, var in _LOCKSMITH if values[key]]
+        lock.finish()
+    if not lines:
+        return None
+    line = (update or lock or top).line
+    return Node(kind="file", path=UPDATE_CONF, line=line, mode=0o644,
+                inline="\n".join(lines) + "\n")

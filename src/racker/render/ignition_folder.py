@@ -14,7 +14,6 @@ from collections.abc import Mapping
 
 from racker.errors import InputError, Where
 
-_BLOCK = re.compile(r"^[ \t]*clc_snippets[ \t]*=[ \t]*\{", re.MULTILINE)
 _ENTRY = re.compile(r'(?:"([^"]+)"|([A-Za-z_][\w.-]*))\s*[=:]\s*\[([^\]]*)\]')
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TEMPLATE = re.compile(r"\$\$\{|%%\{|\$\{|%\{")
@@ -24,17 +23,19 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def parse_clc_snippets(text: str, source: str) -> dict[str, list[str]] | None:
-    """The `clc_snippets` map of a terraform.tfvars / lokocfg.vars text; None when absent.
+def parse_clc_snippets(text: str, source: str, variable: str = "clc_snippets",
+                       ) -> dict[str, list[str]] | None:
+    """The `clc_snippets` (or `installer_clc_snippets`) map of a terraform.tfvars /
+    lokocfg.vars text; None when absent.
 
     Only the shape racker writes and operators extend is read: `"name" = ["path", …]` entries.
     """
-    m = _BLOCK.search(text)
+    m = re.search(rf"^[ \t]*{re.escape(variable)}[ \t]*=[ \t]*\{{", text, re.MULTILINE)
     if m is None:
         return None
     end = text.find("}", m.end())
     if end < 0:
-        raise InputError("clc_snippets has no closing '}'",
+        raise InputError(f"{variable} has no closing '}}'",
                          where=Where(file=source, line=_line_of(text, m.start())))
     body = text[m.end():end]
     lines = [ln for ln in body.splitlines() if not ln.lstrip().startswith(("#", "//"))]
@@ -45,13 +46,36 @@ def parse_clc_snippets(text: str, source: str) -> dict[str, list[str]] | None:
         try:
             out[name] = [json.loads(f'"{s}"') for s in _STRING.findall(e.group(3))]
         except ValueError as err:
-            raise InputError(f"clc_snippets entry {name!r} has a path racker cannot read",
+            raise InputError(f"{variable} entry {name!r} has a path racker cannot read",
                              where=Where(file=source, line=_line_of(text, m.start()))) from err
     rest = _ENTRY.sub("", body).replace(",", "").strip()
     if rest:
-        raise InputError(f"clc_snippets has an entry racker cannot read: {rest.splitlines()[0]!r}",
+        raise InputError(f"{variable} has an entry racker cannot read: {rest.splitlines()[0]!r}",
                          where=Where(file=source, line=_line_of(text, m.start())),
                          hint='write entries as "NODE_NAME" = ["cl/a.yaml", "cl/b.yaml"]')
+    return out
+
+
+def parse_string_list(text: str, variable: str) -> list[str] | None:
+    """The value of `variable = ["a", "b"]` in a vars text; None when it is not there."""
+    m = re.search(rf"^[ \t]*{re.escape(variable)}[ \t]*=[ \t]*\[([^\]]*)\]", text, re.MULTILINE)
+    if m is None:
+        return None
+    try:
+        return [json.loads(f'"{s}"') for s in _STRING.findall(m.group(1))]
+    except ValueError:
+        return None
+
+
+def node_macs(text: str) -> dict[str, str]:
+    """MAC → node name from a terraform.tfvars or lokocfg.vars text (empty when not there)."""
+    out: dict[str, str] = {}
+    for macs_var, names_var in (("node_macs", "node_names"),
+                                ("controller_macs", "controller_names"),
+                                ("worker_macs", "worker_names")):
+        macs, names = parse_string_list(text, macs_var), parse_string_list(text, names_var)
+        if macs and names and len(macs) == len(names):
+            out.update(zip((m.lower().replace("-", ":") for m in macs), names, strict=True))
     return out
 
 
