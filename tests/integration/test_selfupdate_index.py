@@ -32,6 +32,8 @@ from racker.services.packageindex import (
     probe,
 )
 
+pytestmark = pytest.mark.slow  # builds three wheels and a venv: about 25 s
+
 VERSIONS = ("1.0.0", "1.0.1", "1.1.0")
 
 PYPROJECT = """\
