@@ -134,6 +134,7 @@ class Report:
     lines: list[str] = field(default_factory=list)
 
     def add(self, line: str) -> None:
+        """Append one line of the report."""
         self.lines.append(line)
 
 

@@ -93,10 +93,12 @@ class Parsed:
     args: list[str] = field(default_factory=list)
 
     def text(self, name: str) -> str | None:
+        """The value of a flag that takes one; None when it was not given."""
         value = self.flags.get(name)
         return value if isinstance(value, str) else None
 
     def on(self, *names: str) -> bool:
+        """True when any of the boolean flags `names` was given."""
         return any(self.flags.get(n) is True for n in names)
 
 
