@@ -86,6 +86,24 @@ class Provisioner:
             store.close()
         return code
 
+    async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
+        """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""
+        plan = configured.plan
+        self._ensure_address(plan)
+        store = Store.in_state_dir(self.paths.state_dir)
+        try:
+            catalog = StaticCatalog(self._boot_nodes(plan))
+            async with self._services(plan, store, catalog):
+                self.say(f"Serving DHCP on {plan.inventory.pxe_interface} and the boot server on "
+                         f"http://{plan.management_ip}:{self.settings.boot_port} "
+                         f"for {len(plan.nodes)} nodes (stop with Ctrl-C or SIGTERM)")
+                await stop.wait()
+        finally:
+            await self.control.close()
+            store.close()
+        self.say("Stopped.")
+        return 0
+
     # --- preparation -------------------------------------------------------------------------
 
     def _ensure_ssh_key(self) -> None:
@@ -275,7 +293,9 @@ class Provisioner:
         self.say("Running 'racker bootstrap' is not needed anymore to change something: edit "
                  "the files in flatcar-container-linux/cl/ and run:")
         self.say("  cd ~/flatcar-container-linux; racker apply")
-        self.say("See the rack with 'racker status'.")
+        self.say("See the rack with 'racker status'. DHCP and the boot server stop with this "
+                 "command: keep them running with 'racker serve' (installed as a service by "
+                 "'racker install'), or BMC leases run out.")
 
 
 def _folder(paths: Paths, plan: ClusterPlan) -> Path:
