@@ -34,6 +34,7 @@ COMMANDS: tuple[Command, ...] = (
             "racker.cli.cmd_factory:run"),
     Command("ignition", "Print a node's final Ignition JSON (in a configuration folder)",
             "racker.cli.cmd_ignition:run"),
+    Command("bmc", "BMC maintenance: rotate credentials", "racker.cli.cmd_bmc:run"),
     Command("version", "Print the installed racker version", "racker.cli.main:cmd_version"),
     Command("help", "Print this command list", "racker.cli.main:cmd_help"),
 )
