@@ -117,6 +117,11 @@ class _Session:
                 netfn=netfn, command=cmd, data=tuple(data), timeout=timeout)
             return rsp
 
+    @property
+    def broken(self) -> bool:
+        """pyghmi gave this session up; a new login is needed."""
+        return bool(getattr(self.command.ipmi_session, "broken", False))
+
     def logout(self) -> None:
         with self.lock:
             try:
@@ -287,6 +292,12 @@ class IpmiDriver(Driver):
                 delay *= 2
             try:
                 rsp = await self._attempt(target, netfn, cmd, data)
+            except BmcUnreachable as e:
+                if last is None:
+                    raise
+                # it answered before: report the timeout, and that it is gone now
+                raise BmcTimeout(target.node, _where(target),
+                                 f"{last.detail}, then unreachable: {e.detail}") from None
             except _Transient as t:
                 last = t
                 log.debug("%s %s: attempt %d of %02x/%02x: %s", target.node, _where(target),
@@ -317,13 +328,16 @@ class IpmiDriver(Driver):
                     lambda: session.raw(netfn, cmd, data, self.settings.timeout),
                     self.settings.timeout)
         except TimeoutError:
+            # NOTE: the session stays: the blocked call still owns it (and pyghmi would hand
+            # the same session to a new login), and pyghmi re-logs in by itself. Later
+            # attempts queue behind it on the session's thread.
             raise _Transient(ErrorKind.TIMEOUT, f"no answer within {self.settings.timeout:g} s",
-                             drop_session=True) from None
+                             drop_session=session.broken) from None
         except _PYGHMI_ERRORS as e:  # pyghmi signals a lost session by exception
             raise _Transient(ErrorKind.TIMEOUT, f"session lost ({e})", drop_session=True) from None
         code = int(rsp.get("code", 0))
         if code == 0xFFFF or (rsp.get("error") and "timeout" in str(rsp.get("error"))):
-            raise _Transient(ErrorKind.TIMEOUT, "no answer", drop_session=True)
+            raise _Transient(ErrorKind.TIMEOUT, "no answer", drop_session=session.broken)
         return RawResponse(completion_code=code, data=bytes(rsp.get("data", b"")))
 
 
