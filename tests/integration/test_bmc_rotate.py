@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from racker.cli import cmd_bmc
+from racker.errors import InputError
 from tests.conftest import require_tool
 from tests.integration.ipmisim import (
     ADMIN_PASSWORD,
@@ -149,3 +150,34 @@ def test_dry_run_changes_nothing_and_rerun_reuses_the_slot(
     assert rc == 0, capsys.readouterr().out
     assert _names_in_slot(sims[0], 5) == (NEW_USER, "ADMINISTRATOR")
     assert _names_in_slot(sims[1], 3) == (NEW_USER, "ADMINISTRATOR")
+
+
+def test_cli_refuses_before_touching_any_bmc(oem: Path, tmp_path: Path) -> None:
+    pw = str(_password_file(tmp_path, NEW_PASSWORD))
+    env = {"RACKER_OEM_DIR": str(oem)}
+    with pytest.raises(InputError, match="not available in this build"):
+        cmd_bmc.run(["rotate-credentials", NEW_USER, "--password-file", pw], env=env)
+    with pytest.raises(InputError, match="is the current user"):
+        cmd_bmc.run(["rotate-credentials", ADMIN_USER, "--password-file", pw,
+                     "--bmc-address", "x=127.0.0.1"], env=env)
+    loose = tmp_path / "loose"
+    loose.write_text("pw\n")
+    loose.chmod(0o644)
+    with pytest.raises(InputError, match="readable by group or others"):
+        cmd_bmc.run(["rotate-credentials", NEW_USER, "--password-file", str(loose)], env=env)
+    (oem / "ipmi_user").unlink()
+    with pytest.raises(InputError, match=r"cannot read .*ipmi_user"):
+        cmd_bmc.run(["rotate-credentials", NEW_USER, "--password-file", pw], env=env)
+
+
+def test_racker_dispatches_bmc_command(oem: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from racker.cli.main import main
+
+    assert main(["help"]) == 0
+    assert "bmc  " in capsys.readouterr().out
+    monkeypatch.setenv("RACKER_OEM_DIR", str(oem))
+    assert main(["bmc", "rotate-credentials", "NEW", "--password-file", "/nonexistent/pw",
+                 "--bmc-address", "x=127.0.0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "racker: error: flag --password-file: cannot read /nonexistent/pw" in err
