@@ -47,6 +47,16 @@ class Paths:
         return self.state_dir / "dnsmasq"
 
     @property
+    def dnsmasq_conf(self) -> Path:
+        """The rendered dnsmasq configuration (its `dhcp-host=` lines are the planned addresses)."""
+        return self.dnsmasq_dir / "dnsmasq.conf"
+
+    @property
+    def dnsmasq_leases(self) -> Path:
+        """The lease database dnsmasq keeps (`--dhcp-leasefile`)."""
+        return self.dnsmasq_dir / "dnsmasq.leases"
+
+    @property
     def lokomotive_dir(self) -> Path:
         return self.home / "lokomotive"
 

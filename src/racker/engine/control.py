@@ -1,0 +1,34 @@
+"""What the engine needs from the outside world, as small protocols (fakes live in tests)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from racker.model import PlannedNode
+
+
+class Control(Protocol):
+    """The engine's hands on a node's BMC."""
+
+    async def check_bmc(self, node: PlannedNode) -> str:
+        """Find the BMC and open a session; return a short description (e.g. its IP).
+
+        Raises BmcError naming the node and the BMC when it cannot be reached.
+        """
+        ...
+
+    async def prepare_pxe(self, node: PlannedNode) -> None:
+        """Boot-flag timer off, power off, boot device PXE (persistent, read back)."""
+        ...
+
+    async def power_on(self, node: PlannedNode) -> None:
+        """Power the node on."""
+        ...
+
+    async def set_disk_boot(self, node: PlannedNode) -> None:
+        """Boot device disk, persistent, read back (before the installer reboots)."""
+        ...
+
+    async def close(self) -> None:
+        """Log out of every BMC session."""
+        ...

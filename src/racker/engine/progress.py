@@ -1,0 +1,95 @@
+"""Stage lines as operators know them, updated in place on a terminal, plain lines otherwise.
+
+`➤ Checking BMC connectivity (10/10)... ✓ done`, `➤ OS installation via PXE (8/10)... × failed`,
+with one line per unfinished node below the stage line when the terminal has room.
+"""
+
+from __future__ import annotations
+
+import shutil
+from enum import StrEnum
+from typing import TextIO
+
+from racker.engine.run import NodeState, RunState
+from racker.engine.stages import WHAT
+
+
+class Outcome(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def stage_line(title: str, done: int, total: int, outcome: Outcome, tick: int = 2) -> str:
+    """One stage line (pure). `tick` animates the ellipsis while running."""
+    head = f"➤ {title} ({done}/{total})"
+    if outcome is Outcome.DONE:
+        return f"{head}... ✓ done"
+    if outcome is Outcome.FAILED:
+        return f"{head}... × failed"
+    return head + "." * (tick % 3 + 1)
+
+
+def node_lines(run: RunState, limit: int) -> list[str]:
+    """Up to `limit` lines for the nodes still at work or failed, in name order (pure)."""
+    busy = [s for s in run.nodes.values() if s.state is not NodeState.DONE]
+    busy.sort(key=lambda s: s.node.name)
+    out = []
+    for s in busy[:limit]:
+        what = s.error if s.state is NodeState.FAILED else WHAT[s.stage]
+        mark = "×" if s.state is NodeState.FAILED else "·"
+        out.append(f"  {mark} {s.node.name:<28} {s.node.mac}  {s.stage.value:<7} {what}")
+    if len(busy) > limit:
+        out.append(f"  … and {len(busy) - limit} more")
+    return out
+
+
+class ProgressDisplay:
+    """Writes stage progress to `out`: redrawn in place on a terminal, else one line per change."""
+
+    def __init__(self, out: TextIO, tty: bool | None = None) -> None:
+        self.out = out
+        self.tty = out.isatty() if tty is None else tty
+        self._drawn = 0
+        self._last_plain = ""
+        self._tick = 0
+
+    def _room(self) -> int:
+        return max(0, shutil.get_terminal_size((80, 24)).lines - 4)
+
+    def _draw(self, lines: list[str]) -> None:
+        if self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F\x1b[J")  # back to the block's start, clear
+        self.out.write("".join(line + "\n" for line in lines))
+        self.out.flush()
+        self._drawn = len(lines)
+
+    def update(self, title: str, run: RunState, done: int | None = None) -> None:
+        """Show `title` with the count of finished nodes and the busy nodes below it."""
+        total = len(run.nodes)
+        finished = run.count(NodeState.DONE) if done is None else done
+        if self.tty:
+            self._tick += 1
+            line = stage_line(title, finished, total, Outcome.RUNNING, self._tick)
+            self._draw([line, *node_lines(run, self._room())])
+        else:
+            line = stage_line(title, finished, total, Outcome.RUNNING)
+            if line != self._last_plain:
+                self.out.write(line + "\n")
+                self.out.flush()
+                self._last_plain = line
+
+    def finish(self, title: str, run: RunState, ok: bool) -> None:
+        """The final stage line; on failure the failed nodes stay listed below it."""
+        line = stage_line(title, run.count(NodeState.DONE), len(run.nodes),
+                          Outcome.DONE if ok else Outcome.FAILED)
+        failed = [] if ok else node_lines(
+            RunState({k: v for k, v in run.nodes.items() if v.state is NodeState.FAILED}),
+            limit=10_000)
+        if self.tty:
+            self._draw([line, *failed])
+        else:
+            self.out.write("".join(x + "\n" for x in [line, *failed]))
+            self.out.flush()
+        self._drawn = 0
+        self._last_plain = ""

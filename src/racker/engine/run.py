@@ -1,0 +1,191 @@
+"""The provisioning run: BMC check for all nodes, then one task per node through the stages.
+
+Plan, then act: `provision` gets the plan's nodes and reports per-node outcomes; what to do
+about failures (retry, exclude, cancel, ask) is decided by the caller (`racker.bootstrap`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from racker.atomic import write_atomic
+from racker.engine.control import Control
+from racker.engine.stages import WHAT, Stage, Timeouts
+from racker.engine.watch import EventWatcher
+from racker.errors import RackerError
+from racker.model import PlannedNode
+from racker.store import Event, EventKind, Store
+
+
+class NodeState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass
+class NodeStatus:
+    """Where one node is: its current stage and how that went."""
+
+    node: PlannedNode
+    stage: Stage = Stage.BMC
+    state: NodeState = NodeState.PENDING
+    error: str = ""
+
+
+@dataclass
+class RunState:
+    """All nodes of one run; the progress display reads it."""
+
+    nodes: dict[str, NodeStatus] = field(default_factory=dict)
+
+    def count(self, state: NodeState, past: Stage | None = None) -> int:
+        return sum(1 for s in self.nodes.values() if s.state is state
+                   and (past is None or s.stage is past))
+
+    @property
+    def failed(self) -> list[NodeStatus]:
+        return [s for s in self.nodes.values() if s.state is NodeState.FAILED]
+
+
+Changed = Callable[[RunState], None]
+
+
+class FlagFiles:
+    """`<asset_dir>/<MAC>` holding the node's domain: a node with one is provisioned."""
+
+    def __init__(self, asset_dir: Path) -> None:
+        self.dir = asset_dir
+
+    def path(self, mac: str) -> Path:
+        return self.dir / mac
+
+    def done(self, mac: str) -> bool:
+        return self.path(mac).is_file()
+
+    def mark(self, node: PlannedNode) -> None:
+        write_atomic(self.path(node.mac), node.name + "\n")
+
+
+def _lease(e: Event) -> bool:
+    return e.kind is EventKind.LEASE and e.detail.get("action") in ("add", "old")
+
+
+def _ipxe(e: Event) -> bool:
+    return (e.kind is EventKind.REQUEST and e.detail.get("path") == "/ipxe"
+            and e.detail.get("status") == 200)
+
+
+def _kind(kind: EventKind) -> Callable[[Event], bool]:
+    return lambda e: e.kind is kind
+
+
+@dataclass
+class Engine:
+    """Runs the stages. `control` drives BMCs; the store is where node reports arrive."""
+
+    control: Control
+    store: Store
+    flags: FlagFiles
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    concurrency: int | None = None
+    """At most this many nodes between power-on and first boot at once (None: all)."""
+    on_change: Changed = lambda _state: None
+    poll_interval: float = 0.2
+
+    def _event(self, st: NodeStatus, kind: EventKind, **detail: str) -> None:
+        self.store.add(st.node.mac, kind, stage=st.stage.value, detail=detail)
+
+    def _enter(self, run: RunState, st: NodeStatus, stage: Stage) -> None:
+        st.stage, st.state = stage, NodeState.RUNNING
+        self._event(st, EventKind.STAGE)
+        self.on_change(run)
+
+    def _fail(self, run: RunState, st: NodeStatus, error: str) -> None:
+        st.state, st.error = NodeState.FAILED, error
+        self._event(st, EventKind.ERROR, error=error)
+        self.on_change(run)
+
+    async def check_bmcs(self, nodes: Sequence[PlannedNode]) -> RunState:
+        """Stage `bmc` for every node at once; the caller stops when any failed."""
+        run = RunState({n.mac: NodeStatus(n) for n in nodes})
+
+        async def one(st: NodeStatus) -> None:
+            self._enter(run, st, Stage.BMC)
+            try:
+                found = await asyncio.wait_for(self.control.check_bmc(st.node),
+                                               self.timeouts.of(Stage.BMC))
+            except TimeoutError:
+                self._fail(run, st, f"BMC {st.node.node.bmc_mac} did not answer within "
+                                    f"{self.timeouts.of(Stage.BMC):.0f} s")
+                return
+            except RackerError as e:
+                self._fail(run, st, e.message)
+                return
+            st.state = NodeState.DONE
+            self._event(st, EventKind.STAGE, result="ok", bmc=found)
+            self.on_change(run)
+
+        await asyncio.gather(*(one(s) for s in run.nodes.values()))
+        return run
+
+    async def install(self, nodes: Sequence[PlannedNode]) -> RunState:
+        """Stages `pxe` … `boot` for every node not yet provisioned."""
+        run = RunState({n.mac: NodeStatus(n) for n in nodes})
+        for st in run.nodes.values():
+            if self.flags.done(st.node.mac):
+                st.stage, st.state = Stage.BOOT, NodeState.DONE
+        self.on_change(run)
+        watcher = EventWatcher(self.store, self.poll_interval)
+        watcher.start()
+        limit = asyncio.Semaphore(self.concurrency or max(1, len(nodes)))
+        try:
+            await asyncio.gather(*(self._install_one(run, st, watcher, limit)
+                                   for st in run.nodes.values()
+                                   if st.state is not NodeState.DONE))
+        finally:
+            await watcher.stop()
+        return run
+
+    async def _install_one(self, run: RunState, st: NodeStatus, watcher: EventWatcher,
+                           limit: asyncio.Semaphore) -> None:
+        mac = st.node.mac
+        expected: dict[Stage, asyncio.Future[Event]] = {}
+        async with limit:
+            try:
+                self._enter(run, st, Stage.PXE)
+                await asyncio.wait_for(self.control.prepare_pxe(st.node),
+                                       self.timeouts.of(Stage.PXE))
+                expected = {
+                    Stage.DHCP: watcher.expect(mac, _lease),
+                    Stage.IPXE: watcher.expect(mac, _ipxe),
+                    Stage.INSTALL: watcher.expect(mac, _kind(EventKind.INSTALLED)),
+                    Stage.BOOT: watcher.expect(mac, _kind(EventKind.BOOTED)),
+                }
+                await asyncio.wait_for(self.control.power_on(st.node),
+                                       self.timeouts.of(Stage.PXE))
+                for stage, fut in expected.items():
+                    if not fut.done():
+                        self._enter(run, st, stage)
+                    else:
+                        st.stage = stage
+                    await asyncio.wait_for(fut, self.timeouts.of(stage))
+            except TimeoutError:
+                self._fail(run, st, f"timed out {WHAT[st.stage]} "
+                                    f"({self.timeouts.of(st.stage):.0f} s)")
+                return
+            except RackerError as e:
+                self._fail(run, st, e.message)
+                return
+            finally:
+                for fut in expected.values():
+                    fut.cancel()
+            self.flags.mark(st.node)
+            st.state = NodeState.DONE
+            self._event(st, EventKind.PROVISIONED)
+            self.on_change(run)

@@ -1,0 +1,88 @@
+"""Pure renderers: a ClusterPlan (and the Paths it lives in) becomes file contents: the
+configuration folder, dnsmasq.conf, hosts entries, iPXE scripts and Ignition.
+
+Nothing here reads or writes files; `racker.configdir`, `racker.hostsfile` and
+`racker.configure` do the I/O. The files are semantically those of the reference (same file
+names, HCL variables and values, networkd units), so the documented manual procedures apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from racker.model import ClusterPlan, Provision
+from racker.paths import Paths
+
+BOOT_HTTP_PORT = 8080
+"""Port of the boot server (matchbox-compatible HTTP: /boot.ipxe, /ipxe, /ignition, /assets)."""
+MATCHBOX_API_PORT = 8081
+"""Port of the matchbox gRPC API that the Terraform and lokoctl providers talk to."""
+
+DEFAULT_KERNEL_CONSOLE = ("console=ttyS1,57600n8", "earlyprintk=serial,ttyS1,57600n8")
+"""The serial console of the rack's servers (IPMI SOL on ttyS1)."""
+
+TOOLS_IMAGE = "quay.io/kinvolk/racker:latest"
+"""Container image with ipmitool that a node runs to set its own boot device in-band."""
+
+PXE_COMMANDS = "racker pxe-boot $mac $domain"
+"""What Terraform/lokoctl run to force a PXE reinstall; they set `$mac` and `$domain`."""
+
+SSH_PUBKEY = "~/.ssh/id_rsa.pub"
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """One file of a rendered tree: a path relative to the tree's root, its text and mode."""
+
+    path: PurePosixPath
+    content: str
+    mode: int = 0o644
+
+
+def folder_name(provision: Provision) -> str:
+    """The configuration folder's name under $HOME for a provision type."""
+    return "lokomotive" if provision is Provision.LOKOMOTIVE else "flatcar-container-linux"
+
+
+def config_folder(paths: Paths, provision: Provision) -> Path:
+    """Absolute path of the configuration folder for a provision type."""
+    return paths.lokomotive_dir if provision is Provision.LOKOMOTIVE else paths.flatcar_dir
+
+
+def asset_dir(paths: Paths, provision: Provision) -> Path:
+    """Where the flag files `<MAC>` of provisioned nodes live (the reference's layout)."""
+    folder = config_folder(paths, provision)
+    return folder / ("lokoctl-assets" if provision is Provision.LOKOMOTIVE else "assets")
+
+
+def inband_disk_boot_command(tools_image: str = TOOLS_IMAGE) -> str:
+    """The in-band command that makes "boot from disk" persistent on the node itself.
+
+    NOTE: raw bytes because ipmitool 1.8.18 keeps only one of `persistent,efiboot`: parameter 3
+    = 0x1f stops the BMC from clearing the boot flags after 60 s, parameter 5 = persistent EFI
+    hard disk.
+    """
+    return (
+        f"docker run --privileged --net host --rm {tools_image} sh -c "
+        "'ipmitool raw 0x0 0x8 0x3 0x1f && ipmitool raw 0x00 0x08 0x05 0xe0 0x08 0x00 0x00 0x00'"
+    )
+
+
+def clc_paths(name: str) -> tuple[str, str]:
+    """The node's two Container Linux Config files, relative to the configuration folder."""
+    return (f"cl/{name}.yaml", f"cl/{name}-custom.yaml")
+
+
+def render_config(
+    plan: ClusterPlan, paths: Paths, *, tools_image: str = TOOLS_IMAGE
+) -> tuple[RenderedFile, ...]:
+    """Every file of the configuration folder for the plan's provision type."""
+    # Imported here: the submodules import RenderedFile and the helpers above from this module.
+    if plan.options.provision is Provision.LOKOMOTIVE:
+        from racker.render.lokomotive import render_lokomotive
+
+        return render_lokomotive(plan, paths, tools_image=tools_image)
+    from racker.render.flatcar import render_flatcar
+
+    return render_flatcar(plan, paths, tools_image=tools_image)

@@ -1,0 +1,155 @@
+"""Runs dnsmasq (DHCP + TFTP for iPXE) on the PXE interface, restarts it when it dies.
+
+The configuration is rendered by `racker.render.dnsmasq`; this module only starts, checks,
+restarts and stops the process. The lease hook turns every lease into an event in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from racker.atomic import write_atomic
+from racker.errors import ServiceError, Where
+
+
+@dataclass(frozen=True)
+class DnsmasqFiles:
+    """dnsmasq's files under `<state>/dnsmasq/`."""
+
+    state_dir: Path
+
+    @property
+    def dir(self) -> Path:
+        return self.state_dir / "dnsmasq"
+
+    @property
+    def conf(self) -> Path:
+        return self.dir / "dnsmasq.conf"
+
+    @property
+    def hook(self) -> Path:
+        return self.dir / "lease-hook"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "dnsmasq.log"
+
+
+def hook_script(python: str, state_dir: Path) -> str:
+    """The `--dhcp-script` wrapper: runs racker's lease hook with this racker's Python."""
+    return ("#!/bin/sh\n"
+            f"exec {shlex.quote(python)} -m racker.services.leasehook "
+            f"--state-dir {shlex.quote(str(state_dir))} \"$@\"\n")
+
+
+def dnsmasq_argv(files: DnsmasqFiles, netns: str | None = None) -> list[str]:
+    """The command line (pure). Everything else is in the rendered configuration."""
+    argv = ["dnsmasq", "--keep-in-foreground", f"--conf-file={files.conf}",
+            f"--dhcp-script={files.hook}", f"--log-facility={files.log}", "--user=root"]
+    return ["ip", "netns", "exec", netns, *argv] if netns else argv
+
+
+def check_config(files: DnsmasqFiles) -> None:
+    """`dnsmasq --test`: refuse to start on a configuration dnsmasq would not accept."""
+    if not files.conf.exists():
+        raise ServiceError("the dnsmasq configuration is missing",
+                           where=Where(file=str(files.conf)),
+                           hint="run 'racker bootstrap' (or 'racker apply') to render it")
+    r = subprocess.run(["dnsmasq", "--test", f"--conf-file={files.conf}"],
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise ServiceError(f"dnsmasq refuses its configuration: {r.stderr.strip()}",
+                           where=Where(file=str(files.conf)))
+
+
+class Dnsmasq:
+    """One supervised dnsmasq: started, restarted with backoff when it dies, stopped."""
+
+    def __init__(self, files: DnsmasqFiles, *, netns: str | None = None,
+                 backoff: tuple[float, float] = (1.0, 30.0),
+                 on_exit: Callable[[int], None] = lambda _code: None) -> None:
+        self.files = files
+        self.netns = netns
+        self._backoff = backoff
+        self._on_exit = on_exit
+        self._proc: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._delay = backoff[0]
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    async def start(self) -> None:
+        """Check the configuration, write the hook, start and keep dnsmasq running."""
+        check_config(self.files)
+        write_atomic(self.files.hook, hook_script(sys.executable, self.files.state_dir), 0o755)
+        self._stopping = False
+        await self._spawn()
+        self._task = asyncio.create_task(self._watch())
+
+    async def _spawn(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            *dnsmasq_argv(self.files, self.netns),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            assert self._proc is not None
+            started = loop.time()
+            code = await self._proc.wait()
+            if self._stopping:
+                return
+            self._on_exit(code)
+            if loop.time() - started > 60:  # it ran fine for a while: not a crash loop
+                self._delay = self._backoff[0]
+            await asyncio.sleep(self._delay)
+            self._delay = max(self._backoff[0], min(self._delay * 2, self._backoff[1]))
+            if self._stopping:
+                return
+            self.restarts += 1
+            await self._spawn()
+
+    async def reload(self) -> None:
+        """Apply a re-rendered configuration: check it, then restart dnsmasq."""
+        check_config(self.files)
+        proc = self._proc
+        if proc and proc.returncode is None:
+            self._delay = 0.0  # the watcher restarts it at once
+            proc.terminate()
+
+    async def stop(self) -> None:
+        """Stop dnsmasq and the watcher."""
+        self._stopping = True
+        proc = self._proc
+        if proc and proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def is_running(pid: int) -> bool:
+    """True when a process with `pid` exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

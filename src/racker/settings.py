@@ -1,0 +1,73 @@
+"""Racker's run-time settings beyond the bootstrap options, from the environment.
+
+They point racker at other release mirrors, signing keys and timings (the simulator and
+offline racks use them); every one has the production default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from racker.errors import InputError, Where
+from racker.services.assets import DEFAULT_BASE_URL
+
+BOOT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    flatcar_channel: str = "stable"
+    flatcar_version: str = "current"
+    flatcar_base_url: str | None = None
+    """Release tree as `<base>/<version>/<file>`; default: the Flatcar release server."""
+    flatcar_key: Path | None = None
+    """Signing key file; default: the bundled Flatcar image signing key."""
+    assets_from: Path | None = None
+    """A local folder with the release files, for racks without internet access."""
+    timeout_scale: float = 1.0
+    boot_port: int = BOOT_PORT
+    retry_sec: float = 150.0
+    """How long to look for a BMC by its MAC (`RETRY_SEC`, as the ipmi helper)."""
+    legacy_boot: bool = False
+    """Legacy BIOS boot flags instead of EFI (`RACKER_BOOT_MODE=legacy`)."""
+
+    @property
+    def base_url(self) -> str:
+        return self.flatcar_base_url or DEFAULT_BASE_URL.format(channel=self.flatcar_channel)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+
+        def path(name: str) -> Path | None:
+            return Path(e[name]) if e.get(name) else None
+
+        mode = e.get("RACKER_BOOT_MODE", "efi")
+        if mode not in ("efi", "legacy"):
+            raise InputError(f"RACKER_BOOT_MODE must be efi or legacy, not '{mode}'",
+                             where=Where(flag="RACKER_BOOT_MODE"))
+        return cls(
+            flatcar_channel=e.get("RACKER_FLATCAR_CHANNEL", "stable"),
+            flatcar_version=e.get("RACKER_FLATCAR_VERSION", "current"),
+            flatcar_base_url=e.get("RACKER_FLATCAR_BASE_URL") or None,
+            flatcar_key=path("RACKER_FLATCAR_KEY"),
+            assets_from=path("RACKER_ASSETS_FROM"),
+            timeout_scale=_positive(e, "RACKER_TIMEOUT_SCALE", "1"),
+            retry_sec=_positive(e, "RETRY_SEC", "150"),
+            legacy_boot=mode == "legacy",
+        )
+
+
+def _positive(env: Mapping[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+        if value <= 0:
+            raise ValueError(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a positive number, not '{raw}'",
+                         where=Where(flag=name)) from None
+    return value

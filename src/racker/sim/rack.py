@@ -1,0 +1,240 @@
+"""Use cases of `racker-sim`: create, destroy, status, fault, exec, console of one rack."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from racker import inventory
+from racker.atomic import write_atomic
+from racker.errors import InputError, RackerError, Where
+from racker.macs import parse_mac
+from racker.sim import state
+from racker.sim.netns import Runner, list_netns, netns_pids
+from racker.sim.topology import (
+    SimServer,
+    Topology,
+    create_commands,
+    destroy_commands,
+    rack_namespaces,
+    sys_class_net,
+)
+
+DAEMON_START_TIMEOUT = 60.0
+
+
+class SimError(RackerError):
+    """The simulator could not do what was asked."""
+
+
+def _machine_macs(text: str, mac: str) -> dict[str, str]:
+    """The simulated management node's interfaces: eth0 primary, eth1 secondary MAC of the row
+    that holds `mac`. Only picks the row; racker.inventory validates the whole file."""
+    for line in text.splitlines():
+        fields = [parse_mac(f) for f in line.split(",")[:3]]
+        if mac in fields:
+            primary, secondary = fields[0], fields[2] if len(fields) > 2 else None
+            return {k: v for k, v in (("eth0", primary), ("eth1", secondary)) if v}
+    return {"eth1": mac}
+
+
+def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, str]:
+    """Read nodes.csv through racker.inventory; return the topology and the file's text."""
+    mac = parse_mac(mgmt_mac)
+    if mac is None:
+        raise InputError(f"'{mgmt_mac}' is not a MAC address", where=Where(flag="MGMT_MAC"))
+    text = inventory.read_nodes_csv_text(path)
+    inv = inventory.parse_nodes_csv(text, path, _machine_macs(text, mac))
+    mgmt = inv.management
+    if mgmt.secondary_mac is None:  # the inventory requires it; kept for the type checker
+        raise InputError("the management row has no secondary MAC", where=Where(file=str(path)))
+    servers = tuple(SimServer(i, n.primary_mac, n.bmc_mac, n.node_type)
+                    for i, n in enumerate(inv.nodes, start=1))
+    return Topology(rack, mgmt.primary_mac, mgmt.secondary_mac, servers), text
+
+
+def _prepare_files(rd: state.RackDir, t: Topology, nodes_csv: str) -> None:
+    rd.root.mkdir(parents=True, exist_ok=True)
+    os.chmod(rd.root, 0o700)
+    write_atomic(rd.rack_json, state.topology_to_json(t))
+    state.write_oem(rd, nodes_csv)
+    state.write_sys_class_net(rd, t, sys_class_net(t))
+    if not rd.hosts.exists():
+        write_atomic(rd.hosts, "127.0.0.1\tlocalhost\n")
+    for d in (rd.racker_state, rd.home, rd.leases, rd.timeline_dir):
+        d.mkdir(parents=True, exist_ok=True)
+
+
+def create(rd: state.RackDir, t: Topology, nodes_csv: str, runner: Runner,
+           mgmt_ip: str | None = None) -> dict[str, Any]:
+    """Build the rack (after removing leftovers of the same name) and start its daemon."""
+    destroy(rd, t.rack, runner, keep_files=True)
+    _prepare_files(rd, t, nodes_csv)
+    try:
+        runner.run_all(create_commands(t))
+        if mgmt_ip:
+            runner.run(["ip", "-n", t.mgmt_ns, "addr", "add", mgmt_ip, "dev", "eth1"])
+        _start_daemon(rd)
+    except BaseException:
+        destroy(rd, t.rack, runner, keep_files=True)
+        raise
+    return request(rd, {"op": "ping"})
+
+
+def _start_daemon(rd: state.RackDir) -> None:
+    log = rd.log.open("ab")
+    try:
+        subprocess.Popen([sys.executable, "-m", "racker.sim.daemon", str(rd.root)],
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                         start_new_session=True, close_fds=True)
+    finally:
+        log.close()
+    deadline = time.monotonic() + DAEMON_START_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(SimError):
+            request(rd, {"op": "ping"}, timeout=2)
+            return
+        time.sleep(0.2)
+    tail = rd.log.read_text(errors="replace")[-2000:] if rd.log.exists() else ""
+    raise SimError("the simulator daemon did not start", hint=f"its log ends with:\n{tail}")
+
+
+def request(rd: state.RackDir, req: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+    """Send one request to the rack's daemon and return its answer."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(rd.socket))
+        s.sendall(json.dumps(req).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except OSError as e:
+        raise SimError(f"the simulator daemon of {rd.root.name} does not answer: {e}",
+                       hint="is the rack created? see 'racker-sim status'") from None
+    finally:
+        s.close()
+    try:
+        answer: dict[str, Any] = json.loads(buf)
+    except ValueError:
+        raise SimError("the simulator daemon sent a broken answer") from None
+    return answer
+
+
+def _daemon_pid(rd: state.RackDir) -> int | None:
+    try:
+        pid = int(rd.pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    # The pid file may be stale and the pid reused: only our daemon counts.
+    return pid if b"racker.sim.daemon" in cmdline else None
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if Path(f"/proc/{p}").exists()
+                 and "Z" not in _proc_state(p)]
+    return alive
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
+def _kill(pids: list[int], timeout: float) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, sig)
+        pids = _wait_gone(pids, timeout)
+        if not pids:
+            return
+
+
+def destroy(rd: state.RackDir, rack: str, runner: Runner, keep_files: bool = False) -> int:
+    """Stop the daemon and every process in the rack's namespaces, delete the namespaces.
+
+    Returns how many namespaces were deleted. Works on leftovers of a crashed rack too.
+    """
+    pid = _daemon_pid(rd)
+    if pid is not None:
+        with contextlib.suppress(SimError):
+            request(rd, {"op": "shutdown"}, timeout=5)
+        if _wait_gone([pid], 15):
+            _kill([pid], 5)
+    namespaces = rack_namespaces(rack, list_netns())
+    stray = [p for ns in namespaces for p in netns_pids(ns)]
+    if stray:
+        _kill(stray, 5)
+    runner.run_all(destroy_commands(rack, namespaces))
+    if not keep_files and rd.root.exists():
+        shutil.rmtree(rd.root)
+    else:
+        for f in (rd.pid_file, rd.socket):
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+        if rd.leases.exists():
+            shutil.rmtree(rd.leases)
+    return len(namespaces)
+
+
+def status(rd: state.RackDir) -> dict[str, Any]:
+    """Namespaces present, and the daemon's view of every server (when it runs)."""
+    t = state.load_topology(rd)
+    present = set(list_netns())
+    info: dict[str, Any] = {"rack": t.rack, "dir": str(rd.root),
+                            "namespaces": {ns: ns in present for ns in t.namespaces}}
+    try:
+        info.update(request(rd, {"op": "status"}))
+        info["daemon"] = "running"
+    except SimError:
+        info["daemon"] = "not running"
+        info["servers"] = [{"node": s.name, "primary_mac": s.primary_mac,
+                            "bmc_mac": s.bmc_mac} for s in t.servers]
+    return info
+
+
+def format_status(info: dict[str, Any]) -> str:
+    """`racker-sim status` as text."""
+    ns = info["namespaces"]
+    lines = [f"rack {info['rack']}: daemon {info['daemon']}"
+             + (f" (pid {info['pid']})" if "pid" in info else "")
+             + f", namespaces {sum(ns.values())}/{len(ns)} present, state in {info['dir']}"]
+    cols = ("node", "primary_mac", "bmc_mac", "bmc_ip", "power", "boot_device", "phase",
+            "node_ip", "faults")
+    rows = [[str(s.get(c) if not isinstance(s.get(c), list) else ",".join(s[c]) or "-")
+             if s.get(c) not in (None, "") else "-" for c in cols] for s in info["servers"]]
+    head = [c.upper().replace("_", " ") for c in cols]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(cols))]
+    for r in [head, *rows]:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def find_server(t: Topology, ref: str) -> SimServer:
+    """The server `ref` names, or an InputError listing the names."""
+    s = t.server(ref)
+    if s is None:
+        raise InputError(f"no node '{ref}' in rack {t.rack}", where=Where(flag="NODE"),
+                         hint="name a node as node1.."
+                              f"node{len(t.servers)}, by number, or by primary or BMC MAC")
+    return s

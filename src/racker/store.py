@@ -1,0 +1,163 @@
+"""Racker's state: every node event with a timestamp, in SQLite (WAL) under the state dir.
+
+The boot server, the dnsmasq lease script and the engine all append events here; `racker status`
+and `racker node timeline` read them. Writes are single transactions, so the database survives
+`kill -9` of any writer (WAL journal, synchronous=NORMAL is durable across process crashes).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from racker.errors import RackerError, Where
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    mac TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    stage TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_mac ON events (mac, id);
+"""
+
+
+class EventKind(StrEnum):
+    """What happened. Stage transitions and outcomes of the engine, and what peers reported."""
+
+    REQUEST = "request"  # an HTTP request to the boot server
+    LEASE = "lease"  # dnsmasq handed out or renewed a lease
+    STAGE = "stage"  # the engine entered a stage
+    INSTALLED = "installed"  # the installer reported completion
+    BOOTED = "booted"  # the installed OS reported its first boot
+    PROVISIONED = "provisioned"  # the engine finished the node
+    EXCLUDED = "excluded"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the event log."""
+
+    id: int
+    ts: float
+    mac: str
+    kind: EventKind
+    stage: str | None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Store:
+    """The SQLite event store. One connection per Store; use one Store per thread."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        except sqlite3.DatabaseError as e:
+            raise RackerError(
+                f"cannot open the racker database: {e}",
+                where=Where(file=str(path)),
+                hint="check that the state directory is writable; a corrupt database can be "
+                "moved away, racker then starts a new event log",
+            ) from e
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> Store:
+        """The store at its usual place, `<state>/racker.db`."""
+        return cls(state_dir / "racker.db")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def add(
+        self,
+        mac: str,
+        kind: EventKind,
+        *,
+        stage: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        ts: float | None = None,
+    ) -> Event:
+        """Append one event and return it."""
+        when = self._clock() if ts is None else ts
+        data = dict(detail or {})
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO events (ts, mac, kind, stage, detail) VALUES (?, ?, ?, ?, ?)",
+                (when, mac, kind.value, stage, json.dumps(data, sort_keys=True)),
+            )
+            row_id = cur.lastrowid
+        assert row_id is not None
+        return Event(row_id, when, mac, kind, stage, data)
+
+    def events(self, mac: str | None = None, *, since_id: int = 0) -> list[Event]:
+        """Events in the order they were added, of one node or of all."""
+        if mac is None:
+            rows = self._db.execute(
+                "SELECT id, ts, mac, kind, stage, detail FROM events WHERE id > ? ORDER BY id",
+                (since_id,),
+            )
+        else:
+            rows = self._db.execute(
+                "SELECT id, ts, mac, kind, stage, detail FROM events "
+                "WHERE mac = ? AND id > ? ORDER BY id",
+                (mac, since_id),
+            )
+        return [_event(r) for r in rows]
+
+    def last_by_kind(self, kind: EventKind) -> dict[str, Event]:
+        """The newest event of `kind` per node."""
+        rows = self._db.execute(
+            "SELECT id, ts, mac, kind, stage, detail FROM events WHERE id IN "
+            "(SELECT MAX(id) FROM events WHERE kind = ? GROUP BY mac)",
+            (kind.value,),
+        )
+        return {e.mac: e for e in map(_event, rows)}
+
+    def macs(self) -> list[str]:
+        """Every node that has events, sorted."""
+        return [r[0] for r in self._db.execute("SELECT DISTINCT mac FROM events ORDER BY mac")]
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    id_, ts, mac, kind, stage, detail = row
+    return Event(id_, ts, mac, EventKind(kind), stage, json.loads(detail))

@@ -1,0 +1,121 @@
+"""Flatcar asset download and verification against a signed mirror served over loopback."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from racker.services.assets import (
+    FLATCAR_KEY_FINGERPRINT,
+    IMAGE_FILES,
+    AssetError,
+    DirSource,
+    HttpSource,
+    Verifier,
+    bundled_key,
+    install_flatcar,
+)
+from racker.sim.mirror import SigningKey, build_release, sim_signing_key
+from tests.conftest import require_tool
+
+CONTENTS = {name: f"{name} payload ".encode() * 1000 for name in IMAGE_FILES}
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
+    require_tool("gpg")
+    return sim_signing_key(tmp_path_factory.mktemp("simkey"))
+
+
+@pytest.fixture
+def mirror(tmp_path: Path, key: SigningKey) -> Iterator[tuple[Path, str]]:
+    root = tmp_path / "mirror"
+    build_release(root, key, channel="stable", version="3510.2.6", contents=CONTENTS)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}/stable/amd64-usr"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_bundled_key_is_the_flatcar_key() -> None:
+    require_tool("gpg")
+    with Verifier(bundled_key()) as v:
+        assert v.fingerprint == FLATCAR_KEY_FINGERPRINT
+
+
+def test_download_verify_install_and_skip_when_up_to_date(
+    tmp_path: Path, key: SigningKey, mirror: tuple[Path, str]
+) -> None:
+    _, url = mirror
+    assets = tmp_path / "assets"
+    first = install_flatcar(assets, HttpSource(url), key_file=key.public_key,
+                            fingerprint=key.fingerprint)
+    assert first.version == "3510.2.6" and first.fetched
+    current = assets / "flatcar" / "current"
+    assert os.readlink(current) == "3510.2.6"
+    for name in IMAGE_FILES:
+        assert (current / name).read_bytes() == CONTENTS[name]
+        assert (current / f"{name}.sig").exists()
+    assert "FLATCAR_VERSION=3510.2.6" in (current / "version.txt").read_text()
+    again = install_flatcar(assets, HttpSource(url), key_file=key.public_key,
+                            fingerprint=key.fingerprint)
+    assert not again.fetched
+    assert not [p for p in (assets / "flatcar").iterdir() if p.name.startswith(".")]
+
+
+def test_tampered_file_is_refused_and_nothing_installed(
+    tmp_path: Path, key: SigningKey, mirror: tuple[Path, str]
+) -> None:
+    root, url = mirror
+    target = root / "stable" / "amd64-usr" / "3510.2.6" / "flatcar_production_pxe_image.cpio.gz"
+    target.write_bytes(target.read_bytes() + b"evil")
+    assets = tmp_path / "assets"
+    with pytest.raises(AssetError, match="bad or missing signature"):
+        install_flatcar(assets, HttpSource(url), key_file=key.public_key,
+                        fingerprint=key.fingerprint)
+    assert list((assets / "flatcar").iterdir()) == []
+
+
+def test_signature_by_another_key_is_refused(
+    tmp_path: Path, key: SigningKey, mirror: tuple[Path, str]
+) -> None:
+    _, url = mirror
+    with pytest.raises(AssetError, match="bad or missing signature"):
+        install_flatcar(tmp_path / "assets", HttpSource(url))  # bundled Flatcar key
+
+
+def test_wrong_fingerprint_for_key_file(tmp_path: Path, key: SigningKey) -> None:
+    with pytest.raises(AssetError, match="the key is not"):
+        Verifier(key.public_key, FLATCAR_KEY_FINGERPRINT)
+
+
+def test_unknown_version_names_the_url(tmp_path: Path, key: SigningKey,
+                                       mirror: tuple[Path, str]) -> None:
+    _, url = mirror
+    with pytest.raises(AssetError, match=r"9999\.0\.0/version\.txt does not exist"):
+        install_flatcar(tmp_path / "assets", HttpSource(url), version="9999.0.0",
+                        key_file=key.public_key, fingerprint=key.fingerprint)
+
+
+def test_offline_install_from_a_folder(tmp_path: Path, key: SigningKey,
+                                       mirror: tuple[Path, str]) -> None:
+    root, _ = mirror
+    got = install_flatcar(tmp_path / "assets", DirSource(root / "stable" / "amd64-usr"),
+                          key_file=key.public_key, fingerprint=key.fingerprint)
+    assert got.version == "3510.2.6" and got.fetched

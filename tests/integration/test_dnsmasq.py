@@ -1,0 +1,106 @@
+"""dnsmasq supervised by racker in a network namespace, a real DHCP client in another."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from racker.errors import ServiceError
+from racker.services.dnsmasq import Dnsmasq, DnsmasqFiles, check_config, is_running
+from racker.store import EventKind, Store
+from tests.conftest import require_root, require_tool
+from tests.netns import veth_pair
+
+pytestmark = [pytest.mark.root, pytest.mark.dnsmasq]
+
+CLIENT_MAC = "52:54:00:aa:bb:02"
+
+
+def write_conf(files: DnsmasqFiles, iface: str) -> None:
+    files.dir.mkdir(parents=True, exist_ok=True)
+    files.conf.write_text(
+        f"interface={iface}\nbind-interfaces\nexcept-interface=lo\nport=0\n"
+        "dhcp-range=10.213.0.128,10.213.0.254,255.255.255.0,2m\n"
+        "dhcp-authoritative\ndhcp-option=3\ndhcp-option=6\n"
+        f"dhcp-host={CLIENT_MAC},10.213.0.2,2m\n"
+        f"dhcp-leasefile={files.dir / 'dnsmasq.leases'}\n"
+    )
+
+
+def udhcpc(ns: str, iface: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    # the hook only prints: /etc is shared between namespaces, nothing may touch it
+    hook = tmp / "udhcpc-hook"
+    hook.write_text('#!/bin/sh\necho "$1 $ip"\n')
+    hook.chmod(0o755)
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, "busybox", "udhcpc", "-i", iface, "-n", "-q", "-f",
+         "-t", "5", "-T", "1", "-s", str(hook)],
+        capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_dnsmasq_leases_become_events_and_it_restarts(tmp_path: Path) -> None:
+    require_root()
+    require_tool("dnsmasq")
+    require_tool("busybox")
+    files = DnsmasqFiles(tmp_path / "state")
+    with veth_pair("rkd", right_mac=CLIENT_MAC) as link:
+        subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
+                        link.left_if], check=True)
+        write_conf(files, link.left_if)
+        exits: list[int] = []
+
+        async def scenario() -> int:
+            d = Dnsmasq(files, netns=link.left_ns, backoff=(0.2, 1.0), on_exit=exits.append)
+            await d.start()
+            try:
+                got = await asyncio.to_thread(udhcpc, link.right_ns, link.right_if, tmp_path)
+                assert "bound 10.213.0.2" in got.stdout, got.stdout + got.stderr
+                first = d.pid
+                assert first is not None
+                os.kill(first, signal.SIGKILL)
+                for _ in range(50):
+                    await asyncio.sleep(0.1)
+                    if d.pid != first and d.pid is not None and is_running(d.pid):
+                        break
+                assert d.pid != first and d.restarts == 1
+                got = await asyncio.to_thread(udhcpc, link.right_ns, link.right_if, tmp_path)
+                assert "bound 10.213.0.2" in got.stdout
+                second = d.pid
+                assert second is not None
+                return second
+            finally:
+                await d.stop()
+
+        second = asyncio.run(scenario())
+        assert not is_running(second)
+        assert exits == [-signal.SIGKILL]
+    deadline = time.monotonic() + 10
+    with Store.in_state_dir(files.state_dir) as store:
+        while time.monotonic() < deadline:
+            leases = [e for e in store.events(CLIENT_MAC) if e.kind is EventKind.LEASE]
+            if len(leases) >= 2:
+                break
+            time.sleep(0.2)
+        assert leases and all(e.detail["ip"] == "10.213.0.2" for e in leases)
+        assert leases[0].detail["action"] == "add"
+
+
+def test_bad_configuration_is_refused_with_dnsmasq_message(tmp_path: Path) -> None:
+    require_tool("dnsmasq")
+    files = DnsmasqFiles(tmp_path)
+    files.dir.mkdir()
+    files.conf.write_text("dhcp-range=not-an-address\n")
+    with pytest.raises(ServiceError, match="dnsmasq refuses its configuration") as e:
+        check_config(files)
+    assert str(files.conf) in str(e.value)
+
+
+def test_missing_configuration(tmp_path: Path) -> None:
+    with pytest.raises(ServiceError, match="missing"):
+        check_config(DnsmasqFiles(tmp_path))

@@ -1,0 +1,99 @@
+"""The boot server over real loopback HTTP with uvicorn and the sendfile protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from racker.services.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
+from racker.services.httpserve import server
+from racker.store import EventKind, Store
+
+NODE = BootNode("aa:bb:cc:00:00:02", "127.0.0.1", "node-0", b'{"i": 1}', b'{"i": 2}')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    assets = tmp_path / "assets"
+    (assets / "flatcar" / "1.0.0").mkdir(parents=True)
+    blob = bytes(range(256)) * 40_000 + b"tail"  # ~10 MB, not a multiple of any buffer
+    (assets / "flatcar" / "1.0.0" / "initrd").write_bytes(blob)
+    (assets / "flatcar" / "current").symlink_to("1.0.0")
+    port = free_port()
+    ready = threading.Event()
+    holder: dict[str, object] = {}
+
+    def run() -> None:
+        async def main() -> None:
+            store = Store(tmp_path / "racker.db")  # created in the server's own thread
+            app = create_app(BootServerConfig(f"http://127.0.0.1:{port}", assets),
+                             StaticCatalog([NODE]), store)
+            s = server(app, "127.0.0.1", port)
+            holder["server"] = s
+            task = asyncio.create_task(s.serve())
+            while not s.started:
+                await asyncio.sleep(0.01)
+            ready.set()
+            await task
+            store.close()
+        asyncio.run(main())
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    assert ready.wait(10)
+    try:
+        yield f"http://127.0.0.1:{port}", assets
+    finally:
+        holder["server"].should_exit = True  # type: ignore[attr-defined]
+        t.join(10)
+
+
+def test_whole_file_range_and_keepalive(served: tuple[str, Path], tmp_path: Path) -> None:
+    url, assets = served
+    blob = (assets / "flatcar/1.0.0/initrd").read_bytes()
+    with httpx.Client(base_url=url, timeout=30) as c:
+        for _ in range(3):  # several full responses on one kept-alive connection
+            r = c.get("/assets/flatcar/current/initrd")
+            assert r.status_code == 200
+            assert r.headers["content-length"] == str(len(blob))
+            assert hashlib.sha256(r.content).digest() == hashlib.sha256(blob).digest()
+        r = c.get("/assets/flatcar/current/initrd", headers={"Range": "bytes=1000-1999"})
+        assert r.status_code == 206 and r.content == blob[1000:2000]
+        r = c.head("/assets/flatcar/current/initrd")
+        assert r.status_code == 200 and r.content == b""
+        assert c.get("/boot.ipxe").text.startswith("#!ipxe")
+        assert c.get("/ignition?mac=aa-bb-cc-00-00-02&os=installed").json() == {"i": 2}
+        r = c.post("/racker/v1/nodes/aa-bb-cc-00-00-02/events", json={"event": "booted"})
+        assert r.status_code == 200
+    with Store(tmp_path / "racker.db") as s:
+        kinds = [e.kind for e in s.events(NODE.mac)]
+        assert kinds.count(EventKind.REQUEST) == 8 and kinds[-1] is EventKind.BOOTED
+
+
+def test_many_parallel_downloads(served: tuple[str, Path]) -> None:
+    url, assets = served
+    size = (assets / "flatcar/1.0.0/initrd").stat().st_size
+
+    async def fetch(c: httpx.AsyncClient) -> int:
+        r = await c.get("/assets/flatcar/current/initrd")
+        return len(r.content)
+
+    async def main() -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+            return await asyncio.gather(*(fetch(c) for _ in range(16)))
+
+    assert asyncio.run(main()) == [size] * 16

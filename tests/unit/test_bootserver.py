@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from racker.services.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
+from racker.store import EventKind, Store
+
+NODE = BootNode(
+    mac="aa:bb:cc:00:00:02", ip="172.24.213.2", name="node-0",
+    install_ignition=b'{"ignition":{"version":"3.3.0"},"x":"installer"}',
+    node_ignition=b'{"ignition":{"version":"3.3.0"},"x":"installed"}',
+    metadata={"domain": "node-0"},
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "racker.db") as s:
+        yield s
+
+
+def make_client(tmp_path: Path, store: Store, client_ip: str = NODE.ip,
+                reports: list[tuple[str, EventKind]] | None = None) -> httpx.AsyncClient:
+    assets = tmp_path / "assets"
+    (assets / "flatcar" / "1.2.3").mkdir(parents=True, exist_ok=True)
+    (assets / "flatcar" / "1.2.3" / "kernel").write_bytes(bytes(range(256)) * 4)
+    if not (assets / "flatcar" / "current").exists():
+        (assets / "flatcar" / "current").symlink_to("1.2.3")
+    (tmp_path / "secret").write_text("outside")
+
+    async def on_report(node: BootNode, kind: EventKind) -> None:
+        if reports is not None:
+            reports.append((node.mac, kind))
+
+    app = create_app(BootServerConfig("http://172.24.213.1:8080", assets),
+                     StaticCatalog([NODE]), store, on_report)
+    transport = httpx.ASGITransport(app=app, client=(client_ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://172.24.213.1:8080")
+
+
+async def _get(c: httpx.AsyncClient, url: str, **kw: object) -> httpx.Response:
+    async with c:
+        return await c.get(url, **kw)  # type: ignore[arg-type]
+
+
+def test_boot_ipxe(tmp_path: Path, store: Store) -> None:
+    r = asyncio.run(_get(make_client(tmp_path, store), "/boot.ipxe"))
+    assert r.status_code == 200
+    assert r.text.startswith("#!ipxe\nchain ipxe?mac=${mac:hexhyp}")
+
+
+@pytest.mark.parametrize("mac", ["aa-bb-cc-00-00-02", "AA:BB:CC:00:00:02", "aa:bb:cc:00:00:02"])
+def test_ipxe_accepts_any_mac_form(tmp_path: Path, store: Store, mac: str) -> None:
+    r = asyncio.run(_get(make_client(tmp_path, store), f"/ipxe?mac={mac}&uuid=x"))
+    assert r.status_code == 200
+    assert "ignition?mac=aa-bb-cc-00-00-02&os=installer" in r.text
+
+
+@pytest.mark.parametrize(("url", "status"), [
+    ("/ipxe?mac=aa-bb-cc-00-00-09", 404),
+    ("/ipxe?mac=nonsense", 400),
+    ("/ipxe", 400),
+    ("/ignition?mac=aa-bb-cc-00-00-02&os=windows", 400),
+    ("/assets/../secret", 404),
+    ("/assets/flatcar/../../secret", 404),
+    ("/assets/%2e%2e/secret", 404),
+    ("/assets/flatcar/current", 404),
+    ("/nothing", 404),
+])
+def test_bad_requests(tmp_path: Path, store: Store, url: str, status: int) -> None:
+    r = asyncio.run(_get(make_client(tmp_path, store), url))
+    assert r.status_code == status
+    assert "outside" not in r.text
+
+
+def test_ignition_by_os_and_only_to_the_node(tmp_path: Path, store: Store) -> None:
+    r = asyncio.run(_get(make_client(tmp_path, store), "/ignition?mac=aa-bb-cc-00-00-02"))
+    assert r.json()["x"] == "installer"
+    r = asyncio.run(_get(make_client(tmp_path, store),
+                         "/ignition?mac=aa-bb-cc-00-00-02&os=installed"))
+    assert r.json()["x"] == "installed"
+    r = asyncio.run(_get(make_client(tmp_path, store, client_ip="172.24.213.3"),
+                         "/ignition?mac=aa-bb-cc-00-00-02&os=installed"))
+    assert r.status_code == 403
+    assert '"x"' not in r.text and "may only be served to 172.24.213.2" in r.text
+
+
+def test_metadata(tmp_path: Path, store: Store) -> None:
+    r = asyncio.run(_get(make_client(tmp_path, store), "/metadata?mac=aa-bb-cc-00-00-02"))
+    assert r.text.splitlines() == ["MAC=aa:bb:cc:00:00:02", "NAME=node-0", "IP=172.24.213.2",
+                                   "DOMAIN=node-0"]
+
+
+def test_assets_range_and_symlinked_current(tmp_path: Path, store: Store) -> None:
+    c = make_client(tmp_path, store)
+    r = asyncio.run(_get(c, "/assets/flatcar/current/kernel", headers={"Range": "bytes=10-19"}))
+    assert r.status_code == 206
+    assert r.content == bytes(range(10, 20))
+    assert r.headers["content-range"] == "bytes 10-19/1024"
+    r = asyncio.run(_get(make_client(tmp_path, store), "/assets/flatcar/1.2.3/kernel"))
+    assert r.status_code == 200 and len(r.content) == 1024
+
+
+def test_report_calls_engine_before_answering_and_is_stored(tmp_path: Path, store: Store) -> None:
+    reports: list[tuple[str, EventKind]] = []
+
+    async def go() -> httpx.Response:
+        async with make_client(tmp_path, store, reports=reports) as c:
+            return await c.post("/racker/v1/nodes/AA-BB-CC-00-00-02/events",
+                                content=json.dumps({"event": "installed"}))
+
+    r = asyncio.run(go())
+    assert r.status_code == 200 and r.json()["event"] == "installed"
+    assert reports == [("aa:bb:cc:00:00:02", EventKind.INSTALLED)]
+    assert [e.kind for e in store.events("aa:bb:cc:00:00:02")][-1] is EventKind.INSTALLED
+
+
+@pytest.mark.parametrize("body", [b"", b"{}", b"[]", b'{"event": "exploded"}', b"not json"])
+def test_bad_report_is_refused(tmp_path: Path, store: Store, body: bytes) -> None:
+    async def go() -> httpx.Response:
+        async with make_client(tmp_path, store) as c:
+            return await c.post("/racker/v1/nodes/aa-bb-cc-00-00-02/events", content=body)
+
+    r = asyncio.run(go())
+    assert r.status_code == 400 and "installed" in r.text
+
+
+def test_every_request_is_an_event(tmp_path: Path, store: Store) -> None:
+    asyncio.run(_get(make_client(tmp_path, store), "/boot.ipxe"))
+    asyncio.run(_get(make_client(tmp_path, store), "/ipxe?mac=aa-bb-cc-00-00-02"))
+    asyncio.run(_get(make_client(tmp_path, store), "/ipxe?mac=aa-bb-cc-00-00-77"))
+    events = store.events()
+    assert [(e.mac, e.detail["path"], e.detail["status"]) for e in events] == [
+        ("aa:bb:cc:00:00:02", "/boot.ipxe", 200),  # known by its source address
+        ("aa:bb:cc:00:00:02", "/ipxe", 200),
+        ("aa:bb:cc:00:00:02", "/ipxe", 404),
+    ]
+
+
+def test_nodes_api(tmp_path: Path, store: Store) -> None:
+    store.add(NODE.mac, EventKind.BOOTED, ts=42.0)
+    r = asyncio.run(_get(make_client(tmp_path, store), "/racker/v1/nodes"))
+    assert r.json() == [{"mac": NODE.mac, "name": "node-0", "ip": NODE.ip,
+                         "installed_at": None, "booted_at": 42.0}]

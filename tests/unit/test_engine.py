@@ -1,0 +1,155 @@
+"""The engine against a fake BMC control and fake nodes that report through the store."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from racker.engine.run import Engine, FlagFiles, NodeState, RunState
+from racker.engine.stages import Stage, Timeouts
+from racker.errors import BmcError
+from racker.model import Node, PlannedNode, Role
+from racker.store import EventKind, Store
+
+FAST = Timeouts(bmc=1, pxe=1, dhcp=1, ipxe=1, install=1, boot=1)
+
+
+def planned(i: int) -> PlannedNode:
+    mac = f"52:54:00:00:00:{i:02x}"
+    node = Node(mac, f"52:54:00:00:01:{i:02x}", None, "", "", i + 1)
+    return PlannedNode(node, Role.NODE, i, f"node-{i}", f"10.0.0.{i + 2}", f"10.0.0.{i + 50}")
+
+
+@dataclass
+class FakeRack:
+    """Nodes that go through DHCP, iPXE, install and boot when powered on with PXE."""
+
+    store: Store
+    bmc_down: set[str] = field(default_factory=set)
+    stuck_at: dict[str, Stage] = field(default_factory=dict)
+    pxe_set: set[str] = field(default_factory=set)
+    powered: list[str] = field(default_factory=list)
+
+    async def check_bmc(self, node: PlannedNode) -> str:
+        if node.mac in self.bmc_down:
+            raise BmcError(f"BMC {node.node.bmc_mac} of {node.name} is unreachable")
+        return node.bmc_ip
+
+    async def prepare_pxe(self, node: PlannedNode) -> None:
+        self.pxe_set.add(node.mac)
+
+    async def power_on(self, node: PlannedNode) -> None:
+        assert node.mac in self.pxe_set
+        self.powered.append(node.mac)
+        asyncio.get_running_loop().create_task(self._boot(node))
+
+    async def _boot(self, node: PlannedNode) -> None:
+        steps: list[tuple[Stage, EventKind, dict[str, object]]] = [
+                 (Stage.DHCP, EventKind.LEASE, {"action": "add", "ip": node.ip}),
+                 (Stage.IPXE, EventKind.REQUEST, {"path": "/ipxe", "status": 200}),
+                 (Stage.INSTALL, EventKind.INSTALLED, {}),
+                 (Stage.BOOT, EventKind.BOOTED, {})]
+        for stage, kind, detail in steps:
+            await asyncio.sleep(0.01)
+            if self.stuck_at.get(node.mac) is stage:
+                return
+            self.store.add(node.mac, kind, detail=detail)
+
+    async def set_disk_boot(self, node: PlannedNode) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "racker.db")
+
+
+def engine(rack: FakeRack, tmp_path: Path, changes: list[RunState] | None = None) -> Engine:
+    return Engine(rack, rack.store, FlagFiles(tmp_path / "assets"), FAST,
+                  on_change=(changes.append if changes is not None else lambda _s: None),
+                  poll_interval=0.02)
+
+
+def test_all_nodes_provisioned_with_flag_files(tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store)
+    nodes = [planned(i) for i in range(5)]
+    run = asyncio.run(engine(rack, tmp_path).install(nodes))
+    assert run.count(NodeState.DONE) == 5 and not run.failed
+    for n in nodes:
+        assert (tmp_path / "assets" / n.mac).read_text() == f"{n.name}\n"
+        kinds = [e.kind for e in store.events(n.mac)]
+        assert kinds[-1] is EventKind.PROVISIONED
+        stages = [e.stage for e in store.events(n.mac) if e.kind is EventKind.STAGE]
+        assert stages[0] == "pxe"
+
+
+def test_a_node_stuck_fails_at_its_stage_others_finish(tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store, stuck_at={planned(1).mac: Stage.INSTALL})
+    run = asyncio.run(engine(rack, tmp_path).install([planned(i) for i in range(3)]))
+    (failed,) = run.failed
+    assert failed.node.mac == planned(1).mac
+    assert failed.stage is Stage.INSTALL
+    assert "timed out waiting for the installer to finish" in failed.error
+    assert run.count(NodeState.DONE) == 2
+    assert not (tmp_path / "assets" / planned(1).mac).exists()
+    errors = [e for e in store.events(planned(1).mac) if e.kind is EventKind.ERROR]
+    assert errors and errors[0].stage == "install"
+
+
+def test_rerun_skips_provisioned_nodes(tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store, stuck_at={planned(2).mac: Stage.DHCP})
+    nodes = [planned(i) for i in range(3)]
+    asyncio.run(engine(rack, tmp_path).install(nodes))
+    rack.stuck_at.clear()
+    rack.powered.clear()
+    run = asyncio.run(engine(rack, tmp_path).install(nodes))
+    assert rack.powered == [planned(2).mac]
+    assert run.count(NodeState.DONE) == 3
+
+
+def test_bmc_check_reports_unreachable(tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store, bmc_down={planned(0).mac})
+    changes: list[RunState] = []
+    run = asyncio.run(engine(rack, tmp_path, changes).check_bmcs([planned(0), planned(1)]))
+    (failed,) = run.failed
+    assert "unreachable" in failed.error and failed.stage is Stage.BMC
+    assert run.count(NodeState.DONE) == 1
+    assert changes
+
+
+def test_concurrency_limit(tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store)
+    e = engine(rack, tmp_path)
+    e.concurrency = 2
+    active: list[int] = []
+    running = 0
+    orig = rack.power_on
+
+    async def counting_prepare(node: PlannedNode) -> None:
+        nonlocal running
+        running += 1
+        active.append(running)
+        rack.pxe_set.add(node.mac)
+
+    async def power_on(node: PlannedNode) -> None:
+        await orig(node)
+
+    rack.prepare_pxe = counting_prepare  # type: ignore[method-assign]
+    rack.power_on = power_on  # type: ignore[method-assign]
+    original_mark = e.flags.mark
+
+    def mark(node: PlannedNode) -> None:
+        nonlocal running
+        running -= 1
+        original_mark(node)
+
+    e.flags.mark = mark  # type: ignore[method-assign]
+    run = asyncio.run(e.install([planned(i) for i in range(6)]))
+    assert run.count(NodeState.DONE) == 6
+    assert max(active) == 2

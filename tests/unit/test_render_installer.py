@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import yaml
+
+from racker.render.installer import (
+    InstallerSettings,
+    booted_report_clc,
+    installer_clc,
+    installer_script,
+)
+
+S = InstallerSettings("http://172.24.213.1:8080", "aa:bb:cc:00:00:02")
+
+
+def test_installer_script_installs_from_racker_and_reports() -> None:
+    lines = installer_script(S).splitlines()
+    assert lines[0] == "#!/bin/bash"
+    assert ("flatcar-install -s -C stable -V current -o '' "
+            "-b http://172.24.213.1:8080/assets/flatcar") in lines
+    grub = next(line for line in lines if "grub.cfg" in line)
+    assert "ignition.config.url=http://172.24.213.1:8080/ignition?mac=aa-bb-cc-00-00-02" \
+           "&os=installed" in grub
+    assert "console=ttyS1,57600n8" in grub
+    report = lines.index(next(line for line in lines if "racker/v1/nodes" in line))
+    assert lines.index("umount /tmp/oemfs") < report < lines.index("systemctl reboot")
+    assert '{"event": "installed"}' in lines[report]
+
+
+def test_installer_disk_and_pre_reboot_commands() -> None:
+    s = InstallerSettings("http://m:8080", "aa:bb:cc:00:00:02", install_disk="/dev/sda",
+                          channel="beta", version="3600.1.0", pre_reboot_commands=("echo hi",))
+    lines = installer_script(s).splitlines()
+    assert lines[2].startswith("flatcar-install -d /dev/sda -C beta -V 3600.1.0")
+    assert lines.index("echo hi") < lines.index("systemctl reboot")
+
+
+def test_installer_clc_shape() -> None:
+    clc = yaml.safe_load(installer_clc(S))
+    names = [u["name"] for u in clc["systemd"]["units"]]
+    assert names == ["installer.service", "sshd.socket"]
+    (f,) = clc["storage"]["files"]
+    assert f["path"] == "/opt/racker-installer" and f["mode"] == 0o500
+    assert "passwd" not in clc
+    with_keys = yaml.safe_load(installer_clc(InstallerSettings("http://m", "aa:bb:cc:00:00:02",
+                                                                ssh_keys=("ssh-ed25519 AAAA",))))
+    assert with_keys["passwd"]["users"][0]["ssh_authorized_keys"] == ["ssh-ed25519 AAAA"]
+
+
+def test_booted_report() -> None:
+    clc = yaml.safe_load(booted_report_clc("http://m:8080", "aa:bb:cc:00:00:02"))
+    (unit,) = clc["systemd"]["units"]
+    assert unit["enabled"] is True and "ExecStart=/opt/racker-report-booted" in unit["contents"]
+    (script,) = clc["storage"]["files"]
+    text = script["contents"]["inline"]
+    assert text.startswith("#!/bin/sh\nexec curl ")
+    assert "-d '{\"event\": \"booted\"}'" in text
+    assert "'http://m:8080/racker/v1/nodes/aa-bb-cc-00-00-02/events'" in text

@@ -1,0 +1,100 @@
+"""Names and `ip` commands of a simulated rack; generated racks and their nodes.csv."""
+
+from __future__ import annotations
+
+import pytest
+
+from racker.errors import InputError
+from racker.sim import state
+from racker.sim.topology import (
+    check_rack_name,
+    create_commands,
+    destroy_commands,
+    rack_namespaces,
+)
+
+
+def test_generated_rack_is_deterministic_and_distinct() -> None:
+    a = state.generate_topology("demo", 3, ("x", "y"))
+    assert a == state.generate_topology("demo", 3, ("x", "y"))
+    other = state.generate_topology("demo2", 3)
+    macs_a = {m for s in a.servers for m in (s.primary_mac, s.bmc_mac)}
+    macs_b = {m for s in other.servers for m in (s.primary_mac, s.bmc_mac)}
+    assert not macs_a & macs_b
+    assert [s.node_type for s in a.servers] == ["x", "y", "x"]
+    assert len(macs_a | {a.mgmt_primary_mac, a.mgmt_secondary_mac}) == 8
+    for mac in macs_a:
+        assert int(mac[:2], 16) & 0x02 and not int(mac[:2], 16) & 0x01  # local, unicast
+
+
+def test_nodes_csv_of_a_generated_rack() -> None:
+    t = state.generate_topology("demo", 2)
+    lines = state.render_nodes_csv(t).splitlines()
+    assert lines[0] == state.CSV_HEADER
+    assert lines[1].startswith(f"{t.mgmt_primary_mac}, ")
+    assert f", {t.mgmt_secondary_mac}, " in lines[1]
+    assert lines[2].startswith(f"{t.servers[0].primary_mac}, {t.servers[0].bmc_mac}, ")
+    assert len(lines) == 4
+
+
+def test_topology_json_round_trip() -> None:
+    t = state.generate_topology("demo", 4)
+    assert state.topology_from_json(state.topology_to_json(t), "rack.json") == t
+    with pytest.raises(InputError, match="broken rack state"):
+        state.topology_from_json("{}", "rack.json")
+
+
+@pytest.mark.parametrize("name", ["", "Demo", "-a", "a" * 21, "a_b", "a b"])
+def test_bad_rack_names(name: str) -> None:
+    with pytest.raises(InputError):
+        check_rack_name(name)
+
+
+def test_commands_never_touch_the_host_namespace() -> None:
+    t = state.generate_topology("demo", 2)
+    cmds = create_commands(t)
+    for ns, argv in cmds:
+        if ns is None:
+            assert argv[:2] == ("netns", "add")
+        else:
+            assert ns in t.namespaces
+        # interface names fit the kernel's 15 characters
+        for i, word in enumerate(argv):
+            if i and argv[i - 1] in ("add", "name", "set") and argv[0] == "link":
+                assert len(word) <= 15
+    adds = [a[2] for ns, a in cmds if ns is None]
+    assert adds == list(t.namespaces)
+    veths = [a for ns, a in cmds if "veth" in a and ns == t.net_ns]
+    assert len(veths) == 1 + 2 * len(t.servers)
+    assert all("netns" in v for v in veths)
+    mac_sets = {(ns, a[-1]) for ns, a in cmds if a[:2] == ("link", "set") and "address" in a}
+    assert (t.bmc_ns(t.servers[1]), t.servers[1].bmc_mac) in mac_sets
+    assert (t.node_ns(t.servers[0]), t.servers[0].primary_mac) in mac_sets
+    assert (t.mgmt_ns, t.mgmt_secondary_mac) in mac_sets
+
+
+def test_destroy_only_own_namespaces() -> None:
+    existing = ["rks-a-net", "rks-a-bmc1", "rks-a-node12", "rks-a-b-net", "rks-ab-mgmt",
+                "other", "rks-a-mgmtx"]
+    assert rack_namespaces("a", existing) == ["rks-a-net", "rks-a-bmc1", "rks-a-node12"]
+    assert destroy_commands("a-b", existing) == [(None, ("netns", "delete", "rks-a-b-net"))]
+
+
+def test_server_lookup() -> None:
+    t = state.generate_topology("demo", 3)
+    s2 = t.servers[1]
+    for ref in ("node2", "2", s2.primary_mac.upper(), s2.bmc_mac.replace(":", "-")):
+        assert t.server(ref) == s2
+    assert t.server("node9") is None
+
+
+def test_timeline_format(tmp_path: object) -> None:
+    from pathlib import Path
+
+    p = Path(str(tmp_path)) / "t.jsonl"
+    state.append_timeline(p, "lease", ip="1.2.3.4/24")
+    p.write_text(p.read_text() + "broken\n")
+    entries = list(state.read_timeline(p))
+    assert len(entries) == 1 and entries[0]["ip"] == "1.2.3.4/24"
+    assert "lease" in state.format_entry(entries[0]) and "ip=1.2.3.4/24" in state.format_entry(
+        entries[0])
