@@ -37,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("node", "Operations on one node: timeline, ...", "racker.cli.cmd_node:run"),
     Command("serve", "Run DHCP and the boot server for the rack (what the service runs)",
             "racker.cli.cmd_serve:run"),
+    Command("bmc", "BMC maintenance: rotate credentials", "racker.cli.cmd_bmc:run"),
     Command("version", "Print the installed racker version", "racker.cli.main:cmd_version"),
     Command("update", "Install updates for the current racker version (same series)",
             "racker.cli.cmd_lifecycle:update"),

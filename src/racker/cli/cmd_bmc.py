@@ -1,0 +1,141 @@
+"""`racker bmc`: BMC maintenance. `rotate-credentials` switches every BMC to a new user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import stat
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from racker.bmc import registry
+from racker.bmc.rotate import Target, rotate_credentials
+from racker.errors import InputError, Where
+from racker.macs import parse_mac
+from racker.model import Credentials
+from racker.paths import Paths
+
+Resolver = Callable[[Paths], list[Target]]
+"""Finds (node label, BMC address, port) for every BMC of the rack."""
+
+USAGE = "racker bmc rotate-credentials NEW_USER [--password-file F] [--disable-old] [--dry-run]"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="racker bmc", description="BMC maintenance.",
+                                allow_abbrev=False)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    r = sub.add_parser(
+        "rotate-credentials", allow_abbrev=False,
+        help="create a new IPMI user on every BMC, prove it, then switch racker to it",
+        description="Create NEW_USER with ADMINISTRATOR privilege on every BMC, prove a session "
+                    "as NEW_USER on each, and only then replace ipmi_user/ipmi_password. "
+                    "If any BMC fails, the files stay unchanged.")
+    r.add_argument("new_user", metavar="NEW_USER")
+    r.add_argument("--password-file", type=Path,
+                   help="file holding the new password (must not be readable by group/others);"
+                        " without it the password is asked for twice")
+    r.add_argument("--disable-old", action="store_true",
+                   help="disable the old user on every BMC after the switch")
+    r.add_argument("--dry-run", action="store_true",
+                   help="show which slots would be used; change nothing")
+    r.add_argument("--bmc-address", action="append", default=[], metavar="BMC_MAC=IP[:PORT]",
+                   help="address of a BMC (repeat for every BMC)")
+    r.add_argument("--driver", default="ipmi", help=argparse.SUPPRESS)
+    return p
+
+
+def read_secret_file(path: Path, flag: str) -> str:
+    """The first line of a secret file that only its owner can read."""
+    try:
+        st = path.stat()
+        text = path.read_text()
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}", where=Where(flag=flag)) from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InputError(f"{path} is readable by group or others (mode "
+                         f"{stat.S_IMODE(st.st_mode):04o})", where=Where(file=str(path)),
+                         hint=f"chmod 600 {path}")
+    return text.split("\n", 1)[0]
+
+
+def read_current_credentials(paths: Paths) -> Credentials:
+    """The user and password racker uses now (ipmi_user / ipmi_password in the OEM folder)."""
+    values = []
+    for f in (paths.ipmi_user_file, paths.ipmi_password_file):
+        try:
+            values.append(f.read_text().strip())
+        except OSError as e:
+            raise InputError(f"cannot read {f}: {e.strerror}", where=Where(file=str(f)),
+                             hint="racker needs the current BMC credentials to add the new user"
+                             ) from None
+        if not values[-1]:
+            raise InputError(f"{f} is empty", where=Where(file=str(f)))
+    return Credentials(values[0], values[1])
+
+
+def _ask_password() -> str:
+    if not sys.stdin.isatty():
+        raise InputError("no terminal to ask for the new password",
+                         hint="pass --password-file FILE (mode 0600)")
+    first = getpass.getpass("New BMC password: ")
+    if getpass.getpass("Repeat the new BMC password: ") != first:
+        raise InputError("the two passwords differ")
+    return first
+
+
+def parse_bmc_addresses(values: Sequence[str]) -> list[Target]:
+    """`BMC_MAC=IP[:PORT]` flags → targets labelled by the BMC MAC."""
+    out: list[Target] = []
+    for v in values:
+        label, sep, addr = v.partition("=")
+        host, _, port = addr.partition(":")
+        if not sep or not host or (port and not port.isdigit()):
+            raise InputError(f"bad --bmc-address '{v}'", where=Where(flag="--bmc-address"),
+                             hint="use BMC_MAC=IP or BMC_MAC=IP:PORT")
+        # any label is fine; a MAC is only normalised
+        out.append((parse_mac(label) or label, host, int(port) if port else 623))
+    return out
+
+
+def _no_discovery(paths: Paths) -> list[Target]:
+    raise InputError("finding the BMC addresses is not available in this build",
+                     where=Where(flag="--bmc-address"),
+                     hint="pass --bmc-address BMC_MAC=IP for every BMC")
+
+
+def run(argv: Sequence[str], *, resolve: Resolver = _no_discovery,
+        env: dict[str, str] | None = None) -> int:
+    """`racker bmc ...`"""
+    args = _parser().parse_args(list(argv))
+    if args.command != "rotate-credentials":
+        print(f"Usage: {USAGE}", file=sys.stderr)
+        return 2
+    paths = Paths.from_env(env)
+    current = read_current_credentials(paths)
+    if args.password_file is not None:
+        password = read_secret_file(args.password_file, "--password-file")
+    else:
+        password = _ask_password()
+    new = Credentials(args.new_user, password)
+    targets = parse_bmc_addresses(args.bmc_address) if args.bmc_address else resolve(paths)
+    if not args.dry_run and not os.access(paths.oem_dir, os.W_OK):
+        raise InputError(f"cannot write to {paths.oem_dir}", hint="run racker with sudo")
+
+    async def go() -> tuple[list[str], bool]:
+        driver = registry.create(args.driver)
+        try:
+            report = await rotate_credentials(targets, current, new, driver, paths,
+                                              disable_old=args.disable_old,
+                                              dry_run=args.dry_run)
+        finally:
+            await driver.aclose()
+        return report.lines(), report.ok
+
+    lines, ok = asyncio.run(go())
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
