@@ -288,6 +288,24 @@ def test_all_runs_concurrently_and_reports_the_dead_bmc(rack: Rack) -> None:
     assert any(c.endswith("ipmi --all power status") for c in watch.seen)
 
 
+def test_all_with_a_bmc_nobody_knows(rack: Rack) -> None:
+    """Node 4's BMC has no lease and does not answer ARP: its block fails after RETRY_SEC."""
+    leases = Path(rack.env["RACKER_STATE_DIR"]) / "dnsmasq" / "dnsmasq.leases"
+    leases.write_text("".join(ln + "\n" for ln in leases.read_text().splitlines()
+                              if bmc_mac(N_LIVE + 1) not in ln))
+    p, _, took = _ipmi(rack, "--all", "power", "status")
+    blocks = [b for b in p.stdout.split("\n\n") if b]
+    assert [b.splitlines()[-1] for b in blocks[:N_LIVE]] == [
+        "Chassis Power is on", "Chassis Power is off", "Chassis Power is on"]
+    dead = blocks[N_LIVE].splitlines()
+    assert dead[0] == f"Output for {bmc_mac(N_LIVE + 1)}:"
+    assert dead[1] == (f"Error: node {primary_mac(N_LIVE + 1)}: could not find the IP address "
+                       f"of {bmc_mac(N_LIVE + 1)} via lo within 2 s (dnsmasq leases, "
+                       "neighbour table, arp-scan)")
+    assert dead[-1] == "Failed"
+    assert 2 <= took < 8, took
+
+
 def test_all_diag(rack: Rack) -> None:
     p, _, _ = _ipmi(rack, "--all", "diag")
     blocks = [b for b in p.stdout.split("\n\n") if b]
@@ -344,6 +362,21 @@ def _running() -> list[str]:
                 out.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
                            .decode(errors="replace"))
     return out
+
+
+def test_password_reaches_ipmitool_by_environment_only(rack: Rack, tmp_path: Path) -> None:
+    """A (misbehaving) ipmitool that prints its IPMI_PASSWORD: the helper masks it."""
+    leaky = tmp_path / "leaky-bin"
+    leaky.mkdir()
+    fake = leaky / "ipmitool"
+    fake.write_text('#!/bin/sh\necho "argv: $*"\necho "env: $IPMI_PASSWORD"\n')
+    fake.chmod(0o755)
+    env = {**rack.env, "PATH": f"{leaky}:{rack.env['PATH']}"}
+    for args in (["--all", "power", "status"], [bmc_mac(1), "power", "status"]):
+        p, _, _ = _ipmi(rack, *args, env=env)  # asserts the password is nowhere
+        assert p.returncode == 0, p.stderr
+        assert "env: ********" in p.stdout
+        assert "argv: -I lanplus -C3 -H " in p.stdout
 
 
 def test_all_refuses_the_serial_console(rack: Rack) -> None:

@@ -8,6 +8,7 @@ the child's environment (`-E` reads IPMI_PASSWORD), never in an argv or in outpu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from typing import Protocol
 
 from racker import discovery
 from racker import ipmi_helper as h
-from racker.bmc_locate import Locator
+from racker.bmc_locate import Found, Locator
 from racker.cli.run import run_main
 from racker.errors import BmcError, RackerError
 from racker.model import Credentials, Inventory, Node
@@ -137,13 +138,20 @@ class Context:
     locator: Locator
     planned: Mapping[str, str]
     hosts: Sequence[discovery.HostsEntry]
+    located: Mapping[str, Found] | None = None
+    """BMC MAC → address, when looked up for many nodes at once (`--all`); None: look up."""
 
 
 def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
     """Find the node's BMC and do what `request` asks; returns ipmitool's exit code."""
     s = ctx.settings
+    found = None
+    if ctx.located is not None:
+        found = ctx.located.get(node.bmc_mac)
+        if found is None:
+            raise ctx.locator.not_found(node.bmc_mac, s.retry_sec, node=node.primary_mac)
     bmc = ctx.locator.locate_bmc(node.bmc_mac, s.retry_sec, node=node.primary_mac,
-                                 planned_ip=ctx.planned.get(node.bmc_mac))
+                                 planned_ip=ctx.planned.get(node.bmc_mac), found=found)
     warning = h.bmc_ip_warning(bmc.ip, bmc.planned_ip)
     if warning:
         sink.echo(warning)
@@ -190,6 +198,9 @@ def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
     failed = 0
     if not nodes:
         return 0
+    # One shared search for every BMC first: a rack of missing BMCs waits RETRY_SEC once.
+    located = ctx.locator.find_many([n.bmc_mac for n in nodes], ctx.settings.retry_sec)
+    ctx = dataclasses.replace(ctx, located=located)
     with ThreadPoolExecutor(max_workers=min(h.MAX_PARALLEL, len(nodes))) as pool:
         for block, ok in pool.map(lambda n: _block_for(n, request, ctx, env), nodes):
             sys.stdout.write(block)
