@@ -416,6 +416,12 @@ def test_serial_console_takes_over_a_dangling_session(rack: Rack) -> None:
                 out += p.stdout.readline()
                 if b"SOL Session operational" in out:
                     break
+            # The helper keeps the password out of its own environment; only ipmitool has it.
+            assert rack.password.encode() not in Path(f"/proc/{p.pid}/environ").read_bytes()
+            children = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+            assert children, "ipmitool should be running"
+            child_env = Path(f"/proc/{children[0]}/environ").read_bytes()
+            assert f"IPMI_PASSWORD={rack.password}".encode() in child_env.split(b"\0")
             p.stdin.write(b"typed-by-rki\n")
             p.stdin.flush()
             for _ in range(50):
