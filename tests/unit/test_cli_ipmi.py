@@ -33,6 +33,11 @@ def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert "retries for 30 seconds" in out
 
 
+def test_help_survives_a_bad_retry_sec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ipmi.run(["-h"], env={"RETRY_SEC": "x"}, loaders=_refusing()) == 0
+    assert "retries for 150 seconds" in capsys.readouterr().out
+
+
 def test_no_arguments_is_usage_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert ipmi.run([], env={}, loaders=_refusing()) == 2
     assert capsys.readouterr().err.startswith("Usage: ipmi ")

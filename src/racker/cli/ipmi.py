@@ -164,8 +164,8 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         sink.echo(h.detach_hint(s.in_ssh))
         return sink.run(argv(h.SOL))
     if request.kind is h.Kind.DIAG:
-        found = ctx.locator.lookup_once(node.primary_mac)
-        internal = found.ip if found else None
+        nic = ctx.locator.lookup_once(node.primary_mac)  # once: the node may well be off
+        internal = nic.ip if nic else None
         planned_internal = ctx.planned.get(node.primary_mac)
         warning = h.internal_ip_warning(internal, planned_internal)
         if warning:
@@ -222,11 +222,14 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     """`ipmi` with its arguments; `env` and `loaders` default to the real ones."""
     e = os.environ if env is None else env
     request = h.parse_args(argv)
-    settings = h.parse_settings(e)
     if request is None:
+        retry = h.DEFAULT_RETRY_SEC
+        with contextlib.suppress(RackerError):  # help must work even with a bad RETRY_SEC
+            retry = h.parse_settings(e).retry_sec
         helped = bool(argv)
-        print(h.usage(retry_sec=settings.retry_sec), file=sys.stdout if helped else sys.stderr)
+        print(h.usage(retry_sec=retry), file=sys.stdout if helped else sys.stderr)
         return 0 if helped else 2
+    settings = h.parse_settings(e)
     paths = Paths.from_env(e)
     load = loaders or default_loaders()
     inventory = load.inventory(paths)
