@@ -288,6 +288,19 @@ def test_all_runs_concurrently_and_reports_the_dead_bmc(rack: Rack) -> None:
     assert any(c.endswith("ipmi --all power status") for c in watch.seen)
 
 
+def test_all_with_a_bmc_that_refuses_the_credentials(rack: Rack, tmp_path: Path) -> None:
+    """Node 4's BMC answers but knows another password: Failed, within the timeout."""
+    with ipmi_sims(tmp_path / "other", [rack.ips[N_LIVE]], "admin", "rki-other-pass"):
+        p, _, took = _ipmi(rack, "--all", "power", "status")
+    blocks = [b for b in p.stdout.split("\n\n") if b]
+    assert blocks[0].endswith("Chassis Power is on")
+    assert blocks[2].endswith("Chassis Power is on")
+    assert blocks[N_LIVE].splitlines()[1:] == [
+        "Error: Unable to establish IPMI v2 / RMCP+ session", "Failed"]
+    assert p.returncode == 1
+    assert took < 8, took
+
+
 def test_all_with_a_bmc_nobody_knows(rack: Rack) -> None:
     """Node 4's BMC has no lease and does not answer ARP: its block fails after RETRY_SEC."""
     leases = Path(rack.env["RACKER_STATE_DIR"]) / "dnsmasq" / "dnsmasq.leases"
