@@ -14,7 +14,7 @@ from racker.bootstrap_options import RackFacts
 from racker.cli.cmd_bootstrap import bootstrap
 from racker.cli.main import main
 from racker.configure import ConfigureResult
-from racker.errors import InputError, RackerError
+from racker.errors import InputError
 from racker.model import Inventory, OnFailure, Options, Provision, StorageProvider
 from racker.paths import Paths
 from racker.plan import make_plan
@@ -306,14 +306,6 @@ def test_flags_checked_against_the_rack(argv: list[str], flag: str, message: str
                   configure=Recorder(HA))
     assert e.value.where is not None and e.value.where.flag == flag
     assert message in str(e.value)
-
-
-def test_without_render_only_provisioning_is_refused_after_configure() -> None:
-    rec = Recorder(HA)
-    with pytest.raises(RackerError) as e:
-        bootstrap([], paths=NOWHERE, asker=DefaultAsker(), interactive=False,
-                  load_inventory=lambda p: HA, configure=rec, check_folders=no_folders)
-    assert "not available" in str(e.value) and rec.calls and rec.calls[0][1] is False
 
 
 def test_without_render_only_the_provisioner_gets_the_configured_rack(
