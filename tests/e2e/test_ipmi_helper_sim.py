@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from racker.sim.state import read_credentials
-from tests.e2e.test_sim_rack import Rack, rack, wait_for
+from tests.e2e.test_sim_rack import RACKER_SIM, Rack, rack, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
 
@@ -25,9 +25,8 @@ IPMI = str(Path(sys.executable).with_name("ipmi"))
 
 def _ipmi(r: Rack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**r.env, "USE_STDIN": "0", "USE_TTY": "0", "RETRY_SEC": "20", "IPMI_TIMEOUT": "2"}
-    p = subprocess.run([sys.executable, "-m", "racker.sim.cli_commands", "exec", r.name, "--",
-                        IPMI, *args], env=env, capture_output=True, text=True, timeout=120,
-                       check=False)
+    p = subprocess.run([RACKER_SIM, "exec", r.name, "--", IPMI, *args], env=env,
+                       capture_output=True, text=True, timeout=120, check=False)
     _, password = read_credentials(r.rd)
     assert password not in p.stdout + p.stderr
     return p
@@ -41,6 +40,7 @@ def test_ipmi_all_finds_every_virtual_bmc_by_arp(rack: Rack) -> None:
     p = _ipmi(rack, "--all", "power", "status")
     assert p.returncode == 0, p.stdout + p.stderr
     blocks = [b.splitlines() for b in p.stdout.split("\n\n") if b]
+    assert blocks, p.stderr
     assert [b[0] for b in blocks] == [f"Output for {s.bmc_mac}:" for s in servers]
     assert all(b[-1].startswith("Chassis Power is ") for b in blocks), p.stdout
 

@@ -249,9 +249,21 @@ def test_diag(rack: Rack) -> None:
     assert "System Power         : on" in lines
     assert any(line.startswith("Boot parameter data:") for line in lines)
     assert not any(line.startswith("Warning") for line in lines)
-    cmds = _calls(rack)
-    assert any(c.endswith("chassis status") for c in cmds)
-    assert any(c.endswith("chassis bootparam get 5") for c in cmds)
+    # Both questions in one ipmitool run: one session slot on the BMC, not two.
+    assert _calls(rack) == [f"-I lanplus -C3 -H {rack.ips[0]} -U admin -E -N 1 -R 1 "
+                            "exec /dev/stdin"]
+
+
+def test_diag_attached_to_the_terminal_fds(rack: Rack) -> None:
+    p, _, _ = _ipmi(rack, bmc_mac(3), "diag", env={**rack.env, "USE_TTY": "1"})
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("Warning: Internal IP address not found")
+    assert lines[1] == f"BMC MAC address: {bmc_mac(3)}"
+    # Our lines are flushed before ipmitool writes to the same stdout.
+    assert lines.index("Internal host name: node-3.rack.example") < lines.index(
+        "System Power         : on")
+    assert "Boot parameter data:" in p.stdout
 
 
 def test_diag_warns_about_unplanned_addresses(rack: Rack) -> None:

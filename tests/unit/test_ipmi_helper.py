@@ -132,6 +132,11 @@ def test_ipmitool_argv(timeout: int | None, command: tuple[str, ...], expected: 
     assert h.ipmitool_argv("10.0.0.5", "admin", command, timeout) == expected
 
 
+def test_diag_batch() -> None:
+    assert h.batch_input(h.DIAG_COMMANDS) == "chassis status\nchassis bootparam get 5\n"
+    assert h.ipmitool_argv("10.0.0.5", "u", h.BATCH)[-2:] == ["exec", "/dev/stdin"]
+
+
 def test_password_only_in_child_env() -> None:
     argv = h.ipmitool_argv("10.0.0.5", "admin", ("power", "status"), 3)
     env = h.child_env({"PATH": "/bin", "IPMI_PASSWORD": "old"}, "s3cr3t")

@@ -56,7 +56,7 @@ class Sink(Protocol):
 
     def echo(self, line: str) -> None: ...
 
-    def run(self, argv: list[str]) -> int: ...
+    def run(self, argv: list[str], stdin_text: str | None = None) -> int: ...
 
     def quiet(self, argv: list[str]) -> None: ...
 
@@ -72,16 +72,25 @@ class TerminalSink:
     def echo(self, line: str) -> None:
         print(line, flush=True)
 
-    def run(self, argv: list[str]) -> int:
+    def run(self, argv: list[str], stdin_text: str | None = None) -> int:
         argv = [_ipmitool(), *argv[1:]]
-        stdin = None if self._settings.use_stdin else subprocess.DEVNULL
+        stdin: int | None = None if self._settings.use_stdin else subprocess.DEVNULL
+        if stdin_text is not None:
+            stdin = subprocess.PIPE
         if self._settings.use_tty:
             # The child owns the terminal (sol activate switches it to raw mode itself).
+            if stdin_text is not None:
+                return subprocess.run(argv, env=self._env, input=stdin_text, check=False,
+                                      text=True).returncode
             return subprocess.run(argv, env=self._env, stdin=stdin, check=False).returncode
         # No terminal for the child: its output goes through a pipe and on to our stdout.
         with subprocess.Popen(argv, env=self._env, stdin=stdin, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace") as p:
             assert p.stdout is not None
+            if stdin_text is not None:
+                assert p.stdin is not None
+                p.stdin.write(stdin_text)
+                p.stdin.close()
             for line in p.stdout:
                 sys.stdout.write(h.redact(line, self._secret))
                 sys.stdout.flush()
@@ -106,9 +115,10 @@ class BlockSink:
     def echo(self, line: str) -> None:
         self.lines.append(line)
 
-    def _capture(self, argv: list[str]) -> tuple[int, str]:
+    def _capture(self, argv: list[str], stdin_text: str | None = None) -> tuple[int, str]:
+        # stdin is never shared between concurrent children: a batch text or nothing.
         try:
-            p = subprocess.run([_ipmitool(), *argv[1:]], env=self._env, stdin=subprocess.DEVNULL,
+            p = subprocess.run([_ipmitool(), *argv[1:]], env=self._env, input=stdin_text or "",
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                errors="replace", timeout=self._deadline, check=False)
         except subprocess.TimeoutExpired:
@@ -116,8 +126,8 @@ class BlockSink:
                          "(ipmitool stopped); set IPMI_TIMEOUT to change the limit")
         return p.returncode, p.stdout
 
-    def run(self, argv: list[str]) -> int:
-        rc, out = self._capture(argv)
+    def run(self, argv: list[str], stdin_text: str | None = None) -> int:
+        rc, out = self._capture(argv, stdin_text)
         if out:
             self.lines.append(h.redact(out.rstrip("\n"), self._secret))
         return rc
@@ -175,9 +185,7 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
         for line in h.diag_lines(node.bmc_mac, bmc.ip, node.primary_mac, internal, names):
             sink.echo(line)
-        rc_status = sink.run(argv(("chassis", "status")))
-        rc_boot = sink.run(argv(("chassis", "bootparam", "get", "5")))
-        return rc_status or rc_boot
+        return sink.run(argv(h.BATCH), h.batch_input(h.DIAG_COMMANDS))
     return sink.run(argv(request.command))
 
 
