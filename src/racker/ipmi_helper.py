@@ -16,6 +16,11 @@ from racker.model import Inventory, Node
 
 SOL = ("sol", "activate")
 DIAG = ("diag",)
+DIAG_COMMANDS = (("chassis", "status"), ("chassis", "bootparam", "get", "5"))
+"""What `diag` asks the BMC, in order."""
+BATCH = ("exec", "/dev/stdin")
+"""ipmitool reads commands from stdin and runs them in one session (exit code ≠ 0 if any
+failed), so `diag` costs the BMC one session slot instead of two."""
 ALL = "--all"
 DEFAULT_RETRY_SEC = 150
 ALL_DEFAULT_DEADLINE_SEC = 60.0
@@ -138,6 +143,11 @@ def ipmitool_argv(ip: str, user: str, command: Sequence[str],
     if timeout is not None:
         argv += ["-N", str(timeout), "-R", "1"]
     return [*argv, *command]
+
+
+def batch_input(commands: Iterable[Sequence[str]]) -> str:
+    """The stdin text for `ipmitool … exec /dev/stdin`: one command per line."""
+    return "".join(" ".join(c) + "\n" for c in commands)
 
 
 def child_env(base: Mapping[str, str], password: str) -> dict[str, str]:

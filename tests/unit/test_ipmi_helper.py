@@ -10,6 +10,9 @@ from racker import discovery
 from racker import ipmi_helper as h
 from racker.errors import InputError
 from racker.model import Inventory, Node
+from racker.render.dnsmasq import DnsmasqSettings, dhcp_hosts, render_dnsmasq
+from racker.render.hosts import hosts_entries, merge
+from tests import renderplans
 
 
 def _node(i: int, *, secondary: bool = True, line: int = 0) -> Node:
@@ -127,6 +130,11 @@ def test_deadline(settings: h.Settings, expected: float) -> None:
 )
 def test_ipmitool_argv(timeout: int | None, command: tuple[str, ...], expected: list[str]) -> None:
     assert h.ipmitool_argv("10.0.0.5", "admin", command, timeout) == expected
+
+
+def test_diag_batch() -> None:
+    assert h.batch_input(h.DIAG_COMMANDS) == "chassis status\nchassis bootparam get 5\n"
+    assert h.ipmitool_argv("10.0.0.5", "u", h.BATCH)[-2:] == ["exec", "/dev/stdin"]
 
 
 def test_password_only_in_child_env() -> None:
@@ -257,3 +265,20 @@ def test_usage_is_the_documented_one() -> None:
     assert first == "Usage: ipmi domain|primary-mac|bmc-mac|--all diag|[ipmitool commands]"
     for word in ("sol activate", "diag", "USE_STDIN=0 USE_TTY=0", "150 seconds", "RETRY_SEC"):
         assert word in text
+
+
+# --- contract with the renderers: what racker writes is what the helper reads --------------------
+
+@pytest.mark.parametrize("options", ["flatcar", "lokomotive"])
+def test_rendered_dnsmasq_conf_and_hosts_name_every_node(options: str) -> None:
+    opts = renderplans.flatcar() if options == "flatcar" else renderplans.lokomotive(
+        num_controllers=1)
+    plan = renderplans.build_plan(4, opts)
+    conf = render_dnsmasq(plan, DnsmasqSettings("eth1", Path("/s/l"), Path("/s/p")))
+    planned = discovery.parse_dhcp_hosts(conf)
+    assert planned == dict(dhcp_hosts(plan))
+    hosts = discovery.parse_hosts(merge("127.0.0.1 localhost\n", hosts_entries(plan)))
+    for n in plan.nodes:
+        assert h.resolve_node(n.name, plan.inventory, planned, hosts) == n.node
+        assert h.resolve_node(n.node.bmc_mac.upper(), plan.inventory, planned, hosts) == n.node
+        assert n.name in discovery.names_for_ip(hosts, planned[n.node.primary_mac])
