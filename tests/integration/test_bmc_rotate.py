@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +17,11 @@ from tests.integration.ipmisim import (
     ADMIN_PASSWORD,
     ADMIN_USER,
     IpmiSim,
+    SimUser,
     random_loopback,
     start_ipmi_sim,
 )
+from tests.rackfixtures import IPMI_PASSWORD, IPMI_USER, bmc_mac, secondary_mac, write_rack
 
 pytestmark = [pytest.mark.ipmi_sim]
 
@@ -45,7 +49,7 @@ def oem(tmp_path: Path) -> Path:
     d.mkdir()
     (d / "ipmi_user").write_text(ADMIN_USER + "\n")
     (d / "ipmi_password").write_text(ADMIN_PASSWORD + "\n")
-    (d / "ipmi_password").chmod(0o644)  # as the reference's `tee` left it
+    (d / "ipmi_password").chmod(0o600)
     return d
 
 
@@ -155,7 +159,7 @@ def test_dry_run_changes_nothing_and_rerun_reuses_the_slot(
 def test_cli_refuses_before_touching_any_bmc(oem: Path, tmp_path: Path) -> None:
     pw = str(_password_file(tmp_path, NEW_PASSWORD))
     env = {"RACKER_OEM_DIR": str(oem)}
-    with pytest.raises(InputError, match="not available in this build"):
+    with pytest.raises(InputError, match=r"nodes\.csv"):  # no --bmc-address: nodes.csv needed
         cmd_bmc.run(["rotate-credentials", NEW_USER, "--password-file", pw], env=env)
     with pytest.raises(InputError, match="is the current user"):
         cmd_bmc.run(["rotate-credentials", ADMIN_USER, "--password-file", pw,
@@ -166,7 +170,7 @@ def test_cli_refuses_before_touching_any_bmc(oem: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="readable by group or others"):
         cmd_bmc.run(["rotate-credentials", NEW_USER, "--password-file", str(loose)], env=env)
     (oem / "ipmi_user").unlink()
-    with pytest.raises(InputError, match=r"cannot read .*ipmi_user"):
+    with pytest.raises(InputError, match="the IPMI user file is missing"):
         cmd_bmc.run(["rotate-credentials", NEW_USER, "--password-file", pw], env=env)
 
 
@@ -181,3 +185,36 @@ def test_racker_dispatches_bmc_command(oem: Path, capsys: pytest.CaptureFixture[
                  "--bmc-address", "x=127.0.0.1"]) == 2
     err = capsys.readouterr().err
     assert "racker: error: flag --password-file: cannot read /nonexistent/pw" in err
+
+
+def test_bmcs_are_found_by_mac_like_the_ipmi_helper_does(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """No --bmc-address: nodes.csv names the BMCs by MAC, the dnsmasq leases give their
+    addresses (the PXE interface is lo via a fake /sys/class/net, so the route check passes)."""
+    require_tool("ipmi_sim")
+    env = write_rack(tmp_path, 2)
+    net = Path(env["RACKER_SYS_CLASS_NET"])
+    shutil.rmtree(net / "eth1")
+    (net / "lo" / "address").write_text(secondary_mac(0) + "\n")
+    prefix = random_loopback().rsplit(".", 1)[0]
+    ips = [f"{prefix}.11", f"{prefix}.12"]
+    leases = Path(env["RACKER_STATE_DIR"]) / "dnsmasq" / "dnsmasq.leases"
+    leases.parent.mkdir(parents=True)
+    expiry = int(time.time()) + 3600
+    leases.write_text("".join(f"{expiry} {bmc_mac(i + 1)} {ip} * *\n" for i, ip in enumerate(ips)))
+    users = (SimUser(2, IPMI_USER, IPMI_PASSWORD),)
+    sims = [start_ipmi_sim(tmp_path, address=ip, port=623, users=users) for ip in ips]
+    try:
+        rc = cmd_bmc.run(["rotate-credentials", NEW_USER, "--password-file",
+                          str(_password_file(tmp_path, NEW_PASSWORD))],
+                         env={**env, "RETRY_SEC": "2"})
+        out = capsys.readouterr().out
+        assert rc == 0, out
+        for i, ip in enumerate(ips):
+            assert f"BMC {ip} (node {bmc_mac(i + 1)}): {NEW_USER} in slot 3, session proven" in out
+        oem = Path(env["RACKER_OEM_DIR"])
+        assert (oem / "ipmi_user").read_text() == NEW_USER + "\n"
+    finally:
+        for s in sims:
+            s.stop()

@@ -8,14 +8,16 @@ import getpass
 import os
 import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from racker.bmc import registry
 from racker.bmc.rotate import Target, rotate_credentials
-from racker.errors import InputError, Where
+from racker.credentials import load_credentials
+from racker.errors import BmcError, InputError, RackerError, Where
 from racker.macs import parse_mac
-from racker.model import Credentials
+from racker.model import Credentials, Node
 from racker.paths import Paths
 
 Resolver = Callable[[Paths], list[Target]]
@@ -43,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true",
                    help="show which slots would be used; change nothing")
     r.add_argument("--bmc-address", action="append", default=[], metavar="BMC_MAC=IP[:PORT]",
-                   help="address of a BMC (repeat for every BMC)")
+                   help="address of a BMC (repeat for every BMC); by default every node's BMC "
+                        "of nodes.csv is found on the PXE interface")
     r.add_argument("--driver", default="ipmi", help=argparse.SUPPRESS)
     return p
 
@@ -60,21 +63,6 @@ def read_secret_file(path: Path, flag: str) -> str:
                          f"{stat.S_IMODE(st.st_mode):04o})", where=Where(file=str(path)),
                          hint=f"chmod 600 {path}")
     return text.split("\n", 1)[0]
-
-
-def read_current_credentials(paths: Paths) -> Credentials:
-    """The user and password racker uses now (ipmi_user / ipmi_password in the OEM folder)."""
-    values = []
-    for f in (paths.ipmi_user_file, paths.ipmi_password_file):
-        try:
-            values.append(f.read_text().strip())
-        except OSError as e:
-            raise InputError(f"cannot read {f}: {e.strerror}", where=Where(file=str(f)),
-                             hint="racker needs the current BMC credentials to add the new user"
-                             ) from None
-        if not values[-1]:
-            raise InputError(f"{f} is empty", where=Where(file=str(f)))
-    return Credentials(values[0], values[1])
 
 
 def _ask_password() -> str:
@@ -101,27 +89,63 @@ def parse_bmc_addresses(values: Sequence[str]) -> list[Target]:
     return out
 
 
-def _no_discovery(paths: Paths) -> list[Target]:
-    raise InputError("finding the BMC addresses is not available in this build",
-                     where=Where(flag="--bmc-address"),
-                     hint="pass --bmc-address BMC_MAC=IP for every BMC")
+def discover_targets(paths: Paths, retry_sec: float) -> list[Target]:
+    """Every node's BMC (management node excluded), found by its MAC on the PXE interface as
+    the `ipmi` helper finds it; labelled by the BMC MAC. All must be found."""
+    from racker.bmc_locate import Locator  # discovery loads only when it is needed
+    from racker.inventory import load_inventory
+    from racker.ipmi_helper import all_nodes
+
+    inventory = load_inventory(paths)
+    nodes = all_nodes(inventory)
+    if not nodes:
+        raise InputError(f"{inventory.path} lists no node besides the management node",
+                         where=Where(file=str(inventory.path)))
+    locator = Locator(paths, inventory.pxe_interface)
+
+    def locate(node: Node) -> Target | str:
+        try:
+            found = locator.locate_bmc(node.bmc_mac, retry_sec, node=node.primary_mac)
+        except RackerError as e:
+            return f"BMC {node.bmc_mac}: {e.message}"
+        return (node.bmc_mac, found.ip, 623)
+
+    with ThreadPoolExecutor(max_workers=min(16, len(nodes))) as pool:
+        results = list(pool.map(locate, nodes))
+    missing = [r for r in results if isinstance(r, str)]
+    if missing:
+        raise BmcError("not every BMC was found, nothing was changed:\n  " + "\n  ".join(missing),
+                       hint="check the BMCs' power and cabling ('ipmi NODE diag'), or set "
+                            "RETRY_SEC to wait longer")
+    return [r for r in results if not isinstance(r, str)]
 
 
-def run(argv: Sequence[str], *, resolve: Resolver = _no_discovery,
-        env: dict[str, str] | None = None) -> int:
+def _retry_sec(env: Mapping[str, str]) -> float:
+    value = env.get("RETRY_SEC", "")
+    return float(value) if value.isdigit() else 150.0
+
+
+def run(argv: Sequence[str], *, resolve: Resolver | None = None,
+        env: Mapping[str, str] | None = None) -> int:
     """`racker bmc ...`"""
     args = _parser().parse_args(list(argv))
     if args.command != "rotate-credentials":
         print(f"Usage: {USAGE}", file=sys.stderr)
         return 2
-    paths = Paths.from_env(env)
-    current = read_current_credentials(paths)
+    environ = os.environ if env is None else env
+    paths = Paths.from_env(environ)
+    current = load_credentials(paths)
     if args.password_file is not None:
         password = read_secret_file(args.password_file, "--password-file")
     else:
         password = _ask_password()
     new = Credentials(args.new_user, password)
-    targets = parse_bmc_addresses(args.bmc_address) if args.bmc_address else resolve(paths)
+    if args.bmc_address:
+        targets = parse_bmc_addresses(args.bmc_address)
+    elif resolve is not None:
+        targets = resolve(paths)
+    else:
+        targets = discover_targets(paths, _retry_sec(environ))
     if not args.dry_run and not os.access(paths.oem_dir, os.W_OK):
         raise InputError(f"cannot write to {paths.oem_dir}", hint="run racker with sudo")
 
