@@ -255,6 +255,24 @@ def diag_lines(bmc_mac: str, bmc_ip: str, node_mac: str, internal_ip: str | None
     ]
 
 
+_FAILURE_HINTS = (
+    ("Unable to establish IPMI v2 / RMCP+ session",
+     "hint: no session with this BMC: it does not answer on UDP 623, is out of session slots, "
+     "or refused ipmi_user/ipmi_password"),
+    ("Insufficient privilege level",
+     "hint: ipmi_user lacks the privilege for this command (racker's user needs ADMINISTRATOR)"),
+    ("Invalid command", "hint: this BMC does not support the command"),
+)
+
+
+def failure_hint(output: str) -> str | None:
+    """A hint for a failed ipmitool run whose output shows a known error, else None."""
+    for needle, hint in _FAILURE_HINTS:
+        if needle in output:
+            return hint
+    return None
+
+
 def all_block(bmc_mac: str, output: str, ok: bool) -> str:
     """One node's block of `--all` output: header, its output, `Failed` on failure, blank line."""
     body = output if not output or output.endswith("\n") else output + "\n"

@@ -308,7 +308,10 @@ def test_all_with_a_bmc_that_refuses_the_credentials(rack: Rack, tmp_path: Path)
     assert blocks[0].endswith("Chassis Power is on")
     assert blocks[2].endswith("Chassis Power is on")
     assert blocks[N_LIVE].splitlines()[1:] == [
-        "Error: Unable to establish IPMI v2 / RMCP+ session", "Failed"]
+        "Error: Unable to establish IPMI v2 / RMCP+ session",
+        "hint: no session with this BMC: it does not answer on UDP 623, is out of session "
+        "slots, or refused ipmi_user/ipmi_password",
+        "Failed"]
     assert p.returncode == 1
     assert took < 8, took
 

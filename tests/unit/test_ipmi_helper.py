@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from racker import discovery
 from racker import ipmi_helper as h
@@ -232,6 +234,22 @@ def test_internal_ip_warning(found: str | None, planned: str | None, start: str 
         assert got is not None and got.startswith(start) and '"10.0.0.5"' in got
 
 
+@pytest.mark.parametrize(
+    ("output", "start"),
+    [
+        ("Error: Unable to establish IPMI v2 / RMCP+ session", "hint: no session with this BMC"),
+        ("Set Chassis Power Control to Down/Off failed: Insufficient privilege level",
+         "hint: ipmi_user lacks the privilege"),
+        ("Unable to send RAW command (...): Invalid command", "hint: this BMC does not support"),
+        ("Chassis Power is on", None),
+        ("", None),
+    ],
+)
+def test_failure_hint(output: str, start: str | None) -> None:
+    got = h.failure_hint(output)
+    assert (got is None) if start is None else (got is not None and got.startswith(start))
+
+
 def test_diag_lines() -> None:
     assert h.diag_lines("aa:bb:cc:dd:ee:12", "172.24.213.71", "aa:bb:cc:dd:ee:11",
                         "172.24.213.36", ["w-31.k8s.localdomain", "x"]) == [
@@ -282,3 +300,12 @@ def test_rendered_dnsmasq_conf_and_hosts_name_every_node(options: str) -> None:
         assert h.resolve_node(n.name, plan.inventory, planned, hosts) == n.node
         assert h.resolve_node(n.node.bmc_mac.upper(), plan.inventory, planned, hosts) == n.node
         assert n.name in discovery.names_for_ip(hosts, planned[n.node.primary_mac])
+
+
+@given(st.sampled_from([(n, m) for n in (*NODES, MGMT) for m in n.macs]), st.booleans(),
+       st.booleans())
+def test_any_mac_form_names_its_node(pair: tuple[Node, str], upper: bool, hyphen: bool) -> None:
+    node, mac = pair
+    text = mac.upper() if upper else mac
+    text = text.replace(":", "-") if hyphen else text
+    assert h.resolve_node(text, INV, PLANNED, HOSTS) == node

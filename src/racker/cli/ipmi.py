@@ -197,6 +197,9 @@ def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, s
     except RackerError as e:
         sink.echo(f"Error: {e}")
         ok = False
+    hint = None if ok else h.failure_hint(sink.text())
+    if hint:
+        sink.echo(hint)
     return h.all_block(node.bmc_mac, sink.text(), ok), ok
 
 
