@@ -132,7 +132,7 @@ def check_subnet_prefix(v: str) -> str | None:
 
 def check_count(v: str) -> str | None:
     """A whole number, zero or more."""
-    if v.isdigit() and len(v) <= 4:
+    if v.isascii() and v.isdigit() and len(v) <= 4:
         return None
     return "expected a whole number, 0 or more"
 
@@ -377,7 +377,8 @@ def _check_counts(
             f"{controllers} controllers of node type {ctype!r} asked for, "
             f"the rack has {have} such nodes",
             where=flag_where("controller-type" if controllers == 1 else "num-controllers"),
-            hint=("node types with enough nodes: " + ", ".join(enough)) if enough
+            hint=(f"choose a node type with enough nodes ({', '.join(enough)})"
+                  + (" or -num-controllers 1" if controllers > 1 else "")) if enough
             else "use -num-controllers 1",
         )
     if storage is not StorageProvider.NONE and storage_count and facts.type_counts:

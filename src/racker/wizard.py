@@ -395,7 +395,6 @@ def walk(graph: Graph, asker: Asker) -> dict[str, str]:
             return answers
         q = graph.questions[name]
         raw = asker.ask(retry or q)
-        retry = None
         if raw == HELP:
             asker.tell("ⓘ " + (q.help or "No help for this question."))
             continue
@@ -409,5 +408,5 @@ def walk(graph: Graph, asker: Asker) -> dict[str, str]:
                 retry = replace(q, default=raw)
             continue
         answers[q.key] = value
-        name = q.next(value)
+        name, retry = q.next(value), None
     raise InputError(f"the wizard asked more than {MAX_STEPS} questions; giving up")

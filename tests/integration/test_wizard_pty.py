@@ -7,7 +7,6 @@ hosts file, HOME), answers the questions with real key presses (arrows, type to 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -21,7 +20,6 @@ import pytest
 
 DOWN = "\x1b[B"
 MGMT = ("0c:c4:7a:00:00:01", "0c:c4:7a:00:00:02", "0c:c4:7a:00:00:03")
-CONFIGURE_MERGED = importlib.util.find_spec("racker.configure") is not None
 
 
 def node_mac(i: int, kind: int) -> str:
@@ -113,14 +111,13 @@ def ha_rack(tmp_path: Path) -> Iterator[Rack]:
 
 
 def check_outcome(rack: Rack, status: int, out: str, folder: str) -> None:
-    """With configuration rendering merged, -render-only writes the folder and exits 0."""
+    """-render-only wrote the folder, dnsmasq.conf and hosts entries, then stopped with 0."""
     assert "Traceback" not in out
-    if CONFIGURE_MERGED:
-        assert status == 0, out[-2000:]
-        assert (rack.home / folder).is_dir()
-    else:
-        assert status == 1, out[-2000:]
-        assert "writing the configuration folder is not available" in out
+    assert status == 0, out[-2000:]
+    assert (rack.home / folder).is_dir()
+    assert f"✓ configuration folder {rack.home / folder}" in out
+    assert (rack.root / "state" / "dnsmasq" / "dnsmasq.conf").is_file()
+    assert "Stopped before any BMC, service or network is touched (-render-only)." in out
 
 
 def test_lokomotive_with_ha_and_storage(ha_rack: Rack) -> None:
@@ -152,10 +149,12 @@ def test_lokomotive_with_ha_and_storage(ha_rack: Rack) -> None:
                  "web UI: no", "storage: rook on 2 nodes of type small", "backup: no"):
         assert line in summary
     check_outcome(ha_rack, status, out, "lokomotive")
-    if CONFIGURE_MERGED:
-        loko = (ha_rack.home / "lokomotive" / "lokocfg.vars").read_text()
-        assert "rack7-controller-2.k8s.example.org" in loko
-        assert "storage.lokomotive.io" in loko
+    loko = (ha_rack.home / "lokomotive" / "lokocfg.vars").read_text()
+    # Controllers are the first three "large" nodes by MAC; rook on both "small" nodes.
+    assert "rack7-controller-2.k8s.example.org" in loko
+    assert loko.count('"storage.lokomotive.io" = "rook"') == 2, loko
+    assert not (ha_rack.home / "lokomotive" / "web-ui.lokocfg").exists()
+    assert (ha_rack.home / "lokomotive" / "rook.lokocfg").exists()
 
 
 def test_flatcar_with_manual_ip_editor(tmp_path: Path) -> None:
@@ -192,10 +191,11 @@ def test_flatcar_with_manual_ip_editor(tmp_path: Path) -> None:
     assert "provision: flatcar" in summary and "public IP addresses: static (INI)" in summary
     assert "subnet prefix: 10.9.8" in summary
     check_outcome(rack, status, out, "flatcar-container-linux")
-    if CONFIGURE_MERGED:
-        cl = rack.home / "flatcar-container-linux" / "cl"
-        custom = "".join(p.read_text() for p in cl.glob("*-custom.yaml"))
-        assert "192.0.2.10/24" in custom
+    cl = rack.home / "flatcar-container-linux" / "cl"
+    custom = {p.name: p.read_text() for p in cl.glob("*-custom.yaml")}
+    assert len(custom) == 3
+    # The second node by primary MAC is node-1 (names count from 0).
+    assert [n for n, text in custom.items() if "192.0.2.10/24" in text] == ["node-1-custom.yaml"]
 
 
 def test_backing_out_of_the_backup_questions(tmp_path: Path) -> None:
@@ -223,8 +223,8 @@ def test_backing_out_of_the_backup_questions(tmp_path: Path) -> None:
     summary = out[out.index("➤ Bootstrap options:"):]
     assert "backup: no" in summary and "controllers: 1 of node type any" in summary
     check_outcome(rack, status, out, "lokomotive")
-    if CONFIGURE_MERGED:
-        assert not (rack.home / "lokomotive" / "velero.lokocfg").exists()
+    assert not (rack.home / "lokomotive" / "velero.lokocfg").exists()
+    assert not (rack.home / "lokomotive" / "backup-credentials").exists()
 
 
 def test_without_a_terminal_every_answer_is_a_default(ha_rack: Rack) -> None:
@@ -247,3 +247,17 @@ def test_ctrl_c_stops_the_wizard_without_writing(ha_rack: Rack) -> None:
     assert status == 130 and "racker: interrupted" in out and "Traceback" not in out
     assert not (ha_rack.home / "lokomotive").exists()
     assert not (ha_rack.root / "state" / "dnsmasq").exists()
+
+
+def test_an_editor_that_cannot_run_goes_back_to_the_ip_question(tmp_path: Path) -> None:
+    rack = make_rack(tmp_path, ("a",))
+    rack.env["EDITOR"] = str(tmp_path / "no-such-editor")
+    s = Session(rack, "-provision", "flatcar")
+    s.answer("Choose how you want to assign the IP addresses", DOWN + "\r")
+    s.answer("[Enter to launch editor]", "\r")
+    s.expect("could not run the editor")
+    s.answer("Choose how you want to assign the IP addresses", "\r")  # DHCP after all
+    s.answer("Choose a subnet prefix", "\r")
+    status, out = s.finish()
+    assert "public IP addresses: DHCP" in out
+    check_outcome(rack, status, out, "flatcar-container-linux")

@@ -13,10 +13,13 @@ from racker.bootstrap_flags import FLAGS, checked_value, parse_flags, usage
 from racker.bootstrap_options import RackFacts
 from racker.cli.cmd_bootstrap import bootstrap
 from racker.cli.main import main
-from racker.errors import InputError, RackerError
+from racker.configure import ConfigureResult
+from racker.errors import InputError
 from racker.model import Inventory, OnFailure, Options, Provision, StorageProvider
 from racker.paths import Paths
+from racker.plan import make_plan
 from racker.wizard import DefaultAsker
+from tests.rackfixtures import write_rack
 from tests.unit.wizard_support import Script, mac, rack
 
 SAMPLE = {
@@ -118,6 +121,17 @@ def test_help_flatcar(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     assert '(default "172.24.213")' in out and '(default "DHCP")' in out
 
 
+@pytest.mark.parametrize(("types", "default"), [(("a", "a", "a", "b"), "3"), (("a", "b"), "1")])
+def test_help_reads_the_rack_for_the_controller_default(
+        types: tuple[str, ...], default: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var, value in write_rack(tmp_path, len(types), types).items():
+        monkeypatch.setenv(var, value)
+    assert main(["bootstrap", "-provision=lokomotive", "-h"]) == 0
+    out = capsys.readouterr().out
+    assert f'single-node control plane (default "{default}")' in out
+
+
 def test_help_uses_the_rack_for_the_controller_default() -> None:
     assert '(default "1")' in usage(Provision.LOKOMOTIVE, RackFacts.from_inventory(rack("a")))
     ha = usage(Provision.LOKOMOTIVE, RackFacts.from_inventory(rack("a", "a", "a")))
@@ -129,6 +143,7 @@ BAD = [
     (["--onfailure=sometimes"], "-onfailure", "allowed values: ask, retry, exclude, cancel"),
     (["-retries", "many"], "-retries", "whole number"),
     (["-retries=-1"], "-retries", "whole number"),
+    (["-retries", "²"], "-retries", "whole number"),  # a digit to str.isdigit, not to int()
     (["-num-controllers", "2"], "-num-controllers", "allowed values: 1, 3"),
     (["-web-ui", "maybe"], "-web-ui", "allowed values: true, false"),
     (["-storage-provider", "ceph"], "-storage-provider", "allowed values: none, rook, openebs"),
@@ -185,16 +200,25 @@ def test_bad_secret_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
 # --- flags, the wizard and the rack together (bootstrap() with the outside world injected) -----
 
 class Recorder:
-    def __init__(self) -> None:
+    """Stands in for configure: plans for real (so the options must suit the plan) and records."""
+
+    def __init__(self, inventory: Inventory | None = None) -> None:
+        self.inventory = inventory
         self.calls: list[tuple[Options, bool]] = []
 
-    def __call__(self, paths: Paths, options: Options, render_only: bool) -> None:
+    def __call__(self, paths: Paths, options: Options, render_only: bool) -> ConfigureResult:
         self.calls.append((options, render_only))
+        assert self.inventory is not None
+        return ConfigureResult(
+            plan=make_plan(options, self.inventory), folder=Path("/cfg"), files=(Path("/cfg/a"),),
+            dnsmasq_conf=Path("/state/dnsmasq.conf"), hosts_file=Path("/hosts"),
+            hosts_entries=(), hosts_changed=False, render_only=render_only,
+        )
 
 
 def run(argv: list[str], inventory: Inventory, asker: object = None,
         interactive: bool = False) -> tuple[int, Options]:
-    rec = Recorder()
+    rec = Recorder(inventory)
     code = bootstrap(
         argv, paths=Paths.from_env({"HOME": "/nonexistent"}),
         asker=asker or DefaultAsker(),  # type: ignore[arg-type]
@@ -292,17 +316,26 @@ def test_flags_checked_against_the_rack(argv: list[str], flag: str, message: str
     with pytest.raises(InputError) as e:
         bootstrap(["-provision", "lokomotive", *argv], paths=NOWHERE, check_folders=no_folders,
                   asker=DefaultAsker(), interactive=False, load_inventory=lambda p: HA,
-                  configure=Recorder())
+                  configure=Recorder(HA))
     assert e.value.where is not None and e.value.where.flag == flag
     assert message in str(e.value)
 
 
-def test_without_render_only_provisioning_is_refused_after_configure() -> None:
-    rec = Recorder()
-    with pytest.raises(RackerError) as e:
-        bootstrap([], paths=NOWHERE, asker=DefaultAsker(), interactive=False,
-                  load_inventory=lambda p: HA, configure=rec, check_folders=no_folders)
-    assert "not available" in str(e.value) and rec.calls and rec.calls[0][1] is False
+def test_without_render_only_the_provisioner_gets_the_configured_rack(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[ConfigureResult] = []
+
+    def provisioner(paths: Paths, configured: ConfigureResult) -> int:
+        seen.append(configured)
+        return 7
+
+    code = bootstrap(["-provision", "flatcar"], paths=NOWHERE, asker=DefaultAsker(),
+                     interactive=False, load_inventory=lambda p: HA, configure=Recorder(HA),
+                     check_folders=no_folders, provision=provisioner)
+    assert code == 7 and not seen[0].render_only
+    assert [n.name for n in seen[0].plan.nodes] == [f"node-{i}" for i in range(5)]
+    out = capsys.readouterr().out
+    assert "✓ configuration folder /cfg (1 files)" in out and "-render-only" not in out
 
 
 # --- properties: arbitrary input gives racker's own errors, never anything else -----------------

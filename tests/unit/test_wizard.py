@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from racker.bootstrap_options import RackFacts, options_from_answers
 from racker.errors import InputError
@@ -13,6 +15,7 @@ from racker.wizard import (
     OTHER,
     DefaultAsker,
     Kind,
+    Question,
     flatcar_graph,
     graph_for,
     is_blank,
@@ -152,13 +155,16 @@ def test_editor_reopens_on_the_operators_text_when_it_is_refused() -> None:
     no_gateway = f"[{mac(1, 3)}]\nip_addr = 192.0.2.10/24\n"
     unknown = "[02:99:99:99:99:99]\nip_addr = 192.0.2.10/24\ngateway = 192.0.2.1\ndns = 1.1.1.1\n"
     s = Script(("ip-addrs", "manual"), ("manual-ip-assignment", no_gateway),
-               ("manual-ip-assignment", unknown), ("manual-ip-assignment", INI),
-               ("subnet-prefix", ""))
+               ("manual-ip-assignment", HELP), ("manual-ip-assignment", unknown),
+               ("manual-ip-assignment", INI), ("subnet-prefix", ""))
     answers = walk(flatcar_graph(facts), s)
     assert answers["ip-addrs"] == INI
-    assert s.asked[2].default == no_gateway and s.asked[3].default == unknown
+    # Asking for help in between keeps the operator's text too.
+    assert s.asked[2].default == no_gateway and s.asked[3].default == no_gateway
+    assert s.asked[4].default == unknown
     assert "IP addresses:1:2: section [02:00:00:00:03:01] sets ip_addr but no gateway" in s.told[0]
-    assert "IP addresses:1:2: [02:99:99:99:99:99] is not the secondary MAC" in s.told[1]
+    assert s.told[1].startswith("ⓘ Each node needs an IP address")
+    assert "IP addresses:1:2: [02:99:99:99:99:99] is not the secondary MAC" in s.told[2]
 
 
 def test_lokomotive_manual_ips_then_domain_name() -> None:
@@ -282,3 +288,33 @@ def test_a_looping_asker_is_stopped() -> None:
     g = flatcar_graph(RackFacts())
     with pytest.raises(InputError):
         walk(g, Loop())  # empty editor text and "" for the select loop forever
+
+
+class _Random:
+    """An Asker answering at random: choice values, help, nothing, or any text."""
+
+    def __init__(self, data: st.DataObject) -> None:
+        self.data = data
+
+    def ask(self, question: Question) -> str:
+        options = [c.value for c in question.choices] + ["true", "false", HELP, "", INI]
+        # Mostly meaningful answers, so that walks reach their end; sometimes any text.
+        return self.data.draw(st.one_of(st.sampled_from(options), st.sampled_from(options),
+                                        st.sampled_from(options), st.text(max_size=20)))
+
+    def tell(self, text: str) -> None:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data(), st.sampled_from(list(Provision)),
+       st.sampled_from([HA_RACK, SMALL_RACK, RackFacts()]))
+def test_any_answers_give_options_or_racker_errors(
+        data: st.DataObject, provision: Provision, facts: RackFacts) -> None:
+    try:
+        answers = walk(graph_for(provision, facts), _Random(data))
+        o = options_from_answers({**answers, "provision": provision.value}, facts)
+    except InputError as e:
+        assert e.message
+    else:
+        assert o.provision is provision

@@ -7,14 +7,14 @@ answer takes its default. Values are checked before anything is read or written.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from types import ModuleType
-from typing import Any
 
 from racker.bootstrap_flags import ParsedFlags, check_scope, checked_value, parse_flags, usage
 from racker.bootstrap_options import RackFacts, describe, options_from_answers
+from racker.configdir import check_folders as _check_folders
+from racker.configure import ConfigureResult
+from racker.configure import configure as _configure_kw
 from racker.errors import RackerError
 from racker.inventory import load_inventory as _load_inventory
 from racker.model import Inventory, Options, Provision
@@ -22,53 +22,42 @@ from racker.paths import Paths
 from racker.wizard import Asker, DefaultAsker, graph_for, provision_graph, walk
 
 LoadInventory = Callable[[Paths], Inventory]
-Configure = Callable[[Paths, Options, bool], Any]
-"""Writes the configuration; its result, when it has them, names `folder`, `files`,
-`dnsmasq_conf` and `hosts_file` (racker.configure.ConfigureResult)."""
+Configure = Callable[[Paths, Options, bool], ConfigureResult]
 CheckFolders = Callable[[Paths], None]
+Provisioner = Callable[[Paths, ConfigureResult], int]
 
 RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 """Flags whose allowed values come from nodes.csv: checked once the rack is read."""
 
 
-def _module(name: str) -> ModuleType | None:
-    """Import a part of racker that may be missing from this build (None when it is)."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name != name:
-            raise
-        return None
+def _provision(paths: Paths, configured: ConfigureResult) -> int:
+    # imported here: the engine, the services and the IPMI stack load only when provisioning
+    from racker.provision import provision_rack
+
+    return provision_rack(paths, configured)
 
 
-def _configure(paths: Paths, options: Options, render_only: bool) -> Any:
-    module = _module("racker.configure")
-    if module is None:
-        raise RackerError(
-            "writing the configuration folder is not available in this build of racker",
-            hint="update racker",
-        )
-    return module.configure(paths, options, render_only=render_only)
-
-
-def _check_folders(paths: Paths) -> None:
-    # NOTE: checked before the first question, as the reference did, so that an operator does
-    # not answer every question only to learn that a configuration folder is in the way.
-    module = _module("racker.configdir")
-    if module is not None:
-        module.check_folders(paths)
-
-
-def _report(result: Any) -> None:
+def _report(result: ConfigureResult) -> None:
     """What configure wrote, for the operator."""
-    folder = getattr(result, "folder", None)
-    if folder is not None:
-        files = getattr(result, "files", ())
-        print(f"✓ configuration folder {folder} ({len(files)} files)")
-    for label, attr in (("dnsmasq configuration", "dnsmasq_conf"), ("hosts entries", "hosts_file")):
-        where = getattr(result, attr, None)
-        if where is not None:
-            print(f"✓ {label}: {where}")
+    print(f"✓ configuration folder {result.folder} ({len(result.files)} files)")
+    print(f"✓ dnsmasq configuration: {result.dnsmasq_conf}")
+    print(f"✓ hosts entries: {result.hosts_file}")
+
+
+def _configure(paths: Paths, options: Options, render_only: bool) -> ConfigureResult:
+    return _configure_kw(paths, options, render_only=render_only)
+
+
+def _resume(paths: Paths) -> ConfigureResult | None:
+    """The configuration of an interrupted bootstrap to continue, if there is one."""
+    from racker.resume import interrupted, resume
+
+    folder = interrupted(paths)
+    if folder is None:
+        return None
+    print(f"➤ Continuing the interrupted bootstrap of {folder} with the options recorded "
+          "there (nodes already provisioned are kept)")
+    return resume(paths, folder)
 
 
 def _facts_or_none(paths: Paths, load: LoadInventory) -> RackFacts | None:
@@ -88,6 +77,7 @@ def bootstrap(
     load_inventory: LoadInventory = _load_inventory,
     configure: Configure = _configure,
     check_folders: CheckFolders = _check_folders,
+    provision: Provisioner = _provision,
 ) -> int:
     """Run `racker bootstrap` with the outside world passed in (tests pass their own)."""
     parsed = parse_flags(argv)
@@ -96,31 +86,35 @@ def bootstrap(
         for name, raw in parsed.values.items()
         if name not in RACK_DEPENDENT
     }
-    provision = Provision(early["provision"]) if "provision" in early else None
+    kind = Provision(early["provision"]) if "provision" in early else None
     if parsed.help:
-        facts = _facts_or_none(paths, load_inventory) if provision else None
-        print(usage(provision, facts))
+        facts = _facts_or_none(paths, load_inventory) if kind else None
+        print(usage(kind, facts))
         return 0
-    if provision is not None:
-        check_scope(parsed, provision)
+    if kind is not None:
+        check_scope(parsed, kind)
 
+    if not parsed.render_only:
+        resumed = _resume(paths)
+        if resumed is not None:
+            return provision(paths, resumed)
     facts = RackFacts.from_inventory(load_inventory(paths))
-    check_folders(paths)
     values = {name: checked_value(name, raw, facts) for name, raw in parsed.values.items()}
-    options = _answers(parsed, values, facts, asker, interactive, provision)
+    # NOTE: checked before the first question, as the reference did, so that an operator does
+    # not answer every question only to learn that a configuration folder is in the way.
+    check_folders(paths)
+    options = _answers(parsed, values, facts, asker, interactive, kind)
 
     print("➤ Bootstrap options:")
     for line in describe(options):
         print(f"  {line}")
     sys.stdout.flush()
-    _report(configure(paths, options, parsed.render_only))
+    configured = configure(paths, options, parsed.render_only)
+    _report(configured)
     if parsed.render_only:
         print("Stopped before any BMC, service or network is touched (-render-only).")
         return 0
-    raise RackerError(
-        "provisioning the nodes is not available in this build of racker yet",
-        hint="the configuration was written; run with -render-only to only write it",
-    )
+    return provision(paths, configured)
 
 
 def _answers(

@@ -6,6 +6,7 @@ Each handler takes the engine, the session and the request data and returns
 
 from __future__ import annotations
 
+import socket
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -35,6 +36,8 @@ Handler = Callable[["BmcEngine", "Session", bytes], Reply]
 
 IANA_IPMI_FORUM = b"\xf2\x1b\x00"  # 7154, little-endian
 LAST_EVENT_COMMAND = 0x10  # chassis status byte 2 bit 4: last power-on via IPMI command
+DIRECTIVES = (PowerAction.OFF, PowerAction.ON, PowerAction.CYCLE, PowerAction.RESET,
+              PowerAction.DIAG, PowerAction.SOFT)  # chassis control byte 1 (table 28-4)
 
 
 def ok(data: bytes = b"") -> Reply:
@@ -102,6 +105,34 @@ def _close_session(e: BmcEngine, s: Session, data: bytes) -> Reply:
     if sid not in e.sessions or (sid != s.sid and s.priv < PRIV_ADMIN):
         return fail(0x87)  # invalid session ID in request
     return CC_OK, b"", lambda: e.close(sid)
+
+
+def _session_info(e: BmcEngine, s: Session, data: bytes) -> Reply:
+    if not data:
+        return fail(CC_BAD_LENGTH)
+    active = sorted((x for x in e.sessions.values() if x.active), key=lambda x: x.sid)
+    index = data[0]
+    if index == 0:
+        target: Session | None = s
+    elif index == 0xFF and len(data) >= 5:
+        target = e.sessions.get(int.from_bytes(data[1:5], "little"))
+    elif index == 0xFE and len(data) >= 2:
+        target = active[data[1] - 1] if 1 <= data[1] <= len(active) else None
+    else:
+        target = active[index - 1] if 1 <= index <= len(active) else None
+    if target is None or not target.active:
+        return fail(CC_INVALID_DATA)
+    handle = active.index(target) + 1
+    found = e.users.login(target.username)
+    uid = found[0] if found else 0
+    head = bytes([handle, e.session_limit & 0x3F, len(active) & 0x3F, uid & 0x3F,
+                  target.priv & 0x0F, 0x10 | 1])  # RMCP+ session on LAN channel 1
+    host, port = target.addr[0], target.addr[1]
+    try:
+        ip = socket.inet_aton(host.removeprefix("::ffff:"))
+    except OSError:
+        ip = bytes(4)
+    return ok(head + ip + bytes(6) + struct.pack(">H", port))
 
 
 def _channel_info(e: BmcEngine, s: Session, data: bytes) -> Reply:
@@ -190,8 +221,13 @@ def _chassis_control(e: BmcEngine, s: Session, data: bytes) -> Reply:
     now = e.clock()
     e.boot.chassis_control(now)
     on = e.chassis.is_powered_on()
-    action = list(PowerAction)[directive]
+    action = DIRECTIVES[directive]
     e.log(f"chassis control: power {action.value} (power was {'on' if on else 'off'})")
+    powers_up = (action == PowerAction.ON and not on) or \
+        (on and action in (PowerAction.CYCLE, PowerAction.RESET))
+    if powers_up and e.faults.lose_boot_flags:
+        e.log("boot flags lost at power-up (fault lose_boot_flags)")
+        e.boot.forget()
     if action == PowerAction.ON:
         if not on:
             e.chassis.power(action, e.boot.consume(now, reset=False))
@@ -230,6 +266,9 @@ def _restart_cause(e: BmcEngine, s: Session, data: bytes) -> Reply:
 def _set_boot(e: BmcEngine, s: Session, data: bytes) -> Reply:
     if not data:
         return fail(CC_BAD_LENGTH)
+    if data[0] & 0x7F == 5 and e.faults.ignore_boot_flags:
+        e.log("boot parameter 5 write ignored (fault ignore_boot_flags)")
+        return ok()
     code = e.boot.set(data[0], data[1:], e.clock())
     if code == CC_OK and data[0] & 0x7F in (3, 5):
         e.log(f"boot parameter {data[0] & 0x7F} set to {data[1:].hex(' ')}"
@@ -266,6 +305,7 @@ COMMANDS: dict[tuple[int, int], tuple[int, Handler]] = {
     (0x06, 0x38): (PRIV_CALLBACK, _auth_cap),
     (0x06, 0x3B): (PRIV_CALLBACK, _set_session_priv),
     (0x06, 0x3C): (PRIV_CALLBACK, _close_session),
+    (0x06, 0x3D): (PRIV_USER, _session_info),
     (0x06, 0x41): (PRIV_USER, _channel_access),
     (0x06, 0x42): (PRIV_USER, _channel_info),
     (0x06, 0x43): (PRIV_ADMIN, _set_user_access),
