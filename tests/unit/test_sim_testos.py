@@ -87,7 +87,7 @@ def test_module_load_order_unknown_module_and_cycle() -> None:
 
 def parse_cpio(data: bytes) -> list[tuple[str, int, bytes, tuple[int, int]]]:
     """An independent newc reader for the round trip."""
-    out = []
+    out: list[tuple[str, int, bytes, tuple[int, int]]] = []
     pos = 0
     while True:
         assert data[pos:pos + 6] == b"070701"
