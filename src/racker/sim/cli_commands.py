@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from racker.errors import InputError, Where
-from racker.sim import mirrorserve, rack, state
+from racker.sim import mirrorserve, qemu_rack, rack, state
 from racker.sim.daemon import BMC_FAULTS
 from racker.sim.lite import NODE_FAULTS
 from racker.sim.netns import Runner
@@ -51,15 +51,14 @@ def cmd_create(argv: Sequence[str]) -> int:
                    help="generate a nodes.csv with a management node and N nodes")
     p.add_argument("--types", default="", help="node types for --generate, e.g. a,b,c")
     p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
-                   help="node hosts: lite processes (QEMU nodes are not built yet)")
+                   help="node hosts: lite processes or QEMU VMs booting the test OS")
+    p.add_argument("--disk-dir", help="where QEMU nodes keep their disks "
+                                      "(default: the rack's folder)")
     p.add_argument("--name", help=f"rack name (default {state.DEFAULT_RACK})")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
     a = p.parse_args(list(argv))
     name = check_rack_name(a.name or state.DEFAULT_RACK)
-    if a.nodes == "qemu":
-        raise InputError("QEMU nodes are not available in this build", where=Where(flag="--nodes"),
-                         hint="use --nodes lite (the default)")
     if a.generate is not None:
         if a.nodes_csv or a.mgmt_mac:
             raise InputError("give either NODES_CSV MGMT_MAC or --generate N, not both",
@@ -75,8 +74,13 @@ def cmd_create(argv: Sequence[str]) -> int:
     _require_root()
     rd = state.rack_dir(name)
     started = time.monotonic()
+    contents = None
+    if a.nodes == "qemu":  # before the daemon starts: it reads qemu.json
+        _, contents = qemu_rack.prepare(rd.root, name, Path(a.disk_dir) if a.disk_dir else None)
+    else:
+        qemu_rack.forget(rd.root)
     rack.create(rd, topo, csv_text, Runner(), a.mgmt_ip)
-    mirrorserve.start(rd.root, topo.mgmt_ns)
+    mirrorserve.start(rd.root, topo.mgmt_ns, contents)
     print(f"created rack {name}: {len(topo.servers)} nodes, management namespace "
           f"{topo.mgmt_ns}, state in {rd.root} ({time.monotonic() - started:.1f} s)")
     print(f"  run racker there: racker-sim exec {name} -- racker ...")

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from racker.atomic import write_atomic
+from racker.sim import qemu_rack
 from racker.sim.lite import NODE_FAULTS, LiteNode
 from racker.sim.node import NodeChassis
+from racker.sim.qemu_node import QEMU_FAULTS, QemuNode
 from racker.sim.state import RackDir, load_topology, read_credentials
 from racker.sim.topology import NODE_IFACE, SimServer, Topology
 from racker.sim.vbmc import VirtualBmc, bind_udp_in_netns
@@ -56,7 +58,7 @@ exit 0
 class _Server:
     server: SimServer
     chassis: NodeChassis
-    node: LiteNode
+    node: LiteNode | QemuNode
     bmc: VirtualBmc
     dhcp: asyncio.subprocess.Process | None = None
 
@@ -72,7 +74,7 @@ async def set_address(ns: str, iface: str, cidr: str | None) -> None:
         await proc.wait()
 
 
-def _bmc_logger(node: LiteNode) -> Callable[[str], None]:
+def _bmc_logger(node: LiteNode | QemuNode) -> Callable[[str], None]:
     def log(message: str) -> None:
         node.log("bmc", msg=message)
 
@@ -95,10 +97,16 @@ class Simulator:
         hook = self.rd.root / "bmc-dhcp-hook"
         write_atomic(hook, HOOK, mode=0o755)
         self.rd.leases.mkdir(parents=True, exist_ok=True)
+        qemu = qemu_rack.load(self.rd.root)
         for s in self.t.servers:
             chassis = NodeChassis()
-            node = LiteNode(s.name, s.primary_mac, self.t.node_ns(s), NODE_IFACE, chassis,
-                            self.rd.timeline(s), set_address, console=chassis.emit_console)
+            node: LiteNode | QemuNode
+            if qemu is not None:
+                node = qemu_rack.make_node(qemu, s.name, s.primary_mac, self.t.node_ns(s),
+                                           chassis, self.rd.timeline(s), chassis.emit_console)
+            else:
+                node = LiteNode(s.name, s.primary_mac, self.t.node_ns(s), NODE_IFACE, chassis,
+                                self.rd.timeline(s), set_address, console=chassis.emit_console)
             chassis.subscribe(node.power_event)
             # The vBMC runs on this loop; its socket was opened inside the BMC's namespace.
             sock = bind_udp_in_netns(self.t.bmc_ns(s), "0.0.0.0", 623)
@@ -166,6 +174,9 @@ class Simulator:
             return {"error": f"no node '{ref}' in rack {self.t.rack}"}
         srv = self.servers[s.name]
         if kind in NODE_FAULTS:
+            if isinstance(srv.node, QemuNode) and kind not in QEMU_FAULTS:
+                return {"error": f"fault {kind} is not available for QEMU nodes",
+                        "hint": "QEMU nodes honour " + ", ".join(QEMU_FAULTS)}
             target = srv.node.state.faults
         elif kind in BMC_FAULTS:
             on = not clear

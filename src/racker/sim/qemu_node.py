@@ -174,12 +174,39 @@ def pick_accel(env: dict[str, str] | None = None) -> str:
 # --- the node (I/O) --------------------------------------------------------------------------
 
 
+TESTOS_PREFIX = "racker-testos: "
+CONSOLE_POLL = 0.5
+QEMU_FAULTS = ("no-pxe",)
+"""Node faults a QEMU node honours (the others need the test OS's cooperation)."""
+
+
+def testos_event(line: str) -> tuple[str, str] | None:
+    """(event, detail) of a test OS progress line on the serial console, else None."""
+    if not line.startswith(TESTOS_PREFIX):
+        return None
+    text = line[len(TESTOS_PREFIX):].strip()
+    word = text.split(" ", 1)[0].rstrip(":")
+    events = {"up": "testos-up", "lease": "lease", "installer": "installer",
+              "ignition": "ignition", "image": "image", "installed": "installed-to-disk",
+              "reported": "reported", "disk": "disk-os", "rebooting": "reboot-requested",
+              "halted": "testos-halted"}
+    return events.get(word, "testos"), text
+
+
+def lease_ip(detail: str) -> str | None:
+    """The address of a test OS `lease IP/PREFIX on eth0 ...` line."""
+    words = detail.split()
+    return words[1].split("/")[0] if len(words) > 1 and words[0] == "lease" else None
+
+
 @dataclass
 class QemuNodeState:
     phase: str = "off"
     boots: int = 0
     pid: int | None = None
     last_boot: str | None = None
+    ip: str | None = None
+    installed: bool = False
     faults: set[str] = field(default_factory=set)
 
 
@@ -187,11 +214,15 @@ class QemuNode:
     """One simulated server as a QEMU VM. Call `power_event` from the event loop."""
 
     def __init__(self, spec: QemuSpec, chassis: Chassis,
-                 log: Callable[..., None] | None = None) -> None:
+                 log: Callable[..., None] | None = None,
+                 console: Callable[[str], None] | None = None) -> None:
         self.spec = spec
         self.chassis = chassis
         self.state = QemuNodeState()
         self._log = log
+        self._console = console
+        self._console_pos = 0
+        self._console_rest = b""
         self._task: asyncio.Task[None] | None = None
         self._proc: asyncio.subprocess.Process | None = None
 
@@ -240,6 +271,7 @@ class QemuNode:
         if event is PowerEvent.OFF:
             self._cancel()
             self.state.phase = "off"
+            self.state.ip = None
         elif event is PowerEvent.RESET or self._task is None or self._task.done():
             self._cancel()
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -276,9 +308,13 @@ class QemuNode:
         try:
             for _ in range(MAX_BOOTS):
                 device = self.chassis.take_boot_device()
-                installed = self.installed
+                installed = self.state.installed = self.installed
+                self.state.ip = None
                 self.log("firmware", boot_device=device.value, installed=installed)
                 choice = firmware_choice(device, installed)
+                if choice is BootDevice.PXE and "no-pxe" in self.state.faults:
+                    self._phase("no-pxe", reason="network boot disabled in firmware (fault)")
+                    return
                 if choice is None:
                     self._phase("boot-failed", reason=f"nothing to boot on {device.value}")
                     await asyncio.sleep(FAILED_BOOT_PAUSE)
@@ -307,10 +343,50 @@ class QemuNode:
         self.state.last_boot = device.value
         self._phase("pxe-boot" if device is BootDevice.PXE else "disk-boot",
                     pid=self._proc.pid, accel=self.spec.accel)
-        _, err = await self._proc.communicate()
+        self._console_pos = self.spec.console_log.stat().st_size
+        self._console_rest = b""
+        follow = asyncio.get_running_loop().create_task(self._follow_console())
+        try:
+            _, err = await self._proc.communicate()
+        finally:
+            follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follow
+            self._read_console()
         rc = self._proc.returncode
         assert rc is not None
         self.state.pid = None
+        self.state.installed = self.installed
         self.log("qemu-exit", returncode=rc,
                  **({"stderr": err.decode(errors="replace").strip()[-500:]} if rc else {}))
         return rc
+
+    # -- serial console --------------------------------------------------------------------
+    async def _follow_console(self) -> None:
+        """Forward new serial output while QEMU runs (a poll of the log file QEMU writes)."""
+        while True:
+            await asyncio.sleep(CONSOLE_POLL)
+            self._read_console()
+
+    def _read_console(self) -> None:
+        """Forward whole lines written since the last call; test OS steps go to the timeline."""
+        pos = self._console_pos
+        try:
+            with self.spec.console_log.open("rb") as f:
+                f.seek(pos)
+                data = f.read(1 << 20)
+        except FileNotFoundError:
+            return
+        self._console_pos = pos + len(data)
+        text = self._console_rest + data
+        *lines, self._console_rest = text.split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            if self._console is not None:
+                self._console(line)
+            event = testos_event(line)
+            if event is not None:
+                kind, detail = event
+                self.state.phase = kind
+                self.state.ip = lease_ip(detail) or self.state.ip
+                self.log(kind, msg=detail)
