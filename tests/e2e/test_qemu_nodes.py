@@ -18,7 +18,7 @@ import secrets
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,16 +157,33 @@ def paths(store: Store, mac: str) -> list[str]:
             for e in store.events(mac) if e.kind is EventKind.REQUEST]
 
 
-@pytest.mark.timeout(900)
-def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -> None:
+@dataclass
+class Run:
+    """What one run of the two VMs left behind."""
+
+    store: Store
+    nodes: list[QemuNode]
+    timelines: dict[str, list[tuple[str, dict[str, object]]]]
+    marks: dict[str, float]
+    consoles: dict[str, str]
+    accel: str
+
+    def why(self, name: str, mac: str) -> str:
+        return f"{name}: timeline {self.timelines[mac]}\nconsole:\n{self.consoles[name]}"
+
+
+Done = Callable[[Store, list[QemuNode]], bool]
+
+
+def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | None = None,
+              deadline: float = DEADLINE) -> Run:
+    """Serve DHCP and racker's boot server, power both VMs on, run until `done` (bounded)."""
     for tool in ("qemu-system-x86_64", "dnsmasq", "gpg", "apt-get", "dpkg-deb"):
         require_tool(tool)
-    started = time.monotonic()
     testos = ensure_testos()
-    build_s = time.monotonic() - started
-    assets = tmp_path / "assets"
-    key = sim_signing_key(tmp_path / "key")
-    publish_testos(assets, key, testos, channel="stable", version="9999.0.0")
+    assets = tmp / "assets"
+    publish_testos(assets, sim_signing_key(tmp / "key"), testos, channel="stable",
+                   version="9999.0.0")
     (assets / "flatcar").symlink_to("stable/amd64-usr")
     accel = pick_accel()
     chassis = {mac: TestChassis() for _, mac, _ in NODES}
@@ -175,14 +192,16 @@ def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -
     for i, (name, mac, _) in enumerate(NODES, 1):
         for _ns, args in attach_commands(rack.node(i), "eth0", mac):
             ip("-n", rack.node(i), *args)
-        spec = QemuSpec(name, mac, rack.node(i), tmp_path / "disks" / f"{name}.raw",
-                        tmp_path / f"{name}.console", testos, accel=accel)
+        spec = QemuSpec(name, mac, rack.node(i), tmp / "disks" / f"{name}.raw",
+                        tmp / f"{name}.console", testos, accel=accel)
 
         def log(event: str, _mac: str = mac, **fields: object) -> None:
             timelines[_mac].append((event, fields))
 
-        nodes.append(QemuNode(spec, chassis[mac], log))
-    store = Store(tmp_path / "events.sqlite")
+        node = QemuNode(spec, chassis[mac], log)
+        node.state.faults |= (faults or {}).get(mac, set())
+        nodes.append(node)
+    store = Store(tmp / "events.sqlite")
 
     async def on_report(node: BootNode, kind: EventKind) -> None:
         if kind is EventKind.INSTALLED:  # as racker's engine does before it answers
@@ -191,8 +210,8 @@ def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -
     app = create_app(BootServerConfig(BASE, assets), catalog(), store, on_report)
     dnsmasq = subprocess.Popen(
         ["ip", "netns", "exec", rack.mgmt, "dnsmasq", "--keep-in-foreground",
-         f"--conf-file={dnsmasq_conf(tmp_path)}", "--user=root",
-         f"--log-facility={tmp_path / 'dnsmasq.log'}"],
+         f"--conf-file={dnsmasq_conf(tmp)}", "--user=root",
+         f"--log-facility={tmp / 'dnsmasq.log'}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     marks: dict[str, float] = {}
 
@@ -204,17 +223,12 @@ def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -
             boot_start = time.monotonic()
             for node in nodes:
                 node.power_event(PowerEvent.ON)
-            deadline = boot_start + DEADLINE
-            while time.monotonic() < deadline:
+            while time.monotonic() < boot_start + deadline:
                 for _, mac, _ in NODES:
-                    got = kinds(store, mac)
-                    if EventKind.INSTALLED in got:
-                        marks.setdefault(f"installed_{mac}", time.monotonic() - boot_start)
-                    if EventKind.BOOTED in got:
-                        marks.setdefault(f"booted_{mac}", time.monotonic() - boot_start)
-                if all(f"booted_{mac}" in marks for _, mac, _ in NODES):
-                    break
-                if any(n.state.phase == "qemu-failed" for n in nodes):
+                    for kind in (EventKind.INSTALLED, EventKind.BOOTED):
+                        if kind in kinds(store, mac):
+                            marks.setdefault(f"{kind.value}_{mac}", time.monotonic() - boot_start)
+                if done(store, nodes) or any(n.state.phase == "qemu-failed" for n in nodes):
                     break
                 await asyncio.sleep(0.5)
         finally:
@@ -228,12 +242,25 @@ def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -
     finally:
         dnsmasq.terminate()
         dnsmasq.wait(10)
-    total = time.monotonic() - started
     consoles = {n.name: n.spec.console_log.read_text(errors="replace")[-3000:] for n in nodes}
-    print(f"accel={accel} testos_build_s={build_s:.1f} total_s={total:.1f} "
-          + " ".join(f"{k}={v:.1f}" for k, v in sorted(marks.items())))
-    for (name, mac, addr), node in zip(NODES, nodes, strict=True):
-        why = f"{name}: timeline {timelines[mac]}\nconsole:\n{consoles[name]}"
+    left = [ns for ns in list_netns() if ns.startswith(rack.tag)]
+    assert all(not netns_pids(ns) for ns in left), "a QEMU or dnsmasq outlived the run"
+    return Run(store, nodes, timelines, marks, consoles, accel)
+
+
+@pytest.mark.timeout(900)
+def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -> None:
+    started = time.monotonic()
+
+    def all_booted(store: Store, nodes: list[QemuNode]) -> bool:
+        return all(EventKind.BOOTED in kinds(store, mac) for _, mac, _ in NODES)
+
+    run = run_nodes(rack, tmp_path, all_booted)
+    store = run.store
+    print(f"accel={run.accel} total_s={time.monotonic() - started:.1f} "
+          + " ".join(f"{k}={v:.1f}" for k, v in sorted(run.marks.items())))
+    for (name, mac, addr), node in zip(NODES, run.nodes, strict=True):
+        why = run.why(name, mac)
         requested = paths(store, mac)
         # the iPXE chain reached the boot server: boot.ipxe (known by the client IP), the
         # node's iPXE script, and the installer Ignition
@@ -248,12 +275,37 @@ def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -
         reports = [e for e in store.events(mac) if e.kind in (EventKind.INSTALLED,
                                                               EventKind.BOOTED)]
         assert {e.detail["client"] for e in reports} == {addr}, why
-        boots = [ev for ev, _ in timelines[mac] if ev in ("pxe-boot", "disk-boot")]
+        boots = [ev for ev, _ in run.timelines[mac] if ev in ("pxe-boot", "disk-boot")]
         assert boots[:2] == ["pxe-boot", "disk-boot"], why
         assert node.disk_marker() == (mac.replace(":", "-"),
                                       f"{BASE}/ignition?mac={mac.replace(':', '-')}"
                                       "&os=installed"), why
-        assert "racker-testos: reported booted" in consoles[name], why
-    assert dnsmasq.returncode is not None
-    left = [ns for ns in list_netns() if ns.startswith(rack.tag)]
-    assert all(not netns_pids(ns) for ns in left), "a QEMU or dnsmasq outlived the test"
+        assert "racker-testos: reported booted" in run.consoles[name], why
+        # the test OS's steps reached the node's timeline from its serial console
+        events = [ev for ev, _ in run.timelines[mac]]
+        assert "installed-to-disk" in events and "reported" in events, why
+
+
+@pytest.mark.timeout(900)
+def test_installer_fails_and_no_boot_report_faults(rack: Rack, tmp_path: Path) -> None:
+    (_, failing, _), (_, silent, _) = NODES
+
+    def both_halted(store: Store, nodes: list[QemuNode]) -> bool:
+        texts = {n.spec.mac: n.spec.console_log.read_text(errors="replace")
+                 if n.spec.console_log.exists() else "" for n in nodes}
+        return ("halted: flatcar-install failed (fault)" in texts[failing]
+                and "halted: running; boot report lost (fault)" in texts[silent])
+
+    run = run_nodes(rack, tmp_path, both_halted,
+                    faults={failing: {"installer-fails"}, silent: {"no-boot-report"}})
+    # the failing installer fetched its Ignition, never wrote its disk nor reported
+    assert "halted: flatcar-install failed (fault)" in run.consoles["node1"], run.why("node1",
+                                                                                       failing)
+    assert kinds(run.store, failing).count(EventKind.INSTALLED) == 0
+    assert run.nodes[0].disk_marker() is None
+    assert any("os=installer" in p for p in paths(run.store, failing))
+    # the silent node installed, booted from disk, fetched its own Ignition and said nothing
+    got = kinds(run.store, silent)
+    assert EventKind.INSTALLED in got and EventKind.BOOTED not in got, run.why("node2", silent)
+    assert any("os=installed" in p for p in paths(run.store, silent))
+    assert "halted: running; boot report lost (fault)" in run.consoles["node2"]

@@ -98,3 +98,14 @@ def test_small_helpers(tmp_path: Path) -> None:
 ])
 def test_urldecode(tmp_path: Path, encoded: str, decoded: str) -> None:
     assert sh(tmp_path, f"urldecode '{encoded}'") == decoded
+
+
+@pytest.mark.parametrize(("faults", "kind", "expected"), [
+    ("installer-fails:no-boot-report", "no-boot-report", "yes"),
+    ("installer-fails", "installer-fails", "yes"),
+    ("installer-fails", "installer", "no"),
+    ("", "no-pxe", "no"),
+])
+def test_has_fault(tmp_path: Path, faults: str, kind: str, expected: str) -> None:
+    out = sh(tmp_path, f"RACKER_FAULTS='{faults}'; has_fault {kind} && echo yes || echo no")
+    assert out == expected + "\n"

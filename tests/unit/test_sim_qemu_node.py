@@ -11,8 +11,10 @@ from racker.sim.qemu_node import (
     IPXE_ROM,
     QemuSpec,
     attach_commands,
+    console_event,
     cpu_has_virtualization,
     firmware_choice,
+    lease_ip,
     pick_accel,
     qemu_argv,
     uplink_mac,
@@ -97,3 +99,38 @@ def test_cpu_has_virtualization(cpuinfo: str, expected: bool) -> None:
 def test_pick_accel_honours_the_environment() -> None:
     assert pick_accel({"RACKER_SIM_ACCEL": "tcg"}) == "tcg"
     assert pick_accel({"RACKER_SIM_ACCEL": "kvm"}) == "kvm"
+
+
+@pytest.mark.parametrize(("faults", "fw_cfg"), [
+    (set(), []),
+    ({"no-pxe", "dhcp-lost"}, []),  # the VM's side handles these, not the test OS
+    ({"no-boot-report", "installer-fails", "no-pxe"},
+     ["name=opt/racker/faults,string=installer-fails:no-boot-report"]),
+])
+def test_faults_reach_the_test_os_through_fw_cfg(faults: set[str], fw_cfg: list[str]) -> None:
+    assert opt(qemu_argv(SPEC, BootDevice.PXE, faults), "-fw_cfg") == fw_cfg
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("racker-testos: up (kernel 6.1.0-56-cloud-amd64)",
+     ("testos-up", "up (kernel 6.1.0-56-cloud-amd64)")),
+    ("racker-testos: lease 10.0.0.11/24 on eth0 from 10.0.0.1",
+     ("lease", "lease 10.0.0.11/24 on eth0 from 10.0.0.1")),
+    ("racker-testos: reported booted: {\"ok\":true}",
+     ("reported", "reported booted: {\"ok\":true}")),
+    ("racker-testos: halted: no DHCP lease", ("testos-halted", "halted: no DHCP lease")),
+    ("racker-testos: something new", ("testos", "something new")),
+    ("[    3.06] Run /init as init process", None),
+    ("udhcpc: started, v1.35.0", None),
+])
+def test_testos_event(line: str, expected: tuple[str, str] | None) -> None:
+    assert console_event(line) == expected
+
+
+@pytest.mark.parametrize(("detail", "ip"), [
+    ("lease 10.0.0.11/24 on eth0 from 10.0.0.1", "10.0.0.11"),
+    ("installed to /dev/vda", None),
+    ("lease", None),
+])
+def test_lease_ip(detail: str, ip: str | None) -> None:
+    assert lease_ip(detail) == ip

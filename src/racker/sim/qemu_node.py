@@ -17,7 +17,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +42,12 @@ FAILED_BOOT_PAUSE = 10.0
 STOP_WAIT = 5.0
 ACCEL_ENV = "RACKER_SIM_ACCEL"
 KVM_GET_API_VERSION = 0xAE00
+TESTOS_PREFIX = "racker-testos: "
+CONSOLE_POLL = 0.5
+TESTOS_FAULTS = ("installer-fails", "no-boot-report")
+"""Faults the test OS acts on (told through fw_cfg)."""
+QEMU_FAULTS = ("no-pxe", "dhcp-lost", *TESTOS_FAULTS)
+"""Node faults a QEMU node honours; each takes effect at the node's next boot."""
 KERNEL_CONSOLE = "console=ttyS1,57600n8"
 """The serial port racker's kernel arguments name (SOL on real servers); the VM's second UART."""
 
@@ -98,8 +104,11 @@ def attach_commands(ns: str, uplink: str, mac: str, tap: str = TAP,
     ]
 
 
-def qemu_argv(spec: QemuSpec, boot: BootDevice) -> list[str]:
-    """The QEMU command line of one boot (`boot` is PXE or DISK)."""
+def qemu_argv(spec: QemuSpec, boot: BootDevice, faults: Iterable[str] = ()) -> list[str]:
+    """The QEMU command line of one boot (`boot` is PXE or DISK).
+
+    The test OS reads `faults` (those it acts on) from the fw_cfg file `opt/racker/faults`.
+    """
     argv = [
         QEMU, "-name", spec.name, "-machine", "pc", "-accel", spec.accel,
         "-m", str(spec.memory_mb), "-smp", "1",
@@ -113,6 +122,9 @@ def qemu_argv(spec: QemuSpec, boot: BootDevice) -> list[str]:
     ]
     if SEABIOS.exists():
         argv += ["-bios", str(SEABIOS)]
+    testos_faults = sorted(set(faults) & set(TESTOS_FAULTS))
+    if testos_faults:
+        argv += ["-fw_cfg", f"name=opt/racker/faults,string={':'.join(testos_faults)}"]
     if boot is BootDevice.PXE:
         argv += ["-boot", "order=n"]
     else:
@@ -171,16 +183,7 @@ def pick_accel(env: dict[str, str] | None = None) -> str:
     return "kvm" if kvm_usable() else "tcg"
 
 
-# --- the node (I/O) --------------------------------------------------------------------------
-
-
-TESTOS_PREFIX = "racker-testos: "
-CONSOLE_POLL = 0.5
-QEMU_FAULTS = ("no-pxe",)
-"""Node faults a QEMU node honours (the others need the test OS's cooperation)."""
-
-
-def testos_event(line: str) -> tuple[str, str] | None:
+def console_event(line: str) -> tuple[str, str] | None:
     """(event, detail) of a test OS progress line on the serial console, else None."""
     if not line.startswith(TESTOS_PREFIX):
         return None
@@ -197,6 +200,15 @@ def lease_ip(detail: str) -> str | None:
     """The address of a test OS `lease IP/PREFIX on eth0 ...` line."""
     words = detail.split()
     return words[1].split("/")[0] if len(words) > 1 and words[0] == "lease" else None
+
+
+# --- the node (I/O) --------------------------------------------------------------------------
+
+
+async def _ip(*args: str) -> None:
+    proc = await asyncio.create_subprocess_exec("ip", *args, stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.DEVNULL)
+    await proc.wait()
 
 
 @dataclass
@@ -332,7 +344,11 @@ class QemuNode:
     async def boot(self, device: BootDevice) -> int:
         """Run one boot of the VM from `device` (PXE or DISK) until QEMU exits; its exit code."""
         self.ensure_disk()
-        argv = qemu_argv(self.spec, device)
+        argv = qemu_argv(self.spec, device, self.state.faults)
+        # NOTE: dhcp-lost cuts the VM's cable before it boots: its DHCP requests go nowhere,
+        # as when a switch port or relay drops them
+        lost = "dhcp-lost" in self.state.faults
+        await _ip("-n", self.spec.ns, "link", "set", self.spec.tap, "down" if lost else "up")
         with self.spec.console_log.open("a") as f:
             f.write(f"\n--- racker-sim: {self.name} boots from {device.value} ---\n")
         self._proc = await asyncio.create_subprocess_exec(
@@ -384,7 +400,7 @@ class QemuNode:
             line = raw.decode("utf-8", "replace").rstrip("\r")
             if self._console is not None:
                 self._console(line)
-            event = testos_event(line)
+            event = console_event(line)
             if event is not None:
                 kind, detail = event
                 self.state.phase = kind

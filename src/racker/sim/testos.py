@@ -27,7 +27,7 @@ from racker.sim.mirror import SigningKey, build_release
 
 KERNEL_PACKAGE = "linux-image-cloud-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
-ROOT_MODULES = ("virtio_pci", "virtio_net", "virtio_blk")
+ROOT_MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "qemu_fw_cfg")
 """What the test OS loads; their dependencies come from modules.dep."""
 BUILD_FORMAT = "1"
 """Bump when the build changes in a way the hash of the inputs would not see."""

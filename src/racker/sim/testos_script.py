@@ -81,6 +81,12 @@ version_of() {
   sed -n 's/^FLATCAR_VERSION=["]*\([^"]*\)["]*$/\1/p' "$1" | head -n 1
 }
 
+# has_fault KIND: true when the simulator set fault KIND (QEMU fw_cfg opt/racker/faults)
+has_fault() {
+  case ":${RACKER_FAULTS:-}:" in *":$1:"*) return 0;; esac
+  return 1
+}
+
 # base_of URL: scheme://host[:port] of URL
 base_of() {
   echo "$1" | sed 's#^\([a-z]*://[^/]*\).*#\1#'
@@ -161,6 +167,8 @@ fetch() {
 for m in $(cat /etc/modules); do
   insmod "/lib/modules/$m" || say "insmod $m failed"
 done
+RACKER_FAULTS=$(cat /sys/firmware/qemu_fw_cfg/by_name/opt/racker/faults/raw 2>/dev/null)
+[ -z "$RACKER_FAULTS" ] || say "faults $RACKER_FAULTS"
 n=0
 while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do n=$((n + 1)); sleep 0.2; done
 ip link set lo up
@@ -177,6 +185,7 @@ if [ "$1" = "__MARKER__" ]; then
   say "disk boot: installed system of $mac, ignition $url"
   fetch "$url" /tmp/ignition.json || halt_here "cannot fetch $url"
   say "ignition fetched ($(wc -c </tmp/ignition.json) bytes)"
+  has_fault no-boot-report && halt_here "running; boot report lost (fault)"
   ign_texts /tmp/ignition.json >/tmp/texts
   ev=$(events_url /tmp/texts)
   [ -n "$ev" ] || ev="$(base_of "$url")/racker/v1/nodes/$mac/events"
@@ -190,6 +199,7 @@ say "installer of $mac, ignition $url"
 fetch "$url" /tmp/ignition.json || halt_here "cannot fetch $url"
 say "ignition fetched ($(wc -c </tmp/ignition.json) bytes)"
 ign_texts /tmp/ignition.json >/tmp/texts
+has_fault installer-fails && halt_here "flatcar-install failed (fault)"
 base=$(install_base /tmp/texts)
 if [ -n "$base" ]; then
   version=$(install_version /tmp/texts)
