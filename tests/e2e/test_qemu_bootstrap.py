@@ -67,3 +67,4 @@ def test_bootstrap_installs_two_qemu_nodes(tmp_path: Path) -> None:
         rack.sim("destroy", name, check=False)
     left = [ns for ns in list_netns() if f"-{name}-" in ns]
     assert not left and not any(netns_pids(ns) for ns in left)
+    assert not list((tmp_path / "disks").iterdir())  # destroy removed the VMs' disks

@@ -54,6 +54,14 @@ def prepare(rack_root: Path, rack: str, disk_dir: Path | None) -> tuple[QemuRack
     return cfg, testos.mirror_contents(built)
 
 
+def remove_disks(rack_root: Path) -> None:
+    """Delete the rack's VM disks (also in a --disk-dir outside the rack folder)."""
+    cfg = load(rack_root)
+    if cfg is not None:
+        for disk in cfg.disk_dir.glob(f"{cfg.rack}-node*.raw"):
+            disk.unlink(missing_ok=True)
+
+
 def forget(rack_root: Path) -> None:
     """Make the rack a lite rack again (create without --nodes qemu)."""
     (rack_root / CONFIG_FILE).unlink(missing_ok=True)

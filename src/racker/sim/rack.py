@@ -18,7 +18,7 @@ from racker import inventory
 from racker.atomic import write_atomic
 from racker.errors import InputError, RackerError, Where
 from racker.macs import parse_mac
-from racker.sim import state
+from racker.sim import qemu_rack, state
 from racker.sim.netns import Runner, list_netns, netns_pids
 from racker.sim.topology import (
     SimServer,
@@ -186,6 +186,8 @@ def destroy(rd: state.RackDir, rack: str, runner: Runner, keep_files: bool = Fal
     if stray:
         _kill(stray, 5)
     runner.run_all(destroy_commands(rack, namespaces))
+    if not keep_files:
+        qemu_rack.remove_disks(rd.root)
     if not keep_files and rd.root.exists():
         shutil.rmtree(rd.root)
     else:
