@@ -8,17 +8,20 @@ switch to disk boot and the installed system's `booted` report.
 
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from racker.sim.netns import list_netns, netns_pids
+from racker.sim.state import RackDir, read_credentials
 from racker.sim.testos import cache_root
 from racker.store import EventKind
 from tests.conftest import require_root, require_tool
-from tests.e2e.simrack import SimRack
+from tests.e2e.simrack import BIN, SimRack
 
 pytestmark = [pytest.mark.qemu, pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
 
@@ -63,6 +66,29 @@ def test_bootstrap_installs_two_qemu_nodes(tmp_path: Path) -> None:
             assert disk.read_bytes()[:17] == b"racker-installed "
         # the test OS's steps are on each node's console (timeline)
         assert consoles.count("reported booted") == 2, consoles
+        # an IPMI power reset stops the VM and starts it again from disk (the BMC keeps disk,
+        # persistently); racker's services are gone after bootstrap, so only the start counts
+        first = rack.nodes()[0]
+        user, password = read_credentials(RackDir(rack.root))
+        reset = subprocess.run(
+            [str(BIN / "racker-sim"), "exec", name, "--", "ipmitool", "-I", "lanplus", "-H",
+             first["bmc_ip"], "-U", user, "-E", "power", "reset"],
+            env={**rack.env, "IPMI_PASSWORD": password}, capture_output=True, text=True,
+            timeout=60, check=False)
+        assert reset.returncode == 0, reset.stdout + reset.stderr
+
+        def after_reset() -> list[str]:
+            out = rack.sim("console", first["node"], "--name", name, "--json").stdout
+            events = [json.loads(line)["event"] for line in out.splitlines()]
+            cut = max((i for i, e in enumerate(events) if e == "power"), default=len(events))
+            return events[cut:]
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "testos-up" not in after_reset():
+            time.sleep(1)
+        events = after_reset()
+        assert events[:4] == ["power", "firmware", "disk-boot", "testos-up"], events
+        assert "qemu-failed" not in events
     finally:
         rack.sim("destroy", name, check=False)
     left = [ns for ns in list_netns() if f"-{name}-" in ns]

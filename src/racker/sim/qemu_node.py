@@ -285,8 +285,9 @@ class QemuNode:
             self.state.phase = "off"
             self.state.ip = None
         elif event is PowerEvent.RESET or self._task is None or self._task.done():
+            previous = self._task
             self._cancel()
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._task = asyncio.get_running_loop().create_task(self._run(previous))
 
     def _cancel(self) -> None:
         if self._task is not None and not self._task.done():
@@ -316,7 +317,10 @@ class QemuNode:
             await proc.wait()
 
     # -- boot loop ---------------------------------------------------------------------------
-    async def _run(self) -> None:
+    async def _run(self, previous: asyncio.Task[None] | None = None) -> None:
+        if previous is not None:
+            # NOTE: a reset stops the old QEMU first; two processes cannot share the tap
+            await asyncio.wait([previous])
         try:
             for _ in range(MAX_BOOTS):
                 device = self.chassis.take_boot_device()
