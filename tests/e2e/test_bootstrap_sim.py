@@ -126,7 +126,7 @@ def test_onfailure_retry_succeeds_once_the_fault_is_cleared(tmp_path: Path) -> N
 def test_onfailure_cancel_stops_with_guidance(tmp_path: Path) -> None:
     with sim_rack(tmp_path, 2) as rack:
         bad = rack.nodes()[1]
-        rack.sim("fault", bad["node"], "installer-fails", "--name", rack.name)
+        rack.sim("fault", bad["node"], "no-pxe", "--name", rack.name)
         r = rack.racker(*BOOTSTRAP, "-onfailure", "cancel")
         assert r.returncode != 0
         assert "Canceling" in r.stdout
