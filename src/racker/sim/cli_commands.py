@@ -7,6 +7,7 @@ Each `cmd_*` takes the arguments after the subcommand and returns an exit code; 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -18,6 +19,7 @@ from racker.sim import rack, state
 from racker.sim.daemon import BMC_FAULTS
 from racker.sim.lite import NODE_FAULTS
 from racker.sim.netns import Runner
+from racker.sim.testos import build_test_os
 from racker.sim.topology import check_rack_name
 
 
@@ -51,15 +53,12 @@ def cmd_create(argv: Sequence[str]) -> int:
                    help="generate a nodes.csv with a management node and N nodes")
     p.add_argument("--types", default="", help="node types for --generate, e.g. a,b,c")
     p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
-                   help="node hosts: lite processes (QEMU nodes are not built yet)")
+                   help="node hosts: lite processes (default) or QEMU VMs booting a test OS")
     p.add_argument("--name", help=f"rack name (default {state.DEFAULT_RACK})")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
     a = p.parse_args(list(argv))
     name = check_rack_name(a.name or state.DEFAULT_RACK)
-    if a.nodes == "qemu":
-        raise InputError("QEMU nodes are not available in this build", where=Where(flag="--nodes"),
-                         hint="use --nodes lite (the default)")
     if a.generate is not None:
         if a.nodes_csv or a.mgmt_mac:
             raise InputError("give either NODES_CSV MGMT_MAC or --generate N, not both",
@@ -72,7 +71,10 @@ def cmd_create(argv: Sequence[str]) -> int:
     else:
         raise InputError("missing NODES_CSV MGMT_MAC (or --generate N)",
                          hint="see 'racker-sim create -h'")
+    topo = dataclasses.replace(topo, node_kind=a.nodes)
     _require_root()
+    if a.nodes == "qemu":
+        build_test_os()  # once, cached; here so that a failure shows before anything is built
     rd = state.rack_dir(name)
     started = time.monotonic()
     rack.create(rd, topo, csv_text, Runner(), a.mgmt_ip)
