@@ -8,25 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from racker.bootcatalog import boot_nodes
 from racker.configure import ConfigureResult
+from racker.credentials import load_credentials
 from racker.engine.control import Control
 from racker.engine.progress import ProgressDisplay
 from racker.engine.run import Engine, FlagFiles, RunState
 from racker.engine.stages import Timeouts
 from racker.errors import RackerError, ServiceError
 from racker.exclude import exclude_nodes
+from racker.factory import gen_ssh_key
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
 from racker.node_ignition import FolderKind, read_config_folder
 from racker.paths import Paths
 from racker.render import asset_dir
+from racker.resume import mark_finished, mark_started
 from racker.services.assets import DirSource, HttpSource, Source, install_flatcar
 from racker.services.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
 from racker.services.dnsmasq import Dnsmasq, DnsmasqFiles
@@ -63,9 +68,11 @@ class Provisioner:
             raise RackerError("Lokomotive bring-up needs lokoctl, which this racker cannot "
                               "drive yet", hint="use -provision flatcar, or -render-only to only "
                               "write the Lokomotive configuration")
+        mark_started(self.paths, configured.folder)
         logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
         self.say(f"Logs: {logs}")
+        self._ensure_ssh_key()
         self._fetch_assets()
         self._ensure_address(plan)
         store = Store.in_state_dir(self.paths.state_dir)
@@ -79,7 +86,31 @@ class Provisioner:
             store.close()
         return code
 
+    async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
+        """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""
+        plan = configured.plan
+        self._ensure_address(plan)
+        store = Store.in_state_dir(self.paths.state_dir)
+        try:
+            catalog = StaticCatalog(self._boot_nodes(plan))
+            async with self._services(plan, store, catalog):
+                self.say(f"Serving DHCP on {plan.inventory.pxe_interface} and the boot server on "
+                         f"http://{plan.management_ip}:{self.settings.boot_port} "
+                         f"for {len(plan.nodes)} nodes (stop with Ctrl-C or SIGTERM)")
+                await stop.wait()
+        finally:
+            await self.control.close()
+            store.close()
+        self.say("Stopped.")
+        return 0
+
     # --- preparation -------------------------------------------------------------------------
+
+    def _ensure_ssh_key(self) -> None:
+        """The nodes' configs carry ~/.ssh/id_rsa.pub; make the key pair when there is none."""
+        if not (self.paths.home / ".ssh" / "id_rsa.pub").exists():
+            gen_ssh_key(self.paths.home, run=_quiet_run)
+            self.say(f"Created the SSH key {self.paths.home / '.ssh' / 'id_rsa'} for the nodes")
 
     def _fetch_assets(self) -> None:
         s = self.settings
@@ -151,7 +182,10 @@ class Provisioner:
     async def _provision(self, plan: ClusterPlan, store: Store, catalog: StaticCatalog) -> int:
         display = ProgressDisplay(self.out)
         flags = FlagFiles(asset_dir(self.paths, plan.options.provision))
-        engine = Engine(self.control, store, flags, Timeouts.scaled(self.settings.timeout_scale),
+        timeouts = Timeouts.scaled(self.settings.timeout_scale)
+        # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
+        timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
+        engine = Engine(self.control, store, flags, timeouts,
                         on_change=lambda run: display.update(self._title, run))
         self._title = BMC_TITLE
         checked = await engine.check_bmcs(plan.nodes)
@@ -167,6 +201,7 @@ class Provisioner:
             run = await engine.install(plan.nodes)
             display.finish(INSTALL_TITLE, run, not run.failed)
             if not run.failed:
+                mark_finished(self.paths)
                 self._success(plan)
                 return 0
             failed = [s.node for s in run.failed]
@@ -258,12 +293,19 @@ class Provisioner:
         self.say("Running 'racker bootstrap' is not needed anymore to change something: edit "
                  "the files in flatcar-container-linux/cl/ and run:")
         self.say("  cd ~/flatcar-container-linux; racker apply")
-        self.say("See the rack with 'racker status'.")
+        self.say("See the rack with 'racker status'. DHCP and the boot server stop with this "
+                 "command: keep them running with 'racker serve' (installed as a service by "
+                 "'racker install'), or BMC leases run out.")
 
 
 def _folder(paths: Paths, plan: ClusterPlan) -> Path:
     return paths.lokomotive_dir if plan.options.provision is Provision.LOKOMOTIVE \
         else paths.flatcar_dir
+
+
+def _quiet_run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """subprocess.run without output on the operator's terminal (ssh-keygen's randomart)."""
+    return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
 
 
 def _ip(argv: list[str]) -> None:
@@ -286,3 +328,15 @@ def provision(paths: Paths, configured: ConfigureResult, control: Control, out: 
     """Run the provisioning of a configured rack to the end; returns the exit code."""
     p = Provisioner(paths, settings or Settings.from_env(), control, out, ask)
     return asyncio.run(p.run(configured))
+
+
+def provision_rack(paths: Paths, configured: ConfigureResult) -> int:
+    """`racker bootstrap` after the configuration: real BMCs over IPMI, output on stdout."""
+    from racker.bmc_control import IpmiControl  # the IPMI stack loads only when provisioning
+
+    settings = Settings.from_env()
+    control = IpmiControl.for_rack(
+        paths, load_credentials(paths), configured.plan.inventory.pxe_interface,
+        settings.retry_sec, legacy_boot=settings.legacy_boot,
+        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    return provision(paths, configured, control, sys.stdout, settings=settings)

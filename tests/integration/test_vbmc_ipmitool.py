@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -391,3 +392,18 @@ def test_pyghmi_client_one_socket_two_bmcs_same_port(runner: BmcRunner) -> None:
         finally:
             for c in cmds:
                 c.ipmi_session.logout()
+
+
+def test_serve_without_runner_owns_its_thread() -> None:
+    require_tool("ipmitool")
+    before = set(threading.enumerate())
+    b = serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(powered_on=True))
+    try:
+        assert ok(b, "power", "status").strip() == "Chassis Power is on"
+    finally:
+        b.stop()
+    assert set(threading.enumerate()) <= before
+    # an address this machine does not have: the bind error reaches the caller
+    with pytest.raises(OSError):
+        VirtualBmc(MemoryChassis(), address="192.0.2.1", port=0).start()
+    assert set(threading.enumerate()) <= before

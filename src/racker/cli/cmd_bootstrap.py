@@ -30,12 +30,11 @@ RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 """Flags whose allowed values come from nodes.csv: checked once the rack is read."""
 
 
-def _provision_not_available(paths: Paths, configured: ConfigureResult) -> int:
-    # The provisioning engine is wired in here (racker.provision), replacing this stub.
-    raise RackerError(
-        "provisioning the nodes is not available in this build of racker yet",
-        hint="the configuration was written; run with -render-only to only write it",
-    )
+def _provision(paths: Paths, configured: ConfigureResult) -> int:
+    # imported here: the engine, the services and the IPMI stack load only when provisioning
+    from racker.provision import provision_rack
+
+    return provision_rack(paths, configured)
 
 
 def _report(result: ConfigureResult) -> None:
@@ -47,6 +46,18 @@ def _report(result: ConfigureResult) -> None:
 
 def _configure(paths: Paths, options: Options, render_only: bool) -> ConfigureResult:
     return _configure_kw(paths, options, render_only=render_only)
+
+
+def _resume(paths: Paths) -> ConfigureResult | None:
+    """The configuration of an interrupted bootstrap to continue, if there is one."""
+    from racker.resume import interrupted, resume
+
+    folder = interrupted(paths)
+    if folder is None:
+        return None
+    print(f"➤ Continuing the interrupted bootstrap of {folder} with the options recorded "
+          "there (nodes already provisioned are kept)")
+    return resume(paths, folder)
 
 
 def _facts_or_none(paths: Paths, load: LoadInventory) -> RackFacts | None:
@@ -66,7 +77,7 @@ def bootstrap(
     load_inventory: LoadInventory = _load_inventory,
     configure: Configure = _configure,
     check_folders: CheckFolders = _check_folders,
-    provision: Provisioner = _provision_not_available,
+    provision: Provisioner = _provision,
 ) -> int:
     """Run `racker bootstrap` with the outside world passed in (tests pass their own)."""
     parsed = parse_flags(argv)
@@ -83,6 +94,10 @@ def bootstrap(
     if kind is not None:
         check_scope(parsed, kind)
 
+    if not parsed.render_only:
+        resumed = _resume(paths)
+        if resumed is not None:
+            return provision(paths, resumed)
     facts = RackFacts.from_inventory(load_inventory(paths))
     values = {name: checked_value(name, raw, facts) for name, raw in parsed.values.items()}
     # NOTE: checked before the first question, as the reference did, so that an operator does

@@ -109,6 +109,8 @@ def _bmc_serve_parser() -> argparse.ArgumentParser:
                    help="seconds before an idle session is dropped (default 60)")
     p.add_argument("--boot-valid-timeout", type=float, default=60.0,
                    help="seconds before an unused boot flag valid bit is cleared (default 60)")
+    p.add_argument("--latency", type=float, default=0.002,
+                   help="seconds the BMC takes per request (default 0.002, like real BMCs)")
     p.add_argument("--powered-on", action="store_true", help="start with chassis power on")
     return p
 
@@ -173,7 +175,8 @@ async def _serve_foreground(args: argparse.Namespace, password: str) -> int:
     bmc = VirtualBmc(chassis, address=args.address, port=args.port, user=args.user,
                      password=password, session_limit=args.session_limit,
                      session_timeout=args.session_timeout,
-                     boot_valid_timeout=args.boot_valid_timeout, log=log)
+                     boot_valid_timeout=args.boot_valid_timeout, log=log,
+                     latency=max(0.0, args.latency))
     try:
         await bmc.astart()
     except OSError as e:

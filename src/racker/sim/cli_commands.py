@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from racker.errors import InputError, Where
-from racker.sim import rack, state
+from racker.sim import mirrorserve, rack, state
 from racker.sim.daemon import BMC_FAULTS
 from racker.sim.lite import NODE_FAULTS
 from racker.sim.netns import Runner
@@ -78,6 +78,7 @@ def cmd_create(argv: Sequence[str]) -> int:
     rd = state.rack_dir(name)
     started = time.monotonic()
     rack.create(rd, topo, csv_text, Runner(), a.mgmt_ip)
+    mirrorserve.start(rd.root, topo.mgmt_ns)
     print(f"created rack {name}: {len(topo.servers)} nodes, management namespace "
           f"{topo.mgmt_ns}, state in {rd.root} ({time.monotonic() - started:.1f} s)")
     print(f"  run racker there: racker-sim exec {name} -- racker ...")
@@ -121,7 +122,7 @@ def cmd_exec(argv: Sequence[str]) -> int:
     _require_root()
     rd = state.rack_dir(_rack_name(head[0] if head else None))
     t = state.load_topology(rd)
-    env = {**os.environ, **rd.exec_env()}
+    env = {**os.environ, **mirrorserve.exec_env(rd.root), **rd.exec_env()}
     os.execvpe("ip", ["ip", "netns", "exec", t.mgmt_ns, *cmd], env)
     return 127  # not reached
 
