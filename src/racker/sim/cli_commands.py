@@ -73,12 +73,18 @@ def cmd_create(argv: Sequence[str]) -> int:
                          hint="see 'racker-sim create -h'")
     topo = dataclasses.replace(topo, node_kind=a.nodes)
     _require_root()
+    mirror_files: dict[str, bytes] | None = None
     if a.nodes == "qemu":
-        build_test_os()  # once, cached; here so that a failure shows before anything is built
+        # Built once and cached; here so that a failure shows before anything is built. QEMU
+        # nodes boot it from the rack's mirror in place of Flatcar's PXE kernel and initrd.
+        images = build_test_os()
+        mirror_files = {"flatcar_production_pxe.vmlinuz": images.kernel.read_bytes(),
+                        "flatcar_production_pxe_image.cpio.gz": images.initrd.read_bytes(),
+                        "flatcar_production_image.bin.bz2": b"racker-sim test OS disk image\n"}
     rd = state.rack_dir(name)
     started = time.monotonic()
     rack.create(rd, topo, csv_text, Runner(), a.mgmt_ip)
-    mirrorserve.start(rd.root, topo.mgmt_ns)
+    mirrorserve.start(rd.root, topo.mgmt_ns, mirror_files)
     print(f"created rack {name}: {len(topo.servers)} nodes, management namespace "
           f"{topo.mgmt_ns}, state in {rd.root} ({time.monotonic() - started:.1f} s)")
     print(f"  run racker there: racker-sim exec {name} -- racker ...")
