@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from racker.sim.state import RackDir, load_topology, read_credentials
-from racker.sim.testos import build_test_os
+from racker.sim.testos import MARKER, build_test_os
 from tests.conftest import require_root, require_tool
 from tests.e2e.test_sim_rack import MGMT_IP, PEER, PREFIX, RACKER_SIM, _dnsmasq_conf, sim, wait_for
 
@@ -38,8 +38,10 @@ def test_qemu_nodes_install_and_boot_from_disk(tmp_path: Path) -> None:
     http_log = tmp_path / "http.jsonl"
     dnsmasq: subprocess.Popen[bytes] | None = None
     try:
+        disks = tmp_path / "disks"
+        disks.mkdir()
         sim("create", "--generate", "2", "--nodes", "qemu", "--name", name, "--mgmt-ip",
-            f"{MGMT_IP}/24", env=env)
+            f"{MGMT_IP}/24", "--disk-dir", str(disks), env=env)
         rd = RackDir(tmp_path / "sim" / name)
         topo = load_topology(rd)
         conf = tmp_path / "dnsmasq.conf"
@@ -92,6 +94,10 @@ def test_qemu_nodes_install_and_boot_from_disk(tmp_path: Path) -> None:
             assert any(str(p).endswith("os=installed") for p in paths)
         st = json.loads(sim("status", "--name", name, "--json", env=env).stdout)
         assert [x["phase"] for x in st["servers"]] == ["running", "running"]
+        for s in topo.servers:  # the "installer" marked each virtual disk
+            assert (disks / f"{name}-{s.name}.img").read_bytes().startswith(MARKER.encode())
+        sim("destroy", name, env=env)
+        assert list(disks.iterdir()) == []
     finally:
         sim("destroy", name, env=env, check=False)
         if dnsmasq is not None:

@@ -55,6 +55,8 @@ def cmd_create(argv: Sequence[str]) -> int:
     p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
                    help="node hosts: lite processes (default) or QEMU VMs booting a test OS")
     p.add_argument("--name", help=f"rack name (default {state.DEFAULT_RACK})")
+    p.add_argument("--disk-dir", type=Path,
+                   help="folder for the QEMU nodes' virtual disks (default: the rack's state)")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
     a = p.parse_args(list(argv))
@@ -71,7 +73,12 @@ def cmd_create(argv: Sequence[str]) -> int:
     else:
         raise InputError("missing NODES_CSV MGMT_MAC (or --generate N)",
                          hint="see 'racker-sim create -h'")
-    topo = dataclasses.replace(topo, node_kind=a.nodes)
+    disk_dir = ""
+    if a.disk_dir is not None:
+        if not a.disk_dir.is_dir():
+            raise InputError(f"{a.disk_dir} is not a folder", where=Where(flag="--disk-dir"))
+        disk_dir = str(a.disk_dir.resolve())
+    topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir)
     _require_root()
     mirror_files: dict[str, bytes] | None = None
     if a.nodes == "qemu":

@@ -106,7 +106,7 @@ class Simulator:
                                 self.rd.timeline(s), set_address, console=chassis.emit_console)
             else:
                 node = QemuNode(s.name, s.primary_mac, self.t.net_ns, self.t.tap(s), chassis,
-                                self.rd.timeline(s), self.rd.disks / f"{s.name}.img", testos,
+                                self.rd.timeline(s), self.rd.disk(self.t, s), testos,
                                 console=chassis.emit_console)
             chassis.subscribe(node.power_event)
             # The vBMC runs on this loop; its socket was opened inside the BMC's namespace.

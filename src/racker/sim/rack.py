@@ -210,6 +210,12 @@ def destroy(rd: state.RackDir, rack: str, runner: Runner, keep_files: bool = Fal
         _kill(stray, 5)
     runner.run_all(destroy_commands(rack, namespaces))
     if not keep_files and rd.root.exists():
+        with contextlib.suppress(InputError):
+            t = state.load_topology(rd)
+            if t.disk_dir:  # disks kept outside the state dir go too, as the reference did
+                for s in t.servers:
+                    with contextlib.suppress(FileNotFoundError):
+                        rd.disk(t, s).unlink()
         shutil.rmtree(rd.root)
     else:
         for f in (rd.pid_file, rd.socket):

@@ -54,6 +54,8 @@ class Topology:
     servers: tuple[SimServer, ...]
     node_kind: str = "lite"
     """`lite` (a namespace per node) or `qemu` (a tap per node on the bridge)."""
+    disk_dir: str = ""
+    """Where QEMU nodes keep their virtual disks (empty: the rack's state dir)."""
 
     @property
     def ns_prefix(self) -> str:
