@@ -190,7 +190,7 @@ class Simulator:
             elif kind == "bmc-no-session":
                 faults.no_session = on
             else:
-                srv.chassis.lose_boot_flags = on
+                faults.lose_boot_flags = on
             target = self.bmc_faults[s.name]
         else:
             return {"error": f"unknown fault '{kind}'",
