@@ -107,3 +107,24 @@ def test_fault_is_a_clear_error_in_bounded_time_while_the_other_bmc_answers(
         assert isinstance(bad_result, error), bad_result
         assert "node-bad" in str(bad_result) and f"127.0.0.1:{bad.port}" in str(bad_result)
         assert elapsed < (FAST.retries + 1) * FAST.timeout + FAST.probe_timeout + 1.0
+
+
+def test_idle_session_expired_by_the_bmc_is_replaced(runner: BmcRunner) -> None:
+    """A BMC drops a session after its inactivity timeout (2 s here); racker logs in again
+    instead of timing out on the dead session."""
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner,
+               session_timeout=2.0) as b:
+        settings = IpmiSettings(timeout=1.0, retries=1, probe_timeout=0.6, idle_relogin=1.5)
+
+        async def go() -> tuple[int, int, float]:
+            async with IpmiDriver(settings) as driver:
+                bmc = await driver.open(_target(b, "node-3"))
+                await bmc.power_status()
+                await asyncio.sleep(2.5)
+                expired = b.session_count()
+                start = time.monotonic()
+                await bmc.power_status()
+                return expired, driver.logins, time.monotonic() - start
+
+        expired, logins, elapsed = run(go())
+        assert expired == 0 and logins == 2 and elapsed < 0.5

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ class IpmiSettings:
     """Blocking pyghmi calls running at the same time (each session has its own thread)."""
     boot_readback: BootReadback = BootReadback.STRICT
     channel: int = 1
+    idle_relogin: float = 20.0
+    """Seconds a session may sit unused before racker logs in anew (BMCs expire idle ones)."""
 
 
 class _Transient(Exception):
@@ -141,9 +144,13 @@ class IpmiDriver(Driver):
         lock = self._opening.setdefault(key, asyncio.Lock())
         async with lock:
             old = self._pool.get(key)
-            if old is not None and old.password == target.password:
+            if old is not None and old.password == target.password and (
+                    old.busy or time.monotonic() - old.last_used < self.settings.idle_relogin):
                 return old
             if old is not None:
+                # NOTE: nothing sends keepalives between racker's calls, and a BMC drops an
+                # idle session after its inactivity timeout (60 s by the spec, less on some);
+                # a call on it would only time out. Log in again instead.
                 await self._drop(key)
             await self._probe(target)
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
@@ -251,6 +258,7 @@ class IpmiDriver(Driver):
         code = int(rsp.get("code", 0))
         if code == 0xFFFF or (rsp.get("error") and "timeout" in str(rsp.get("error"))):
             raise _Transient(ErrorKind.TIMEOUT, "no answer", drop_session=session.broken)
+        session.last_used = time.monotonic()
         return RawResponse(completion_code=code, data=bytes(rsp.get("data", b"")))
 
 

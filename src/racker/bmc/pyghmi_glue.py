@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,6 +36,7 @@ class PyghmiSession:
         self.password = password
         self.executor = executor
         self.lock = threading.Lock()
+        self.last_used = time.monotonic()
         self.turn = asyncio.Lock()
         """Taken before a call's deadline starts, so waiting behind another call on the same
         BMC does not eat into it."""
@@ -45,6 +47,11 @@ class PyghmiSession:
             rsp: dict[str, Any] = self.command.raw_command(
                 netfn=netfn, command=cmd, data=tuple(data), timeout=timeout)
             return rsp
+
+    @property
+    def busy(self) -> bool:
+        """A call holds this session now."""
+        return self.turn.locked()
 
     @property
     def broken(self) -> bool:
