@@ -41,6 +41,14 @@ Ask = Callable[[str], str]
 
 
 @dataclass
+class Session:
+    """Running services: the store where node reports land, and the engine."""
+
+    store: Store
+    engine: Engine
+
+
+@dataclass
 class Provisioner:
     """Everything one provisioning run needs, the outside world passed in."""
 
@@ -78,6 +86,29 @@ class Provisioner:
             _write_log(logs / "events.log", store)
             store.close()
         return code
+
+    @contextlib.asynccontextmanager
+    async def session(self, plan: ClusterPlan, assets: bool) -> AsyncIterator[Session]:
+        """The services up for `plan` outside a bootstrap (`racker apply`, `node reprovision`).
+
+        Assets are fetched only when `assets` (a PXE install needs them, an Ignition re-run
+        does not). The engine's progress goes to `out`.
+        """
+        if assets:
+            self._fetch_assets()
+        self._ensure_address(plan)
+        store = Store.in_state_dir(self.paths.state_dir)
+        catalog = StaticCatalog(self._boot_nodes(plan))
+        display = ProgressDisplay(self.out)
+        flags = FlagFiles(asset_dir(self.paths, plan.options.provision))
+        engine = Engine(self.control, store, flags, Timeouts.scaled(self.settings.timeout_scale),
+                        on_change=lambda run: display.update(INSTALL_TITLE, run))
+        try:
+            async with self._services(plan, store, catalog):
+                yield Session(store, engine)
+        finally:
+            await self.control.close()
+            store.close()
 
     # --- preparation -------------------------------------------------------------------------
 

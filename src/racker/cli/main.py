@@ -34,6 +34,11 @@ COMMANDS: tuple[Command, ...] = (
             "racker.cli.cmd_factory:run"),
     Command("ignition", "Print a node's final Ignition JSON (in a configuration folder)",
             "racker.cli.cmd_ignition:run"),
+    Command("apply", "Apply the configuration folder: reinstall or re-run Ignition where needed",
+            "racker.cli.cmd_apply:run"),
+    Command("node", "Exclude, include, reprovision or replace a node", "racker.cli.cmd_node:run"),
+    Command("pxe-boot", "Force a PXE boot of a node (the configuration's pxe_commands)",
+            "racker.cli.cmd_pxe_boot:run"),
     Command("version", "Print the installed racker version", "racker.cli.main:cmd_version"),
     Command("help", "Print this command list", "racker.cli.main:cmd_help"),
 )

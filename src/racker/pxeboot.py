@@ -1,0 +1,77 @@
+"""Use case: `racker pxe-boot MAC DOMAIN`, what Terraform/lokoctl run as `pxe_commands`.
+
+Find the node's BMC, turn the boot-flag timer off, power off, set boot device PXE, power on;
+each step is retried until it works or 60 s have passed, as the reference's script did. Power on
+comes last: once the node boots, its installer does its own IPMI set-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from racker.credentials import load_credentials
+from racker.engine.control import Control
+from racker.errors import BmcError, InputError, RackerError, Where
+from racker.model import ClusterPlan, PlannedNode
+from racker.paths import Paths
+
+RETRY_SEC = 60.0
+CONTROL_MODULE = "racker.bmc_control"
+
+
+def open_control(paths: Paths, plan: ClusterPlan) -> Control:
+    """The IPMI implementation of the engine's Control protocol for `plan`'s BMCs."""
+    credentials = load_credentials(paths)
+    try:
+        module = importlib.import_module(CONTROL_MODULE)
+    except ImportError:
+        raise RackerError("this build of racker has no BMC control (racker.bmc_control)",
+                          hint="update racker; 'ipmi MAC diag' reaches a BMC meanwhile"
+                          ) from None
+    return cast(Control, module.IpmiControl(paths, credentials, plan))
+
+
+def find_node(plan: ClusterPlan, mac: str) -> PlannedNode:
+    """The planned node of primary (or BMC) MAC `mac`."""
+    for n in plan.nodes:
+        if mac in (n.mac, n.node.bmc_mac):
+            return n
+    if any(mac in n.macs for n in plan.excluded):
+        raise InputError(f"{mac} is excluded from the configuration",
+                         hint=f"add it back first with 'racker node include {mac}'")
+    raise InputError(f"{mac} is not the MAC address of a node in the configuration",
+                     where=Where(file=str(plan.inventory.path)),
+                     hint="give the node's primary MAC address from nodes.csv")
+
+
+async def pxe_boot(control: Control, node: PlannedNode, domain: str, *,
+                   retry_sec: float = RETRY_SEC, interval: float = 1.0,
+                   clock: Callable[[], float] = time.monotonic,
+                   say: Callable[[str], None] = lambda _t: None) -> None:
+    """Force a PXE boot of `node`, each step retried until `retry_sec` have passed."""
+    deadline = clock() + retry_sec
+    steps: list[tuple[str, Callable[[PlannedNode], Awaitable[object]]]] = [
+        ("finding the BMC", control.check_bmc),
+        ("timer off, power off, boot device PXE", control.prepare_pxe),
+        ("power on", control.power_on),
+    ]
+    last = ""
+    for what, step in steps:
+        while True:
+            left = deadline - clock()
+            if left <= 0:
+                raise BmcError(f"failed forcing a PXE boot for {domain} installer: {what}: "
+                               f"{last or 'no answer'}", where=Where(node=node.mac),
+                               hint=f"check the BMC with 'ipmi {node.mac} diag'")
+            try:
+                await asyncio.wait_for(step(node), left)
+            except (RackerError, TimeoutError) as e:
+                last = e.message if isinstance(e, RackerError) else "timed out"
+                await asyncio.sleep(min(interval, max(0.0, deadline - clock())))
+                continue
+            say(f"✓ {what}")
+            break

@@ -1,0 +1,165 @@
+"""racker node exclude|include|replace on a configured rack folder (files only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from racker import nodeops
+from racker.cli import cmd_node
+from racker.configured import load_configured
+from racker.errors import InputError
+from racker.model import Options, Provision
+from racker.node_ignition import FolderKind, read_config_folder
+from racker.paths import Paths
+from racker.render import asset_dir
+from racker.render.ignition_folder import parse_string_list
+from tests.nodeops_support import configured_rack, tree_digest
+from tests.rackfixtures import bmc_mac, primary_mac, secondary_mac
+
+
+def tfvars(paths: Paths) -> str:
+    return (paths.flatcar_dir / "terraform.tfvars").read_text()
+
+
+def arrays(paths: Paths) -> tuple[list[str], list[str]]:
+    text = tfvars(paths)
+    return parse_string_list(text, "node_macs") or [], parse_string_list(text, "node_names") or []
+
+
+def test_exclude_then_include_puts_the_node_last(tmp_path: Path) -> None:
+    paths = configured_rack(tmp_path, 4)
+    folder = paths.flatcar_dir
+    custom = folder / "cl" / "node-1-custom.yaml"
+    custom.write_text(custom.read_text() + "# operator edit\n")
+    macs0, _ = arrays(paths)
+    hosts0 = paths.hosts_file.read_text()
+    (asset_dir(paths, Provision.FLATCAR)).mkdir(parents=True, exist_ok=True)
+    flag = asset_dir(paths, Provision.FLATCAR) / primary_mac(2)
+    flag.write_text("node-1\n")
+
+    out = nodeops.exclude(paths, folder, primary_mac(2))
+    assert "node-1" in out.lines[0]
+    macs, names = arrays(paths)
+    assert primary_mac(2) not in macs and names == ["node-0", "node-2", "node-3"]
+    assert not (folder / "cl" / "node-1.yaml").exists() and not custom.exists()
+    assert not flag.exists()
+    assert primary_mac(2) not in paths.dnsmasq_conf.read_text()
+    assert bmc_mac(2) not in paths.dnsmasq_conf.read_text()
+    assert " node-1 " not in paths.hosts_file.read_text()
+    assert "node-2" in paths.hosts_file.read_text()  # the others keep their names
+
+    nodeops.include(paths, folder, bmc_mac(2))  # any of its MACs names it
+    macs, names = arrays(paths)
+    assert macs == [m for m in macs0 if m != primary_mac(2)] + [primary_mac(2)]
+    assert names == ["node-0", "node-2", "node-3", "node-1"]
+    assert custom.read_text().endswith("# operator edit\n")
+    assert primary_mac(2) in (folder / "cl" / "node-1.yaml").read_text()
+    assert sorted(paths.hosts_file.read_text().splitlines()) == sorted(hosts0.splitlines())
+    assert f"dhcp-host={primary_mac(2)}," in paths.dnsmasq_conf.read_text()
+    assert not (folder / ".racker-excluded").exists() or not any(
+        (folder / ".racker-excluded").iterdir())
+    c = load_configured(paths, folder)
+    assert c.options.exclude == ()
+    assert read_config_folder(folder, FolderKind.FLATCAR).snippets["node-1"]
+
+
+def test_exclude_is_rerunnable_and_include_of_an_active_node_is_harmless(tmp_path: Path
+                                                                       ) -> None:
+    paths = configured_rack(tmp_path, 3)
+    folder = paths.flatcar_dir
+    nodeops.exclude(paths, folder, primary_mac(1))
+    state = tree_digest(folder, paths.hosts_file, paths.dnsmasq_conf)
+    again = nodeops.exclude(paths, folder, primary_mac(1))
+    assert "already excluded" in again.lines[0]
+    assert tree_digest(folder, paths.hosts_file, paths.dnsmasq_conf) == state
+    done = nodeops.include(paths, folder, primary_mac(2))
+    assert "already included" in done.lines[0]
+
+
+def test_replace_keeps_name_and_ip_and_renames_every_mac(tmp_path: Path) -> None:
+    paths = configured_rack(tmp_path, 4, Options(
+        provision=Provision.FLATCAR,
+        ip_addrs=f"[{secondary_mac(3)}]\nip_addr = 10.1.2.3/24\ngateway = 10.1.2.1\n"
+                 "dns = 10.1.2.1\n"))
+    folder = paths.flatcar_dir
+    before = load_configured(paths, folder).plan
+    old = next(n for n in before.nodes if n.mac == primary_mac(3))
+    asset_dir(paths, Provision.FLATCAR).mkdir(parents=True, exist_ok=True)
+    (asset_dir(paths, Provision.FLATCAR) / old.mac).write_text(old.name + "\n")
+    new_p, new_b, new_s = "0a:00:00:00:00:01", "0a:00:00:00:01:01", "0a:00:00:00:02:01"
+    csv_before = paths.nodes_csv.read_text().splitlines()
+
+    out = nodeops.replace(paths, folder, primary_mac(3), new_p, new_b, new_s)
+    assert f"as {old.name} ({old.ip}" in out.lines[0]
+    after = load_configured(paths, folder).plan
+    assert [(n.name, n.ip, n.bmc_ip) for n in after.nodes] == \
+        [(n.name, n.ip, n.bmc_ip) for n in before.nodes]
+    moved = next(n for n in after.nodes if n.name == old.name)
+    assert moved.mac == new_p and moved.node.bmc_mac == new_b
+    assert moved.static is not None and moved.static.secondary_mac == new_s
+    csv = paths.nodes_csv.read_text().splitlines()
+    assert csv[old.node.line - 1] == f"{new_p}, {new_b}, {new_s}, , node 3"
+    assert [x for i, x in enumerate(csv) if i != old.node.line - 1] == \
+        [x for i, x in enumerate(csv_before) if i != old.node.line - 1]
+    for old_mac in (primary_mac(3), bmc_mac(3), secondary_mac(3)):
+        for f in [*folder.rglob("*"), paths.dnsmasq_conf]:
+            if f.is_file():
+                assert old_mac not in f.read_text(), f
+    assert f"MACAddress={new_p}" in (folder / "cl" / f"{old.name}.yaml").read_text()
+    assert f"MACAddress={new_s}" in (folder / "cl" / f"{old.name}-custom.yaml").read_text()
+    assert f"dhcp-host={new_p},{old.ip}," in paths.dnsmasq_conf.read_text()
+    assert f"dhcp-host={new_b},{old.bmc_ip}," in paths.dnsmasq_conf.read_text()
+    assert not (asset_dir(paths, Provision.FLATCAR) / old.mac).exists()
+    assert f"{old.ip} {old.name} #" in paths.hosts_file.read_text()
+    # a second run (e.g. after a crash) finds everything done and changes nothing
+    state = tree_digest(folder, paths.nodes_csv, paths.dnsmasq_conf, paths.hosts_file)
+    nodeops.replace(paths, folder, primary_mac(3), new_p, new_b, new_s)
+    assert tree_digest(folder, paths.nodes_csv, paths.dnsmasq_conf, paths.hosts_file) == state
+
+
+def test_replace_refuses_a_mac_of_another_node(tmp_path: Path) -> None:
+    paths = configured_rack(tmp_path, 3)
+    state = tree_digest(paths.flatcar_dir, paths.nodes_csv)
+    with pytest.raises(InputError, match="already belongs to the node of nodes"):
+        nodeops.replace(paths, paths.flatcar_dir, primary_mac(1), primary_mac(2),
+                        "0a:00:00:00:01:01")
+    with pytest.raises(InputError, match="not a MAC address of any node"):
+        nodeops.replace(paths, paths.flatcar_dir, "0b:00:00:00:00:01", "0a:00:00:00:00:01",
+                        "0a:00:00:00:01:01")
+    assert tree_digest(paths.flatcar_dir, paths.nodes_csv) == state
+
+
+def test_lokomotive_exclude_include_keeps_worker_names(tmp_path: Path) -> None:
+    paths = configured_rack(tmp_path, 4, Options(provision=Provision.LOKOMOTIVE))
+    folder = paths.lokomotive_dir
+    plan = load_configured(paths, folder).plan
+    w0 = plan.workers[0]
+    nodeops.exclude(paths, folder, w0.mac)
+    text = (folder / "lokocfg.vars").read_text()
+    assert w0.mac not in text and w0.name not in text
+    nodeops.include(paths, folder, w0.mac)
+    names = parse_string_list((folder / "lokocfg.vars").read_text(), "worker_names")
+    assert names == [w.name for w in plan.workers[1:]] + [w0.name]
+    with pytest.raises(InputError, match="only controller"):
+        nodeops.exclude(paths, folder, plan.controllers[0].mac)
+
+
+def test_cli_errors_name_the_mac(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    paths = configured_rack(tmp_path, 2)
+    for k, v in {"RACKER_OEM_DIR": paths.oem_dir, "RACKER_STATE_DIR": paths.state_dir,
+                 "RACKER_HOSTS_FILE": paths.hosts_file,
+                 "RACKER_SYS_CLASS_NET": paths.sys_class_net, "HOME": paths.home}.items():
+        monkeypatch.setenv(k, str(v))
+    monkeypatch.chdir(paths.flatcar_dir)
+    from racker.cli.main import main
+
+    assert main(["node", "exclude", "0b:00:00:00:00:09"]) == 2
+    err = capsys.readouterr().err
+    assert "0b:00:00:00:00:09" in err and "Traceback" not in err
+    assert main(["node", "-h"]) == 0
+    assert "reprovision" in capsys.readouterr().out
+    assert cmd_node.run(["exclude", primary_mac(1)]) == 0
+    assert "racker node include" in capsys.readouterr().out
