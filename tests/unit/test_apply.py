@@ -83,9 +83,10 @@ class Harness:
 
         return Executor(self.paths, session, self.ssh, io.StringIO(), boot_timeout=2)
 
-    def apply(self, provision: Provision = Provision.FLATCAR, **kw: bool) -> tuple[ApplyPlan,
-                                                                                    int]:
-        ap = plan_apply(self.paths, config_folder(self.paths, provision), **kw)
+    def apply(self, provision: Provision = Provision.FLATCAR, include_controllers: bool = False
+              ) -> tuple[ApplyPlan, int]:
+        ap = plan_apply(self.paths, config_folder(self.paths, provision),
+                        include_controllers=include_controllers)
         return ap, asyncio.run(self.executor(ap).run(ap))
 
 
