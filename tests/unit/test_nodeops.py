@@ -10,7 +10,7 @@ from racker import nodeops
 from racker.cli import cmd_node
 from racker.configured import load_configured
 from racker.errors import InputError
-from racker.model import Options, Provision
+from racker.model import ClusterPlan, Options, Provision
 from racker.node_ignition import FolderKind, read_config_folder
 from racker.paths import Paths
 from racker.render import asset_dir
@@ -78,45 +78,84 @@ def test_exclude_is_rerunnable_and_include_of_an_active_node_is_harmless(tmp_pat
     assert "already included" in done.lines[0]
 
 
-def test_replace_keeps_name_and_ip_and_renames_every_mac(tmp_path: Path) -> None:
-    paths = configured_rack(tmp_path, 4, Options(
-        provision=Provision.FLATCAR,
-        ip_addrs=f"[{secondary_mac(3)}]\nip_addr = 10.1.2.3/24\ngateway = 10.1.2.1\n"
-                 "dns = 10.1.2.1\n"))
-    folder = paths.flatcar_dir
-    before = load_configured(paths, folder).plan
-    old = next(n for n in before.nodes if n.mac == primary_mac(3))
-    asset_dir(paths, Provision.FLATCAR).mkdir(parents=True, exist_ok=True)
-    (asset_dir(paths, Provision.FLATCAR) / old.mac).write_text(old.name + "\n")
-    new_p, new_b, new_s = "0a:00:00:00:00:01", "0a:00:00:00:01:01", "0a:00:00:00:02:01"
-    csv_before = paths.nodes_csv.read_text().splitlines()
+NEW_P, NEW_B, NEW_S = "0a:00:00:00:00:01", "0a:00:00:00:01:01", "0a:00:00:00:02:01"
+STATIC = (f"[{secondary_mac(3)}]\nip_addr = 10.1.2.3/24\ngateway = 10.1.2.1\n"
+          "dns = 10.1.2.1\n")
 
-    out = nodeops.replace(paths, folder, primary_mac(3), new_p, new_b, new_s)
-    assert f"as {old.name} ({old.ip}" in out.lines[0]
+
+def check_replaced(paths: Paths, before: ClusterPlan, csv_before: list[str]) -> None:
+    """Node 3's server replaced by NEW_*: same name and addresses, no old MAC anywhere."""
+    folder = paths.flatcar_dir
+    old = next(n for n in before.nodes if n.mac == primary_mac(3))
     after = load_configured(paths, folder).plan
     assert [(n.name, n.ip, n.bmc_ip) for n in after.nodes] == \
         [(n.name, n.ip, n.bmc_ip) for n in before.nodes]
     moved = next(n for n in after.nodes if n.name == old.name)
-    assert moved.mac == new_p and moved.node.bmc_mac == new_b
-    assert moved.static is not None and moved.static.secondary_mac == new_s
+    assert moved.mac == NEW_P and moved.node.bmc_mac == NEW_B
+    assert moved.static is not None and moved.static.secondary_mac == NEW_S
     csv = paths.nodes_csv.read_text().splitlines()
-    assert csv[old.node.line - 1] == f"{new_p}, {new_b}, {new_s}, , node 3"
+    assert csv[old.node.line - 1] == f"{NEW_P}, {NEW_B}, {NEW_S}, , node 3"
     assert [x for i, x in enumerate(csv) if i != old.node.line - 1] == \
         [x for i, x in enumerate(csv_before) if i != old.node.line - 1]
     for old_mac in (primary_mac(3), bmc_mac(3), secondary_mac(3)):
         for f in [*folder.rglob("*"), paths.dnsmasq_conf]:
             if f.is_file():
                 assert old_mac not in f.read_text(), f
-    assert f"MACAddress={new_p}" in (folder / "cl" / f"{old.name}.yaml").read_text()
-    assert f"MACAddress={new_s}" in (folder / "cl" / f"{old.name}-custom.yaml").read_text()
-    assert f"dhcp-host={new_p},{old.ip}," in paths.dnsmasq_conf.read_text()
-    assert f"dhcp-host={new_b},{old.bmc_ip}," in paths.dnsmasq_conf.read_text()
+    assert f"MACAddress={NEW_P}" in (folder / "cl" / f"{old.name}.yaml").read_text()
+    assert f"MACAddress={NEW_S}" in (folder / "cl" / f"{old.name}-custom.yaml").read_text()
+    assert f"dhcp-host={NEW_P},{old.ip}," in paths.dnsmasq_conf.read_text()
+    assert f"dhcp-host={NEW_B},{old.bmc_ip}," in paths.dnsmasq_conf.read_text()
     assert not (asset_dir(paths, Provision.FLATCAR) / old.mac).exists()
     assert f"{old.ip} {old.name} #" in paths.hosts_file.read_text()
-    # a second run (e.g. after a crash) finds everything done and changes nothing
+
+
+def replace_rack(tmp_path: Path) -> tuple[Paths, ClusterPlan, list[str]]:
+    paths = configured_rack(tmp_path, 4, Options(provision=Provision.FLATCAR, ip_addrs=STATIC))
+    before = load_configured(paths, paths.flatcar_dir).plan
+    asset_dir(paths, Provision.FLATCAR).mkdir(parents=True, exist_ok=True)
+    (asset_dir(paths, Provision.FLATCAR) / primary_mac(3)).write_text("node-2\n")
+    return paths, before, paths.nodes_csv.read_text().splitlines()
+
+
+def test_replace_keeps_name_and_ip_and_renames_every_mac(tmp_path: Path) -> None:
+    paths, before, csv_before = replace_rack(tmp_path)
+    folder = paths.flatcar_dir
+    out = nodeops.replace(paths, folder, primary_mac(3), NEW_P, NEW_B, NEW_S)
+    old = next(n for n in before.nodes if n.mac == primary_mac(3))
+    assert f"as {old.name} ({old.ip}" in out.lines[0]
+    check_replaced(paths, before, csv_before)
+    # a second run finds everything done and changes nothing
     state = tree_digest(folder, paths.nodes_csv, paths.dnsmasq_conf, paths.hosts_file)
-    nodeops.replace(paths, folder, primary_mac(3), new_p, new_b, new_s)
+    nodeops.replace(paths, folder, primary_mac(3), NEW_P, NEW_B, NEW_S)
     assert tree_digest(folder, paths.nodes_csv, paths.dnsmasq_conf, paths.hosts_file) == state
+
+
+@pytest.mark.parametrize("crash_in", ["rewrite_row", "_commit", "_drop_node_state"])
+def test_replace_finishes_after_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        crash_in: str) -> None:
+    paths, before, csv_before = replace_rack(tmp_path)
+    real = getattr(nodeops, crash_in)
+
+    def crash(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nodeops, crash_in, crash)
+    with pytest.raises(KeyboardInterrupt):
+        nodeops.replace(paths, paths.flatcar_dir, primary_mac(3), NEW_P, NEW_B, NEW_S)
+    monkeypatch.setattr(nodeops, crash_in, real)
+    nodeops.replace(paths, paths.flatcar_dir, primary_mac(3), NEW_P, NEW_B, NEW_S)
+    check_replaced(paths, before, csv_before)
+
+
+def test_include_of_a_node_excluded_at_bootstrap_names_it_next(tmp_path: Path) -> None:
+    paths = configured_rack(tmp_path, 4, Options(provision=Provision.FLATCAR,
+                                                 exclude=(primary_mac(1),)))
+    assert arrays(paths)[1] == ["node-0", "node-1", "node-2"]
+    out = nodeops.include(paths, paths.flatcar_dir, primary_mac(1))
+    assert "as node-3" in out.lines[0]
+    macs, names = arrays(paths)
+    assert macs[-1] == primary_mac(1) and names == ["node-0", "node-1", "node-2", "node-3"]
+    assert (paths.flatcar_dir / "cl" / "node-3.yaml").is_file()
 
 
 def test_replace_refuses_a_mac_of_another_node(tmp_path: Path) -> None:
