@@ -187,14 +187,18 @@ class OpenSsh:
     user: str = "core"
     timeout: float = 60.0
     port: int = 22
+    connect_timeout: int = 10
+    wrap: tuple[str, ...] = ()
+    """Command prefix, e.g. `ip netns exec NS` (tests)."""
 
     async def run(self, host: str, command: str) -> tuple[int, str]:
         # NOTE: host keys change with every reinstall, so they are not checked (the reference's
         # Terraform SSH connections did not check them either); the network is rack-internal
-        argv = ["ssh", "-i", str(self.key), "-p", str(self.port), "-o", "BatchMode=yes",
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", f"{self.user}@{host}",
-                command]
+        argv = [*self.wrap, "ssh", "-i", str(self.key), "-p", str(self.port),
+                "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null",
+                "-o", f"ConnectTimeout={self.connect_timeout}", "-o", "LogLevel=ERROR",
+                f"{self.user}@{host}", command]
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
