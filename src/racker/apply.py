@@ -267,6 +267,13 @@ class Executor:
         if not reinstall and not rerun:
             self.say("Nothing to reinstall or re-run: every node is up to date.")
             return 0
+        if ap.plan.options.provision is Provision.LOKOMOTIVE:
+            # NOTE: a Lokomotive node's Ignition is lokoctl's (racker's snippets merged into its
+            # Kubernetes configuration); serving only the snippets would wipe the node's role
+            raise RackerError(
+                f"in {ap.configured.folder}, lokoctl installs and re-configures the nodes",
+                hint="run 'lokoctl cluster apply' there; it calls 'racker pxe-boot' for the "
+                     "nodes without a flag file")
         failed: list[tuple[PlannedNode, str]] = []
         async with self.session(ap.plan, bool(reinstall)) as s:
             outcome = await asyncio.gather(self._reinstall(s, reinstall),

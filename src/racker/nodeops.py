@@ -41,7 +41,8 @@ from racker.layout import LAYOUT_NAME, Layout, Slot, load_layout, render_layout
 from racker.macs import parse_mac
 from racker.model import ClusterPlan, Node, Options, Role
 from racker.paths import Paths
-from racker.render import asset_dir, clc_paths
+from racker.render import asset_dir, clc_paths, config_folder
+from racker.store import EventKind, Store
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,24 @@ def exclude(paths: Paths, folder: Path, mac: str) -> Outcome:
             if not any(n.name == slot.name for n in plan.nodes):
                 (folder / rel).unlink(missing_ok=True)
     _drop_node_state(paths, c, primary)
+    if c.planned(primary):
+        with Store.in_state_dir(paths.state_dir) as store:
+            store.add(primary, EventKind.EXCLUDED,
+                      detail={"name": slot.name if slot else "", "by": "racker node exclude"})
     lines.append(f"Add it back with 'racker node include {primary}'.")
     return Outcome(tuple(lines), plan)
+
+
+def exclude_nodes(paths: Paths, plan: ClusterPlan, macs: Iterable[str]) -> ClusterPlan:
+    """Exclude nodes of a configured folder; the others keep their names and addresses.
+
+    The same contract as `racker.exclude.exclude_nodes` (which re-plans from scratch, so that
+    the nodes after an excluded one move up a name), for the provisioning failure policy.
+    """
+    folder = config_folder(paths, plan.options.provision)
+    for mac in macs:
+        plan = exclude(paths, folder, mac).plan
+    return plan
 
 
 # ---- include --------------------------------------------------------------------------------

@@ -219,3 +219,34 @@ def test_without_terminal_apply_needs_yes(harness: Harness) -> None:
     assert cmd_apply.main(["-C", str(harness.paths.flatcar_dir), "--yes"], paths=harness.paths,
                           make_executor=lambda _p, ap, _o: harness.executor(ap)) == 0
     assert harness.rack.powered == [plan.nodes[0].mac]
+
+
+def test_replaced_server_is_installed_under_the_old_name_and_ip(harness: Harness) -> None:
+    from racker import nodeops
+
+    plan = provisioned(harness.paths)
+    harness.apply()
+    old = plan.nodes[1]
+    new_mac = "0a:00:00:00:00:07"
+    nodeops.replace(harness.paths, harness.paths.flatcar_dir, old.mac, new_mac,
+                    "0a:00:00:00:01:07")
+    ap = plan_apply(harness.paths, harness.paths.flatcar_dir)
+    (todo,) = [a for a in ap.actions if a.action is not Action.NONE]
+    assert todo.action is Action.REINSTALL
+    assert (todo.node.mac, todo.node.name, todo.node.ip, todo.node.bmc_ip) == \
+        (new_mac, old.name, old.ip, old.bmc_ip)
+    _, code = harness.apply()
+    assert code == 0 and harness.rack.powered == [new_mac]
+    flag = FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(new_mac)
+    assert flag.read_text() == f"{old.name}\n"
+
+
+def test_lokomotive_folder_is_applied_by_lokoctl(tmp_path: Path) -> None:
+    from racker.errors import RackerError
+
+    paths = configured_rack(tmp_path, 2, Options(provision=Provision.LOKOMOTIVE))
+    store = Store(tmp_path / "events.db")
+    h = Harness(paths, store, FakeRack(store))
+    with pytest.raises(RackerError, match="lokoctl cluster apply"):
+        h.apply(Provision.LOKOMOTIVE)
+    assert h.rack.powered == [] and h.sessions == []

@@ -202,3 +202,15 @@ def test_cli_errors_name_the_mac(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "reprovision" in capsys.readouterr().out
     assert cmd_node.run(["exclude", primary_mac(1)]) == 0
     assert "racker node include" in capsys.readouterr().out
+
+
+def test_exclude_nodes_for_the_failure_policy_keeps_names(tmp_path: Path) -> None:
+    paths = configured_rack(tmp_path, 4)
+    plan = load_configured(paths, paths.flatcar_dir).plan
+    new = nodeops.exclude_nodes(paths, plan, [primary_mac(1), primary_mac(3)])
+    assert [n.name for n in new.nodes] == ["node-1", "node-3"]
+    assert arrays(paths)[1] == ["node-1", "node-3"]
+    from racker.store import EventKind, Store
+
+    with Store.in_state_dir(paths.state_dir) as store:
+        assert [e.kind for e in store.events(primary_mac(1))] == [EventKind.EXCLUDED]

@@ -88,3 +88,21 @@ def test_cli_finds_the_node_by_mac_in_the_folder(tmp_path: Path,
     assert cmd_pxe_boot.main([bmc_mac(1), "node-0", "-C", str(paths.flatcar_dir)],
                              paths=paths, open_ctl=open_ctl) == 0
     assert cmd_pxe_boot.main(["-h"], paths=paths, open_ctl=open_ctl) == 0
+
+
+def test_cli_without_bmc_control_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from racker import pxeboot
+    from racker.cli.main import main
+
+    paths = configured_rack(tmp_path, 2)
+    for k, v in {"RACKER_OEM_DIR": paths.oem_dir, "RACKER_STATE_DIR": paths.state_dir,
+                 "RACKER_HOSTS_FILE": paths.hosts_file,
+                 "RACKER_SYS_CLASS_NET": paths.sys_class_net, "HOME": paths.home}.items():
+        monkeypatch.setenv(k, str(v))
+    monkeypatch.setattr(pxeboot, "CONTROL_MODULE", "racker.no_such_module")
+    assert main(["pxe-boot", primary_mac(1), "node-0", "-C", str(paths.flatcar_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "no BMC control" in err and "Traceback" not in err
+    assert main(["apply", "-h"]) == 0
+    assert "--include-controllers" in capsys.readouterr().out
