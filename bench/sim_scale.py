@@ -22,8 +22,10 @@ from racker.sim.netns import netns_pids
 from racker.sim.state import RackDir, load_topology
 
 NODES = int(os.environ.get("SIM_NODES", "48"))
-IDLE_SECONDS = 20.0
+IDLE_SECONDS = float(os.environ.get("SIM_IDLE_SECONDS", "65"))  # covers a lease renewal
 PREFIX = "172.24.213"
+RACKER_SIM = str(Path(sys.executable).with_name("racker-sim"))
+"""The racker-sim of the environment running this (the venv's entry point)."""
 
 
 def _cpu_ticks(pids: list[int]) -> int:
@@ -33,7 +35,8 @@ def _cpu_ticks(pids: list[int]) -> int:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
+        # utime + stime, plus cutime + cstime: the DHCP hook scripts udhcpc ran and reaped
+        total += sum(int(f) for f in fields[11:15])
     return total
 
 
@@ -44,7 +47,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="rks-bench-"))
     name = f"rksb-{secrets.token_hex(3)}"
     env = {**os.environ, "RACKER_SIM_DIR": str(work / "sim")}
-    sim = [sys.executable, "-m", "racker.sim.cli_commands"]
+    sim = [RACKER_SIM]
     dnsmasq: subprocess.Popen[bytes] | None = None
     try:
         start = time.perf_counter()

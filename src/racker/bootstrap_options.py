@@ -132,7 +132,7 @@ def check_subnet_prefix(v: str) -> str | None:
 
 def check_count(v: str) -> str | None:
     """A whole number, zero or more."""
-    if v.isdigit() and len(v) <= 4:
+    if v.isascii() and v.isdigit() and len(v) <= 4:
         return None
     return "expected a whole number, 0 or more"
 

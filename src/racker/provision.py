@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,12 +18,14 @@ from typing import TextIO
 
 from racker.bootcatalog import boot_nodes
 from racker.configure import ConfigureResult
+from racker.credentials import load_credentials
 from racker.engine.control import Control
 from racker.engine.progress import ProgressDisplay
 from racker.engine.run import Engine, FlagFiles, RunState
 from racker.engine.stages import Timeouts
 from racker.errors import RackerError, ServiceError
 from racker.exclude import exclude_nodes
+from racker.factory import gen_ssh_key
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
 from racker.node_ignition import FolderKind, read_config_folder
 from racker.paths import Paths
@@ -74,6 +77,7 @@ class Provisioner:
         logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
         self.say(f"Logs: {logs}")
+        self._ensure_ssh_key()
         self._fetch_assets()
         self._ensure_address(plan)
         store = Store.in_state_dir(self.paths.state_dir)
@@ -111,6 +115,12 @@ class Provisioner:
             store.close()
 
     # --- preparation -------------------------------------------------------------------------
+
+    def _ensure_ssh_key(self) -> None:
+        """The nodes' configs carry ~/.ssh/id_rsa.pub; make the key pair when there is none."""
+        if not (self.paths.home / ".ssh" / "id_rsa.pub").exists():
+            gen_ssh_key(self.paths.home)
+            self.say(f"Created the SSH key {self.paths.home / '.ssh' / 'id_rsa'} for the nodes")
 
     def _fetch_assets(self) -> None:
         s = self.settings
@@ -317,3 +327,15 @@ def provision(paths: Paths, configured: ConfigureResult, control: Control, out: 
     """Run the provisioning of a configured rack to the end; returns the exit code."""
     p = Provisioner(paths, settings or Settings.from_env(), control, out, ask)
     return asyncio.run(p.run(configured))
+
+
+def provision_rack(paths: Paths, configured: ConfigureResult) -> int:
+    """`racker bootstrap` after the configuration: real BMCs over IPMI, output on stdout."""
+    from racker.bmc_control import IpmiControl  # the IPMI stack loads only when provisioning
+
+    settings = Settings.from_env()
+    control = IpmiControl.for_rack(
+        paths, load_credentials(paths), configured.plan.inventory.pxe_interface,
+        settings.retry_sec, legacy_boot=settings.legacy_boot,
+        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    return provision(paths, configured, control, sys.stdout, settings=settings)

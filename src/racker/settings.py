@@ -29,6 +29,10 @@ class Settings:
     """A local folder with the release files, for racks without internet access."""
     timeout_scale: float = 1.0
     boot_port: int = BOOT_PORT
+    retry_sec: float = 150.0
+    """How long to look for a BMC by its MAC (`RETRY_SEC`, as the ipmi helper)."""
+    legacy_boot: bool = False
+    """Legacy BIOS boot flags instead of EFI (`RACKER_BOOT_MODE=legacy`)."""
 
     @property
     def base_url(self) -> str:
@@ -41,19 +45,29 @@ class Settings:
         def path(name: str) -> Path | None:
             return Path(e[name]) if e.get(name) else None
 
-        scale = e.get("RACKER_TIMEOUT_SCALE", "1")
-        try:
-            factor = float(scale)
-            if factor <= 0:
-                raise ValueError(scale)
-        except ValueError:
-            raise InputError(f"RACKER_TIMEOUT_SCALE must be a positive number, not '{scale}'",
-                             where=Where(flag="RACKER_TIMEOUT_SCALE")) from None
+        mode = e.get("RACKER_BOOT_MODE", "efi")
+        if mode not in ("efi", "legacy"):
+            raise InputError(f"RACKER_BOOT_MODE must be efi or legacy, not '{mode}'",
+                             where=Where(flag="RACKER_BOOT_MODE"))
         return cls(
             flatcar_channel=e.get("RACKER_FLATCAR_CHANNEL", "stable"),
             flatcar_version=e.get("RACKER_FLATCAR_VERSION", "current"),
             flatcar_base_url=e.get("RACKER_FLATCAR_BASE_URL") or None,
             flatcar_key=path("RACKER_FLATCAR_KEY"),
             assets_from=path("RACKER_ASSETS_FROM"),
-            timeout_scale=factor,
+            timeout_scale=_positive(e, "RACKER_TIMEOUT_SCALE", "1"),
+            retry_sec=_positive(e, "RETRY_SEC", "150"),
+            legacy_boot=mode == "legacy",
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+        if value <= 0:
+            raise ValueError(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a positive number, not '{raw}'",
+                         where=Where(flag=name)) from None
+    return value

@@ -27,11 +27,13 @@ pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
 PREFIX = "172.24.213"
 MGMT_IP = f"{PREFIX}.1"
 PEER = Path(__file__).with_name("sim_http_peer.py")
+RACKER_SIM = str(Path(sys.executable).with_name("racker-sim"))
+"""The racker-sim of the environment running this (the venv's entry point)."""
 
 
 def sim(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run racker-sim."""
-    return subprocess.run([sys.executable, "-m", "racker.sim.cli_commands", *args], env=env,
+    return subprocess.run([RACKER_SIM, *args], env=env,
                           capture_output=True, text=True, timeout=120, check=check)
 
 
@@ -42,6 +44,14 @@ def wait_for(what: str, cond: Callable[[], bool], timeout: float = 40.0) -> None
             return
         time.sleep(0.25)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's reaper may be slow)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def host_links() -> set[str]:
@@ -71,13 +81,16 @@ class Rack:
             return []
         return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
 
-    def ipmitool(self, bmc_ip: str, *args: str) -> str:
+    def ipmitool_run(self, bmc_ip: str, *args: str) -> subprocess.CompletedProcess[str]:
         user, password = read_credentials(self.rd)
         # Password via the environment (-E), never in argv.
-        r = subprocess.run(["ip", "netns", "exec", self.topo.mgmt_ns, "ipmitool", "-I",
-                            "lanplus", "-H", bmc_ip, "-U", user, "-E", *args],
-                           env={**os.environ, "IPMI_PASSWORD": password}, capture_output=True,
-                           text=True, timeout=30, check=False)
+        return subprocess.run(["ip", "netns", "exec", self.topo.mgmt_ns, "ipmitool", "-I",
+                               "lanplus", "-H", bmc_ip, "-U", user, "-E", *args],
+                              env={**os.environ, "IPMI_PASSWORD": password},
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    def ipmitool(self, bmc_ip: str, *args: str) -> str:
+        r = self.ipmitool_run(bmc_ip, *args)
         assert r.returncode == 0, r.stderr
         return r.stdout
 
@@ -132,7 +145,7 @@ def rack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rack]:
         dnsmasq = subprocess.Popen(["ip", "netns", "exec", topo.mgmt_ns, "dnsmasq",
                                     "--keep-in-foreground", "-C", str(conf)])
         # The boot server runs through `racker-sim exec`, which also proves its environment.
-        subprocess.Popen([sys.executable, "-m", "racker.sim.cli_commands", "exec", name, "--",
+        subprocess.Popen([RACKER_SIM, "exec", name, "--",
                           sys.executable, str(PEER), MGMT_IP, "8080", str(work / "http.jsonl")],
                          env=env)
         r = Rack(name, env, rd, topo, work, dnsmasq, links_before)
@@ -251,6 +264,37 @@ def test_node_faults_no_pxe_dhcp_lost_installer_fails(rack: Rack) -> None:
         node.name]["phase"] == "off")
 
 
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("bmc-down", "Unable to establish IPMI v2 / RMCP+ session"),
+     ("bmc-bad-credentials", "RAKP 2 HMAC is invalid|Unable to establish"),
+     ("bmc-no-session", "Unable to establish IPMI v2 / RMCP+ session")],
+)
+def test_bmc_faults_make_ipmitool_fail_until_cleared(rack: Rack, kind: str, error: str) -> None:
+    node, bmc_ip, _ = _bmc(rack, 1)
+    sim("fault", node.name, kind, "--name", rack.name, env=rack.env)
+    started = time.monotonic()
+    r = rack.ipmitool_run(bmc_ip, "-N", "1", "-R", "1", "power", "status")
+    assert r.returncode != 0
+    assert any(e in r.stderr for e in error.split("|")), r.stderr
+    assert kind in {x["node"]: x for x in rack.status()["servers"]}[node.name]["faults"]
+    sim("fault", node.name, kind, "--clear", "--name", rack.name, env=rack.env)
+    assert "Chassis Power is" in rack.ipmitool(bmc_ip, "power", "status")
+    assert time.monotonic() - started < 30
+
+
+def test_slow_bmc_answers_late(rack: Rack) -> None:
+    node, bmc_ip, _ = _bmc(rack, 1)
+    sim("fault", node.name, "bmc-slow", "--name", rack.name, env=rack.env)
+    try:
+        started = time.monotonic()
+        r = rack.ipmitool_run(bmc_ip, "-N", "3", "-R", "1", "power", "status")
+        assert time.monotonic() - started >= 1.5 * 4  # every exchange of the session is late
+        assert r.returncode == 0, r.stderr
+    finally:
+        sim("fault", node.name, "bmc-slow", "--clear", "--name", rack.name, env=rack.env)
+
+
 def test_destroy_leaves_no_namespace_interface_process_or_mount(rack: Rack) -> None:
     pids = [int(rack.rd.pid_file.read_text())]
     for ns in rack.topo.namespaces:
@@ -267,8 +311,36 @@ def test_destroy_leaves_no_namespace_interface_process_or_mount(rack: Rack) -> N
     assert rack.topo.mgmt_secondary_mac not in out
     assert not {link for link in host_links() - rack.links_before if rack.name in link}
     rack.dnsmasq.wait(timeout=10)
-    alive = [p for p in pids if Path(f"/proc/{p}").exists()
-             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
-    assert alive == []
+    assert [p for p in pids if alive(p)] == []
     assert rack.name not in Path("/proc/mounts").read_text()
     assert not rack.rd.root.exists()
+
+
+def test_two_racks_side_by_side_and_create_after_a_crash(tmp_path: Path) -> None:
+    require_root()
+    env = {**os.environ, "RACKER_SIM_DIR": str(tmp_path / "sim")}
+    a, b = f"rksa-{secrets.token_hex(3)}", f"rksb-{secrets.token_hex(3)}"
+    try:
+        sim("create", "--generate", "1", "--name", a, env=env)
+        sim("create", "--generate", "2", "--name", b, env=env)
+        rd_a = RackDir(tmp_path / "sim" / a)
+        topo_a = load_topology(rd_a)
+        crashed = int(rd_a.pid_file.read_text())
+        orphans = netns_pids(topo_a.bmc_ns(topo_a.servers[0]))
+        os.kill(crashed, 9)  # a crash: the daemon leaves udhcpc and its namespaces behind
+        wait_for("the daemon to die", lambda: not alive(crashed), 10)
+        assert orphans and all(alive(p) for p in orphans)
+        sim("create", "--generate", "1", "--name", a, env=env)
+        assert not any(alive(p) for p in orphans)
+        assert len([ns for ns in list_netns() if ns.startswith(f"rks-{a}-")]) == 4
+        assert len([ns for ns in list_netns() if ns.startswith(f"rks-{b}-")]) == 6
+        st = json.loads(sim("status", "--name", b, "--json", env=env).stdout)
+        assert st["daemon"] == "running" and len(st["servers"]) == 2
+        sim("destroy", a, env=env)
+        assert [ns for ns in list_netns() if ns.startswith(f"rks-{a}-")] == []
+        assert json.loads(sim("status", "--name", b, "--json", env=env).stdout)[
+            "daemon"] == "running"
+    finally:
+        sim("destroy", a, env=env, check=False)
+        sim("destroy", b, env=env, check=False)
+    assert [ns for ns in list_netns() if a in ns or b in ns] == []

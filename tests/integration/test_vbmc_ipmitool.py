@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,19 +116,20 @@ def test_raw_boot_option_bytes_read_back(bmc: VirtualBmc) -> None:
     assert r.returncode != 0 and "rsp=0xc7" in r.stderr
 
 
+@pytest.mark.slow
 def test_valid_bit_cleared_after_timer_unless_param3(runner: BmcRunner) -> None:
     require_tool("ipmitool")
     with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner,
-               boot_valid_timeout=1.0) as b:
+               boot_valid_timeout=2.0) as b:
         pxe = ("raw", "0x00", "0x08", "0x05", "0xe0", "0x04", "0x00", "0x00", "0x00")
         get5 = ("raw", "0x00", "0x09", "0x05", "0x00", "0x00")
         ok(b, *pxe)
         assert raw_bytes(ok(b, *get5))[2] == 0xE0
-        time.sleep(1.3)
+        time.sleep(2.2)
         assert raw_bytes(ok(b, *get5))[2] == 0x60, "valid bit must clear after the timer"
         ok(b, "raw", "0x0", "0x8", "0x3", "0x1f")
         ok(b, *pxe)
-        time.sleep(1.3)
+        time.sleep(2.2)
         assert raw_bytes(ok(b, *get5))[2] == 0xE0, "param 3 = 0x1f keeps the valid bit"
 
 
@@ -138,6 +140,18 @@ def test_one_time_boot_flags_consumed_on_power_up(bmc: VirtualBmc, chassis: Memo
     assert raw_bytes(ok(bmc, "raw", "0x00", "0x09", "0x05", "0x00", "0x00"))[2] == 0x00
     ok(bmc, "power", "reset")
     assert chassis.last_boot == BootRequest(BootDevice.NONE)
+
+
+def test_boot_flag_faults_show_in_read_back(bmc: VirtualBmc, chassis: MemoryChassis) -> None:
+    bmc.faults.ignore_boot_flags = True
+    ok(bmc, "chassis", "bootdev", "pxe", "options=persistent,efiboot")  # acknowledged...
+    assert "Boot Flag Invalid" in ok(bmc, "chassis", "bootparam", "get", "5")  # ...not kept
+    bmc.faults.ignore_boot_flags = False
+    bmc.faults.lose_boot_flags = True
+    ok(bmc, "chassis", "bootdev", "pxe", "options=persistent,efiboot")
+    ok(bmc, "power", "on")
+    assert chassis.last_boot == BootRequest(BootDevice.NONE)
+    assert "Boot Flag Invalid" in ok(bmc, "chassis", "bootparam", "get", "5")
 
 
 def test_unknown_raw_command_is_c1(bmc: VirtualBmc) -> None:
@@ -173,6 +187,28 @@ def test_user_slots_and_login_as_new_user(bmc: VirtualBmc) -> None:
     assert ipmitool(bmc, "power", "status", user="foo", password="pw-of-foo").returncode != 0
 
 
+def test_documented_credential_rotation_procedure(bmc: VirtualBmc) -> None:
+    """The reference's 'IPMI Credentials' guide, step by step, as `ipmi --all` would run it."""
+    listing = ok(bmc, "user", "list")  # no channel: ipmitool finds the LAN channel itself
+    old = next(line.split()[0] for line in listing.splitlines() if USER in line.split())
+    assert old == "2"
+    new = next(line.split()[0] for line in listing.splitlines()[1:]
+               if line.split()[1] == "true" and line.split()[0] not in ("1", old))
+    ok(bmc, "user", "set", "name", new, "rotated")
+    ok(bmc, "user", "set", "password", new, "rotated-pw")
+    ok(bmc, "user", "enable", new)
+    ok(bmc, "user", "priv", new, "4")
+    ok(bmc, "channel", "setaccess", "1", new, "callin=on", "ipmi=on", "link=off", "privilege=4")
+    assert ok(bmc, "power", "status", user="rotated", password="rotated-pw").strip() == \
+        "Chassis Power is off"
+    ok(bmc, "user", "disable", old, user="rotated", password="rotated-pw")
+    assert ipmitool(bmc, "power", "status").returncode != 0
+    ok(bmc, "raw", "0x6", "0x45", hex(int(old)), *["0xff"] * 16, user="rotated",
+       password="rotated-pw")
+    rows = ok(bmc, "user", "list", "1", user="rotated", password="rotated-pw").splitlines()
+    assert rows[int(old)].split() == [old, "true", "false", "false", "NO", "ACCESS"]
+
+
 def test_sol_both_ways_and_dangling_deactivate(bmc: VirtualBmc, chassis: MemoryChassis) -> None:
     console = spawn(bmc, "sol", "activate")
     try:
@@ -206,10 +242,11 @@ def test_sol_both_ways_and_dangling_deactivate(bmc: VirtualBmc, chassis: MemoryC
     assert bmc.engine is not None and bmc.engine.sol is None
 
 
+@pytest.mark.slow
 def test_session_limit_and_idle_timeout(runner: BmcRunner) -> None:
     require_tool("ipmitool")
     with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner,
-               session_limit=4, session_timeout=1.5) as b:
+               session_limit=4, session_timeout=3.0) as b:
         shells = []
         try:
             for _ in range(4):
@@ -218,6 +255,9 @@ def test_session_limit_and_idle_timeout(runner: BmcRunner) -> None:
                 shell.sendline("power status")
                 shell.expect_exact("Chassis Power is off")
                 shells.append(shell)
+            for shell in shells:  # activity keeps the sessions alive
+                shell.sendline("power status")
+                shell.expect_exact("Chassis Power is off")
             assert b.session_count() == 4
             r = ipmitool(b, "power", "status")
             assert r.returncode != 0
@@ -226,7 +266,7 @@ def test_session_limit_and_idle_timeout(runner: BmcRunner) -> None:
             for shell in shells:  # killed, so no session is closed: they must time out
                 shell.kill(signal.SIGKILL)
                 shell.close(force=True)
-        time.sleep(1.8)
+        time.sleep(3.3)
         assert ok(b, "power", "status").strip() == "Chassis Power is off"
         assert b.session_count() == 0, "ipmitool closes its session on exit"
 
@@ -267,10 +307,10 @@ def test_fault_fails_in_bounded_time_while_other_bmc_answers(runner: BmcRunner,
 def test_slow_bmc_answers_late_but_answers(runner: BmcRunner) -> None:
     require_tool("ipmitool")
     with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as b:
-        b.faults.delay = 0.4
+        b.faults.delay = 0.25
         start = time.monotonic()
         assert ok(b, "power", "status", options=("-N", "3")).strip() == "Chassis Power is off"
-        assert time.monotonic() - start >= 0.4 * 4  # open, RAKP1, RAKP3, then each command
+        assert time.monotonic() - start >= 0.25 * 4  # open, RAKP1, RAKP3, then each command
 
 
 def free_udp_port() -> int:
@@ -352,3 +392,18 @@ def test_pyghmi_client_one_socket_two_bmcs_same_port(runner: BmcRunner) -> None:
         finally:
             for c in cmds:
                 c.ipmi_session.logout()
+
+
+def test_serve_without_runner_owns_its_thread() -> None:
+    require_tool("ipmitool")
+    before = set(threading.enumerate())
+    b = serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(powered_on=True))
+    try:
+        assert ok(b, "power", "status").strip() == "Chassis Power is on"
+    finally:
+        b.stop()
+    assert set(threading.enumerate()) <= before
+    # an address this machine does not have: the bind error reaches the caller
+    with pytest.raises(OSError):
+        VirtualBmc(MemoryChassis(), address="192.0.2.1", port=0).start()
+    assert set(threading.enumerate()) <= before

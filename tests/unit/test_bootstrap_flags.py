@@ -14,11 +14,12 @@ from racker.bootstrap_options import RackFacts
 from racker.cli.cmd_bootstrap import bootstrap
 from racker.cli.main import main
 from racker.configure import ConfigureResult
-from racker.errors import InputError, RackerError
+from racker.errors import InputError
 from racker.model import Inventory, OnFailure, Options, Provision, StorageProvider
 from racker.paths import Paths
 from racker.plan import make_plan
 from racker.wizard import DefaultAsker
+from tests.rackfixtures import write_rack
 from tests.unit.wizard_support import Script, mac, rack
 
 SAMPLE = {
@@ -120,6 +121,17 @@ def test_help_flatcar(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     assert '(default "172.24.213")' in out and '(default "DHCP")' in out
 
 
+@pytest.mark.parametrize(("types", "default"), [(("a", "a", "a", "b"), "3"), (("a", "b"), "1")])
+def test_help_reads_the_rack_for_the_controller_default(
+        types: tuple[str, ...], default: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var, value in write_rack(tmp_path, len(types), types).items():
+        monkeypatch.setenv(var, value)
+    assert main(["bootstrap", "-provision=lokomotive", "-h"]) == 0
+    out = capsys.readouterr().out
+    assert f'single-node control plane (default "{default}")' in out
+
+
 def test_help_uses_the_rack_for_the_controller_default() -> None:
     assert '(default "1")' in usage(Provision.LOKOMOTIVE, RackFacts.from_inventory(rack("a")))
     ha = usage(Provision.LOKOMOTIVE, RackFacts.from_inventory(rack("a", "a", "a")))
@@ -131,6 +143,7 @@ BAD = [
     (["--onfailure=sometimes"], "-onfailure", "allowed values: ask, retry, exclude, cancel"),
     (["-retries", "many"], "-retries", "whole number"),
     (["-retries=-1"], "-retries", "whole number"),
+    (["-retries", "²"], "-retries", "whole number"),  # a digit to str.isdigit, not to int()
     (["-num-controllers", "2"], "-num-controllers", "allowed values: 1, 3"),
     (["-web-ui", "maybe"], "-web-ui", "allowed values: true, false"),
     (["-storage-provider", "ceph"], "-storage-provider", "allowed values: none, rook, openebs"),
@@ -306,14 +319,6 @@ def test_flags_checked_against_the_rack(argv: list[str], flag: str, message: str
                   configure=Recorder(HA))
     assert e.value.where is not None and e.value.where.flag == flag
     assert message in str(e.value)
-
-
-def test_without_render_only_provisioning_is_refused_after_configure() -> None:
-    rec = Recorder(HA)
-    with pytest.raises(RackerError) as e:
-        bootstrap([], paths=NOWHERE, asker=DefaultAsker(), interactive=False,
-                  load_inventory=lambda p: HA, configure=rec, check_folders=no_folders)
-    assert "not available" in str(e.value) and rec.calls and rec.calls[0][1] is False
 
 
 def test_without_render_only_the_provisioner_gets_the_configured_rack(

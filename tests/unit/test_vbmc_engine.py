@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from racker.sim import vbmc_wire as wire
-from racker.sim.vbmc_chassis import MemoryChassis, PowerAction
+from racker.sim.vbmc_chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
 from racker.sim.vbmc_commands import COMMANDS
 from racker.sim.vbmc_engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine, Faults
 from racker.sim.vbmc_state import BootOptions, UserTable
@@ -245,6 +245,21 @@ def test_boot_flags_and_power_on_through_engine() -> None:
     assert c.cmd(0x00, 0x02, b"\x02") == (0xD5, b"")  # cycle while off
 
 
+def test_boot_flag_faults() -> None:
+    engine, chassis, _ = make_engine()
+    c = Console(engine)
+    assert c.login() == 0
+    c.admin()
+    engine.faults.ignore_boot_flags = True
+    assert c.cmd(0x00, 0x08, bytes.fromhex("05e004000000")) == (0, b"")  # acknowledged...
+    assert c.cmd(0x00, 0x09, b"\x05\x00\x00")[1] == bytes.fromhex("01050000000000")  # not kept
+    engine.faults = Faults(lose_boot_flags=True)
+    assert c.cmd(0x00, 0x08, bytes.fromhex("05e004000000")) == (0, b"")
+    assert c.cmd(0x00, 0x02, b"\x01") == (0, b"")
+    assert chassis.last_boot == BootRequest(BootDevice.NONE)
+    assert c.cmd(0x00, 0x09, b"\x05\x00\x00")[1] == bytes.fromhex("01050000000000")
+
+
 def sol_console() -> tuple[BmcEngine, MemoryChassis, Clock, Console]:
     engine, chassis, clock = make_engine()
     c = Console(engine)
@@ -295,6 +310,15 @@ def test_sol_output_window_ack_and_retransmit() -> None:
     # a partial ack: the rest goes out again first
     (third,) = sol(c, wire.SolPacket(0, 2, 4, 0, b""))
     assert (third.seq, third.data) == (3, b"x" * 6 + b"more")
+
+
+def test_sol_nack_keeps_the_packet_for_the_timer() -> None:
+    engine, _, clock, c = sol_console()
+    (first,) = decode(engine, c, engine.sol_output(b"data"))
+    assert sol(c, wire.SolPacket(0, first.seq, 0, 0x40, b"")) == []
+    clock.now += 1.0
+    (again,) = decode(engine, c, engine.sol_tick())
+    assert again == first
 
 
 def test_sol_gives_up_after_retries() -> None:

@@ -145,6 +145,14 @@ def test_new_user_needs_name_password_enable_and_access() -> None:
     assert t.get_access(b"\x01\x03")[1][1] & 0xC0 == 0x80
 
 
+def test_name_of_all_ff_deletes_the_user() -> None:
+    t = UserTable.with_admin("root", "calvin")
+    assert t.set_name(b"\x02" + b"\xff" * 16) == CC_OK
+    assert t.login(b"root") is None
+    assert t.get_name(b"\x02") == (CC_OK, bytes(16))
+    assert t.get_access(b"\x01\x02")[1][1:] == bytes([0, 1, 0x0F])
+
+
 @pytest.mark.parametrize(("call", "data", "code"), [
     ("set_name", b"\x01" + b"x" * 16, CC_INVALID_DATA),  # slot 1 has a fixed null name
     ("set_name", b"\x0b" + b"x" * 16, CC_INVALID_DATA),  # beyond max users

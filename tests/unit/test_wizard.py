@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from racker.bootstrap_options import RackFacts, options_from_answers
 from racker.errors import InputError
@@ -13,6 +15,7 @@ from racker.wizard import (
     OTHER,
     DefaultAsker,
     Kind,
+    Question,
     flatcar_graph,
     graph_for,
     is_blank,
@@ -285,3 +288,33 @@ def test_a_looping_asker_is_stopped() -> None:
     g = flatcar_graph(RackFacts())
     with pytest.raises(InputError):
         walk(g, Loop())  # empty editor text and "" for the select loop forever
+
+
+class _Random:
+    """An Asker answering at random: choice values, help, nothing, or any text."""
+
+    def __init__(self, data: st.DataObject) -> None:
+        self.data = data
+
+    def ask(self, question: Question) -> str:
+        options = [c.value for c in question.choices] + ["true", "false", HELP, "", INI]
+        # Mostly meaningful answers, so that walks reach their end; sometimes any text.
+        return self.data.draw(st.one_of(st.sampled_from(options), st.sampled_from(options),
+                                        st.sampled_from(options), st.text(max_size=20)))
+
+    def tell(self, text: str) -> None:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data(), st.sampled_from(list(Provision)),
+       st.sampled_from([HA_RACK, SMALL_RACK, RackFacts()]))
+def test_any_answers_give_options_or_racker_errors(
+        data: st.DataObject, provision: Provision, facts: RackFacts) -> None:
+    try:
+        answers = walk(graph_for(provision, facts), _Random(data))
+        o = options_from_answers({**answers, "provision": provision.value}, facts)
+    except InputError as e:
+        assert e.message
+    else:
+        assert o.provision is provision

@@ -30,12 +30,11 @@ RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 """Flags whose allowed values come from nodes.csv: checked once the rack is read."""
 
 
-def _provision_not_available(paths: Paths, configured: ConfigureResult) -> int:
-    # The provisioning engine is wired in here (racker.provision), replacing this stub.
-    raise RackerError(
-        "provisioning the nodes is not available in this build of racker yet",
-        hint="the configuration was written; run with -render-only to only write it",
-    )
+def _provision(paths: Paths, configured: ConfigureResult) -> int:
+    # imported here: the engine, the services and the IPMI stack load only when provisioning
+    from racker.provision import provision_rack
+
+    return provision_rack(paths, configured)
 
 
 def _report(result: ConfigureResult) -> None:
@@ -66,7 +65,7 @@ def bootstrap(
     load_inventory: LoadInventory = _load_inventory,
     configure: Configure = _configure,
     check_folders: CheckFolders = _check_folders,
-    provision: Provisioner = _provision_not_available,
+    provision: Provisioner = _provision,
 ) -> int:
     """Run `racker bootstrap` with the outside world passed in (tests pass their own)."""
     parsed = parse_flags(argv)

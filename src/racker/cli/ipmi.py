@@ -162,7 +162,9 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         warning = h.internal_ip_warning(internal, planned_internal)
         if warning:
             sink.echo(warning)
-        names = discovery.names_for_ip(ctx.hosts, planned_internal) if planned_internal else ()
+        # The planned address names the node in the hosts file; without a plan, the found one.
+        name_ip = planned_internal or internal
+        names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
         for line in h.diag_lines(node.bmc_mac, bmc.ip, node.primary_mac, internal, names):
             sink.echo(line)
         rc_status = sink.run(argv(("chassis", "status")))

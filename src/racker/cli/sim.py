@@ -30,6 +30,7 @@ class SimCommand:
     """`module:function`; the function takes the remaining argv and returns an exit code."""
 
     def load(self) -> Entry:
+        """Import the target and return its entry function."""
         module, _, func = self.target.partition(":")
         entry: Entry = getattr(importlib.import_module(module), func)
         return entry
@@ -38,6 +39,18 @@ class SimCommand:
 SUBCOMMANDS: tuple[SimCommand, ...] = (
     SimCommand(("bmc", "serve"), "Run one virtual BMC in the foreground (ipmitool can drive it)",
                "racker.cli.sim:cmd_bmc_serve"),
+    SimCommand(("create",), "Create a simulated rack (namespaces, BMCs, lite nodes) and its daemon",
+               "racker.sim.cli_commands:cmd_create"),
+    SimCommand(("destroy",), "Remove a simulated rack: processes, namespaces, files",
+               "racker.sim.cli_commands:cmd_destroy"),
+    SimCommand(("status",), "Namespaces, BMC leases, power, boot device and phase of every node",
+               "racker.sim.cli_commands:cmd_status"),
+    SimCommand(("exec",), "Run a command in the management namespace with racker's paths",
+               "racker.sim.cli_commands:cmd_exec"),
+    SimCommand(("fault",), "Inject or clear a fault on a node or its BMC",
+               "racker.sim.cli_commands:cmd_fault"),
+    SimCommand(("console",), "Show a node's timeline (its serial console)",
+               "racker.sim.cli_commands:cmd_console"),
 )
 
 
@@ -96,6 +109,8 @@ def _bmc_serve_parser() -> argparse.ArgumentParser:
                    help="seconds before an idle session is dropped (default 60)")
     p.add_argument("--boot-valid-timeout", type=float, default=60.0,
                    help="seconds before an unused boot flag valid bit is cleared (default 60)")
+    p.add_argument("--latency", type=float, default=0.002,
+                   help="seconds the BMC takes per request (default 0.002, like real BMCs)")
     p.add_argument("--powered-on", action="store_true", help="start with chassis power on")
     return p
 
@@ -160,7 +175,8 @@ async def _serve_foreground(args: argparse.Namespace, password: str) -> int:
     bmc = VirtualBmc(chassis, address=args.address, port=args.port, user=args.user,
                      password=password, session_limit=args.session_limit,
                      session_timeout=args.session_timeout,
-                     boot_valid_timeout=args.boot_valid_timeout, log=log)
+                     boot_valid_timeout=args.boot_valid_timeout, log=log,
+                     latency=max(0.0, args.latency))
     try:
         await bmc.astart()
     except OSError as e:

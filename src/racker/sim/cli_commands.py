@@ -1,8 +1,7 @@
 """The `racker-sim` subcommands create, destroy, status, exec, fault and console.
 
 Each `cmd_*` takes the arguments after the subcommand and returns an exit code; `racker-sim`
-(racker.cli.sim) lists them in its command table. `python -m racker.sim.cli_commands` runs them
-without that table.
+(racker.cli.sim) lists them in its command table.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,13 +50,16 @@ def cmd_create(argv: Sequence[str]) -> int:
     p.add_argument("--generate", type=int, metavar="N",
                    help="generate a nodes.csv with a management node and N nodes")
     p.add_argument("--types", default="", help="node types for --generate, e.g. a,b,c")
-    p.add_argument("--nodes", choices=("lite",), default="lite",
-                   help="node hosts: lite (QEMU nodes are not built yet)")
+    p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
+                   help="node hosts: lite processes (QEMU nodes are not built yet)")
     p.add_argument("--name", help=f"rack name (default {state.DEFAULT_RACK})")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
     a = p.parse_args(list(argv))
     name = check_rack_name(a.name or state.DEFAULT_RACK)
+    if a.nodes == "qemu":
+        raise InputError("QEMU nodes are not available in this build", where=Where(flag="--nodes"),
+                         hint="use --nodes lite (the default)")
     if a.generate is not None:
         if a.nodes_csv or a.mgmt_mac:
             raise InputError("give either NODES_CSV MGMT_MAC or --generate N, not both",
@@ -163,40 +164,3 @@ def cmd_console(argv: Sequence[str]) -> int:
         if not a.follow:
             return 0
         time.sleep(0.5)
-
-
-SIM_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("create", "Create a simulated rack (namespaces, BMCs, nodes) and start its daemon",
-     "racker.sim.cli_commands:cmd_create"),
-    ("destroy", "Remove a simulated rack: processes, namespaces, files",
-     "racker.sim.cli_commands:cmd_destroy"),
-    ("status", "Show namespaces, BMC leases, power, boot device and phase of every node",
-     "racker.sim.cli_commands:cmd_status"),
-    ("exec", "Run a command in the management node's namespace with racker's paths",
-     "racker.sim.cli_commands:cmd_exec"),
-    ("fault", "Inject or clear a fault on a node or its BMC",
-     "racker.sim.cli_commands:cmd_fault"),
-    ("console", "Show a node's timeline (its 'serial console')",
-     "racker.sim.cli_commands:cmd_console"),
-)
-"""(name, summary, `module:function`) rows for racker-sim's command table."""
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone dispatcher: `python -m racker.sim.cli_commands SUBCOMMAND ...`."""
-    from racker.cli.run import run_main
-
-    def dispatch(args: Sequence[str]) -> int:
-        table = {name: target for name, _summary, target in SIM_COMMANDS}
-        if not args or args[0] not in table:
-            names = ", ".join(table)
-            raise InputError(f"expected a subcommand: {names}")
-        func = getattr(sys.modules[__name__], table[args[0]].partition(":")[2])
-        code: int = func(args[1:])
-        return code
-
-    return run_main("racker-sim", dispatch, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

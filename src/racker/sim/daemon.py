@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from racker.atomic import write_atomic
 from racker.sim.lite import NODE_FAULTS, LiteNode
-from racker.sim.netns import call_in_netns
-from racker.sim.node import BootDevice, PowerEvent, SimChassis
-from racker.sim.standin_bmc import BmcLoop, StandinBmc
+from racker.sim.node import NodeChassis
 from racker.sim.state import RackDir, load_topology, read_credentials
 from racker.sim.topology import NODE_IFACE, SimServer, Topology
+from racker.sim.vbmc import VirtualBmc, bind_udp_in_netns
 
+BMC_SLOW_DELAY = 1.5
+"""Seconds a slow BMC takes per answer (ipmitool's own retry timer is 1 s, doubling)."""
 BMC_FAULTS = ("bmc-down", "bmc-slow", "bmc-bad-credentials", "bmc-no-session", "boot-flag-lost")
 
 HOOK = """#!/bin/sh
@@ -51,25 +52,12 @@ exit 0
 """
 
 
-class BootFlagLossChassis(SimChassis):
-    """A chassis whose BMC may forget the boot device at power-on (the boot-flag-lost fault)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lose_flags = False
-
-    def take_boot_device(self) -> BootDevice:
-        if self.lose_flags:
-            self.forget_boot_device()
-        return super().take_boot_device()
-
-
 @dataclass
 class _Server:
     server: SimServer
-    chassis: BootFlagLossChassis
+    chassis: NodeChassis
     node: LiteNode
-    bmc: StandinBmc
+    bmc: VirtualBmc
     dhcp: asyncio.subprocess.Process | None = None
 
 
@@ -84,6 +72,13 @@ async def set_address(ns: str, iface: str, cidr: str | None) -> None:
         await proc.wait()
 
 
+def _bmc_logger(node: LiteNode) -> Callable[[str], None]:
+    def log(message: str) -> None:
+        node.log("bmc", msg=message)
+
+    return log
+
+
 class Simulator:
     """All simulated parts of one rack."""
 
@@ -91,33 +86,31 @@ class Simulator:
         self.rd = rd
         self.t = topology
         self.servers: dict[str, _Server] = {}
-        self.bmc_loop = BmcLoop()
         self.stopped = asyncio.Event()
         self.bmc_faults: dict[str, set[str]] = {}
 
     async def start(self) -> None:
         """Open every BMC and node, start the BMC DHCP clients and the control socket."""
-        loop = asyncio.get_running_loop()
         user, password = read_credentials(self.rd)
         hook = self.rd.root / "bmc-dhcp-hook"
         write_atomic(hook, HOOK, mode=0o755)
         self.rd.leases.mkdir(parents=True, exist_ok=True)
         for s in self.t.servers:
-            chassis = BootFlagLossChassis()
+            chassis = NodeChassis()
             node = LiteNode(s.name, s.primary_mac, self.t.node_ns(s), NODE_IFACE, chassis,
-                            self.rd.timeline(s), set_address)
-
-            def forward(ev: PowerEvent, n: LiteNode = node) -> None:
-                loop.call_soon_threadsafe(n.power_event, ev)
-
-            chassis.subscribe(forward)
-            bmc = call_in_netns(self.t.bmc_ns(s),
-                                functools.partial(StandinBmc, chassis, user, password))
+                            self.rd.timeline(s), set_address, console=chassis.emit_console)
+            chassis.subscribe(node.power_event)
+            # The vBMC runs on this loop; its socket was opened inside the BMC's namespace.
+            sock = bind_udp_in_netns(self.t.bmc_ns(s), "0.0.0.0", 623)
+            bmc = VirtualBmc(chassis, address="0.0.0.0", port=623, user=user,
+                             password=password, sock=sock, name=s.name,
+                             log=_bmc_logger(node))
+            await bmc.astart()
+            chassis.bmc = bmc
             srv = _Server(s, chassis, node, bmc)
             srv.dhcp = await self._start_udhcpc(s, hook)
             self.servers[s.name] = srv
             self.bmc_faults[s.name] = set()
-        self.bmc_loop.start()
 
     async def _start_udhcpc(self, s: SimServer, hook: Path) -> asyncio.subprocess.Process:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -137,6 +130,7 @@ class Simulator:
                     srv.dhcp.terminate()
         for srv in self.servers.values():
             await srv.node.close()
+            await srv.bmc.astop()
             if srv.dhcp is not None:
                 try:
                     await asyncio.wait_for(srv.dhcp.wait(), 5)
@@ -144,7 +138,6 @@ class Simulator:
                     with contextlib.suppress(ProcessLookupError):
                         srv.dhcp.kill()
                     await srv.dhcp.wait()
-        self.bmc_loop.stop()
 
     # -- control requests ----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -175,10 +168,18 @@ class Simulator:
         if kind in NODE_FAULTS:
             target = srv.node.state.faults
         elif kind in BMC_FAULTS:
-            if kind != "boot-flag-lost":
-                return {"error": f"fault {kind} needs the virtual BMC (racker.sim.vbmc), "
-                                 "which this build does not have yet"}
-            srv.chassis.lose_flags = not clear
+            on = not clear
+            faults = srv.bmc.faults
+            if kind == "bmc-down":
+                faults.drop = on
+            elif kind == "bmc-slow":
+                faults.delay = BMC_SLOW_DELAY if on else 0.0
+            elif kind == "bmc-bad-credentials":
+                faults.reject_auth = on
+            elif kind == "bmc-no-session":
+                faults.no_session = on
+            else:
+                srv.chassis.lose_boot_flags = on
             target = self.bmc_faults[s.name]
         else:
             return {"error": f"unknown fault '{kind}'",

@@ -59,7 +59,8 @@ class LiteNode:
     """One simulated server host. `set_address(ns, iface, cidr|None)` configures its NIC."""
 
     def __init__(self, name: str, mac: str, ns: str, iface: str, chassis: Chassis,
-                 timeline: Path, set_address: Callable[[str, str, str | None], Any]) -> None:
+                 timeline: Path, set_address: Callable[[str, str, str | None], Any],
+                 console: Callable[[str], None] | None = None) -> None:
         self.name = name
         self.mac = mac
         self.ns = ns
@@ -69,6 +70,7 @@ class LiteNode:
         self.uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, f"racker-sim:{mac}"))
         self.state = LiteNodeState()
         self._set_address = set_address
+        self._console = console
         self._task: asyncio.Task[None] | None = None
 
     # -- power -----------------------------------------------------------------------------
@@ -100,8 +102,11 @@ class LiteNode:
                 await task
 
     def log(self, event: str, **fields: Any) -> None:
-        """Append to the node's timeline."""
+        """Append to the node's timeline (and show it on an attached serial console)."""
         append_timeline(self.timeline, event, **fields)
+        if self._console is not None:
+            rest = " ".join(f"{k}={v}" for k, v in fields.items())
+            self._console(f"[{self.name}] {event} {rest}".rstrip())
 
     def _phase(self, phase: str, **fields: Any) -> None:
         self.state.phase = phase

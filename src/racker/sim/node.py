@@ -1,8 +1,9 @@
-"""What a simulated server's firmware sees of its BMC: the `Chassis` protocol.
+"""What a simulated server's firmware sees of its BMC: the node-side `Chassis` protocol, and
+`NodeChassis`, which is at once the virtual BMC's chassis (racker.sim.vbmc_chassis.Chassis) and
+the lite node's view of it.
 
-The BMC (a virtual IPMI server) owns power and boot device; the node only reacts to power
-events and asks which device to boot from. `SimChassis` is the plain in-memory implementation
-both sides share; it is thread-safe because the IPMI server may run in another thread.
+The vBMC owns power and the boot options; the node reacts to power events and, each time its
+firmware starts, asks which device to boot from. Both run on the simulator's one event loop.
 """
 
 from __future__ import annotations
@@ -10,7 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from racker.sim import vbmc_chassis as vc
+
+if TYPE_CHECKING:
+    from racker.sim.vbmc import VirtualBmc
 
 
 class Power(StrEnum):
@@ -27,14 +33,27 @@ class PowerEvent(StrEnum):
 
 class BootDevice(StrEnum):
     NONE = "none"
-    """No override: the firmware's own order (disk when bootable, then network)."""
+    """No valid override: the firmware's own order (disk when bootable, then network)."""
     PXE = "pxe"
     DISK = "disk"
     CDROM = "cdrom"
     BIOS = "bios"
+    OTHER = "other"
 
 
 PowerListener = Callable[[PowerEvent], None]
+
+_DEVICES = {
+    vc.BootDevice.NONE: BootDevice.NONE, vc.BootDevice.PXE: BootDevice.PXE,
+    vc.BootDevice.DISK: BootDevice.DISK, vc.BootDevice.DISK_SAFE: BootDevice.DISK,
+    vc.BootDevice.REMOTE_DISK: BootDevice.DISK, vc.BootDevice.CDROM: BootDevice.CDROM,
+    vc.BootDevice.REMOTE_CDROM: BootDevice.CDROM, vc.BootDevice.BIOS: BootDevice.BIOS,
+}
+
+
+def boot_device_of(request: vc.BootRequest) -> BootDevice:
+    """The node-side word for a vBMC boot request's device."""
+    return _DEVICES.get(request.device, BootDevice.OTHER)
 
 
 class Chassis(Protocol):
@@ -57,12 +76,95 @@ class Chassis(Protocol):
         ...
 
     def subscribe(self, listener: PowerListener) -> None:
-        """Call `listener` on every power event (possibly from another thread)."""
+        """Call `listener` on every power event."""
         ...
 
 
+class NodeChassis:
+    """The chassis between one vBMC and one lite node (set `bmc` before the first power-on)."""
+
+    def __init__(self) -> None:
+        self.bmc: VirtualBmc | None = None
+        self.lose_boot_flags = False
+        """The boot-flag-lost fault: the BMC forgets the boot device when the firmware starts."""
+        self._on = False
+        self._pending: vc.BootRequest | None = None
+        self._listeners: list[PowerListener] = []
+        self._sink: vc.ConsoleSink | None = None
+
+    # -- the vBMC's side -----------------------------------------------------------------------
+    def is_powered_on(self) -> bool:
+        return self._on
+
+    def power(self, action: vc.PowerAction, boot: vc.BootRequest | None) -> None:
+        """A chassis control command from the vBMC (it has already consumed the boot flags)."""
+        was_on = self._on
+        if action in (vc.PowerAction.OFF, vc.PowerAction.SOFT):
+            self._on = False
+            event = PowerEvent.OFF
+        elif action is vc.PowerAction.DIAG:
+            return  # an NMI: a lite node has no kernel to dump
+        else:
+            self._on = True
+            event = PowerEvent.RESET if was_on and action is not vc.PowerAction.ON else (
+                PowerEvent.ON)
+            self._pending = boot
+        for listener in list(self._listeners):
+            listener(event)
+
+    def console_input(self, data: bytes) -> None:
+        """Typed on SOL; a lite node has no shell, so the bytes are dropped."""
+
+    def attach_console(self, sink: vc.ConsoleSink | None) -> None:
+        self._sink = sink
+
+    def emit_console(self, line: str) -> None:
+        """One line of serial output, to an attached SOL console if any."""
+        sink = self._sink
+        if sink is not None:
+            sink(line.encode() + b"\r\n")
+
+    # -- the node's side -----------------------------------------------------------------------
+    def _now(self) -> float:
+        assert self.bmc is not None and self.bmc.engine is not None
+        return self.bmc.engine.clock()
+
+    def power_state(self) -> Power:
+        return Power.ON if self._on else Power.OFF
+
+    def _request(self) -> vc.BootRequest:
+        if self.bmc is None or self.bmc.engine is None:
+            return vc.BootRequest(vc.BootDevice.NONE)
+        return self.bmc.boot.boot_request(self._now())
+
+    def boot_device(self) -> BootDevice:
+        return boot_device_of(self._request())
+
+    def boot_persistent(self) -> bool:
+        return self._request().persistent
+
+    def take_boot_device(self) -> BootDevice:
+        request = self._pending
+        self._pending = None
+        if request is None and self.bmc is not None and self.bmc.engine is not None:
+            # The OS rebooted by itself: to the BMC that is a reset.
+            request = self.bmc.boot.consume(self._now(), reset=True)
+        if self.lose_boot_flags and self.bmc is not None:
+            self.bmc.boot.flags[0] &= 0x7F  # the valid bit, gone as on a buggy BMC
+            return BootDevice.NONE
+        return boot_device_of(request) if request is not None else BootDevice.NONE
+
+    def subscribe(self, listener: PowerListener) -> None:
+        self._listeners.append(listener)
+
+
 class SimChassis:
-    """An in-memory chassis: the state a virtual BMC changes and a lite node follows."""
+    """A chassis kept in memory without a BMC (tests, and racker.sim.vbmc_simchassis).
+
+    NOTE: the simulator daemon uses `NodeChassis` instead: a boot device racker sets while the
+    node runs (after `installed`, before the reboot) lives in the vBMC's boot options, and only
+    `NodeChassis` reads those at a reboot the OS starts by itself.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -100,26 +202,17 @@ class SimChassis:
             self._boot = device
             self._persistent = persistent
 
-    def forget_boot_device(self) -> None:
-        """Clear the override, as a buggy BMC that loses its boot flags does."""
-        with self._lock:
-            self._boot = BootDevice.NONE
-            self._persistent = False
-
     def set_power(self, event: PowerEvent) -> None:
-        """Apply a chassis control command and tell the listeners."""
+        """Apply a chassis control command and tell the listeners (no event when unchanged)."""
         with self._lock:
             before = self._power
-            if event is PowerEvent.OFF:
-                self._power = Power.OFF
-            else:
-                self._power = Power.ON
+            self._power = Power.OFF if event is PowerEvent.OFF else Power.ON
             listeners = list(self._listeners)
-            if event is PowerEvent.ON and before is Power.ON:
-                return  # already on: nothing happens, as on real hardware
-            if event is PowerEvent.OFF and before is Power.OFF:
-                return
-            if event is PowerEvent.RESET and before is Power.OFF:
-                event = PowerEvent.ON
+        if event is PowerEvent.ON and before is Power.ON:
+            return
+        if event is PowerEvent.OFF and before is Power.OFF:
+            return
+        if event is PowerEvent.RESET and before is Power.OFF:
+            event = PowerEvent.ON
         for listener in listeners:
             listener(event)

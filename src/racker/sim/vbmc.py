@@ -2,7 +2,8 @@
 
 `VirtualBmc` owns one UDP socket and runs on an asyncio event loop; many of them share one loop
 (the simulator runs 48 in one process) and an idle one costs nothing: there is no polling,
-only the socket in the loop's selector, plus one timer while a SOL packet awaits its ack.
+only the socket in the loop's selector. Timers exist only while there is traffic: one per
+request for the simulated latency, one while a SOL packet awaits its ack.
 
 Use it from asyncio (`await bmc.astart()`), or from plain code with a `BmcRunner` (an event loop
 in a background thread shared by many BMCs), or in one line with `serve(...)`.
@@ -35,6 +36,11 @@ T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 
+# NOTE: real BMCs take milliseconds per command. Answering within microseconds trips a race in
+# pyghmi's client (a reply that lands before its waiter is registered is only noticed at the
+# retry timeout, stalling for seconds), so the virtual BMC takes 2 ms too.
+DEFAULT_LATENCY = 0.002
+
 
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, bmc: VirtualBmc) -> None:
@@ -55,7 +61,8 @@ class VirtualBmc:
                  session_limit: int = 4, session_timeout: float = 60.0,
                  boot_valid_timeout: float = 60.0, max_users: int = 10,
                  guid: uuid.UUID | None = None, sock: socket.socket | None = None,
-                 name: str = "", log: Callable[[str], None] | None = None) -> None:
+                 name: str = "", log: Callable[[str], None] | None = None,
+                 latency: float = DEFAULT_LATENCY) -> None:
         self.chassis = chassis
         self.address = address
         self.port = port
@@ -68,6 +75,7 @@ class VirtualBmc:
         self.session_timeout = session_timeout
         self.guid = guid or uuid.uuid4()
         self.log = log
+        self.latency = latency
         self._sock = sock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -106,10 +114,16 @@ class VirtualBmc:
 
     def start(self, runner: BmcRunner | None = None) -> VirtualBmc:
         """Start on `runner`'s loop (a private runner thread when None); returns self."""
+        owns = runner is None
         if runner is None:
-            runner, self._owns_runner = BmcRunner().start(), True
-        self._runner = runner
-        runner.call(self.astart())
+            runner = BmcRunner().start()
+        try:
+            runner.call(self.astart())
+        except BaseException:
+            if owns:
+                runner.stop()
+            raise
+        self._runner, self._owns_runner = runner, owns
         return self
 
     def stop(self) -> None:
@@ -145,8 +159,9 @@ class VirtualBmc:
         faults = self.faults
         if faults.drop:
             return
-        if faults.delay > 0 and self._loop is not None:
-            self._loop.call_later(faults.delay, self._process, data, addr)
+        delay = faults.delay + self.latency
+        if delay > 0 and self._loop is not None:
+            self._loop.call_later(delay, self._process, data, addr)
             return
         self._process(data, addr)
 

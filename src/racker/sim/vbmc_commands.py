@@ -223,6 +223,11 @@ def _chassis_control(e: BmcEngine, s: Session, data: bytes) -> Reply:
     on = e.chassis.is_powered_on()
     action = DIRECTIVES[directive]
     e.log(f"chassis control: power {action.value} (power was {'on' if on else 'off'})")
+    powers_up = (action == PowerAction.ON and not on) or \
+        (on and action in (PowerAction.CYCLE, PowerAction.RESET))
+    if powers_up and e.faults.lose_boot_flags:
+        e.log("boot flags lost at power-up (fault lose_boot_flags)")
+        e.boot.forget()
     if action == PowerAction.ON:
         if not on:
             e.chassis.power(action, e.boot.consume(now, reset=False))
@@ -261,6 +266,9 @@ def _restart_cause(e: BmcEngine, s: Session, data: bytes) -> Reply:
 def _set_boot(e: BmcEngine, s: Session, data: bytes) -> Reply:
     if not data:
         return fail(CC_BAD_LENGTH)
+    if data[0] & 0x7F == 5 and e.faults.ignore_boot_flags:
+        e.log("boot parameter 5 write ignored (fault ignore_boot_flags)")
+        return ok()
     code = e.boot.set(data[0], data[1:], e.clock())
     if code == CC_OK and data[0] & 0x7F in (3, 5):
         e.log(f"boot parameter {data[0] & 0x7F} set to {data[1:].hex(' ')}"

@@ -48,6 +48,10 @@ class Faults:
     """Wrong credentials: every login fails as with a wrong password."""
     no_session: bool = False
     """No free session slot: every Open Session Request is refused."""
+    lose_boot_flags: bool = False
+    """The BMC forgets the boot flags at every power-up or reset, even persistent ones."""
+    ignore_boot_flags: bool = False
+    """Set System Boot Options parameter 5 is acknowledged but not stored."""
 
 
 @dataclass
@@ -320,7 +324,8 @@ class BmcEngine:
             return []
         out: list[Outbound] = []
         pending = sol.pending
-        if pkt.ack_seq and pending is not None and pkt.ack_seq == pending.seq:
+        nack = bool(pkt.status & 0x40)  # the console cannot take data now: retry on the timer
+        if pkt.ack_seq and pending is not None and pkt.ack_seq == pending.seq and not nack:
             if pkt.accepted < len(pending.data):  # partial ack: resend the rest first
                 sol.out_buf[:0] = pending.data[pkt.accepted:]
             sol.pending = None

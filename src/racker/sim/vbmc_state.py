@@ -100,6 +100,11 @@ class BootOptions:
             self.other[param] = bytes(data)
         return CC_OK
 
+    def forget(self) -> None:
+        """Lose the boot flags, as a flaky BMC does (the `lose_boot_flags` fault)."""
+        self.flags[:] = bytes(5)
+        self.timer_started = None
+
     def chassis_control(self, now: float) -> None:
         """A chassis control command arrived: it stops the 60-second timer."""
         self.expire(now)
@@ -230,10 +235,15 @@ class UserTable:
         """Set User Name (netfn 6 cmd 0x45); slot 1 keeps its fixed null name."""
         if len(data) != 17:
             return CC_BAD_LENGTH
-        user = self._slot(data[0])
-        if user is None or data[0] & 0x3F == 1:
+        uid = data[0] & 0x3F
+        if self._slot(uid) is None or uid == 1:
             return CC_INVALID_DATA
-        user.name = bytes(data[1:]).rstrip(b"\0")
+        if data[1:] == b"\xff" * 16:
+            # NOTE: a name of all FFh deletes the user on common BMCs; the reference's
+            # credential rotation guide documents exactly that raw command.
+            self.slots[uid] = User()
+            return CC_OK
+        self.slots[uid].name = bytes(data[1:]).rstrip(b"\0")
         return CC_OK
 
     def set_password(self, data: bytes) -> int:

@@ -1,0 +1,83 @@
+"""The engine's `Control` on real BMCs: locate each BMC by MAC, then drive it over IPMI.
+
+One driver for the whole run, so every BMC keeps one session from the BMC check to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from racker.bmc.interfaces import Bmc, BmcTarget, BootTarget
+from racker.bmc.ipmi import IpmiDriver, IpmiSettings
+from racker.bmc_locate import LocatedBmc, find_bmc_ip
+from racker.errors import BmcError, Where
+from racker.model import Credentials, PlannedNode
+from racker.paths import Paths
+
+Locate = Callable[[PlannedNode], LocatedBmc]
+
+
+@dataclass
+class IpmiControl:
+    """Control over IPMI. `locate` finds a node's BMC (blocking; run in a thread)."""
+
+    credentials: Credentials
+    locate: Locate
+    legacy_boot: bool = False
+    """Legacy BIOS boot flags instead of EFI (a rack setting)."""
+    driver: IpmiDriver = field(default_factory=IpmiDriver)
+    warn: Callable[[str], None] = lambda _msg: None
+    _bmcs: dict[str, Bmc] = field(default_factory=dict)
+
+    @classmethod
+    def for_rack(cls, paths: Paths, credentials: Credentials, pxe_interface: str,
+                 retry_sec: float, *, legacy_boot: bool = False,
+                 settings: IpmiSettings | None = None,
+                 warn: Callable[[str], None] = lambda _msg: None) -> IpmiControl:
+        """BMCs found through the dnsmasq leases, the neighbour table and ARP on the PXE iface."""
+        def locate(node: PlannedNode) -> LocatedBmc:
+            return find_bmc_ip(node.node.bmc_mac, paths, pxe_interface, retry_sec,
+                               planned_ip=node.bmc_ip)
+        return cls(credentials, locate, legacy_boot, IpmiDriver(settings), warn)
+
+    async def _bmc(self, node: PlannedNode) -> Bmc:
+        bmc = self._bmcs.get(node.mac)
+        if bmc is None:
+            await self.check_bmc(node)
+            bmc = self._bmcs[node.mac]
+        return bmc
+
+    async def check_bmc(self, node: PlannedNode) -> str:
+        found = await asyncio.to_thread(self.locate, node)
+        if found.differs_from_plan:
+            self.warn(f"{node.name}: BMC {node.node.bmc_mac} answers on {found.ip}, not on the "
+                      f"planned {found.planned_ip} (its DHCP lease is older than racker's "
+                      "configuration; it moves on renewal)")
+        target = BmcTarget(node.name, found.ip, self.credentials.user, self.credentials.password)
+        bmc = await self.driver.open(target)
+        await bmc.power_status()  # proves a session with these credentials
+        self._bmcs[node.mac] = bmc
+        return found.ip
+
+    async def prepare_pxe(self, node: PlannedNode) -> None:
+        bmc = await self._bmc(node)
+        await bmc.power_off()
+        await bmc.set_boot_device(BootTarget.PXE, persistent=True, efi=not self.legacy_boot)
+
+    async def power_on(self, node: PlannedNode) -> None:
+        await (await self._bmc(node)).power_on()
+
+    async def set_disk_boot(self, node: PlannedNode) -> None:
+        bmc = await self._bmc(node)
+        await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
+
+    async def close(self) -> None:
+        self._bmcs.clear()
+        await self.driver.aclose()
+
+
+def no_bmc_error(node: PlannedNode, what: str) -> BmcError:
+    """An error naming the node and its BMC."""
+    return BmcError(what, where=Where(node=f"{node.name} ({node.mac}, BMC {node.node.bmc_mac})"))

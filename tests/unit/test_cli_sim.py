@@ -1,0 +1,64 @@
+"""`racker-sim`: the subcommand table and how `bmc serve` gets its password."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from racker.cli import sim
+from racker.errors import InputError
+
+
+def test_usage_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    assert sim.dispatch([]) == 0
+    out = capsys.readouterr().out
+    for c in sim.SUBCOMMANDS:
+        assert " ".join(c.words) in out
+        assert c.load() is not None  # every target resolves
+
+
+def test_unknown_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    assert sim.dispatch(["bmc", "dance"]) == 2
+    assert "unknown command 'bmc dance'" in capsys.readouterr().err
+
+
+def args(**kw: object) -> argparse.Namespace:
+    base: dict[str, object] = {"password": None, "password_env": None, "password_file": None}
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_password_from_file(tmp_path: Path) -> None:
+    f = tmp_path / "pw"
+    f.write_text("s3cret\n")
+    f.chmod(0o600)
+    assert sim.read_password(args(password_file=f)) == "s3cret"
+    f.chmod(0o640)
+    with pytest.raises(InputError, match="readable by other users") as e:
+        sim.read_password(args(password_file=f))
+    assert e.value.hint == f"chmod 600 {f}"
+    with pytest.raises(InputError, match="cannot read the password file"):
+        sim.read_password(args(password_file=tmp_path / "missing"))
+
+
+def test_password_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VBMC_TEST_PW", "from-env")
+    assert sim.read_password(args(password_env="VBMC_TEST_PW")) == "from-env"
+    monkeypatch.delenv("VBMC_TEST_PW")
+    with pytest.raises(InputError, match="VBMC_TEST_PW is not set"):
+        sim.read_password(args(password_env="VBMC_TEST_PW"))
+
+
+def test_password_in_argv_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert sim.read_password(args(password="visible")) == "visible"
+    err = capsys.readouterr().err
+    assert "visible in the process list" in err and "visible\n" not in err
+
+
+def test_bmc_serve_needs_a_password_source(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        sim.cmd_bmc_serve(["--address", "127.0.0.1"])
+    assert "one of the arguments --password-file --password-env --password is required" in \
+        capsys.readouterr().err

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from racker.store import Event, EventKind
+from racker.timeline import describe, timeline_lines
+
+
+def ev(i: int, ts: float, kind: EventKind, stage: str | None = None, **d: object) -> Event:
+    return Event(i, ts, "aa:bb:cc:00:00:02", kind, stage, d)
+
+
+def test_describe_each_kind() -> None:
+    assert describe(ev(1, 0, EventKind.LEASE, action="add", ip="10.0.0.2")) == \
+        "DHCP lease add 10.0.0.2"
+    assert describe(ev(1, 0, EventKind.REQUEST, path="/ipxe", query="mac=x", status=200,
+                       client="10.0.0.2")) == "HTTP /ipxe?mac=x → 200 from 10.0.0.2"
+    assert describe(ev(1, 0, EventKind.STAGE, "pxe")) == "stage pxe started"
+    assert describe(ev(1, 0, EventKind.STAGE, "bmc", result="ok", bmc="10.0.0.9")) == \
+        "stage bmc done (BMC at 10.0.0.9)"
+    assert describe(ev(1, 0, EventKind.ERROR, "install", error="timed out")) == \
+        "error in stage install: timed out"
+    assert describe(ev(1, 0, EventKind.BOOTED)) == "node reported booted"
+    assert describe(ev(1, 0, EventKind.PROVISIONED)) == "provisioned"
+
+
+def test_timeline_relative_times() -> None:
+    lines = timeline_lines([ev(1, 100.0, EventKind.STAGE, "pxe"),
+                            ev(2, 102.5, EventKind.INSTALLED)], utc=True)
+    assert lines[0] == "1970-01-01 00:01:40.000  +    0.00s  stage pxe started"
+    assert lines[1] == "1970-01-01 00:01:42.500  +    2.50s  node reported installed"
+    assert timeline_lines([]) == []
