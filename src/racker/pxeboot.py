@@ -8,31 +8,33 @@ comes last: once the node boots, its installer does its own IPMI set-up.
 from __future__ import annotations
 
 import asyncio
-import importlib
+import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 from racker.credentials import load_credentials
 from racker.engine.control import Control
 from racker.errors import BmcError, InputError, RackerError, Where
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
+from racker.settings import Settings
 
 RETRY_SEC = 60.0
-CONTROL_MODULE = "racker.bmc_control"
 
 
-def open_control(paths: Paths, plan: ClusterPlan) -> Control:
-    """The IPMI implementation of the engine's Control protocol for `plan`'s BMCs."""
-    credentials = load_credentials(paths)
-    try:
-        module = importlib.import_module(CONTROL_MODULE)
-    except ImportError:
-        raise RackerError("this build of racker has no BMC control (racker.bmc_control)",
-                          hint="update racker; 'ipmi MAC diag' reaches a BMC meanwhile"
-                          ) from None
-    return cast(Control, module.IpmiControl(paths, credentials, plan))
+def open_control(paths: Paths, plan: ClusterPlan, retry_sec: float | None = None) -> Control:
+    """The IPMI implementation of the engine's Control protocol for `plan`'s BMCs.
+
+    `retry_sec` bounds the search for a BMC (default: the RETRY_SEC setting).
+    """
+    from racker.bmc_control import IpmiControl  # the IPMI stack loads only when needed
+
+    settings = Settings.from_env()
+    return IpmiControl.for_rack(
+        paths, load_credentials(paths), plan.inventory.pxe_interface,
+        settings.retry_sec if retry_sec is None else retry_sec,
+        legacy_boot=settings.legacy_boot,
+        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
 
 
 def find_node(plan: ClusterPlan, mac: str) -> PlannedNode:

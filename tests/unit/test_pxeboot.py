@@ -90,9 +90,9 @@ def test_cli_finds_the_node_by_mac_in_the_folder(tmp_path: Path,
     assert cmd_pxe_boot.main(["-h"], paths=paths, open_ctl=open_ctl) == 0
 
 
-def test_cli_without_bmc_control_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from racker import pxeboot
+def test_cli_errors_name_the_mac_without_traceback(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     from racker.cli.main import main
 
     paths = configured_rack(tmp_path, 2)
@@ -100,9 +100,8 @@ def test_cli_without_bmc_control_says_so(tmp_path: Path, monkeypatch: pytest.Mon
                  "RACKER_HOSTS_FILE": paths.hosts_file,
                  "RACKER_SYS_CLASS_NET": paths.sys_class_net, "HOME": paths.home}.items():
         monkeypatch.setenv(k, str(v))
-    monkeypatch.setattr(pxeboot, "CONTROL_MODULE", "racker.no_such_module")
-    assert main(["pxe-boot", primary_mac(1), "node-0", "-C", str(paths.flatcar_dir)]) == 1
+    assert main(["pxe-boot", "0b:00:00:00:00:05", "node-0", "-C", str(paths.flatcar_dir)]) == 2
     err = capsys.readouterr().err
-    assert "no BMC control" in err and "Traceback" not in err
+    assert "0b:00:00:00:00:05" in err and "Traceback" not in err
     assert main(["apply", "-h"]) == 0
     assert "--include-controllers" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from racker.errors import InputError
 from racker.macs import parse_mac
 from racker.model import ClusterPlan
 from racker.paths import Paths
-from racker.pxeboot import find_node, open_control, pxe_boot
+from racker.pxeboot import RETRY_SEC, find_node, open_control, pxe_boot
 
 DESCRIPTION = """\
 Force a PXE boot of a node, which reinstalls it: find its BMC, turn off the timer that clears
@@ -21,6 +21,11 @@ the boot flags, power off, set the boot device to PXE (persistent), power on. Ea
 retried for up to 60 s. Terraform and lokoctl run this as the configuration's pxe_commands."""
 
 OpenControl = Callable[[Paths, ClusterPlan], Control]
+
+
+def _open_control(paths: Paths, plan: ClusterPlan) -> Control:
+    # the BMC search must end within the command's own 60 s
+    return open_control(paths, plan, retry_sec=min(RETRY_SEC, 50.0))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str], *, paths: Paths, open_ctl: OpenControl = open_control,
-         retry_sec: float = 60.0) -> int:
+def main(argv: Sequence[str], *, paths: Paths, open_ctl: OpenControl = _open_control,
+         retry_sec: float = RETRY_SEC) -> int:
     """`racker pxe-boot` with the outside world passed in."""
     try:
         args = _parser().parse_args(list(argv))
