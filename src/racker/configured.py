@@ -9,6 +9,7 @@ The operator's edits of `cl/*.yaml`, `flatcar.tf` or `baremetal.lokocfg` are nev
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,12 +154,29 @@ def _text(path: Path) -> str | None:
         return None
 
 
-def write_updates(c: Configured, plan: ClusterPlan, files: Sequence[RenderedFile]) -> None:
-    """Write the folder files, then dnsmasq.conf and the hosts entries for `plan`."""
+def write_updates(c: Configured, plan: ClusterPlan, files: Sequence[RenderedFile]) -> bool:
+    """Write the folder files, then dnsmasq.conf and the hosts entries for `plan`.
+
+    Returns True when dnsmasq.conf changed.
+    """
     for f in files:
         write_atomic(c.folder / f.path, f.content, mode=f.mode)
     conf = dnsmasq_conf_path(c.paths)
-    text = render_dnsmasq(plan, dnsmasq_settings(c.paths, plan.inventory.pxe_interface))
-    if _text(conf) != text:
+    settings = dnsmasq_settings(c.paths, plan.inventory.pxe_interface)
+    text = render_dnsmasq(plan, settings)
+    changed = _text(conf) != text
+    if changed:
         write_atomic(conf, text)
     update_hosts(c.paths.hosts_file, hosts_entries(plan))
+    return changed
+
+
+def dnsmasq_running(paths: Paths) -> bool:
+    """True when a dnsmasq started with racker's configuration runs (its pid file names it)."""
+    pid_file = dnsmasq_settings(paths, "").pid_file
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True

@@ -23,6 +23,7 @@ from racker.configured import (
     EXCLUDED_DIR,
     Configured,
     check_folder,
+    dnsmasq_running,
     load_configured,
     plan_for,
     settle,
@@ -62,13 +63,22 @@ def _drop_node_state(paths: Paths, c: Configured, mac: str) -> None:
     AppliedHashes(paths.state_dir).forget(mac)
 
 
-def _commit(c: Configured, options: Options, layout: Layout | None) -> tuple[ClusterPlan,
-                                                                            Layout]:
-    """Plan with `options`/`layout`, write the folder, dnsmasq and hosts; return the plan."""
+DNSMASQ_NOTE = ("dnsmasq.conf changed: restart 'racker serve' (or its service) so that the "
+                "running dnsmasq hands out the new addresses")
+
+
+def _commit(c: Configured, options: Options, layout: Layout | None,
+            lines: list[str]) -> ClusterPlan:
+    """Plan with `options`/`layout`, write the folder, dnsmasq and hosts; return the plan.
+
+    A note for the operator is appended to `lines` when a running dnsmasq needs a restart.
+    """
     plan = plan_for(options, c.inventory, layout)
     settled = settle(plan, layout)
-    write_updates(c, plan, updates(c, plan, plan.options, settled))
-    return plan, settled
+    if write_updates(c, plan, updates(c, plan, plan.options, settled)) and \
+            dnsmasq_running(c.paths):
+        lines.append(DNSMASQ_NOTE)
+    return plan
 
 
 # ---- exclude --------------------------------------------------------------------------------
@@ -97,7 +107,7 @@ def exclude(paths: Paths, folder: Path, mac: str) -> Outcome:
     else:
         options = c.options
         lines.append(f"{primary} is already excluded")
-    plan, _ = _commit(c, options, c.layout.exclude(primary))
+    plan = _commit(c, options, c.layout.exclude(primary), lines)
     if slot is not None and slot.name:
         for rel in clc_paths(slot.name):
             if not any(n.name == slot.name for n in plan.nodes):
@@ -155,10 +165,10 @@ def include(paths: Paths, folder: Path, mac: str) -> Outcome:
             if not target.exists():
                 write_atomic(target, f.read_bytes())
                 restored.append(target.name)
-    plan, _ = _commit(c, options, layout)
-    shutil.rmtree(keep, ignore_errors=True)
     lines = [f"{primary} is already included as {planned.name}" if already else
              f"Included {primary} as {planned.name} ({planned.ip}), last in the arrays"]
+    plan = _commit(c, options, layout, lines)
+    shutil.rmtree(keep, ignore_errors=True)
     if restored:
         lines.append(f"Restored its Container Linux Configs: {', '.join(restored)}")
     lines.append("Install it with 'racker apply'.")
@@ -300,14 +310,15 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     if old_backup.is_dir() and not _backup_dir(folder, primary).exists():
         old_backup.rename(_backup_dir(folder, primary))
     c = load_configured(paths, folder)
-    plan, _ = _commit(c, c.options, c.layout)
+    notes: list[str] = []
+    plan = _commit(c, c.options, c.layout, notes)
     _drop_node_state(paths, c, old_primary)
     planned = [n for n in plan.nodes if n.mac == primary]
     if planned:
         p = planned[0]
-        lines = (f"Replaced {old_primary} by {primary} (BMC {bmc}) as {p.name} ({p.ip}, BMC "
-                 f"{p.bmc_ip})", "Install the new server with 'racker apply'.")
+        lines = [f"Replaced {old_primary} by {primary} (BMC {bmc}) as {p.name} ({p.ip}, BMC "
+                 f"{p.bmc_ip})", "Install the new server with 'racker apply'."]
     else:
-        lines = (f"Replaced {old_primary} by {primary} (BMC {bmc}); the node stays excluded",
-                 f"Add it back with 'racker node include {primary}'.")
-    return Outcome(lines, plan)
+        lines = [f"Replaced {old_primary} by {primary} (BMC {bmc}); the node stays excluded",
+                 f"Add it back with 'racker node include {primary}'."]
+    return Outcome(tuple(lines + notes), plan)

@@ -214,3 +214,16 @@ def test_exclude_nodes_for_the_failure_policy_keeps_names(tmp_path: Path) -> Non
 
     with Store.in_state_dir(paths.state_dir) as store:
         assert [e.kind for e in store.events(primary_mac(1))] == [EventKind.EXCLUDED]
+
+
+def test_running_dnsmasq_gets_a_restart_note(tmp_path: Path) -> None:
+    import os
+
+    paths = configured_rack(tmp_path, 3)
+    pid_file = paths.state_dir / "dnsmasq" / "dnsmasq.pid"
+    pid_file.write_text(f"{os.getpid()}\n")  # a live process stands in for dnsmasq
+    out = nodeops.exclude(paths, paths.flatcar_dir, primary_mac(1))
+    assert nodeops.DNSMASQ_NOTE in out.lines
+    pid_file.write_text("999999999\n")
+    out = nodeops.include(paths, paths.flatcar_dir, primary_mac(1))
+    assert nodeops.DNSMASQ_NOTE not in out.lines
