@@ -167,6 +167,10 @@ def describe(ap: ApplyPlan) -> list[str]:
 
 # ---- acting ---------------------------------------------------------------------------------
 
+def _nodes(n: int) -> str:
+    return f"{n} node" if n == 1 else f"{n} nodes"
+
+
 class SshRunner(Protocol):
     """Runs one command on a node as `core` with racker's key; returns (exit code, stderr)."""
 
@@ -281,9 +285,9 @@ class Executor:
         for part in outcome:
             failed += part
         done = len(reinstall) + len(rerun) - len(failed)
-        self.say(f"✓ {done} of {len(reinstall) + len(rerun)} nodes applied")
+        self.say(f"✓ {done} of {_nodes(len(reinstall) + len(rerun))} applied")
         if failed:
-            self.say(f"Failed on {len(failed)} nodes:")
+            self.say(f"Failed on {_nodes(len(failed))}:")
             for n, why in failed:
                 self.say(f"  {n.mac} ({n.name}): {why}")
             self.say("See a node's events with 'racker node timeline MAC'; run 'racker apply' "
@@ -296,7 +300,7 @@ class Executor:
         if not actions:
             return []
         nodes = [a.node for a in actions]
-        self.say(f"➤ Reinstalling {len(nodes)} nodes via PXE: "
+        self.say(f"➤ Reinstalling {_nodes(len(nodes))} via PXE: "
                  + ", ".join(n.name for n in nodes))
         checked = await s.engine.check_bmcs(nodes)
         failed = [(st.node, st.error) for st in checked.failed]
@@ -315,7 +319,7 @@ class Executor:
                      ) -> list[tuple[PlannedNode, str]]:
         if not actions:
             return []
-        self.say(f"➤ Re-running Ignition on {len(actions)} nodes: "
+        self.say(f"➤ Re-running Ignition on {_nodes(len(actions))}: "
                  + ", ".join(a.node.name for a in actions))
         watcher = EventWatcher(s.store, 0.2)
         watcher.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,7 +34,9 @@ def real_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
 
     settings = Settings.from_env()
     provisioner = Provisioner(paths, settings, open_control(paths, ap.plan), out)
-    return Executor(paths, provisioner.session, OpenSsh(paths.home / ".ssh" / "id_rsa"), out,
+    # RACKER_SSH_USER: the nodes' user is `core`; tests log in to an sshd as another user
+    ssh = OpenSsh(paths.home / ".ssh" / "id_rsa", user=os.environ.get("RACKER_SSH_USER", "core"))
+    return Executor(paths, provisioner.session, ssh, out,
                     boot_timeout=900.0 * settings.timeout_scale)
 
 
