@@ -20,7 +20,6 @@ from racker.engine.run import FlagFiles
 from racker.hostsfile import update_hosts
 from racker.model import ClusterPlan
 from racker.paths import Paths
-from racker.plan import make_plan
 from racker.render import asset_dir, clc_paths, config_folder, render_config
 from racker.render.dnsmasq import render_dnsmasq
 from racker.render.hosts import hosts_entries
@@ -29,12 +28,19 @@ EXCLUDED_DIR = ".racker-excluded"
 
 
 def exclude_nodes(paths: Paths, plan: ClusterPlan, macs: Iterable[str]) -> ClusterPlan:
-    """Re-plan without the nodes of `macs` (primary MACs) and rewrite what names them."""
+    """The plan without the nodes of `macs` (primary MACs); rewrite what names them.
+
+    The other nodes keep their names and addresses (the plan is filtered, not made again:
+    renumbering `node-<i>` would rename running machines).
+    """
     options = plan.options
-    new_options = replace(options, exclude=tuple(dict.fromkeys([*options.exclude, *macs])))
-    new_plan = make_plan(new_options, plan.inventory)
+    leaving = set(macs)
+    new_options = replace(options, exclude=tuple(dict.fromkeys([*options.exclude, *leaving])))
+    gone = [n for n in plan.nodes if n.mac in leaving]
+    new_plan = replace(plan, options=new_options,
+                       nodes=tuple(n for n in plan.nodes if n.mac not in leaving),
+                       excluded=(*plan.excluded, *(n.node for n in gone)))
     folder = config_folder(paths, options.provision)
-    gone = [n for n in plan.nodes if n.mac not in {m.mac for m in new_plan.nodes}]
     flags = FlagFiles(asset_dir(paths, options.provision))
     for n in gone:
         keep = folder / EXCLUDED_DIR / n.mac

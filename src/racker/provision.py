@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from racker.bootcatalog import boot_nodes
 from racker.configure import ConfigureResult
@@ -30,6 +31,7 @@ from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
 from racker.node_ignition import FolderKind, read_config_folder
 from racker.paths import Paths
 from racker.render import asset_dir
+from racker.resume import mark_finished, mark_started
 from racker.services.assets import DirSource, HttpSource, Source, install_flatcar
 from racker.services.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
 from racker.services.dnsmasq import Dnsmasq, DnsmasqFiles
@@ -74,6 +76,7 @@ class Provisioner:
             raise RackerError("Lokomotive bring-up needs lokoctl, which this racker cannot "
                               "drive yet", hint="use -provision flatcar, or -render-only to only "
                               "write the Lokomotive configuration")
+        mark_started(self.paths, configured.folder)
         logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
         self.say(f"Logs: {logs}")
@@ -119,7 +122,7 @@ class Provisioner:
     def _ensure_ssh_key(self) -> None:
         """The nodes' configs carry ~/.ssh/id_rsa.pub; make the key pair when there is none."""
         if not (self.paths.home / ".ssh" / "id_rsa.pub").exists():
-            gen_ssh_key(self.paths.home)
+            gen_ssh_key(self.paths.home, run=_quiet_run)
             self.say(f"Created the SSH key {self.paths.home / '.ssh' / 'id_rsa'} for the nodes")
 
     def _fetch_assets(self) -> None:
@@ -192,7 +195,10 @@ class Provisioner:
     async def _provision(self, plan: ClusterPlan, store: Store, catalog: StaticCatalog) -> int:
         display = ProgressDisplay(self.out)
         flags = FlagFiles(asset_dir(self.paths, plan.options.provision))
-        engine = Engine(self.control, store, flags, Timeouts.scaled(self.settings.timeout_scale),
+        timeouts = Timeouts.scaled(self.settings.timeout_scale)
+        # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
+        timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
+        engine = Engine(self.control, store, flags, timeouts,
                         on_change=lambda run: display.update(self._title, run))
         self._title = BMC_TITLE
         checked = await engine.check_bmcs(plan.nodes)
@@ -208,6 +214,7 @@ class Provisioner:
             run = await engine.install(plan.nodes)
             display.finish(INSTALL_TITLE, run, not run.failed)
             if not run.failed:
+                mark_finished(self.paths)
                 self._success(plan)
                 return 0
             failed = [s.node for s in run.failed]
@@ -305,6 +312,11 @@ class Provisioner:
 def _folder(paths: Paths, plan: ClusterPlan) -> Path:
     return paths.lokomotive_dir if plan.options.provision is Provision.LOKOMOTIVE \
         else paths.flatcar_dir
+
+
+def _quiet_run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """subprocess.run without output on the operator's terminal (ssh-keygen's randomart)."""
+    return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
 
 
 def _ip(argv: list[str]) -> None:

@@ -48,6 +48,18 @@ def _configure(paths: Paths, options: Options, render_only: bool) -> ConfigureRe
     return _configure_kw(paths, options, render_only=render_only)
 
 
+def _resume(paths: Paths) -> ConfigureResult | None:
+    """The configuration of an interrupted bootstrap to continue, if there is one."""
+    from racker.resume import interrupted, resume
+
+    folder = interrupted(paths)
+    if folder is None:
+        return None
+    print(f"➤ Continuing the interrupted bootstrap of {folder} with the options recorded "
+          "there (nodes already provisioned are kept)")
+    return resume(paths, folder)
+
+
 def _facts_or_none(paths: Paths, load: LoadInventory) -> RackFacts | None:
     """The rack's facts for `-h` defaults; None when nodes.csv cannot be read (help still works)."""
     try:
@@ -82,6 +94,10 @@ def bootstrap(
     if kind is not None:
         check_scope(parsed, kind)
 
+    if not parsed.render_only:
+        resumed = _resume(paths)
+        if resumed is not None:
+            return provision(paths, resumed)
     facts = RackFacts.from_inventory(load_inventory(paths))
     values = {name: checked_value(name, raw, facts) for name, raw in parsed.values.items()}
     # NOTE: checked before the first question, as the reference did, so that an operator does

@@ -40,6 +40,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("pxe-boot", "Force a PXE boot of a node (the configuration's pxe_commands)",
             "racker.cli.cmd_pxe_boot:run"),
     Command("version", "Print the installed racker version", "racker.cli.main:cmd_version"),
+    Command("update", "Install updates for the current racker version (same series)",
+            "racker.cli.cmd_lifecycle:update"),
+    Command("upgrade", "Migrate to the newest racker version (may need config changes)",
+            "racker.cli.cmd_lifecycle:upgrade"),
+    Command("get", "Install a particular racker version: get VERSION",
+            "racker.cli.cmd_lifecycle:get"),
+    Command("install", "Install racker as a service on this management node",
+            "racker.cli.cmd_lifecycle:install_cmd"),
+    Command("uninstall", "Remove racker's service (keeps its state unless -purge)",
+            "racker.cli.cmd_lifecycle:uninstall_cmd"),
     Command("help", "Print this command list", "racker.cli.main:cmd_help"),
 )
 

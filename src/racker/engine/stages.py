@@ -31,7 +31,8 @@ WHAT = {
 class Timeouts:
     """Seconds each stage may take before the node counts as failed."""
 
-    bmc: float = 150.0
+    bmc: float = 30.0
+    """Opening a session once the BMC is found (finding it has its own RETRY_SEC)."""
     pxe: float = 120.0
     dhcp: float = 300.0
     ipxe: float = 180.0
@@ -43,7 +44,8 @@ class Timeouts:
         return t
 
     @classmethod
-    def scaled(cls, factor: float) -> Timeouts:
-        """All timeouts multiplied by `factor` (the simulator's nodes are fast)."""
+    def scaled(cls, factor: float, floor: float = 5.0) -> Timeouts:
+        """All timeouts multiplied by `factor` (the simulator's nodes are fast), at least `floor`
+        seconds each (a BMC command under load needs a few seconds whatever the rack)."""
         base = cls()
-        return cls(**{s.value: base.of(s) * factor for s in Stage})
+        return cls(**{s.value: max(floor, base.of(s) * factor) for s in Stage})

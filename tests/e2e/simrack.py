@@ -1,0 +1,111 @@
+"""A simulated rack for end-to-end tests: `racker-sim` as operators run it, plus a signed
+Flatcar-layout mirror, and racker run inside the rack's management namespace."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from racker.sim.mirror import build_release, sim_signing_key
+from racker.store import Event, Store
+from tests.conftest import require_root, require_tool
+
+BIN = Path(sys.executable).parent
+IMAGES = ("flatcar_production_pxe.vmlinuz", "flatcar_production_pxe_image.cpio.gz",
+          "flatcar_production_image.bin.bz2")
+
+
+@dataclass
+class SimRack:
+    name: str
+    sim_dir: Path
+    mirror: Path
+    key: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "RACKER_SIM_DIR": str(self.sim_dir)}
+
+    @property
+    def root(self) -> Path:
+        return self.sim_dir / self.name
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def folder(self) -> Path:
+        return self.home / "flatcar-container-linux"
+
+    def sim(self, *args: str, check: bool = True,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """`racker-sim ARGS`"""
+        r = subprocess.run([str(BIN / "racker-sim"), *args], env=self.env, text=True,
+                           capture_output=True, timeout=timeout, check=False)
+        if check and r.returncode != 0:
+            raise AssertionError(f"racker-sim {' '.join(args)}: {r.stdout}{r.stderr}")
+        return r
+
+    def racker_argv(self, *args: str, extra: Mapping[str, str] | None = None) -> list[str]:
+        settings = {"RACKER_ASSETS_FROM": str(self.mirror / "stable" / "amd64-usr"),
+                    "RACKER_FLATCAR_KEY": str(self.key), "RACKER_TIMEOUT_SCALE": "0.02",
+                    "RETRY_SEC": "20", **(extra or {})}
+        return [str(BIN / "racker-sim"), "exec", self.name, "--", "env",
+                *(f"{k}={v}" for k, v in settings.items()), str(BIN / "racker"), *args]
+
+    def racker(self, *args: str, extra: Mapping[str, str] | None = None,
+               timeout: float = 300, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """`racker ARGS` in the management namespace with the rack's paths."""
+        return subprocess.run(self.racker_argv(*args, extra=extra), env=self.env, text=True,
+                              capture_output=True, timeout=timeout, input=stdin, check=False)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """The servers of the rack as `racker-sim status --json` lists them."""
+        data = json.loads(self.sim("status", "--name", self.name, "--json").stdout)
+        servers: list[dict[str, Any]] = data["servers"]
+        return servers
+
+    def events(self, mac: str | None = None) -> list[Event]:
+        with Store.in_state_dir(self.state) as store:
+            return store.events(mac)
+
+    def flag_files(self) -> set[str]:
+        flags = self.folder / "assets"
+        return {p.name for p in flags.iterdir()} if flags.is_dir() else set()
+
+
+def make_mirror(cache: Path, root: Path) -> Path:
+    """A signed release tree with small stand-in images; returns the public key file."""
+    key = sim_signing_key(cache)
+    build_release(root, key, channel="stable", version="9999.0.0",
+                  contents={n: n.encode() * 200 for n in IMAGES})
+    return key.public_key
+
+
+@contextmanager
+def sim_rack(tmp_path: Path, nodes: int) -> Iterator[SimRack]:
+    """Create a rack of `nodes` lite nodes; destroy it afterwards whatever happened."""
+    require_root()
+    for tool in ("dnsmasq", "ip", "gpg"):
+        require_tool(tool)
+    name = "e" + secrets.token_hex(3)
+    key = make_mirror(tmp_path / "cache", tmp_path / "mirror")
+    rack = SimRack(name, tmp_path / "sim", tmp_path / "mirror", key)
+    rack.sim("create", "--generate", str(nodes), "--name", name)
+    try:
+        yield rack
+    finally:
+        rack.sim("destroy", name, check=False)

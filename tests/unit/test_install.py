@@ -1,0 +1,77 @@
+"""The racker-serve.service unit and the state layout (pure parts of `racker install`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from racker.install import Layout, render_serve_unit, state_dirs
+
+
+def _layout(env: tuple[tuple[str, str], ...] = ()) -> Layout:
+    return Layout(venv=Path("/opt/racker/venv"), state_dir=Path("/opt/racker-state"),
+                  version_file=Path("/opt/racker/RACKER_VERSION"), environment=env)
+
+
+def _sections(unit: str) -> dict[str, dict[str, list[str]]]:
+    """A small systemd unit parser: sections, keys, values (continuation lines joined)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    section = ""
+    joined = unit.replace("\\\n", " ")
+    for line in joined.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            out[section] = {}
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"not a key=value line: {line!r}"
+        out[section].setdefault(key, []).append(value)
+    return out
+
+
+def test_unit_sections_and_keys() -> None:
+    unit = _sections(render_serve_unit(_layout()))
+    assert list(unit) == ["Unit", "Service", "Install"]
+    svc = unit["Service"]
+    assert svc["ExecStart"] == ["/opt/racker/venv/bin/racker serve"]
+    assert svc["Restart"] == ["always"]
+    assert unit["Unit"]["After"] == ["network-online.target"]
+    assert unit["Unit"]["Wants"] == ["network-online.target"]
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+    caps = svc["CapabilityBoundingSet"][0].split()
+    # dnsmasq: DHCP raw sockets, ports 67/69, and racker must be able to signal it
+    for cap in ("CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_KILL"):
+        assert cap in caps
+    assert "AF_PACKET" in svc["RestrictAddressFamilies"][0].split()
+    # /etc/hosts and the configuration folders under $HOME stay writable
+    assert svc["ProtectSystem"] == ["true"]
+    assert "ProtectHome" not in svc
+    assert "Environment" not in svc
+
+
+@pytest.mark.parametrize(("name", "value", "line"), [
+    ("RACKER_STATE_DIR", "/srv/state", "Environment=RACKER_STATE_DIR=/srv/state"),
+    ("RACKER_STATE_DIR", "/srv/my state", 'Environment="RACKER_STATE_DIR=/srv/my state"'),
+    ("RACKER_OEM_DIR", 'a"b', 'Environment="RACKER_OEM_DIR=a\\"b"'),
+])
+def test_environment_lines(name: str, value: str, line: str) -> None:
+    assert line + "\n" in render_serve_unit(_layout(((name, value),)))
+
+
+def test_state_dirs_modes() -> None:
+    dirs = {str(d.path): d.mode for d in state_dirs(Path("/s"))}
+    assert dirs == {"/s": 0o750, "/s/dnsmasq": 0o750, "/s/assets": 0o755}
+
+
+@pytest.mark.parametrize(("root", "path", "host"), [
+    ("/", "/opt/racker-state", "/opt/racker-state"),
+    ("/mnt/sysroot", "/opt/racker-state", "/mnt/sysroot/opt/racker-state"),
+    ("/mnt/sysroot", "/etc/systemd/system/x", "/mnt/sysroot/etc/systemd/system/x"),
+])
+def test_host_paths(root: str, path: str, host: str) -> None:
+    layout = Layout(venv=Path("/v"), state_dir=Path("/s"), version_file=Path("/f"),
+                    root=Path(root))
+    assert layout.host(Path(path)) == Path(host)
