@@ -19,18 +19,24 @@ from racker.atomic import write_atomic
 from racker.configdir import RECORD_NAME, load_record, render_record
 from racker.configure import dnsmasq_conf_path, dnsmasq_settings
 from racker.errors import InputError, Where
+from racker.exclude import EXCLUDED_DIR
 from racker.hostsfile import update_hosts
 from racker.inventory import load_inventory
-from racker.layout import Layout, layout_of, load_layout, pin_plan, render_layout, slot_of
+from racker.layout import (
+    Layout,
+    layout_from_vars,
+    layout_of,
+    load_layout,
+    pin_plan,
+    render_layout,
+    slot_of,
+)
 from racker.model import ClusterPlan, Inventory, Node, Options, Provision
 from racker.paths import Paths
 from racker.plan import make_plan
 from racker.render import RenderedFile, config_folder, render_config
 from racker.render.dnsmasq import render_dnsmasq
 from racker.render.hosts import hosts_entries
-
-EXCLUDED_DIR = ".racker-excluded"
-"""Where an excluded node's CLC files are kept (`<folder>/.racker-excluded/<MAC>/`)."""
 
 
 def vars_name(provision: Provision) -> str:
@@ -113,10 +119,28 @@ def load_configured(paths: Paths, folder: Path) -> Configured:
     check_folder(paths, folder, options)
     inventory = load_inventory(paths)
     recorded = load_layout(folder)
-    plan = plan_for(options, inventory, recorded)
-    layout = settle(plan, recorded)
-    return Configured(paths, folder, plan.options, inventory, layout, plan,
+    layout = recorded
+    if layout is None:
+        # no record yet: the folder as racker bootstrap wrote it (an exclusion during the
+        # bootstrap keeps the other names, which a fresh plan would renumber)
+        layout = folder_layout(folder, make_plan(options, inventory))
+    plan = plan_for(options, inventory, layout)
+    return Configured(paths, folder, plan.options, inventory, settle(plan, layout), plan,
                       layout_recorded=recorded is not None)
+
+
+def folder_layout(folder: Path, fresh: ClusterPlan) -> Layout | None:
+    """The layout the folder's vars file and kept CLC files show (None without a vars file)."""
+    text = _text(folder / vars_name(fresh.options.provision))
+    if text is None:
+        return None
+    kept: dict[str, str] = {}
+    for n in fresh.excluded:
+        files = sorted((folder / EXCLUDED_DIR / n.primary_mac).glob("*.yaml"))
+        names = [f.stem for f in files if not f.stem.endswith("-custom")]
+        if names:
+            kept[n.primary_mac] = names[0]
+    return layout_from_vars(fresh, text, kept)
 
 
 def settle(plan: ClusterPlan, previous: Layout | None) -> Layout:

@@ -12,6 +12,7 @@ what `racker bootstrap` rendered).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,9 +21,11 @@ from typing import Any
 import yaml
 
 from racker.errors import InputError, Where
+from racker.macs import parse_mac
 from racker.model import ClusterPlan, Node, PlannedNode, Provision, Role
 from racker.plan import FIRST_NODE_NUMBER, NODE_TYPE_LABEL, POOL_START
 from racker.render import RenderedFile
+from racker.render.ignition_folder import parse_string_list
 
 LAYOUT_NAME = "racker-nodes.yaml"
 LAYOUT_VERSION = 1
@@ -181,6 +184,54 @@ def pin_plan(fresh: ClusterPlan, layout: Layout) -> ClusterPlan:
         planned.sort(key=lambda p: p.role is not Role.CONTROLLER)
     return dataclasses.replace(fresh, nodes=tuple(planned),
                                addresses=tuple(addresses.items()))
+
+
+_INDEX = re.compile(r"-(\d+)$")
+
+
+def name_index(name: str) -> int:
+    """The `i` of `node-<i>` or `<cluster>-<role>-<i>.<domain>`; -1 for other names."""
+    m = _INDEX.search(name.split(".", 1)[0])
+    return int(m.group(1)) if m else -1
+
+
+def layout_from_vars(fresh: ClusterPlan, vars_text: str,
+                     kept_names: Mapping[str, str] | None = None) -> Layout | None:
+    """The layout that a rendered vars file (terraform.tfvars / lokocfg.vars) shows.
+
+    Its arrays give the order, names and roles of the nodes: the folder as it was written,
+    also after an exclusion during the bootstrap (which keeps the names). Addresses are the
+    plan's (they never depend on exclusion). `kept_names` names excluded nodes by their kept
+    CLC files. None when the arrays cannot be read.
+    """
+    if fresh.options.provision is Provision.FLATCAR:
+        groups = [("node_macs", "node_names", Role.NODE)]
+    else:
+        groups = [("controller_macs", "controller_names", Role.CONTROLLER),
+                  ("worker_macs", "worker_names", Role.WORKER)]
+    ips = dict(fresh.addresses)
+    known = {n.primary_mac: n for n in fresh.inventory.nodes}
+    active: list[Slot] = []
+    for macs_var, names_var, role in groups:
+        macs = parse_string_list(vars_text, macs_var)
+        names = parse_string_list(vars_text, names_var)
+        if macs is None or names is None or len(macs) != len(names):
+            return None
+        for text, name in zip(macs, names, strict=True):
+            mac = parse_mac(text)
+            node = known.get(mac or "")
+            if node is None or node.primary_mac not in ips or node.bmc_mac not in ips:
+                continue
+            active.append(Slot(node.primary_mac, node.bmc_mac, role, name_index(name), name,
+                               ips[node.primary_mac], ips[node.bmc_mac]))
+    seen = {s.mac for s in active}
+    default = Role.NODE if fresh.options.provision is Provision.FLATCAR else Role.WORKER
+    kept = kept_names or {}
+    excluded = tuple(
+        Slot(n.primary_mac, n.bmc_mac, default, name_index(kept.get(n.primary_mac, "")),
+             kept.get(n.primary_mac, ""), ips.get(n.primary_mac, ""), ips.get(n.bmc_mac, ""))
+        for n in fresh.excluded if n.primary_mac not in seen)
+    return Layout(tuple(active), excluded)
 
 
 # ---- the record -----------------------------------------------------------------------------

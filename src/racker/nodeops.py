@@ -20,7 +20,6 @@ from racker.applied import AppliedHashes
 from racker.atomic import write_atomic
 from racker.configdir import load_record, render_record
 from racker.configured import (
-    EXCLUDED_DIR,
     Configured,
     check_folder,
     dnsmasq_running,
@@ -32,6 +31,7 @@ from racker.configured import (
 )
 from racker.engine.run import FlagFiles
 from racker.errors import InputError, Where
+from racker.exclude import EXCLUDED_DIR
 from racker.inventory import (
     load_inventory,
     parse_nodes_csv,

@@ -80,3 +80,29 @@ def test_layout_record_round_trip() -> None:
     layout = layout_of(plan)
     assert parse_layout(render_layout(layout).content, "x") == layout
     assert parse_layout("nodes: []\n", "x") == Layout(())
+
+
+def test_layout_from_rendered_vars_is_the_plans() -> None:
+    from racker.layout import layout_from_vars
+    from racker.paths import Paths
+    from racker.render.flatcar import tfvars
+    from racker.render.lokomotive import lokocfg_vars
+
+    paths = Paths.from_env({"HOME": "/home/x"})
+    for provision, render in ((Provision.FLATCAR, tfvars), (Provision.LOKOMOTIVE, lokocfg_vars)):
+        plan = make_plan(Options(provision=provision, exclude=(MACS[0],)), inventory(MACS))
+        assert layout_from_vars(plan, render(plan, paths)) == layout_of(plan)
+    assert layout_from_vars(plan, "nothing = 1\n") is None
+
+
+def test_layout_from_vars_after_an_exclusion_that_kept_names() -> None:
+    from racker.layout import layout_from_vars
+
+    plan = make_plan(Options(provision=Provision.FLATCAR, exclude=(MACS[1],)), inventory(MACS))
+    text = (f'node_macs = ["{MACS[0]}", "{MACS[2]}", "{MACS[3]}"]\n'
+            'node_names = ["node-0", "node-2", "node-3"]\n')
+    layout = layout_from_vars(plan, text, {MACS[1]: "node-1"})
+    assert layout is not None
+    pinned = pin_plan(plan, layout)
+    assert [n.name for n in pinned.nodes] == ["node-0", "node-2", "node-3"]
+    assert layout.excluded[0].name == "node-1" and layout.excluded[0].index == 1

@@ -227,3 +227,22 @@ def test_running_dnsmasq_gets_a_restart_note(tmp_path: Path) -> None:
     pid_file.write_text("999999999\n")
     out = nodeops.include(paths, paths.flatcar_dir, primary_mac(1))
     assert nodeops.DNSMASQ_NOTE not in out.lines
+
+
+def test_folder_after_a_bootstrap_exclusion_keeps_its_names(tmp_path: Path) -> None:
+    from racker.apply import Action, plan_apply
+    from racker.exclude import exclude_nodes
+
+    paths = configured_rack(tmp_path, 4)
+    folder = paths.flatcar_dir
+    plan = load_configured(paths, folder).plan
+    exclude_nodes(paths, plan, [primary_mac(2)])  # what the failure policy does
+    tfvars_before = tfvars(paths)
+    ap = plan_apply(paths, folder)
+    assert [a.node.name for a in ap.actions] == ["node-0", "node-2", "node-3"]
+    assert [f.path.as_posix() for f in ap.files] == ["racker-nodes.yaml"]
+    assert {a.action for a in ap.actions} == {Action.REINSTALL}  # no flag files here
+    out = nodeops.include(paths, folder, primary_mac(2))
+    assert "as node-1 " in out.lines[0]
+    assert arrays(paths)[1] == ["node-0", "node-2", "node-3", "node-1"]
+    assert tfvars(paths) != tfvars_before
