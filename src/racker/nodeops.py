@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,6 +227,26 @@ def _static_sections(ip_addrs: str, old: str, new: str | None, source: str) -> s
     return substitute_macs(ip_addrs, [(old, new)])
 
 
+def without_leases(text: str, macs: Collection[str]) -> str:
+    """A dnsmasq lease file's text without the leases of `macs` (pure)."""
+    lines = text.splitlines(keepends=True)
+    return "".join(x for x in lines
+                   if len(x.split()) < 2 or parse_mac(x.split()[1]) not in macs)
+
+
+def _drop_leases(paths: Paths, macs: Collection[str]) -> None:
+    # NOTE: dnsmasq does not hand out a fixed address that is still leased to another MAC: the
+    # replaced server's leases would keep the new server from getting the node's address
+    leases = paths.dnsmasq_leases
+    try:
+        text = leases.read_text()
+    except (OSError, UnicodeDecodeError):
+        return
+    new = without_leases(text, set(macs))
+    if new != text:
+        write_atomic(leases, new, mode=leases.stat().st_mode & 0o7777)
+
+
 def _arg_mac(text: str, what: str) -> str:
     mac = parse_mac(text)
     if mac is None:
@@ -312,6 +332,7 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     c = load_configured(paths, folder)
     notes: list[str] = []
     plan = _commit(c, c.options, c.layout, notes)
+    _drop_leases(paths, [old for old, _ in pairs])
     _drop_node_state(paths, c, old_primary)
     planned = [n for n in plan.nodes if n.mac == primary]
     if planned:

@@ -120,10 +120,15 @@ def replace_rack(tmp_path: Path) -> tuple[Paths, ClusterPlan, list[str]]:
 def test_replace_keeps_name_and_ip_and_renames_every_mac(tmp_path: Path) -> None:
     paths, before, csv_before = replace_rack(tmp_path)
     folder = paths.flatcar_dir
+    old_lease = f"1700000000 {primary_mac(3)} 172.24.213.4 * 01:{primary_mac(3)}\n"
+    other = f"1700000000 {primary_mac(1)} 172.24.213.2 * *\n"
+    paths.dnsmasq_leases.write_text(old_lease + other + "duid 00:01\n")
     out = nodeops.replace(paths, folder, primary_mac(3), NEW_P, NEW_B, NEW_S)
     old = next(n for n in before.nodes if n.mac == primary_mac(3))
     assert f"as {old.name} ({old.ip}" in out.lines[0]
     check_replaced(paths, before, csv_before)
+    # the old server's lease would keep dnsmasq from handing its address to the new one
+    assert paths.dnsmasq_leases.read_text() == other + "duid 00:01\n"
     # a second run finds everything done and changes nothing
     state = tree_digest(folder, paths.nodes_csv, paths.dnsmasq_conf, paths.hosts_file)
     nodeops.replace(paths, folder, primary_mac(3), NEW_P, NEW_B, NEW_S)
