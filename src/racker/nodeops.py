@@ -201,9 +201,10 @@ def rewrite_row(text: str, line: int, primary: str, bmc: str, secondary: str | N
         raise InputError("nodes.csv has no secondary MAC column", where=Where(file=source),
                          hint="give only OLD_MAC NEW_PRIMARY NEW_BMC")
     fields = rows[line - 1].split(",", len(values))
-    while len(fields) < len(values) + 1:
-        fields.append(" ")
-    for i, value in enumerate(values):
+    needed = max(i + 1 for i, v in enumerate(values) if v)
+    while len(fields) < needed:  # a short row gets only the fields it needs now
+        fields.append("")
+    for i, value in enumerate(values[:len(fields)]):
         raw = fields[i]
         stripped = raw.strip()
         lead = raw[: len(raw) - len(raw.lstrip())]

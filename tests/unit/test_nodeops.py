@@ -251,3 +251,68 @@ def test_folder_after_a_bootstrap_exclusion_keeps_its_names(tmp_path: Path) -> N
     assert "as node-1 " in out.lines[0]
     assert arrays(paths)[1] == ["node-0", "node-2", "node-3", "node-1"]
     assert tfvars(paths) != tfvars_before
+
+
+@pytest.mark.parametrize(("row", "secondary", "expected"), [
+    ("aa:00:00:00:00:01, aa:00:00:00:01:01, aa:00:00:00:02:01, big, rack 1, slot 2",
+     "0a:00:00:00:02:01",
+     "0a:00:00:00:00:01, 0a:00:00:00:01:01, 0a:00:00:00:02:01, big, rack 1, slot 2"),
+    ('"aa:00:00:00:00:01","aa:00:00:00:01:01","aa:00:00:00:02:01",big,"c"\r', None,
+     '"0a:00:00:00:00:01","0a:00:00:00:01:01","",big,"c"\r'),
+    ("aa:00:00:00:00:01, aa:00:00:00:01:01, , , x", "0a:00:00:00:02:01",
+     "0a:00:00:00:00:01, 0a:00:00:00:01:01, 0a:00:00:00:02:01, , x"),
+    ("aa:00:00:00:00:01,aa:00:00:00:01:01", None,
+     "0a:00:00:00:00:01,0a:00:00:00:01:01"),
+    ("aa:00:00:00:00:01,aa:00:00:00:01:01", "0a:00:00:00:02:01",
+     "0a:00:00:00:00:01,0a:00:00:00:01:01, 0a:00:00:00:02:01"),
+])
+def test_rewrite_row_keeps_everything_but_the_macs(row: str, secondary: str | None,
+                                                  expected: str) -> None:
+    text = f"Primary MAC address, BMC MAC address, Secondary MAC address, Node Type, C\n{row}\n"
+    out = nodeops.rewrite_row(text, 2, "0a:00:00:00:00:01", "0a:00:00:00:01:01", secondary,
+                              "nodes.csv")
+    assert out.split("\n")[1] == expected
+    assert out.split("\n")[0] == text.split("\n")[0]
+
+
+def test_rewrite_row_four_column_layout() -> None:
+    text = "Primary MAC address, BMC MAC address, Node Type, Comments\n" \
+           "aa:00:00:00:00:01, aa:00:00:00:01:01, t, c\n"
+    out = nodeops.rewrite_row(text, 2, "0a:00:00:00:00:01", "0a:00:00:00:01:01", None, "f")
+    assert out == text.replace("aa:", "0a:")
+    with pytest.raises(InputError, match="no secondary MAC column"):
+        nodeops.rewrite_row(text, 2, "0a:00:00:00:00:01", "0a:00:00:00:01:01",
+                            "0a:00:00:00:02:01", "f")
+
+
+def test_substitute_macs_any_form() -> None:
+    text = "MACAddress=AA:00:00:00:00:01\nx aa-00-00-00-00-01 aa:00:00:00:00:011\n"
+    assert nodeops.substitute_macs(text, [("aa:00:00:00:00:01", "0a:00:00:00:00:09")]) == \
+        "MACAddress=0a:00:00:00:00:09\nx 0a:00:00:00:00:09 0a:00:00:00:00:091\n"
+
+
+def test_reprovision_removes_the_flag_and_reinstalls_that_node(tmp_path: Path) -> None:
+    from racker.apply import Action, ApplyPlan, Executor
+    from racker.engine.run import FlagFiles
+
+    paths = configured_rack(tmp_path, 3)
+    plan = load_configured(paths, paths.flatcar_dir).plan
+    flags = FlagFiles(asset_dir(paths, Provision.FLATCAR))
+    for n in plan.nodes:
+        flags.mark(n)
+    seen: list[ApplyPlan] = []
+
+    class Recorder(Executor):
+        async def run(self, ap: ApplyPlan) -> int:
+            seen.append(ap)
+            return 0
+
+    def make(p: Paths, ap: ApplyPlan, out: object) -> Executor:
+        return Recorder(p, None, None, None)  # type: ignore[arg-type]
+
+    code = cmd_node.main(["-C", str(paths.flatcar_dir), "reprovision", bmc_mac(2)],
+                         paths=paths, make_executor=make)
+    assert code == 0
+    (ap,) = seen
+    assert [(a.node.mac, a.action) for a in ap.actions] == [(primary_mac(2), Action.REINSTALL)]
+    assert not flags.done(primary_mac(2)) and flags.done(primary_mac(1))
