@@ -180,7 +180,8 @@ def include(paths: Paths, folder: Path, mac: str) -> Outcome:
 def _mac_forms(mac: str) -> re.Pattern[str]:
     """A MAC in colon or hyphen form, any case."""
     parts = mac.split(":")
-    return re.compile("(?i)" + "[:-]".join(re.escape(p) for p in parts))
+    return re.compile("(?i)(?<![0-9a-f:-])" + "[:-]".join(re.escape(p) for p in parts)
+                      + "(?![0-9a-f])")
 
 
 def substitute_macs(text: str, pairs: Iterable[tuple[str, str]]) -> str:

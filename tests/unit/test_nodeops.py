@@ -288,7 +288,7 @@ def test_rewrite_row_four_column_layout() -> None:
 def test_substitute_macs_any_form() -> None:
     text = "MACAddress=AA:00:00:00:00:01\nx aa-00-00-00-00-01 aa:00:00:00:00:011\n"
     assert nodeops.substitute_macs(text, [("aa:00:00:00:00:01", "0a:00:00:00:00:09")]) == \
-        "MACAddress=0a:00:00:00:00:09\nx 0a:00:00:00:00:09 0a:00:00:00:00:091\n"
+        "MACAddress=0a:00:00:00:00:09\nx 0a:00:00:00:00:09 aa:00:00:00:00:011\n"
 
 
 def test_reprovision_removes_the_flag_and_reinstalls_that_node(tmp_path: Path) -> None:
