@@ -9,6 +9,7 @@ The operator's edits of `cl/*.yaml`, `flatcar.tf` or `baremetal.lokocfg` are nev
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from racker.layout import (
     render_layout,
     slot_of,
 )
+from racker.macs import parse_mac
 from racker.model import ClusterPlan, Inventory, Node, Options, Provision
 from racker.paths import Paths
 from racker.plan import make_plan
@@ -58,8 +60,6 @@ class Configured:
 
     def node(self, text: str) -> Node:
         """The nodes.csv node named by any of its MACs; InputError naming the MAC otherwise."""
-        from racker.macs import parse_mac
-
         mac = parse_mac(text)
         if mac is None:
             raise InputError(f'"{text}" is not a MAC address',
@@ -118,6 +118,7 @@ def load_configured(paths: Paths, folder: Path) -> Configured:
     options = load_record(folder)
     check_folder(paths, folder, options)
     inventory = load_inventory(paths)
+    options = without_stale_exclusions(options, inventory)
     recorded = load_layout(folder)
     layout = recorded
     if layout is None:
@@ -127,6 +128,14 @@ def load_configured(paths: Paths, folder: Path) -> Configured:
     plan = plan_for(options, inventory, layout)
     return Configured(paths, folder, plan.options, inventory, settle(plan, layout), plan,
                       layout_recorded=recorded is not None)
+
+
+def without_stale_exclusions(options: Options, inventory: Inventory) -> Options:
+    """The options without excluded MACs that nodes.csv no longer lists (a removed server)."""
+    known = {m for n in inventory.nodes for m in n.macs}
+    tokens = [t for item in options.exclude for t in item.split()]
+    kept = tuple(t for t in tokens if parse_mac(t) in known)
+    return options if len(kept) == len(tokens) else dataclasses.replace(options, exclude=kept)
 
 
 def folder_layout(folder: Path, fresh: ClusterPlan) -> Layout | None:

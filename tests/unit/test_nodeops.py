@@ -316,3 +316,12 @@ def test_reprovision_removes_the_flag_and_reinstalls_that_node(tmp_path: Path) -
     (ap,) = seen
     assert [(a.node.mac, a.action) for a in ap.actions] == [(primary_mac(2), Action.REINSTALL)]
     assert not flags.done(primary_mac(2)) and flags.done(primary_mac(1))
+
+
+def test_an_excluded_server_removed_from_nodes_csv_is_forgotten(tmp_path: Path) -> None:
+    paths = configured_rack(tmp_path, 3)
+    nodeops.exclude(paths, paths.flatcar_dir, primary_mac(3))
+    rows = paths.nodes_csv.read_text().splitlines(keepends=True)
+    paths.nodes_csv.write_text("".join(r for r in rows if primary_mac(3) not in r))
+    c = load_configured(paths, paths.flatcar_dir)
+    assert c.options.exclude == () and [n.name for n in c.plan.nodes] == ["node-0", "node-1"]
