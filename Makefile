@@ -32,6 +32,9 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	@$(BIN)/python -m racker.demo
 
+demo-destroy: setup
+	@$(BIN)/python -m racker.demo --destroy
+
 lint: setup
 	$(BIN)/ruff check src tests bench
 

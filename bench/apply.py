@@ -14,8 +14,8 @@ from bench._common import result_line, timed
 from racker import nodeops
 from racker.apply import plan_apply
 from racker.configure import configure
-from racker.demo import write_sample_rack
 from racker.model import Options, Provision
+from racker.samplerack import write_sample_rack
 
 NODES = 62
 SEVENTH = "52:54:00:00:00:07"

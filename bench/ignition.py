@@ -17,11 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import result_line
 from racker.configure import configure
-from racker.demo import write_sample_rack
 from racker.model import Options, Provision
 from racker.node_ignition import find_config_folder, node_ignition
 from racker.paths import Paths
 from racker.render import config_folder
+from racker.samplerack import write_sample_rack
 
 NODES = 62
 RUNS = 7

@@ -2,7 +2,9 @@
 
 The reference's `--all` ran the helper once per node, one after the other (plus an ARP scan and a
 container start per node, not counted here). racker runs all nodes in one process, bounded
-concurrency, blocks printed in order. Prints per-round figures and a RESULT line.
+concurrency, blocks printed in order. Also measured: bare `ipmitool power status` per node, one
+after the other (a lower bound for the reference, which added a container and an ARP scan per
+node). Prints per-round figures and a RESULT line.
 """
 
 from __future__ import annotations
@@ -57,18 +59,27 @@ def main() -> int:
             print(f"started {N} ipmi_sim BMCs in {time.perf_counter() - t_start:.2f} s")
             out = run("--all", "power", "status")
             assert out.count("Chassis Power is on") == N, out
-            all_s, seq_s, diag_s = [], [], []
+            def bare_ipmitool() -> None:
+                for ip in ips:
+                    subprocess.run(["ipmitool", "-I", "lanplus", "-C3", "-H", ip, "-U", IPMI_USER,
+                                    "-E", "power", "status"], capture_output=True, check=True,
+                                   env={**full, "IPMI_PASSWORD": IPMI_PASSWORD}, timeout=60)
+
+            all_s, seq_s, diag_s, bare_s = [], [], [], []
             for r in range(ROUNDS):
                 all_s.append(timed(lambda: run("--all", "power", "status")))
                 diag_s.append(timed(lambda: run("--all", "diag")))
                 seq_s.append(timed(lambda: [run(bmc_mac(i + 1), "power", "status")
                                             for i in range(N)]))
+                bare_s.append(timed(bare_ipmitool))
                 print(f"round {r + 1}: --all power status {all_s[-1]:.2f} s, "
                       f"--all diag {diag_s[-1]:.2f} s, "
-                      f"one ipmi per node {seq_s[-1]:.2f} s")
+                      f"one ipmi per node {seq_s[-1]:.2f} s, "
+                      f"bare ipmitool per node {bare_s[-1]:.2f} s")
     a, s, d = statistics.median(all_s), statistics.median(seq_s), statistics.median(diag_s)
+    b = statistics.median(bare_s)
     print(result_line(bmcs=N, all_power_status_s=a, all_diag_s=d, sequential_per_node_s=s,
-                      speedup=s / a))
+                      sequential_bare_ipmitool_s=b, speedup=s / a, speedup_vs_bare=b / a))
     return 0
 
 

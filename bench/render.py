@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import result_line
 from racker.configure import configure
-from racker.demo import write_sample_rack
 from racker.model import Options, Provision, StorageProvider
+from racker.samplerack import write_sample_rack
 
 NODES = 62
 RUNS = 7

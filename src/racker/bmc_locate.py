@@ -191,10 +191,11 @@ class Locator:
                 self._planned = discovery.parse_dhcp_hosts(text)
             return dict(self._planned)
 
-    def lookup_once(self, mac: str, *, not_before: float | None = None) -> Found | None:
+    def lookup_once(self, mac: str, *, not_before: float | None = None,
+                    leases: dict[str, str] | None = None) -> Found | None:
         """One round over every source; the neighbour table and scan may be shared results."""
         since = self._clock() if not_before is None else not_before
-        ip = self._read_leases().get(mac)
+        ip = (self._read_leases() if leases is None else leases).get(mac)
         if ip is not None:
             return Found(ip, Source.LEASES)
         ip = self._neigh.get(since).get(mac)
@@ -206,17 +207,37 @@ class Locator:
                 return Found(ip, Source.ARP_SCAN)
         return None
 
-    def find(self, mac: str, retry_sec: float, *, node: str | None = None) -> Found:
-        """Look `mac` up until found or `retry_sec` seconds have passed (at least one round)."""
+    def find_many(self, macs: Sequence[str], retry_sec: float) -> dict[str, Found]:
+        """Look every MAC up in shared rounds until all are found or `retry_sec` passed.
+
+        One round reads the leases once and scans at most once for all MACs, so a whole rack
+        costs no more time than one missing BMC. Missing MACs are absent from the result.
+        """
+        wanted = list(dict.fromkeys(macs))
+        found: dict[str, Found] = {}
         deadline = self._clock() + max(0.0, retry_sec)
         while True:
-            found = self.lookup_once(mac, not_before=self._clock())
-            if found is not None:
-                return found
+            since = self._clock()
+            leases = self._read_leases()
+            for mac in wanted:
+                if mac not in found:
+                    hit = self.lookup_once(mac, not_before=since, leases=leases)
+                    if hit is not None:
+                        found[mac] = hit
             left = deadline - self._clock()
-            if left <= 0:
-                break
+            if len(found) == len(wanted) or left <= 0:
+                return found
             self._sleep(min(ROUND_PAUSE_SEC, left))
+
+    def find(self, mac: str, retry_sec: float, *, node: str | None = None) -> Found:
+        """Look `mac` up until found or `retry_sec` seconds have passed (at least one round)."""
+        found = self.find_many([mac], retry_sec).get(mac)
+        if found is None:
+            raise self.not_found(mac, retry_sec, node=node)
+        return found
+
+    def not_found(self, mac: str, retry_sec: float, *, node: str | None = None) -> BmcError:
+        """The error for a MAC that no source knew within `retry_sec` seconds."""
         with self._lock:
             problems = "; ".join(f"{s}: {t}" for s, t in self._problems.items())
         hint = (
@@ -225,7 +246,7 @@ class Locator:
         )
         if problems:
             hint += f" Lookup problems: {problems}."
-        raise BmcError(
+        return BmcError(
             f"could not find the IP address of {mac} via {self.pxe_interface} within "
             f"{retry_sec:g} s (dnsmasq leases, neighbour table, arp-scan)",
             where=Where(node=node or mac), hint=hint,
@@ -250,9 +271,10 @@ class Locator:
         )
 
     def locate_bmc(self, bmc_mac: str, retry_sec: float, *, node: str | None = None,
-                   planned_ip: str | None = None) -> LocatedBmc:
-        """Find the BMC, check its route and attach the planned address for comparison."""
-        found = self.find(bmc_mac, retry_sec, node=node)
+                   planned_ip: str | None = None, found: Found | None = None) -> LocatedBmc:
+        """Find the BMC (unless `found` already), check its route, attach the planned address."""
+        if found is None:
+            found = self.find(bmc_mac, retry_sec, node=node)
         self.check_route(found.ip, node=node)
         planned = planned_ip if planned_ip is not None else self.planned().get(bmc_mac)
         return LocatedBmc(ip=found.ip, source=found.source, planned_ip=planned)

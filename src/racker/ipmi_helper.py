@@ -16,6 +16,11 @@ from racker.model import Inventory, Node
 
 SOL = ("sol", "activate")
 DIAG = ("diag",)
+DIAG_COMMANDS = (("chassis", "status"), ("chassis", "bootparam", "get", "5"))
+"""What `diag` asks the BMC, in order."""
+BATCH = ("exec", "/dev/stdin")
+"""ipmitool reads commands from stdin and runs them in one session (exit code ≠ 0 if any
+failed), so `diag` costs the BMC one session slot instead of two."""
 ALL = "--all"
 DEFAULT_RETRY_SEC = 150
 ALL_DEFAULT_DEADLINE_SEC = 60.0
@@ -140,6 +145,11 @@ def ipmitool_argv(ip: str, user: str, command: Sequence[str],
     return [*argv, *command]
 
 
+def batch_input(commands: Iterable[Sequence[str]]) -> str:
+    """The stdin text for `ipmitool … exec /dev/stdin`: one command per line."""
+    return "".join(" ".join(c) + "\n" for c in commands)
+
+
 def child_env(base: Mapping[str, str], password: str) -> dict[str, str]:
     """The environment for ipmitool: ours plus IPMI_PASSWORD (the only place it goes)."""
     env = dict(base)
@@ -243,6 +253,24 @@ def diag_lines(bmc_mac: str, bmc_ip: str, node_mac: str, internal_ip: str | None
         f"Internal IP address: {internal_ip or ''}",
         f"Internal host name: {' '.join(host_names)}",
     ]
+
+
+_FAILURE_HINTS = (
+    ("Unable to establish IPMI v2 / RMCP+ session",
+     "hint: no session with this BMC: it does not answer on UDP 623, is out of session slots, "
+     "or refused ipmi_user/ipmi_password"),
+    ("Insufficient privilege level",
+     "hint: ipmi_user lacks the privilege for this command (racker's user needs ADMINISTRATOR)"),
+    ("Invalid command", "hint: this BMC does not support the command"),
+)
+
+
+def failure_hint(output: str) -> str | None:
+    """A hint for a failed ipmitool run whose output shows a known error, else None."""
+    for needle, hint in _FAILURE_HINTS:
+        if needle in output:
+            return hint
+    return None
 
 
 def all_block(bmc_mac: str, output: str, ok: bool) -> str:

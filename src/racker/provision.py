@@ -108,7 +108,10 @@ class Provisioner:
         catalog = StaticCatalog(self._boot_nodes(plan))
         display = ProgressDisplay(self.out)
         flags = FlagFiles(asset_dir(self.paths, plan.options.provision))
-        engine = Engine(self.control, store, flags, Timeouts.scaled(self.settings.timeout_scale),
+        timeouts = Timeouts.scaled(self.settings.timeout_scale)
+        # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
+        timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
+        engine = Engine(self.control, store, flags, timeouts,
                         on_change=lambda run: display.update(INSTALL_TITLE, run))
         try:
             async with self._services(plan, store, catalog):
@@ -116,6 +119,24 @@ class Provisioner:
         finally:
             await self.control.close()
             store.close()
+
+    async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
+        """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""
+        plan = configured.plan
+        self._ensure_address(plan)
+        store = Store.in_state_dir(self.paths.state_dir)
+        try:
+            catalog = StaticCatalog(self._boot_nodes(plan))
+            async with self._services(plan, store, catalog):
+                self.say(f"Serving DHCP on {plan.inventory.pxe_interface} and the boot server on "
+                         f"http://{plan.management_ip}:{self.settings.boot_port} "
+                         f"for {len(plan.nodes)} nodes (stop with Ctrl-C or SIGTERM)")
+                await stop.wait()
+        finally:
+            await self.control.close()
+            store.close()
+        self.say("Stopped.")
+        return 0
 
     # --- preparation -------------------------------------------------------------------------
 
@@ -306,7 +327,9 @@ class Provisioner:
         self.say("Running 'racker bootstrap' is not needed anymore to change something: edit "
                  "the files in flatcar-container-linux/cl/ and run:")
         self.say("  cd ~/flatcar-container-linux; racker apply")
-        self.say("See the rack with 'racker status'.")
+        self.say("See the rack with 'racker status'. DHCP and the boot server stop with this "
+                 "command: keep them running with 'racker serve' (installed as a service by "
+                 "'racker install'), or BMC leases run out.")
 
 
 def _folder(paths: Paths, plan: ClusterPlan) -> Path:

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from racker.sim.mirror import build_release, sim_signing_key
+from racker.sim.mirror import sim_release
 from racker.store import Event, Store
 from tests.conftest import require_root, require_tool
 
 BIN = Path(sys.executable).parent
-IMAGES = ("flatcar_production_pxe.vmlinuz", "flatcar_production_pxe_image.cpio.gz",
-          "flatcar_production_image.bin.bz2")
 
 
 @dataclass
@@ -89,10 +87,7 @@ class SimRack:
 
 def make_mirror(cache: Path, root: Path) -> Path:
     """A signed release tree with small stand-in images; returns the public key file."""
-    key = sim_signing_key(cache)
-    build_release(root, key, channel="stable", version="9999.0.0",
-                  contents={n: n.encode() * 200 for n in IMAGES})
-    return key.public_key
+    return sim_release(cache, root)[1].public_key
 
 
 @contextmanager

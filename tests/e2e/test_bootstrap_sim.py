@@ -3,6 +3,7 @@ server, the engine, the failure policies and an interrupted run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -48,6 +49,35 @@ def test_fresh_bootstrap_of_six_nodes(tmp_path: Path) -> None:
         for s in rack.nodes():  # the BMC was left booting from disk, persistently
             assert s["boot_device"] == "disk" and s["boot_persistent"] and s["installed"]
         assert "Traceback" not in r.stdout + r.stderr
+        st = rack.racker("status", "--json")
+        assert st.returncode == 0, st.stdout + st.stderr
+        status = json.loads(st.stdout)
+        assert status["provisioned"] == "Flatcar"
+        assert status["provisioned_nodes"] == status["total_nodes"] == 6
+        assert all(n["bmc_reached"] and n["power"] == "on" for n in status["nodes"])
+        assert sorted(n["hostnames"][0] for n in status["nodes"]) == [f"node-{i}"
+                                                                      for i in range(6)]
+        timeline = rack.racker("node", "timeline", sorted(macs)[0])
+        assert "node reported booted" in timeline.stdout, timeline.stdout + timeline.stderr
+
+
+def test_serve_keeps_dhcp_and_the_boot_server_running(tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 1) as rack:
+        assert rack.racker(*BOOTSTRAP, "-onfailure", "cancel").returncode == 0
+        serve = subprocess.Popen(rack.racker_argv("serve"), env=rack.env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            assert serve.stdout is not None
+            first = serve.stdout.readline()  # once this is printed, both services are up
+            assert first.startswith("Serving DHCP on"), first
+            r = rack.racker("status", "--json")
+            assert r.returncode == 0, r.stdout + r.stderr
+            node = json.loads(r.stdout)["nodes"][0]
+            assert node["bmc_reached"] and node["power"] == "on"
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            out, _ = serve.communicate(timeout=30)
+        assert serve.returncode == 0 and "Stopped." in out
 
 
 def test_onfailure_exclude_leaves_out_a_node_that_never_pxe_boots(tmp_path: Path) -> None:

@@ -249,9 +249,21 @@ def test_diag(rack: Rack) -> None:
     assert "System Power         : on" in lines
     assert any(line.startswith("Boot parameter data:") for line in lines)
     assert not any(line.startswith("Warning") for line in lines)
-    cmds = _calls(rack)
-    assert any(c.endswith("chassis status") for c in cmds)
-    assert any(c.endswith("chassis bootparam get 5") for c in cmds)
+    # Both questions in one ipmitool run: one session slot on the BMC, not two.
+    assert _calls(rack) == [f"-I lanplus -C3 -H {rack.ips[0]} -U admin -E -N 1 -R 1 "
+                            "exec /dev/stdin"]
+
+
+def test_diag_attached_to_the_terminal_fds(rack: Rack) -> None:
+    p, _, _ = _ipmi(rack, bmc_mac(3), "diag", env={**rack.env, "USE_TTY": "1"})
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("Warning: Internal IP address not found")
+    assert lines[1] == f"BMC MAC address: {bmc_mac(3)}"
+    # Our lines are flushed before ipmitool writes to the same stdout.
+    assert lines.index("Internal host name: node-3.rack.example") < lines.index(
+        "System Power         : on")
+    assert "Boot parameter data:" in p.stdout
 
 
 def test_diag_warns_about_unplanned_addresses(rack: Rack) -> None:
@@ -286,6 +298,40 @@ def test_all_runs_concurrently_and_reports_the_dead_bmc(rack: Rack) -> None:
     # The /proc watch really sees the processes: the helper itself and the 2-second ipmitool.
     assert any(f"-H {rack.ips[3]} " in c for c in watch.ipmitool())
     assert any(c.endswith("ipmi --all power status") for c in watch.seen)
+
+
+def test_all_with_a_bmc_that_refuses_the_credentials(rack: Rack, tmp_path: Path) -> None:
+    """Node 4's BMC answers but knows another password: Failed, within the timeout."""
+    with ipmi_sims(tmp_path / "other", [rack.ips[N_LIVE]], "admin", "rki-other-pass"):
+        p, _, took = _ipmi(rack, "--all", "power", "status")
+    blocks = [b for b in p.stdout.split("\n\n") if b]
+    assert blocks[0].endswith("Chassis Power is on")
+    assert blocks[2].endswith("Chassis Power is on")
+    assert blocks[N_LIVE].splitlines()[1:] == [
+        "Error: Unable to establish IPMI v2 / RMCP+ session",
+        "hint: no session with this BMC: it does not answer on UDP 623, is out of session "
+        "slots, or refused ipmi_user/ipmi_password",
+        "Failed"]
+    assert p.returncode == 1
+    assert took < 8, took
+
+
+def test_all_with_a_bmc_nobody_knows(rack: Rack) -> None:
+    """Node 4's BMC has no lease and does not answer ARP: its block fails after RETRY_SEC."""
+    leases = Path(rack.env["RACKER_STATE_DIR"]) / "dnsmasq" / "dnsmasq.leases"
+    leases.write_text("".join(ln + "\n" for ln in leases.read_text().splitlines()
+                              if bmc_mac(N_LIVE + 1) not in ln))
+    p, _, took = _ipmi(rack, "--all", "power", "status")
+    blocks = [b for b in p.stdout.split("\n\n") if b]
+    assert [b.splitlines()[-1] for b in blocks[:N_LIVE]] == [
+        "Chassis Power is on", "Chassis Power is off", "Chassis Power is on"]
+    dead = blocks[N_LIVE].splitlines()
+    assert dead[0] == f"Output for {bmc_mac(N_LIVE + 1)}:"
+    assert dead[1] == (f"Error: node {primary_mac(N_LIVE + 1)}: could not find the IP address "
+                       f"of {bmc_mac(N_LIVE + 1)} via lo within 2 s (dnsmasq leases, "
+                       "neighbour table, arp-scan)")
+    assert dead[-1] == "Failed"
+    assert 2 <= took < 8, took
 
 
 def test_all_diag(rack: Rack) -> None:
@@ -346,6 +392,21 @@ def _running() -> list[str]:
     return out
 
 
+def test_password_reaches_ipmitool_by_environment_only(rack: Rack, tmp_path: Path) -> None:
+    """A (misbehaving) ipmitool that prints its IPMI_PASSWORD: the helper masks it."""
+    leaky = tmp_path / "leaky-bin"
+    leaky.mkdir()
+    fake = leaky / "ipmitool"
+    fake.write_text('#!/bin/sh\necho "argv: $*"\necho "env: $IPMI_PASSWORD"\n')
+    fake.chmod(0o755)
+    env = {**rack.env, "PATH": f"{leaky}:{rack.env['PATH']}"}
+    for args in (["--all", "power", "status"], [bmc_mac(1), "power", "status"]):
+        p, _, _ = _ipmi(rack, *args, env=env)  # asserts the password is nowhere
+        assert p.returncode == 0, p.stderr
+        assert "env: ********" in p.stdout
+        assert "argv: -I lanplus -C3 -H " in p.stdout
+
+
 def test_all_refuses_the_serial_console(rack: Rack) -> None:
     p, _, _ = _ipmi(rack, "--all")
     assert p.returncode == 2
@@ -383,6 +444,12 @@ def test_serial_console_takes_over_a_dangling_session(rack: Rack) -> None:
                 out += p.stdout.readline()
                 if b"SOL Session operational" in out:
                     break
+            # The helper keeps the password out of its own environment; only ipmitool has it.
+            assert rack.password.encode() not in Path(f"/proc/{p.pid}/environ").read_bytes()
+            children = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+            assert children, "ipmitool should be running"
+            child_env = Path(f"/proc/{children[0]}/environ").read_bytes()
+            assert f"IPMI_PASSWORD={rack.password}".encode() in child_env.split(b"\0")
             p.stdin.write(b"typed-by-rki\n")
             p.stdin.flush()
             for _ in range(50):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.bmc_locate import Locator, Source, ToolResult, find_bmc_ip
+from racker.bmc_locate import Found, Locator, Source, ToolResult, find_bmc_ip
 from racker.errors import BmcError
 from racker.paths import Paths
 
@@ -175,3 +175,16 @@ def test_one_scan_serves_concurrent_lookups(paths: Paths) -> None:
         t.join()
     assert scans == 1
     assert results == {m: f"10.1.0.{i}" for i, m in enumerate(macs)}
+
+
+def test_find_many_shares_rounds_and_returns_what_it_found(paths: Paths) -> None:
+    macs = [f"aa:bb:cc:00:01:{i:02x}" for i in range(1, 4)]
+    paths.dnsmasq_leases.write_text(f"0 {macs[0]} 10.1.0.1 * *\n")
+    w = FakeWorld()
+    w.scans = ["", f"10.1.0.2\t{macs[1]}\n"]  # the second BMC answers from round 2 on
+    got = _locator(paths, w).find_many([*macs, macs[0]], 5)
+    assert got == {macs[0]: Found("10.1.0.1", Source.LEASES),
+                   macs[1]: Found("10.1.0.2", Source.ARP_SCAN)}
+    # one scan per round for all missing MACs, rounds bounded by RETRY_SEC
+    assert w.count("arp-scan") == w.count("ip") <= 4
+    assert 5 <= w.t < 8

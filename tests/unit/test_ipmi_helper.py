@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from racker import discovery
 from racker import ipmi_helper as h
 from racker.errors import InputError
 from racker.model import Inventory, Node
+from racker.render.dnsmasq import DnsmasqSettings, dhcp_hosts, render_dnsmasq
+from racker.render.hosts import hosts_entries, merge
+from tests import renderplans
 
 
 def _node(i: int, *, secondary: bool = True, line: int = 0) -> Node:
@@ -129,6 +134,11 @@ def test_ipmitool_argv(timeout: int | None, command: tuple[str, ...], expected: 
     assert h.ipmitool_argv("10.0.0.5", "admin", command, timeout) == expected
 
 
+def test_diag_batch() -> None:
+    assert h.batch_input(h.DIAG_COMMANDS) == "chassis status\nchassis bootparam get 5\n"
+    assert h.ipmitool_argv("10.0.0.5", "u", h.BATCH)[-2:] == ["exec", "/dev/stdin"]
+
+
 def test_password_only_in_child_env() -> None:
     argv = h.ipmitool_argv("10.0.0.5", "admin", ("power", "status"), 3)
     env = h.child_env({"PATH": "/bin", "IPMI_PASSWORD": "old"}, "s3cr3t")
@@ -224,6 +234,22 @@ def test_internal_ip_warning(found: str | None, planned: str | None, start: str 
         assert got is not None and got.startswith(start) and '"10.0.0.5"' in got
 
 
+@pytest.mark.parametrize(
+    ("output", "start"),
+    [
+        ("Error: Unable to establish IPMI v2 / RMCP+ session", "hint: no session with this BMC"),
+        ("Set Chassis Power Control to Down/Off failed: Insufficient privilege level",
+         "hint: ipmi_user lacks the privilege"),
+        ("Unable to send RAW command (...): Invalid command", "hint: this BMC does not support"),
+        ("Chassis Power is on", None),
+        ("", None),
+    ],
+)
+def test_failure_hint(output: str, start: str | None) -> None:
+    got = h.failure_hint(output)
+    assert (got is None) if start is None else (got is not None and got.startswith(start))
+
+
 def test_diag_lines() -> None:
     assert h.diag_lines("aa:bb:cc:dd:ee:12", "172.24.213.71", "aa:bb:cc:dd:ee:11",
                         "172.24.213.36", ["w-31.k8s.localdomain", "x"]) == [
@@ -257,3 +283,29 @@ def test_usage_is_the_documented_one() -> None:
     assert first == "Usage: ipmi domain|primary-mac|bmc-mac|--all diag|[ipmitool commands]"
     for word in ("sol activate", "diag", "USE_STDIN=0 USE_TTY=0", "150 seconds", "RETRY_SEC"):
         assert word in text
+
+
+# --- contract with the renderers: what racker writes is what the helper reads --------------------
+
+@pytest.mark.parametrize("options", ["flatcar", "lokomotive"])
+def test_rendered_dnsmasq_conf_and_hosts_name_every_node(options: str) -> None:
+    opts = renderplans.flatcar() if options == "flatcar" else renderplans.lokomotive(
+        num_controllers=1)
+    plan = renderplans.build_plan(4, opts)
+    conf = render_dnsmasq(plan, DnsmasqSettings("eth1", Path("/s/l"), Path("/s/p")))
+    planned = discovery.parse_dhcp_hosts(conf)
+    assert planned == dict(dhcp_hosts(plan))
+    hosts = discovery.parse_hosts(merge("127.0.0.1 localhost\n", hosts_entries(plan)))
+    for n in plan.nodes:
+        assert h.resolve_node(n.name, plan.inventory, planned, hosts) == n.node
+        assert h.resolve_node(n.node.bmc_mac.upper(), plan.inventory, planned, hosts) == n.node
+        assert n.name in discovery.names_for_ip(hosts, planned[n.node.primary_mac])
+
+
+@given(st.sampled_from([(n, m) for n in (*NODES, MGMT) for m in n.macs]), st.booleans(),
+       st.booleans())
+def test_any_mac_form_names_its_node(pair: tuple[Node, str], upper: bool, hyphen: bool) -> None:
+    node, mac = pair
+    text = mac.upper() if upper else mac
+    text = text.replace(":", "-") if hyphen else text
+    assert h.resolve_node(text, INV, PLANNED, HOSTS) == node

@@ -310,8 +310,8 @@ def test_reprovision_removes_the_flag_and_reinstalls_that_node(tmp_path: Path) -
     def make(p: Paths, ap: ApplyPlan, out: object) -> Executor:
         return Recorder(p, None, None, None)  # type: ignore[arg-type]
 
-    code = cmd_node.main(["-C", str(paths.flatcar_dir), "reprovision", bmc_mac(2)],
-                         paths=paths, make_executor=make)
+    code = cmd_node.node_command("reprovision", ["-C", str(paths.flatcar_dir), bmc_mac(2)],
+                                 paths=paths, make_executor=make)
     assert code == 0
     (ap,) = seen
     assert [(a.node.mac, a.action) for a in ap.actions] == [(primary_mac(2), Action.REINSTALL)]

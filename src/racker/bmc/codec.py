@@ -401,4 +401,5 @@ def channel_auth_probe(seq: int = 1) -> bytes:
 def is_channel_auth_reply(packet: bytes) -> bool:
     """Whether `packet` answers `channel_auth_probe` (any completion code)."""
     return (len(packet) >= 21 and packet[:4] == bytes([0x06, 0x00, 0xFF, 0x07])
-            and packet[4] == 0x00 and packet[19] == CMD_GET_CHANNEL_AUTH_CAPS)
+            and packet[4] == 0x00 and packet[15] >> 2 == NETFN_APP + 1
+            and packet[19] == CMD_GET_CHANNEL_AUTH_CAPS)

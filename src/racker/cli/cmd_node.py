@@ -1,11 +1,16 @@
-"""`racker node exclude|include|reprovision|replace`: change one node of a configured rack."""
+"""`racker node SUBCOMMAND`: operations on one node.
+
+exclude, include, reprovision and replace change the configured rack (racker.nodeops, and
+racker.apply for the reinstall); timeline shows a node's events.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from racker import nodeops
@@ -18,33 +23,47 @@ from racker.errors import InputError
 from racker.paths import Paths
 from racker.render import asset_dir
 
-DESCRIPTION = """\
-Change one node of the configured rack (run it in the configuration folder, or pass -C DIR):
-  exclude MAC       take the node out of the configuration arrays, dnsmasq and hosts entries
-                    (its cl/*.yaml files are kept to add it back)
-  include MAC       add an excluded node back, at the end of the arrays
-  reprovision MAC   reinstall the node via PXE now (removes its flag file)
-  replace OLD_MAC NEW_PRIMARY NEW_BMC [NEW_SECONDARY]
-                    the node's server was swapped: nodes.csv and every file get the new MAC
-                    addresses, the node keeps its name and addresses; then run 'racker apply'
-MAC is any of the node's MAC addresses from nodes.csv."""
+Entry = Callable[[Sequence[str]], int]
+
+SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("exclude", "Take a node out of the configuration (its cl/*.yaml kept to add it back)",
+     "racker.cli.cmd_node:run_exclude"),
+    ("include", "Add an excluded node back, at the end of the arrays",
+     "racker.cli.cmd_node:run_include"),
+    ("reprovision", "Reinstall a node via PXE now (removes its flag file)",
+     "racker.cli.cmd_node:run_reprovision"),
+    ("replace", "A node's server was swapped: new MACs everywhere, same name and addresses",
+     "racker.cli.cmd_node:run_replace"),
+    ("timeline", "Show what happened to a node, with times", "racker.cli.node_timeline:run"),
+)
+
+_MAC_HELP = "any of the node's MAC addresses from nodes.csv"
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="racker node", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def usage() -> str:
+    lines = ["Usage: racker node SUBCOMMAND [ARGS...]", "", "Subcommands:"]
+    lines += [f"  {name:<12} {summary}" for name, summary, _ in SUBCOMMANDS]
+    lines += ["", "Run 'racker node SUBCOMMAND -h' for its arguments."]
+    return "\n".join(lines)
+
+
+def _parser(name: str) -> argparse.ArgumentParser:
+    summary = next(s for n, s, _ in SUBCOMMANDS if n == name)
+    p = argparse.ArgumentParser(prog=f"racker node {name}", description=summary + ".")
     p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
                    help="the configuration folder (default: the current one, else the one in "
                         "your home folder)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in ("exclude", "include", "reprovision"):
-        s = sub.add_parser(name, help=f"{name} a node")
-        s.add_argument("mac", metavar="MAC")
-    r = sub.add_parser("replace", help="the node's server was replaced")
-    r.add_argument("old", metavar="OLD_MAC")
-    r.add_argument("primary", metavar="NEW_PRIMARY")
-    r.add_argument("bmc", metavar="NEW_BMC")
-    r.add_argument("secondary", metavar="NEW_SECONDARY", nargs="?")
+    if name == "replace":
+        p.add_argument("old", metavar="OLD_MAC", help=_MAC_HELP + " (the old server)")
+        p.add_argument("primary", metavar="NEW_PRIMARY", help="the new server's primary MAC")
+        p.add_argument("bmc", metavar="NEW_BMC", help="the new server's BMC MAC")
+        p.add_argument("secondary", metavar="NEW_SECONDARY", nargs="?",
+                       help="the new server's secondary MAC (needed when the old one had one "
+                            "with a static public address)")
+    else:
+        p.add_argument("mac", metavar="MAC", help=_MAC_HELP)
+    if name == "replace":
+        p.epilog = "Then run 'racker apply' to install the new server."
     return p
 
 
@@ -65,19 +84,19 @@ def reprovision(paths: Paths, folder: Path, mac: str, make_executor: MakeExecuto
     return asyncio.run(make_executor(paths, ap, sys.stdout).run(ap))
 
 
-def main(argv: Sequence[str], *, paths: Paths, make_executor: MakeExecutor = real_executor
-         ) -> int:
-    """`racker node` with the outside world passed in."""
+def node_command(name: str, argv: Sequence[str], *, paths: Paths,
+                 make_executor: MakeExecutor = real_executor) -> int:
+    """`racker node exclude|include|reprovision|replace` with the outside world passed in."""
     try:
-        args = _parser().parse_args(list(argv))
+        args = _parser(name).parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
     folder = find_folder(paths, args.folder)
-    if args.command == "reprovision":
+    if name == "reprovision":
         return reprovision(paths, folder, args.mac, make_executor)
-    if args.command == "exclude":
+    if name == "exclude":
         out = nodeops.exclude(paths, folder, args.mac)
-    elif args.command == "include":
+    elif name == "include":
         out = nodeops.include(paths, folder, args.mac)
     else:
         out = nodeops.replace(paths, folder, args.old, args.primary, args.bmc, args.secondary)
@@ -86,6 +105,35 @@ def main(argv: Sequence[str], *, paths: Paths, make_executor: MakeExecutor = rea
     return 0
 
 
+def run_exclude(argv: Sequence[str]) -> int:
+    """`racker node exclude`"""
+    return node_command("exclude", argv, paths=Paths.from_env())
+
+
+def run_include(argv: Sequence[str]) -> int:
+    """`racker node include`"""
+    return node_command("include", argv, paths=Paths.from_env())
+
+
+def run_reprovision(argv: Sequence[str]) -> int:
+    """`racker node reprovision`"""
+    return node_command("reprovision", argv, paths=Paths.from_env())
+
+
+def run_replace(argv: Sequence[str]) -> int:
+    """`racker node replace`"""
+    return node_command("replace", argv, paths=Paths.from_env())
+
+
 def run(argv: Sequence[str]) -> int:
     """Entry point of `racker node`."""
-    return main(argv, paths=Paths.from_env())
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    for name, _, target in SUBCOMMANDS:
+        if argv[0] == name:
+            module, _, func = target.partition(":")
+            entry: Entry = getattr(importlib.import_module(module), func)
+            return entry(argv[1:])
+    print(f"racker node: unknown subcommand '{argv[0]}'\n\n{usage()}", file=sys.stderr)
+    return 2

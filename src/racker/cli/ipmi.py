@@ -8,6 +8,7 @@ the child's environment (`-E` reads IPMI_PASSWORD), never in an argv or in outpu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from typing import Protocol
 
 from racker import discovery
 from racker import ipmi_helper as h
-from racker.bmc_locate import Locator
+from racker.bmc_locate import Found, Locator
 from racker.cli.run import run_main
 from racker.errors import BmcError, RackerError
 from racker.model import Credentials, Inventory, Node
@@ -55,7 +56,7 @@ class Sink(Protocol):
 
     def echo(self, line: str) -> None: ...
 
-    def run(self, argv: list[str]) -> int: ...
+    def run(self, argv: list[str], stdin_text: str | None = None) -> int: ...
 
     def quiet(self, argv: list[str]) -> None: ...
 
@@ -71,16 +72,25 @@ class TerminalSink:
     def echo(self, line: str) -> None:
         print(line, flush=True)
 
-    def run(self, argv: list[str]) -> int:
+    def run(self, argv: list[str], stdin_text: str | None = None) -> int:
         argv = [_ipmitool(), *argv[1:]]
-        stdin = None if self._settings.use_stdin else subprocess.DEVNULL
+        stdin: int | None = None if self._settings.use_stdin else subprocess.DEVNULL
+        if stdin_text is not None:
+            stdin = subprocess.PIPE
         if self._settings.use_tty:
             # The child owns the terminal (sol activate switches it to raw mode itself).
+            if stdin_text is not None:
+                return subprocess.run(argv, env=self._env, input=stdin_text, check=False,
+                                      text=True).returncode
             return subprocess.run(argv, env=self._env, stdin=stdin, check=False).returncode
         # No terminal for the child: its output goes through a pipe and on to our stdout.
         with subprocess.Popen(argv, env=self._env, stdin=stdin, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace") as p:
             assert p.stdout is not None
+            if stdin_text is not None:
+                assert p.stdin is not None
+                p.stdin.write(stdin_text)
+                p.stdin.close()
             for line in p.stdout:
                 sys.stdout.write(h.redact(line, self._secret))
                 sys.stdout.flush()
@@ -105,9 +115,10 @@ class BlockSink:
     def echo(self, line: str) -> None:
         self.lines.append(line)
 
-    def _capture(self, argv: list[str]) -> tuple[int, str]:
+    def _capture(self, argv: list[str], stdin_text: str | None = None) -> tuple[int, str]:
+        # stdin is never shared between concurrent children: a batch text or nothing.
         try:
-            p = subprocess.run([_ipmitool(), *argv[1:]], env=self._env, stdin=subprocess.DEVNULL,
+            p = subprocess.run([_ipmitool(), *argv[1:]], env=self._env, input=stdin_text or "",
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                errors="replace", timeout=self._deadline, check=False)
         except subprocess.TimeoutExpired:
@@ -115,8 +126,8 @@ class BlockSink:
                          "(ipmitool stopped); set IPMI_TIMEOUT to change the limit")
         return p.returncode, p.stdout
 
-    def run(self, argv: list[str]) -> int:
-        rc, out = self._capture(argv)
+    def run(self, argv: list[str], stdin_text: str | None = None) -> int:
+        rc, out = self._capture(argv, stdin_text)
         if out:
             self.lines.append(h.redact(out.rstrip("\n"), self._secret))
         return rc
@@ -137,13 +148,20 @@ class Context:
     locator: Locator
     planned: Mapping[str, str]
     hosts: Sequence[discovery.HostsEntry]
+    located: Mapping[str, Found] | None = None
+    """BMC MAC → address, when looked up for many nodes at once (`--all`); None: look up."""
 
 
 def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
     """Find the node's BMC and do what `request` asks; returns ipmitool's exit code."""
     s = ctx.settings
+    found = None
+    if ctx.located is not None:
+        found = ctx.located.get(node.bmc_mac)
+        if found is None:
+            raise ctx.locator.not_found(node.bmc_mac, s.retry_sec, node=node.primary_mac)
     bmc = ctx.locator.locate_bmc(node.bmc_mac, s.retry_sec, node=node.primary_mac,
-                                 planned_ip=ctx.planned.get(node.bmc_mac))
+                                 planned_ip=ctx.planned.get(node.bmc_mac), found=found)
     warning = h.bmc_ip_warning(bmc.ip, bmc.planned_ip)
     if warning:
         sink.echo(warning)
@@ -156,8 +174,8 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         sink.echo(h.detach_hint(s.in_ssh))
         return sink.run(argv(h.SOL))
     if request.kind is h.Kind.DIAG:
-        found = ctx.locator.lookup_once(node.primary_mac)
-        internal = found.ip if found else None
+        nic = ctx.locator.lookup_once(node.primary_mac)  # once: the node may well be off
+        internal = nic.ip if nic else None
         planned_internal = ctx.planned.get(node.primary_mac)
         warning = h.internal_ip_warning(internal, planned_internal)
         if warning:
@@ -167,9 +185,7 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
         for line in h.diag_lines(node.bmc_mac, bmc.ip, node.primary_mac, internal, names):
             sink.echo(line)
-        rc_status = sink.run(argv(("chassis", "status")))
-        rc_boot = sink.run(argv(("chassis", "bootparam", "get", "5")))
-        return rc_status or rc_boot
+        return sink.run(argv(h.BATCH), h.batch_input(h.DIAG_COMMANDS))
     return sink.run(argv(request.command))
 
 
@@ -181,6 +197,9 @@ def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, s
     except RackerError as e:
         sink.echo(f"Error: {e}")
         ok = False
+    hint = None if ok else h.failure_hint(sink.text())
+    if hint:
+        sink.echo(hint)
     return h.all_block(node.bmc_mac, sink.text(), ok), ok
 
 
@@ -190,6 +209,9 @@ def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
     failed = 0
     if not nodes:
         return 0
+    # One shared search for every BMC first: a rack of missing BMCs waits RETRY_SEC once.
+    located = ctx.locator.find_many([n.bmc_mac for n in nodes], ctx.settings.retry_sec)
+    ctx = dataclasses.replace(ctx, located=located)
     with ThreadPoolExecutor(max_workers=min(h.MAX_PARALLEL, len(nodes))) as pool:
         for block, ok in pool.map(lambda n: _block_for(n, request, ctx, env), nodes):
             sys.stdout.write(block)
@@ -211,11 +233,14 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     """`ipmi` with its arguments; `env` and `loaders` default to the real ones."""
     e = os.environ if env is None else env
     request = h.parse_args(argv)
-    settings = h.parse_settings(e)
     if request is None:
+        retry = h.DEFAULT_RETRY_SEC
+        with contextlib.suppress(RackerError):  # help must work even with a bad RETRY_SEC
+            retry = h.parse_settings(e).retry_sec
         helped = bool(argv)
-        print(h.usage(retry_sec=settings.retry_sec), file=sys.stdout if helped else sys.stderr)
+        print(h.usage(retry_sec=retry), file=sys.stdout if helped else sys.stderr)
         return 0 if helped else 2
+    settings = h.parse_settings(e)
     paths = Paths.from_env(e)
     load = loaders or default_loaders()
     inventory = load.inventory(paths)

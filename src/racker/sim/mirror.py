@@ -72,3 +72,20 @@ def build_release(
     tmp.symlink_to(version)
     os.replace(tmp, current)
     return rel
+
+
+IMAGE_NAMES = ("flatcar_production_pxe.vmlinuz", "flatcar_production_pxe_image.cpio.gz",
+               "flatcar_production_image.bin.bz2")
+SIM_VERSION = "9999.0.0"
+
+
+def sim_release(cache_dir: Path, root: Path, contents: dict[str, bytes] | None = None
+                ) -> tuple[Path, SigningKey]:
+    """The simulator's stable release (lite nodes only need small stand-in images).
+
+    Returns the release folder and the signing key.
+    """
+    key = sim_signing_key(cache_dir)
+    files = contents or {n: n.encode() * 200 for n in IMAGE_NAMES}
+    return build_release(root, key, channel="stable", version=SIM_VERSION,
+                         contents=files), key

@@ -1,0 +1,62 @@
+"""`racker serve`: dnsmasq and the boot server in the foreground (what the service runs)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from racker.configdir import load_record
+from racker.errors import InputError
+from racker.model import Provision
+from racker.paths import Paths
+from racker.provision import Provisioner
+from racker.render import config_folder
+from racker.resume import resume
+from racker.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="racker serve",
+        description="Run racker's DHCP/TFTP server (dnsmasq) and its HTTP boot server for the "
+                    "configured rack in the foreground, until Ctrl-C or SIGTERM. This is what "
+                    "the racker-serve service runs on a management node; BMC and node leases "
+                    "are only renewed while it runs.")
+
+
+def run(argv: Sequence[str]) -> int:
+    """Entry point of `racker serve`."""
+    try:
+        _parser().parse_args(list(argv))
+    except SystemExit as e:
+        return int(e.code or 0)
+    paths = Paths.from_env()
+    folder = next((f for f in (config_folder(paths, p) for p in Provision)
+                   if (f / "racker-options.yaml").is_file()), None)
+    if folder is None:
+        raise InputError("there is no configured rack to serve",
+                         hint="run 'racker bootstrap' first (it writes ~/flatcar-container-linux "
+                              "or ~/lokomotive)")
+    load_record(folder)  # a broken record is reported before anything starts
+    configured = resume(paths, folder)
+    settings = Settings.from_env()
+
+    from racker.bmc_control import IpmiControl
+    from racker.credentials import load_credentials
+
+    control = IpmiControl.for_rack(paths, load_credentials(paths),
+                                   configured.plan.inventory.pxe_interface, settings.retry_sec,
+                                   legacy_boot=settings.legacy_boot)
+    provisioner = Provisioner(paths, settings, control, sys.stdout)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await provisioner.serve(configured, stop)
+
+    return asyncio.run(main())

@@ -1,0 +1,50 @@
+"""`racker node timeline MAC`: the node's events (lease, iPXE, installer, installed, booted,
+errors) with times, from racker's event store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+from racker.errors import InputError, Where
+from racker.inventory import load_inventory
+from racker.macs import parse_mac
+from racker.paths import Paths
+from racker.store import Store
+from racker.timeline import timeline_lines
+
+
+def run(argv: Sequence[str]) -> int:
+    """Entry point of `racker node timeline`."""
+    p = argparse.ArgumentParser(prog="racker node timeline",
+                                description="Show what happened to a node, oldest first: DHCP "
+                                            "leases of the node and its BMC, boot server "
+                                            "requests, stages, reports and errors.")
+    p.add_argument("mac", metavar="MAC", help="the node's primary or BMC MAC address")
+    p.add_argument("-json", "--json", action="store_true", help="print JSON for scripts")
+    try:
+        args = p.parse_args(list(argv))
+    except SystemExit as e:
+        return int(e.code or 0)
+    mac = parse_mac(args.mac)
+    if mac is None:
+        raise InputError(f"'{args.mac}' is not a MAC address", where=Where(flag="MAC"))
+    paths = Paths.from_env()
+    node = next((n for n in load_inventory(paths).nodes if mac in n.macs), None)
+    if node is None:
+        raise InputError(f"no node with MAC {mac} in nodes.csv",
+                         where=Where(file=str(paths.nodes_csv)),
+                         hint="use a primary, BMC or secondary MAC of a node")
+    with Store.in_state_dir(paths.state_dir) as store:
+        events = sorted(store.events(node.primary_mac) + store.events(node.bmc_mac),
+                        key=lambda e: e.id)
+    if args.json:
+        print(json.dumps([{"ts": e.ts, "mac": e.mac, "kind": e.kind.value, "stage": e.stage,
+                           "detail": dict(e.detail)} for e in events], indent=2))
+    elif not events:
+        print(f"No events for {node.primary_mac} yet.")
+    else:
+        print(f"Timeline of {node.primary_mac} (BMC {node.bmc_mac}):")
+        print("\n".join(timeline_lines(events)))
+    return 0
