@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from racker.applied import AppliedHashes, ignition_hash
-from racker.configured import Configured, load_configured, updates, vars_name, write_updates
+from racker.configured import (
+    Configured,
+    dnsmasq_running,
+    load_configured,
+    updates,
+    vars_name,
+    write_updates,
+)
 from racker.engine.run import Engine, FlagFiles, NodeState
 from racker.engine.watch import EventWatcher
 from racker.errors import RackerError
@@ -258,6 +265,12 @@ class Executor:
 
     async def run(self, ap: ApplyPlan) -> int:
         """Write the files, then reinstall and re-run; returns the exit code."""
+        acting = bool(ap.of(Action.REINSTALL) or ap.of(Action.RERUN))
+        if acting and dnsmasq_running(self.paths):
+            # NOTE: apply runs its own dnsmasq and boot server (with the new configuration)
+            raise RackerError("racker's DHCP and boot server are running already (racker serve)",
+                              hint="stop the racker-serve service while racker apply runs, then "
+                                   "start it again")
         write_updates(ap.configured, ap.plan, ap.files)
         if ap.files:
             self.say("✓ wrote " + ", ".join(f.path.as_posix() for f in ap.files))

@@ -54,7 +54,7 @@ def test_replaced_server_is_installed_under_the_old_name_and_ip(tmp_path: Path) 
         old_ip = next(e.detail["ip"] for e in rack.events(old["primary_mac"])
                       if e.kind is EventKind.LEASE and "ip" in e.detail)
         secondary = [x.strip() for x in row.split(",")][2]
-        r = rack.racker("node", "-C", str(rack.folder), "replace", old["primary_mac"],
+        r = rack.racker("node", "replace", "-C", str(rack.folder), old["primary_mac"],
                         spare["primary_mac"], spare["bmc_mac"], secondary)
         assert r.returncode == 0, r.stdout + r.stderr
         assert f"as {old_name} ({old_ip}" in r.stdout

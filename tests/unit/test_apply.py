@@ -250,3 +250,18 @@ def test_lokomotive_folder_is_applied_by_lokoctl(tmp_path: Path) -> None:
     with pytest.raises(RackerError, match="lokoctl cluster apply"):
         h.apply(Provision.LOKOMOTIVE)
     assert h.rack.powered == [] and h.sessions == []
+
+
+def test_apply_refuses_to_act_beside_a_running_racker_serve(harness: Harness) -> None:
+    import os
+
+    from racker.errors import RackerError
+
+    plan = provisioned(harness.paths)
+    FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(plan.nodes[0].mac).unlink()
+    (harness.paths.state_dir / "dnsmasq" / "dnsmasq.pid").write_text(f"{os.getpid()}\n")
+    before = tree_digest(harness.paths.home, harness.paths.state_dir)
+    with pytest.raises(RackerError, match="racker serve"):
+        harness.apply()
+    assert tree_digest(harness.paths.home, harness.paths.state_dir) == before
+    assert harness.rack.powered == [] and harness.sessions == []
