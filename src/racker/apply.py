@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, TextIO
@@ -257,7 +257,8 @@ class Executor:
     ssh: SshRunner
     out: TextIO
     boot_timeout: float = 900.0
-    results: dict[str, str] = field(default_factory=dict)
+    bmc_rechecks: int = 3
+    bmc_recheck_pause: float = 3.0
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -317,6 +318,14 @@ class Executor:
                  + ", ".join(n.name for n in nodes))
         checked = await s.engine.check_bmcs(nodes)
         failed = [(st.node, st.error) for st in checked.failed]
+        for _ in range(self.bmc_rechecks):
+            if not failed:
+                break
+            # NOTE: a new server's BMC may still hold a pool address and move to its planned
+            # one when it renews its lease (e.g. after 'racker node replace'): look again
+            await asyncio.sleep(self.bmc_recheck_pause)
+            again = await s.engine.check_bmcs([n for n, _ in failed])
+            failed = [(st.node, st.error) for st in again.failed]
         reachable = [n for n in nodes if n.mac not in {f.mac for f, _ in failed}]
         run = await s.engine.install(reachable) if reachable else None
         applied = AppliedHashes(self.paths.state_dir)

@@ -15,7 +15,7 @@ from racker.applied import AppliedHashes
 from racker.apply import REBOOT, Action, ApplyPlan, Executor, plan_apply
 from racker.cli import cmd_apply
 from racker.engine.run import Engine, FlagFiles
-from racker.model import ClusterPlan, Options, Provision
+from racker.model import ClusterPlan, Options, PlannedNode, Provision
 from racker.paths import Paths
 from racker.render import asset_dir, config_folder
 from racker.store import EventKind, Store
@@ -81,7 +81,8 @@ class Harness:
             self.sessions.append(assets)
             yield FakeSession(self.store, engine)
 
-        return Executor(self.paths, session, self.ssh, io.StringIO(), boot_timeout=2)
+        return Executor(self.paths, session, self.ssh, io.StringIO(), boot_timeout=2,
+                        bmc_recheck_pause=0.01)
 
     def apply(self, provision: Provision = Provision.FLATCAR, include_controllers: bool = False
               ) -> tuple[ApplyPlan, int]:
@@ -265,3 +266,28 @@ def test_apply_refuses_to_act_beside_a_running_racker_serve(harness: Harness) ->
         harness.apply()
     assert tree_digest(harness.paths.home, harness.paths.state_dir) == before
     assert harness.rack.powered == [] and harness.sessions == []
+
+
+def test_a_bmc_that_answers_late_is_checked_again(harness: Harness) -> None:
+    plan = provisioned(harness.paths)
+    target = plan.nodes[0]
+    FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(target.mac).unlink()
+    harness.rack.bmc_down.add(target.mac)
+    calls = 0
+    real = harness.rack.check_bmc
+
+    async def flaky(node: PlannedNode) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            harness.rack.bmc_down.clear()  # moved to its planned address
+        return await real(node)
+
+    harness.rack.check_bmc = flaky  # type: ignore[method-assign]
+    _, code = harness.apply()
+    assert code == 0 and calls == 2 and harness.rack.powered == [target.mac]
+    harness.rack.bmc_down.add(target.mac)
+    FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(target.mac).unlink()
+    harness.rack.check_bmc = real  # type: ignore[method-assign]
+    _, code = harness.apply()
+    assert code == 1  # still down after the re-checks: reported, nothing installed
