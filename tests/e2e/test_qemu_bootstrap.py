@@ -41,6 +41,7 @@ def test_bootstrap_installs_two_qemu_nodes(tmp_path: Path) -> None:
         require_tool(tool)
     name = "q" + secrets.token_hex(3)
     rack = QemuSimRack(name, tmp_path / "sim")
+    (tmp_path / "disks").mkdir()
     started = time.monotonic()
     rack.sim("create", "--generate", "2", "--nodes", "qemu", "--name", name,
              "--disk-dir", str(tmp_path / "disks"), timeout=300)
@@ -62,7 +63,7 @@ def test_bootstrap_installs_two_qemu_nodes(tmp_path: Path) -> None:
             assert s["boot_device"] == "disk" and s["installed"], s
             kinds = [e.kind for e in rack.events(s["primary_mac"])]
             assert kinds.index(EventKind.INSTALLED) < kinds.index(EventKind.BOOTED)
-            disk = tmp_path / "disks" / f"{name}-{s['node']}.raw"
+            disk = tmp_path / "disks" / f"{name}-{s['node']}.img"
             assert disk.read_bytes()[:17] == b"racker-installed "
         # the test OS's steps are on each node's console (timeline)
         assert consoles.count("reported booted") == 2, consoles

@@ -109,3 +109,12 @@ def test_urldecode(tmp_path: Path, encoded: str, decoded: str) -> None:
 def test_has_fault(tmp_path: Path, faults: str, kind: str, expected: str) -> None:
     out = sh(tmp_path, f"RACKER_FAULTS='{faults}'; has_fault {kind} && echo yes || echo no")
     assert out == expected + "\n"
+
+
+def test_unit_contents_in_the_raw_config(tmp_path: Path) -> None:
+    # a script kept in a unit's contents is one JSON string with \n escapes
+    (tmp_path / "c.json").write_text(
+        '{"systemd": {"units": [{"contents": "flatcar-install -s -V current -b http://h:8080/'
+        'assets/flatcar\\necho done\\ncurl -X POST http://h:8080/racker/v1/nodes/a-b/events\\n"}]}}')
+    out = sh(tmp_path, "ign_texts c.json > t; install_base t; events_url t")
+    assert out == "http://h:8080/assets/flatcar\nhttp://h:8080/racker/v1/nodes/a-b/events\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -18,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from racker.atomic import write_atomic
-from racker.sim import qemu_rack
 from racker.sim.lite import NODE_FAULTS, LiteNode
 from racker.sim.node import NodeChassis
-from racker.sim.qemu_node import QEMU_FAULTS, QemuNode
-from racker.sim.state import RackDir, load_topology, read_credentials
+from racker.sim.qemu_node import QEMU_FAULTS, QemuNode, QemuSpec, pick_accel
+from racker.sim.state import RackDir, append_timeline, load_topology, read_credentials
+from racker.sim.testos import ensure_testos
 from racker.sim.topology import NODE_IFACE, SimServer, Topology
 from racker.sim.vbmc import VirtualBmc, bind_udp_in_netns
 
@@ -97,16 +98,21 @@ class Simulator:
         hook = self.rd.root / "bmc-dhcp-hook"
         write_atomic(hook, HOOK, mode=0o755)
         self.rd.leases.mkdir(parents=True, exist_ok=True)
-        qemu = qemu_rack.load(self.rd.root)
+        testos = ensure_testos() if self.t.node_kind == "qemu" else None
+        accel = pick_accel()
         for s in self.t.servers:
             chassis = NodeChassis()
             node: LiteNode | QemuNode
-            if qemu is not None:
-                node = qemu_rack.make_node(qemu, s.name, s.primary_mac, self.t.node_ns(s),
-                                           chassis, self.rd.timeline(s), chassis.emit_console)
-            else:
+            if testos is None:
                 node = LiteNode(s.name, s.primary_mac, self.t.node_ns(s), NODE_IFACE, chassis,
                                 self.rd.timeline(s), set_address, console=chassis.emit_console)
+            else:
+                timeline = self.rd.timeline(s)
+                spec = QemuSpec(s.name, s.primary_mac, self.t.net_ns, self.rd.disk(self.t, s),
+                                timeline.with_suffix(".console"), testos, accel=accel,
+                                tap=self.t.tap(s))
+                node = QemuNode(spec, chassis, functools.partial(append_timeline, timeline),
+                                console=chassis.emit_console)
             chassis.subscribe(node.power_event)
             # The vBMC runs on this loop; its socket was opened inside the BMC's namespace.
             sock = bind_udp_in_netns(self.t.bmc_ns(s), "0.0.0.0", 623)
@@ -190,7 +196,7 @@ class Simulator:
             elif kind == "bmc-no-session":
                 faults.no_session = on
             else:
-                srv.chassis.lose_boot_flags = on
+                faults.lose_boot_flags = on
             target = self.bmc_faults[s.name]
         else:
             return {"error": f"unknown fault '{kind}'",

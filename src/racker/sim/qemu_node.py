@@ -191,8 +191,8 @@ def console_event(line: str) -> tuple[str, str] | None:
     word = text.split(" ", 1)[0].rstrip(":")
     events = {"up": "testos-up", "lease": "lease", "installer": "installer",
               "ignition": "ignition", "image": "image", "installed": "installed-to-disk",
-              "reported": "reported", "disk": "disk-os", "rebooting": "reboot-requested",
-              "halted": "testos-halted"}
+              "reported": "reported", "disk": "disk-os", "running": "running",
+              "rebooting": "reboot-requested", "halted": "testos-halted"}
     return events.get(word, "testos"), text
 
 

@@ -49,7 +49,8 @@ ign_texts() {
     esac
     echo
   done
-  cat "$1"
+  # the raw config last, JSON's \n escapes as line breaks (unit contents are JSON strings)
+  sed 's/\\n/\n/g' "$1"
 }
 
 # install_base TEXTFILE: the -b BASE of the flatcar-install call
@@ -190,7 +191,8 @@ if [ "$1" = "__MARKER__" ]; then
   ev=$(events_url /tmp/texts)
   [ -n "$ev" ] || ev="$(base_of "$url")/racker/v1/nodes/$mac/events"
   post_event "$ev" booted || halt_here "cannot report booted"
-  halt_here "booted; idle"
+  say "running"
+  while :; do sleep 3600; done
 fi
 
 url=$(cmdline_arg ignition.config.url) || halt_here "no ignition.config.url and no installed disk"
