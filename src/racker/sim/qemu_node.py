@@ -1,8 +1,9 @@
 """A QEMU node: a virtual machine per server, driven by its BMC's power state and boot device.
 
-The VM runs in the node's network namespace. Its virtio NIC (MAC = the node's primary MAC, iPXE
-option ROM from Debian `ipxe-qemu`) sits on a tap that a small bridge in that namespace joins to
-the namespace's uplink veth, which the rack's bridge holds at its other end. Each firmware start
+The VM runs in the namespace that holds its tap: in a simulated rack the rack network's own
+namespace, the tap a port of the rack bridge (racker.sim.topology); `attach_commands` instead puts
+a tap behind a namespace's uplink veth (a node namespace of its own). Its virtio NIC has the
+node's primary MAC and the iPXE option ROM from Debian `ipxe-qemu`. Each firmware start
 asks the chassis for the boot device: PXE (or no override and nothing installed) starts QEMU with
 `-boot n`, so the iPXE ROM does the DHCP/HTTP chain; disk (or no override and an installed disk)
 starts it with the test OS kernel and initramfs, which then finds the marker on `/dev/vda`, as a
