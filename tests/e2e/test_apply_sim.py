@@ -73,3 +73,20 @@ def test_replaced_server_is_installed_under_the_old_name_and_ip(tmp_path: Path) 
         leases = [e.detail.get("ip") for e in rack.events(new) if e.kind is EventKind.LEASE]
         assert old_ip in leases
         assert installs(rack, new) == 1 and installs(rack, servers[1]["primary_mac"]) == 1
+
+
+def test_pxe_boot_sets_pxe_and_powers_the_node_on(tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 1) as rack:
+        r = rack.racker(*BOOTSTRAP)
+        assert r.returncode == 0, r.stdout + r.stderr
+        (server,) = rack.nodes()
+        assert server["boot_device"] == "disk"
+        name = (rack.folder / "assets" / server["primary_mac"]).read_text().strip()
+        r = rack.racker("pxe-boot", server["primary_mac"], name, "-C", str(rack.folder))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"✓ {name} ({server['primary_mac']}) is booting from the network" in r.stdout
+        (server,) = rack.nodes()
+        assert server["boot_device"] == "pxe" and server["boot_persistent"]
+        assert server["power"] == "on"
+        r = rack.racker("pxe-boot", "02:ff:ff:ff:ff:01", "x", "-C", str(rack.folder))
+        assert r.returncode == 2 and "02:ff:ff:ff:ff:01" in r.stderr
