@@ -101,6 +101,9 @@ class Provisioner:
         Assets are fetched only when `assets` (a PXE install needs them, an Ignition re-run
         does not). The engine's progress goes to `out`.
         """
+        logs = _folder(self.paths, plan) / "logs" / time.strftime("%Y%m%d-%H%M%S")
+        logs.mkdir(parents=True, exist_ok=True)
+        self.say(f"Logs: {logs}")
         if assets:
             self._fetch_assets()
         self._ensure_address(plan)
@@ -118,6 +121,7 @@ class Provisioner:
                 yield Session(store, engine)
         finally:
             await self.control.close()
+            _write_log(logs / "events.log", store)
             store.close()
 
     async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
