@@ -17,8 +17,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from racker.sim.mirror import sim_release
-
 RACK = "demo"
 MARKER = ".racker-demo"
 """File that marks a folder as the demo's own, so that it may be emptied on the next run."""
@@ -49,13 +47,13 @@ def destroy(root: Path, rack: str = RACK) -> int:
     env = {**os.environ, "RACKER_SIM_DIR": str(root / "sim")}
     if (root / "sim" / rack).exists():
         _sim(env, "destroy", rack, check=False)
-    for name in ("sim", "mirror", "serve.log"):
+    for name in ("sim", "serve.log"):
         path = root / name
         if path.is_dir():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
-    _say(f"Removed the demo rack and {root}/{{sim,mirror}}.")
+    _say(f"Removed the demo rack and {root}/sim.")
     return 0
 
 
@@ -64,9 +62,9 @@ def run(root: Path, nodes: int, rack: str = RACK) -> int:
     _prepare(root)
     destroy(root, rack)
     env = {**os.environ, "RACKER_SIM_DIR": str(root / "sim")}
-    release, key = sim_release(root / "cache", root / "mirror")
-    racker_env = [f"RACKER_ASSETS_FROM={release.parent}", f"RACKER_FLATCAR_KEY={key.public_key}",
-                  "RACKER_TIMEOUT_SCALE=0.05", "RETRY_SEC=30"]
+    env["RACKER_SIM_CACHE"] = str(root / "cache")
+    # the rack serves its own signed Flatcar mirror; racker-sim exec points racker at it
+    racker_env = ["RACKER_TIMEOUT_SCALE=0.05", "RETRY_SEC=30"]
     exec_racker = [str(BIN / "racker-sim"), "exec", rack, "--", "env", *racker_env,
                    str(BIN / "racker")]
 

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -65,6 +66,12 @@ class Handler(BaseHTTPRequestHandler):
             body = json.dumps({"ignition": {"version": "3.3.0"}}).encode()
         elif url.path == "/assets/flatcar/current/version.txt":
             body = f"FLATCAR_VERSION={VERSION}\n".encode()
+        elif url.path.startswith("/assets/flatcar/current/flatcar_production_pxe") and (
+                os.environ.get("RKS_TESTOS_KERNEL")):
+            # QEMU nodes boot the simulator's test OS in place of Flatcar's PXE image.
+            which = "KERNEL" if url.path.endswith(".vmlinuz") else "INITRD"
+            with open(os.environ[f"RKS_TESTOS_{which}"], "rb") as f:
+                body = f.read()
         elif url.path.startswith("/assets/"):
             body = b"\0" * 65536
         else:
@@ -79,6 +86,15 @@ class Handler(BaseHTTPRequestHandler):
         data = self.rfile.read(length) if length else b""
         if "/racker/v1/nodes/" in self.path and self.path.endswith("/events"):
             self._log(200, data)
+            hold = os.environ.get("RKS_HOLD_DIR")
+            if hold and b"installed" in data:
+                # As racker does: answer `installed` only once the boot device is disk (the
+                # test creates the release file after setting it).
+                release = os.path.join(hold, self.path.split("/")[-2])
+                for _ in range(1200):
+                    if os.path.exists(release):
+                        break
+                    time.sleep(0.1)
             self._send(200, b'{"ok": true}', "application/json")
         else:
             self._log(404, data)

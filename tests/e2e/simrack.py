@@ -1,5 +1,5 @@
-"""A simulated rack for end-to-end tests: `racker-sim` as operators run it, plus a signed
-Flatcar-layout mirror, and racker run inside the rack's management namespace."""
+"""A simulated rack for end-to-end tests: `racker-sim` as operators run it (with its signed
+Flatcar-layout mirror), and racker run inside the rack's management namespace."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from racker.sim.mirror import sim_release
 from racker.store import Event, Store
 from tests.conftest import require_root, require_tool
 
@@ -25,12 +24,11 @@ BIN = Path(sys.executable).parent
 class SimRack:
     name: str
     sim_dir: Path
-    mirror: Path
-    key: Path
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "RACKER_SIM_DIR": str(self.sim_dir)}
+        return {**os.environ, "RACKER_SIM_DIR": str(self.sim_dir),
+                "RACKER_SIM_CACHE": str(self.sim_dir.parent / "sim-cache")}
 
     @property
     def root(self) -> Path:
@@ -58,9 +56,8 @@ class SimRack:
         return r
 
     def racker_argv(self, *args: str, extra: Mapping[str, str] | None = None) -> list[str]:
-        settings = {"RACKER_ASSETS_FROM": str(self.mirror / "stable" / "amd64-usr"),
-                    "RACKER_FLATCAR_KEY": str(self.key), "RACKER_TIMEOUT_SCALE": "0.02",
-                    "RETRY_SEC": "20", **(extra or {})}
+        # the Flatcar mirror and its key come from `racker-sim exec` (served in the rack)
+        settings = {"RACKER_TIMEOUT_SCALE": "0.02", "RETRY_SEC": "20", **(extra or {})}
         return [str(BIN / "racker-sim"), "exec", self.name, "--", "env",
                 *(f"{k}={v}" for k, v in settings.items()), str(BIN / "racker"), *args]
 
@@ -85,21 +82,15 @@ class SimRack:
         return {p.name for p in flags.iterdir()} if flags.is_dir() else set()
 
 
-def make_mirror(cache: Path, root: Path) -> Path:
-    """A signed release tree with small stand-in images; returns the public key file."""
-    return sim_release(cache, root)[1].public_key
-
-
 @contextmanager
-def sim_rack(tmp_path: Path, nodes: int) -> Iterator[SimRack]:
-    """Create a rack of `nodes` lite nodes; destroy it afterwards whatever happened."""
+def sim_rack(tmp_path: Path, nodes: int, kind: str = "lite") -> Iterator[SimRack]:
+    """Create a rack of `nodes` lite (or QEMU) nodes; destroy it afterwards whatever happened."""
     require_root()
     for tool in ("dnsmasq", "ip", "gpg"):
         require_tool(tool)
     name = "e" + secrets.token_hex(3)
-    key = make_mirror(tmp_path / "cache", tmp_path / "mirror")
-    rack = SimRack(name, tmp_path / "sim", tmp_path / "mirror", key)
-    rack.sim("create", "--generate", str(nodes), "--name", name)
+    rack = SimRack(name, tmp_path / "sim")
+    rack.sim("create", "--generate", str(nodes), "--name", name, "--nodes", kind, timeout=900)
     try:
         yield rack
     finally:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,22 @@ def test_many_parallel_downloads(served: tuple[str, Path]) -> None:
             return await asyncio.gather(*(fetch(c) for _ in range(16)))
 
     assert asyncio.run(main()) == [size] * 16
+
+
+def test_slow_reader_gets_every_byte(served: tuple[str, Path]) -> None:
+    """A client that reads slowly fills the socket: the sender waits and resumes."""
+    url, assets = served
+    blob = (assets / "flatcar/1.0.0/initrd").read_bytes()
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.sendall(b"GET /assets/flatcar/current/initrd HTTP/1.1\r\nHost: x\r\n"
+                  b"Connection: close\r\n\r\n")
+        got = bytearray()
+        while chunk := s.recv(65536):
+            got += chunk
+            if len(got) < 2_000_000:
+                time.sleep(0.002)  # slow at first, so the server's writes would block
+    head, _, body = bytes(got).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert body == blob

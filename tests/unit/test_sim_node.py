@@ -7,6 +7,7 @@ from typing import Any
 
 from racker.sim import vbmc_chassis as vc
 from racker.sim.node import BootDevice, NodeChassis, Power, PowerEvent
+from racker.sim.vbmc_engine import Faults
 from racker.sim.vbmc_state import BootOptions
 
 PXE_ONCE = bytes([0xA0, 0x04, 0, 0, 0])
@@ -20,10 +21,13 @@ class FakeBmc:
     def __init__(self) -> None:
         self.now = 100.0
         self.boot = BootOptions()
+        self.faults = Faults()
         self.engine = SimpleNamespace(clock=lambda: self.now)
 
     def power_on(self, chassis: NodeChassis, action: vc.PowerAction = vc.PowerAction.ON) -> None:
         # As the vBMC does: consume the flags at power-up/reset, hand the request over.
+        if self.faults.lose_boot_flags:
+            self.boot.forget()
         chassis.power(action, self.boot.consume(self.now, reset=action != vc.PowerAction.ON))
 
 
@@ -57,11 +61,13 @@ def test_disk_set_while_running_is_what_the_os_reboot_uses() -> None:
 
 def test_boot_flag_lost() -> None:
     c, bmc, _ = _chassis()
-    c.lose_boot_flags = True
+    bmc.faults.lose_boot_flags = True
     bmc.boot.set(5, PXE_PERSISTENT, bmc.now)
     bmc.power_on(c)
     assert c.take_boot_device() is BootDevice.NONE
     assert c.boot_device() is BootDevice.NONE  # the BMC itself forgot (valid bit cleared)
+    bmc.boot.set(5, DISK_PERSISTENT, bmc.now)
+    assert c.take_boot_device() is BootDevice.NONE  # an OS reboot loses them too
 
 
 def test_power_events() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from racker.errors import InputError
@@ -40,6 +43,15 @@ def test_nodes_csv_of_a_generated_rack() -> None:
 def test_topology_json_round_trip() -> None:
     t = state.generate_topology("demo", 4)
     assert state.topology_from_json(state.topology_to_json(t), "rack.json") == t
+    q = dataclasses.replace(t, node_kind="qemu", disk_dir="/srv/disks")
+    assert state.topology_from_json(state.topology_to_json(q), "rack.json") == q
+    rd = state.RackDir(Path("/x/demo"))
+    assert rd.disk(q, q.servers[0]) == Path("/srv/disks/demo-node1.img")
+    assert rd.disk(t, t.servers[0]) == Path("/x/demo/disks/node1.img")
+    # QEMU racks have no node namespaces, a tap per node on the bridge instead
+    assert len(q.namespaces) == 2 + 4
+    taps = [a for ns, a in create_commands(q) if a[:2] == ("tuntap", "add")]
+    assert [a[2] for a in taps] == ["q1", "q2", "q3", "q4"]
     with pytest.raises(InputError, match="broken rack state"):
         state.topology_from_json("{}", "rack.json")
 

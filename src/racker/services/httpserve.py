@@ -9,7 +9,9 @@ responses to the kernel with sendfile(2) instead, as nginx does. Everything else
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
+import select
 from typing import Any
 
 import h11
@@ -48,15 +50,43 @@ def _enable_pathsend(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoo
             if cycle.disconnected:
                 return
             cycle.conn.send_with_data_passthrough(h11.Data(data=_Sized(size)))  # type: ignore[arg-type]
+            sock = cycle.transport.get_extra_info("socket")
             try:
-                await loop.sendfile(cycle.transport, f, 0, size)
-            except (ConnectionError, RuntimeError):
+                if sock is None:
+                    await loop.sendfile(cycle.transport, f, 0, size)
+                else:
+                    # NOTE: in a worker thread, so that several downloads use several cores
+                    # (sendfile runs without the GIL); the transport is idle meanwhile
+                    await loop.run_in_executor(_POOL, _send_all, sock.fileno(), f.fileno(), size)
+            except (ConnectionError, RuntimeError, OSError):
                 cycle.disconnected = True
                 cycle.transport.close()
                 return
         await original({"type": "http.response.body", "body": b"", "more_body": False})
 
     cycle.send = send  # type: ignore[method-assign]
+
+
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="sendfile")
+SEND_WAIT = 60.0
+"""Seconds a client may leave its receive window closed before the download is given up."""
+
+
+def _send_all(sock_fd: int, file_fd: int, size: int) -> None:
+    """sendfile(2) the whole file into a non-blocking socket, waiting while it is full."""
+    offset = 0
+    poll = select.poll()  # not select(): descriptors above 1024 are fine
+    poll.register(sock_fd, select.POLLOUT)
+    while offset < size:
+        try:
+            sent = os.sendfile(sock_fd, file_fd, offset, size - offset)
+        except BlockingIOError:
+            if not poll.poll(SEND_WAIT * 1000):
+                raise TimeoutError("the client stopped reading") from None
+            continue
+        if sent == 0:
+            raise ConnectionError("the client closed the connection")
+        offset += sent
 
 
 class SendfileH11Protocol(H11Protocol):

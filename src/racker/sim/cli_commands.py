@@ -7,6 +7,7 @@ Each `cmd_*` takes the arguments after the subcommand and returns an exit code; 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -14,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from racker.errors import InputError, Where
-from racker.sim import rack, state
+from racker.sim import mirrorserve, rack, state
 from racker.sim.daemon import BMC_FAULTS
 from racker.sim.lite import NODE_FAULTS
 from racker.sim.netns import Runner
+from racker.sim.testos import build_test_os
 from racker.sim.topology import check_rack_name
 
 
@@ -51,15 +53,14 @@ def cmd_create(argv: Sequence[str]) -> int:
                    help="generate a nodes.csv with a management node and N nodes")
     p.add_argument("--types", default="", help="node types for --generate, e.g. a,b,c")
     p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
-                   help="node hosts: lite processes (QEMU nodes are not built yet)")
+                   help="node hosts: lite processes (default) or QEMU VMs booting a test OS")
     p.add_argument("--name", help=f"rack name (default {state.DEFAULT_RACK})")
+    p.add_argument("--disk-dir", type=Path,
+                   help="folder for the QEMU nodes' virtual disks (default: the rack's state)")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
     a = p.parse_args(list(argv))
     name = check_rack_name(a.name or state.DEFAULT_RACK)
-    if a.nodes == "qemu":
-        raise InputError("QEMU nodes are not available in this build", where=Where(flag="--nodes"),
-                         hint="use --nodes lite (the default)")
     if a.generate is not None:
         if a.nodes_csv or a.mgmt_mac:
             raise InputError("give either NODES_CSV MGMT_MAC or --generate N, not both",
@@ -72,10 +73,25 @@ def cmd_create(argv: Sequence[str]) -> int:
     else:
         raise InputError("missing NODES_CSV MGMT_MAC (or --generate N)",
                          hint="see 'racker-sim create -h'")
+    disk_dir = ""
+    if a.disk_dir is not None:
+        if not a.disk_dir.is_dir():
+            raise InputError(f"{a.disk_dir} is not a folder", where=Where(flag="--disk-dir"))
+        disk_dir = str(a.disk_dir.resolve())
+    topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir)
     _require_root()
+    mirror_files: dict[str, bytes] | None = None
+    if a.nodes == "qemu":
+        # Built once and cached; here so that a failure shows before anything is built. QEMU
+        # nodes boot it from the rack's mirror in place of Flatcar's PXE kernel and initrd.
+        images = build_test_os()
+        mirror_files = {"flatcar_production_pxe.vmlinuz": images.kernel.read_bytes(),
+                        "flatcar_production_pxe_image.cpio.gz": images.initrd.read_bytes(),
+                        "flatcar_production_image.bin.bz2": b"racker-sim test OS disk image\n"}
     rd = state.rack_dir(name)
     started = time.monotonic()
     rack.create(rd, topo, csv_text, Runner(), a.mgmt_ip)
+    mirrorserve.start(rd.root, topo.mgmt_ns, mirror_files)
     print(f"created rack {name}: {len(topo.servers)} nodes, management namespace "
           f"{topo.mgmt_ns}, state in {rd.root} ({time.monotonic() - started:.1f} s)")
     print(f"  run racker there: racker-sim exec {name} -- racker ...")
@@ -119,7 +135,7 @@ def cmd_exec(argv: Sequence[str]) -> int:
     _require_root()
     rd = state.rack_dir(_rack_name(head[0] if head else None))
     t = state.load_topology(rd)
-    env = {**os.environ, **rd.exec_env()}
+    env = {**os.environ, **mirrorserve.exec_env(rd.root), **rd.exec_env()}
     os.execvpe("ip", ["ip", "netns", "exec", t.mgmt_ns, *cmd], env)
     return 127  # not reached
 

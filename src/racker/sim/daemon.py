@@ -20,7 +20,9 @@ from typing import Any
 from racker.atomic import write_atomic
 from racker.sim.lite import NODE_FAULTS, LiteNode
 from racker.sim.node import NodeChassis
+from racker.sim.qemu import QemuNode
 from racker.sim.state import RackDir, load_topology, read_credentials
+from racker.sim.testos import build_test_os
 from racker.sim.topology import NODE_IFACE, SimServer, Topology
 from racker.sim.vbmc import VirtualBmc, bind_udp_in_netns
 
@@ -56,7 +58,7 @@ exit 0
 class _Server:
     server: SimServer
     chassis: NodeChassis
-    node: LiteNode
+    node: LiteNode | QemuNode
     bmc: VirtualBmc
     dhcp: asyncio.subprocess.Process | None = None
 
@@ -72,7 +74,7 @@ async def set_address(ns: str, iface: str, cidr: str | None) -> None:
         await proc.wait()
 
 
-def _bmc_logger(node: LiteNode) -> Callable[[str], None]:
+def _bmc_logger(node: LiteNode | QemuNode) -> Callable[[str], None]:
     def log(message: str) -> None:
         node.log("bmc", msg=message)
 
@@ -95,10 +97,17 @@ class Simulator:
         hook = self.rd.root / "bmc-dhcp-hook"
         write_atomic(hook, HOOK, mode=0o755)
         self.rd.leases.mkdir(parents=True, exist_ok=True)
+        testos = build_test_os() if self.t.node_kind == "qemu" else None
         for s in self.t.servers:
             chassis = NodeChassis()
-            node = LiteNode(s.name, s.primary_mac, self.t.node_ns(s), NODE_IFACE, chassis,
-                            self.rd.timeline(s), set_address, console=chassis.emit_console)
+            node: LiteNode | QemuNode
+            if testos is None:
+                node = LiteNode(s.name, s.primary_mac, self.t.node_ns(s), NODE_IFACE, chassis,
+                                self.rd.timeline(s), set_address, console=chassis.emit_console)
+            else:
+                node = QemuNode(s.name, s.primary_mac, self.t.net_ns, self.t.tap(s), chassis,
+                                self.rd.timeline(s), self.rd.disk(self.t, s), testos,
+                                console=chassis.emit_console)
             chassis.subscribe(node.power_event)
             # The vBMC runs on this loop; its socket was opened inside the BMC's namespace.
             sock = bind_udp_in_netns(self.t.bmc_ns(s), "0.0.0.0", 623)
@@ -166,6 +175,8 @@ class Simulator:
             return {"error": f"no node '{ref}' in rack {self.t.rack}"}
         srv = self.servers[s.name]
         if kind in NODE_FAULTS:
+            if isinstance(srv.node, QemuNode):
+                return {"error": f"fault {kind} is only simulated by lite nodes"}
             target = srv.node.state.faults
         elif kind in BMC_FAULTS:
             on = not clear
@@ -179,7 +190,7 @@ class Simulator:
             elif kind == "bmc-no-session":
                 faults.no_session = on
             else:
-                srv.chassis.lose_boot_flags = on
+                faults.lose_boot_flags = on
             target = self.bmc_faults[s.name]
         else:
             return {"error": f"unknown fault '{kind}'",

@@ -118,31 +118,32 @@ class LiteNode:
 
     # -- boot loop ---------------------------------------------------------------------------
     async def _run(self) -> None:
-        try:
-            for _ in range(MAX_BOOTS):
-                await self._unconfigure()
-                device = self.chassis.take_boot_device()
-                self.log("firmware", boot_device=device.value, installed=self.state.installed)
-                try:
-                    if device is BootDevice.PXE or (device is BootDevice.NONE
-                                                    and not self.state.installed):
-                        outcome = await self._pxe_boot()
-                    elif device in (BootDevice.DISK, BootDevice.NONE):
-                        outcome = await self._disk_boot()
-                    else:
-                        raise BootFailed(f"boot device {device.value} has nothing to boot")
-                except BootFailed as e:
-                    self._phase("boot-failed", reason=str(e))
-                    outcome = _Outcome.FAILED
-                if outcome is _Outcome.HALT:
-                    return
-                if outcome is _Outcome.FAILED:
-                    # NOTE: real firmware retries its boot order after a failed boot.
-                    await asyncio.sleep(FAILED_BOOT_PAUSE)
-                self._phase("reboot")
-            self._phase("halted", reason=f"gave up after {MAX_BOOTS} boots")
-        except asyncio.CancelledError:
-            raise
+        for _ in range(MAX_BOOTS):
+            await self._unconfigure()
+            device = self.chassis.take_boot_device()
+            self.log("firmware", boot_device=device.value, installed=self.state.installed)
+            try:
+                if device is BootDevice.PXE or (device is BootDevice.NONE
+                                                and not self.state.installed):
+                    outcome = await self._pxe_boot()
+                elif device in (BootDevice.DISK, BootDevice.NONE):
+                    outcome = await self._disk_boot()
+                else:
+                    raise BootFailed(f"boot device {device.value} has nothing to boot")
+            except BootFailed as e:
+                self._phase("boot-failed", reason=str(e))
+                outcome = _Outcome.FAILED
+            except (OSError, httpx.HTTPError) as e:
+                # A socket the node needs failed (e.g. its interface went away).
+                self._phase("boot-failed", reason=f"{type(e).__name__}: {e}")
+                outcome = _Outcome.FAILED
+            if outcome is _Outcome.HALT:
+                return
+            if outcome is _Outcome.FAILED:
+                # NOTE: real firmware retries its boot order after a failed boot.
+                await asyncio.sleep(FAILED_BOOT_PAUSE)
+            self._phase("reboot")
+        self._phase("halted", reason=f"gave up after {MAX_BOOTS} boots")
 
     async def _lease(self, profile: dp.ClientProfile, stage: str) -> dp.DhcpMessage:
         self._phase(stage, user_class=profile.user_class or "", arch=profile.arch)

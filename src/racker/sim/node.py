@@ -85,8 +85,6 @@ class NodeChassis:
 
     def __init__(self) -> None:
         self.bmc: VirtualBmc | None = None
-        self.lose_boot_flags = False
-        """The boot-flag-lost fault: the BMC forgets the boot device when the firmware starts."""
         self._on = False
         self._pending: vc.BootRequest | None = None
         self._listeners: list[PowerListener] = []
@@ -147,11 +145,11 @@ class NodeChassis:
         request = self._pending
         self._pending = None
         if request is None and self.bmc is not None and self.bmc.engine is not None:
-            # The OS rebooted by itself: to the BMC that is a reset.
+            # The OS rebooted by itself: to the BMC that is a reset. The vBMC's
+            # lose_boot_flags fault (boot-flag-lost) applies here as at a chassis reset.
+            if self.bmc.faults.lose_boot_flags:
+                self.bmc.boot.forget()
             request = self.bmc.boot.consume(self._now(), reset=True)
-        if self.lose_boot_flags and self.bmc is not None:
-            self.bmc.boot.flags[0] &= 0x7F  # the valid bit, gone as on a buggy BMC
-            return BootDevice.NONE
         return boot_device_of(request) if request is not None else BootDevice.NONE
 
     def subscribe(self, listener: PowerListener) -> None:

@@ -143,6 +143,26 @@ def _daemon_pid(rd: state.RackDir) -> int | None:
     return pid if b"racker.sim.daemon" in cmdline else None
 
 
+def _daemons_named(rack: str) -> list[int]:
+    """Pids of simulator daemons of a rack called `rack`, whatever base dir they run from.
+
+    Namespace names are global, so a rack name is too: this finds a daemon whose state dir
+    was lost or is elsewhere (another RACKER_SIM_DIR).
+    """
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"racker.sim.daemon" in args and args[-2:-1] and (
+                Path(args[-2].decode(errors="replace")).name == rack):
+            pids.append(int(entry.name))
+    return pids
+
+
 def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     deadline = time.monotonic() + timeout
     alive = pids
@@ -181,12 +201,21 @@ def destroy(rd: state.RackDir, rack: str, runner: Runner, keep_files: bool = Fal
             request(rd, {"op": "shutdown"}, timeout=5)
         if _wait_gone([pid], 15):
             _kill([pid], 5)
+    others = [p for p in _daemons_named(rack) if p != pid]
+    if others:
+        _kill(others, 5)
     namespaces = rack_namespaces(rack, list_netns())
     stray = [p for ns in namespaces for p in netns_pids(ns)]
     if stray:
         _kill(stray, 5)
     runner.run_all(destroy_commands(rack, namespaces))
     if not keep_files and rd.root.exists():
+        with contextlib.suppress(InputError):
+            t = state.load_topology(rd)
+            if t.disk_dir:  # disks kept outside the state dir go too, as the reference did
+                for s in t.servers:
+                    with contextlib.suppress(FileNotFoundError):
+                        rd.disk(t, s).unlink()
         shutil.rmtree(rd.root)
     else:
         for f in (rd.pid_file, rd.socket):

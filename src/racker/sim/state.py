@@ -81,8 +81,18 @@ class RackDir:
         return self.root / "leases"
 
     @property
+    def disks(self) -> Path:
+        return self.root / "disks"
+
+    @property
     def timeline_dir(self) -> Path:
         return self.root / "timeline"
+
+    def disk(self, t: Topology, server: SimServer) -> Path:
+        """The virtual disk of a QEMU node."""
+        if t.disk_dir:
+            return Path(t.disk_dir) / f"{t.rack}-{server.name}.img"
+        return self.disks / f"{server.name}.img"
 
     def lease_file(self, server: SimServer) -> Path:
         return self.leases / f"{server.name}.json"
@@ -114,6 +124,8 @@ def topology_to_json(t: Topology) -> str:
         "mgmt_secondary_mac": t.mgmt_secondary_mac,
         "servers": [{"index": s.index, "primary_mac": s.primary_mac, "bmc_mac": s.bmc_mac,
                      "node_type": s.node_type} for s in t.servers],
+        "node_kind": t.node_kind,
+        "disk_dir": t.disk_dir,
     }, indent=2) + "\n"
 
 
@@ -126,6 +138,8 @@ def topology_from_json(text: str, file: str) -> Topology:
             mgmt_secondary_mac=d["mgmt_secondary_mac"],
             servers=tuple(SimServer(int(s["index"]), s["primary_mac"], s["bmc_mac"],
                                     s.get("node_type", "")) for s in d["servers"]),
+            node_kind=d.get("node_kind", "lite"),
+            disk_dir=d.get("disk_dir", ""),
         )
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"broken rack state: {e}", where=Where(file=file),

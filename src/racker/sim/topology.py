@@ -52,6 +52,10 @@ class Topology:
     mgmt_primary_mac: str
     mgmt_secondary_mac: str
     servers: tuple[SimServer, ...]
+    node_kind: str = "lite"
+    """`lite` (a namespace per node) or `qemu` (a tap per node on the bridge)."""
+    disk_dir: str = ""
+    """Where QEMU nodes keep their virtual disks (empty: the rack's state dir)."""
 
     @property
     def ns_prefix(self) -> str:
@@ -76,8 +80,15 @@ class Topology:
         """Every namespace of the rack, the bridge's first."""
         names = [self.net_ns, self.mgmt_ns]
         for s in self.servers:
-            names += [self.bmc_ns(s), self.node_ns(s)]
+            names.append(self.bmc_ns(s))
+            if self.node_kind == "lite":
+                names.append(self.node_ns(s))
         return tuple(names)
+
+    @staticmethod
+    def tap(server: SimServer) -> str:
+        """The QEMU node's tap on the bridge (in the rack network namespace)."""
+        return f"q{server.index}"
 
     def server(self, ref: str) -> SimServer | None:
         """The server named by `ref`: `node3`, `3`, or its primary or BMC MAC (any form)."""
@@ -105,7 +116,11 @@ def create_commands(t: Topology) -> list[Command]:
     links = [("mgmt", t.mgmt_ns, MGMT_SECONDARY_IFACE, t.mgmt_secondary_mac)]
     for s in t.servers:
         links.append((f"b{s.index}", t.bmc_ns(s), NODE_IFACE, s.bmc_mac))
-        links.append((f"n{s.index}", t.node_ns(s), NODE_IFACE, s.primary_mac))
+        if t.node_kind == "lite":
+            links.append((f"n{s.index}", t.node_ns(s), NODE_IFACE, s.primary_mac))
+        else:
+            cmds.append((net, ("tuntap", "add", t.tap(s), "mode", "tap")))
+            cmds.append((net, ("link", "set", t.tap(s), "master", BRIDGE, "up")))
     for near, ns, far, _mac in links:
         cmds.append((net, ("link", "add", near, "type", "veth", "peer", "name", far,
                            "netns", ns)))
