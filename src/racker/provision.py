@@ -26,10 +26,10 @@ from racker.engine.progress import ProgressDisplay
 from racker.engine.run import Engine, FlagFiles, NodeState, RunState
 from racker.engine.stages import Timeouts
 from racker.errors import RackerError, ServiceError
-from racker.exclude import exclude_nodes
 from racker.factory import gen_ssh_key
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
 from racker.node_ignition import FolderKind, node_ignition, read_config_folder
+from racker.nodeops import exclude_nodes
 from racker.paths import Paths
 from racker.render import asset_dir
 from racker.resume import mark_finished, mark_started
