@@ -46,6 +46,14 @@ Ask = Callable[[str], str]
 
 
 @dataclass
+class Session:
+    """Running services: the store where node reports land, and the engine."""
+
+    store: Store
+    engine: Engine
+
+
+@dataclass
 class Provisioner:
     """Everything one provisioning run needs, the outside world passed in."""
 
@@ -85,6 +93,36 @@ class Provisioner:
             _write_log(logs / "events.log", store)
             store.close()
         return code
+
+    @contextlib.asynccontextmanager
+    async def session(self, plan: ClusterPlan, assets: bool) -> AsyncIterator[Session]:
+        """The services up for `plan` outside a bootstrap (`racker apply`, `node reprovision`).
+
+        Assets are fetched only when `assets` (a PXE install needs them, an Ignition re-run
+        does not). The engine's progress goes to `out`.
+        """
+        logs = _folder(self.paths, plan) / "logs" / time.strftime("%Y%m%d-%H%M%S")
+        logs.mkdir(parents=True, exist_ok=True)
+        self.say(f"Logs: {logs}")
+        if assets:
+            self._fetch_assets()
+        self._ensure_address(plan)
+        store = Store.in_state_dir(self.paths.state_dir)
+        catalog = StaticCatalog(self._boot_nodes(plan))
+        display = ProgressDisplay(self.out)
+        flags = FlagFiles(asset_dir(self.paths, plan.options.provision))
+        timeouts = Timeouts.scaled(self.settings.timeout_scale)
+        # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
+        timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
+        engine = Engine(self.control, store, flags, timeouts,
+                        on_change=lambda run: display.update(INSTALL_TITLE, run))
+        try:
+            async with self._services(plan, store, catalog):
+                yield Session(store, engine)
+        finally:
+            await self.control.close()
+            _write_log(logs / "events.log", store)
+            store.close()
 
     async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
         """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""

@@ -164,11 +164,14 @@ def chassis_control_request(action: int) -> bytes:
 # --- users -----------------------------------------------------------------------------
 
 def get_user_access_request(uid: int, channel: int = 1) -> bytes:
+    """Get User Access data: channel, slot."""
     return bytes([channel & 0x0F, uid & 0x3F])
 
 
 @dataclass(frozen=True)
 class UserAccess:
+    """Get User Access, decoded."""
+
     max_users: int
     enabled_users: int
     fixed_names: int
@@ -264,6 +267,7 @@ def set_user_password_request(uid: int, operation: int, password: str = "") -> b
 
 
 def user_from(uid: int, name: str, access: UserAccess) -> BmcUser:
+    """One slot's name and access as the interface's BmcUser."""
     return BmcUser(uid=uid, name=name, privilege=access.privilege, enabled=access.enabled,
                    callin=access.callin, link_auth=access.link_auth,
                    ipmi_messaging=access.ipmi_messaging)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pyghmi.exceptions import PyghmiException
-
 from racker.bmc import codec
+from racker.bmc import pyghmi_glue as glue
 from racker.bmc.codec import ErrorKind
 from racker.bmc.errors import (
     BmcAuthFailed,
@@ -46,7 +45,6 @@ from racker.bmc.interfaces import (
 )
 
 log = logging.getLogger(__name__)
-_PYGHMI_ERRORS = (PyghmiException, OSError)
 T = TypeVar("T")
 
 _ERROR_CLASS: dict[ErrorKind, type[BmcFailure]] = {
@@ -82,6 +80,8 @@ class IpmiSettings:
     """Blocking pyghmi calls running at the same time (each session has its own thread)."""
     boot_readback: BootReadback = BootReadback.STRICT
     channel: int = 1
+    idle_relogin: float = 20.0
+    """Seconds a session may sit unused before racker logs in anew (BMCs expire idle ones)."""
 
 
 class _Transient(Exception):
@@ -94,57 +94,7 @@ class _Transient(Exception):
         self.drop_session = drop_session
 
 
-class _Session:
-    """One logged-in pyghmi session with its own worker thread.
-
-    NOTE: pyghmi mixes up replies when calls on one session come from different threads
-    (measured: the call after 20 concurrent ones hung until its timeout), so every call of a
-    session runs on that session's single thread; `lock` is a second guard.
-    """
-
-    def __init__(self, command: Any, password: str, executor: ThreadPoolExecutor):
-        self.command = command
-        self.password = password
-        self.executor = executor
-        self.lock = threading.Lock()
-        self.turn = asyncio.Lock()
-        """One call at a time from the asyncio side: pyghmi lost replies when the thread ran
-        queued calls back to back (measured)."""
-
-    def raw(self, netfn: int, cmd: int, data: bytes, timeout: float) -> dict[str, Any]:
-        with self.lock:
-            rsp: dict[str, Any] = self.command.raw_command(
-                netfn=netfn, command=cmd, data=tuple(data), timeout=timeout)
-            return rsp
-
-    @property
-    def broken(self) -> bool:
-        """pyghmi gave this session up; a new login is needed."""
-        return bool(getattr(self.command.ipmi_session, "broken", False))
-
-    def logout(self) -> None:
-        with self.lock:
-            try:
-                self.command.ipmi_session.logout()
-            except _PYGHMI_ERRORS as e:  # a failed logout must not hide the real result
-                log.debug("logout failed: %s", e)
-
-
 Key = tuple[str, int, str]
-
-
-class _Probe(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if codec.is_channel_auth_reply(data) and not self.answer.done():
-            self.answer.set_result("ok")
-
-    def error_received(self, exc: Exception) -> None:
-        if not self.answer.done():
-            self.answer.set_result(f"{exc.strerror or exc} (nothing listens on the IPMI port)"
-                                   if isinstance(exc, OSError) else str(exc))
 
 
 class IpmiDriver(Driver):
@@ -154,7 +104,7 @@ class IpmiDriver(Driver):
                  command_factory: Callable[..., Any] | None = None):
         self.settings = settings or IpmiSettings()
         self._slots = asyncio.Semaphore(self.settings.max_workers)
-        self._pool: dict[Key, _Session] = {}
+        self._pool: dict[Key, glue.PyghmiSession] = {}
         self._opening: dict[Key, asyncio.Lock] = {}
         self._command_factory = command_factory
         self.logins = 0
@@ -164,6 +114,7 @@ class IpmiDriver(Driver):
 
     @property
     def open_sessions(self) -> int:
+        """Sessions in the pool now."""
         return len(self._pool)
 
     async def open(self, target: BmcTarget) -> IpmiBmc:
@@ -179,58 +130,27 @@ class IpmiDriver(Driver):
 
     async def _probe(self, target: BmcTarget) -> None:
         """Raise BmcUnreachable unless the BMC answers a sessionless ping in time."""
-        loop = asyncio.get_running_loop()
-        try:
-            transport, proto = await loop.create_datagram_endpoint(
-                _Probe, remote_addr=(target.address, target.port))
-        except OSError as e:
-            raise BmcUnreachable(target.node, f"{target.address}:{target.port}", str(e)) from None
-        try:
-            deadline = loop.time() + self.settings.probe_timeout
-            seq = 1
-            while loop.time() < deadline:
-                transport.sendto(codec.channel_auth_probe(seq))
-                wait = min(0.3 * seq, deadline - loop.time())
-                done, _ = await asyncio.wait({proto.answer}, timeout=max(wait, 0.0))
-                if done:
-                    result = proto.answer.result()
-                    if result == "ok":
-                        return
-                    raise BmcUnreachable(target.node, _where(target), result)
-                seq += 1
-            raise BmcUnreachable(target.node, _where(target),
-                                 f"no answer within {self.settings.probe_timeout:g} s")
-        finally:
-            transport.close()
+        problem = await glue.probe(target.address, target.port, self.settings.probe_timeout)
+        if problem is not None:
+            raise BmcUnreachable(target.node, _where(target), problem)
 
     def _new_command(self, target: BmcTarget) -> Any:
-        _patch_pyghmi_lost_wakeup()
-        if self._command_factory is not None:
-            return self._command_factory(bmc=target.address, userid=target.user,
-                                         password=target.password, port=target.port)
-        from pyghmi.ipmi import command  # imported late: pyghmi is slow to import
-        from pyghmi.ipmi.private import session
+        factory = self._command_factory or glue.new_command
+        return factory(bmc=target.address, userid=target.user, password=target.password,
+                       port=target.port)
 
-        # NOTE: pyghmi files a logging-in session under (bmc, user, password, port, kg) as
-        # str but removes it as bytes, so the entry stays. A later Command with the same
-        # credentials (after a logout, or a second driver) then waits forever on the stale
-        # session. Drop the entry before and after each login.
-        stale = (target.address, target.user, target.password, target.port, None)
-        session.Session.initting_sessions.pop(stale, None)
-        try:
-            return command.Command(bmc=target.address, userid=target.user,
-                                   password=target.password, port=target.port, keepalive=True)
-        finally:
-            session.Session.initting_sessions.pop(stale, None)
-
-    async def _session(self, target: BmcTarget) -> _Session:
+    async def _session(self, target: BmcTarget) -> glue.PyghmiSession:
         key: Key = (target.address, target.port, target.user)
         lock = self._opening.setdefault(key, asyncio.Lock())
         async with lock:
             old = self._pool.get(key)
-            if old is not None and old.password == target.password:
+            if old is not None and old.password == target.password and (
+                    old.busy or time.monotonic() - old.last_used < self.settings.idle_relogin):
                 return old
             if old is not None:
+                # NOTE: nothing sends keepalives between racker's calls, and a BMC drops an
+                # idle session after its inactivity timeout (60 s by the spec, less on some);
+                # a call on it would only time out. Log in again instead.
                 await self._drop(key)
             await self._probe(target)
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
@@ -241,12 +161,12 @@ class IpmiDriver(Driver):
                 executor.shutdown(wait=False)
                 raise BmcTimeout(target.node, _where(target),
                                  f"no session within {self.settings.timeout:g} s") from None
-            except _PYGHMI_ERRORS as e:
+            except glue.PYGHMI_ERRORS as e:
                 executor.shutdown(wait=False)
                 kind = codec.login_error_kind(str(e.args[0]) if e.args else None)
                 detail = str(e.args[0]) if e.args and e.args[0] else "no session established"
                 raise _ERROR_CLASS[kind](target.node, _where(target), detail) from None
-            session = _Session(command, target.password, executor)
+            session = glue.PyghmiSession(command, target.password, executor)
             self._pool[key] = session
             self.logins += 1
             log.debug("%s %s: logged in as %s", target.node, _where(target), target.user)
@@ -333,41 +253,13 @@ class IpmiDriver(Driver):
             # attempts queue behind it on the session's thread.
             raise _Transient(ErrorKind.TIMEOUT, f"no answer within {self.settings.timeout:g} s",
                              drop_session=session.broken) from None
-        except _PYGHMI_ERRORS as e:  # pyghmi signals a lost session by exception
+        except glue.PYGHMI_ERRORS as e:  # pyghmi signals a lost session by exception
             raise _Transient(ErrorKind.TIMEOUT, f"session lost ({e})", drop_session=True) from None
         code = int(rsp.get("code", 0))
         if code == 0xFFFF or (rsp.get("error") and "timeout" in str(rsp.get("error"))):
             raise _Transient(ErrorKind.TIMEOUT, "no answer", drop_session=session.broken)
+        session.last_used = time.monotonic()
         return RawResponse(completion_code=code, data=bytes(rsp.get("data", b"")))
-
-
-_patched = False
-
-
-def _patch_pyghmi_lost_wakeup() -> None:
-    """Make pyghmi notice a reply that arrived before its caller started waiting.
-
-    NOTE: pyghmi's I/O thread wakes a waiting caller only for packets read in the same round
-    as the caller registered; a reply faster than that (a quick BMC on a short path) sits in
-    the session's queue until the retransmit timer, 0.5-1 s later. Measured against ipmi_sim:
-    25 of 300 Get Session Info calls took 0.5-1 s, none with this check.
-    """
-    global _patched
-    if _patched:
-        return
-    from pyghmi.ipmi.private import session
-
-    original = session._io_wait
-
-    def io_wait(timeout: float, myaddr: Any = None, evq: Any = None) -> None:
-        if myaddr is not None:
-            for s in list(session.Session.bmc_handlers.get(myaddr, {}).values()):
-                if s.pktqueue:
-                    return
-        original(timeout, myaddr, evq)
-
-    session._io_wait = io_wait
-    _patched = True
 
 
 def _where(target: BmcTarget) -> str:

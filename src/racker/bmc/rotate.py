@@ -72,6 +72,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """Nothing failed on this BMC."""
         return self.failed_stage is None
 
 
@@ -85,6 +86,7 @@ class RotationReport:
 
     @property
     def ok(self) -> bool:
+        """Every BMC has the new user and racker switched to it (or a clean dry run)."""
         return all(o.ok for o in self.outcomes) and (self.dry_run or self.files_replaced)
 
     def lines(self) -> list[str]:

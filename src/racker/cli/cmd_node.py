@@ -1,22 +1,128 @@
-"""`racker node SUBCOMMAND`: operations on one node."""
+"""`racker node SUBCOMMAND`: operations on one node.
+
+exclude, include, reprovision and replace change the configured rack (racker.nodeops, and
+racker.apply for the reinstall); timeline shows a node's events.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from racker import nodeops
+from racker.applied import AppliedHashes
+from racker.apply import describe, plan_apply
+from racker.cli.cmd_apply import MakeExecutor, real_executor
+from racker.configured import find_folder, load_configured
+from racker.engine.run import FlagFiles
+from racker.errors import InputError
+from racker.paths import Paths
+from racker.render import asset_dir
 
 Entry = Callable[[Sequence[str]], int]
 
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("exclude", "Take a node out of the configuration (its cl/*.yaml kept to add it back)",
+     "racker.cli.cmd_node:run_exclude"),
+    ("include", "Add an excluded node back, at the end of the arrays",
+     "racker.cli.cmd_node:run_include"),
+    ("reprovision", "Reinstall a node via PXE now (removes its flag file)",
+     "racker.cli.cmd_node:run_reprovision"),
+    ("replace", "A node's server was swapped: new MACs everywhere, same name and addresses",
+     "racker.cli.cmd_node:run_replace"),
     ("timeline", "Show what happened to a node, with times", "racker.cli.node_timeline:run"),
 )
+
+_MAC_HELP = "any of the node's MAC addresses from nodes.csv"
 
 
 def usage() -> str:
     lines = ["Usage: racker node SUBCOMMAND [ARGS...]", "", "Subcommands:"]
     lines += [f"  {name:<12} {summary}" for name, summary, _ in SUBCOMMANDS]
+    lines += ["", "Run 'racker node SUBCOMMAND -h' for its arguments."]
     return "\n".join(lines)
+
+
+def _parser(name: str) -> argparse.ArgumentParser:
+    summary = next(s for n, s, _ in SUBCOMMANDS if n == name)
+    p = argparse.ArgumentParser(prog=f"racker node {name}", description=summary + ".")
+    p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
+                   help="the configuration folder (default: the current one, else the one in "
+                        "your home folder)")
+    if name == "replace":
+        p.add_argument("old", metavar="OLD_MAC", help=_MAC_HELP + " (the old server)")
+        p.add_argument("primary", metavar="NEW_PRIMARY", help="the new server's primary MAC")
+        p.add_argument("bmc", metavar="NEW_BMC", help="the new server's BMC MAC")
+        p.add_argument("secondary", metavar="NEW_SECONDARY", nargs="?",
+                       help="the new server's secondary MAC (needed when the old one had one "
+                            "with a static public address)")
+    else:
+        p.add_argument("mac", metavar="MAC", help=_MAC_HELP)
+    if name == "replace":
+        p.epilog = "Then run 'racker apply' to install the new server."
+    return p
+
+
+def reprovision(paths: Paths, folder: Path, mac: str, make_executor: MakeExecutor) -> int:
+    """Remove the node's flag file and reinstall it through apply's executor."""
+    c = load_configured(paths, folder)
+    node = c.node(mac)
+    if not c.planned(node.primary_mac):
+        raise InputError(f"{node.primary_mac} is excluded from the configuration",
+                         hint=f"add it back first with 'racker node include {node.primary_mac}'")
+    FlagFiles(asset_dir(paths, c.options.provision)).path(node.primary_mac).unlink(
+        missing_ok=True)
+    AppliedHashes(paths.state_dir).forget(node.primary_mac)
+    ap = plan_apply(paths, folder, only={node.primary_mac})
+    for line in describe(ap):
+        print(line)
+    sys.stdout.flush()
+    return asyncio.run(make_executor(paths, ap, sys.stdout).run(ap))
+
+
+def node_command(name: str, argv: Sequence[str], *, paths: Paths,
+                 make_executor: MakeExecutor = real_executor) -> int:
+    """`racker node exclude|include|reprovision|replace` with the outside world passed in."""
+    try:
+        args = _parser(name).parse_args(list(argv))
+    except SystemExit as e:
+        return int(e.code or 0)
+    folder = find_folder(paths, args.folder)
+    if name == "reprovision":
+        return reprovision(paths, folder, args.mac, make_executor)
+    if name == "exclude":
+        out = nodeops.exclude(paths, folder, args.mac)
+    elif name == "include":
+        out = nodeops.include(paths, folder, args.mac)
+    else:
+        out = nodeops.replace(paths, folder, args.old, args.primary, args.bmc, args.secondary)
+    for line in out.lines:
+        print(line)
+    return 0
+
+
+def run_exclude(argv: Sequence[str]) -> int:
+    """`racker node exclude`"""
+    return node_command("exclude", argv, paths=Paths.from_env())
+
+
+def run_include(argv: Sequence[str]) -> int:
+    """`racker node include`"""
+    return node_command("include", argv, paths=Paths.from_env())
+
+
+def run_reprovision(argv: Sequence[str]) -> int:
+    """`racker node reprovision`"""
+    return node_command("reprovision", argv, paths=Paths.from_env())
+
+
+def run_replace(argv: Sequence[str]) -> int:
+    """`racker node replace`"""
+    return node_command("replace", argv, paths=Paths.from_env())
 
 
 def run(argv: Sequence[str]) -> int:

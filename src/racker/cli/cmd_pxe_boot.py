@@ -1,0 +1,70 @@
+"""`racker pxe-boot MAC DOMAIN`: force a PXE boot (the `pxe_commands` of the configuration)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from racker.configured import find_folder, load_configured
+from racker.engine.control import Control
+from racker.errors import InputError
+from racker.macs import parse_mac
+from racker.model import ClusterPlan
+from racker.paths import Paths
+from racker.pxeboot import RETRY_SEC, find_node, open_control, pxe_boot
+
+DESCRIPTION = """\
+Force a PXE boot of a node, which reinstalls it: find its BMC, turn off the timer that clears
+the boot flags, power off, set the boot device to PXE (persistent), power on. Each step is
+retried for up to 60 s. Terraform and lokoctl run this as the configuration's pxe_commands."""
+
+OpenControl = Callable[[Paths, ClusterPlan], Control]
+
+
+def _open_control(paths: Paths, plan: ClusterPlan) -> Control:
+    # the BMC search must end within the command's own 60 s
+    return open_control(paths, plan, retry_sec=min(RETRY_SEC, 50.0))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="racker pxe-boot", description=DESCRIPTION)
+    p.add_argument("mac", metavar="MAC", help="the node's primary MAC address")
+    p.add_argument("domain", metavar="DOMAIN", help="the node's name (used in messages)")
+    p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
+                   help="the configuration folder (default: the current one, else the one in "
+                        "your home folder)")
+    return p
+
+
+def main(argv: Sequence[str], *, paths: Paths, open_ctl: OpenControl = _open_control,
+         retry_sec: float = RETRY_SEC) -> int:
+    """`racker pxe-boot` with the outside world passed in."""
+    try:
+        args = _parser().parse_args(list(argv))
+    except SystemExit as e:
+        return int(e.code or 0)
+    mac = parse_mac(args.mac)
+    if mac is None:
+        raise InputError(f'"{args.mac}" is not a MAC address',
+                         hint="give the node's primary MAC address, e.g. aa:bb:cc:dd:ee:ff")
+    c = load_configured(paths, find_folder(paths, args.folder))
+    node = find_node(c.plan, mac)
+    control = open_ctl(paths, c.plan)
+
+    async def go() -> None:
+        try:
+            await pxe_boot(control, node, args.domain, retry_sec=retry_sec,
+                           say=lambda t: print(f"{node.mac}: {t}", flush=True))
+        finally:
+            await control.close()
+
+    asyncio.run(go())
+    print(f"✓ {args.domain} ({node.mac}) is booting from the network")
+    return 0
+
+
+def run(argv: Sequence[str]) -> int:
+    """Entry point of `racker pxe-boot`."""
+    return main(argv, paths=Paths.from_env())

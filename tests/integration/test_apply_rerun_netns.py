@@ -1,0 +1,150 @@
+"""`racker apply` re-runs Ignition on an edited node, end to end on real peers.
+
+Management namespace: `racker apply` with its dnsmasq and boot server on the PXE interface.
+Node namespace: an sshd on the node's internal IP whose forced command records what racker
+runs and, on `systemctl reboot`, acts like the rebooted node: it fetches its Ignition from the
+boot server and reports `booted`. Nothing of the host is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from racker.applied import AppliedHashes
+from racker.apply import FIRST_BOOT, REBOOT
+from racker.configured import load_configured
+from racker.engine.run import FlagFiles
+from racker.model import Provision
+from racker.render import asset_dir
+from racker.store import EventKind, Store
+from tests.conftest import require_root, require_tool
+from tests.netns import ip, veth_pair
+from tests.nodeops_support import configured_rack
+
+pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
+
+RACKER = str(Path(sys.executable).with_name("racker"))
+MARKER = "racker-apply-e2e-marker"
+
+FORCED = """#!/bin/sh
+echo "$SSH_ORIGINAL_COMMAND" >> {log}
+case "$SSH_ORIGINAL_COMMAND" in
+  *"systemctl reboot"*)
+    setsid {python} {node_py} </dev/null >>{log}.node 2>&1 &
+    kill -9 $PPID ;;
+esac
+exit 0
+"""
+
+NODE_PY = """import json, time, urllib.request
+base, mac = {base!r}, {mac!r}
+time.sleep(0.5)  # the reboot
+with urllib.request.urlopen(f"{{base}}/ignition?mac={{mac}}&os=installed", timeout=10) as r:
+    open({out!r}, "wb").write(r.read())
+req = urllib.request.Request(f"{{base}}/racker/v1/nodes/{{mac}}/events",
+                             data=json.dumps({{"event": "booted"}}).encode(),
+                             headers={{"Content-Type": "application/json"}})
+urllib.request.urlopen(req, timeout=10).read()
+"""
+
+
+def sshd_config(tmp: Path, listen: str, forced: Path) -> Path:
+    cfg = tmp / "sshd_config"
+    cfg.write_text(f"""Port 22
+ListenAddress {listen}
+HostKey {tmp / 'host'}
+AuthorizedKeysFile {tmp / 'authorized_keys'}
+PidFile {tmp / 'sshd.pid'}
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+ForceCommand {forced}
+""")
+    return cfg
+
+
+def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:
+    require_root()
+    sshd, keygen = require_tool("sshd"), require_tool("ssh-keygen")
+    require_tool("ssh")
+    require_tool("dnsmasq")
+    paths = configured_rack(tmp_path / "rack", 2)
+    key = paths.home / ".ssh" / "id_rsa"
+    key.with_suffix(".pub").unlink()
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    node_dir = tmp_path / "node"
+    node_dir.mkdir()
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(node_dir / "host")],
+                   check=True)
+    (node_dir / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
+
+    plan = load_configured(paths, paths.flatcar_dir).plan
+    flags = FlagFiles(asset_dir(paths, Provision.FLATCAR))
+    for n in plan.nodes:
+        flags.mark(n)  # both provisioned
+    target, other = plan.nodes[1], plan.nodes[0]
+    custom = paths.flatcar_dir / "cl" / f"{target.name}-custom.yaml"
+    custom.write_text("storage:\n  files:\n    - path: /etc/motd\n      filesystem: root\n"
+                      f"      contents:\n        inline: {MARKER}\n")
+
+    log, fetched = node_dir / "commands.log", node_dir / "ignition.json"
+    node_py = node_dir / "node.py"
+    node_py.write_text(NODE_PY.format(base=f"http://{plan.management_ip}:8080",
+                                      mac=target.mac, out=str(fetched)))
+    forced = node_dir / "forced.sh"
+    forced.write_text(FORCED.format(log=log, python=sys.executable, node_py=node_py))
+    forced.chmod(0o755)
+    cfg = sshd_config(node_dir, target.ip, forced)
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
+
+    env = {**os.environ, "RACKER_OEM_DIR": str(paths.oem_dir),
+           "RACKER_STATE_DIR": str(paths.state_dir), "RACKER_HOSTS_FILE": str(paths.hosts_file),
+           "RACKER_SYS_CLASS_NET": str(paths.sys_class_net), "HOME": str(paths.home),
+           "RACKER_TIMEOUT_SCALE": "0.05", "RACKER_SSH_USER": "root"}
+    with veth_pair("rkn") as link:
+        # the management side is the rack's PXE interface, eth1 (as in nodes.csv's fake sysfs)
+        ip("-n", link.left_ns, "link", "set", link.left_if, "down")
+        ip("-n", link.left_ns, "link", "set", link.left_if, "name", "eth1")
+        ip("-n", link.left_ns, "link", "set", "eth1", "up")
+        ip("-n", link.right_ns, "addr", "add", f"{target.ip}/24", "dev", link.right_if)
+        node = subprocess.Popen(["ip", "netns", "exec", link.right_ns, sshd, "-D", "-e",
+                                 "-f", str(cfg)], stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while not (node_dir / "sshd.pid").exists():
+                assert node.poll() is None and time.monotonic() < deadline, "sshd did not start"
+                time.sleep(0.05)
+            r = subprocess.run(["ip", "netns", "exec", link.left_ns, RACKER, "apply", "--yes"],
+                               cwd=paths.flatcar_dir, env=env, capture_output=True, text=True,
+                               timeout=120)
+        finally:
+            node.kill()
+            node.wait()
+    detail = f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    assert r.returncode == 0, detail
+    assert "1 to reinstall" not in r.stdout and "0 to reinstall, 1 to re-run Ignition" in r.stdout
+    assert log.read_text().splitlines() == [FIRST_BOOT, REBOOT]
+    (events_log,) = (paths.flatcar_dir / "logs").glob("*/events.log")
+    assert f"{target.mac} booted" in events_log.read_text()
+    # the node got its new Ignition from racker's boot server, with the operator's edit
+    ignition = json.loads(fetched.read_text())
+    files = {f["path"]: f["contents"]["source"] for f in ignition["storage"]["files"]}
+    assert MARKER in files["/etc/motd"]
+    hashes = AppliedHashes(paths.state_dir)
+    assert hashes.get(target.mac) is not None and hashes.get(other.mac) is not None
+    with Store.in_state_dir(paths.state_dir) as store:
+        kinds = [e.kind for e in store.events(target.mac)]
+        assert EventKind.BOOTED in kinds and kinds[-1] is EventKind.PROVISIONED
+        assert not [e for e in store.events(other.mac) if e.kind is EventKind.BOOTED]
+    again = subprocess.run([RACKER, "apply", "--dry-run"], cwd=paths.flatcar_dir, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert "0 to reinstall, 0 to re-run Ignition, 0 skipped, 2 up to date" in again.stdout

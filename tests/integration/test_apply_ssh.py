@@ -1,0 +1,109 @@
+"""The Ignition re-run over a real OpenSSH connection: ssh client → sshd in network namespaces.
+
+The sshd's ForceCommand records the command instead of running it (the host's /boot must not
+be touched) and ends the connection on `systemctl reboot`, as a rebooting node does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from racker.apply import FIRST_BOOT, REBOOT, OpenSsh, rerun_ignition
+from racker.errors import RackerError
+from racker.model import PlannedNode
+from tests.conftest import require_root, require_tool
+from tests.netns import Link, ip, veth_pair
+from tests.unit.test_engine import planned
+
+pytestmark = [pytest.mark.root]
+
+NODE_IP = "10.77.0.2"
+
+FORCED = """#!/bin/sh
+echo "$SSH_ORIGINAL_COMMAND" >> {log}
+case "$SSH_ORIGINAL_COMMAND" in
+  *"systemctl reboot"*) kill -9 $PPID ;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def node_sshd(tmp_path: Path) -> Iterator[tuple[Link, Path, Path]]:
+    """An sshd on NODE_IP in one namespace; yields (link, client key, command log)."""
+    require_root()
+    sshd = require_tool("sshd")
+    keygen = require_tool("ssh-keygen")
+    require_tool("ssh")
+    for name in ("host", "client", "stranger"):
+        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)],
+                       check=True)
+    (tmp_path / "authorized_keys").write_text((tmp_path / "client.pub").read_text())
+    os.chmod(tmp_path / "authorized_keys", 0o600)
+    log = tmp_path / "commands.log"
+    forced = tmp_path / "forced.sh"
+    forced.write_text(FORCED.format(log=log))
+    forced.chmod(0o755)
+    cfg = tmp_path / "sshd_config"
+    cfg.write_text(f"""Port 22
+ListenAddress {NODE_IP}
+HostKey {tmp_path / 'host'}
+AuthorizedKeysFile {tmp_path / 'authorized_keys'}
+PidFile {tmp_path / 'sshd.pid'}
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+ForceCommand {forced}
+""")
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
+    with veth_pair("rkn") as link:
+        ip("-n", link.left_ns, "addr", "add", "10.77.0.1/24", "dev", link.left_if)
+        ip("-n", link.right_ns, "addr", "add", f"{NODE_IP}/24", "dev", link.right_if)
+        proc = subprocess.Popen(["ip", "netns", "exec", link.right_ns, sshd, "-D", "-e",
+                                 "-f", str(cfg)], stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            while not (tmp_path / "sshd.pid").exists():
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "sshd did not start"
+                time.sleep(0.05)
+            yield link, tmp_path / "client", log
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def node() -> PlannedNode:
+    return dataclasses.replace(planned(0), ip=NODE_IP)
+
+
+def test_rerun_touches_first_boot_then_reboots(node_sshd: tuple[Link, Path, Path]) -> None:
+    link, key, log = node_sshd
+    ssh = OpenSsh(key, user="root", timeout=20, connect_timeout=3,
+                  wrap=("ip", "netns", "exec", link.left_ns))
+    asyncio.run(rerun_ignition(ssh, node()))
+    assert log.read_text().splitlines() == [FIRST_BOOT, REBOOT]
+    # the reboot ends the connection: ssh reports 255, which the re-run accepts
+    code, _ = asyncio.run(ssh.run(NODE_IP, REBOOT))
+    assert code == 255
+
+
+def test_rejected_key_fails_with_the_node_named(node_sshd: tuple[Link, Path, Path]) -> None:
+    link, key, log = node_sshd
+    ssh = OpenSsh(key.with_name("stranger"), user="root", timeout=20, connect_timeout=3,
+                  wrap=("ip", "netns", "exec", link.left_ns))
+    with pytest.raises(RackerError) as e:
+        asyncio.run(rerun_ignition(ssh, node()))
+    assert f"SSH to node-0 ({NODE_IP}) failed" in e.value.message
+    assert "Permission denied" in e.value.message
+    assert not log.exists()

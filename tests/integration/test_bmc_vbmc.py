@@ -1,0 +1,130 @@
+"""The IPMI driver against the project's virtual BMC (racker.sim.vbmc): full boot-flag
+read-back, and each switchable fault as a clear error in bounded time while another BMC answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from racker.bmc.errors import (
+    BmcAuthFailed,
+    BmcFailure,
+    BmcNoFreeSession,
+    BmcTimeout,
+    BmcUnreachable,
+    BootFlagsNotKept,
+)
+from racker.bmc.interfaces import BmcTarget, BootTarget, PowerState
+from racker.bmc.ipmi import IpmiDriver, IpmiSettings
+from racker.sim.vbmc import BmcRunner, VirtualBmc, serve
+from racker.sim.vbmc_chassis import MemoryChassis
+
+USER, PASSWORD = "admin", "vbmc-pass-1"
+FAST = IpmiSettings(timeout=1.0, retries=1, backoff=0.1, probe_timeout=0.6)
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def runner() -> Iterator[BmcRunner]:
+    with BmcRunner() as r:
+        yield r
+
+
+def _target(b: VirtualBmc, node: str, password: str = PASSWORD) -> BmcTarget:
+    return BmcTarget(node=node, address="127.0.0.1", user=USER, password=password, port=b.port)
+
+
+def test_boot_flags_read_back_strictly(runner: BmcRunner) -> None:
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as b:
+        async def go() -> list[bytes]:
+            async with IpmiDriver(FAST) as driver:
+                bmc = await driver.open(_target(b, "node-1"))
+                pxe = await bmc.set_boot_device(BootTarget.PXE)
+                disk = await bmc.set_boot_device(BootTarget.DISK, efi=False)
+                await bmc.power_on()
+                assert await bmc.power_status() is PowerState.ON
+                return [pxe.raw, disk.raw, (await bmc.get_boot_device()).raw]
+
+        assert run(go()) == [bytes.fromhex("e004000000"), bytes.fromhex("c008000000"),
+                             bytes.fromhex("c008000000")]
+
+
+def test_ignored_boot_flags_fail_loudly(runner: BmcRunner) -> None:
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as b:
+        b.faults.ignore_boot_flags = True
+
+        async def go() -> None:
+            async with IpmiDriver(FAST) as driver:
+                bmc = await driver.open(_target(b, "node-2"))
+                await bmc.set_boot_device(BootTarget.PXE)
+
+        with pytest.raises(BootFlagsNotKept, match=r"node-2.*wrote e004000000"):
+            run(go())
+
+
+FAULTS: dict[str, tuple[str, object, type[BmcFailure], bool]] = {
+    # fault attribute, value, expected error, switched on after the session is up
+    "no answer": ("drop", True, BmcUnreachable, False),
+    "slow answer": ("delay", 3.0, BmcTimeout, True),
+    "wrong credentials": ("reject_auth", True, BmcAuthFailed, False),
+    "no free session": ("no_session", True, BmcNoFreeSession, False),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_is_a_clear_error_in_bounded_time_while_the_other_bmc_answers(
+        runner: BmcRunner, fault: str) -> None:
+    attr, value, error, after_login = FAULTS[fault]
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as bad, \
+            serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(powered_on=True),
+                  runner=runner) as good:
+        async def go() -> tuple[BaseException | PowerState, BaseException | PowerState, float]:
+            async with IpmiDriver(FAST) as driver:
+                if after_login:
+                    await driver.open(_target(bad, "node-bad"))
+                setattr(bad.faults, attr, value)
+
+                async def status(t: BmcTarget) -> PowerState:
+                    return await (await driver.open(t)).power_status()
+
+                start = time.monotonic()
+                res = await asyncio.gather(status(_target(bad, "node-bad")),
+                                           status(_target(good, "node-good")),
+                                           return_exceptions=True)
+                return res[0], res[1], time.monotonic() - start
+
+        bad_result, good_result, elapsed = run(go())
+        assert good_result is PowerState.ON
+        assert isinstance(bad_result, error), bad_result
+        assert "node-bad" in str(bad_result) and f"127.0.0.1:{bad.port}" in str(bad_result)
+        assert elapsed < (FAST.retries + 1) * FAST.timeout + FAST.probe_timeout + 1.0
+
+
+def test_idle_session_expired_by_the_bmc_is_replaced(runner: BmcRunner) -> None:
+    """A BMC drops a session after its inactivity timeout (2 s here); racker logs in again
+    instead of timing out on the dead session."""
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner,
+               session_timeout=2.0) as b:
+        settings = IpmiSettings(timeout=1.0, retries=1, probe_timeout=0.6, idle_relogin=1.5)
+
+        async def go() -> tuple[int, int, float]:
+            async with IpmiDriver(settings) as driver:
+                bmc = await driver.open(_target(b, "node-3"))
+                await bmc.power_status()
+                await asyncio.sleep(2.5)
+                expired = b.session_count()
+                start = time.monotonic()
+                await bmc.power_status()
+                return expired, driver.logins, time.monotonic() - start
+
+        expired, logins, elapsed = run(go())
+        assert expired == 0 and logins == 2 and elapsed < 0.5

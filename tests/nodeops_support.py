@@ -1,0 +1,33 @@
+"""A configured rack on disk for the apply and node command tests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from racker.configure import configure
+from racker.model import Options, Provision
+from racker.paths import Paths
+from tests.rackfixtures import write_rack
+
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly racker@test"
+
+
+def configured_rack(tmp_path: Path, n: int = 4, options: Options | None = None,
+                    types: tuple[str, ...] = ()) -> Paths:
+    """A rack of `n` nodes with its configuration folder written (render only)."""
+    paths = Paths.from_env(write_rack(tmp_path, n, types))
+    (paths.home / ".ssh").mkdir(parents=True, exist_ok=True)
+    (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY + "\n")
+    configure(paths, options or Options(provision=Provision.FLATCAR), render_only=True)
+    return paths
+
+
+def tree_digest(*roots: Path) -> dict[str, str]:
+    """Path → SHA-256 of every file under the roots (the state of the disk)."""
+    out = {}
+    for root in roots:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for p in files:
+            out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out

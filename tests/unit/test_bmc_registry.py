@@ -1,0 +1,46 @@
+"""Driver registry and the interfaces' defaults."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from racker.bmc import registry
+from racker.bmc.errors import Unsupported
+from racker.bmc.interfaces import BmcTarget, Driver
+from racker.bmc.ipmi import IpmiBmc, IpmiDriver
+from racker.errors import InputError
+
+
+def test_ipmi_is_registered() -> None:
+    assert "ipmi" in registry.names()
+    assert isinstance(registry.create("ipmi"), IpmiDriver)
+
+
+def test_unknown_driver_names_the_known_ones() -> None:
+    with pytest.raises(InputError) as e:
+        registry.create("redfish-someday")
+    assert "unknown BMC driver 'redfish-someday'" in str(e.value)
+    assert "ipmi" in str(e.value)
+
+
+def test_register_a_driver() -> None:
+    class Fake(IpmiDriver):
+        pass
+
+    registry.register("fake-test", Fake)
+    try:
+        driver: Driver = registry.create("fake-test")
+        assert isinstance(driver, Fake)
+    finally:
+        registry._FACTORIES.pop("fake-test")
+
+
+def test_serial_console_is_unsupported_by_default() -> None:
+    target = BmcTarget(node="node-4", address="10.0.0.9", user="u", password="p")
+    bmc = IpmiBmc(IpmiDriver(), target)
+    with pytest.raises(Unsupported) as e:
+        asyncio.run(bmc.serial_console())
+    assert str(e.value).startswith("node node-4: BMC 10.0.0.9: command not supported: serial")
+    assert "password" not in repr(target)

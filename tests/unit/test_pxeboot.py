@@ -1,0 +1,107 @@
+"""racker pxe-boot: the steps in order, each retried until the deadline, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from racker.cli import cmd_pxe_boot
+from racker.errors import BmcError, InputError
+from racker.model import ClusterPlan, PlannedNode
+from racker.paths import Paths
+from racker.pxeboot import pxe_boot
+from tests.nodeops_support import configured_rack
+from tests.rackfixtures import bmc_mac, primary_mac
+from tests.unit.test_engine import planned
+
+
+@dataclass
+class FlakyControl:
+    """Each step fails `fails[step]` times before it works; records what succeeded."""
+
+    fails: dict[str, int] = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    async def _step(self, name: str, node: PlannedNode) -> None:
+        if self.fails.get(name, 0) > 0:
+            self.fails[name] -= 1
+            raise BmcError(f"BMC {node.node.bmc_mac}: {name} refused")
+        self.done.append(name)
+
+    async def check_bmc(self, node: PlannedNode) -> str:
+        await self._step("check", node)
+        return node.bmc_ip
+
+    async def prepare_pxe(self, node: PlannedNode) -> None:
+        await self._step("pxe", node)
+
+    async def power_on(self, node: PlannedNode) -> None:
+        await self._step("on", node)
+
+    async def set_disk_boot(self, node: PlannedNode) -> None:
+        raise AssertionError("pxe-boot never sets disk boot")
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def test_each_step_is_retried_then_power_on_last() -> None:
+    ctl = FlakyControl(fails={"check": 2, "pxe": 1, "on": 1})
+    asyncio.run(pxe_boot(ctl, planned(0), "node-0", retry_sec=5, interval=0.01))
+    assert ctl.done == ["check", "pxe", "on"]
+
+
+def test_gives_up_after_the_deadline_naming_the_domain_and_step() -> None:
+    ctl = FlakyControl(fails={"pxe": 10_000})
+    with pytest.raises(BmcError) as e:
+        asyncio.run(pxe_boot(ctl, planned(1), "node-1", retry_sec=0.2, interval=0.01))
+    text = str(e.value)
+    assert "failed forcing a PXE boot for node-1 installer" in text
+    assert "pxe refused" in text and "ipmi 52:54:00:00:00:01 diag" in text
+    assert "on" not in ctl.done
+
+
+def test_cli_finds_the_node_by_mac_in_the_folder(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    paths = configured_rack(tmp_path, 3)
+    ctl = FlakyControl()
+    seen: list[ClusterPlan] = []
+
+    def open_ctl(_p: Paths, plan: ClusterPlan) -> FlakyControl:
+        seen.append(plan)
+        return ctl
+
+    argv = [primary_mac(2).upper(), "node-1", "-C", str(paths.flatcar_dir)]
+    assert cmd_pxe_boot.main(argv, paths=paths, open_ctl=open_ctl) == 0
+    assert ctl.done == ["check", "pxe", "on"] and ctl.closed
+    assert "node-1 (02:00:00:00:00:02) is booting from the network" in capsys.readouterr().out
+    with pytest.raises(InputError, match="not the MAC address of a node"):
+        cmd_pxe_boot.main(["0b:00:00:00:00:01", "x", "-C", str(paths.flatcar_dir)],
+                          paths=paths, open_ctl=open_ctl)
+    with pytest.raises(InputError, match="not a MAC address"):
+        cmd_pxe_boot.main(["node-1", "x", "-C", str(paths.flatcar_dir)], paths=paths,
+                          open_ctl=open_ctl)
+    assert cmd_pxe_boot.main([bmc_mac(1), "node-0", "-C", str(paths.flatcar_dir)],
+                             paths=paths, open_ctl=open_ctl) == 0
+    assert cmd_pxe_boot.main(["-h"], paths=paths, open_ctl=open_ctl) == 0
+
+
+def test_cli_errors_name_the_mac_without_traceback(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from racker.cli.main import main
+
+    paths = configured_rack(tmp_path, 2)
+    for k, v in {"RACKER_OEM_DIR": paths.oem_dir, "RACKER_STATE_DIR": paths.state_dir,
+                 "RACKER_HOSTS_FILE": paths.hosts_file,
+                 "RACKER_SYS_CLASS_NET": paths.sys_class_net, "HOME": paths.home}.items():
+        monkeypatch.setenv(k, str(v))
+    assert main(["pxe-boot", "0b:00:00:00:00:05", "node-0", "-C", str(paths.flatcar_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "0b:00:00:00:00:05" in err and "Traceback" not in err
+    assert main(["apply", "-h"]) == 0
+    assert "--include-controllers" in capsys.readouterr().out
