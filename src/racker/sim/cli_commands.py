@@ -19,6 +19,7 @@ from racker.sim import mirrorserve, rack, state
 from racker.sim.daemon import BMC_FAULTS
 from racker.sim.lite import NODE_FAULTS
 from racker.sim.netns import Runner
+from racker.sim.qemu import probe_kvm
 from racker.sim.testos import build_test_os
 from racker.sim.topology import check_rack_name
 
@@ -85,6 +86,7 @@ def cmd_create(argv: Sequence[str]) -> int:
         # Built once and cached; here so that a failure shows before anything is built. QEMU
         # nodes boot it from the rack's mirror in place of Flatcar's PXE kernel and initrd.
         images = build_test_os()
+        probe_kvm(images)  # cached: is KVM usable here, or does the VM need TCG?
         mirror_files = {"flatcar_production_pxe.vmlinuz": images.kernel.read_bytes(),
                         "flatcar_production_pxe_image.cpio.gz": images.initrd.read_bytes(),
                         "flatcar_production_image.bin.bz2": b"racker-sim test OS disk image\n"}

@@ -20,7 +20,7 @@ from typing import Any
 from racker.atomic import write_atomic
 from racker.sim.lite import NODE_FAULTS, LiteNode
 from racker.sim.node import NodeChassis
-from racker.sim.qemu import QemuNode
+from racker.sim.qemu import QemuNode, probe_kvm
 from racker.sim.state import RackDir, load_topology, read_credentials
 from racker.sim.testos import build_test_os
 from racker.sim.topology import NODE_IFACE, SimServer, Topology
@@ -98,6 +98,8 @@ class Simulator:
         write_atomic(hook, HOOK, mode=0o755)
         self.rd.leases.mkdir(parents=True, exist_ok=True)
         testos = build_test_os() if self.t.node_kind == "qemu" else None
+        if testos is not None:
+            await asyncio.to_thread(probe_kvm, testos)
         for s in self.t.servers:
             chassis = NodeChassis()
             node: LiteNode | QemuNode

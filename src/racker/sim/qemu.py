@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,44 @@ _PHASES = (("installer: fetching", "installing"), ("installed; reporting", "repo
            ("reported booted", "running"), ("dhcp failed", "boot-failed"))
 
 
+_accel: str | None = None
+
+
 def accel() -> str:
-    """`kvm` only when asked (RACKER_SIM_ACCEL=kvm): nested KVM often hangs a guest kernel."""
-    return "kvm" if os.environ.get("RACKER_SIM_ACCEL") == "kvm" else "tcg"
+    """`kvm` when usable, else `tcg`; RACKER_SIM_ACCEL=kvm|tcg decides without probing."""
+    forced = os.environ.get("RACKER_SIM_ACCEL")
+    if forced in ("kvm", "tcg"):
+        return forced
+    return _accel or "tcg"
+
+
+def probe_kvm(images: OsImages, timeout: float = 20.0) -> str:
+    """Boot the test OS once under KVM and keep `kvm` only if it comes up.
+
+    NOTE: /dev/kvm may exist and still hang a guest kernel (nested virtualisation), so only
+    a boot that reaches the test OS's /init counts. The answer is cached beside the images.
+    """
+    global _accel
+    cache = images.initrd.with_name("accel")
+    if cache.exists():
+        _accel = cache.read_text().strip()
+        return _accel
+    result = "tcg"
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        argv = ["qemu-system-x86_64", "-machine", "pc,accel=kvm", "-cpu", "host", "-m", "256",
+                "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
+                "-nic", "none", "-kernel", str(images.kernel), "-initrd", str(images.initrd),
+                "-append", "console=ttyS0 quiet racker.probe"]
+        try:
+            out = subprocess.run(argv, capture_output=True, timeout=timeout,
+                                 stdin=subprocess.DEVNULL, check=False).stdout
+            if b"racker-testos: probe ok" in out:
+                result = "kvm"
+        except subprocess.TimeoutExpired:
+            pass
+    cache.write_text(result + "\n")
+    _accel = result
+    return result
 
 
 def qemu_argv(*, name: str, mac: str, tap: str, disk: Path, device: BootDevice,

@@ -57,6 +57,7 @@ def init_script() -> str:
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 say() {{ echo "racker-testos: $*" > /dev/ttyS0; }}
+if grep -q racker.probe /proc/cmdline; then say "probe ok"; poweroff -f; fi
 for m in {modules}; do insmod /lib/modules/$m.ko 2>/dev/null; done
 ip link set lo up; ip link set eth0 up
 say "kernel up, asking for an address"
@@ -171,5 +172,6 @@ def build_test_os(cache: Path | None = None) -> OsImages:
     for stale in root.glob("initrd*.gz"):
         if stale != done.initrd:
             stale.unlink()
+    (root / "accel").unlink(missing_ok=True)  # probe KVM again with the new images
     shutil.rmtree(work, ignore_errors=True)
     return done
