@@ -54,7 +54,7 @@ test: setup lint typecheck
 	$(BIN)/pytest -q tests
 
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[a-z]*.py; do m=$${b%.py}; echo "== $$m"; $(BIN)/python -m $${m/\//.} || exit 1; done
 
 clean:
 	rm -rf $(VENV) .setup-stamp-deb build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -9,10 +9,10 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from racker.bmc.errors import BmcTimeout, BmcUnreachable
 from racker.bmc.interfaces import Bmc, BmcTarget, BootTarget
 from racker.bmc.ipmi import IpmiDriver, IpmiSettings
 from racker.bmc_locate import LocatedBmc, find_bmc_ip
-from racker.errors import BmcError, Where
 from racker.model import Credentials, PlannedNode
 from racker.paths import Paths
 
@@ -29,6 +29,8 @@ class IpmiControl:
     """Legacy BIOS boot flags instead of EFI (a rack setting)."""
     driver: IpmiDriver = field(default_factory=IpmiDriver)
     warn: Callable[[str], None] = lambda _msg: None
+    retry_sec: float = 150.0
+    """How long a found BMC may take to answer IPMI."""
     _bmcs: dict[str, Bmc] = field(default_factory=dict)
 
     @classmethod
@@ -40,7 +42,7 @@ class IpmiControl:
         def locate(node: PlannedNode) -> LocatedBmc:
             return find_bmc_ip(node.node.bmc_mac, paths, pxe_interface, retry_sec,
                                planned_ip=node.bmc_ip)
-        return cls(credentials, locate, legacy_boot, IpmiDriver(settings), warn)
+        return cls(credentials, locate, legacy_boot, IpmiDriver(settings), warn, retry_sec)
 
     async def _bmc(self, node: PlannedNode) -> Bmc:
         bmc = self._bmcs.get(node.mac)
@@ -50,14 +52,26 @@ class IpmiControl:
         return bmc
 
     async def check_bmc(self, node: PlannedNode) -> str:
-        found = await asyncio.to_thread(self.locate, node)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_sec
+        while True:
+            found = await asyncio.to_thread(self.locate, node)
+            target = BmcTarget(node.name, found.ip, self.credentials.user,
+                               self.credentials.password)
+            try:
+                bmc = await self.driver.open(target)
+                await bmc.power_status()  # proves a session with these credentials
+                break
+            except (BmcUnreachable, BmcTimeout):
+                # NOTE: a BMC answers DHCP before it answers IPMI (its address is configured,
+                # then its IPMI service binds): keep trying for RETRY_SEC, as for the lookup
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(1.0)
         if found.differs_from_plan:
             self.warn(f"{node.name}: BMC {node.node.bmc_mac} answers on {found.ip}, not on the "
                       f"planned {found.planned_ip} (its DHCP lease is older than racker's "
                       "configuration; it moves on renewal)")
-        target = BmcTarget(node.name, found.ip, self.credentials.user, self.credentials.password)
-        bmc = await self.driver.open(target)
-        await bmc.power_status()  # proves a session with these credentials
         self._bmcs[node.mac] = bmc
         return found.ip
 
@@ -76,8 +90,3 @@ class IpmiControl:
     async def close(self) -> None:
         self._bmcs.clear()
         await self.driver.aclose()
-
-
-def no_bmc_error(node: PlannedNode, what: str) -> BmcError:
-    """An error naming the node and its BMC."""
-    return BmcError(what, where=Where(node=f"{node.name} ({node.mac}, BMC {node.node.bmc_mac})"))

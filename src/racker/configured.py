@@ -20,7 +20,6 @@ from racker.atomic import write_atomic
 from racker.configdir import RECORD_NAME, load_record, render_record
 from racker.configure import dnsmasq_conf_path, dnsmasq_settings
 from racker.errors import InputError, Where
-from racker.exclude import EXCLUDED_DIR
 from racker.hostsfile import update_hosts
 from racker.inventory import load_inventory
 from racker.layout import (
@@ -39,6 +38,9 @@ from racker.plan import make_plan
 from racker.render import RenderedFile, config_folder, render_config
 from racker.render.dnsmasq import render_dnsmasq
 from racker.render.hosts import hosts_entries
+
+EXCLUDED_DIR = ".racker-excluded"
+"""Where an excluded node's CLC files are kept, to add it back later."""
 
 
 def vars_name(provision: Provision) -> str:

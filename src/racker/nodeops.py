@@ -20,6 +20,7 @@ from racker.applied import AppliedHashes
 from racker.atomic import write_atomic
 from racker.configdir import load_record, render_record
 from racker.configured import (
+    EXCLUDED_DIR,
     Configured,
     check_folder,
     dnsmasq_running,
@@ -31,7 +32,6 @@ from racker.configured import (
 )
 from racker.engine.run import FlagFiles
 from racker.errors import InputError, Where
-from racker.exclude import EXCLUDED_DIR
 from racker.inventory import (
     load_inventory,
     parse_nodes_csv,
@@ -124,8 +124,7 @@ def exclude(paths: Paths, folder: Path, mac: str) -> Outcome:
 def exclude_nodes(paths: Paths, plan: ClusterPlan, macs: Iterable[str]) -> ClusterPlan:
     """Exclude nodes of a configured folder; the others keep their names and addresses.
 
-    The same contract as `racker.exclude.exclude_nodes` (which re-plans from scratch, so that
-    the nodes after an excluded one move up a name), for the provisioning failure policy.
+    What the provisioning failure policy calls for the nodes that failed.
     """
     folder = config_folder(paths, plan.options.provision)
     for mac in macs:

@@ -17,18 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from racker.applied import AppliedHashes, ignition_hash
 from racker.bootcatalog import boot_nodes
 from racker.configure import ConfigureResult
 from racker.credentials import load_credentials
 from racker.engine.control import Control
 from racker.engine.progress import ProgressDisplay
-from racker.engine.run import Engine, FlagFiles, RunState
+from racker.engine.run import Engine, FlagFiles, NodeState, RunState
 from racker.engine.stages import Timeouts
 from racker.errors import RackerError, ServiceError
-from racker.exclude import exclude_nodes
 from racker.factory import gen_ssh_key
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
-from racker.node_ignition import FolderKind, read_config_folder
+from racker.node_ignition import FolderKind, node_ignition, read_config_folder
+from racker.nodeops import exclude_nodes
 from racker.paths import Paths
 from racker.render import asset_dir
 from racker.resume import mark_finished, mark_started
@@ -101,6 +102,9 @@ class Provisioner:
         Assets are fetched only when `assets` (a PXE install needs them, an Ignition re-run
         does not). The engine's progress goes to `out`.
         """
+        logs = _folder(self.paths, plan) / "logs" / time.strftime("%Y%m%d-%H%M%S")
+        logs.mkdir(parents=True, exist_ok=True)
+        self.say(f"Logs: {logs}")
         if assets:
             self._fetch_assets()
         self._ensure_address(plan)
@@ -118,6 +122,7 @@ class Provisioner:
                 yield Session(store, engine)
         finally:
             await self.control.close()
+            _write_log(logs / "events.log", store)
             store.close()
 
     async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
@@ -169,10 +174,7 @@ class Provisioner:
         self.netns_ip(["addr", "replace", f"{plan.management_ip}/24", "dev", iface])
 
     def _boot_nodes(self, plan: ClusterPlan) -> list[BootNode]:
-        folder = read_config_folder(
-            _folder(self.paths, plan),
-            FolderKind.FLATCAR if plan.options.provision is Provision.FLATCAR
-            else FolderKind.LOKOMOTIVE)
+        folder = read_config_folder(_folder(self.paths, plan), _kind(plan))
         return boot_nodes(plan, folder, self.paths, self.settings)
 
     @contextlib.asynccontextmanager
@@ -234,6 +236,7 @@ class Provisioner:
             self._title = INSTALL_TITLE
             run = await engine.install(plan.nodes)
             display.finish(INSTALL_TITLE, run, not run.failed)
+            self._record_applied(plan, run)
             if not run.failed:
                 mark_finished(self.paths)
                 self._success(plan)
@@ -262,6 +265,15 @@ class Provisioner:
             self.say("Canceling")
             self._guidance()
             return 1
+
+    def _record_applied(self, plan: ClusterPlan, run: RunState) -> None:
+        """Remember which Ignition each installed node runs, so `racker apply` sees changes."""
+        folder = read_config_folder(_folder(self.paths, plan), _kind(plan))
+        hashes = AppliedHashes(self.paths.state_dir)
+        for st in run.nodes.values():
+            if st.state is NodeState.DONE and hashes.get(st.node.mac) is None:
+                config = node_ignition(folder, st.node.name, self.paths)
+                hashes.record(st.node.mac, ignition_hash(config.to_json(pretty=False)))
 
     def _choose(self, policy: OnFailure, can_exclude: bool) -> str:
         if policy is OnFailure.RETRY:
@@ -330,6 +342,11 @@ class Provisioner:
         self.say("See the rack with 'racker status'. DHCP and the boot server stop with this "
                  "command: keep them running with 'racker serve' (installed as a service by "
                  "'racker install'), or BMC leases run out.")
+
+
+def _kind(plan: ClusterPlan) -> FolderKind:
+    return FolderKind.FLATCAR if plan.options.provision is Provision.FLATCAR \
+        else FolderKind.LOKOMOTIVE
 
 
 def _folder(paths: Paths, plan: ClusterPlan) -> Path:

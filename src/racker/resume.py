@@ -11,12 +11,10 @@ import json
 from pathlib import Path
 
 from racker.atomic import write_atomic
-from racker.configdir import load_record
 from racker.configure import ConfigureResult, dnsmasq_conf_path, dnsmasq_settings
+from racker.configured import load_configured
 from racker.hostsfile import update_hosts
-from racker.inventory import load_inventory
 from racker.paths import Paths
-from racker.plan import make_plan
 from racker.render.dnsmasq import render_dnsmasq
 from racker.render.hosts import hosts_entries
 
@@ -46,7 +44,8 @@ def interrupted(paths: Paths) -> Path | None:
 
 def resume(paths: Paths, folder: Path) -> ConfigureResult:
     """The interrupted run's plan from its options record; dnsmasq and hosts written again."""
-    plan = make_plan(load_record(folder), load_inventory(paths))
+    # the recorded layout keeps names and addresses through exclusions and replacements
+    plan = load_configured(paths, folder).plan
     conf = dnsmasq_conf_path(paths)
     write_atomic(conf, render_dnsmasq(plan, dnsmasq_settings(paths,
                                                              plan.inventory.pxe_interface)))

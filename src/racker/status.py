@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from racker.configdir import load_record
+from racker.configured import load_configured
 from racker.errors import RackerError
 from racker.hostsfile import read_managed
 from racker.inventory import load_inventory
@@ -113,18 +113,16 @@ def rack_plan(paths: Paths) -> tuple[str, ClusterPlan]:
     for provision, label in ((Provision.LOKOMOTIVE, "Lokomotive"),
                              (Provision.FLATCAR, "Flatcar")):
         folder = config_folder(paths, provision)
-        if folder.is_dir() and any(folder.iterdir()):
+        if (folder / "racker-options.yaml").is_file():
             try:
-                options = load_record(folder)
+                configured = load_configured(paths, folder).plan
             except (RackerError, OSError):
-                options = Options(provision=provision)
-            return label, make_plan(Options(provision=provision,
-                                            subnet_prefix=options.subnet_prefix,
-                                            cluster_name=options.cluster_name,
-                                            k8s_domain_name=options.k8s_domain_name,
-                                            num_controllers=options.num_controllers,
-                                            controller_type=options.controller_type),
-                                    inventory)
+                break
+            # the recorded layout's names and addresses; excluded nodes listed as well
+            rest = make_plan(replace(configured.options, exclude=()), inventory)
+            planned = {n.mac for n in configured.nodes}
+            return label, replace(configured, nodes=configured.nodes + tuple(
+                n for n in rest.nodes if n.mac not in planned))
     return "no", make_plan(Options(provision=Provision.FLATCAR), inventory)
 
 

@@ -91,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
                 # As racker does: answer `installed` only once the boot device is disk (the
                 # test creates the release file after setting it).
                 release = os.path.join(hold, self.path.split("/")[-2])
-                for _ in range(1200):
+                for _ in range(6000):  # at most 10 minutes
                     if os.path.exists(release):
                         break
                     time.sleep(0.1)

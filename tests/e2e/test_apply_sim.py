@@ -3,6 +3,7 @@ virtual BMCs, racker's dnsmasq and boot server, the engine."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,13 @@ def test_replaced_server_is_installed_under_the_old_name_and_ip(tmp_path: Path) 
         row = next(x for x in rows if spare["primary_mac"] in x.lower())
         csv.write_text("".join(x for x in rows if x is not row))
         r = rack.racker(*BOOTSTRAP)
-        if r.returncode != 0 and "BMCs could not be reached" in r.stdout:
-            # NOTE: with a server on the shelf the simulator's BMC stage sometimes misses a
-            # BMC that is still taking its lease (not what this test is about): once more
+        for _ in range(3):
+            if r.returncode == 0 or "BMCs could not be reached" not in r.stdout:
+                break
+            # NOTE: the simulator's BMCs sometimes do not answer IPMI right after taking their
+            # first lease (seen in about one bootstrap of three with a server on the shelf; not
+            # what this test is about): the bootstrap continues where it stopped
+            time.sleep(2)
             r = rack.racker(*BOOTSTRAP)
         assert r.returncode == 0, r.stdout + r.stderr
         old = servers[0]
@@ -68,3 +73,20 @@ def test_replaced_server_is_installed_under_the_old_name_and_ip(tmp_path: Path) 
         leases = [e.detail.get("ip") for e in rack.events(new) if e.kind is EventKind.LEASE]
         assert old_ip in leases
         assert installs(rack, new) == 1 and installs(rack, servers[1]["primary_mac"]) == 1
+
+
+def test_pxe_boot_sets_pxe_and_powers_the_node_on(tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 1) as rack:
+        r = rack.racker(*BOOTSTRAP)
+        assert r.returncode == 0, r.stdout + r.stderr
+        (server,) = rack.nodes()
+        assert server["boot_device"] == "disk"
+        name = (rack.folder / "assets" / server["primary_mac"]).read_text().strip()
+        r = rack.racker("pxe-boot", server["primary_mac"], name, "-C", str(rack.folder))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"✓ {name} ({server['primary_mac']}) is booting from the network" in r.stdout
+        (server,) = rack.nodes()
+        assert server["boot_device"] == "pxe" and server["boot_persistent"]
+        assert server["power"] == "on"
+        r = rack.racker("pxe-boot", "02:ff:ff:ff:ff:01", "x", "-C", str(rack.folder))
+        assert r.returncode == 2 and "02:ff:ff:ff:ff:01" in r.stderr

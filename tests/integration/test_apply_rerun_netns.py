@@ -133,6 +133,8 @@ def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:
     assert r.returncode == 0, detail
     assert "1 to reinstall" not in r.stdout and "0 to reinstall, 1 to re-run Ignition" in r.stdout
     assert log.read_text().splitlines() == [FIRST_BOOT, REBOOT]
+    (events_log,) = (paths.flatcar_dir / "logs").glob("*/events.log")
+    assert f"{target.mac} booted" in events_log.read_text()
     # the node got its new Ignition from racker's boot server, with the operator's edit
     ignition = json.loads(fetched.read_text())
     files = {f["path"]: f["contents"]["source"] for f in ignition["storage"]["files"]}

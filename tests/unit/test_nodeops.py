@@ -236,7 +236,7 @@ def test_running_dnsmasq_gets_a_restart_note(tmp_path: Path) -> None:
 
 def test_folder_after_a_bootstrap_exclusion_keeps_its_names(tmp_path: Path) -> None:
     from racker.apply import Action, plan_apply
-    from racker.exclude import exclude_nodes
+    from racker.nodeops import exclude_nodes
 
     paths = configured_rack(tmp_path, 4)
     folder = paths.flatcar_dir
@@ -245,7 +245,7 @@ def test_folder_after_a_bootstrap_exclusion_keeps_its_names(tmp_path: Path) -> N
     tfvars_before = tfvars(paths)
     ap = plan_apply(paths, folder)
     assert [a.node.name for a in ap.actions] == ["node-0", "node-2", "node-3"]
-    assert [f.path.as_posix() for f in ap.files] == ["racker-nodes.yaml"]
+    assert [f.path.as_posix() for f in ap.files] == []  # the exclusion recorded the layout
     assert {a.action for a in ap.actions} == {Action.REINSTALL}  # no flag files here
     out = nodeops.include(paths, folder, primary_mac(2))
     assert "as node-1 " in out.lines[0]

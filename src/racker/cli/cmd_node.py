@@ -8,47 +8,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from racker import nodeops
 from racker.applied import AppliedHashes
 from racker.apply import describe, plan_apply
+from racker.cli import registry
 from racker.cli.cmd_apply import MakeExecutor, real_executor
+from racker.cli.registry import Command
 from racker.configured import find_folder, load_configured
 from racker.engine.run import FlagFiles
 from racker.errors import InputError
 from racker.paths import Paths
 from racker.render import asset_dir
 
-Entry = Callable[[Sequence[str]], int]
-
-SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("exclude", "Take a node out of the configuration (its cl/*.yaml kept to add it back)",
-     "racker.cli.cmd_node:run_exclude"),
-    ("include", "Add an excluded node back, at the end of the arrays",
-     "racker.cli.cmd_node:run_include"),
-    ("reprovision", "Reinstall a node via PXE now (removes its flag file)",
-     "racker.cli.cmd_node:run_reprovision"),
-    ("replace", "A node's server was swapped: new MACs everywhere, same name and addresses",
-     "racker.cli.cmd_node:run_replace"),
-    ("timeline", "Show what happened to a node, with times", "racker.cli.node_timeline:run"),
+SUBCOMMANDS: tuple[Command, ...] = (
+    Command("exclude", "Take a node out of the configuration (its cl/*.yaml kept to add it "
+            "back)", "racker.cli.cmd_node:run_exclude"),
+    Command("include", "Add an excluded node back, at the end of the arrays",
+            "racker.cli.cmd_node:run_include"),
+    Command("reprovision", "Reinstall a node via PXE now (removes its flag file)",
+            "racker.cli.cmd_node:run_reprovision"),
+    Command("replace", "A node's server was swapped: new MACs everywhere, same name and "
+            "addresses", "racker.cli.cmd_node:run_replace"),
+    Command("timeline", "Show what happened to a node, with times",
+            "racker.cli.node_timeline:run"),
 )
 
 _MAC_HELP = "any of the node's MAC addresses from nodes.csv"
 
 
 def usage() -> str:
-    lines = ["Usage: racker node SUBCOMMAND [ARGS...]", "", "Subcommands:"]
-    lines += [f"  {name:<12} {summary}" for name, summary, _ in SUBCOMMANDS]
-    lines += ["", "Run 'racker node SUBCOMMAND -h' for its arguments."]
-    return "\n".join(lines)
+    return registry.usage("racker node", SUBCOMMANDS, "Subcommands", "SUBCOMMAND")
 
 
 def _parser(name: str) -> argparse.ArgumentParser:
-    summary = next(s for n, s, _ in SUBCOMMANDS if n == name)
+    summary = next(c.summary for c in SUBCOMMANDS if c.name == name)
     p = argparse.ArgumentParser(prog=f"racker node {name}", description=summary + ".")
     p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
                    help="the configuration folder (default: the current one, else the one in "
@@ -127,13 +124,5 @@ def run_replace(argv: Sequence[str]) -> int:
 
 def run(argv: Sequence[str]) -> int:
     """Entry point of `racker node`."""
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage())
-        return 0
-    for name, _, target in SUBCOMMANDS:
-        if argv[0] == name:
-            module, _, func = target.partition(":")
-            entry: Entry = getattr(importlib.import_module(module), func)
-            return entry(argv[1:])
-    print(f"racker node: unknown subcommand '{argv[0]}'\n\n{usage()}", file=sys.stderr)
-    return 2
+    return registry.dispatch("racker node", SUBCOMMANDS, argv, heading="Subcommands",
+                             noun="SUBCOMMAND")

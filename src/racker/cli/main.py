@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from racker import __version__
-from racker.cli.run import Entry, run_main
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    summary: str
-    target: str
-    """`module:function`; the function takes the remaining argv and returns an exit code."""
-
-    def load(self) -> Entry:
-        module, _, func = self.target.partition(":")
-        entry: Entry = getattr(importlib.import_module(module), func)
-        return entry
-
+from racker.cli import registry
+from racker.cli.registry import Command
+from racker.cli.run import run_main
 
 COMMANDS: tuple[Command, ...] = (
     Command("bootstrap", "Provision the rack: configure, PXE boot and install every node",
@@ -58,23 +43,8 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def _available() -> list[Command]:
-    """Commands whose implementation is present in this build."""
-    out = []
-    for c in COMMANDS:
-        module = c.target.partition(":")[0]
-        if importlib.util.find_spec(module) is not None:
-            out.append(c)
-    return out
-
-
 def usage() -> str:
-    cmds = _available()
-    width = max(len(c.name) for c in cmds)
-    lines = ["Usage: racker COMMAND [ARGS...]", "", "Commands:"]
-    lines += [f"  {c.name.ljust(width)}  {c.summary}" for c in cmds]
-    lines += ["", "Run 'racker COMMAND -h' for the options of a command."]
-    return "\n".join(lines)
+    return registry.usage("racker", COMMANDS)
 
 
 def cmd_version(argv: Sequence[str]) -> int:
@@ -90,17 +60,9 @@ def cmd_help(argv: Sequence[str]) -> int:
 
 
 def dispatch(argv: Sequence[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage())
-        return 0
-    if argv[0] in ("-v", "--version"):
+    if argv and argv[0] in ("-v", "--version"):
         return cmd_version(argv[1:])
-    by_name = {c.name: c for c in _available()}
-    command = by_name.get(argv[0])
-    if command is None:
-        print(f"racker: unknown command '{argv[0]}'\n\n{usage()}", file=sys.stderr)
-        return 2
-    return command.load()(argv[1:])
+    return registry.dispatch("racker", COMMANDS, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

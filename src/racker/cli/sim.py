@@ -9,76 +9,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import signal
 import stat
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from racker.cli.run import Entry, run_main
+from racker.cli import registry
+from racker.cli.registry import Command
+from racker.cli.run import run_main
 from racker.errors import InputError, Where
 
-
-@dataclass(frozen=True)
-class SimCommand:
-    words: tuple[str, ...]
-    summary: str
-    target: str
-    """`module:function`; the function takes the remaining argv and returns an exit code."""
-
-    def load(self) -> Entry:
-        """Import the target and return its entry function."""
-        module, _, func = self.target.partition(":")
-        entry: Entry = getattr(importlib.import_module(module), func)
-        return entry
-
-
-SUBCOMMANDS: tuple[SimCommand, ...] = (
-    SimCommand(("bmc", "serve"), "Run one virtual BMC in the foreground (ipmitool can drive it)",
+SUBCOMMANDS: tuple[Command, ...] = (
+    Command("bmc serve", "Run one virtual BMC in the foreground (ipmitool can drive it)",
                "racker.cli.sim:cmd_bmc_serve"),
-    SimCommand(("create",), "Create a simulated rack (namespaces, BMCs, lite nodes) and its daemon",
+    Command("create", "Create a simulated rack (namespaces, BMCs, lite nodes) and its daemon",
                "racker.sim.cli_commands:cmd_create"),
-    SimCommand(("destroy",), "Remove a simulated rack: processes, namespaces, files",
+    Command("destroy", "Remove a simulated rack: processes, namespaces, files",
                "racker.sim.cli_commands:cmd_destroy"),
-    SimCommand(("status",), "Namespaces, BMC leases, power, boot device and phase of every node",
+    Command("status", "Namespaces, BMC leases, power, boot device and phase of every node",
                "racker.sim.cli_commands:cmd_status"),
-    SimCommand(("exec",), "Run a command in the management namespace with racker's paths",
+    Command("exec", "Run a command in the management namespace with racker's paths",
                "racker.sim.cli_commands:cmd_exec"),
-    SimCommand(("fault",), "Inject or clear a fault on a node or its BMC",
+    Command("fault", "Inject or clear a fault on a node or its BMC",
                "racker.sim.cli_commands:cmd_fault"),
-    SimCommand(("console",), "Show a node's timeline (its serial console)",
+    Command("console", "Show a node's timeline (its serial console)",
                "racker.sim.cli_commands:cmd_console"),
 )
 
 
 def usage() -> str:
     """The subcommand list."""
-    names = [" ".join(c.words) for c in SUBCOMMANDS]
-    width = max(len(n) for n in names)
-    lines = ["Usage: racker-sim COMMAND [ARGS...]", "", "Commands:"]
-    lines += [f"  {n.ljust(width)}  {c.summary}" for n, c in zip(names, SUBCOMMANDS, strict=True)]
-    lines += ["", "Run 'racker-sim COMMAND -h' for the options of a command."]
-    return "\n".join(lines)
+    return registry.usage("racker-sim", SUBCOMMANDS)
 
 
 def dispatch(argv: Sequence[str]) -> int:
     """Find the longest matching subcommand and run it with the rest of argv."""
-    args = list(argv)
-    if not args or args[0] in ("-h", "--help", "help"):
-        print(usage())
-        return 0
-    best: SimCommand | None = None
-    for c in SUBCOMMANDS:
-        n = len(c.words)
-        if tuple(args[:n]) == c.words and (best is None or n > len(best.words)):
-            best = c
-    if best is None:
-        print(f"racker-sim: unknown command '{' '.join(args[:2])}'\n\n{usage()}", file=sys.stderr)
-        return 2
-    return best.load()(args[len(best.words):])
+    return registry.dispatch("racker-sim", SUBCOMMANDS, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
