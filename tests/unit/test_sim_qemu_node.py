@@ -16,6 +16,7 @@ from racker.sim.qemu_node import (
     firmware_choice,
     lease_ip,
     pick_accel,
+    probe_argv,
     qemu_argv,
     uplink_mac,
 )
@@ -134,3 +135,11 @@ def test_testos_event(line: str, expected: tuple[str, str] | None) -> None:
 ])
 def test_lease_ip(detail: str, ip: str | None) -> None:
     assert lease_ip(detail) == ip
+
+
+def test_probe_argv_boots_the_test_os_under_kvm_without_network() -> None:
+    argv = probe_argv(SPEC.testos, Path("/t/probe.log"))
+    assert opt(argv, "-accel") == ["kvm"] and "-netdev" not in argv and "-drive" not in argv
+    assert opt(argv, "-kernel") == ["/c/testos-x/vmlinuz"]
+    assert "racker.probe=1" in opt(argv, "-append")[0]
+    assert opt(argv, "-serial") == ["null", "file:/t/probe.log"]

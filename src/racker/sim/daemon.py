@@ -99,7 +99,7 @@ class Simulator:
         write_atomic(hook, HOOK, mode=0o755)
         self.rd.leases.mkdir(parents=True, exist_ok=True)
         testos = ensure_testos() if self.t.node_kind == "qemu" else None
-        accel = pick_accel()
+        accel = await asyncio.to_thread(pick_accel, None, testos) if testos else "tcg"
         for s in self.t.servers:
             chassis = NodeChassis()
             node: LiteNode | QemuNode

@@ -18,11 +18,14 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from racker.atomic import write_atomic
 from racker.sim.node import BootDevice, PowerEvent
 from racker.sim.testos import TestOs, read_marker
 
@@ -176,12 +179,48 @@ def kvm_usable(dev: str = "/dev/kvm", cpuinfo: Path = Path("/proc/cpuinfo")) -> 
         os.close(fd)
 
 
-def pick_accel(env: dict[str, str] | None = None) -> str:
-    """`$RACKER_SIM_ACCEL` when set (kvm or tcg), else kvm when usable, else tcg."""
+PROBE_TIMEOUT = 30.0
+PROBE_FILE = "accel"
+
+
+def probe_argv(testos: TestOs, log: Path) -> list[str]:
+    """A KVM boot of the test OS that only says `probe ok` and powers off. Pure."""
+    return [QEMU, "-machine", "pc", "-accel", "kvm", "-m", "256", "-nodefaults",
+            "-no-user-config", "-display", "none", "-no-reboot", "-serial", "null",
+            "-serial", f"file:{log}", "-kernel", str(testos.kernel), "-initrd", str(testos.initrd),
+            "-append", f"{KERNEL_CONSOLE} racker.probe=1"]
+
+
+def probe_kvm(testos: TestOs) -> bool:
+    """True when the test OS boots under KVM here; cached next to the test OS.
+
+    NOTE: some hosts offer a /dev/kvm that opens and answers but never runs a guest (a nested
+    setup without the CPU feature), so only a boot that reaches the test OS's /init counts.
+    """
+    cached = testos.directory / PROBE_FILE
+    with contextlib.suppress(OSError):
+        return cached.read_text().strip() == "kvm"
+    with tempfile.TemporaryDirectory(prefix="rks-kvm-probe-") as tmp:
+        log = Path(tmp) / "serial.log"
+        # a hung guest is killed at the timeout (subprocess.run kills its child)
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+            subprocess.run(probe_argv(testos, log), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=PROBE_TIMEOUT, check=False)
+        ok = log.exists() and f"{TESTOS_PREFIX}probe ok" in log.read_text(errors="replace")
+    with contextlib.suppress(OSError):
+        write_atomic(cached, "kvm\n" if ok else "tcg\n")
+    return ok
+
+
+def pick_accel(env: dict[str, str] | None = None, testos: TestOs | None = None) -> str:
+    """`$RACKER_SIM_ACCEL` when set (kvm or tcg); else kvm when /dev/kvm and the CPU allow it
+    and (given `testos`) a probe boot of the test OS under KVM works; else tcg."""
     forced = (os.environ if env is None else env).get(ACCEL_ENV, "").strip()
     if forced:
         return forced
-    return "kvm" if kvm_usable() else "tcg"
+    if not kvm_usable():
+        return "tcg"
+    return "kvm" if testos is None or probe_kvm(testos) else "tcg"
 
 
 def console_event(line: str) -> tuple[str, str] | None:

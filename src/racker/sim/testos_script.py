@@ -132,6 +132,7 @@ exec </dev/null >/dev/console 2>&1
 . __LIB__
 mkdir -p /tmp
 say "up (kernel $(uname -r))"
+if cmdline_arg racker.probe >/dev/null; then say "probe ok"; poweroff -f; fi
 
 halt_here() {
   say "halted: $*"
