@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from racker.store import EventKind
-from tests.conftest import require_tool
 from tests.e2e.simrack import SimRack, sim_rack
 
 pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
@@ -171,22 +170,3 @@ def test_kill_9_mid_install_then_rerun_completes_without_reinstalling(tmp_path: 
         assert {m: installs(rack, m) for m in others} == before  # not reinstalled
         assert (rack.folder / "racker-options.yaml").is_file()
 
-
-@pytest.mark.qemu
-def test_qemu_nodes_bootstrapped_to_booted(tmp_path: Path) -> None:
-    """Two QEMU VMs: Debian's iPXE ROM, racker's boot chain, the test OS as installer, then
-    the disk boot the BMC was switched to, each reporting to racker."""
-    require_tool("qemu-system-x86_64")
-    with sim_rack(tmp_path, 2, kind="qemu") as rack:
-        r = rack.racker(*BOOTSTRAP, "-onfailure", "cancel",
-                        extra={"RACKER_TIMEOUT_SCALE": "0.3", "RETRY_SEC": "60"}, timeout=900)
-        assert r.returncode == 0, r.stdout + r.stderr
-        macs = {s["primary_mac"] for s in rack.nodes()}
-        assert booted_macs(rack) == macs == rack.flag_files()
-        for mac in macs:
-            paths = [e.detail.get("path") for e in rack.events(mac)
-                     if e.kind is EventKind.REQUEST]
-            # iPXE in the VM's NIC ROM fetched the chain, the test OS its two configs
-            for p in ("/boot.ipxe", "/ipxe", "/ignition", "/racker/v1/nodes/"
-                      + mac.replace(":", "-") + "/events"):
-                assert p in paths, (p, paths)
