@@ -29,6 +29,7 @@ def test_event_of(args: list[str], expected: object) -> None:
 
 
 def test_main_writes_an_event_and_never_fails(tmp_path: Path) -> None:
+    Store.in_state_dir(tmp_path).close()  # racker creates the store before dnsmasq runs
     assert main(["--state-dir", str(tmp_path), "add", "aa:bb:cc:dd:ee:01", "10.0.0.2"]) == 0
     assert main(["--state-dir", str(tmp_path), "garbage"]) == 0
     assert main(["nonsense"]) == 0
@@ -44,5 +45,6 @@ def test_argv_and_hook() -> None:
     assert "--conf-file=/state dir/dnsmasq/dnsmasq.conf" in argv
     assert "--dhcp-script=/state dir/dnsmasq/lease-hook" in argv
     script = hook_script("/venv/bin/python", Path("/state dir"))
-    assert script.startswith("#!/bin/sh\nexec /venv/bin/python -m racker.services.leasehook")
+    assert script.startswith("#!/bin/sh\nexec /venv/bin/python -I -S /")
+    assert "/racker/services/leasehook.py --state-dir" in script
     assert "--state-dir '/state dir' \"$@\"" in script

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from racker.atomic import write_atomic
 from racker.errors import ServiceError, Where
+from racker.services import leasehook
+from racker.store import Store
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,9 @@ class DnsmasqFiles:
 
 
 def hook_script(python: str, state_dir: Path) -> str:
-    """The `--dhcp-script` wrapper: runs racker's lease hook with this racker's Python."""
+    """The `--dhcp-script` wrapper: racker's lease hook, started as fast as Python starts."""
     return ("#!/bin/sh\n"
-            f"exec {shlex.quote(python)} -m racker.services.leasehook "
+            f"exec {shlex.quote(python)} -I -S {shlex.quote(leasehook.__file__)} "
             f"--state-dir {shlex.quote(str(state_dir))} \"$@\"\n")
 
 
@@ -93,6 +95,7 @@ class Dnsmasq:
     async def start(self) -> None:
         """Check the configuration, write the hook, start and keep dnsmasq running."""
         check_config(self.files)
+        Store.in_state_dir(self.files.state_dir).close()  # the hook only inserts rows
         write_atomic(self.files.hook, hook_script(sys.executable, self.files.state_dir), 0o755)
         self._stopping = False
         await self._spawn()
