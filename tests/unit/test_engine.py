@@ -153,3 +153,22 @@ def test_concurrency_limit(tmp_path: Path, store: Store) -> None:
     run = asyncio.run(e.install([planned(i) for i in range(6)]))
     assert run.count(NodeState.DONE) == 6
     assert max(active) == 2
+
+
+def test_a_late_lease_event_does_not_hold_the_node_back(tmp_path: Path, store: Store) -> None:
+    """The lease hook may report after the node already asked for iPXE and installed."""
+    rack = FakeRack(store)
+    late: list[PlannedNode] = []
+    original = rack._boot
+
+    async def boot_without_lease(node: PlannedNode) -> None:
+        rack.stuck_at[node.mac] = Stage.DHCP  # no lease event at first ...
+        await original(node)
+        late.append(node)
+        for kind, detail in ((EventKind.REQUEST, {"path": "/ipxe", "status": 200}),
+                             (EventKind.INSTALLED, {}), (EventKind.BOOTED, {})):
+            store.add(node.mac, kind, detail=detail)
+
+    rack._boot = boot_without_lease  # type: ignore[method-assign]
+    run = asyncio.run(engine(rack, tmp_path).install([planned(0)]))
+    assert run.count(NodeState.DONE) == 1 and late  # ... and it still finished

@@ -169,12 +169,20 @@ class Engine:
                 }
                 await asyncio.wait_for(self.control.power_on(st.node),
                                        self.timeouts.of(Stage.PXE))
-                for stage, fut in expected.items():
-                    if not fut.done():
-                        self._enter(run, st, stage)
-                    else:
+                stages = list(expected.items())
+                for i, (stage, _) in enumerate(stages):
+                    # NOTE: reports come from several sources (the lease hook runs serially in
+                    # dnsmasq and may lag): a later stage's event proves the earlier ones
+                    pending = [f for _, f in stages[i:]]
+                    if any(f.done() for f in pending):
                         st.stage = stage
-                    await asyncio.wait_for(fut, self.timeouts.of(stage))
+                        continue
+                    self._enter(run, st, stage)
+                    done, _ = await asyncio.wait(pending, timeout=self.timeouts.of(stage),
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if not done:
+                        raise TimeoutError
+                await stages[-1][1]
             except TimeoutError:
                 self._fail(run, st, f"timed out {WHAT[st.stage]} "
                                     f"({self.timeouts.of(st.stage):.0f} s)")
