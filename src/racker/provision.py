@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import shutil
 import subprocess
 import sys
 import time
@@ -74,9 +75,16 @@ class Provisioner:
         """Provision every planned node; returns the exit code."""
         plan = configured.plan
         if plan.options.provision is not Provision.FLATCAR:
-            raise RackerError("Lokomotive bring-up needs lokoctl, which this racker cannot "
-                              "drive yet", hint="use -provision flatcar, or -render-only to only "
-                              "write the Lokomotive configuration")
+            # checked before any BMC, service or network is touched
+            if shutil.which("lokoctl") is None:
+                raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
+                                  "provisioned nodes)",
+                                  hint="install lokoctl v0.9 into PATH, or run with -render-only "
+                                       f"to only write the configuration in {configured.folder}")
+            raise RackerError("the Lokomotive bring-up (driving lokoctl) is not available in "
+                              "this version of racker",
+                              hint=f"the configuration is in {configured.folder}: run "
+                                   "'lokoctl cluster apply' there, or use -provision flatcar")
         mark_started(self.paths, configured.folder)
         logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)

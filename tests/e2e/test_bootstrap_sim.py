@@ -170,3 +170,12 @@ def test_kill_9_mid_install_then_rerun_completes_without_reinstalling(tmp_path: 
         assert {m: installs(rack, m) for m in others} == before  # not reinstalled
         assert (rack.folder / "racker-options.yaml").is_file()
 
+
+
+def test_lokomotive_without_lokoctl_says_what_to_install(tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 1) as rack:
+        r = rack.racker("bootstrap", "-provision", "lokomotive", "-onfailure", "cancel")
+        assert r.returncode == 1
+        assert "lokoctl is not installed" in r.stderr and "-render-only" in r.stderr
+        assert (rack.home / "lokomotive" / "lokocfg.vars").is_file()  # rendering still works
+        assert not rack.flag_files() and not rack.events()  # no BMC or node was touched
