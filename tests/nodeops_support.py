@@ -31,3 +31,21 @@ def tree_digest(*roots: Path) -> dict[str, str]:
         for p in files:
             out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+def sshd_config(tmp: Path, listen: str, forced: Path) -> Path:
+    """An sshd configuration for a test node: key login only, every command forced."""
+    cfg = tmp / "sshd_config"
+    cfg.write_text(f"""Port 22
+ListenAddress {listen}
+HostKey {tmp / 'host'}
+AuthorizedKeysFile {tmp / 'authorized_keys'}
+PidFile {tmp / 'sshd.pid'}
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+ForceCommand {forced}
+""")
+    return cfg

@@ -26,7 +26,7 @@ from racker.render import asset_dir
 from racker.store import EventKind, Store
 from tests.conftest import require_root, require_tool
 from tests.netns import ip, veth_pair
-from tests.nodeops_support import configured_rack
+from tests.nodeops_support import configured_rack, sshd_config
 
 pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
 
@@ -53,23 +53,6 @@ req = urllib.request.Request(f"{{base}}/racker/v1/nodes/{{mac}}/events",
                              headers={{"Content-Type": "application/json"}})
 urllib.request.urlopen(req, timeout=10).read()
 """
-
-
-def sshd_config(tmp: Path, listen: str, forced: Path) -> Path:
-    cfg = tmp / "sshd_config"
-    cfg.write_text(f"""Port 22
-ListenAddress {listen}
-HostKey {tmp / 'host'}
-AuthorizedKeysFile {tmp / 'authorized_keys'}
-PidFile {tmp / 'sshd.pid'}
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-ForceCommand {forced}
-""")
-    return cfg
 
 
 def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:

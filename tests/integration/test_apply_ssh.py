@@ -21,6 +21,7 @@ from racker.errors import RackerError
 from racker.model import PlannedNode
 from tests.conftest import require_root, require_tool
 from tests.netns import Link, ip, veth_pair
+from tests.nodeops_support import sshd_config
 from tests.unit.test_engine import planned
 
 pytestmark = [pytest.mark.root]
@@ -52,19 +53,7 @@ def node_sshd(tmp_path: Path) -> Iterator[tuple[Link, Path, Path]]:
     forced = tmp_path / "forced.sh"
     forced.write_text(FORCED.format(log=log))
     forced.chmod(0o755)
-    cfg = tmp_path / "sshd_config"
-    cfg.write_text(f"""Port 22
-ListenAddress {NODE_IP}
-HostKey {tmp_path / 'host'}
-AuthorizedKeysFile {tmp_path / 'authorized_keys'}
-PidFile {tmp_path / 'sshd.pid'}
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-ForceCommand {forced}
-""")
+    cfg = sshd_config(tmp_path, NODE_IP, forced)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
     with veth_pair("rkn") as link:
         ip("-n", link.left_ns, "addr", "add", "10.77.0.1/24", "dev", link.left_if)
