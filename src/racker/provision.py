@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -66,6 +66,7 @@ class Provisioner:
     ask: Ask = input
     netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
     _title: str = BMC_TITLE
+    _logs: Path = Path(".")
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -74,20 +75,16 @@ class Provisioner:
     async def run(self, configured: ConfigureResult) -> int:
         """Provision every planned node; returns the exit code."""
         plan = configured.plan
-        if plan.options.provision is not Provision.FLATCAR:
-            # checked before any BMC, service or network is touched
-            if shutil.which("lokoctl") is None:
-                raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
-                                  "provisioned nodes)",
-                                  hint="install lokoctl v0.9 into PATH, or run with -render-only "
-                                       f"to only write the configuration in {configured.folder}")
-            raise RackerError("the Lokomotive bring-up (driving lokoctl) is not available in "
-                              "this version of racker",
-                              hint=f"the configuration is in {configured.folder}: run "
-                                   "'lokoctl cluster apply' there, or use -provision flatcar")
+        # checked before any BMC, service or network is touched
+        if plan.options.provision is Provision.LOKOMOTIVE and shutil.which("lokoctl") is None:
+            raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
+                              "provisioned nodes)",
+                              hint="install lokoctl v0.9 into PATH, or run with -render-only "
+                                   f"to only write the configuration in {configured.folder}")
         mark_started(self.paths, configured.folder)
         logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
+        self._logs = logs
         self.say(f"Logs: {logs}")
         self._ensure_ssh_key()
         self._fetch_assets()
@@ -238,19 +235,37 @@ class Provisioner:
         if not ok:
             self._bmc_failure(checked)
             return 1
-        options = plan.options
-        tries = 0
-        while True:
+        if plan.options.provision is Provision.LOKOMOTIVE:
+            from racker.lokomotive import Bringup
+
+            bringup = Bringup(self, store, self._logs)
+            return await self.with_policy(plan, catalog, bringup.attempt, bringup.success)
+
+        async def install(plan: ClusterPlan) -> list[PlannedNode] | None:
             self._title = INSTALL_TITLE
             run = await engine.install(plan.nodes)
             display.finish(INSTALL_TITLE, run, not run.failed)
             self._record_applied(plan, run)
             if not run.failed:
-                mark_finished(self.paths)
-                self._success(plan)
-                return 0
+                return None
             failed = [s.node for s in run.failed]
             self._failure(failed)
+            return failed
+
+        return await self.with_policy(plan, catalog, install, self._success)
+
+    async def with_policy(self, plan: ClusterPlan, catalog: StaticCatalog,
+                          attempt: Callable[[ClusterPlan], Awaitable[list[PlannedNode] | None]],
+                          success: Callable[[ClusterPlan], None]) -> int:
+        """Run `attempt` (None: success, else the failed nodes, maybe none) under -onfailure."""
+        options = plan.options
+        tries = 0
+        while True:
+            failed = await attempt(plan)
+            if failed is None:
+                mark_finished(self.paths)
+                success(plan)
+                return 0
             choice = self._choose(options.onfailure, bool(failed))
             if choice in ("retry", "exclude"):
                 tries += 1
@@ -258,7 +273,7 @@ class Provisioner:
                     self.say(f"Error after {options.retries} retries")
                     self._guidance()
                     return 1
-                if choice == "exclude":
+                if choice == "exclude" and failed:
                     self.say(f"Something went wrong, removing {len(failed)} nodes from the "
                              f"configuration and retrying {tries}/{options.retries}")
                     plan = await self._exclude(plan, failed, catalog)
@@ -315,7 +330,7 @@ class Provisioner:
 
     # --- texts -------------------------------------------------------------------------------
 
-    def _hint(self) -> str:
+    def hint(self) -> str:
         return ("Run 'ipmi <MAC|DOMAIN> diag' for a short overview of a node, connect to its "
                 "serial console with 'ipmi <MAC|DOMAIN>', see its events with "
                 "'racker node timeline <MAC>', or try to connect via SSH.")
@@ -332,7 +347,7 @@ class Provisioner:
     def _failure(self, nodes: list[PlannedNode]) -> None:
         self.say(f"Failed to provision the following {len(nodes)} nodes:")
         self.say(" ".join(n.mac for n in nodes))
-        self.say(self._hint())
+        self.say(self.hint())
 
     def _guidance(self) -> None:
         self.say("If individual nodes did not come up, you can retry later with:")

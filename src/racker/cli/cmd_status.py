@@ -14,7 +14,8 @@ from racker.bmc_locate import find_bmc_ip
 from racker.credentials import load_credentials
 from racker.errors import RackerError
 from racker.inventory import load_inventory
-from racker.model import PlannedNode
+from racker.lokomotive import cluster_nodes, joined
+from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
 from racker.status import gather, render_table, to_json
 
@@ -46,7 +47,11 @@ async def _status(paths: Paths, as_json: bool) -> int:
                                               credentials.password))
             return (await bmc.power_status()).value
 
-        status = await gather(paths, power)
+        def members(plan: ClusterPlan) -> set[str] | None:
+            names = cluster_nodes(paths.lokomotive_dir)
+            return None if names is None else joined(plan, names)
+
+        status = await gather(paths, power, members)
     if as_json:
         print(json.dumps(to_json(status), indent=2, ensure_ascii=False))
     else:
