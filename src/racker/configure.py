@@ -19,7 +19,7 @@ from racker.inventory import load_inventory
 from racker.model import ClusterPlan, Options
 from racker.paths import Paths
 from racker.plan import make_plan
-from racker.render import TOOLS_IMAGE, config_folder, render_config
+from racker.render import config_folder, render_config
 from racker.render.dnsmasq import DnsmasqSettings, render_dnsmasq
 from racker.render.hosts import HostsEntry, hosts_entries
 
@@ -64,7 +64,7 @@ def configure(paths: Paths, options: Options, *, render_only: bool) -> Configure
 
 
 def write_configuration(
-    paths: Paths, plan: ClusterPlan, *, render_only: bool, tools_image: str = TOOLS_IMAGE
+    paths: Paths, plan: ClusterPlan, *, render_only: bool
 ) -> ConfigureResult:
     """Write everything for a plan: the folder, dnsmasq.conf and the hosts entries.
 
@@ -73,7 +73,7 @@ def write_configuration(
     """
     check_folders(paths)
     folder = config_folder(paths, plan.options.provision)
-    files = render_config(plan, paths, tools_image=tools_image)
+    files = render_config(plan, paths)
     files += (render_record(plan.options, racker_version=__version__),)
     dnsmasq_text = render_dnsmasq(plan, dnsmasq_settings(paths, plan.inventory.pxe_interface))
     entries = hosts_entries(plan)

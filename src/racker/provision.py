@@ -189,9 +189,10 @@ class Provisioner:
 
         async def on_report(node: BootNode, kind: EventKind) -> None:
             planned = by_mac.get(node.mac)
-            if kind is EventKind.INSTALLED and planned is not None:
+            if planned is not None:
                 # NOTE: before answering: the installer reboots only after this, and a PXE
-                # boot of an installed node would install it again
+                # boot of an installed node would install it again; at every boot the node
+                # reports again, so a BMC that lost its boot flags is corrected
                 await self.control.set_disk_boot(planned)
 
         config = BootServerConfig(f"http://{plan.management_ip}:{self.settings.boot_port}",

@@ -148,3 +148,15 @@ def test_nodes_api(tmp_path: Path, store: Store) -> None:
     r = asyncio.run(_get(make_client(tmp_path, store), "/racker/v1/nodes"))
     assert r.json() == [{"mac": NODE.mac, "name": "node-0", "ip": NODE.ip,
                          "installed_at": None, "booted_at": 42.0}]
+
+
+def test_self_events_name_the_node_by_its_address(tmp_path: Path, store: Store) -> None:
+    reports: list[tuple[str, EventKind]] = []
+
+    async def go(ip: str) -> httpx.Response:
+        async with make_client(tmp_path, store, client_ip=ip, reports=reports) as c:
+            return await c.post("/racker/v1/self/events", content=b'{"event": "booted"}')
+
+    assert asyncio.run(go(NODE.ip)).json()["mac"] == NODE.mac
+    assert reports == [(NODE.mac, EventKind.BOOTED)]
+    assert asyncio.run(go("172.24.213.99")).status_code == 404

@@ -82,7 +82,7 @@ def test_node_config_parts(options: Any, networkd: list[str], units: list[str],
         assert f"MACAddress={node.mac}\n" in priv
         assert f"Address={node.ip}/24\n" in priv
         assert all(u["enabled"] is True for u in doc["systemd"]["units"])
-        assert "0x00 0x08 0x05 0xe0 0x08" in doc["systemd"]["units"][0]["contents"]
+        assert "/racker/v1/self/events" in doc["systemd"]["units"][0]["contents"]
 
 
 def test_lokomotive_node_hosts_list_every_controller() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from racker.render import DEFAULT_KERNEL_CONSOLE, PXE_COMMANDS, inband_disk_boot_command
+from racker.render import DEFAULT_KERNEL_CONSOLE, PXE_COMMANDS, install_pre_reboot_command
 from racker.render.flatcar import flatcar_tf, render_flatcar, tfvars, variables_tf
 from tests.renderplans import STATIC, build_plan, flatcar, parse_hcl, paths_under
 
@@ -33,7 +33,7 @@ def test_file_names() -> None:
                           for i in range(3)}),
         ("installer_clc_snippets", {}),
         ("kernel_console", list(DEFAULT_KERNEL_CONSOLE)),
-        ("install_pre_reboot_cmds", inband_disk_boot_command()),
+        ("install_pre_reboot_cmds", install_pre_reboot_command("172.24.213.1")),
         ("pxe_commands", PXE_COMMANDS),
     ],
 )

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from racker.model import Backup, Options, StorageProvider
-from racker.render import DEFAULT_KERNEL_CONSOLE, PXE_COMMANDS, inband_disk_boot_command
+from racker.render import DEFAULT_KERNEL_CONSOLE, PXE_COMMANDS, install_pre_reboot_command
 from racker.render.lokomotive import baremetal_lokocfg, lokocfg_vars, render_lokomotive
 from tests.renderplans import STATIC, build_plan, lokomotive, parse_hcl, paths_under
 
@@ -78,7 +78,7 @@ def vars_of(opts: Options, n: int = 4, **kw: Any) -> dict[str, Any]:
         ("node_specific_labels", {n: {"metadata.node-type": ""}
                                   for n in [C.format(0)] + [W.format(i) for i in range(3)]}),
         ("kernel_console", list(DEFAULT_KERNEL_CONSOLE)),
-        ("install_pre_reboot_cmds", inband_disk_boot_command()),
+        ("install_pre_reboot_cmds", install_pre_reboot_command("172.24.213.1")),
         ("pxe_commands", PXE_COMMANDS),
     ],
 )

@@ -22,9 +22,6 @@ MATCHBOX_API_PORT = 8081
 DEFAULT_KERNEL_CONSOLE = ("console=ttyS1,57600n8", "earlyprintk=serial,ttyS1,57600n8")
 """The serial console of the rack's servers (IPMI SOL on ttyS1)."""
 
-TOOLS_IMAGE = "quay.io/kinvolk/racker:latest"
-"""Container image with ipmitool that a node runs to set its own boot device in-band."""
-
 PXE_COMMANDS = "racker pxe-boot $mac $domain"
 """What Terraform/lokoctl run to force a PXE reinstall; they set `$mac` and `$domain`."""
 
@@ -56,17 +53,25 @@ def asset_dir(paths: Paths, provision: Provision) -> Path:
     return folder / ("lokoctl-assets" if provision is Provision.LOKOMOTIVE else "assets")
 
 
-def inband_disk_boot_command(tools_image: str = TOOLS_IMAGE) -> str:
-    """The in-band command that makes "boot from disk" persistent on the node itself.
+def _report(management_ip: str, event: str) -> str:
+    return (f"curl --fail --silent --show-error --retry 30 --retry-delay 2 --retry-all-errors "
+            f"-H 'Content-Type: application/json' -d '{{\"event\": \"{event}\"}}' "
+            f"http://{management_ip}:8080/racker/v1/self/events")
 
-    NOTE: raw bytes because ipmitool 1.8.18 keeps only one of `persistent,efiboot`: parameter 3
-    = 0x1f stops the BMC from clearing the boot flags after 60 s, parameter 5 = persistent EFI
-    hard disk.
+
+def inband_disk_boot_command(management_ip: str) -> str:
+    """What a node runs at every boot so that "boot from disk" stays set.
+
+    NOTE: the node tells racker (identified by its address) that it booted, and racker sets the
+    boot device (parameter 3 = 0x1f, then persistent disk) over IPMI before it answers: BMCs
+    that forget their boot flags are corrected at every boot, without ipmitool on the node.
     """
-    return (
-        f"docker run --privileged --net host --rm {tools_image} sh -c "
-        "'ipmitool raw 0x0 0x8 0x3 0x1f && ipmitool raw 0x00 0x08 0x05 0xe0 0x08 0x00 0x00 0x00'"
-    )
+    return _report(management_ip, "booted")
+
+
+def install_pre_reboot_command(management_ip: str) -> str:
+    """What the installer runs before its reboot: racker sets boot device disk, then answers."""
+    return _report(management_ip, "installed")
 
 
 def clc_paths(name: str) -> tuple[str, str]:
@@ -75,14 +80,14 @@ def clc_paths(name: str) -> tuple[str, str]:
 
 
 def render_config(
-    plan: ClusterPlan, paths: Paths, *, tools_image: str = TOOLS_IMAGE
+    plan: ClusterPlan, paths: Paths
 ) -> tuple[RenderedFile, ...]:
     """Every file of the configuration folder for the plan's provision type."""
     # Imported here: the submodules import RenderedFile and the helpers above from this module.
     if plan.options.provision is Provision.LOKOMOTIVE:
         from racker.render.lokomotive import render_lokomotive
 
-        return render_lokomotive(plan, paths, tools_image=tools_image)
+        return render_lokomotive(plan, paths)
     from racker.render.flatcar import render_flatcar
 
-    return render_flatcar(plan, paths, tools_image=tools_image)
+    return render_flatcar(plan, paths)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from racker.model import ClusterPlan, PlannedNode, Provision, StaticAddress
-from racker.render import TOOLS_IMAGE, inband_disk_boot_command
+from racker.render import inband_disk_boot_command
 
 RESOLVE_ADDR = "192.0.2.254"
 """Address of the dummy `resolve` link where systemd-resolved also listens (TEST-NET-1)."""
@@ -86,13 +86,12 @@ def public_network(static: StaticAddress) -> str:
     )
 
 
-def disk_boot_unit(tools_image: str = TOOLS_IMAGE) -> Doc:
+def disk_boot_unit(management_ip: str) -> Doc:
     """The unit that keeps "boot from disk" persistent (BMCs forget it after 60 s otherwise)."""
     contents = _unit(
         ("Unit", [
-            "Description=Keep booting from disk: set the persistent EFI disk boot device in-band"
-            " (raw IPMI bytes, because ipmitool 1.8.18 applies only one of persistent and"
-            " efiboot), after disabling the 60 s timer that clears the boot flags",
+            "Description=Keep booting from disk: report this boot to racker, which sets the"
+            " persistent disk boot device over IPMI (and the 60 s boot-flag timer off)",
             "Requires=network-online.target",
             "After=network-online.target",
         ]),
@@ -101,7 +100,7 @@ def disk_boot_unit(tools_image: str = TOOLS_IMAGE) -> Doc:
             "RemainAfterExit=yes",
             "Restart=on-failure",
             "RestartSec=5s",
-            f"ExecStart={inband_disk_boot_command(tools_image)}",
+            f"ExecStart={inband_disk_boot_command(management_ip)}",
         ]),
         ("Install", ["WantedBy=multi-user.target"]),
     )
@@ -164,12 +163,12 @@ def etc_hosts(plan: ClusterPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def node_config(plan: ClusterPlan, node: PlannedNode, *, tools_image: str = TOOLS_IMAGE) -> Doc:
+def node_config(plan: ClusterPlan, node: PlannedNode) -> Doc:
     """`cl/<name>.yaml`: internal address, persistent disk boot, and for Lokomotive the resolver.
     """
     networkd: list[Doc] = [{"name": "10-priv-stable.network",
                             "contents": priv_network(node.mac, node.ip)}]
-    units: list[Doc] = [disk_boot_unit(tools_image)]
+    units: list[Doc] = [disk_boot_unit(plan.management_ip)]
     doc: Doc = {"networkd": {"units": networkd}, "systemd": {"units": units}}
     if plan.options.provision is Provision.LOKOMOTIVE:
         networkd.extend(_resolver_netdevs())
@@ -186,8 +185,7 @@ _MAC_SLOT = "RACKER-NODE-MAC"
 _IP_SLOT = "RACKER-NODE-IP"
 
 
-def render_node_configs(plan: ClusterPlan, *, tools_image: str = TOOLS_IMAGE
-                        ) -> dict[str, str]:
+def render_node_configs(plan: ClusterPlan) -> dict[str, str]:
     """The text of every planned node's `cl/<name>.yaml`, by node name.
 
     All nodes' configs have the same shape and differ only in MAC and internal address, so the
@@ -199,7 +197,7 @@ def render_node_configs(plan: ClusterPlan, *, tools_image: str = TOOLS_IMAGE
         return {}
     first = plan.nodes[0]
     slot = replace(first, node=replace(first.node, primary_mac=_MAC_SLOT), ip=_IP_SLOT)
-    template = dump(node_config(plan, slot, tools_image=tools_image))
+    template = dump(node_config(plan, slot))
     return {n.name: template.replace(_MAC_SLOT, n.mac).replace(_IP_SLOT, n.ip)
             for n in plan.nodes}
 

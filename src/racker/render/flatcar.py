@@ -16,13 +16,12 @@ from racker.render import (
     MATCHBOX_API_PORT,
     PXE_COMMANDS,
     SSH_PUBKEY,
-    TOOLS_IMAGE,
     RenderedFile,
     asset_dir,
     clc,
     clc_paths,
     hcl,
-    inband_disk_boot_command,
+    install_pre_reboot_command,
 )
 
 TERRAFORM_MODULE = "/opt/racker/terraform/"
@@ -42,16 +41,16 @@ def snippet_maps(plan: ClusterPlan) -> tuple[str, str]:
     return hcl.block_map(clc_snippets), hcl.block_map(installer)
 
 
-def common_tail(tools_image: str) -> list[tuple[str, str]]:
+def common_tail(plan: ClusterPlan) -> list[tuple[str, str]]:
     """kernel_console, install_pre_reboot_cmds and pxe_commands (shared with Lokomotive)."""
     return [
         ("kernel_console", hcl.string_list(DEFAULT_KERNEL_CONSOLE)),
-        ("install_pre_reboot_cmds", hcl.string(inband_disk_boot_command(tools_image))),
+        ("install_pre_reboot_cmds", hcl.string(install_pre_reboot_command(plan.management_ip))),
         ("pxe_commands", hcl.string(PXE_COMMANDS)),
     ]
 
 
-def tfvars(plan: ClusterPlan, paths: Paths, *, tools_image: str = TOOLS_IMAGE) -> str:
+def tfvars(plan: ClusterPlan, paths: Paths) -> str:
     """`terraform.tfvars`"""
     clc_snippets, installer = snippet_maps(plan)
     return hcl.assignments([
@@ -61,7 +60,7 @@ def tfvars(plan: ClusterPlan, paths: Paths, *, tools_image: str = TOOLS_IMAGE) -
         ("matchbox_addr", hcl.string(plan.management_ip)),
         ("clc_snippets", clc_snippets),
         ("installer_clc_snippets", installer),
-        *common_tail(tools_image),
+        *common_tail(plan),
     ])
 
 
@@ -147,25 +146,25 @@ terraform {
 
 
 def render_flatcar(
-    plan: ClusterPlan, paths: Paths, *, tools_image: str = TOOLS_IMAGE
+    plan: ClusterPlan, paths: Paths
 ) -> tuple[RenderedFile, ...]:
     """Every file of `~/flatcar-container-linux/`, relative to that folder."""
     files = [
         RenderedFile(PurePosixPath("terraform.tfvars"),
-                     tfvars(plan, paths, tools_image=tools_image)),
+                     tfvars(plan, paths)),
         RenderedFile(PurePosixPath("flatcar.tf"), flatcar_tf(paths)),
         RenderedFile(PurePosixPath("variables.tf"), variables_tf()),
         RenderedFile(PurePosixPath("versions.tf"), VERSIONS_TF),
         RenderedFile(PurePosixPath("templates/base.yaml.tmpl"), clc.base_template()),
     ]
-    files += node_files(plan, tools_image=tools_image)
+    files += node_files(plan)
     return tuple(files)
 
 
-def node_files(plan: ClusterPlan, *, tools_image: str = TOOLS_IMAGE) -> list[RenderedFile]:
+def node_files(plan: ClusterPlan) -> list[RenderedFile]:
     """`cl/<name>.yaml` and `cl/<name>-custom.yaml` of every planned node."""
     out: list[RenderedFile] = []
-    configs = clc.render_node_configs(plan, tools_image=tools_image)
+    configs = clc.render_node_configs(plan)
     for n in plan.nodes:
         main, custom = clc_paths(n.name)
         out.append(RenderedFile(PurePosixPath(main), configs[n.name]))

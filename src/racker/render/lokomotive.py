@@ -14,7 +14,6 @@ from racker.render import (
     BOOT_HTTP_PORT,
     MATCHBOX_API_PORT,
     SSH_PUBKEY,
-    TOOLS_IMAGE,
     RenderedFile,
     asset_dir,
     hcl,
@@ -24,7 +23,7 @@ from racker.render.flatcar import common_tail, node_files, snippet_maps
 BACKUP_CREDENTIALS = "backup-credentials"
 
 
-def lokocfg_vars(plan: ClusterPlan, paths: Paths, *, tools_image: str = TOOLS_IMAGE) -> str:
+def lokocfg_vars(plan: ClusterPlan, paths: Paths) -> str:
     """`lokocfg.vars`"""
     o = plan.options
     clc_snippets, installer = snippet_maps(plan)
@@ -41,7 +40,7 @@ def lokocfg_vars(plan: ClusterPlan, paths: Paths, *, tools_image: str = TOOLS_IM
         ("clc_snippets", clc_snippets),
         ("installer_clc_snippets", installer),
         ("node_specific_labels", labels),
-        *common_tail(tools_image),
+        *common_tail(plan),
     ]
     if o.backup is not None:
         pairs += [
@@ -196,13 +195,13 @@ def backup_credentials(backup: Backup) -> str:
 
 
 def render_lokomotive(
-    plan: ClusterPlan, paths: Paths, *, tools_image: str = TOOLS_IMAGE
+    plan: ClusterPlan, paths: Paths
 ) -> tuple[RenderedFile, ...]:
     """Every file of `~/lokomotive/`, relative to that folder."""
     o = plan.options
     files = [
         RenderedFile(PurePosixPath("lokocfg.vars"),
-                     lokocfg_vars(plan, paths, tools_image=tools_image)),
+                     lokocfg_vars(plan, paths)),
         RenderedFile(PurePosixPath("baremetal.lokocfg"), baremetal_lokocfg(paths)),
     ]
     if o.web_ui:
@@ -215,5 +214,5 @@ def render_lokomotive(
         files.append(RenderedFile(PurePosixPath("velero.lokocfg"), VELERO_LOKOCFG))
         files.append(RenderedFile(PurePosixPath(BACKUP_CREDENTIALS),
                                   backup_credentials(o.backup), mode=0o600))
-    files += node_files(plan, tools_image=tools_image)
+    files += node_files(plan)
     return tuple(files)

@@ -1,7 +1,8 @@
 """The boot server: matchbox-compatible iPXE/Ignition endpoints plus racker's events API.
 
 `GET /boot.ipxe`, `GET /ipxe?mac=&uuid=`, `GET /ignition?mac=&os=`, `GET /metadata?mac=`,
-`GET /assets/...` (Range requests, no path traversal), `POST /racker/v1/nodes/{mac}/events`,
+`GET /assets/...` (Range requests, no path traversal), `POST /racker/v1/nodes/{mac}/events`
+(and `/racker/v1/self/events`, the node named by its address),
 `GET /racker/v1/nodes`. Every request becomes an event in the store. A node's Ignition (which can
 hold secrets) is served only to requests from that node's internal IP unless configured otherwise.
 """
@@ -175,7 +176,14 @@ def create_app(
         return FileResponse(target)
 
     async def post_event(request: Request) -> Response:
-        node = lookup(request, request.path_params["mac"])
+        if request.path_params.get("mac") is None:  # /self/events: the node by its address
+            client = request.client.host if request.client else None
+            found = node_by_ip(client)
+            if found is None:
+                raise NotFound(f"no node of this rack has the address {client}")
+            node = found
+        else:
+            node = lookup(request, request.path_params["mac"])
         check_source(request, node)
         try:
             body = json.loads(await request.body() or b"{}")
@@ -216,6 +224,7 @@ def create_app(
         Route("/metadata", metadata),
         Route("/assets/{path:path}", assets),
         Route("/racker/v1/nodes/{mac}/events", post_event, methods=["POST"]),
+        Route("/racker/v1/self/events", post_event, methods=["POST"]),
         Route("/racker/v1/nodes", list_nodes),
     ]
     return Starlette(
