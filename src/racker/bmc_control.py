@@ -87,6 +87,11 @@ class IpmiControl:
         bmc = await self._bmc(node)
         await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
 
+    async def reassert_disk_boot(self, node: PlannedNode) -> None:
+        bmc = self._bmcs.get(node.mac)
+        if bmc is not None:
+            await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
+
     async def close(self) -> None:
         self._bmcs.clear()
         await self.driver.aclose()

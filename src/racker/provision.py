@@ -67,6 +67,7 @@ class Provisioner:
     netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
     _title: str = BMC_TITLE
     _logs: Path = Path(".")
+    _background: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -189,11 +190,18 @@ class Provisioner:
 
         async def on_report(node: BootNode, kind: EventKind) -> None:
             planned = by_mac.get(node.mac)
-            if planned is not None:
+            if planned is None:
+                return
+            if kind is EventKind.INSTALLED:
                 # NOTE: before answering: the installer reboots only after this, and a PXE
-                # boot of an installed node would install it again; at every boot the node
-                # reports again, so a BMC that lost its boot flags is corrected
+                # boot of an installed node would install it again
                 await self.control.set_disk_boot(planned)
+            else:
+                # every boot is reported: correct a BMC that lost its boot flags, in the
+                # background, so that neither the answer nor the event waits for the BMC
+                task = asyncio.create_task(self._reassert_disk_boot(planned, store))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
         config = BootServerConfig(f"http://{plan.management_ip}:{self.settings.boot_port}",
                                   self.paths.state_dir / "assets")
@@ -298,6 +306,13 @@ class Provisioner:
             if st.state is NodeState.DONE and hashes.get(st.node.mac) is None:
                 config = node_ignition(folder, st.node.name, self.paths)
                 hashes.record(st.node.mac, ignition_hash(config.to_json(pretty=False)))
+
+    async def _reassert_disk_boot(self, node: PlannedNode, store: Store) -> None:
+        try:
+            await asyncio.wait_for(self.control.reassert_disk_boot(node), 60)
+        except (RackerError, TimeoutError) as e:
+            store.add(node.mac, EventKind.ERROR, stage="boot",
+                      detail={"error": f"boot device disk not re-asserted: {e}"})
 
     def _choose(self, policy: OnFailure, can_exclude: bool) -> str:
         if policy is OnFailure.RETRY:

@@ -61,6 +61,9 @@ class FakeRack:
     async def set_disk_boot(self, node: PlannedNode) -> None:
         pass
 
+    async def reassert_disk_boot(self, node: PlannedNode) -> None:
+        pass
+
     async def close(self) -> None:
         pass
 

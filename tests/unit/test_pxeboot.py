@@ -45,6 +45,9 @@ class FlakyControl:
     async def set_disk_boot(self, node: PlannedNode) -> None:
         raise AssertionError("pxe-boot never sets disk boot")
 
+    async def reassert_disk_boot(self, node: PlannedNode) -> None:
+        raise AssertionError("pxe-boot never sets disk boot")
+
     async def close(self) -> None:
         self.closed = True
 

@@ -29,6 +29,11 @@ class Control(Protocol):
         """Boot device disk, persistent, read back (before the installer reboots)."""
         ...
 
+    async def reassert_disk_boot(self, node: PlannedNode) -> None:
+        """Boot device disk again, only over a session that is already open (never waits to
+        find a BMC: a node that reports a boot must not hold racker up)."""
+        ...
+
     async def close(self) -> None:
         """Log out of every BMC session."""
         ...
