@@ -1,7 +1,8 @@
 """Runs dnsmasq (DHCP + TFTP for iPXE) on the PXE interface, restarts it when it dies.
 
 The configuration is rendered by `racker.render.dnsmasq`; this module only starts, checks,
-restarts and stops the process. The lease hook turns every lease into an event in the store.
+restarts and stops the process. The lease hook drops every lease change and TFTP transfer into
+a spool folder, which the supervisor empties into the event store every COLLECT_SEC.
 """
 
 from __future__ import annotations
@@ -9,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shlex
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from racker.atomic import write_atomic
 from racker.errors import ServiceError, Where
-from racker.services import leasehook
+from racker.services.leasehook import LeaseSpool, hook_script
 from racker.store import Store
+
+COLLECT_SEC = 0.05
+"""How often the lease hook's spool is emptied into the store."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,9 @@ class DnsmasqFiles:
     def log(self) -> Path:
         return self.dir / "dnsmasq.log"
 
-
-def hook_script(python: str, state_dir: Path) -> str:
-    """The `--dhcp-script` wrapper: racker's lease hook, started as fast as Python starts."""
-    return ("#!/bin/sh\n"
-            f"exec {shlex.quote(python)} -I -S {shlex.quote(leasehook.__file__)} "
-            f"--state-dir {shlex.quote(str(state_dir))} \"$@\"\n")
+    @property
+    def spool(self) -> Path:
+        return self.dir / "lease-events"
 
 
 def dnsmasq_argv(files: DnsmasqFiles, netns: str | None = None) -> list[str]:
@@ -84,6 +83,8 @@ class Dnsmasq:
         self._on_exit = on_exit
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
+        self._collector: asyncio.Task[None] | None = None
+        self._spool: LeaseSpool | None = None
         self._stopping = False
         self._delay = backoff[0]
         self.restarts = 0
@@ -95,11 +96,21 @@ class Dnsmasq:
     async def start(self) -> None:
         """Check the configuration, write the hook, start and keep dnsmasq running."""
         check_config(self.files)
-        Store.in_state_dir(self.files.state_dir).close()  # the hook only inserts rows
-        write_atomic(self.files.hook, hook_script(sys.executable, self.files.state_dir), 0o755)
+        spool = LeaseSpool(self.files.spool, Store.in_state_dir(self.files.state_dir))
+        spool.prepare()
+        spool.collect()  # what a previous run left
+        self._spool = spool
+        write_atomic(self.files.hook, hook_script(self.files.spool), 0o755)
         self._stopping = False
         await self._spawn()
         self._task = asyncio.create_task(self._watch())
+        self._collector = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        assert self._spool is not None
+        while True:
+            await asyncio.sleep(COLLECT_SEC)
+            self._spool.collect()
 
     async def _spawn(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
@@ -143,10 +154,15 @@ class Dnsmasq:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._collector):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._spool is not None:
+            self._spool.collect()  # the last calls, made while dnsmasq stopped
+            self._spool.store.close()
+            self._spool = None
 
 
 def is_running(pid: int) -> bool:

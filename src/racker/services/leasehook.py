@@ -1,30 +1,45 @@
 """dnsmasq's `--dhcp-script`: every lease change and TFTP transfer becomes an event.
 
-dnsmasq runs it as `SCRIPT add|old|del MAC IP [HOSTNAME]` and `SCRIPT tftp SIZE IP FILE`, one
-call after the other. It must never fail loudly: a broken hook must not stop DHCP, so errors go
-to stderr (dnsmasq's log) and the exit code is 0.
+dnsmasq runs the hook as `HOOK add|old|del MAC IP [HOSTNAME]` and `HOOK tftp SIZE IP FILE`, one
+call after the other. The hook is a few lines of `sh` that drop one file per call into a spool
+folder; racker (the process supervising dnsmasq) moves the files into the event store. The hook
+must never fail loudly: a broken hook must not stop DHCP.
 
-NOTE: this file imports nothing but the standard library and runs as `python -I -S FILE`: a
-rack of 48 servers makes about 100 leases at once and dnsmasq runs the hook serially, so its
-start-up time (20 ms instead of 150 ms with racker imported) decides when the engine hears of
-the last lease. It writes the same rows as `racker.store.Store.add` (the store creates the
-table before dnsmasq starts).
+NOTE: a rack of 48 servers makes about 250 hook calls while it is provisioned, one after the
+other. A Python hook cost 27 ms of CPU per call (6.5 s in all, on a management node that is
+busy serving the same rack); `sh` and `date` cost about 2 ms, and the store sees the events
+within one collection interval instead of after the queue of hook runs.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
 import re
-import sqlite3
-import sys
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from racker.store import EventKind, Store
+
 LEASE_ACTIONS = ("add", "old", "del")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-KIND = "lease"
-"""`racker.store.EventKind.LEASE`"""
+_NAME = re.compile(r"^(\d{10,}\.\d{1,9})-\d+$")
+STALE_SEC = 2.0
+"""A spool file this old that is still incomplete is dropped (its hook was killed)."""
+
+
+def hook_script(spool: Path) -> str:
+    """The `--dhcp-script`: one file per call, named `<epoch seconds.ns>-<pid>`, a line per
+    argument. `printf` writes it in one go; the collector skips files without their last line."""
+    folder = shlex.quote(str(spool) + "/")
+    return ("#!/bin/sh\n"
+            "# racker's dnsmasq --dhcp-script (rewritten whenever racker starts dnsmasq).\n"
+            "case \"$1\" in add|old|del|tftp) ;; *) exit 0 ;; esac\n"
+            "t=$(date +%s.%N 2>/dev/null) || exit 0\n"
+            f"printf '%s\\n' \"$@\" > {folder}\"$t-$$\" 2>/dev/null\n"
+            "exit 0\n")
 
 
 def event_of(args: Sequence[str]) -> tuple[str, dict[str, str]] | None:
@@ -34,7 +49,7 @@ def event_of(args: Sequence[str]) -> tuple[str, dict[str, str]] | None:
         if not _MAC.match(mac):  # e.g. an InfiniBand or client-id lease: not one of our nodes
             return None
         detail = {"action": args[0], "ip": args[2]}
-        if len(args) > 3:
+        if len(args) > 3 and args[3]:
             detail["hostname"] = args[3]
         return mac, detail
     if len(args) >= 4 and args[0] == "tftp":
@@ -42,31 +57,65 @@ def event_of(args: Sequence[str]) -> tuple[str, dict[str, str]] | None:
     return None
 
 
-def record(state_dir: Path, mac: str, detail: dict[str, str]) -> None:
-    """Append the event to `<state>/racker.db` in one transaction."""
-    db = sqlite3.connect(state_dir / "racker.db", timeout=30, isolation_level=None)
-    try:
-        db.execute("INSERT INTO events (ts, mac, kind, stage, detail) VALUES (?, ?, ?, ?, ?)",
-                   (time.time(), mac, KIND, None, json.dumps(detail, sort_keys=True)))
-    finally:
-        db.close()
+def parse_call(name: str, text: str) -> tuple[float, list[str]] | None:
+    """(time, arguments) of one spool file, or None while it is incomplete (pure)."""
+    m = _NAME.match(name)
+    if m is None or not text.endswith("\n"):
+        return None
+    return float(m.group(1)), text[:-1].split("\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -I -S leasehook.py --state-dir DIR ACTION ARGS...`"""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 2 or args[0] != "--state-dir":
-        print("usage: leasehook --state-dir DIR ACTION ARGS...", file=sys.stderr)
-        return 0
-    found = event_of(args[2:])
-    if found is None:
-        return 0
-    try:
-        record(Path(args[1]), *found)
-    except sqlite3.Error as e:
-        print(f"racker lease hook: cannot record {found[0]}: {e}", file=sys.stderr)
-    return 0
+class LeaseSpool:
+    """The hook's spool folder: `collect()` moves complete calls into the store, oldest first."""
+
+    def __init__(self, folder: Path, store: Store) -> None:
+        self.folder = folder
+        self.store = store
+
+    def prepare(self) -> None:
+        """Create the folder (root only: the file names are predictable)."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+
+    def collect(self) -> int:
+        """Record every complete call as an event and remove its file; return how many."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return 0
+        calls: list[tuple[float, str, list[str]]] = []
+        for entry in entries:
+            try:
+                text = Path(entry.path).read_text(errors="replace")
+            except OSError:
+                continue
+            parsed = parse_call(entry.name, text)
+            if parsed is None:
+                self._drop_if_stale(entry)
+                continue
+            calls.append((parsed[0], entry.path, parsed[1]))
+        calls.sort()
+        recorded = 0
+        for when, path, args in calls:
+            found = event_of(args)
+            if found is not None:
+                self.store.add(found[0], EventKind.LEASE, detail=found[1], ts=when)
+                recorded += 1
+            _remove(path)
+        return recorded
+
+    @staticmethod
+    def _drop_if_stale(entry: os.DirEntry[str]) -> None:
+        """A file still incomplete after STALE_SEC belongs to a hook that was killed: its
+        event is lost either way, and dnsmasq repeats lease states at its next start."""
+        try:
+            age = time.time() - entry.stat().st_mtime
+        except OSError:
+            return
+        if age > STALE_SEC:
+            _remove(entry.path)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -20,6 +20,7 @@ from typing import Any
 
 from racker.atomic import write_atomic
 from racker.sim.lite import NODE_FAULTS, LiteNode
+from racker.sim.netlink import set_address
 from racker.sim.node import NodeChassis
 from racker.sim.qemu_node import QEMU_FAULTS, QemuNode, QemuSpec, pick_accel
 from racker.sim.state import RackDir, append_timeline, load_topology, read_credentials
@@ -62,17 +63,6 @@ class _Server:
     node: LiteNode | QemuNode
     bmc: VirtualBmc
     dhcp: asyncio.subprocess.Process | None = None
-
-
-async def set_address(ns: str, iface: str, cidr: str | None) -> None:
-    """Flush the IPv4 addresses of `iface` in `ns` and add `cidr` (None: leave it empty)."""
-    cmds = [["ip", "-n", ns, "-4", "addr", "flush", "dev", iface]]
-    if cidr is not None:
-        cmds.append(["ip", "-n", ns, "addr", "add", cidr, "dev", iface])
-    for argv in cmds:
-        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
-                                                    stderr=asyncio.subprocess.DEVNULL)
-        await proc.wait()
 
 
 def _bmc_logger(node: LiteNode | QemuNode) -> Callable[[str], None]:

@@ -114,7 +114,10 @@ class LiteNode:
 
     async def _unconfigure(self) -> None:
         self.state.ip = None
-        await self._set_address(self.ns, self.iface, None)
+        try:
+            await self._set_address(self.ns, self.iface, None)
+        except OSError as e:  # the next lease fails with the reason too
+            self.log("nic-error", error=str(e))
 
     # -- boot loop ---------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -201,7 +204,8 @@ class LiteNode:
             raise BootFailed(f"tftp: {e}") from None
         if got.size == 0:
             raise BootFailed(f"tftp: {ack.boot_file} is empty")
-        self.log("tftp-done", size=got.size, sha256=got.sha256[:16])
+        self.log("tftp-done", size=got.size, sha256=got.sha256[:16],
+                 retransmits=got.retransmits)
         ipxe = dp.ClientProfile(self.mac, uuid=uuid_bytes, arch=7, user_class="iPXE")
         ack2 = await self._lease(ipxe, "ipxe-dhcp")
         url = ack2.boot_file

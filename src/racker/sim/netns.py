@@ -1,8 +1,9 @@
 """Network namespaces: a thin `ip` runner and sockets opened inside a namespace.
 
 NOTE: a socket belongs to the network namespace of the thread that created it, for its whole
-life. So the one simulator process opens each node's and BMC's sockets from a short-lived thread
-that first joins the namespace (setns), and then uses them from its asyncio loop as usual.
+life. So the one simulator process opens each node's and BMC's sockets from one dedicated thread
+that joins the namespace (setns), makes the socket and returns to its own namespace, and then
+uses them from its asyncio loop as usual. That thread runs nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -143,18 +145,46 @@ def call_in_netns(name: str, fn: Callable[[], T]) -> T:
     return box["result"]  # type: ignore[return-value]
 
 
-def socket_in_netns(name: str, family: int, type_: int, proto: int = 0) -> socket.socket:
-    """A new non-blocking socket living in network namespace `name`."""
+_sockets: ThreadPoolExecutor | None = None
+_sockets_lock = threading.Lock()
 
-    def make() -> socket.socket:
-        s = socket.socket(family, type_, proto)
+
+def _socket_maker() -> ThreadPoolExecutor:
+    """The one thread that makes sockets in other namespaces (started on first use)."""
+    global _sockets
+    with _sockets_lock:
+        if _sockets is None:
+            _sockets = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netns-sockets")
+        return _sockets
+
+
+def _make_socket(name: str, family: int, type_: int, proto: int) -> socket.socket:
+    """Join `name`, make the socket, go back: the thread never stays in (and so never keeps
+    alive) a namespace that its owner may delete."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(fd)
+        finally:
+            os.close(fd)
+        try:
+            s = socket.socket(family, type_, proto)
+        finally:
+            _setns(home)
         s.setblocking(False)
         return s
+    finally:
+        os.close(home)
 
-    return call_in_netns(name, make)
+
+def socket_in_netns(name: str, family: int, type_: int, proto: int = 0) -> socket.socket:
+    """A new non-blocking socket living in network namespace `name`."""
+    return _socket_maker().submit(_make_socket, name, family, type_, proto).result()
 
 
 async def asocket_in_netns(name: str, family: int, type_: int,
                            proto: int = 0) -> socket.socket:
     """`socket_in_netns` without blocking the event loop."""
-    return await asyncio.to_thread(socket_in_netns, name, family, type_, proto)
+    return await asyncio.get_running_loop().run_in_executor(
+        _socket_maker(), _make_socket, name, family, type_, proto)
