@@ -154,18 +154,23 @@ class IpmiDriver(Driver):
                 await self._drop(key)
             await self._probe(target)
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
-            try:
-                command = await self._run(executor, lambda: self._new_command(target),
-                                          self.settings.timeout)
-            except TimeoutError:
-                executor.shutdown(wait=False)
-                raise BmcTimeout(target.node, _where(target),
-                                 f"no session within {self.settings.timeout:g} s") from None
-            except glue.PYGHMI_ERRORS as e:
-                executor.shutdown(wait=False)
-                kind = codec.login_error_kind(str(e.args[0]) if e.args else None)
-                detail = str(e.args[0]) if e.args and e.args[0] else "no session established"
-                raise _ERROR_CLASS[kind](target.node, _where(target), detail) from None
+            for attempt in (1, 2):
+                try:
+                    command = await self._run(executor, lambda: self._new_command(target),
+                                              self.settings.timeout)
+                    break
+                except TimeoutError:
+                    executor.shutdown(wait=False)
+                    raise BmcTimeout(target.node, _where(target),
+                                     f"no session within {self.settings.timeout:g} s") from None
+                except glue.PYGHMI_ERRORS as e:
+                    message = str(e.args[0]) if e.args and e.args[0] else None
+                    if message is None and attempt == 1:
+                        continue  # it answered the probe: a reasonless failure is a race
+                    executor.shutdown(wait=False)
+                    raise _ERROR_CLASS[codec.login_error_kind(message)](
+                        target.node, _where(target), message or "no session established",
+                    ) from None
             session = glue.PyghmiSession(command, target.password, executor)
             self._pool[key] = session
             self.logins += 1

@@ -118,6 +118,12 @@ def new_command(bmc: str, userid: str, password: str, port: int) -> Any:
     # session. Drop the entry before and after each login.
     stale = (bmc, userid, password, port, None)
     session.Session.initting_sessions.pop(stale, None)
+    # NOTE: pyghmi marks a failed login broken before it stores the reason; the logging-in
+    # thread can look in between and fail with AttributeError (seen ~1 run in 20 with wrong
+    # credentials). A class default makes that a login failure without a reason, which the
+    # driver tries once more to learn the reason.
+    if not hasattr(session.Session, "errormsg"):
+        session.Session.errormsg = None
     try:
         return command.Command(bmc=bmc, userid=userid, password=password, port=port,
                                keepalive=True)
