@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from racker.bmc.errors import BmcTimeout, BmcUnreachable
 from racker.bmc.interfaces import Bmc, BmcTarget, BootTarget
 from racker.bmc.ipmi import IpmiDriver, IpmiSettings
-from racker.bmc_locate import LocatedBmc, find_bmc_ip
+from racker.bmc_locate import LocatedBmc, Locator
 from racker.model import Credentials, PlannedNode
 from racker.paths import Paths
 
@@ -32,16 +33,21 @@ class IpmiControl:
     retry_sec: float = 150.0
     """How long a found BMC may take to answer IPMI."""
     _bmcs: dict[str, Bmc] = field(default_factory=dict)
+    _locating: ThreadPoolExecutor | None = None
 
     @classmethod
     def for_rack(cls, paths: Paths, credentials: Credentials, pxe_interface: str,
                  retry_sec: float, *, legacy_boot: bool = False,
                  settings: IpmiSettings | None = None,
                  warn: Callable[[str], None] = lambda _msg: None) -> IpmiControl:
-        """BMCs found through the dnsmasq leases, the neighbour table and ARP on the PXE iface."""
+        """BMCs found through the dnsmasq leases, the neighbour table and ARP on the PXE iface.
+
+        One locator for the rack: the BMCs looked up at once share its scans."""
+        locator = Locator(paths, pxe_interface)
+
         def locate(node: PlannedNode) -> LocatedBmc:
-            return find_bmc_ip(node.node.bmc_mac, paths, pxe_interface, retry_sec,
-                               planned_ip=node.bmc_ip)
+            return locator.locate_bmc(node.node.bmc_mac, retry_sec, node=node.name,
+                                      planned_ip=node.bmc_ip)
         return cls(credentials, locate, legacy_boot, IpmiDriver(settings), warn, retry_sec)
 
     async def _bmc(self, node: PlannedNode) -> Bmc:
@@ -55,7 +61,7 @@ class IpmiControl:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_sec
         while True:
-            found = await asyncio.to_thread(self.locate, node)
+            found = await loop.run_in_executor(self._locator_threads(), self.locate, node)
             target = BmcTarget(node.name, found.ip, self.credentials.user,
                                self.credentials.password)
             try:
@@ -74,6 +80,14 @@ class IpmiControl:
                       "configuration; it moves on renewal)")
         self._bmcs[node.mac] = bmc
         return found.ip
+
+    def _locator_threads(self) -> ThreadPoolExecutor:
+        """Threads for lookups, which mostly wait: one per BMC of a 64-server rack at once
+        (asyncio's default pool has 6 on a small management node)."""
+        if self._locating is None:
+            self._locating = ThreadPoolExecutor(max_workers=64,
+                                                thread_name_prefix="racker-locate")
+        return self._locating
 
     async def prepare_pxe(self, node: PlannedNode) -> None:
         bmc = await self._bmc(node)
@@ -95,3 +109,6 @@ class IpmiControl:
     async def close(self) -> None:
         self._bmcs.clear()
         await self.driver.aclose()
+        if self._locating is not None:
+            self._locating.shutdown(wait=False, cancel_futures=True)
+            self._locating = None

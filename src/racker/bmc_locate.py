@@ -29,7 +29,16 @@ DEFAULT_RETRY_SEC = 150
 """Two minutes of DHCP lease time plus a margin for the ARP scan (the reference's default)."""
 
 ROUND_PAUSE_SEC = 1.0
-"""Pause between two lookup rounds, so a missing BMC costs at most one scan per second."""
+"""Pause between two neighbour-table and ARP-scan rounds: a missing BMC costs at most one scan
+per second."""
+
+ARP_GRACE_SEC = 2.0
+"""How long a lookup relies on the leases file and the neighbour table before it also scans:
+a BMC that asks racker's dnsmasq for an address shows up in the leases within moments, and a
+scan of the subnet blocks the lookup for over a second."""
+
+LEASE_POLL_SEC = 0.1
+"""How often the leases file is read in between: a BMC is found as soon as dnsmasq leases it."""
 
 SCAN_TIMEOUT_SEC = 20.0
 """Upper bound for one `arp-scan` or `ip` run."""
@@ -192,8 +201,9 @@ class Locator:
             return dict(self._planned)
 
     def lookup_once(self, mac: str, *, not_before: float | None = None,
-                    leases: dict[str, str] | None = None) -> Found | None:
-        """One round over every source; the neighbour table and scan may be shared results."""
+                    leases: dict[str, str] | None = None, scan: bool = True) -> Found | None:
+        """One round over every source (the scan only if `scan`); the neighbour table and the
+        scan may be results another thread fetched at or after `not_before`."""
         since = self._clock() if not_before is None else not_before
         ip = (self._read_leases() if leases is None else leases).get(mac)
         if ip is not None:
@@ -201,7 +211,7 @@ class Locator:
         ip = self._neigh.get(since).get(mac)
         if ip is not None:
             return Found(ip, Source.NEIGHBOURS)
-        if self._active_scan:
+        if self._active_scan and scan:
             ip = self._scan.get(since).get(mac)
             if ip is not None:
                 return Found(ip, Source.ARP_SCAN)
@@ -211,23 +221,38 @@ class Locator:
         """Look every MAC up in shared rounds until all are found or `retry_sec` passed.
 
         One round reads the leases once and scans at most once for all MACs, so a whole rack
-        costs no more time than one missing BMC. Missing MACs are absent from the result.
+        costs no more time than one missing BMC; in between, only the leases file is read,
+        every LEASE_POLL_SEC. Missing MACs are absent from the result.
         """
         wanted = list(dict.fromkeys(macs))
         found: dict[str, Found] = {}
-        deadline = self._clock() + max(0.0, retry_sec)
+        started = self._clock()
+        deadline = started + max(0.0, retry_sec)
+        grace = min(ARP_GRACE_SEC, max(0.0, retry_sec))
+        scanned: float | None = None  # when the last full round ended
         while True:
             since = self._clock()
             leases = self._read_leases()
+            full = scanned is None or since - scanned >= ROUND_PAUSE_SEC
             for mac in wanted:
-                if mac not in found:
-                    hit = self.lookup_once(mac, not_before=since, leases=leases)
-                    if hit is not None:
-                        found[mac] = hit
+                if mac in found:
+                    continue
+                if full:
+                    # NOTE: lookups of the same rack run in parallel threads that start their
+                    # rounds moments apart: a scan begun in the last pause serves them all.
+                    hit = self.lookup_once(mac, not_before=since - ROUND_PAUSE_SEC,
+                                           leases=leases, scan=since - started >= grace)
+                else:
+                    ip = leases.get(mac)
+                    hit = Found(ip, Source.LEASES) if ip is not None else None
+                if hit is not None:
+                    found[mac] = hit
+            if full:
+                scanned = self._clock()
             left = deadline - self._clock()
             if len(found) == len(wanted) or left <= 0:
                 return found
-            self._sleep(min(ROUND_PAUSE_SEC, left))
+            self._sleep(min(LEASE_POLL_SEC, left))
 
     def find(self, mac: str, retry_sec: float, *, node: str | None = None) -> Found:
         """Look `mac` up until found or `retry_sec` seconds have passed (at least one round)."""

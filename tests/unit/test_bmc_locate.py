@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.bmc_locate import Found, Locator, Source, ToolResult, find_bmc_ip
+from racker.bmc_locate import LEASE_POLL_SEC, Found, Locator, Source, ToolResult, find_bmc_ip
 from racker.errors import BmcError
 from racker.paths import Paths
 
@@ -185,6 +185,54 @@ def test_find_many_shares_rounds_and_returns_what_it_found(paths: Paths) -> None
     got = _locator(paths, w).find_many([*macs, macs[0]], 5)
     assert got == {macs[0]: Found("10.1.0.1", Source.LEASES),
                    macs[1]: Found("10.1.0.2", Source.ARP_SCAN)}
-    # one scan per round for all missing MACs, rounds bounded by RETRY_SEC
-    assert w.count("arp-scan") == w.count("ip") <= 4
+    # one scan per round for all missing MACs, none before the grace, rounds bounded by
+    # RETRY_SEC; the neighbour table is read in every full round
+    assert 1 <= w.count("arp-scan") < w.count("ip") <= 6
     assert 5 <= w.t < 8
+
+
+def test_a_lease_within_the_grace_is_found_without_scanning(paths: Paths) -> None:
+    w = FakeWorld()
+    sleep = w.sleep
+
+    def dnsmasq_leases_it_after_half_a_second(s: float) -> None:
+        sleep(s)
+        if w.t >= 0.5:
+            paths.dnsmasq_leases.write_text(f"{int(NOW) + 60} {BMC} 10.1.0.5 * *\n")
+
+    w.sleep = dnsmasq_leases_it_after_half_a_second  # type: ignore[method-assign]
+    got = _locator(paths, w).find(BMC, 150)
+    assert got == Found("10.1.0.5", Source.LEASES)
+    assert w.count("arp-scan") == 0
+    assert 0.5 <= w.t <= 0.5 + LEASE_POLL_SEC + 1e-9
+
+
+def test_parallel_finds_share_one_scan(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("racker.bmc_locate.ARP_GRACE_SEC", 0.0)
+    macs = [f"aa:bb:cc:00:02:{i:02x}" for i in range(16)]
+    scans = 0
+    lock = threading.Lock()
+
+    def run(argv: Sequence[str], timeout: float) -> ToolResult:
+        nonlocal scans
+        if argv[0] == "arp-scan":
+            with lock:
+                scans += 1
+            time.sleep(0.3)
+            return ToolResult(0, "".join(f"10.1.0.{i}\t{m}\n" for i, m in enumerate(macs)), "")
+        return ToolResult(0, "[]", "")
+
+    loc = Locator(paths, "rack0", runner=run, wall_clock=lambda: NOW)
+    results: dict[str, Found] = {}
+
+    def look(mac: str) -> None:
+        time.sleep(0.01 * macs.index(mac))  # lookups start moments apart, as the engine's do
+        results[mac] = loc.find(mac, 30)
+
+    threads = [threading.Thread(target=look, args=(m,)) for m in macs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert scans == 1
+    assert results == {m: Found(f"10.1.0.{i}", Source.ARP_SCAN) for i, m in enumerate(macs)}
