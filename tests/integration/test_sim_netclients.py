@@ -72,6 +72,10 @@ def test_lease_address_and_tftp_against_dnsmasq(served: tuple[Link, bytes]) -> N
         rom = dp.ClientProfile(NODE_MAC, uuid=bytes(16), arch=7, client_id=False)
         ack = await obtain_lease(link.left_ns, link.left_if, rom)
         assert (ack.yiaddr, ack.prefix_len, ack.boot_file) == ("10.214.0.2", 24, "boot.efi")
+        # an OS's client asks for unicast replies: dnsmasq sends them to the new address
+        os_ack = await obtain_lease(link.left_ns, link.left_if,
+                                    dp.ClientProfile(NODE_MAC, hostname="node1"))
+        assert os_ack.yiaddr == "10.214.0.2"
         await set_address(link.left_ns, link.left_if, "10.214.0.99/24")
         await set_address(link.left_ns, link.left_if, f"{ack.yiaddr}/{ack.prefix_len}")
         assert _addresses(link.left_ns, link.left_if) == ["10.214.0.2/24"]

@@ -201,6 +201,12 @@ class ClientProfile:
     client_id: bool = True
     hostname: str | None = None
 
+    @property
+    def broadcast(self) -> bool:
+        """Whether it asks for broadcast replies: PXE ROMs and iPXE do; an OS's client (as
+        systemd-networkd's, by default) takes them as unicast to its new address."""
+        return self.arch is not None or self.user_class is not None
+
 
 PXE_PARAMS = bytes((1, 3, 6, 12, 15, 28, 43, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133,
                     134, 135, 175))
@@ -231,9 +237,9 @@ def _client_options(profile: ClientProfile) -> list[tuple[int, bytes]]:
 
 
 def discover(profile: ClientProfile, xid: int, secs: int = 0) -> DhcpMessage:
-    """A DHCPDISCOVER asking for broadcast replies (the client has no address yet)."""
+    """A DHCPDISCOVER (broadcast replies asked for as the profile does)."""
     return DhcpMessage(
-        op=1, xid=xid, chaddr=profile.mac, secs=secs, flags=BROADCAST_FLAG,
+        op=1, xid=xid, chaddr=profile.mac, secs=secs, flags=_flags(profile),
         options=((OPT_MESSAGE_TYPE, bytes((MessageType.DISCOVER,))),
                  *_client_options(profile)),
     )
@@ -247,8 +253,12 @@ def request(profile: ClientProfile, xid: int, offer: DhcpMessage, secs: int = 0)
     if server is not None:
         opts.append((OPT_SERVER_ID, server))
     opts += _client_options(profile)
-    return DhcpMessage(op=1, xid=xid, chaddr=profile.mac, secs=secs, flags=BROADCAST_FLAG,
+    return DhcpMessage(op=1, xid=xid, chaddr=profile.mac, secs=secs, flags=_flags(profile),
                        options=tuple(opts))
+
+
+def _flags(profile: ClientProfile) -> int:
+    return BROADCAST_FLAG if profile.broadcast else 0
 
 
 def _checksum(data: bytes) -> int:
