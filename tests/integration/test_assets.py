@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,29 @@ def test_bundled_key_is_the_flatcar_key() -> None:
     require_tool("gpg")
     with Verifier(bundled_key()) as v:
         assert v.fingerprint == FLATCAR_KEY_FINGERPRINT
+
+
+def test_bundled_key_carries_the_signing_subkey_of_2025_with_a_good_binding(
+        tmp_path: Path) -> None:
+    """Flatcar signs releases since 2025-03-07 with subkey 1EF52974 (until 2027-03-08): a
+    key without it fails every current release with 'No public key'."""
+    require_tool("gpg")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+
+    def gpg(*args: str) -> str:
+        return subprocess.run(["gpg", "--homedir", str(home), "--batch", *args],
+                              capture_output=True, text=True, check=True).stdout
+
+    gpg("--import", str(bundled_key()))
+    subkeys = {f[4]: f for f in (line.split(":") for line in
+                                 gpg("--list-keys", "--with-colons").splitlines())
+               if f[0] == "sub"}
+    active = subkeys["32DA80F91EF52974"]
+    assert (active[5], active[6], active[11]) == ("1741370042", "1804528442", "s")
+    checked = gpg("--check-sigs", "--list-options", "show-unusable-subkeys",
+                  FLATCAR_KEY_FINGERPRINT)
+    assert "sig-" not in checked and checked.count("sig!") >= len(subkeys)
 
 
 def test_download_verify_install_and_skip_when_up_to_date(
