@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -145,21 +145,32 @@ def test_route_through_another_interface_is_refused(paths: Paths) -> None:
     assert "changed the internal subnet" in msg and "power-cycling the whole rack" in msg
 
 
+class SlowScanner:
+    """A runner whose arp-scan takes `pause` seconds and finds every MAC; counts the scans."""
+
+    def __init__(self, macs: Sequence[str], pause: float) -> None:
+        self.macs, self.pause, self.scans = list(macs), pause, 0
+        self.lock = threading.Lock()
+
+    def run(self, argv: Sequence[str], timeout: float) -> ToolResult:
+        if argv[0] != "arp-scan":
+            return ToolResult(0, "[]", "")
+        with self.lock:
+            self.scans += 1
+        time.sleep(self.pause)
+        return ToolResult(0, "".join(f"10.1.0.{i}\t{m}\n" for i, m in enumerate(self.macs)), "")
+
+    def in_threads(self, look: Callable[[str], None]) -> None:
+        threads = [threading.Thread(target=look, args=(m,)) for m in self.macs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
 def test_one_scan_serves_concurrent_lookups(paths: Paths) -> None:
-    macs = [f"aa:bb:cc:00:01:{i:02x}" for i in range(12)]
-    scans = 0
-    lock = threading.Lock()
-
-    def run(argv: Sequence[str], timeout: float) -> ToolResult:
-        nonlocal scans
-        if argv[0] == "arp-scan":
-            with lock:
-                scans += 1
-            time.sleep(0.2)
-            return ToolResult(0, "".join(f"10.1.0.{i}\t{m}\n" for i, m in enumerate(macs)), "")
-        return ToolResult(0, "[]", "")
-
-    loc = Locator(paths, "rack0", runner=run, wall_clock=lambda: NOW)
+    scanner = SlowScanner([f"aa:bb:cc:00:01:{i:02x}" for i in range(12)], 0.2)
+    loc = Locator(paths, "rack0", runner=scanner.run, wall_clock=lambda: NOW)
     start = time.monotonic()
     results: dict[str, str] = {}
 
@@ -168,13 +179,9 @@ def test_one_scan_serves_concurrent_lookups(paths: Paths) -> None:
         assert found is not None
         results[mac] = found.ip
 
-    threads = [threading.Thread(target=look, args=(m,)) for m in macs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert scans == 1
-    assert results == {m: f"10.1.0.{i}" for i, m in enumerate(macs)}
+    scanner.in_threads(look)
+    assert scanner.scans == 1
+    assert results == {m: f"10.1.0.{i}" for i, m in enumerate(scanner.macs)}
 
 
 def test_find_many_shares_rounds_and_returns_what_it_found(paths: Paths) -> None:
@@ -209,30 +216,15 @@ def test_a_lease_within_the_grace_is_found_without_scanning(paths: Paths) -> Non
 
 def test_parallel_finds_share_one_scan(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("racker.bmc_locate.ARP_GRACE_SEC", 0.0)
-    macs = [f"aa:bb:cc:00:02:{i:02x}" for i in range(16)]
-    scans = 0
-    lock = threading.Lock()
-
-    def run(argv: Sequence[str], timeout: float) -> ToolResult:
-        nonlocal scans
-        if argv[0] == "arp-scan":
-            with lock:
-                scans += 1
-            time.sleep(0.3)
-            return ToolResult(0, "".join(f"10.1.0.{i}\t{m}\n" for i, m in enumerate(macs)), "")
-        return ToolResult(0, "[]", "")
-
-    loc = Locator(paths, "rack0", runner=run, wall_clock=lambda: NOW)
+    scanner = SlowScanner([f"aa:bb:cc:00:02:{i:02x}" for i in range(16)], 0.3)
+    loc = Locator(paths, "rack0", runner=scanner.run, wall_clock=lambda: NOW)
     results: dict[str, Found] = {}
 
     def look(mac: str) -> None:
-        time.sleep(0.01 * macs.index(mac))  # lookups start moments apart, as the engine's do
-        results[mac] = loc.find(mac, 30)
+        time.sleep(0.01 * scanner.macs.index(mac))  # lookups start moments apart, as the
+        results[mac] = loc.find(mac, 30)             # engine's do
 
-    threads = [threading.Thread(target=look, args=(m,)) for m in macs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert scans == 1
-    assert results == {m: Found(f"10.1.0.{i}", Source.ARP_SCAN) for i, m in enumerate(macs)}
+    scanner.in_threads(look)
+    assert scanner.scans == 1
+    assert results == {m: Found(f"10.1.0.{i}", Source.ARP_SCAN)
+                       for i, m in enumerate(scanner.macs)}

@@ -117,6 +117,15 @@ def _setns(fd: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
+def _join(name: str) -> None:
+    """Move the calling thread into network namespace `name`."""
+    fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(fd)
+    finally:
+        os.close(fd)
+
+
 def call_in_netns(name: str, fn: Callable[[], T]) -> T:
     """Call `fn` in a fresh thread that has joined network namespace `name`; return its result.
 
@@ -126,11 +135,7 @@ def call_in_netns(name: str, fn: Callable[[], T]) -> T:
 
     def target() -> None:
         try:
-            fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                _setns(fd)
-            finally:
-                os.close(fd)
+            _join(name)
             box["result"] = fn()
         except BaseException as e:  # handed back to the caller, who re-raises it
             box["error"] = e
@@ -163,11 +168,7 @@ def _make_socket(name: str, family: int, type_: int, proto: int) -> socket.socke
     alive) a namespace that its owner may delete."""
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _setns(fd)
-        finally:
-            os.close(fd)
+        _join(name)
         try:
             s = socket.socket(family, type_, proto)
         finally:
