@@ -6,6 +6,7 @@ import functools
 import http.server
 import os
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from racker.services.assets import (
     Verifier,
     bundled_key,
     install_flatcar,
+    stop_gpg_agent,
 )
 from racker.sim.mirror import SigningKey, build_release, sim_signing_key
 from tests.conftest import require_tool
@@ -54,10 +56,32 @@ def mirror(tmp_path: Path, key: SigningKey) -> Iterator[tuple[Path, str]]:
         server.server_close()
 
 
-def test_bundled_key_is_the_flatcar_key() -> None:
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+def test_bundled_key_is_the_flatcar_key_and_the_verifier_leaves_nothing_behind(
+        tmp_path: Path) -> None:
     require_tool("gpg")
     with Verifier(bundled_key()) as v:
         assert v.fingerprint == FLATCAR_KEY_FINGERPRINT
+        home = str(v._home)
+    assert not Path(home).exists()
+    assert _processes_mentioning(home) == []  # its gpg-agent is stopped too
+    leftovers = set(Path(tempfile.gettempdir()).glob("racker-gpg-*"))
+    garbage = tmp_path / "garbage.asc"
+    garbage.write_text("not a key\n")
+    with pytest.raises(AssetError):
+        Verifier(garbage)
+    assert set(Path(tempfile.gettempdir()).glob("racker-gpg-*")) == leftovers
 
 
 def test_bundled_key_carries_the_signing_subkey_of_2025_with_a_good_binding(
@@ -72,14 +96,17 @@ def test_bundled_key_carries_the_signing_subkey_of_2025_with_a_good_binding(
         return subprocess.run(["gpg", "--homedir", str(home), "--batch", *args],
                               capture_output=True, text=True, check=True).stdout
 
-    gpg("--import", str(bundled_key()))
-    subkeys = {f[4]: f for f in (line.split(":") for line in
-                                 gpg("--list-keys", "--with-colons").splitlines())
-               if f[0] == "sub"}
+    try:
+        gpg("--import", str(bundled_key()))
+        subkeys = {f[4]: f for f in (line.split(":") for line in
+                                     gpg("--list-keys", "--with-colons").splitlines())
+                   if f[0] == "sub"}
+        checked = gpg("--check-sigs", "--list-options", "show-unusable-subkeys",
+                      FLATCAR_KEY_FINGERPRINT)
+    finally:
+        stop_gpg_agent(home)
     active = subkeys["32DA80F91EF52974"]
     assert (active[5], active[6], active[11]) == ("1741370042", "1804528442", "s")
-    checked = gpg("--check-sigs", "--list-options", "show-unusable-subkeys",
-                  FLATCAR_KEY_FINGERPRINT)
     assert "sig-" not in checked and checked.count("sig!") >= len(subkeys)
 
 

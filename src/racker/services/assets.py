@@ -8,6 +8,7 @@ partial folder, every signature is checked, then one rename and one symlink swap
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -119,6 +120,13 @@ class Verifier:
     def __init__(self, key_file: Path, fingerprint: str | None = FLATCAR_KEY_FINGERPRINT):
         self.key_file = key_file
         self._home = Path(tempfile.mkdtemp(prefix="racker-gpg-"))
+        try:
+            self.fingerprint = self._load(key_file, fingerprint)
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self, key_file: Path, fingerprint: str | None) -> str:
         os.chmod(self._home, 0o700)
         imported = self._gpg("--import", str(key_file))
         if imported.returncode != 0:
@@ -131,7 +139,7 @@ class Verifier:
         if fingerprint is not None and fingerprint not in primaries:
             raise AssetError(f"the key is not {fingerprint}", where=Where(file=str(key_file)),
                              hint="use the Flatcar image signing key or pass its fingerprint")
-        self.fingerprint = fingerprint or primaries[0]
+        return fingerprint or primaries[0]
 
     def _gpg(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -151,6 +159,7 @@ class Verifier:
                          hint="the download may be corrupt or tampered with; it was not installed")
 
     def close(self) -> None:
+        stop_gpg_agent(self._home)
         shutil.rmtree(self._home, ignore_errors=True)
 
     def __enter__(self) -> Verifier:
@@ -158,6 +167,13 @@ class Verifier:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def stop_gpg_agent(home: Path) -> None:
+    """Stop the gpg-agent that gpg started for `home` (it outlives gpg and the folder)."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"],
+                       capture_output=True, timeout=10, check=False)
 
 
 def _after_pub(colons: str) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from racker.errors import RackerError
+from racker.services.assets import stop_gpg_agent
 
 KEY_UID = "racker-sim test signing key <sim@racker.invalid>"
 
@@ -41,8 +42,12 @@ def sim_signing_key(cache_dir: Path) -> SigningKey:
     if not public.exists():
         home.mkdir(parents=True, exist_ok=True)
         os.chmod(home, 0o700)
-        _gpg(home, "--passphrase", "", "--quick-gen-key", KEY_UID, "ed25519", "sign", "never")
-        exported = _gpg(home, "--armor", "--export", KEY_UID).stdout
+        try:
+            _gpg(home, "--passphrase", "", "--quick-gen-key", KEY_UID, "ed25519", "sign",
+                 "never")
+            exported = _gpg(home, "--armor", "--export", KEY_UID).stdout
+        finally:
+            stop_gpg_agent(home)
         tmp = public.with_suffix(".tmp")
         tmp.write_text(exported)
         os.replace(tmp, public)
@@ -60,12 +65,15 @@ def build_release(
     rel.mkdir(parents=True, exist_ok=True)
     all_files = {"version.txt": f"FLATCAR_VERSION={version}\nFLATCAR_BUILD={version}\n".encode(),
                  **contents}
-    for name, data in all_files.items():
-        (rel / name).write_bytes(data)
-        sig = rel / f"{name}.sig"
-        sig.unlink(missing_ok=True)
-        _gpg(key.home, "--local-user", key.fingerprint, "--detach-sign",
-             "--output", str(sig), str(rel / name))
+    try:
+        for name, data in all_files.items():
+            (rel / name).write_bytes(data)
+            sig = rel / f"{name}.sig"
+            sig.unlink(missing_ok=True)
+            _gpg(key.home, "--local-user", key.fingerprint, "--detach-sign",
+                 "--output", str(sig), str(rel / name))
+    finally:
+        stop_gpg_agent(key.home)
     current = board / "current"
     tmp = board / ".current.tmp"
     tmp.unlink(missing_ok=True)
