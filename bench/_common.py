@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -19,3 +20,10 @@ def result_line(**figures: object) -> str:
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 
     return "RESULT " + " ".join(f"{k}={fmt(v)}" for k, v in figures.items())
+
+
+def spread(times: Sequence[float]) -> tuple[float, str]:
+    """The median of `times` and `median … s, min … s, max … s over N runs`."""
+    median = statistics.median(times)
+    return median, (f"median {median:.3f} s, min {min(times):.3f} s, max {max(times):.3f} s "
+                    f"over {len(times)} runs")

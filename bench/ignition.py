@@ -7,7 +7,6 @@ types); then each run reads every node's snippets from the folder, translates an
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import result_line
+from bench._common import result_line, spread
 from racker.configure import configure
 from racker.model import Options, Provision
 from racker.node_ignition import find_config_folder, node_ignition
@@ -45,12 +44,10 @@ def main() -> int:
             (paths.home / ".ssh" / "id_rsa.pub").write_text("ssh-ed25519 AAAAC3Nza bench@mgmt\n")
             configure(paths, Options(provision=provision, num_controllers=3), render_only=True)
             runs = [one_run(paths, provision) for _ in range(RUNS)]
-            times = [t for t, _ in runs]
-            median = statistics.median(times)
+            median, text = spread([t for t, _ in runs])
             figures[provision.value] = median
             print(f"{provision.value}: {NODES} nodes, {runs[0][1]} bytes of Ignition JSON; "
-                  f"median {median:.3f} s ({median / NODES * 1000:.2f} ms per node), "
-                  f"min {min(times):.3f} s, max {max(times):.3f} s over {RUNS} runs")
+                  f"{text} ({median / NODES * 1000:.2f} ms per node at the median)")
     print(result_line(nodes=NODES, flatcar_s=figures["flatcar"],
                       lokomotive_s=figures["lokomotive"]))
     return 0

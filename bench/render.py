@@ -8,7 +8,6 @@ Goal: under 0.3 s per provision type. The median of several runs is reported.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import result_line
+from bench._common import result_line, spread
 from racker.configure import configure
 from racker.model import Options, Provision, StorageProvider
 from racker.samplerack import write_sample_rack
@@ -45,12 +44,10 @@ def main() -> int:
     figures: dict[str, float] = {}
     for provision in (Provision.FLATCAR, Provision.LOKOMOTIVE):
         runs = [one_run(provision) for _ in range(RUNS)]
-        times = [t for t, _ in runs]
-        median = statistics.median(times)
+        median, text = spread([t for t, _ in runs])
         figures[provision.value] = median
         print(f"{provision.value}: {NODES} nodes, {runs[0][1]} files + dnsmasq.conf + hosts; "
-              f"median {median:.3f} s, min {min(times):.3f} s, max {max(times):.3f} s "
-              f"over {RUNS} runs (goal < 0.3 s)")
+              f"{text} (goal < 0.3 s)")
     print(result_line(nodes=NODES, flatcar_s=figures["flatcar"],
                       lokomotive_s=figures["lokomotive"]))
     return 0
