@@ -221,7 +221,7 @@ def test_parallel_finds_share_one_scan(paths: Paths, monkeypatch: pytest.MonkeyP
     results: dict[str, Found] = {}
 
     def look(mac: str) -> None:
-        time.sleep(0.01 * scanner.macs.index(mac))  # lookups start moments apart, as the
+        time.sleep(0.005 * scanner.macs.index(mac))  # lookups start moments apart, as the
         results[mac] = loc.find(mac, 30)             # engine's do
 
     scanner.in_threads(look)
