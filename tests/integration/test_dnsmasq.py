@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -89,6 +90,49 @@ def test_dnsmasq_leases_become_events_and_it_restarts(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert leases and all(e.detail["ip"] == "10.213.0.2" for e in leases)
         assert leases[0].detail["action"] == "add"
+
+
+STARTER = """
+import asyncio, sys
+from pathlib import Path
+from racker.services.dnsmasq import Dnsmasq, DnsmasqFiles
+
+async def main() -> None:
+    d = Dnsmasq(DnsmasqFiles(Path(sys.argv[1])), netns=sys.argv[2])
+    await d.start()
+    print(d.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_dnsmasq_stops_when_racker_is_killed(tmp_path: Path) -> None:
+    require_root()
+    require_tool("dnsmasq")
+    files = DnsmasqFiles(tmp_path / "state")
+    with veth_pair("rkk") as link:
+        subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
+                        link.left_if], check=True)
+        write_conf(files, link.left_if)
+        racker = subprocess.Popen([sys.executable, "-c", STARTER, str(files.state_dir),
+                                   link.left_ns], stdout=subprocess.PIPE, text=True)
+        try:
+            assert racker.stdout is not None
+            pid = int(racker.stdout.readline())
+            deadline = time.monotonic() + 10  # `setpriv` sets the signal, then runs dnsmasq
+            while Path(f"/proc/{pid}/comm").read_text().strip() != "dnsmasq":
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            racker.kill()  # SIGKILL: racker cannot stop anything itself
+            racker.wait(5)
+            deadline = time.monotonic() + 10
+            while is_running(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not is_running(pid)
+        finally:
+            racker.kill()
+            racker.wait(5)
 
 
 def test_bad_configuration_is_refused_with_dnsmasq_message(tmp_path: Path) -> None:

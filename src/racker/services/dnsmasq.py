@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,9 +51,17 @@ class DnsmasqFiles:
 
 
 def dnsmasq_argv(files: DnsmasqFiles, netns: str | None = None) -> list[str]:
-    """The command line (pure). Everything else is in the rendered configuration."""
-    argv = ["dnsmasq", "--keep-in-foreground", f"--conf-file={files.conf}",
-            f"--dhcp-script={files.hook}", f"--log-facility={files.log}", "--user=root"]
+    """The command line (pure). Everything else is in the rendered configuration.
+
+    NOTE: `setpriv --pdeathsig` (util-linux) makes dnsmasq stop when the racker that started it
+    dies, even by SIGKILL: an orphaned dnsmasq kept serving the rack after racker had said DHCP
+    stops with it, and held the DHCP port against the next racker. The kernel forgets that
+    signal when a process changes its group, as dnsmasq does to "dip" by default: hence
+    `--group=root` beside `--user=root` (the lease hook writes racker's root-only spool)."""
+    argv = ["setpriv", "--pdeathsig", "TERM", "--",
+            "dnsmasq", "--keep-in-foreground", f"--conf-file={files.conf}",
+            f"--dhcp-script={files.hook}", f"--log-facility={files.log}", "--user=root",
+            "--group=root"]
     return ["ip", "netns", "exec", netns, *argv] if netns else argv
 
 
@@ -166,9 +173,9 @@ class Dnsmasq:
 
 
 def is_running(pid: int) -> bool:
-    """True when a process with `pid` exists."""
+    """True when a process with `pid` exists and has not exited (a zombie has)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat[stat.rfind(")") + 2:].split(" ", 1)[0] != "Z"
