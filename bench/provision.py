@@ -4,7 +4,7 @@ Each rack is made by `racker-sim create` and gets the factory's SSH key (`racker
 gen-ssh-key`, as a management node leaves the factory); then `racker bootstrap -provision
 flatcar` runs in its management node exactly as an operator runs it (assets from the rack's
 mirror, BMC check, install, first boot). Only the bootstrap is timed. Every node must end with
-its flag file. The two sizes alternate for BENCH_ROUNDS rounds (default 5), each on a fresh
+its flag file. The two sizes alternate for BENCH_ROUNDS rounds (default 7), each on a fresh
 rack; the RESULT line has the medians. Goal: 48 nodes take at most twice as long as one
 (ratio ≤ 2).
 """
@@ -27,7 +27,7 @@ from racker.store import EventKind, Store
 
 BIN = Path(sys.executable).parent
 NODES = int(os.environ.get("BENCH_NODES", "48"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 
 
 def sim(env: dict[str, str], *args: str) -> str:
