@@ -120,11 +120,11 @@ class Simulator:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                "RKS_LEASE_FILE": str(self.rd.lease_file(s))}
         # -f foreground (a child of this daemon); a DISCOVER every second (a short pause after
-        # five), as embedded DHCP clients do: all BMCs of a rack ask within a second of
+        # a minute), as embedded DHCP clients do: all BMCs of a rack ask within a second of
         # racker's dnsmasq starting, whenever the rack was created.
         return await asyncio.create_subprocess_exec(
             "ip", "netns", "exec", self.t.bmc_ns(s), "udhcpc", "-f", "-i", NODE_IFACE,
-            "-s", str(hook), "-t", "5", "-T", "1", "-A", "1", "-x", f"hostname:bmc{s.index}",
+            "-s", str(hook), "-t", "60", "-T", "1", "-A", "1", "-x", f"hostname:bmc{s.index}",
             env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL)
 
