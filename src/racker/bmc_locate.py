@@ -304,24 +304,3 @@ class Locator:
         planned = planned_ip if planned_ip is not None else self.planned().get(bmc_mac)
         return LocatedBmc(ip=found.ip, source=found.source, planned_ip=planned)
 
-
-def find_bmc_ip(
-    bmc_mac: str,
-    paths: Paths,
-    pxe_interface: str,
-    retry_sec: float = DEFAULT_RETRY_SEC,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    wall_clock: Callable[[], float] = time.time,
-    runner: Runner = run_tool,
-    planned_ip: str | None = None,
-) -> LocatedBmc:
-    """Find the IP of the BMC with MAC `bmc_mac` on `pxe_interface` (see module docstring).
-
-    Raises BmcError when it is not found within `retry_sec` seconds or when the route to it does
-    not go through the PXE interface.
-    """
-    locator = Locator(paths, pxe_interface, runner=runner, clock=clock, sleep=sleep,
-                      wall_clock=wall_clock)
-    return locator.locate_bmc(bmc_mac, retry_sec, planned_ip=planned_ip)

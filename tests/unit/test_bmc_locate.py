@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.bmc_locate import LEASE_POLL_SEC, Found, Locator, Source, ToolResult, find_bmc_ip
+from racker.bmc_locate import LEASE_POLL_SEC, Found, Locator, Source, ToolResult
 from racker.errors import BmcError
 from racker.paths import Paths
 
@@ -75,8 +75,7 @@ def test_lease_wins_and_route_is_checked(paths: Paths) -> None:
     paths.dnsmasq_leases.write_text(f"{int(NOW) + 60} {BMC.upper()} 10.1.0.5 * *\n")
     paths.dnsmasq_conf.write_text(f"dhcp-host={BMC},10.1.0.5,2m\n")
     w = FakeWorld()
-    got = find_bmc_ip(BMC, paths, "rack0", 150, clock=w.clock, sleep=w.sleep,
-                      wall_clock=lambda: NOW, runner=w.run)
+    got = _locator(paths, w).locate_bmc(BMC, 150)
     assert (got.ip, got.source, got.planned_ip) == ("10.1.0.5", Source.LEASES, "10.1.0.5")
     assert not got.differs_from_plan
     assert w.calls == [["ip", "-j", "route", "get", "10.1.0.5"]]

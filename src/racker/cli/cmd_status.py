@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from racker.bmc.interfaces import BmcTarget
 from racker.bmc.ipmi import IpmiDriver, IpmiSettings
-from racker.bmc_locate import find_bmc_ip
+from racker.bmc_locate import Locator
 from racker.credentials import load_credentials
 from racker.errors import RackerError
 from racker.inventory import load_inventory
@@ -37,11 +37,12 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _status(paths: Paths, as_json: bool) -> int:
     credentials = load_credentials(paths)
-    pxe = load_inventory(paths).pxe_interface
+    # one locator for the rack: the BMCs looked up at once share its scans
+    locator = Locator(paths, load_inventory(paths).pxe_interface)
     async with IpmiDriver(IpmiSettings(timeout=3.0, retries=1)) as driver:
 
         async def power(node: PlannedNode) -> str:
-            found = await asyncio.to_thread(find_bmc_ip, node.node.bmc_mac, paths, pxe,
+            found = await asyncio.to_thread(locator.locate_bmc, node.node.bmc_mac,
                                             STATUS_RETRY_SEC, planned_ip=node.bmc_ip)
             bmc = await driver.open(BmcTarget(node.name, found.ip, credentials.user,
                                               credentials.password))
