@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from racker.errors import ServiceError
-from racker.services.dnsmasq import Dnsmasq, DnsmasqFiles, check_config, is_running
+from racker.procs import running
+from racker.services.dnsmasq import Dnsmasq, DnsmasqFiles, check_config
 from racker.store import EventKind, Store
 from tests.conftest import require_root, require_tool
 from tests.netns import veth_pair
@@ -67,7 +68,7 @@ def test_dnsmasq_leases_become_events_and_it_restarts(tmp_path: Path) -> None:
                 os.kill(first, signal.SIGKILL)
                 for _ in range(50):
                     await asyncio.sleep(0.1)
-                    if d.pid != first and d.pid is not None and is_running(d.pid):
+                    if d.pid != first and d.pid is not None and running(d.pid):
                         break
                 assert d.pid != first and d.restarts == 1
                 got = await asyncio.to_thread(udhcpc, link.right_ns, link.right_if, tmp_path)
@@ -79,7 +80,7 @@ def test_dnsmasq_leases_become_events_and_it_restarts(tmp_path: Path) -> None:
                 await d.stop()
 
         second = asyncio.run(scenario())
-        assert not is_running(second)
+        assert not running(second)
         assert exits == [-signal.SIGKILL]
     deadline = time.monotonic() + 10
     with Store.in_state_dir(files.state_dir) as store:
@@ -127,9 +128,9 @@ def test_dnsmasq_stops_when_racker_is_killed(tmp_path: Path) -> None:
             racker.kill()  # SIGKILL: racker cannot stop anything itself
             racker.wait(5)
             deadline = time.monotonic() + 10
-            while is_running(pid) and time.monotonic() < deadline:
+            while running(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert not is_running(pid)
+            assert not running(pid)
         finally:
             racker.kill()
             racker.wait(5)

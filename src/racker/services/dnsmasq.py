@@ -171,11 +171,3 @@ class Dnsmasq:
             self._spool.store.close()
             self._spool = None
 
-
-def is_running(pid: int) -> bool:
-    """True when a process with `pid` exists and has not exited (a zombie has)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:].split(" ", 1)[0] != "Z"

@@ -18,6 +18,7 @@ from racker import inventory
 from racker.atomic import write_atomic
 from racker.errors import InputError, RackerError, Where
 from racker.macs import parse_mac
+from racker.procs import running
 from racker.sim import state
 from racker.sim.netns import Runner, list_netns, netns_pids
 from racker.sim.topology import (
@@ -168,16 +169,8 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     alive = pids
     while alive and time.monotonic() < deadline:
         time.sleep(0.05)
-        alive = [p for p in alive if Path(f"/proc/{p}").exists()
-                 and "Z" not in _proc_state(p)]
+        alive = [p for p in alive if running(p)]
     return alive
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "Z"
 
 
 def _kill(pids: list[int], timeout: float) -> None:
