@@ -167,7 +167,6 @@ class Dnsmasq:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         if self._spool is not None:
-            self._spool.collect()  # the last calls, made while dnsmasq stopped
-            self._spool.store.close()
+            self._spool.close()  # with the last calls, made while dnsmasq stopped
             self._spool = None
 

@@ -77,6 +77,11 @@ class LeaseSpool:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
 
+    def close(self) -> None:
+        """Record what is left, then close the store."""
+        self.collect()
+        self.store.close()
+
     def collect(self) -> int:
         """Record every complete call as an event and remove its file; return how many."""
         try:
