@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from racker.configure import configure
@@ -21,6 +25,33 @@ def configured_rack(tmp_path: Path, n: int = 4, options: Options | None = None,
     (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY + "\n")
     configure(paths, options or Options(provision=Provision.FLATCAR), render_only=True)
     return paths
+
+
+def paths_env(paths: Paths) -> dict[str, str]:
+    """The environment that points racker at the rack's files (as `Paths.from_env` reads it)."""
+    return {"RACKER_OEM_DIR": str(paths.oem_dir), "RACKER_STATE_DIR": str(paths.state_dir),
+            "RACKER_HOSTS_FILE": str(paths.hosts_file),
+            "RACKER_SYS_CLASS_NET": str(paths.sys_class_net), "HOME": str(paths.home)}
+
+
+@contextmanager
+def running_sshd(sshd: str, ns: str, cfg: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """sshd with `cfg` (from `sshd_config`) in namespace `ns`, up until the block ends; its
+    log goes next to the configuration."""
+    log = cfg.parent / "sshd.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, sshd, "-D", "-e", "-f", str(cfg)],
+                                stderr=out)
+    try:
+        deadline = time.monotonic() + 10
+        while not (cfg.parent / "sshd.pid").exists():
+            assert proc.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "sshd did not start"
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def tree_digest(*roots: Path) -> dict[str, str]:

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from racker.render import asset_dir
 from racker.store import EventKind, Store
 from tests.conftest import require_root, require_tool
 from tests.netns import ip, veth_pair
-from tests.nodeops_support import configured_rack, sshd_config
+from tests.nodeops_support import configured_rack, paths_env, running_sshd, sshd_config
 
 pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
 
@@ -89,9 +88,7 @@ def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:
     cfg = sshd_config(node_dir, target.ip, forced)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
 
-    env = {**os.environ, "RACKER_OEM_DIR": str(paths.oem_dir),
-           "RACKER_STATE_DIR": str(paths.state_dir), "RACKER_HOSTS_FILE": str(paths.hosts_file),
-           "RACKER_SYS_CLASS_NET": str(paths.sys_class_net), "HOME": str(paths.home),
+    env = {**os.environ, **paths_env(paths),
            "RACKER_TIMEOUT_SCALE": "0.05", "RACKER_SSH_USER": "root"}
     with veth_pair("rkn") as link:
         # the management side is the rack's PXE interface, eth1 (as in nodes.csv's fake sysfs)
@@ -99,19 +96,10 @@ def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:
         ip("-n", link.left_ns, "link", "set", link.left_if, "name", "eth1")
         ip("-n", link.left_ns, "link", "set", "eth1", "up")
         ip("-n", link.right_ns, "addr", "add", f"{target.ip}/24", "dev", link.right_if)
-        node = subprocess.Popen(["ip", "netns", "exec", link.right_ns, sshd, "-D", "-e",
-                                 "-f", str(cfg)], stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 10
-            while not (node_dir / "sshd.pid").exists():
-                assert node.poll() is None and time.monotonic() < deadline, "sshd did not start"
-                time.sleep(0.05)
+        with running_sshd(sshd, link.right_ns, cfg):
             r = subprocess.run(["ip", "netns", "exec", link.left_ns, RACKER, "apply", "--yes"],
                                cwd=paths.flatcar_dir, env=env, capture_output=True, text=True,
                                timeout=120)
-        finally:
-            node.kill()
-            node.wait()
     detail = f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     assert r.returncode == 0, detail
     assert "1 to reinstall" not in r.stdout and "0 to reinstall, 1 to re-run Ignition" in r.stdout

@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from racker.errors import RackerError
 from racker.model import PlannedNode
 from tests.conftest import require_root, require_tool
 from tests.netns import Link, ip, veth_pair
-from tests.nodeops_support import sshd_config
+from tests.nodeops_support import running_sshd, sshd_config
 from tests.unit.test_engine import planned
 
 pytestmark = [pytest.mark.root]
@@ -58,18 +57,8 @@ def node_sshd(tmp_path: Path) -> Iterator[tuple[Link, Path, Path]]:
     with veth_pair("rkn") as link:
         ip("-n", link.left_ns, "addr", "add", "10.77.0.1/24", "dev", link.left_if)
         ip("-n", link.right_ns, "addr", "add", f"{NODE_IP}/24", "dev", link.right_if)
-        proc = subprocess.Popen(["ip", "netns", "exec", link.right_ns, sshd, "-D", "-e",
-                                 "-f", str(cfg)], stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 10
-            while not (tmp_path / "sshd.pid").exists():
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, "sshd did not start"
-                time.sleep(0.05)
+        with running_sshd(sshd, link.right_ns, cfg):
             yield link, tmp_path / "client", log
-        finally:
-            proc.kill()
-            proc.wait()
 
 
 def node() -> PlannedNode:

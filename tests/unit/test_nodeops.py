@@ -15,7 +15,7 @@ from racker.node_ignition import FolderKind, read_config_folder
 from racker.paths import Paths
 from racker.render import asset_dir
 from racker.render.ignition_folder import parse_string_list
-from tests.nodeops_support import configured_rack, tree_digest
+from tests.nodeops_support import configured_rack, paths_env, tree_digest
 from tests.rackfixtures import bmc_mac, primary_mac, secondary_mac
 
 
@@ -193,10 +193,8 @@ def test_lokomotive_exclude_include_keeps_worker_names(tmp_path: Path) -> None:
 def test_cli_errors_name_the_mac(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     paths = configured_rack(tmp_path, 2)
-    for k, v in {"RACKER_OEM_DIR": paths.oem_dir, "RACKER_STATE_DIR": paths.state_dir,
-                 "RACKER_HOSTS_FILE": paths.hosts_file,
-                 "RACKER_SYS_CLASS_NET": paths.sys_class_net, "HOME": paths.home}.items():
-        monkeypatch.setenv(k, str(v))
+    for k, v in paths_env(paths).items():
+        monkeypatch.setenv(k, v)
     monkeypatch.chdir(paths.flatcar_dir)
     from racker.cli.main import main
 

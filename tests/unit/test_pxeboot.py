@@ -13,7 +13,7 @@ from racker.errors import BmcError, InputError
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
 from racker.pxeboot import pxe_boot
-from tests.nodeops_support import configured_rack
+from tests.nodeops_support import configured_rack, paths_env
 from tests.rackfixtures import bmc_mac, primary_mac
 from tests.unit.test_engine import planned
 
@@ -99,10 +99,8 @@ def test_cli_errors_name_the_mac_without_traceback(tmp_path: Path,
     from racker.cli.main import main
 
     paths = configured_rack(tmp_path, 2)
-    for k, v in {"RACKER_OEM_DIR": paths.oem_dir, "RACKER_STATE_DIR": paths.state_dir,
-                 "RACKER_HOSTS_FILE": paths.hosts_file,
-                 "RACKER_SYS_CLASS_NET": paths.sys_class_net, "HOME": paths.home}.items():
-        monkeypatch.setenv(k, str(v))
+    for k, v in paths_env(paths).items():
+        monkeypatch.setenv(k, v)
     assert main(["pxe-boot", "0b:00:00:00:00:05", "node-0", "-C", str(paths.flatcar_dir)]) == 2
     err = capsys.readouterr().err
     assert "0b:00:00:00:00:05" in err and "Traceback" not in err
