@@ -10,7 +10,6 @@ The operator's edits of `cl/*.yaml`, `flatcar.tf` or `baremetal.lokocfg` are nev
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from racker.macs import parse_mac
 from racker.model import ClusterPlan, Inventory, Node, Options, Provision
 from racker.paths import Paths
 from racker.plan import make_plan
+from racker.procs import running
 from racker.render import RenderedFile, config_folder, render_config
 from racker.render.dnsmasq import render_dnsmasq
 from racker.render.hosts import hosts_entries
@@ -211,7 +211,6 @@ def dnsmasq_running(paths: Paths) -> bool:
     pid_file = dnsmasq_settings(paths, "").pid_file
     try:
         pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return False
-    return True
+    return running(pid)
