@@ -30,13 +30,13 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 demo: setup
-	@$(BIN)/python -m racker.demo
+	@$(BIN)/python -m devtools.demo
 
 demo-destroy: setup
-	@$(BIN)/python -m racker.demo --destroy
+	@$(BIN)/python -m devtools.demo --destroy
 
 lint: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench devtools
 
 typecheck: setup
 	$(BIN)/mypy

@@ -10,12 +10,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devtools.samplerack import write_sample_rack
+
 from bench._common import result_line, timed
-from racker import nodeops
-from racker.apply import plan_apply
-from racker.configure import configure
+from racker.app import nodeops
+from racker.app.apply import plan_apply
+from racker.app.configuration.create import configure
 from racker.model import Options, Provision
-from racker.samplerack import write_sample_rack
 
 NODES = 62
 SEVENTH = "52:54:00:00:00:07"

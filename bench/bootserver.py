@@ -42,9 +42,9 @@ http {{
 RACKER = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
-    from racker.services.bootserver import BootServerConfig, StaticCatalog, create_app
-    from racker.services.httpserve import server
-    from racker.store import Store
+    from racker.adapters.http.bootserver import BootServerConfig, StaticCatalog, create_app
+    from racker.adapters.http.serve import server
+    from racker.adapters.fs.store import Store
     d = Path(sys.argv[1])
     app = create_app(BootServerConfig("http://127.0.0.1:8080", d / "assets"), StaticCatalog(),
                      Store(d / "racker.db"))

@@ -14,13 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from devtools.samplerack import write_sample_rack
+
 from bench._common import result_line, spread
-from racker.configure import configure
+from racker.adapters.fs.node_ignition import find_config_folder, node_ignition
+from racker.app.configuration.create import configure
+from racker.core.render import config_folder
 from racker.model import Options, Provision
-from racker.node_ignition import find_config_folder, node_ignition
 from racker.paths import Paths
-from racker.render import config_folder
-from racker.samplerack import write_sample_rack
 
 NODES = 62
 RUNS = 7

@@ -15,10 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from devtools.samplerack import write_sample_rack
+
 from bench._common import result_line, spread
-from racker.configure import configure
+from racker.app.configuration.create import configure
 from racker.model import Options, Provision, StorageProvider
-from racker.samplerack import write_sample_rack
 
 NODES = 62
 RUNS = 7

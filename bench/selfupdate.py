@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from packaging.version import Version
 
 from bench._common import result_line, timed
-from racker.install import Layout, install
-from racker.selfupdate import Mode, parse_simple_index, select
+from racker.app.install import Layout, install
+from racker.core.releases import Mode, parse_simple_index, select
 
 FILES = 3000  # PyPI pages of long-lived projects hold a few thousand files
 

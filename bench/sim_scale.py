@@ -18,7 +18,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import result_line
-from racker.sim.netns import netns_pids
+from racker.sim.net.netns import netns_pids
 from racker.sim.state import RackDir, load_topology
 
 NODES = int(os.environ.get("SIM_NODES", "48"))

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.integration.ipmisim import IpmiSim, start_ipmi_sim
 
 from bench._common import result_line
-from racker.bmc.interfaces import BmcTarget
-from racker.bmc.ipmi import IpmiBmc, IpmiDriver, IpmiSettings
+from racker.adapters.bmc.interfaces import BmcTarget
+from racker.adapters.bmc.ipmi.driver import IpmiBmc, IpmiDriver, IpmiSettings
 
 BMCS = 48
 ROUNDS = 10

@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `bench` as a package
 
 from bench._common import result_line, timed
-from racker.sim.vbmc import BmcRunner, VirtualBmc, serve
-from racker.sim.vbmc_chassis import MemoryChassis
+from racker.sim.vbmc.chassis import MemoryChassis
+from racker.sim.vbmc.server import BmcRunner, VirtualBmc, serve
 
 COUNT = 48
 IDLE_S = float(os.environ.get("VBMC_IDLE_S", "10"))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from racker.configure import configure
+from racker.app.configuration.create import configure
 from racker.model import Options, Provision
 from racker.paths import Paths
 from tests.rackfixtures import write_rack

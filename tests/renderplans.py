@@ -1,4 +1,4 @@
-"""ClusterPlans built by hand for the renderer tests (independent of racker.plan).
+"""ClusterPlans built by hand for the renderer tests (independent of racker.core.plan).
 
 MACs follow tests/rackfixtures.py: node i has primary 02:00:00:00:00:ii, BMC 02:00:00:00:01:ii,
 secondary 02:00:00:00:02:ii; the management node is i = 0.
@@ -49,7 +49,7 @@ def build_plan(
     statics: Mapping[int, StaticAddress] | None = None,
     exclude: Sequence[int] = (),
 ) -> ClusterPlan:
-    """The plan racker.plan is specified to make, for a rack of `n` nodes (1-based indices)."""
+    """The plan racker.core.plan is specified to make, for a rack of `n` nodes (1-based indices)."""
     o = options or Options()
     inv = inventory(n, types)
     ordered = sorted(inv.nodes, key=lambda x: x.primary_mac)

@@ -105,7 +105,7 @@ class Options:
     num_controllers: int = 1
     controller_type: str = ANY_TYPE
     ip_addrs: str = "DHCP"
-    """`DHCP` or the INI text with `[secondary MAC]` sections (see racker.ipaddrs)."""
+    """`DHCP` or the INI text with `[secondary MAC]` sections (see racker.core.ipaddrs)."""
     k8s_domain_name: str = "k8s.localdomain"
     subnet_prefix: str = "172.24.213"
     web_ui: bool = False

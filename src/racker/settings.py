@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from racker.adapters.assets import DEFAULT_BASE_URL
 from racker.errors import InputError, Where
-from racker.services.assets import DEFAULT_BASE_URL
 
 BOOT_PORT = 8080
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from racker.store import Event, Store
+from racker.adapters.fs.store import Event, Store
 from tests.conftest import require_root, require_tool
 
 BIN = Path(sys.executable).parent

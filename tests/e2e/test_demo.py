@@ -18,7 +18,7 @@ def test_demo_provisions_shows_status_and_destroys(tmp_path: Path) -> None:
     require_root()
     root = tmp_path / "demo"
     name = "d" + secrets.token_hex(3)  # never the operator's own demo rack
-    r = subprocess.run([sys.executable, "-m", "racker.demo", "--dir", str(root), "--nodes", "2",
+    r = subprocess.run([sys.executable, "-m", "devtools.demo", "--dir", str(root), "--nodes", "2",
                         "--name", name],
                        capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -28,7 +28,7 @@ def test_demo_provisions_shows_status_and_destroys(tmp_path: Path) -> None:
     assert "make demo-destroy" in r.stdout
     flags = root / "sim" / name / "home" / "flatcar-container-linux" / "assets"
     assert len(list(flags.iterdir())) == 2
-    d = subprocess.run([sys.executable, "-m", "racker.demo", "--dir", str(root), "--destroy",
+    d = subprocess.run([sys.executable, "-m", "devtools.demo", "--dir", str(root), "--destroy",
                         "--name", name],
                        capture_output=True, text=True, timeout=120, check=False)
     assert d.returncode == 0, d.stdout + d.stderr

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from racker.sim.netns import list_netns, netns_pids
+from racker.adapters.fs.store import EventKind
+from racker.sim.net.netns import list_netns, netns_pids
+from racker.sim.nodes.testos import cache_root
 from racker.sim.state import RackDir, read_credentials
-from racker.sim.testos import cache_root
-from racker.store import EventKind
 from tests.conftest import require_root, require_tool
 from tests.e2e.simrack import BIN, SimRack
 

@@ -24,16 +24,16 @@ from pathlib import Path
 
 import pytest
 
-from racker.render.ignition import transpile
-from racker.render.installer import InstallerSettings, booted_report_clc, installer_clc
-from racker.services.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
-from racker.services.httpserve import server as http_server
-from racker.sim.mirror import sim_signing_key
-from racker.sim.netns import call_in_netns, list_netns, netns_pids
-from racker.sim.node import BootDevice, PowerEvent
-from racker.sim.qemu_node import QemuNode, QemuSpec, attach_commands, pick_accel
-from racker.sim.testos import ensure_testos, publish_testos
-from racker.store import EventKind, Store
+from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.http.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
+from racker.adapters.http.serve import server as http_server
+from racker.core.render.ignition import transpile
+from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
+from racker.sim.mirror.build import sim_signing_key
+from racker.sim.net.netns import call_in_netns, list_netns, netns_pids
+from racker.sim.nodes.chassis import BootDevice, PowerEvent
+from racker.sim.nodes.qemu import QemuNode, QemuSpec, attach_commands, pick_accel
+from racker.sim.nodes.testos import ensure_testos, publish_testos
 from tests.conftest import require_root, require_tool
 
 pytestmark = [pytest.mark.qemu, pytest.mark.root, pytest.mark.slow]

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from racker.sim.netns import list_netns, netns_pids
+from racker.sim.net.netns import list_netns, netns_pids
+from racker.sim.net.topology import Topology
 from racker.sim.state import RackDir, load_topology, read_credentials
-from racker.sim.topology import Topology
 from tests.conftest import require_root, require_tool
 
 pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]

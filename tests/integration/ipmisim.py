@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from racker.bmc import codec
-from racker.bmc.interfaces import BmcTarget
+from racker.adapters.bmc.interfaces import BmcTarget
+from racker.adapters.bmc.ipmi import codec
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "s3cret-Adm1n"

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from racker.applied import AppliedHashes
-from racker.apply import FIRST_BOOT, REBOOT
-from racker.configured import load_configured
+from racker.adapters.fs.applied import AppliedHashes
+from racker.adapters.fs.store import EventKind, Store
+from racker.app.apply import FIRST_BOOT, REBOOT
+from racker.app.configuration.loaded import load_configured
+from racker.core.render import asset_dir
 from racker.engine.run import FlagFiles
 from racker.model import Provision
-from racker.render import asset_dir
-from racker.store import EventKind, Store
 from tests.conftest import require_root, require_tool
 from tests.netns import ip, veth_pair
 from tests.nodeops_support import configured_rack, paths_env, running_sshd, sshd_config

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.apply import FIRST_BOOT, REBOOT, OpenSsh, rerun_ignition
+from racker.app.apply import FIRST_BOOT, REBOOT, OpenSsh, rerun_ignition
 from racker.errors import RackerError
 from racker.model import PlannedNode
 from tests.conftest import require_root, require_tool

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.services.assets import (
+from racker.adapters.assets import (
     FLATCAR_KEY_FINGERPRINT,
     IMAGE_FILES,
     AssetError,
@@ -24,7 +24,7 @@ from racker.services.assets import (
     install_flatcar,
     stop_gpg_agent,
 )
-from racker.sim.mirror import SigningKey, build_release, sim_signing_key
+from racker.sim.mirror.build import SigningKey, build_release, sim_signing_key
 from tests.conftest import require_tool
 
 CONTENTS = {name: f"{name} payload ".encode() * 1000 for name in IMAGE_FILES}

@@ -14,15 +14,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from racker.bmc import codec
-from racker.bmc.errors import (
+from racker.adapters.bmc.errors import (
     BmcAuthFailed,
     BmcNoFreeSession,
     BmcTimeout,
     BmcUnreachable,
     BootFlagsNotKept,
 )
-from racker.bmc.interfaces import (
+from racker.adapters.bmc.interfaces import (
     BmcTarget,
     BmcUser,
     BootSetting,
@@ -32,7 +31,8 @@ from racker.bmc.interfaces import (
     Privilege,
     RawResponse,
 )
-from racker.bmc.ipmi import BootReadback, IpmiDriver, IpmiSettings
+from racker.adapters.bmc.ipmi import codec
+from racker.adapters.bmc.ipmi.driver import BootReadback, IpmiDriver, IpmiSettings
 from tests.conftest import require_tool
 from tests.integration.ipmisim import (
     ADMIN_PASSWORD,

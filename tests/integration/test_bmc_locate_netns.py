@@ -32,7 +32,7 @@ BMC = bmc_mac(1)
 _LOOKUP = """
 import json, sys
 from pathlib import Path
-from racker.bmc_locate import Locator
+from racker.adapters.bmc.locate import Locator
 from racker.errors import BmcError
 from racker.paths import Paths
 state, iface, mac, active, *routes = sys.argv[1:]

@@ -1,4 +1,4 @@
-"""The IPMI driver against the project's virtual BMC (racker.sim.vbmc): full boot-flag
+"""The IPMI driver against the project's virtual BMC (racker.sim.vbmc.server): full boot-flag
 read-back, and each switchable fault as a clear error in bounded time while another BMC answers.
 """
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from racker.bmc.errors import (
+from racker.adapters.bmc.errors import (
     BmcAuthFailed,
     BmcFailure,
     BmcNoFreeSession,
@@ -19,10 +19,10 @@ from racker.bmc.errors import (
     BmcUnreachable,
     BootFlagsNotKept,
 )
-from racker.bmc.interfaces import BmcTarget, BootTarget, PowerState
-from racker.bmc.ipmi import IpmiDriver, IpmiSettings
-from racker.sim.vbmc import BmcRunner, VirtualBmc, serve
-from racker.sim.vbmc_chassis import MemoryChassis
+from racker.adapters.bmc.interfaces import BmcTarget, BootTarget, PowerState
+from racker.adapters.bmc.ipmi.driver import IpmiDriver, IpmiSettings
+from racker.sim.vbmc.chassis import MemoryChassis
+from racker.sim.vbmc.server import BmcRunner, VirtualBmc, serve
 
 USER, PASSWORD = "admin", "vbmc-pass-1"
 FAST = IpmiSettings(timeout=1.0, retries=1, backoff=0.1, probe_timeout=0.6)

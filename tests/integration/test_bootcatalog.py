@@ -7,10 +7,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from racker.bootcatalog import boot_nodes
-from racker.configure import configure
+from racker.adapters.fs.node_ignition import FolderKind, read_config_folder
+from racker.app.bootcatalog import boot_nodes
+from racker.app.configuration.create import configure
 from racker.model import Options, Provision
-from racker.node_ignition import FolderKind, read_config_folder
 from racker.paths import Paths
 from racker.settings import Settings
 from tests.integration.test_ignition_validate import validate

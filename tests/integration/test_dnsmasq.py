@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from racker.adapters.dnsmasq.supervisor import Dnsmasq, DnsmasqFiles, check_config
+from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.procs import running
 from racker.errors import ServiceError
-from racker.procs import running
-from racker.services.dnsmasq import Dnsmasq, DnsmasqFiles, check_config
-from racker.store import EventKind, Store
 from tests.conftest import require_root, require_tool
 from tests.netns import veth_pair
 
@@ -96,7 +96,7 @@ def test_dnsmasq_leases_become_events_and_it_restarts(tmp_path: Path) -> None:
 STARTER = """
 import asyncio, sys
 from pathlib import Path
-from racker.services.dnsmasq import Dnsmasq, DnsmasqFiles
+from racker.adapters.dnsmasq.supervisor import Dnsmasq, DnsmasqFiles
 
 async def main() -> None:
     d = Dnsmasq(DnsmasqFiles(Path(sys.argv[1])), netns=sys.argv[2])

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from racker.core.render.dnsmasq import IPXE_DIR, DnsmasqSettings, render_dnsmasq
 from racker.model import ClusterPlan
-from racker.render.dnsmasq import IPXE_DIR, DnsmasqSettings, render_dnsmasq
 from tests.conftest import require_root, require_tool
 from tests.renderplans import build_plan, flatcar, lokomotive
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from racker.render.hosts import MARKER
+from racker.core.render.hosts import MARKER
 from tests.conftest import require_root, require_tool
 
 SCRIPT = """
 import sys
 from pathlib import Path
-from racker.hostsfile import update_hosts
-from racker.render.hosts import HostsEntry
+from racker.adapters.fs.hostsfile import update_hosts
+from racker.core.render.hosts import HostsEntry
 print(update_hosts(Path(sys.argv[1]), [HostsEntry("172.24.213.2", ("node-0",))]))
 """
 

@@ -13,14 +13,19 @@ from typing import Any
 
 import pytest
 
+from racker.adapters.fs.node_ignition import (
+    FolderKind,
+    installer_ignition,
+    node_ignition,
+    read_config_folder,
+)
 from racker.cli.cmd_ignition import run
 from racker.cli.main import main
+from racker.core.render import config_folder, render_config
+from racker.core.render.ignition import to_json, transpile
+from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
 from racker.model import Provision
-from racker.node_ignition import FolderKind, installer_ignition, node_ignition, read_config_folder
 from racker.paths import Paths
-from racker.render import config_folder, render_config
-from racker.render.ignition import to_json, transpile
-from racker.render.installer import InstallerSettings, booted_report_clc, installer_clc
 from tests.conftest import require_tool
 from tests.renderplans import STATIC, build_plan, flatcar, lokomotive, paths_under
 from tests.unit.test_ignition import BASE, CASES, MERGES

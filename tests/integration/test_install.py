@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from racker import __version__
+from racker.app.install import Layout, install
 from racker.cli.main import main
-from racker.install import Layout, install
 from tests.conftest import require_tool
 
 VENV = Path(sys.prefix)

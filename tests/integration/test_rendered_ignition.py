@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from racker.configure import write_configuration
+from racker.adapters.fs.node_ignition import find_config_folder, node_ignition
+from racker.app.configuration.create import write_configuration
+from racker.core.render import config_folder
 from racker.model import Backup, Options, StorageProvider
-from racker.node_ignition import find_config_folder, node_ignition
-from racker.render import config_folder
 from tests.conftest import require_tool
 from tests.renderplans import STATIC, build_plan, flatcar, lokomotive, paths_under
 

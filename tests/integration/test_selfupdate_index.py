@@ -21,16 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from racker.errors import InputError, RackerError
-from racker.lifecycle import ChangeRequest, change_version
-from racker.selfupdate import Mode
-from racker.services.packageindex import (
+from racker.adapters.packageindex import (
     PackageIndex,
     Target,
     configured_index,
     list_releases,
     probe,
 )
+from racker.app.lifecycle import ChangeRequest, change_version
+from racker.core.releases import Mode
+from racker.errors import InputError, RackerError
 
 pytestmark = pytest.mark.slow  # builds three wheels and a venv: about 25 s
 

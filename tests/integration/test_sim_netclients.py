@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from racker.sim import dhcp_packet as dp
-from racker.sim.dhcp_client import ETH_P_IP, _attach_reply_filter, obtain_lease
-from racker.sim.netlink import set_address
-from racker.sim.netns import socket_in_netns
-from racker.sim.tftp_client import TftpFailed, tftp_get
+from racker.sim.net import dhcp_packet as dp
+from racker.sim.net.dhcp_client import ETH_P_IP, _attach_reply_filter, obtain_lease
+from racker.sim.net.netlink import set_address
+from racker.sim.net.netns import socket_in_netns
+from racker.sim.net.tftp_client import TftpFailed, tftp_get
 from tests.conftest import require_root, require_tool
 from tests.netns import Link, ip, veth_pair
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from racker.render.ignition import transpile
-from racker.render.installer import InstallerSettings, booted_report_clc, installer_clc
-from racker.sim import testos_script as ts
+from racker.core.render.ignition import transpile
+from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
+from racker.sim.nodes import testos_script as ts
 from tests.conftest import require_tool
 
 BASE = "http://10.213.77.1:8080"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from racker.sim.vbmc import BmcRunner, VirtualBmc, bind_udp_in_netns, serve
-from racker.sim.vbmc_chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
+from racker.sim.vbmc.chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
+from racker.sim.vbmc.server import BmcRunner, VirtualBmc, bind_udp_in_netns, serve
 from tests.conftest import require_root, require_tool
 
 USER, PASSWORD = "admin", "s3cret-pw"

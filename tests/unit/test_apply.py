@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from racker.applied import AppliedHashes
-from racker.apply import REBOOT, Action, ApplyPlan, Executor, plan_apply
+from racker.adapters.fs.applied import AppliedHashes
+from racker.adapters.fs.store import EventKind, Store
+from racker.app.apply import REBOOT, Action, ApplyPlan, Executor, plan_apply
 from racker.cli import cmd_apply
+from racker.core.render import asset_dir, config_folder
 from racker.engine.run import Engine, FlagFiles
 from racker.model import ClusterPlan, Options, PlannedNode, Provision
 from racker.paths import Paths
-from racker.render import asset_dir, config_folder
-from racker.store import EventKind, Store
 from tests.nodeops_support import configured_rack, tree_digest
 from tests.unit.test_engine import FAST, FakeRack
 
@@ -223,7 +223,7 @@ def test_without_terminal_apply_needs_yes(harness: Harness) -> None:
 
 
 def test_replaced_server_is_installed_under_the_old_name_and_ip(harness: Harness) -> None:
-    from racker import nodeops
+    from racker.app import nodeops
 
     plan = provisioned(harness.paths)
     harness.apply()

@@ -6,9 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racker.bmc import codec
-from racker.bmc.codec import ErrorKind
-from racker.bmc.interfaces import BootTarget, PowerState, Privilege, RestorePolicy, UserEnable
+from racker.adapters.bmc.interfaces import (
+    BootTarget,
+    PowerState,
+    Privilege,
+    RestorePolicy,
+    UserEnable,
+)
+from racker.adapters.bmc.ipmi import codec
+from racker.adapters.bmc.ipmi.codec import ErrorKind
 
 
 def test_boot_timer_is_parameter_3_0x1f() -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from racker.bmc.errors import BmcAuthFailed, BmcUnreachable
-from racker.bmc.interfaces import BmcTarget, PowerState
-from racker.bmc_control import IpmiControl
-from racker.bmc_locate import LocatedBmc, Source
+from racker.adapters.bmc.control import IpmiControl
+from racker.adapters.bmc.errors import BmcAuthFailed, BmcUnreachable
+from racker.adapters.bmc.interfaces import BmcTarget, PowerState
+from racker.adapters.bmc.locate import LocatedBmc, Source
 from racker.model import Credentials, Node, PlannedNode, Role
 
 NODE = PlannedNode(Node("02:00:00:00:00:01", "02:00:00:00:01:01", None, "", "", 2), Role.NODE, 0,

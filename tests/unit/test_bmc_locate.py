@@ -1,4 +1,4 @@
-"""racker.bmc_locate with the outside world replaced: a fake runner, clock and sleep."""
+"""racker.adapters.bmc.locate with the outside world replaced: a fake runner, clock and sleep."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.bmc_locate import LEASE_POLL_SEC, Found, Locator, Source, ToolResult
+from racker.adapters.bmc.locate import LEASE_POLL_SEC, Found, Locator, Source, ToolResult
 from racker.errors import BmcError
 from racker.paths import Paths
 
@@ -214,7 +214,7 @@ def test_a_lease_within_the_grace_is_found_without_scanning(paths: Paths) -> Non
 
 
 def test_parallel_finds_share_one_scan(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("racker.bmc_locate.ARP_GRACE_SEC", 0.0)
+    monkeypatch.setattr("racker.adapters.bmc.locate.ARP_GRACE_SEC", 0.0)
     scanner = SlowScanner([f"aa:bb:cc:00:02:{i:02x}" for i in range(16)], 0.3)
     loc = Locator(paths, "rack0", runner=scanner.run, wall_clock=lambda: NOW)
     results: dict[str, Found] = {}

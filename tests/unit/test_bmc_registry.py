@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from racker.bmc import registry
-from racker.bmc.errors import Unsupported
-from racker.bmc.interfaces import BmcTarget, Driver
-from racker.bmc.ipmi import IpmiBmc, IpmiDriver
+from racker.adapters.bmc import registry
+from racker.adapters.bmc.errors import Unsupported
+from racker.adapters.bmc.interfaces import BmcTarget, Driver
+from racker.adapters.bmc.ipmi.driver import IpmiBmc, IpmiDriver
 from racker.errors import InputError
 
 

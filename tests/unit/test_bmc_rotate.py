@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from racker.bmc.interfaces import BmcUser, Privilege, UserEnable
-from racker.bmc.rotate import (
+from racker.adapters.bmc.interfaces import BmcUser, Privilege, UserEnable
+from racker.app.bmc_credentials import (
     Outcome,
     RotationReport,
     SlotAction,

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from racker.services.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
-from racker.store import EventKind, Store
+from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.http.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
 
 NODE = BootNode(
     mac="aa:bb:cc:00:00:02", ip="172.24.213.2", name="node-0",

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from racker.bootstrap_flags import FLAGS, checked_value, parse_flags, usage
-from racker.bootstrap_options import RackFacts
+from racker.app.configuration.create import ConfigureResult
 from racker.cli.cmd_bootstrap import bootstrap
 from racker.cli.main import main
-from racker.configure import ConfigureResult
+from racker.core.bootstrap.flags import FLAGS, checked_value, parse_flags, usage
+from racker.core.bootstrap.options import RackFacts
+from racker.core.bootstrap.wizard import DefaultAsker
+from racker.core.plan import make_plan
 from racker.errors import InputError
 from racker.model import Inventory, OnFailure, Options, Provision, StorageProvider
 from racker.paths import Paths
-from racker.plan import make_plan
-from racker.wizard import DefaultAsker
 from tests.rackfixtures import write_rack
 from tests.unit.wizard_support import Script, mac, rack
 

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racker.configdir import (
+from racker.adapters.fs.configdir import (
     CREDENTIALS_NAME,
     RECORD_NAME,
     check_folders,
@@ -22,9 +22,9 @@ from racker.configdir import (
     rewrite_files,
     write_new_folder,
 )
+from racker.core.render import RenderedFile
 from racker.errors import InputError, RackerError
 from racker.model import Backup, OnFailure, Options, Provision, StorageProvider
-from racker.render import RenderedFile
 from tests.renderplans import flatcar, lokomotive, paths_under
 
 FILES = (

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from racker.configdir import load_record
-from racker.configure import write_configuration
+from racker.adapters.fs.configdir import load_record
+from racker.app.configuration.create import write_configuration
+from racker.core.render.hosts import MARKER
 from racker.errors import InputError
 from racker.model import Backup
-from racker.render.hosts import MARKER
 from tests.renderplans import build_plan, flatcar, lokomotive, paths_under
 
 BACKUP = Backup(aws_access_key="AK", aws_secret_key="SK", name="n", s3_bucket="b",
@@ -68,7 +68,7 @@ def test_new_subnet_replaces_old_hosts_entries(tmp_path: Path) -> None:
 # ---- configure(): from the rack files (core's inventory and plan) -------------------------
 
 def test_configure_from_rack_files(tmp_path: Path) -> None:
-    from racker.configure import configure
+    from racker.app.configuration.create import configure
     from racker.paths import Paths
     from tests.rackfixtures import write_rack
 
@@ -85,7 +85,7 @@ def test_configure_from_rack_files(tmp_path: Path) -> None:
 
 
 def test_configure_bad_input_writes_nothing(tmp_path: Path) -> None:
-    from racker.configure import configure
+    from racker.app.configuration.create import configure
     from racker.paths import Paths
     from tests.rackfixtures import write_rack
 
@@ -99,7 +99,7 @@ def test_configure_bad_input_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_summary_lines(tmp_path: Path) -> None:
-    from racker.configure import summary_lines
+    from racker.app.configuration.create import summary_lines
 
     paths = paths_under(tmp_path)
     result = write_configuration(paths, build_plan(2, flatcar()), render_only=True)

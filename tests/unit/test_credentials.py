@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.credentials import load_credentials
+from racker.adapters.fs.credentials import load_credentials
 from racker.errors import InputError
 from racker.paths import Paths
 from tests.rackfixtures import IPMI_PASSWORD, IPMI_USER, write_rack

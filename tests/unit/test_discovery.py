@@ -1,4 +1,4 @@
-"""Table tests for racker.discovery: leases, neighbours, routes, arp-scan, dhcp-host, hosts."""
+"""Table tests for racker.core.discovery: leases, neighbours, routes, arp-scan, dhcp-host, hosts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racker import discovery as d
+from racker.core import discovery as d
 
 NOW = 1_700_000_000
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from racker.adapters.fs.store import EventKind, Store
 from racker.engine.run import Engine, FlagFiles, NodeState, RunState
 from racker.engine.stages import Stage, Timeouts
 from racker.errors import BmcError
 from racker.model import Node, PlannedNode, Role
-from racker.store import EventKind, Store
 
 FAST = Timeouts(bmc=1, pxe=1, dhcp=1, ipxe=1, install=1, boot=1)
 

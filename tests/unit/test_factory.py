@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from racker.app.factory import ResetRequest, check, node_type_lines, reset
 from racker.cli.main import main
-from racker.factory import ResetRequest, check, node_type_lines, reset
-from racker.inventory import HEADER, parse_nodes_csv
+from racker.core.inventory import HEADER, parse_nodes_csv
 from racker.paths import Paths
 from tests.rackfixtures import nodes_csv_text, primary_mac, secondary_mac, write_rack
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from racker.adapters.fs.hostsfile import read_managed, update_hosts
+from racker.core.render.hosts import MARKER, HostsEntry
 from racker.errors import RackerError
-from racker.hostsfile import read_managed, update_hosts
-from racker.render.hosts import MARKER, HostsEntry
 
 M = f" # {MARKER}"
 ENTRIES = (HostsEntry("172.24.213.2", ("node-0",)), HostsEntry("172.24.213.3", ("node-1",)))

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from racker.core.render.ignition import data_url, merge, transpile, transpile_one
 from racker.errors import InputError, RackerError
-from racker.render.ignition import data_url, merge, transpile, transpile_one
 
 V = {"version": "3.3.0"}
 SHA512 = ("sha512-cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from racker.errors import InputError, RackerError
-from racker.render.ignition_folder import (
+from racker.core.render.ignition_folder import (
     base_template_variables,
     node_macs,
     parse_clc_snippets,
     parse_string_list,
     render_template,
 )
+from racker.errors import InputError, RackerError
 
 TFVARS = """\
 asset_dir = "/opt/racker-state/flatcar-assets"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.install import Layout, render_serve_unit, state_dirs
+from racker.app.install import Layout, render_serve_unit, state_dirs
 
 
 def _layout(env: tuple[tuple[str, str], ...] = ()) -> Layout:

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from racker.errors import InputError, RackerError
-from racker.inventory import (
+from racker.core.inventory import (
     HEADER,
     OLD_HEADER,
     check_nodes_csv,
@@ -17,7 +16,8 @@ from racker.inventory import (
     parse_nodes_csv,
     read_machine_macs,
 )
-from racker.macs import parse_mac
+from racker.core.macs import parse_mac
+from racker.errors import InputError, RackerError
 from racker.model import Inventory
 from racker.paths import Paths
 from tests.rackfixtures import nodes_csv_text, write_rack

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from racker.core.ipaddrs import parse_ip_addr_sections, parse_ip_addrs
 from racker.errors import InputError, RackerError
-from racker.ipaddrs import parse_ip_addr_sections, parse_ip_addrs
 from racker.model import StaticAddress
 
 M1, M2, M3, M4 = (f"aa:bb:cc:dd:ee:0{i}" for i in range(1, 5))

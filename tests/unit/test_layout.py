@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from racker.layout import Layout, layout_of, parse_layout, pin_plan, render_layout
+from racker.core.layout import Layout, layout_of, parse_layout, pin_plan, render_layout
+from racker.core.plan import make_plan
 from racker.model import Inventory, Node, Options, Provision, Role
-from racker.plan import make_plan
 
 
 def inventory(macs: list[str]) -> Inventory:
@@ -83,10 +83,10 @@ def test_layout_record_round_trip() -> None:
 
 
 def test_layout_from_rendered_vars_is_the_plans() -> None:
-    from racker.layout import layout_from_vars
+    from racker.core.layout import layout_from_vars
+    from racker.core.render.flatcar import tfvars
+    from racker.core.render.lokomotive import lokocfg_vars
     from racker.paths import Paths
-    from racker.render.flatcar import tfvars
-    from racker.render.lokomotive import lokocfg_vars
 
     paths = Paths.from_env({"HOME": "/home/x"})
     for provision, render in ((Provision.FLATCAR, tfvars), (Provision.LOKOMOTIVE, lokocfg_vars)):
@@ -96,7 +96,7 @@ def test_layout_from_rendered_vars_is_the_plans() -> None:
 
 
 def test_layout_from_vars_after_an_exclusion_that_kept_names() -> None:
-    from racker.layout import layout_from_vars
+    from racker.core.layout import layout_from_vars
 
     plan = make_plan(Options(provision=Provision.FLATCAR, exclude=(MACS[1],)), inventory(MACS))
     text = (f'node_macs = ["{MACS[0]}", "{MACS[2]}", "{MACS[3]}"]\n'

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from racker.services.dnsmasq import DnsmasqFiles, dnsmasq_argv
-from racker.services.leasehook import LeaseSpool, event_of, hook_script, parse_call
-from racker.store import EventKind, Store
+from racker.adapters.dnsmasq.leasehook import LeaseSpool, event_of, hook_script, parse_call
+from racker.adapters.dnsmasq.supervisor import DnsmasqFiles, dnsmasq_argv
+from racker.adapters.fs.store import EventKind, Store
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
+from racker.app.lokomotive import health_title, joined, line, parse_kubeconfig
 from racker.errors import InputError
-from racker.lokomotive import health_title, joined, line, parse_kubeconfig
 from racker.model import Options, Provision
 from tests.renderplans import build_plan
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racker.macs import hyphenated, parse_mac
+from racker.core.macs import hyphenated, parse_mac
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from racker import nodeops
+from racker.adapters.fs.node_ignition import FolderKind, read_config_folder
+from racker.app import nodeops
+from racker.app.configuration.loaded import load_configured
 from racker.cli import cmd_node
-from racker.configured import load_configured
+from racker.core.render import asset_dir
+from racker.core.render.ignition_folder import parse_string_list
 from racker.errors import InputError
 from racker.model import ClusterPlan, Options, Provision
-from racker.node_ignition import FolderKind, read_config_folder
 from racker.paths import Paths
-from racker.render import asset_dir
-from racker.render.ignition_folder import parse_string_list
 from tests.nodeops_support import configured_rack, paths_env, tree_digest
 from tests.rackfixtures import bmc_mac, primary_mac, secondary_mac
 
@@ -213,7 +213,7 @@ def test_exclude_nodes_for_the_failure_policy_keeps_names(tmp_path: Path) -> Non
     new = nodeops.exclude_nodes(paths, plan, [primary_mac(1), primary_mac(3)])
     assert [n.name for n in new.nodes] == ["node-1", "node-3"]
     assert arrays(paths)[1] == ["node-1", "node-3"]
-    from racker.store import EventKind, Store
+    from racker.adapters.fs.store import EventKind, Store
 
     with Store.in_state_dir(paths.state_dir) as store:
         assert [e.kind for e in store.events(primary_mac(1))] == [EventKind.EXCLUDED]
@@ -233,8 +233,8 @@ def test_running_dnsmasq_gets_a_restart_note(tmp_path: Path) -> None:
 
 
 def test_folder_after_a_bootstrap_exclusion_keeps_its_names(tmp_path: Path) -> None:
-    from racker.apply import Action, plan_apply
-    from racker.nodeops import exclude_nodes
+    from racker.app.apply import Action, plan_apply
+    from racker.app.nodeops import exclude_nodes
 
     paths = configured_rack(tmp_path, 4)
     folder = paths.flatcar_dir
@@ -290,7 +290,7 @@ def test_substitute_macs_any_form() -> None:
 
 
 def test_reprovision_removes_the_flag_and_reinstalls_that_node(tmp_path: Path) -> None:
-    from racker.apply import Action, ApplyPlan, Executor
+    from racker.app.apply import Action, ApplyPlan, Executor
     from racker.engine.run import FlagFiles
 
     paths = configured_rack(tmp_path, 3)

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from racker.core.inventory import parse_nodes_csv
+from racker.core.plan import make_plan
 from racker.errors import InputError
-from racker.inventory import parse_nodes_csv
 from racker.model import (
     Backup,
     ClusterPlan,
@@ -21,7 +22,6 @@ from racker.model import (
     Role,
     StorageProvider,
 )
-from racker.plan import make_plan
 from tests.rackfixtures import (
     HEADER,
     bmc_mac,

@@ -6,9 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from racker.configured import dnsmasq_running
+from racker.adapters.procs import running
+from racker.app.configuration.loaded import dnsmasq_running
 from racker.paths import Paths
-from racker.procs import running
 from tests.rackfixtures import write_rack
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from racker.adapters.fs.store import Store
+from racker.app.provision import Provisioner
 from racker.model import OnFailure
 from racker.paths import Paths
-from racker.provision import Provisioner
 from racker.settings import Settings
-from racker.store import Store
 from tests.unit.test_engine import FakeRack
 
 

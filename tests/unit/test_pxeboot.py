@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from racker.app.pxeboot import pxe_boot
 from racker.cli import cmd_pxe_boot
 from racker.errors import BmcError, InputError
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
-from racker.pxeboot import pxe_boot
 from tests.nodeops_support import configured_rack, paths_env
 from tests.rackfixtures import bmc_mac, primary_mac
 from tests.unit.test_engine import planned

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 import yaml
 
+from racker.core.render import clc
 from racker.model import Provision
-from racker.render import clc
 from tests.renderplans import STATIC, build_plan, flatcar, lokomotive
 
 # The parts of the Container Linux Config schema (coreos/container-linux-config-transpiler,

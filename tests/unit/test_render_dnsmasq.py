@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from racker.core.render.dnsmasq import IPXE_DIR, DnsmasqSettings, dhcp_hosts, render_dnsmasq
 from racker.model import ClusterPlan
-from racker.render.dnsmasq import IPXE_DIR, DnsmasqSettings, dhcp_hosts, render_dnsmasq
 from tests.renderplans import build_plan, flatcar, lokomotive
 
 SETTINGS = DnsmasqSettings(interface="eth1", lease_file=Path("/state/dnsmasq/dnsmasq.leases"),

@@ -5,8 +5,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from racker.render import DEFAULT_KERNEL_CONSOLE, PXE_COMMANDS, install_pre_reboot_command
-from racker.render.flatcar import flatcar_tf, render_flatcar, tfvars, variables_tf
+from racker.core.render import DEFAULT_KERNEL_CONSOLE, PXE_COMMANDS, install_pre_reboot_command
+from racker.core.render.flatcar import flatcar_tf, render_flatcar, tfvars, variables_tf
 from tests.renderplans import STATIC, build_plan, flatcar, parse_hcl, paths_under
 
 PATHS = paths_under(Path("/r"))

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import pytest
 
-from racker.render import hcl
+from racker.core.render import hcl
 from tests.renderplans import parse_hcl
 
 

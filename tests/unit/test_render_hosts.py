@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racker.render.hosts import MARKER, HostsEntry, hosts_entries, is_managed, merge
+from racker.core.render.hosts import MARKER, HostsEntry, hosts_entries, is_managed, merge
 from tests.renderplans import build_plan, flatcar, lokomotive
 
 M = f" # {MARKER}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import yaml
 
-from racker.render.installer import (
+from racker.core.render.installer import (
     InstallerSettings,
     booted_report_clc,
     installer_clc,

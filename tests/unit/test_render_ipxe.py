@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from racker.render.ipxe import InstallBoot, boot_script, install_script
+from racker.core.render.ipxe import InstallBoot, boot_script, install_script
 
 
 def test_boot_script_chains_by_mac_and_uuid() -> None:

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 import yaml
 
+from racker.core.render import DEFAULT_KERNEL_CONSOLE, PXE_COMMANDS, install_pre_reboot_command
+from racker.core.render.lokomotive import baremetal_lokocfg, lokocfg_vars, render_lokomotive
 from racker.model import Backup, Options, StorageProvider
-from racker.render import DEFAULT_KERNEL_CONSOLE, PXE_COMMANDS, install_pre_reboot_command
-from racker.render.lokomotive import baremetal_lokocfg, lokocfg_vars, render_lokomotive
 from tests.renderplans import STATIC, build_plan, lokomotive, parse_hcl, paths_under
 
 PATHS = paths_under(Path("/r"))

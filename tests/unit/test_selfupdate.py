@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from racker.errors import InputError, RackerError
-from racker.selfupdate import (
+from racker.core.releases import (
     Mode,
     Release,
     format_versions,
@@ -17,6 +16,7 @@ from racker.selfupdate import (
     select,
     series,
 )
+from racker.errors import InputError, RackerError
 
 V = Version
 

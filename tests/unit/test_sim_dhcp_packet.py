@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racker.sim import dhcp_packet as dp
+from racker.sim.net import dhcp_packet as dp
 
 MAC = "02:aa:bb:cc:dd:01"
 UUID = bytes(range(16))

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from racker.sim import install_config as ic
+from racker.sim.nodes import install_config as ic
 
 M = "http://172.24.213.1:8080"
 SCRIPT = f"""#!/bin/bash

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from racker.errors import InputError
-from racker.sim.ipxe_interp import Boot, Chain, expand, ipxe_vars, run_script
+from racker.sim.nodes.ipxe_interp import Boot, Chain, expand, ipxe_vars, run_script
 
 MAC = "02:AA:bb:cc:dd:01"
 UUID = "cce34cba-3b8c-5183-aeef-67ad8f8ee81e"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from racker.sim import vbmc_chassis as vc
-from racker.sim.node import BootDevice, NodeChassis, Power, PowerEvent
-from racker.sim.vbmc_engine import Faults
-from racker.sim.vbmc_state import BootOptions
+from racker.sim.nodes.chassis import BootDevice, NodeChassis, Power, PowerEvent
+from racker.sim.vbmc import chassis as vc
+from racker.sim.vbmc.engine import Faults
+from racker.sim.vbmc.state import BootOptions
 
 PXE_ONCE = bytes([0xA0, 0x04, 0, 0, 0])
 PXE_PERSISTENT = bytes([0xE0, 0x04, 0, 0, 0])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from racker.sim.node import BootDevice
-from racker.sim.qemu_node import (
+from racker.sim.nodes.chassis import BootDevice
+from racker.sim.nodes.qemu import (
     IPXE_ROM,
     QemuSpec,
     attach_commands,
@@ -20,7 +20,7 @@ from racker.sim.qemu_node import (
     qemu_argv,
     uplink_mac,
 )
-from racker.sim.testos import TestOs
+from racker.sim.nodes.testos import TestOs
 
 SPEC = QemuSpec("node1", "52:54:00:7a:00:01", "rks-r-node1", Path("/d/node1.raw"),
                 Path("/t/node1.console"), TestOs(Path("/c/testos-x"), "6.1.0"), accel="tcg")

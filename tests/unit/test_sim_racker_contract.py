@@ -1,13 +1,13 @@
 """The lite node understands what racker itself renders: its iPXE scripts and its installer
-and installed-node Ignition (racker.render.*), not only the e2e test's hand-written peer."""
+and installed-node Ignition (racker.core.render.*), not only the e2e test's hand-written peer."""
 
 from __future__ import annotations
 
-from racker.render.ignition import transpile_one
-from racker.render.installer import InstallerSettings, booted_report_clc, installer_clc
-from racker.render.ipxe import InstallBoot, boot_script, install_script
-from racker.sim import install_config as ic
-from racker.sim.ipxe_interp import Boot, Chain, ipxe_vars, run_script
+from racker.core.render.ignition import transpile_one
+from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
+from racker.core.render.ipxe import InstallBoot, boot_script, install_script
+from racker.sim.nodes import install_config as ic
+from racker.sim.nodes.ipxe_interp import Boot, Chain, ipxe_vars, run_script
 
 BASE = "http://172.24.213.1:8080"
 MAC = "02:aa:bb:cc:dd:01"

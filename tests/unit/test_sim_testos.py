@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from racker.sim import testos_script as ts
-from racker.sim.testos import (
+from racker.sim.nodes import testos_script as ts
+from racker.sim.nodes.testos import (
     CpioEntry,
     TestOsError,
     cache_key,

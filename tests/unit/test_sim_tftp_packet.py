@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from racker.sim import tftp_packet as tp
+from racker.sim.net import tftp_packet as tp
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from racker.errors import InputError
 from racker.sim import state
-from racker.sim.topology import (
+from racker.sim.net.topology import (
     check_rack_name,
     create_commands,
     destroy_commands,

@@ -4,11 +4,11 @@ import asyncio
 import json
 from pathlib import Path
 
-from racker.configure import configure
+from racker.app.configuration.create import configure
+from racker.app.status import RackStatus, Row, gather, hostnames_by_ip, render_table, to_json
 from racker.errors import BmcError
 from racker.model import Options, PlannedNode, Provision
 from racker.paths import Paths
-from racker.status import RackStatus, Row, gather, hostnames_by_ip, render_table, to_json
 from tests.rackfixtures import write_rack
 
 

@@ -5,7 +5,7 @@ import os
 import signal
 from pathlib import Path
 
-from racker.store import EventKind, Store
+from racker.adapters.fs.store import EventKind, Store
 
 
 def test_events_round_trip_in_order(tmp_path: Path) -> None:

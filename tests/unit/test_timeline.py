@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from racker.store import Event, EventKind
-from racker.timeline import describe, timeline_lines
+from racker.adapters.fs.store import Event, EventKind
+from racker.core.timeline import describe, timeline_lines
 
 
 def ev(i: int, ts: float, kind: EventKind, stage: str | None = None, **d: object) -> Event:

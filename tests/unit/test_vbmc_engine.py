@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from racker.sim import vbmc_wire as wire
-from racker.sim.vbmc_chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
-from racker.sim.vbmc_commands import COMMANDS
-from racker.sim.vbmc_engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine, Faults
-from racker.sim.vbmc_state import BootOptions, UserTable
-from racker.sim.vbmc_wire import Payload
+from racker.sim.vbmc import wire as wire
+from racker.sim.vbmc.chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
+from racker.sim.vbmc.commands import COMMANDS
+from racker.sim.vbmc.engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine, Faults
+from racker.sim.vbmc.state import BootOptions, UserTable
+from racker.sim.vbmc.wire import Payload
 
 ADDR = ("10.0.0.9", 40000)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from racker.sim.vbmc_chassis import BootDevice, BootRequest
-from racker.sim.vbmc_state import (
+from racker.sim.vbmc.chassis import BootDevice, BootRequest
+from racker.sim.vbmc.state import (
     CC_BAD_LENGTH,
     CC_INVALID_DATA,
     CC_OK,

@@ -6,11 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from racker.bootstrap_options import RackFacts, options_from_answers
-from racker.errors import InputError
-from racker.ipaddrs import parse_ip_addrs
-from racker.model import Backup, OnFailure, Options, Provision, StorageProvider
-from racker.wizard import (
+from racker.core.bootstrap.options import RackFacts, options_from_answers
+from racker.core.bootstrap.wizard import (
     HELP,
     OTHER,
     DefaultAsker,
@@ -24,6 +21,9 @@ from racker.wizard import (
     provision_graph,
     walk,
 )
+from racker.core.ipaddrs import parse_ip_addrs
+from racker.errors import InputError
+from racker.model import Backup, OnFailure, Options, Provision, StorageProvider
 from tests.unit.wizard_support import Script, mac, rack
 
 HA_RACK = RackFacts.from_inventory(rack("large", "large", "small", "large", "small", "large"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from racker.core.bootstrap.wizard import Question
 from racker.model import Inventory, Node
-from racker.wizard import Question
 
 
 def mac(i: int, kind: int) -> str:

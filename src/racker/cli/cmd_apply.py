@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from racker.apply import Action, ApplyPlan, Executor, OpenSsh, describe, plan_apply
-from racker.configured import find_folder
+from racker.app.apply import Action, ApplyPlan, Executor, OpenSsh, describe, plan_apply
+from racker.app.configuration.loaded import find_folder
 from racker.errors import InputError
 from racker.paths import Paths
 
@@ -28,8 +28,8 @@ MakeExecutor = Callable[[Paths, ApplyPlan, TextIO], Executor]
 
 def real_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
     """The executor with racker's services, the IPMI control and the ssh client."""
-    from racker.provision import Provisioner
-    from racker.pxeboot import open_control
+    from racker.app.provision import Provisioner
+    from racker.app.pxeboot import open_control
     from racker.settings import Settings
 
     settings = Settings.from_env()

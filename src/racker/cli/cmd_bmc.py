@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from racker.bmc import registry
-from racker.bmc.rotate import Target, rotate_credentials
-from racker.credentials import load_credentials
+from racker.adapters.bmc import registry
+from racker.adapters.fs.credentials import load_credentials
+from racker.app.bmc_credentials import Target, rotate_credentials
+from racker.core.macs import parse_mac
 from racker.errors import BmcError, InputError, RackerError, Where
-from racker.macs import parse_mac
 from racker.model import Credentials, Node
 from racker.paths import Paths
 
@@ -92,9 +92,9 @@ def parse_bmc_addresses(values: Sequence[str]) -> list[Target]:
 def discover_targets(paths: Paths, retry_sec: float) -> list[Target]:
     """Every node's BMC (management node excluded), found by its MAC on the PXE interface as
     the `ipmi` helper finds it; labelled by the BMC MAC. All must be found."""
-    from racker.bmc_locate import Locator  # discovery loads only when it is needed
-    from racker.inventory import load_inventory
-    from racker.ipmi_helper import all_nodes
+    from racker.adapters.bmc.locate import Locator  # discovery loads only when it is needed
+    from racker.cli.ipmi_args import all_nodes
+    from racker.core.inventory import load_inventory
 
     inventory = load_inventory(paths)
     nodes = all_nodes(inventory)

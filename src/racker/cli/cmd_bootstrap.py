@@ -10,16 +10,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from racker.bootstrap_flags import ParsedFlags, check_scope, checked_value, parse_flags, usage
-from racker.bootstrap_options import RackFacts, describe, options_from_answers
-from racker.configdir import check_folders as _check_folders
-from racker.configure import ConfigureResult
-from racker.configure import configure as _configure_kw
+from racker.adapters.fs.configdir import check_folders as _check_folders
+from racker.app.configuration.create import ConfigureResult
+from racker.app.configuration.create import configure as _configure_kw
+from racker.core.bootstrap.flags import ParsedFlags, check_scope, checked_value, parse_flags, usage
+from racker.core.bootstrap.options import RackFacts, describe, options_from_answers
+from racker.core.bootstrap.wizard import Asker, DefaultAsker, graph_for, provision_graph, walk
+from racker.core.inventory import load_inventory as _load_inventory
 from racker.errors import RackerError
-from racker.inventory import load_inventory as _load_inventory
 from racker.model import Inventory, Options, Provision
 from racker.paths import Paths
-from racker.wizard import Asker, DefaultAsker, graph_for, provision_graph, walk
 
 LoadInventory = Callable[[Paths], Inventory]
 Configure = Callable[[Paths, Options, bool], ConfigureResult]
@@ -32,7 +32,7 @@ RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 
 def _provision(paths: Paths, configured: ConfigureResult) -> int:
     # imported here: the engine, the services and the IPMI stack load only when provisioning
-    from racker.provision import provision_rack
+    from racker.app.provision import provision_rack
 
     return provision_rack(paths, configured)
 
@@ -50,7 +50,7 @@ def _configure(paths: Paths, options: Options, render_only: bool) -> ConfigureRe
 
 def _resume(paths: Paths) -> ConfigureResult | None:
     """The configuration of an interrupted bootstrap to continue, if there is one."""
-    from racker.resume import interrupted, resume
+    from racker.app.resume import interrupted, resume
 
     folder = interrupted(paths)
     if folder is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from racker import factory
+from racker.app import factory
 from racker.errors import InputError, Where
 from racker.paths import Paths
 

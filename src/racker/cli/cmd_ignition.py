@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from racker.node_ignition import FolderKind, find_config_folder, node_ignition
+from racker.adapters.fs.node_ignition import FolderKind, find_config_folder, node_ignition
 from racker.paths import Paths
 
 DESCRIPTION = """\

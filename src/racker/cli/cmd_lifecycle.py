@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from racker import __version__, factory
-from racker.errors import InputError, Where
-from racker.install import (
+from racker import __version__
+from racker.adapters.packageindex import Target, configured_index, probe
+from racker.app import factory
+from racker.app.install import (
     UNIT_DIR,
     UNIT_NAME,
     Layout,
@@ -21,10 +22,10 @@ from racker.install import (
     install,
     uninstall,
 )
-from racker.lifecycle import ChangeRequest, change_version
+from racker.app.lifecycle import ChangeRequest, change_version
+from racker.core.releases import Mode
+from racker.errors import InputError, Where
 from racker.paths import Paths
-from racker.selfupdate import Mode
-from racker.services.packageindex import Target, configured_index, probe
 
 _CHANGE_FLAGS = {"index": True, "venv": True, "pre": False, "dry-run": False, "force": False,
                  "y": False, "yes": False}

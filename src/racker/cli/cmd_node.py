@@ -1,7 +1,7 @@
 """`racker node SUBCOMMAND`: operations on one node.
 
-exclude, include, reprovision and replace change the configured rack (racker.nodeops, and
-racker.apply for the reinstall); timeline shows a node's events.
+exclude, include, reprovision and replace change the configured rack (racker.app.nodeops, and
+racker.app.apply for the reinstall); timeline shows a node's events.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from racker import nodeops
-from racker.applied import AppliedHashes
-from racker.apply import describe, plan_apply
+from racker.adapters.fs.applied import AppliedHashes
+from racker.app import nodeops
+from racker.app.apply import describe, plan_apply
+from racker.app.configuration.loaded import find_folder, load_configured
 from racker.cli import registry
 from racker.cli.cmd_apply import MakeExecutor, real_executor
 from racker.cli.registry import Command
-from racker.configured import find_folder, load_configured
+from racker.core.render import asset_dir
 from racker.engine.run import FlagFiles
 from racker.errors import InputError
 from racker.paths import Paths
-from racker.render import asset_dir
 
 SUBCOMMANDS: tuple[Command, ...] = (
     Command("exclude", "Take a node out of the configuration (its cl/*.yaml kept to add it "

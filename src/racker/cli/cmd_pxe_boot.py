@@ -7,13 +7,13 @@ import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from racker.configured import find_folder, load_configured
+from racker.app.configuration.loaded import find_folder, load_configured
+from racker.app.pxeboot import RETRY_SEC, find_node, open_control, pxe_boot
+from racker.core.macs import parse_mac
 from racker.engine.control import Control
 from racker.errors import InputError
-from racker.macs import parse_mac
 from racker.model import ClusterPlan
 from racker.paths import Paths
-from racker.pxeboot import RETRY_SEC, find_node, open_control, pxe_boot
 
 DESCRIPTION = """\
 Force a PXE boot of a node, which reinstalls it: find its BMC, turn off the timer that clears

@@ -8,13 +8,13 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from racker.configdir import load_record
+from racker.adapters.fs.configdir import load_record
+from racker.app.provision import Provisioner
+from racker.app.resume import resume
+from racker.core.render import config_folder
 from racker.errors import InputError
 from racker.model import Provision
 from racker.paths import Paths
-from racker.provision import Provisioner
-from racker.render import config_folder
-from racker.resume import resume
 from racker.settings import Settings
 
 
@@ -44,8 +44,8 @@ def run(argv: Sequence[str]) -> int:
     configured = resume(paths, folder)
     settings = Settings.from_env()
 
-    from racker.bmc_control import IpmiControl
-    from racker.credentials import load_credentials
+    from racker.adapters.bmc.control import IpmiControl
+    from racker.adapters.fs.credentials import load_credentials
 
     control = IpmiControl.for_rack(paths, load_credentials(paths),
                                    configured.plan.inventory.pxe_interface, settings.retry_sec,

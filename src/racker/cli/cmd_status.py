@@ -8,16 +8,16 @@ import json
 import sys
 from collections.abc import Sequence
 
-from racker.bmc.interfaces import BmcTarget
-from racker.bmc.ipmi import IpmiDriver, IpmiSettings
-from racker.bmc_locate import Locator
-from racker.credentials import load_credentials
+from racker.adapters.bmc.interfaces import BmcTarget
+from racker.adapters.bmc.ipmi.driver import IpmiDriver, IpmiSettings
+from racker.adapters.bmc.locate import Locator
+from racker.adapters.fs.credentials import load_credentials
+from racker.app.lokomotive import cluster_nodes, joined
+from racker.app.status import gather, render_table, to_json
+from racker.core.inventory import load_inventory
 from racker.errors import RackerError
-from racker.inventory import load_inventory
-from racker.lokomotive import cluster_nodes, joined
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
-from racker.status import gather, render_table, to_json
 
 STATUS_RETRY_SEC = 5.0
 """How long status looks for a BMC that is not in the leases: short, the table must come fast."""

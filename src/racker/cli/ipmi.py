@@ -1,8 +1,8 @@
 """`ipmi`: run ipmitool against a node's BMC, found by MAC or host name; `diag`; `--all`.
 
-The pure parts (arguments, node lookup, argv, texts) are in `racker.ipmi_helper`; finding the
-BMC is `racker.bmc_locate`. This module only wires them and runs `ipmitool`, with the password in
-the child's environment (`-E` reads IPMI_PASSWORD), never in an argv or in output.
+The pure parts (arguments, node lookup, argv, texts) are in `racker.cli.ipmi_args`; finding the
+BMC is `racker.adapters.bmc.locate`. This module only wires them and runs `ipmitool`, with the
+password in the child's environment (`-E` reads IPMI_PASSWORD), never in an argv or in output.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from racker import discovery
-from racker import ipmi_helper as h
-from racker.bmc_locate import Found, Locator
+from racker.adapters.bmc.locate import Found, Locator
+from racker.cli import ipmi_args as h
 from racker.cli.run import run_main
+from racker.core import discovery
 from racker.errors import BmcError, RackerError
 from racker.model import Credentials, Inventory, Node
 from racker.paths import Paths
@@ -36,10 +36,10 @@ class Loaders:
 
 
 def default_loaders() -> Loaders:
-    """The foundation's loaders, `racker.inventory` and `racker.credentials`."""
+    """The foundation's loaders, `racker.core.inventory` and `racker.adapters.fs.credentials`."""
     # Imported when needed: `ipmi -h` stays fast.
-    from racker.credentials import load_credentials
-    from racker.inventory import load_inventory
+    from racker.adapters.fs.credentials import load_credentials
+    from racker.core.inventory import load_inventory
 
     return Loaders(inventory=load_inventory, credentials=load_credentials)
 

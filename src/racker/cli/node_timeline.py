@@ -7,12 +7,12 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from racker.adapters.fs.store import Store
+from racker.core.inventory import load_inventory
+from racker.core.macs import parse_mac
+from racker.core.timeline import timeline_lines
 from racker.errors import InputError, Where
-from racker.inventory import load_inventory
-from racker.macs import parse_mac
 from racker.paths import Paths
-from racker.store import Store
-from racker.timeline import timeline_lines
 
 
 def run(argv: Sequence[str]) -> int:

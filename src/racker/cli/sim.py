@@ -25,17 +25,17 @@ SUBCOMMANDS: tuple[Command, ...] = (
     Command("bmc serve", "Run one virtual BMC in the foreground (ipmitool can drive it)",
                "racker.cli.sim:cmd_bmc_serve"),
     Command("create", "Create a simulated rack (namespaces, BMCs, lite nodes) and its daemon",
-               "racker.sim.cli_commands:cmd_create"),
+               "racker.sim.commands:cmd_create"),
     Command("destroy", "Remove a simulated rack: processes, namespaces, files",
-               "racker.sim.cli_commands:cmd_destroy"),
+               "racker.sim.commands:cmd_destroy"),
     Command("status", "Namespaces, BMC leases, power, boot device and phase of every node",
-               "racker.sim.cli_commands:cmd_status"),
+               "racker.sim.commands:cmd_status"),
     Command("exec", "Run a command in the management namespace with racker's paths",
-               "racker.sim.cli_commands:cmd_exec"),
+               "racker.sim.commands:cmd_exec"),
     Command("fault", "Inject or clear a fault on a node or its BMC",
-               "racker.sim.cli_commands:cmd_fault"),
+               "racker.sim.commands:cmd_fault"),
     Command("console", "Show a node's timeline (its serial console)",
-               "racker.sim.cli_commands:cmd_console"),
+               "racker.sim.commands:cmd_console"),
 )
 
 
@@ -123,9 +123,9 @@ def cmd_bmc_serve(argv: Sequence[str]) -> int:
 
 
 async def _serve_foreground(args: argparse.Namespace, password: str) -> int:
-    from racker.sim.vbmc import VirtualBmc
-    from racker.sim.vbmc_chassis import BootRequest, MemoryChassis, PowerAction
-    from racker.sim.vbmc_state import describe_boot
+    from racker.sim.vbmc.chassis import BootRequest, MemoryChassis, PowerAction
+    from racker.sim.vbmc.server import VirtualBmc
+    from racker.sim.vbmc.state import describe_boot
 
     def log(message: str) -> None:
         print(f"racker-sim: {message}", flush=True)

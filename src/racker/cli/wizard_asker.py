@@ -1,7 +1,7 @@
 """The wizard on a terminal: questionary prompts (arrows, type to filter, `?` for help), $EDITOR.
 
-The question graph lives in racker.wizard; this adapter only shows one question and returns the
-raw answer, as the `racker.wizard.Asker` protocol says.
+The question graph lives in racker.core.bootstrap.wizard; this adapter only shows one question
+and returns the raw answer, as the `racker.core.bootstrap.wizard.Asker` protocol says.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import questionary
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
-from racker.wizard import HELP, Kind, Question
+from racker.core.bootstrap.wizard import HELP, Kind, Question
 
 _SELECT_HINT = "[Use arrows to move, type to filter{help}]"
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from racker.atomic import write_atomic
+from racker.adapters.fs.atomic import write_atomic
+from racker.adapters.fs.store import Event, EventKind, Store
 from racker.engine.control import Control
 from racker.engine.stages import WHAT, Stage, Timeouts
 from racker.engine.watch import EventWatcher
 from racker.errors import RackerError
 from racker.model import PlannedNode
-from racker.store import Event, EventKind, Store
 
 
 class NodeState(StrEnum):

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from racker.store import Event, Store
+from racker.adapters.fs.store import Event, Store
 
 Match = Callable[[Event], bool]
 

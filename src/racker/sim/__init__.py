@@ -2,15 +2,15 @@
 
 Virtual BMC API (for the simulator and tests):
 
-- `racker.sim.vbmc.serve(address, port, user, password, chassis, runner=..., **options)`
+- `racker.sim.vbmc.server.serve(address, port, user, password, chassis, runner=..., **options)`
   starts one BMC and returns it (`.stop()`, `.faults`, `.users`, `.boot`, `.port`);
   `aserve(...)` / `VirtualBmc.astart()` do the same on a running asyncio loop.
-- `racker.sim.vbmc.BmcRunner`: one event-loop thread shared by many BMCs.
-- `racker.sim.vbmc.bind_udp_in_netns(netns, address, port)`: a socket inside a network
+- `racker.sim.vbmc.server.BmcRunner`: one event-loop thread shared by many BMCs.
+- `racker.sim.vbmc.server.bind_udp_in_netns(netns, address, port)`: a socket inside a network
   namespace, to pass as `sock=` so one process serves BMCs in many namespaces.
-- `racker.sim.vbmc_chassis.Chassis`: what a simulated node implements (power with the boot
+- `racker.sim.vbmc.chassis.Chassis`: what a simulated node implements (power with the boot
   request, serial console both ways); `MemoryChassis` is a ready one with listeners.
-- `racker.sim.vbmc_engine.Faults`: drop, delay, reject_auth, no_session, lose_boot_flags,
+- `racker.sim.vbmc.engine.Faults`: drop, delay, reject_auth, no_session, lose_boot_flags,
   ignore_boot_flags; switchable at run time (`bmc.faults.drop = True`).
 """
 

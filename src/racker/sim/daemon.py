@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from racker.atomic import write_atomic
-from racker.sim.lite import NODE_FAULTS, LiteNode
-from racker.sim.netlink import set_address
-from racker.sim.node import NodeChassis
-from racker.sim.qemu_node import QEMU_FAULTS, QemuNode, QemuSpec, pick_accel
+from racker.adapters.fs.atomic import write_atomic
+from racker.sim.net.netlink import set_address
+from racker.sim.net.topology import NODE_IFACE, SimServer, Topology
+from racker.sim.nodes.chassis import NodeChassis
+from racker.sim.nodes.lite import NODE_FAULTS, LiteNode
+from racker.sim.nodes.qemu import QEMU_FAULTS, QemuNode, QemuSpec, pick_accel
+from racker.sim.nodes.testos import ensure_testos
 from racker.sim.state import RackDir, append_timeline, load_topology, read_credentials
-from racker.sim.testos import ensure_testos
-from racker.sim.topology import NODE_IFACE, SimServer, Topology
-from racker.sim.vbmc import VirtualBmc, bind_udp_in_netns
+from racker.sim.vbmc.server import VirtualBmc, bind_udp_in_netns
 
 BMC_SLOW_DELAY = 1.5
 """Seconds a slow BMC takes per answer (ipmitool's own retry timer is 1 s, doubling)."""

@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from racker import inventory
-from racker.atomic import write_atomic
+from racker.adapters.fs.atomic import write_atomic
+from racker.adapters.procs import running
+from racker.core import inventory
+from racker.core.macs import parse_mac
 from racker.errors import InputError, RackerError, Where
-from racker.macs import parse_mac
-from racker.procs import running
 from racker.sim import state
-from racker.sim.netns import Runner, list_netns, netns_pids
-from racker.sim.topology import (
+from racker.sim.net.netns import Runner, list_netns, netns_pids
+from racker.sim.net.topology import (
     SimServer,
     Topology,
     create_commands,
@@ -39,7 +39,7 @@ class SimError(RackerError):
 
 def _machine_macs(text: str, mac: str) -> dict[str, str]:
     """The simulated management node's interfaces: eth0 primary, eth1 secondary MAC of the row
-    that holds `mac`. Only picks the row; racker.inventory validates the whole file."""
+    that holds `mac`. Only picks the row; racker.core.inventory validates the whole file."""
     for line in text.splitlines():
         fields = [parse_mac(f) for f in line.split(",")[:3]]
         if mac in fields:
@@ -49,7 +49,7 @@ def _machine_macs(text: str, mac: str) -> dict[str, str]:
 
 
 def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, str]:
-    """Read nodes.csv through racker.inventory; return the topology and the file's text."""
+    """Read nodes.csv through racker.core.inventory; return the topology and the file's text."""
     mac = parse_mac(mgmt_mac)
     if mac is None:
         raise InputError(f"'{mgmt_mac}' is not a MAC address", where=Where(flag="MGMT_MAC"))

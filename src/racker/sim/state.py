@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from racker.atomic import write_atomic
+from racker.adapters.fs.atomic import write_atomic
 from racker.errors import InputError, Where
-from racker.sim.topology import SimServer, Topology, check_rack_name
+from racker.sim.net.topology import SimServer, Topology, check_rack_name
 
 DEFAULT_BASE = Path("/var/lib/racker-sim")
 DEFAULT_RACK = "rack"

@@ -1,0 +1,1 @@
+"""Developer tools: `make demo` and the sample racks of the benchmarks."""

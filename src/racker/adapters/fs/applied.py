@@ -1,0 +1,44 @@
+"""What Ignition each provisioned node last got: `<state>/applied/<MAC>.sha256`.
+
+`racker apply` compares a node's current Ignition with this to decide on an Ignition-only
+re-run. A node without a record is compared with what racker rendered for it (the folder as
+`racker bootstrap` wrote it), so edits made after the bootstrap are found too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from racker.adapters.fs.atomic import write_atomic
+
+
+def ignition_hash(ignition_json: str) -> str:
+    """The SHA-256 of a node's Ignition JSON text (compact form)."""
+    return hashlib.sha256(ignition_json.encode()).hexdigest()
+
+
+class AppliedHashes:
+    """The per-node records under the state folder."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir / "applied"
+
+    def path(self, mac: str) -> Path:
+        return self.dir / f"{mac}.sha256"
+
+    def get(self, mac: str) -> str | None:
+        """The recorded hash, or None."""
+        try:
+            text = self.path(mac).read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text or None
+
+    def record(self, mac: str, digest: str) -> None:
+        """Remember that node `mac` now runs the Ignition of `digest`."""
+        write_atomic(self.path(mac), digest + "\n")
+
+    def forget(self, mac: str) -> None:
+        """Drop the record (the node leaves, or its server is replaced)."""
+        self.path(mac).unlink(missing_ok=True)

@@ -1,0 +1,241 @@
+"""The outside world of `racker update/upgrade/get`: the package index, pip, the target venv.
+
+Three thin adapters: where the package index is configured, which releases it offers (a PEP 503
+simple index over HTTP or `file://`, or a `--find-links` folder), and a Python environment
+(`Target`) that is probed and installed into with `python -m pip`. The target is a parameter so
+tests work on a throwaway venv and never on racker's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from racker.core.releases import (
+    Release,
+    parse_simple_index,
+    redact_url,
+    releases_from_filenames,
+)
+from racker.errors import InputError, RackerError, Where
+
+DEFAULT_INDEX = "https://pypi.org/simple/"
+DEFAULT_PROJECT = "racker"
+INDEX_FILE_NAME = "package-index"
+"""`<state dir>/package-index`: one line naming the index URL or a find-links folder."""
+
+PIP_TIMEOUT_S = 900.0
+INDEX_TIMEOUT_S = 15.0
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@dataclass(frozen=True)
+class PackageIndex:
+    """Where releases come from: a simple index URL, or a local folder of wheels."""
+
+    location: str
+    find_links: bool
+    source: str
+    """Which setting named it (for messages): a flag, the environment or a file."""
+
+    def __str__(self) -> str:
+        return redact_url(self.location)
+
+
+def _index_from_text(text: str, source: str) -> PackageIndex:
+    value = text.strip()
+    if "://" not in value:
+        folder = Path(value)
+        if not folder.is_dir():
+            raise InputError(f"the package index folder {value} does not exist",
+                             where=Where(file=source) if source.startswith("/") else
+                             Where(flag=source),
+                             hint="name an http(s):// simple index or a folder of wheels")
+        return PackageIndex(str(folder.resolve()), True, source)
+    scheme = urlsplit(value).scheme
+    if scheme not in ("http", "https", "file"):
+        raise InputError(f"unsupported package index URL scheme '{scheme}'",
+                         where=Where(flag=source), hint="use http://, https:// or file://")
+    return PackageIndex(value, False, source)
+
+
+def configured_index(state_dir: Path, flag: str | None = None,
+                     env: Mapping[str, str] | None = None) -> PackageIndex:
+    """The package index: `--index`, else `RACKER_PACKAGE_INDEX`, else
+    `<state dir>/package-index`, else PyPI."""
+    e = os.environ if env is None else env
+    if flag:
+        return _index_from_text(flag, "-index")
+    if e.get("RACKER_PACKAGE_INDEX", "").strip():
+        return _index_from_text(e["RACKER_PACKAGE_INDEX"], "RACKER_PACKAGE_INDEX")
+    path = state_dir / INDEX_FILE_NAME
+    try:
+        lines = [ln.strip() for ln in path.read_text().splitlines()]
+    except FileNotFoundError:
+        return PackageIndex(DEFAULT_INDEX, False, "default")
+    except OSError as err:
+        raise RackerError(f"cannot read the package index setting: {err.strerror}",
+                          where=Where(file=str(path)), hint="run the command with sudo") from None
+    values = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not values:
+        return PackageIndex(DEFAULT_INDEX, False, "default")
+    return _index_from_text(values[0], str(path))
+
+
+def list_releases(index: PackageIndex, project: str = DEFAULT_PROJECT,
+                  client: httpx.Client | None = None) -> list[Release]:
+    """Every release of `project` the index offers; RackerError naming the index when it cannot
+    be read."""
+    name = canonicalize_name(project)
+    if index.find_links:
+        try:
+            return releases_from_filenames(os.listdir(index.location), project)
+        except OSError as err:
+            raise RackerError(f"cannot read the package folder {index}: {err.strerror}",
+                              hint=f"set by {index.source}") from None
+    if urlsplit(index.location).scheme == "file":
+        return _list_file_index(index, name, project)
+    url = index.location.rstrip("/") + f"/{name}/"
+    own = client is None
+    http = client or httpx.Client(timeout=INDEX_TIMEOUT_S, follow_redirects=True)
+    try:
+        resp = http.get(url, headers={"Accept": "text/html"})
+    except httpx.HTTPError as err:
+        raise RackerError(f"the package index {redact_url(url)} is unreachable: "
+                          f"{type(err).__name__}: {redact_url(str(err))}",
+                          hint=f"check the network and the index set by {index.source} "
+                               "(RACKER_PACKAGE_INDEX, -index, or the package-index file "
+                               "in racker's state folder)") from None
+    finally:
+        if own:
+            http.close()
+    if resp.status_code == 404:
+        return []
+    if resp.status_code != 200:
+        raise RackerError(f"the package index {redact_url(url)} answered HTTP "
+                          f"{resp.status_code}", hint=f"check the index set by {index.source}")
+    return parse_simple_index(resp.text, project)
+
+
+def _list_file_index(index: PackageIndex, name: str, project: str) -> list[Release]:
+    folder = Path(unquote(urlsplit(index.location).path)) / name
+    page = folder / "index.html"
+    try:
+        if page.is_file():
+            return parse_simple_index(page.read_text(), project)
+        return releases_from_filenames(os.listdir(folder), project)
+    except FileNotFoundError:
+        if not folder.parent.is_dir():
+            raise RackerError(f"the package index {index} does not exist",
+                              hint=f"check the index set by {index.source}") from None
+        return []
+    except OSError as err:
+        raise RackerError(f"cannot read the package index {index}: {err.strerror}") from None
+
+
+_PROBE = """\
+import json, platform, sys
+from importlib import metadata
+out = {"python": platform.python_version(), "version": None, "editable": False}
+try:
+    dist = metadata.distribution(sys.argv[1])
+    out["version"] = dist.version
+    url = dist.read_text("direct_url.json")
+    if url:
+        out["editable"] = bool(json.loads(url).get("dir_info", {}).get("editable"))
+except metadata.PackageNotFoundError:
+    pass
+print(json.dumps(out))
+"""
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What a target environment holds."""
+
+    python: Version
+    version: Version | None
+    editable: bool
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Python environment racker is installed into (its own venv unless told otherwise)."""
+
+    python: Path
+    project: str = DEFAULT_PROJECT
+
+    @classmethod
+    def of_venv(cls, venv: Path | None, project: str = DEFAULT_PROJECT) -> Target:
+        """The venv at `venv`, or the one running this racker."""
+        if venv is None:
+            return cls(Path(sys.executable), project)
+        python = venv / "bin" / "python"
+        if not python.exists():
+            raise InputError(f"{venv} is not a Python virtual environment (no bin/python)",
+                             where=Where(flag="-venv"), hint="name the venv's folder")
+        return cls(python, project)
+
+    @property
+    def prefix(self) -> Path:
+        """The environment's folder."""
+        return self.python.parent.parent
+
+
+def probe(target: Target, run: Runner = subprocess.run) -> Installed:
+    """Ask the target's Python which version of the project it has installed."""
+    try:
+        proc = run([str(target.python), "-c", _PROBE, target.project], capture_output=True,
+                   text=True, timeout=60, check=False)
+    except OSError as err:
+        raise RackerError(f"cannot run {target.python}: {err.strerror}") from None
+    if proc.returncode != 0:
+        raise RackerError(f"{target.python} failed to report the installed racker: "
+                          f"{proc.stderr.strip()[-300:]}")
+    data = json.loads(proc.stdout)
+    try:
+        version = Version(data["version"]) if data["version"] else None
+    except InvalidVersion:
+        version = None
+    return Installed(Version(data["python"]), version, bool(data["editable"]))
+
+
+def pip_install(target: Target, version: Version, index: PackageIndex,
+                env: Mapping[str, str] | None = None, run: Runner = subprocess.run) -> None:
+    """`python -m pip install project==version` from `index` into the target environment.
+
+    The index URL goes to pip through `PIP_INDEX_URL`, not argv: it may carry a token.
+    """
+    child = dict(os.environ if env is None else env)
+    argv = [str(target.python), "-m", "pip", "install", "--disable-pip-version-check",
+            "--no-input", "-q"]
+    if index.find_links:
+        argv += ["--no-index", "--find-links", index.location]
+    else:
+        child["PIP_INDEX_URL"] = index.location
+    argv.append(f"{target.project}=={version}")
+    try:
+        proc = run(argv, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, env=child,
+                   check=False)
+    except subprocess.TimeoutExpired:
+        raise RackerError(f"pip did not finish installing racker {version} within "
+                          f"{PIP_TIMEOUT_S:.0f} s", hint=f"check the package index {index}"
+                          ) from None
+    except OSError as err:
+        raise RackerError(f"cannot run {target.python}: {err.strerror}") from None
+    if proc.returncode != 0:
+        tail = "\n    ".join(redact_url(ln) for ln in proc.stderr.strip().splitlines()[-8:])
+        raise RackerError(f"pip failed to install racker {version} into {target.prefix}:\n"
+                          f"    {tail}", hint=f"the package index is {index} "
+                          f"(set by {index.source}); racker {version} was not installed")

@@ -1,0 +1,197 @@
+"""`racker factory`: check the rack metadata, reset racker, create the management SSH key.
+
+These are the steps of preparing a rack before it is handed to its operator (the reference's
+docs/management_node.md): fill in `/usr/share/oem/{nodes.csv,ipmi_user,ipmi_password}`, create
+an SSH key, check everything, and reset the version information so that the first
+`racker update` pulls the newest version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from racker.adapters.fs.atomic import write_atomic
+from racker.adapters.fs.credentials import load_credentials
+from racker.core.inventory import HEADER, check_nodes_csv, read_machine_macs, read_nodes_csv_text
+from racker.core.plan import number_addresses
+from racker.errors import InputError, RackerError, Where
+from racker.model import Inventory
+from racker.paths import Paths
+
+DEFAULT_VERSION_FILE = "/opt/racker/RACKER_VERSION"
+"""Where the installed racker version is recorded (`racker update` reads it)."""
+
+
+def version_file(env: Mapping[str, str] | None = None) -> Path:
+    """The racker version file, overridable by `RACKER_VERSION_FILE`."""
+    e = os.environ if env is None else env
+    return Path(e.get("RACKER_VERSION_FILE", DEFAULT_VERSION_FILE))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `racker factory check` found: the confirmations and the problems."""
+
+    items: tuple[str | RackerError, ...]
+    """In order: `✓` lines for what is valid, `🛈` lines with the node-type counts, problems."""
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The confirmation and information lines."""
+        return tuple(i for i in self.items if isinstance(i, str))
+
+    @property
+    def problems(self) -> tuple[RackerError, ...]:
+        """Every problem found, in the order found."""
+        return tuple(i for i in self.items if isinstance(i, RackerError))
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+
+def node_type_lines(inventory: Inventory) -> list[str]:
+    """The node-type summary: how many nodes (management node not counted) have each type."""
+    counts = Counter(n.node_type for n in inventory.nodes)
+    if not any(t for t in counts):
+        return ["🛈 No different node types configured"]
+    out = [f"🛈 {len(counts)} node types configured:"]
+    out += [f'  {counts[t]} "{t}"' for t in sorted(counts)]
+    return out
+
+
+def check(paths: Paths) -> CheckResult:
+    """Check the credential files and nodes.csv, collecting every problem found."""
+    items: list[str | RackerError] = []
+    try:
+        load_credentials(paths)
+        items.append(f"✓ {paths.ipmi_user_file} and {paths.ipmi_password_file} look valid")
+    except RackerError as e:
+        items.append(e)
+    try:
+        text = read_nodes_csv_text(paths.nodes_csv)
+    except RackerError as e:
+        items.append(e)
+        return CheckResult(tuple(items))
+    inventory, found = check_nodes_csv(text, paths.nodes_csv,
+                                       read_machine_macs(paths.sys_class_net))
+    items += found
+    if inventory is not None:
+        try:  # a rack too large for the internal /24 is a nodes.csv problem too
+            number_addresses("0.0.0", inventory.nodes, str(paths.nodes_csv))
+        except RackerError as e:
+            items.append(e)
+            return CheckResult(tuple(items))
+        items.append(f"✓ {paths.nodes_csv} looks valid")
+        items.append(f"🛈 PXE interface: {inventory.pxe_interface}, "
+                     f"{len(inventory.nodes)} nodes besides the management node")
+        items += node_type_lines(inventory)
+    return CheckResult(tuple(items))
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    """What `racker factory reset` was asked to do."""
+
+    racker_version: bool = False
+    nodes: bool = False
+    confirm: bool = False
+
+
+def _removable(path: Path, paths: Paths) -> bool:
+    """Refuse to delete `/`, a home folder or anything that holds the rack metadata."""
+    p = path.resolve()
+    protected = {Path("/"), paths.home.resolve(), Path.home().resolve()}
+    if p in protected or len(p.parts) < 3:
+        return False
+    return not any(q == p or p in q.parents
+                   for q in (paths.oem_dir.resolve(), paths.home.resolve()))
+
+
+def reset(req: ResetRequest, paths: Paths, version: Path,
+          ask: Callable[[str], bool], out: Callable[[str], None]) -> int:
+    """`racker factory reset`: describe, ask "Are you sure?" unless confirmed, then reset.
+
+    Returns the exit code. Nothing is touched unless confirmed.
+    """
+    if not req.confirm:
+        if req.racker_version:
+            try:
+                current = version.read_text().strip()
+            except OSError:
+                current = ""
+            out("This will reset the version information from racker (currently "
+                f"{current or 'none is set'})")
+        if req.nodes:
+            out(f"This will reset the nodes file ({paths.nodes_csv}) and remove "
+                f"{paths.state_dir}")
+        if not ask("Are you sure?"):
+            out("× Reset not confirmed; doing nothing.")
+            return 0
+    if req.nodes and not _removable(paths.state_dir, paths):
+        raise InputError(f"refusing to remove {paths.state_dir}: it is not a racker state "
+                         "folder", where=Where(file=str(paths.state_dir)),
+                         hint="check RACKER_STATE_DIR")
+    if req.racker_version:
+        try:
+            version.unlink(missing_ok=True)
+        except OSError as e:
+            raise RackerError(f"failed to reset racker's version: {e.strerror}",
+                              where=Where(file=str(version)),
+                              hint="run the command with sudo") from None
+        out("✓ Racker version reset (you can run 'racker update' to update it)")
+    if req.nodes:
+        try:
+            write_atomic(paths.nodes_csv, HEADER + "\n", mode=0o644)
+        except OSError as e:
+            raise RackerError(f"failed to reset the nodes file: {e.strerror}",
+                              where=Where(file=str(paths.nodes_csv)),
+                              hint="run the command with sudo") from None
+        try:
+            shutil.rmtree(paths.state_dir)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise RackerError(f"failed to remove racker's state: {e.strerror}",
+                              where=Where(file=str(paths.state_dir)),
+                              hint="run the command with sudo") from None
+        out(f"✓ Nodes file reset ({paths.nodes_csv})")
+        kept = [d for d in (paths.lokomotive_dir, paths.flatcar_dir) if d.exists()]
+        if kept:
+            out("🛈 Kept the configuration folders " + ", ".join(map(str, kept))
+                + "; remove them by hand when they are no longer needed")
+    return 0
+
+
+def gen_ssh_key(home: Path, run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
+                ) -> str:
+    """Create `~/.ssh/id_rsa(.pub)` without a passphrase and return the private key's text.
+
+    An existing key is never overwritten: it may be the one operators already log in with.
+    """
+    ssh = home / ".ssh"
+    key = ssh / "id_rsa"
+    if key.exists() or (ssh / "id_rsa.pub").exists():
+        raise InputError("an SSH key already exists; not overwriting it", where=Where(
+            file=str(key)), hint=f"print it with 'cat {key}', or remove {key} and {key}.pub "
+                                 "first to create a new one")
+    ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
+    exe = shutil.which("ssh-keygen")
+    if exe is None:
+        raise RackerError("ssh-keygen is not installed",
+                          hint="install it (Debian package openssh-client)")
+    # NOTE: the key type is explicit: newer ssh-keygen defaults to ed25519, but the file name
+    # id_rsa and the documented procedure are RSA.
+    proc = run([exe, "-t", "rsa", "-b", "4096", "-N", "", "-f", str(key)],
+               stdin=subprocess.DEVNULL, check=False)
+    if proc.returncode != 0 or not key.exists():
+        raise RackerError(f"ssh-keygen failed (exit code {proc.returncode})",
+                          where=Where(file=str(key)))
+    return key.read_text()

@@ -1,0 +1,310 @@
+"""`racker install` / `racker uninstall`: racker as a service on the management node.
+
+The reference's installer container unpacked racker into `/opt/racker`, linked its commands into
+`/opt/bin` (on the PATH of Flatcar) and linked systemd units for its services. Racker's services
+now run inside `racker serve`, so installing means: the state folders with safe owners and
+modes, one unit `racker-serve.service`, the links in `/opt/bin`, the version file, and (on the
+live system only) `systemctl daemon-reload` and `enable --now`. Everything is idempotent;
+`uninstall` removes the unit and the links and keeps the state unless asked to purge it.
+
+Paths in a `Layout` are as the installed system sees them; `root` is where that system is
+mounted (`/` normally, a folder for image builds and tests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from racker.adapters.fs.atomic import write_atomic
+from racker.errors import InputError, RackerError, ServiceError, Where
+
+UNIT_NAME = "racker-serve.service"
+UNIT_DIR = Path("/etc/systemd/system")
+ENV_FILE = Path("/etc/default/racker")
+COMMANDS_LINKED = ("racker", "ipmi")
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where racker is installed, as seen by the installed system."""
+
+    venv: Path
+    state_dir: Path
+    version_file: Path
+    bin_dir: Path | None = Path("/opt/bin")
+    root: Path = Path("/")
+    environment: tuple[tuple[str, str], ...] = ()
+    """`Environment=` settings of the unit: the path overrides in force at install time."""
+
+    def host(self, path: Path) -> Path:
+        """`path` of the installed system as reachable from here (under `root`)."""
+        return self.root / path.relative_to("/") if path.is_absolute() else self.root / path
+
+    @property
+    def live(self) -> bool:
+        """True when installing onto the running system (systemctl is called)."""
+        return self.root.resolve() == Path("/")
+
+    @property
+    def unit_path(self) -> Path:
+        """The unit file as seen by the installed system."""
+        return UNIT_DIR / UNIT_NAME
+
+
+@dataclass(frozen=True)
+class Dir:
+    """A folder racker needs, with its mode (owner root:root)."""
+
+    path: Path
+    mode: int
+
+
+def state_dirs(state_dir: Path) -> tuple[Dir, ...]:
+    """The state folders: the state itself and dnsmasq's files may hold secrets (leases, the
+    database, Ignition with credentials), the boot assets are public images."""
+    return (Dir(state_dir, 0o750), Dir(state_dir / "dnsmasq", 0o750),
+            Dir(state_dir / "assets", 0o755))
+
+
+def _quote(value: str) -> str:
+    """A value for a systemd `Environment=` assignment."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"' if any(c in value for c in ' \t"\\') else value
+
+
+def render_serve_unit(layout: Layout) -> str:
+    """The `racker-serve.service` unit (pure)."""
+    env = "".join(f"Environment={_quote(f'{k}={v}')}\n" for k, v in layout.environment)
+    return f"""\
+# Installed by 'racker install'; 'racker uninstall' removes it. Local settings (RACKER_* paths)
+# go into {ENV_FILE}, not into this file.
+[Unit]
+Description=Racker: DHCP, PXE and boot server for the rack's provisioning network
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=exec
+ExecStart={layout.venv}/bin/racker serve
+Restart=always
+RestartSec=5
+TimeoutStopSec=30
+EnvironmentFile=-{ENV_FILE}
+{env}UMask=0027
+# dnsmasq (started by racker serve) needs raw and packet sockets, port 67/69 and interface
+# configuration; it runs as root (--user=root) and racker must signal it, hence these
+# capabilities. ProtectHome and ProtectSystem=full are left out on purpose: racker writes the
+# flag files into the configuration folders under $HOME and the entries in /etc/hosts.
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID \
+CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_KILL
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET
+NoNewPrivileges=yes
+ProtectSystem=true
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@dataclass
+class Report:
+    """What install/uninstall did, line by line, for the operator."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        """Append one line of the report."""
+        self.lines.append(line)
+
+
+def _ensure_dir(d: Dir, layout: Layout, report: Report) -> None:
+    path = layout.host(d.path)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise InputError(f"{path} exists and is not a folder", where=Where(file=str(path)),
+                         hint="move it away and run 'racker install' again")
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    st = path.stat()
+    changed = []
+    if stat.S_IMODE(st.st_mode) != d.mode:
+        os.chmod(path, d.mode)
+        changed.append(f"mode {d.mode:04o}")
+    # NOTE: only root can give files away; a test or image build run as a user keeps its own.
+    if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+        os.chown(path, 0, 0)
+        changed.append("owner root:root")
+    if created:
+        report.add(f"✓ Created {d.path} (mode {d.mode:04o})")
+    elif changed:
+        report.add(f"✓ Fixed {d.path}: " + ", ".join(changed))
+
+
+def _write_if_changed(path: Path, text: str, mode: int, shown: Path, report: Report) -> None:
+    try:
+        same = path.read_text() == text and stat.S_IMODE(path.stat().st_mode) == mode
+    except (FileNotFoundError, NotADirectoryError):
+        same = False
+    if not same:
+        write_atomic(path, text, mode=mode)
+        report.add(f"✓ Wrote {shown}")
+
+
+def _link(layout: Layout, name: str, report: Report) -> None:
+    assert layout.bin_dir is not None
+    link = layout.host(layout.bin_dir / name)
+    dest = layout.venv / "bin" / name
+    if link.is_symlink():
+        if Path(os.readlink(link)) == dest:
+            return
+        link.unlink()
+    elif link.exists():
+        report.add(f"⚠ Left {layout.bin_dir / name} alone: it is not a link racker made")
+        return
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(dest)
+    report.add(f"✓ Linked {layout.bin_dir / name} → {dest}")
+
+
+def _systemctl(run: Runner, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return run(["systemctl", *args], capture_output=True, text=True, timeout=120,
+                   check=False)
+    except OSError as err:
+        raise ServiceError(f"cannot run systemctl: {err.strerror}",
+                           hint="racker install needs systemd; use --root DIR to only "
+                                "write the files") from None
+
+
+def _denied(err: OSError, command: str) -> RackerError:
+    return RackerError(f"{command} failed: {err.strerror}",
+                       where=Where(file=err.filename) if err.filename else None,
+                       hint=f"run 'sudo racker {command}'")
+
+
+def install(layout: Layout, version: str, run: Runner = subprocess.run) -> Report:
+    """Create the folders, write the unit, the links and the version file; on the live system
+    reload systemd and enable and start the unit."""
+    try:
+        return _install(layout, version, run)
+    except OSError as err:
+        raise _denied(err, "install") from None
+
+
+def _install(layout: Layout, version: str, run: Runner) -> Report:
+    if not layout.venv.is_absolute():
+        raise InputError("the venv must be an absolute path", where=Where(flag="-venv"))
+    report = Report()
+    for d in state_dirs(layout.state_dir):
+        _ensure_dir(d, layout, report)
+    _write_if_changed(layout.host(layout.unit_path), render_serve_unit(layout), 0o644,
+                      layout.unit_path, report)
+    if layout.bin_dir is not None:
+        for name in COMMANDS_LINKED:
+            _link(layout, name, report)
+    _write_if_changed(layout.host(layout.version_file), version + "\n", 0o644,
+                      layout.version_file, report)
+    if layout.live:
+        for args in (("daemon-reload",), ("enable", "--now", UNIT_NAME)):
+            proc = _systemctl(run, *args)
+            if proc.returncode != 0:
+                raise ServiceError(f"systemctl {' '.join(args)} failed: "
+                                   f"{proc.stderr.strip()[-400:]}",
+                                   hint=f"see 'journalctl -u {UNIT_NAME}'")
+        report.add(f"✓ {UNIT_NAME} enabled and started")
+    else:
+        report.add(f"🛈 Files written under {layout.root}; systemctl was not called")
+    if len(report.lines) == 1 and not layout.live:
+        report.lines.insert(0, "✓ Racker is installed; nothing changed")
+    return report
+
+
+def _removable_state(path: Path) -> bool:
+    """Refuse to purge `/`, top-level folders or a home folder."""
+    p = path.resolve()
+    return len(p.parts) >= 3 and p != Path.home().resolve()
+
+
+def uninstall(layout: Layout, purge: bool = False, run: Runner = subprocess.run) -> Report:
+    """Stop and disable the unit (live system), remove it and racker's links; with `purge`
+    also the state folder and the version file."""
+    try:
+        return _uninstall(layout, purge, run)
+    except OSError as err:
+        raise _denied(err, "uninstall") from None
+
+
+def _uninstall(layout: Layout, purge: bool, run: Runner) -> Report:
+    report = Report()
+    unit = layout.host(layout.unit_path)
+    if layout.live and unit.exists():
+        proc = _systemctl(run, "disable", "--now", UNIT_NAME)
+        if proc.returncode != 0:
+            report.add(f"⚠ systemctl disable --now {UNIT_NAME} failed: "
+                       f"{proc.stderr.strip()[-300:]}")
+        else:
+            report.add(f"✓ {UNIT_NAME} stopped and disabled")
+    if unit.exists():
+        unit.unlink()
+        report.add(f"✓ Removed {layout.unit_path}")
+        if layout.live:
+            _systemctl(run, "daemon-reload")
+    if layout.bin_dir is not None:
+        for name in COMMANDS_LINKED:
+            link = layout.host(layout.bin_dir / name)
+            if link.is_symlink() and Path(os.readlink(link)) == layout.venv / "bin" / name:
+                link.unlink()
+                report.add(f"✓ Removed the link {layout.bin_dir / name}")
+    if purge:
+        state = layout.host(layout.state_dir)
+        if state.exists():
+            if not _removable_state(state):
+                raise InputError(f"refusing to remove {layout.state_dir}: it is not a racker "
+                                 "state folder", where=Where(file=str(layout.state_dir)),
+                                 hint="check RACKER_STATE_DIR")
+            shutil.rmtree(state)
+            report.add(f"✓ Removed racker's state {layout.state_dir}")
+        version = layout.host(layout.version_file)
+        if version.exists():
+            version.unlink()
+            report.add(f"✓ Removed {layout.version_file}")
+    elif layout.host(layout.state_dir).exists():
+        report.add(f"🛈 Kept racker's state in {layout.state_dir} (remove it with -purge)")
+    if not report.lines:
+        report.add("✓ Racker is not installed; nothing to remove")
+    return report
+
+
+def environment_overrides(env: Mapping[str, str], names: Sequence[str]
+                          ) -> tuple[tuple[str, str], ...]:
+    """The `RACKER_*` path settings in force, to carry into the unit."""
+    return tuple((n, env[n]) for n in names if env.get(n))
+
+
+def check_root(root: Path) -> Path:
+    """`--root` must be an existing folder."""
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder", where=Where(flag="-root"),
+                         hint="create it first, or leave -root out to install on this system")
+    return root.resolve()
+

@@ -1,0 +1,434 @@
+"""Use case: provision the configured rack (the second half of `racker bootstrap`).
+
+Assets, the PXE interface's address, dnsmasq and the boot server, the BMC check, then the
+engine's install stages with the failure policy (retry, exclude, cancel, ask) around them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from racker.adapters.assets import DirSource, HttpSource, Source, install_flatcar
+from racker.adapters.dnsmasq.supervisor import Dnsmasq, DnsmasqFiles
+from racker.adapters.fs.applied import AppliedHashes, ignition_hash
+from racker.adapters.fs.credentials import load_credentials
+from racker.adapters.fs.node_ignition import FolderKind, node_ignition, read_config_folder
+from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.http.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
+from racker.adapters.http.serve import server as http_server
+from racker.app.bootcatalog import boot_nodes
+from racker.app.configuration.create import ConfigureResult
+from racker.app.factory import gen_ssh_key
+from racker.app.nodeops import exclude_nodes
+from racker.app.resume import mark_finished, mark_started
+from racker.core.render import asset_dir
+from racker.engine.control import Control
+from racker.engine.progress import ProgressDisplay
+from racker.engine.run import Engine, FlagFiles, NodeState, RunState
+from racker.engine.stages import Timeouts
+from racker.errors import RackerError, ServiceError
+from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
+from racker.paths import Paths
+from racker.settings import Settings
+
+BMC_TITLE = "Checking BMC connectivity"
+INSTALL_TITLE = "OS installation via PXE"
+
+Ask = Callable[[str], str]
+
+
+@dataclass
+class Session:
+    """Running services: the store where node reports land, and the engine."""
+
+    store: Store
+    engine: Engine
+
+
+@dataclass
+class Provisioner:
+    """Everything one provisioning run needs, the outside world passed in."""
+
+    paths: Paths
+    settings: Settings
+    control: Control
+    out: TextIO
+    ask: Ask = input
+    netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
+    _title: str = BMC_TITLE
+    _logs: Path = Path(".")
+    _background: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def run(self, configured: ConfigureResult) -> int:
+        """Provision every planned node; returns the exit code."""
+        plan = configured.plan
+        # checked before any BMC, service or network is touched
+        if plan.options.provision is Provision.LOKOMOTIVE and shutil.which("lokoctl") is None:
+            raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
+                              "provisioned nodes)",
+                              hint="install lokoctl v0.9 into PATH, or run with -render-only "
+                                   f"to only write the configuration in {configured.folder}")
+        mark_started(self.paths, configured.folder)
+        logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
+        logs.mkdir(parents=True, exist_ok=True)
+        self._logs = logs
+        self.say(f"Logs: {logs}")
+        self._ensure_ssh_key()
+        self._fetch_assets()
+        self._ensure_address(plan)
+        store = Store.in_state_dir(self.paths.state_dir)
+        catalog = StaticCatalog(self._boot_nodes(plan))
+        try:
+            async with self._services(plan, store, catalog):
+                code = await self._provision(plan, store, catalog)
+        finally:
+            await self.control.close()
+            _write_log(logs / "events.log", store)
+            store.close()
+        return code
+
+    @contextlib.asynccontextmanager
+    async def session(self, plan: ClusterPlan, assets: bool) -> AsyncIterator[Session]:
+        """The services up for `plan` outside a bootstrap (`racker apply`, `node reprovision`).
+
+        Assets are fetched only when `assets` (a PXE install needs them, an Ignition re-run
+        does not). The engine's progress goes to `out`.
+        """
+        logs = _folder(self.paths, plan) / "logs" / time.strftime("%Y%m%d-%H%M%S")
+        logs.mkdir(parents=True, exist_ok=True)
+        self.say(f"Logs: {logs}")
+        if assets:
+            self._fetch_assets()
+        self._ensure_address(plan)
+        store = Store.in_state_dir(self.paths.state_dir)
+        catalog = StaticCatalog(self._boot_nodes(plan))
+        display = ProgressDisplay(self.out)
+        flags = FlagFiles(asset_dir(self.paths, plan.options.provision))
+        timeouts = Timeouts.scaled(self.settings.timeout_scale)
+        # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
+        timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
+        engine = Engine(self.control, store, flags, timeouts,
+                        on_change=lambda run: display.update(INSTALL_TITLE, run))
+        try:
+            async with self._services(plan, store, catalog):
+                yield Session(store, engine)
+        finally:
+            await self.control.close()
+            _write_log(logs / "events.log", store)
+            store.close()
+
+    async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
+        """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""
+        plan = configured.plan
+        self._ensure_address(plan)
+        store = Store.in_state_dir(self.paths.state_dir)
+        try:
+            catalog = StaticCatalog(self._boot_nodes(plan))
+            async with self._services(plan, store, catalog):
+                self.say(f"Serving DHCP on {plan.inventory.pxe_interface} and the boot server on "
+                         f"http://{plan.management_ip}:{self.settings.boot_port} "
+                         f"for {len(plan.nodes)} nodes (stop with Ctrl-C or SIGTERM)")
+                await stop.wait()
+        finally:
+            await self.control.close()
+            store.close()
+        self.say("Stopped.")
+        return 0
+
+    # --- preparation -------------------------------------------------------------------------
+
+    def _ensure_ssh_key(self) -> None:
+        """The nodes' configs carry ~/.ssh/id_rsa.pub; make the key pair when there is none."""
+        if not (self.paths.home / ".ssh" / "id_rsa.pub").exists():
+            gen_ssh_key(self.paths.home, run=_quiet_run)
+            self.say(f"Created the SSH key {self.paths.home / '.ssh' / 'id_rsa'} for the nodes")
+
+    def _fetch_assets(self) -> None:
+        s = self.settings
+        source: Source = DirSource(s.assets_from) if s.assets_from else HttpSource(s.base_url)
+        fingerprint = None if s.flatcar_key else "F88CFEDEFF29A5B4D9523864E25D9AED0593B34A"
+        self.out.write(f"➤ Flatcar Container Linux {s.flatcar_channel}/{s.flatcar_version} "
+                       "assets...")
+        self.out.flush()
+        try:
+            got = install_flatcar(self.paths.state_dir / "assets", source,
+                                  version=s.flatcar_version, key_file=s.flatcar_key,
+                                  fingerprint=fingerprint)
+        except RackerError:
+            self.say(" × failed")
+            raise
+        self.say(f" ✓ {got.version} {'verified and installed' if got.fetched else 'up to date'}")
+
+    def _ensure_address(self, plan: ClusterPlan) -> None:
+        """The PXE interface carries the management address (PREFIX.1/24), idempotently."""
+        iface = plan.inventory.pxe_interface
+        self.netns_ip(["link", "set", iface, "up"])
+        self.netns_ip(["addr", "replace", f"{plan.management_ip}/24", "dev", iface])
+
+    def _boot_nodes(self, plan: ClusterPlan) -> list[BootNode]:
+        folder = read_config_folder(_folder(self.paths, plan), _kind(plan))
+        return boot_nodes(plan, folder, self.paths, self.settings)
+
+    @contextlib.asynccontextmanager
+    async def _services(self, plan: ClusterPlan, store: Store,
+                        catalog: StaticCatalog) -> AsyncIterator[Dnsmasq]:
+        by_mac = {n.mac: n for n in plan.nodes}
+
+        async def on_report(node: BootNode, kind: EventKind) -> None:
+            planned = by_mac.get(node.mac)
+            if planned is None:
+                return
+            if kind is EventKind.INSTALLED:
+                # NOTE: before answering: the installer reboots only after this, and a PXE
+                # boot of an installed node would install it again
+                await self.control.set_disk_boot(planned)
+            else:
+                # every boot is reported: correct a BMC that lost its boot flags, in the
+                # background, so that neither the answer nor the event waits for the BMC
+                task = asyncio.create_task(self._reassert_disk_boot(planned, store))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+        config = BootServerConfig(f"http://{plan.management_ip}:{self.settings.boot_port}",
+                                  self.paths.state_dir / "assets")
+        app = create_app(config, catalog, store, on_report)
+        web = http_server(app, plan.management_ip, self.settings.boot_port)
+        dnsmasq = Dnsmasq(DnsmasqFiles(self.paths.state_dir))
+        await dnsmasq.start()
+        task = asyncio.create_task(web.serve())
+        try:
+            for _ in range(100):
+                if web.started or task.done():
+                    break
+                await asyncio.sleep(0.05)
+            if not web.started:
+                raise ServiceError(f"the boot server could not listen on "
+                                   f"{plan.management_ip}:{self.settings.boot_port}",
+                                   hint="is 'racker serve' or another server running? stop it "
+                                        "for the bootstrap")
+            yield dnsmasq
+        finally:
+            web.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, SystemExit):
+                await asyncio.wait_for(task, 10)
+            await dnsmasq.stop()
+
+    # --- the run -----------------------------------------------------------------------------
+
+    async def _provision(self, plan: ClusterPlan, store: Store, catalog: StaticCatalog) -> int:
+        display = ProgressDisplay(self.out)
+        flags = FlagFiles(asset_dir(self.paths, plan.options.provision))
+        timeouts = Timeouts.scaled(self.settings.timeout_scale)
+        # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
+        timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
+        engine = Engine(self.control, store, flags, timeouts,
+                        on_change=lambda run: display.update(self._title, run))
+        self._title = BMC_TITLE
+        checked = await engine.check_bmcs(plan.nodes)
+        ok = not checked.failed
+        display.finish(BMC_TITLE, checked, ok)
+        if not ok:
+            self._bmc_failure(checked)
+            return 1
+        if plan.options.provision is Provision.LOKOMOTIVE:
+            from racker.app.lokomotive import Bringup
+
+            bringup = Bringup(self, store, self._logs)
+            return await self.with_policy(plan, catalog, bringup.attempt, bringup.success)
+
+        async def install(plan: ClusterPlan) -> list[PlannedNode] | None:
+            self._title = INSTALL_TITLE
+            run = await engine.install(plan.nodes)
+            display.finish(INSTALL_TITLE, run, not run.failed)
+            self._record_applied(plan, run)
+            if not run.failed:
+                return None
+            failed = [s.node for s in run.failed]
+            self._failure(failed)
+            return failed
+
+        return await self.with_policy(plan, catalog, install, self._success)
+
+    async def with_policy(self, plan: ClusterPlan, catalog: StaticCatalog,
+                          attempt: Callable[[ClusterPlan], Awaitable[list[PlannedNode] | None]],
+                          success: Callable[[ClusterPlan], None]) -> int:
+        """Run `attempt` (None: success, else the failed nodes, maybe none) under -onfailure."""
+        options = plan.options
+        tries = 0
+        while True:
+            failed = await attempt(plan)
+            if failed is None:
+                mark_finished(self.paths)
+                success(plan)
+                return 0
+            choice = self._choose(options.onfailure, bool(failed))
+            if choice in ("retry", "exclude"):
+                tries += 1
+                if tries > options.retries:
+                    self.say(f"Error after {options.retries} retries")
+                    self._guidance()
+                    return 1
+                if choice == "exclude" and failed:
+                    self.say(f"Something went wrong, removing {len(failed)} nodes from the "
+                             f"configuration and retrying {tries}/{options.retries}")
+                    plan = await self._exclude(plan, failed, catalog)
+                else:
+                    self.say(f"Something went wrong, retrying {tries}/{options.retries}")
+                continue
+            if choice == "exclude-once":
+                plan = await self._exclude(plan, failed, catalog)
+                continue
+            if choice == "retry-once":
+                continue
+            self.say("Canceling")
+            self._guidance()
+            return 1
+
+    def _record_applied(self, plan: ClusterPlan, run: RunState) -> None:
+        """Remember which Ignition each installed node runs, so `racker apply` sees changes."""
+        folder = read_config_folder(_folder(self.paths, plan), _kind(plan))
+        hashes = AppliedHashes(self.paths.state_dir)
+        for st in run.nodes.values():
+            if st.state is NodeState.DONE and hashes.get(st.node.mac) is None:
+                config = node_ignition(folder, st.node.name, self.paths)
+                hashes.record(st.node.mac, ignition_hash(config.to_json(pretty=False)))
+
+    async def _reassert_disk_boot(self, node: PlannedNode, store: Store) -> None:
+        try:
+            await asyncio.wait_for(self.control.reassert_disk_boot(node), 60)
+        except (RackerError, TimeoutError) as e:
+            store.add(node.mac, EventKind.ERROR, stage="boot",
+                      detail={"error": f"boot device disk not re-asserted: {e}"})
+
+    def _choose(self, policy: OnFailure, can_exclude: bool) -> str:
+        if policy is OnFailure.RETRY:
+            return "retry"
+        if policy is OnFailure.EXCLUDE:
+            return "exclude"
+        if policy is OnFailure.CANCEL:
+            return "cancel"
+        options = "[r]etry," + (" [e]xclude nodes from cluster," if can_exclude else "") + \
+            " [c]ancel (default retry): "
+        while True:
+            try:
+                answer = self.ask(options).strip().lower()
+            except EOFError:
+                return "cancel"
+            if answer in ("", "r"):
+                return "retry-once"
+            if answer == "e" and can_exclude:
+                return "exclude-once"
+            if answer == "c":
+                return "cancel"
+
+    async def _exclude(self, plan: ClusterPlan, nodes: list[PlannedNode],
+                       catalog: StaticCatalog) -> ClusterPlan:
+        new_plan = exclude_nodes(self.paths, plan, [n.mac for n in nodes])
+        catalog.replace(self._boot_nodes(new_plan))
+        for n in nodes:
+            self.say(f"  excluded {n.mac} ({n.name}); add it back later with "
+                     f"'racker node include {n.mac}'")
+        return new_plan
+
+    # --- texts -------------------------------------------------------------------------------
+
+    def hint(self) -> str:
+        return ("Run 'ipmi <MAC|DOMAIN> diag' for a short overview of a node, connect to its "
+                "serial console with 'ipmi <MAC|DOMAIN>', see its events with "
+                "'racker node timeline <MAC>', or try to connect via SSH.")
+
+    def _bmc_failure(self, run: RunState) -> None:
+        failed = run.failed
+        self.say(f"The following {len(failed)} BMCs could not be reached:")
+        for s in failed:
+            self.say(f"  {s.node.mac} (BMC {s.node.node.bmc_mac}): {s.error}")
+        macs = " ".join(s.node.mac for s in failed)
+        self.say("Please verify all servers are present and that the BMC DHCP assignment "
+                 f"worked, or exclude their MAC addresses with -exclude=\"{macs}\".")
+
+    def _failure(self, nodes: list[PlannedNode]) -> None:
+        self.say(f"Failed to provision the following {len(nodes)} nodes:")
+        self.say(" ".join(n.mac for n in nodes))
+        self.say(self.hint())
+
+    def _guidance(self) -> None:
+        self.say("If individual nodes did not come up, you can retry later with:")
+        self.say("  cd ~/flatcar-container-linux; racker apply")
+        self.say("To change the nodes' configuration, edit the Container Linux Config files "
+                 "flatcar-container-linux/cl/*.yaml and run 'racker apply'.")
+
+    def _success(self, plan: ClusterPlan) -> None:
+        self.say(f"All {len(plan.nodes)} nodes are provisioned with a minimal Ignition "
+                 "configuration (see the Container Linux Config files in "
+                 "flatcar-container-linux/cl/).")
+        self.say("Running 'racker bootstrap' is not needed anymore to change something: edit "
+                 "the files in flatcar-container-linux/cl/ and run:")
+        self.say("  cd ~/flatcar-container-linux; racker apply")
+        self.say("See the rack with 'racker status'. DHCP and the boot server stop with this "
+                 "command: keep them running with 'racker serve' (installed as a service by "
+                 "'racker install'), or BMC leases run out.")
+
+
+def _kind(plan: ClusterPlan) -> FolderKind:
+    return FolderKind.FLATCAR if plan.options.provision is Provision.FLATCAR \
+        else FolderKind.LOKOMOTIVE
+
+
+def _folder(paths: Paths, plan: ClusterPlan) -> Path:
+    return paths.lokomotive_dir if plan.options.provision is Provision.LOKOMOTIVE \
+        else paths.flatcar_dir
+
+
+def _quiet_run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """subprocess.run without output on the operator's terminal (ssh-keygen's randomart)."""
+    return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+
+
+def _ip(argv: list[str]) -> None:
+    r = subprocess.run(["ip", *argv], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise ServiceError(f"ip {' '.join(argv)} failed: {r.stderr.strip()}",
+                           hint="racker configures the PXE interface itself; run it as root")
+
+
+def _write_log(path: Path, store: Store) -> None:
+    with path.open("w") as f:
+        for e in store.events():
+            if e.kind is not EventKind.REQUEST:
+                f.write(f"{time.strftime('%H:%M:%S', time.localtime(e.ts))} {e.mac or '-'} "
+                        f"{e.kind.value} {e.stage or ''} {dict(e.detail)}\n")
+
+
+def provision(paths: Paths, configured: ConfigureResult, control: Control, out: TextIO,
+              ask: Ask = input, settings: Settings | None = None) -> int:
+    """Run the provisioning of a configured rack to the end; returns the exit code."""
+    p = Provisioner(paths, settings or Settings.from_env(), control, out, ask)
+    return asyncio.run(p.run(configured))
+
+
+def provision_rack(paths: Paths, configured: ConfigureResult) -> int:
+    """`racker bootstrap` after the configuration: real BMCs over IPMI, output on stdout."""
+    from racker.adapters.bmc.control import (
+        IpmiControl,  # the IPMI stack loads only when provisioning
+    )
+
+    settings = Settings.from_env()
+    control = IpmiControl.for_rack(
+        paths, load_credentials(paths), configured.plan.inventory.pxe_interface,
+        settings.retry_sec, legacy_boot=settings.legacy_boot,
+        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    return provision(paths, configured, control, sys.stdout, settings=settings)

@@ -1,0 +1,79 @@
+"""Use case: `racker pxe-boot MAC DOMAIN`, what Terraform/lokoctl run as `pxe_commands`.
+
+Find the node's BMC, turn the boot-flag timer off, power off, set boot device PXE, power on;
+each step is retried until it works or 60 s have passed, as the reference's script did. Power on
+comes last: once the node boots, its installer does its own IPMI set-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+from racker.adapters.fs.credentials import load_credentials
+from racker.engine.control import Control
+from racker.errors import BmcError, InputError, RackerError, Where
+from racker.model import ClusterPlan, PlannedNode
+from racker.paths import Paths
+from racker.settings import Settings
+
+RETRY_SEC = 60.0
+
+
+def open_control(paths: Paths, plan: ClusterPlan, retry_sec: float | None = None) -> Control:
+    """The IPMI implementation of the engine's Control protocol for `plan`'s BMCs.
+
+    `retry_sec` bounds the search for a BMC (default: the RETRY_SEC setting).
+    """
+    from racker.adapters.bmc.control import IpmiControl  # the IPMI stack loads only when needed
+
+    settings = Settings.from_env()
+    return IpmiControl.for_rack(
+        paths, load_credentials(paths), plan.inventory.pxe_interface,
+        settings.retry_sec if retry_sec is None else retry_sec,
+        legacy_boot=settings.legacy_boot,
+        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
+
+
+def find_node(plan: ClusterPlan, mac: str) -> PlannedNode:
+    """The planned node of primary (or BMC) MAC `mac`."""
+    for n in plan.nodes:
+        if mac in (n.mac, n.node.bmc_mac):
+            return n
+    if any(mac in n.macs for n in plan.excluded):
+        raise InputError(f"{mac} is excluded from the configuration",
+                         hint=f"add it back first with 'racker node include {mac}'")
+    raise InputError(f"{mac} is not the MAC address of a node in the configuration",
+                     where=Where(file=str(plan.inventory.path)),
+                     hint="give the node's primary MAC address from nodes.csv")
+
+
+async def pxe_boot(control: Control, node: PlannedNode, domain: str, *,
+                   retry_sec: float = RETRY_SEC, interval: float = 1.0,
+                   clock: Callable[[], float] = time.monotonic,
+                   say: Callable[[str], None] = lambda _t: None) -> None:
+    """Force a PXE boot of `node`, each step retried until `retry_sec` have passed."""
+    deadline = clock() + retry_sec
+    steps: list[tuple[str, Callable[[PlannedNode], Awaitable[object]]]] = [
+        ("finding the BMC", control.check_bmc),
+        ("timer off, power off, boot device PXE", control.prepare_pxe),
+        ("power on", control.power_on),
+    ]
+    last = ""
+    for what, step in steps:
+        while True:
+            left = deadline - clock()
+            if left <= 0:
+                raise BmcError(f"failed forcing a PXE boot for {domain} installer: {what}: "
+                               f"{last or 'no answer'}", where=Where(node=node.mac),
+                               hint=f"check the BMC with 'ipmi {node.mac} diag'")
+            try:
+                await asyncio.wait_for(step(node), left)
+            except (RackerError, TimeoutError) as e:
+                last = e.message if isinstance(e, RackerError) else "timed out"
+                await asyncio.sleep(min(interval, max(0.0, deadline - clock())))
+                continue
+            say(f"✓ {what}")
+            break

@@ -1,0 +1,151 @@
+"""`racker status`: one table for the whole rack (pure parts plus one gathering function).
+
+Columns as operators know them: `MAC address | BMC reached | Power | OS provisioned |
+Joined cluster | Hostnames`, with ✓ × ○. BMCs are queried concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from racker.adapters.fs.hostsfile import read_managed
+from racker.app.configuration.loaded import load_configured
+from racker.core.inventory import load_inventory
+from racker.core.plan import make_plan
+from racker.core.render import asset_dir, config_folder
+from racker.errors import RackerError
+from racker.model import ClusterPlan, Options, PlannedNode, Provision
+from racker.paths import Paths
+
+YES, NO, NA = "✓", "×", "○"
+
+PowerQuery = Callable[[PlannedNode], Awaitable[str]]
+"""The node's power state (`on`/`off`) from its BMC; raises RackerError when unreachable."""
+
+
+@dataclass(frozen=True)
+class Row:
+    mac: str
+    bmc_mac: str
+    name: str
+    bmc_reached: bool
+    power: str | None
+    provisioned: bool
+    joined: bool | None
+    """None when the rack runs no Kubernetes."""
+    hostnames: tuple[str, ...]
+    bmc_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RackStatus:
+    provisioned_as: str
+    """`Flatcar`, `Lokomotive` or `no`."""
+    kubernetes_api: bool | None
+    rows: tuple[Row, ...]
+
+    @property
+    def provisioned_count(self) -> int:
+        return sum(r.provisioned for r in self.rows)
+
+
+def _mark(value: bool | None) -> str:
+    return NA if value is None else (YES if value else NO)
+
+
+def render_table(status: RackStatus) -> list[str]:
+    """The status report as lines (pure)."""
+    out = [f"Provisioned: {status.provisioned_as}"]
+    if status.kubernetes_api is not None:
+        out.append(f"Kubernetes API reached: {'yes' if status.kubernetes_api else 'no'}")
+    out.append("")
+    head = ("MAC address", "BMC reached", "Power", "OS provisioned", "Joined cluster",
+            "Hostnames")
+    rows = [(r.mac, _mark(r.bmc_reached), r.power or "?", _mark(r.provisioned),
+             _mark(r.joined), " ".join(r.hostnames)) for r in status.rows]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
+              for i, h in enumerate(head)]
+    out.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
+    unreachable = [r for r in status.rows if not r.bmc_reached]
+    if unreachable:
+        out.append("")
+        out += [f"{r.mac}: {r.bmc_error}" for r in unreachable]
+    out.append("")
+    out.append('To see details for a node, run "ipmi <MAC|DOMAIN> diag", or run this command '
+               'with "--full" to see the details of all nodes.')
+    if status.provisioned_as == "Flatcar":
+        out.append('To see what happened to a node, run "racker node timeline <MAC>".')
+    if status.provisioned_as == "Lokomotive":
+        out.append("To query the Kubernetes and etcd cluster health, run: "
+                   "cd ~/lokomotive; lokoctl health")
+    return out
+
+
+def to_json(status: RackStatus) -> dict[str, Any]:
+    """The status as JSON-ready data (pure)."""
+    return {
+        "provisioned": status.provisioned_as,
+        "kubernetes_api_reached": status.kubernetes_api,
+        "nodes": [{**asdict(r), "hostnames": list(r.hostnames)} for r in status.rows],
+        "provisioned_nodes": status.provisioned_count,
+        "total_nodes": len(status.rows),
+    }
+
+
+def hostnames_by_ip(lines: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """`IP → names` from racker's hosts lines (pure)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2:
+            out[words[0]] = out.get(words[0], ()) + tuple(words[1:])
+    return out
+
+
+def rack_plan(paths: Paths) -> tuple[str, ClusterPlan]:
+    """What was provisioned and the plan of every node (excluded ones too: all of nodes.csv)."""
+    inventory = load_inventory(paths)
+    for provision, label in ((Provision.LOKOMOTIVE, "Lokomotive"),
+                             (Provision.FLATCAR, "Flatcar")):
+        folder = config_folder(paths, provision)
+        if (folder / "racker-options.yaml").is_file():
+            try:
+                configured = load_configured(paths, folder).plan
+            except (RackerError, OSError):
+                break
+            # the recorded layout's names and addresses; excluded nodes listed as well
+            rest = make_plan(replace(configured.options, exclude=()), inventory)
+            planned = {n.mac for n in configured.nodes}
+            return label, replace(configured, nodes=configured.nodes + tuple(
+                n for n in rest.nodes if n.mac not in planned))
+    return "no", make_plan(Options(provision=Provision.FLATCAR), inventory)
+
+
+async def gather(paths: Paths, power: PowerQuery,
+                 joined: Callable[[ClusterPlan], set[str] | None] = lambda _p: None,
+                 ) -> RackStatus:
+    """Query every BMC at once and read flag files and hosts entries."""
+    label, plan = rack_plan(paths)
+    flags = asset_dir(paths, plan.options.provision)
+    names = hostnames_by_ip(read_managed(paths.hosts_file))
+    members = joined(plan) if label == "Lokomotive" else None
+
+    async def row(n: PlannedNode) -> Row:
+        try:
+            state: str | None = await power(n)
+            error = None
+        except RackerError as e:
+            state, error = None, e.message
+        return Row(mac=n.mac, bmc_mac=n.node.bmc_mac, name=n.name, bmc_reached=error is None,
+                   power=state, provisioned=label != "no" and (flags / n.mac).is_file(),
+                   joined=None if label != "Lokomotive" else n.mac in (members or set()),
+                   hostnames=names.get(n.ip, ()), bmc_error=error)
+
+    rows = await asyncio.gather(*(row(n) for n in sorted(plan.nodes, key=lambda n: n.mac)))
+    return RackStatus(label, None if label != "Lokomotive" else members is not None,
+                      tuple(rows))

@@ -1,0 +1,324 @@
+"""The rack inventory: `nodes.csv` → `Inventory`, with the place of every problem.
+
+`nodes.csv` (see the reference's docs/management_node.md) has a header line, then one row per
+server: `Primary MAC address, BMC MAC address, Secondary MAC address, Node Type, Comments`.
+Racks set up before the secondary MAC column existed use the four-column layout without it; the
+header says which layout a file uses. Node type and comment are optional; everything after the
+node type's comma is the free-form comment (commas included).
+
+The management node is the row whose primary or secondary MAC belongs to this machine; its
+secondary MAC is the NIC on the rack-internal network, so it names the PXE interface.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from racker.core.macs import parse_mac
+from racker.errors import InputError, Where
+from racker.model import Inventory, Node
+from racker.paths import Paths
+
+HEADER = "Primary MAC address, BMC MAC address, Secondary MAC address, Node Type, Comments"
+"""The header of the current five-column layout."""
+
+OLD_HEADER = "Primary MAC address, BMC MAC address, Node Type, Comments"
+"""The header of the older four-column layout (no secondary MAC)."""
+
+_LABELS = {
+    "primary": "Primary MAC address",
+    "bmc": "BMC MAC address",
+    "secondary": "Secondary MAC address",
+    "type": "Node Type",
+}
+_LAYOUT_5 = ("primary", "bmc", "secondary", "type")
+_LAYOUT_4 = ("primary", "bmc", "type")
+_MAC_ANYWHERE = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}")
+_MAC_HINT = "write a MAC as six pairs of hex digits separated by ':' or '-', e.g. 00:11:22:33:44:55"
+_EXAMPLE_ROW = "00:11:22:33:44:00, 00:11:22:33:44:01, 00:11:22:33:44:30, , mgmt node"
+_ZERO_MAC = "00:00:00:00:00:00"
+
+
+@dataclass(frozen=True)
+class _Field:
+    text: str
+    """The value with surrounding spaces removed."""
+    column: int
+    """1-based column of the value's first character (of the field when it is empty)."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    fields: dict[str, _Field]
+    comment: str
+
+
+def _split(line: str, n: int) -> tuple[list[_Field], str]:
+    """Split a row into `n` fields and the comment (the rest, commas included)."""
+    parts = line.split(",", n)
+    fields: list[_Field] = []
+    offset = 0
+    for i, raw in enumerate(parts):
+        if i == n:
+            comment = raw.strip()
+            if len(comment) >= 2 and comment[0] == comment[-1] == '"':
+                comment = comment[1:-1]
+            return fields, comment
+        lead = len(raw) - len(raw.lstrip())
+        value = raw.strip()
+        column = offset + (lead if value else 0) + 1
+        if len(value) >= 2 and value[0] == value[-1] == '"':  # as spreadsheets export
+            value, column = value[1:-1].strip(), column + 1
+        fields.append(_Field(value, column))
+        offset += len(raw) + 1
+    while len(fields) < n:  # a short row: the missing trailing fields are empty
+        fields.append(_Field("", len(line) + 1))
+    return fields, ""
+
+
+def _layout(header: str) -> tuple[str, ...]:
+    """The column layout the header announces: five columns unless it is the older four."""
+    names = [f.strip().lower() for f in header.split(",")]
+    if any("secondary" in n for n in names):
+        return _LAYOUT_5
+    if len(names) == 4 or (len(names) >= 3 and "type" in names[2]):
+        return _LAYOUT_4
+    return _LAYOUT_5
+
+
+def normalise_machine_macs(this_machine_macs: Mapping[str, str]) -> dict[str, str]:
+    """Interface → MAC with every value normalised; non-MACs and the all-zero MAC left out."""
+    out: dict[str, str] = {}
+    for iface in sorted(this_machine_macs):
+        mac = parse_mac(this_machine_macs[iface])
+        if mac is not None and mac != _ZERO_MAC:
+            out[iface] = mac
+    return out
+
+
+def check_nodes_csv(
+    text: str, path: Path | str, this_machine_macs: Mapping[str, str]
+) -> tuple[Inventory | None, tuple[InputError, ...]]:
+    """Parse `text` and collect every problem found; the Inventory is None when there are any.
+
+    Pure: `path` is only used in messages; `this_machine_macs` maps interface names to MACs.
+    """
+    problems: list[InputError] = []
+    file = str(path)
+
+    def problem(msg: str, line: int | None, column: int | None = None,
+                hint: str | None = None) -> None:
+        problems.append(InputError(msg, where=Where(file=file, line=line, column=column),
+                                   hint=hint))
+
+    lines = text.removeprefix("\ufeff").split("\n")
+    lines = [ln.removesuffix("\r") for ln in lines]
+    header_no = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if header_no is None:
+        problem("the file is empty", 1, None,
+                f"write the header line and one row per server, the management node first:\n"
+                f"    {HEADER}\n    {_EXAMPLE_ROW}")
+        return None, tuple(problems)
+    header = lines[header_no]
+    m = _MAC_ANYWHERE.search(header)
+    if m is not None:
+        problem("the first line holds a MAC address, but it must be the header", header_no + 1,
+                m.start() + 1, f"insert this header as the first line:\n    {HEADER}")
+        return None, tuple(problems)
+    layout = _layout(header)
+
+    rows: list[_Row] = []
+    seen: dict[str, tuple[int, str]] = {}
+    for idx in range(header_no + 1, len(lines)):
+        raw = lines[idx]
+        if not raw.strip():
+            continue
+        line_no = idx + 1
+        fields, comment = _split(raw, len(layout))
+        by_name = dict(zip(layout, fields, strict=True))
+        ok = True
+        for name in ("primary", "bmc", "secondary"):
+            f = by_name.get(name)
+            if f is None:
+                continue
+            label = _LABELS[name]
+            if not f.text:
+                if name == "secondary":
+                    continue  # optional except for the management row (checked below)
+                problem(f"the {label} is missing", line_no, f.column,
+                        f"every row needs the {label}; the columns are: {_header_for(layout)}")
+                ok = False
+                continue
+            mac = parse_mac(f.text)
+            if mac is None:
+                problem(f'the {label} "{f.text}" is not a MAC address', line_no, f.column,
+                        _MAC_HINT)
+                ok = False
+                continue
+            if mac in seen:
+                first_line, first_label = seen[mac]
+                problem(f"the MAC address {mac} appears twice: here as {label} and on line "
+                        f"{first_line} as {first_label}", line_no, f.column,
+                        "every MAC address in nodes.csv must be unique; remove or correct the copy")
+                ok = False
+            else:
+                seen[mac] = (line_no, label)
+        t = by_name["type"]
+        if parse_mac(t.text) is not None or _MAC_ANYWHERE.fullmatch(t.text.replace(" ", "")):
+            hint = f"the columns are: {_header_for(layout)}"
+            if layout is _LAYOUT_4:
+                hint = ("the header announces the older layout without a secondary MAC column; "
+                        f"use this header to add it:\n    {HEADER}")
+            problem(f'the {_LABELS["type"]} "{t.text}" looks like a MAC address', line_no,
+                    t.column, hint)
+            ok = False
+        if ok:
+            rows.append(_Row(line_no, by_name, comment))
+
+    if not rows and not problems:
+        problem("there is no row after the header", header_no + 1, None,
+                f"add one row per server, the management node first, e.g.:\n    {_EXAMPLE_ROW}")
+        return None, tuple(problems)
+
+    nodes = [_node(r) for r in rows]
+    machine = normalise_machine_macs(this_machine_macs)
+    machine_macs = set(machine.values())
+    mgmt_rows = [n for n in nodes
+                 if n.primary_mac in machine_macs or n.secondary_mac in machine_macs]
+    management: Node | None = None
+    pxe_interface = ""
+    if not mgmt_rows:
+        if not problems:  # a broken row may well be the management row: report that first
+            listed = ", ".join(f"{i} {mac}" for i, mac in machine.items()) or "none found"
+            problem("no row for this machine (the management node): none of its MAC addresses "
+                    f"is a primary or secondary MAC in the file; this machine has: {listed}",
+                    None, None,
+                    "add the management node as a row: its primary MAC, its BMC MAC and, as the "
+                    "secondary MAC, the MAC of its NIC on the rack-internal network")
+    else:
+        for extra in mgmt_rows[1:]:
+            problem("a second row matches this machine's MAC addresses (the management node's "
+                    f"row is line {mgmt_rows[0].line})", extra.line, 1,
+                    "only one row may describe the management node; remove the other")
+        management = mgmt_rows[0]
+        row = next(r for r in rows if r.line == management.line)
+        if management.secondary_mac is None:
+            col = row.fields["secondary"].column if "secondary" in row.fields else None
+            hint = ("the management row's secondary MAC must be the MAC of its NIC on the "
+                    "rack-internal network: racker serves DHCP and PXE there")
+            if layout is _LAYOUT_4:
+                hint += f"; the header has the older layout without that column, use:\n    {HEADER}"
+            problem("the management node's row (this machine) has no Secondary MAC address",
+                    management.line, col, hint)
+        else:
+            ifaces = [i for i, mac in machine.items() if mac == management.secondary_mac]
+            if ifaces:
+                pxe_interface = ifaces[0]
+            else:
+                listed = ", ".join(f"{i} {mac}" for i, mac in machine.items())
+                problem(f"the management row's Secondary MAC address {management.secondary_mac} "
+                        f"is not the address of any interface of this machine ({listed})",
+                        management.line, row.fields["secondary"].column,
+                        "the management row's secondary MAC must be the MAC of this machine's "
+                        "NIC on the rack-internal network")
+    if problems or management is None:
+        return None, tuple(problems)
+    others = tuple(n for n in nodes if n is not management)
+    return Inventory(path=Path(path), management=management, nodes=others,
+                     pxe_interface=pxe_interface), ()
+
+
+def _header_for(layout: tuple[str, ...]) -> str:
+    return OLD_HEADER if layout is _LAYOUT_4 else HEADER
+
+
+def _node(row: _Row) -> Node:
+    sec = row.fields.get("secondary")
+    primary = parse_mac(row.fields["primary"].text)
+    bmc = parse_mac(row.fields["bmc"].text)
+    assert primary is not None and bmc is not None  # checked before the row was kept
+    return Node(
+        primary_mac=primary,
+        bmc_mac=bmc,
+        secondary_mac=parse_mac(sec.text) if sec is not None and sec.text else None,
+        node_type=row.fields["type"].text,
+        comment=row.comment,
+        line=row.line,
+    )
+
+
+def parse_nodes_csv(text: str, path: Path | str,
+                    this_machine_macs: Mapping[str, str]) -> Inventory:
+    """Parse nodes.csv text into the Inventory; raise the first problem as an InputError.
+
+    Pure. When there are several problems, the hint of the raised error says how many more
+    there are (`racker factory check` lists them all).
+    """
+    inventory, problems = check_nodes_csv(text, path, this_machine_macs)
+    if problems:
+        first = problems[0]
+        if len(problems) > 1:
+            more = (f"{len(problems) - 1} more problem(s) in this file; "
+                    "'racker factory check' lists them all")
+            first.hint = f"{first.hint}\n  {more}" if first.hint else more
+        raise first
+    assert inventory is not None
+    return inventory
+
+
+def read_machine_macs(sys_class_net: Path) -> dict[str, str]:
+    """Interface name → MAC address of this machine, read from `<sys_class_net>/*/address`."""
+    out: dict[str, str] = {}
+    try:
+        entries = sorted(sys_class_net.iterdir())
+    except OSError:
+        return out
+    for entry in entries:
+        try:
+            text = (entry / "address").read_text(errors="replace").strip()
+        except OSError:
+            continue  # not an interface, or one without a hardware address
+        if text:
+            out[entry.name] = text
+    return out
+
+
+def read_nodes_csv_text(path: Path) -> str:
+    """The text of nodes.csv, or an InputError saying what is wrong with the file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            "the rack metadata file nodes.csv is missing", where=Where(file=str(path)),
+            hint=f"create it with the header line and one row per server:\n    {HEADER}\n"
+                 f"    {_EXAMPLE_ROW}\n  (see 'Setting up the rack metadata' in the docs)",
+        ) from None
+    except IsADirectoryError:
+        raise InputError("nodes.csv is a directory, not a file",
+                         where=Where(file=str(path))) from None
+    except PermissionError:
+        raise InputError("nodes.csv cannot be read: permission denied",
+                         where=Where(file=str(path)),
+                         hint="run racker as the user that owns the rack metadata, or fix the "
+                              "file's permissions (chmod 644)") from None
+    except OSError as e:
+        raise InputError(f"nodes.csv cannot be read: {e.strerror}",
+                         where=Where(file=str(path))) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise InputError("nodes.csv is not UTF-8 text", where=Where(file=str(path), line=line,
+                         column=column),
+                         hint="save the file as plain UTF-8 (or ASCII) text") from None
+
+
+def load_inventory(paths: Paths) -> Inventory:
+    """Read `$RACKER_OEM_DIR/nodes.csv` and this machine's MACs, and parse the inventory."""
+    text = read_nodes_csv_text(paths.nodes_csv)
+    return parse_nodes_csv(text, paths.nodes_csv, read_machine_macs(paths.sys_class_net))

@@ -1,0 +1,105 @@
+"""The installer's Container Linux Config and the installed node's report-back snippet (pure).
+
+The PXE-booted installer runs `flatcar-install` against racker's asset mirror, points the
+installed system's GRUB at the node's own Ignition (`os=installed`), tells racker `installed`
+and waits for the answer (racker sets the boot device to disk before answering), then reboots.
+The installed node reports `booted` once it is up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from racker.core.macs import hyphenated
+
+INSTALLER_SCRIPT = "/opt/racker-installer"
+INSTALLER_SSH_PORT = 2222
+REPORT_SCRIPT = "/opt/racker-report-booted"
+
+
+@dataclass(frozen=True)
+class InstallerSettings:
+    base_url: str
+    """`http://MGMT:8080`, no trailing slash."""
+    mac: str
+    channel: str = "stable"
+    version: str = "current"
+    install_disk: str | None = None
+    """`/dev/sdX`, or None for flatcar-install's smallest-disk choice (`-s`)."""
+    kernel_args: Sequence[str] = ("console=ttyS1,57600n8", "earlyprintk=serial,ttyS1,57600n8")
+    pre_reboot_commands: Sequence[str] = ()
+    ssh_keys: Sequence[str] = ()
+
+
+def events_url(base_url: str, mac: str) -> str:
+    return f"{base_url}/racker/v1/nodes/{hyphenated(mac)}/events"
+
+
+def _post(base_url: str, mac: str, event: str) -> str:
+    # NOTE: --retry-all-errors so a racker restart (connection refused) does not lose the report
+    return (f"curl --fail --silent --show-error --retry 30 --retry-delay 2 --retry-all-errors "
+            f"--max-time 300 -H 'Content-Type: application/json' "
+            f"-d '{{\"event\": \"{event}\"}}' '{events_url(base_url, mac)}'")
+
+
+def installer_script(s: InstallerSettings) -> str:
+    """The shell script the installer unit runs."""
+    disk = f"-d {s.install_disk}" if s.install_disk else "-s"
+    ignition_url = f"{s.base_url}/ignition?mac={hyphenated(s.mac)}&os=installed"
+    linux_append = " ".join([*s.kernel_args, f"ignition.config.url={ignition_url}"])
+    lines = [
+        "#!/bin/bash",
+        "set -euo pipefail",
+        f"flatcar-install {disk} -C {s.channel} -V {s.version} -o '' "
+        f"-b {s.base_url}/assets/flatcar",
+        "udevadm settle",
+        "mkdir -p /tmp/oemfs",
+        "mount /dev/disk/by-label/OEM /tmp/oemfs",
+        f"echo 'set linux_append=\"$linux_append {linux_append}\"' >> /tmp/oemfs/grub.cfg",
+        "umount /tmp/oemfs",
+        *s.pre_reboot_commands,
+        _post(s.base_url, s.mac, "installed"),
+        "systemctl reboot",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def installer_clc(s: InstallerSettings) -> str:
+    """The installer's Container Linux Config (YAML)."""
+    units = [
+        {"name": "installer.service", "enabled": True, "contents": (
+            "[Unit]\nDescription=Install Flatcar Container Linux for racker\n"
+            "Requires=network-online.target\nAfter=network-online.target\n"
+            f"[Service]\nType=oneshot\nRemainAfterExit=true\nExecStart={INSTALLER_SCRIPT}\n"
+            "[Install]\nWantedBy=multi-user.target\n")},
+        # NOTE: sshd of the installer listens on 2222 only, so port 22 answering means the
+        # installed system is up (the reference relied on this too)
+        {"name": "sshd.socket", "dropins": [{"name": "10-installer-port.conf", "contents":
+            f"[Socket]\nListenStream=\nListenStream={INSTALLER_SSH_PORT}\n"}]},
+    ]
+    clc: dict[str, object] = {
+        "systemd": {"units": units},
+        "storage": {"files": [{"path": INSTALLER_SCRIPT, "filesystem": "root", "mode": 0o500,
+                               "contents": {"inline": installer_script(s)}}]},
+    }
+    if s.ssh_keys:
+        clc["passwd"] = {"users": [{"name": "core", "ssh_authorized_keys": list(s.ssh_keys)}]}
+    return yaml.safe_dump(clc, sort_keys=False)
+
+
+def booted_report_clc(base_url: str, mac: str) -> str:
+    """A unit of the installed node that tells racker `booted` once the network is up."""
+    unit = ("[Unit]\nDescription=Report to racker that this node booted\n"
+            "Wants=network-online.target\nAfter=network-online.target\n"
+            f"[Service]\nType=oneshot\nExecStart={REPORT_SCRIPT}\n"
+            "[Install]\nWantedBy=multi-user.target\n")
+    script = f"#!/bin/sh\nexec {_post(base_url, mac, 'booted')}\n"
+    return yaml.safe_dump({
+        "systemd": {"units": [
+            {"name": "racker-report-booted.service", "enabled": True, "contents": unit}]},
+        "storage": {"files": [{"path": REPORT_SCRIPT, "filesystem": "root", "mode": 0o555,
+                               "contents": {"inline": script}}]},
+    }, sort_keys=False)
