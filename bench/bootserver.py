@@ -42,7 +42,8 @@ http {{
 RACKER = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
-    from racker.adapters.http.bootserver import BootServerConfig, StaticCatalog, create_app
+    from racker.adapters.http.bootserver import BootServerConfig, create_app
+    from racker.core.bootnode import StaticCatalog
     from racker.adapters.http.serve import server
     from racker.adapters.fs.store import Store
     d = Path(sys.argv[1])

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench._common import result_line
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import EventKind
 
 BIN = Path(sys.executable).parent
 NODES = int(os.environ.get("BENCH_NODES", "48"))

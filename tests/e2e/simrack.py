@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from racker.adapters.fs.store import Event, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import Event
 from tests.conftest import require_root, require_tool
 
 BIN = Path(sys.executable).parent

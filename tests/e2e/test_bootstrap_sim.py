@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.adapters.fs.store import EventKind
+from racker.core.events import EventKind
 from tests.e2e.simrack import SimRack, sim_rack
 
 pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.adapters.fs.store import EventKind
+from racker.core.events import EventKind
 from racker.sim.net.netns import list_netns, netns_pids
 from racker.sim.nodes.testos import cache_root
 from racker.sim.state import RackDir, read_credentials

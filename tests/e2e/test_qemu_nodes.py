@@ -24,9 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from racker.adapters.fs.store import EventKind, Store
-from racker.adapters.http.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
+from racker.adapters.fs.store import Store
+from racker.adapters.http.bootserver import BootServerConfig, create_app
 from racker.adapters.http.serve import server as http_server
+from racker.core.bootnode import BootNode, StaticCatalog
+from racker.core.events import EventKind
 from racker.core.render.ignition import transpile
 from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
 from racker.sim.mirror.build import sim_signing_key

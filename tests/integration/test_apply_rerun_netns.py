@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from racker.adapters.fs.applied import AppliedHashes
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
 from racker.app.apply import FIRST_BOOT, REBOOT
 from racker.app.configuration.loaded import load_configured
+from racker.core.events import EventKind
 from racker.core.render import asset_dir
 from racker.engine.run import FlagFiles
 from racker.model import Provision

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from racker.adapters.dnsmasq.supervisor import Dnsmasq, DnsmasqFiles, check_config
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
 from racker.adapters.procs import running
+from racker.core.events import EventKind
 from racker.errors import ServiceError
 from tests.conftest import require_root, require_tool
 from tests.netns import veth_pair

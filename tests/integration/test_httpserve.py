@@ -13,9 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from racker.adapters.fs.store import EventKind, Store
-from racker.adapters.http.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
+from racker.adapters.fs.store import Store
+from racker.adapters.http.bootserver import BootServerConfig, create_app
 from racker.adapters.http.serve import server
+from racker.core.bootnode import BootNode, StaticCatalog
+from racker.core.events import EventKind
 
 NODE = BootNode("aa:bb:cc:00:00:02", "127.0.0.1", "node-0", b'{"i": 1}', b'{"i": 2}')
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from racker.adapters.fs.applied import AppliedHashes
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
 from racker.app.apply import REBOOT, Action, ApplyPlan, Executor, plan_apply
 from racker.cli import cmd_apply
+from racker.core.events import EventKind
 from racker.core.render import asset_dir, config_folder
 from racker.engine.run import Engine, FlagFiles
 from racker.model import ClusterPlan, Options, PlannedNode, Provision

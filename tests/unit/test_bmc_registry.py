@@ -8,14 +8,16 @@ import pytest
 
 from racker.adapters.bmc import registry
 from racker.adapters.bmc.errors import Unsupported
-from racker.adapters.bmc.interfaces import BmcTarget, Driver
+from racker.adapters.bmc.interfaces import BmcTarget, Driver, DriverOptions
 from racker.adapters.bmc.ipmi.driver import IpmiBmc, IpmiDriver
 from racker.errors import InputError
 
 
 def test_ipmi_is_registered() -> None:
     assert "ipmi" in registry.names()
-    assert isinstance(registry.create("ipmi"), IpmiDriver)
+    driver = registry.create("ipmi", DriverOptions(timeout=3.0, retries=1))
+    assert isinstance(driver, IpmiDriver)
+    assert (driver.settings.timeout, driver.settings.retries) == (3.0, 1)
 
 
 def test_unknown_driver_names_the_known_ones() -> None:
@@ -29,10 +31,17 @@ def test_register_a_driver() -> None:
     class Fake(IpmiDriver):
         pass
 
-    registry.register("fake-test", Fake)
+    seen: list[DriverOptions] = []
+
+    def factory(options: DriverOptions) -> Driver:
+        seen.append(options)
+        return Fake()
+
+    registry.register("fake-test", factory)
     try:
-        driver: Driver = registry.create("fake-test")
+        driver: Driver = registry.create("fake-test", DriverOptions(timeout=3.0, retries=1))
         assert isinstance(driver, Fake)
+        assert seen == [DriverOptions(timeout=3.0, retries=1)]
     finally:
         registry._FACTORIES.pop("fake-test")
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from racker.adapters.fs.store import EventKind, Store
-from racker.adapters.http.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
+from racker.adapters.fs.store import Store
+from racker.adapters.http.bootserver import BootServerConfig, create_app
+from racker.core.bootnode import BootNode, StaticCatalog
+from racker.core.events import EventKind
 
 NODE = BootNode(
     mac="aa:bb:cc:00:00:02", ip="172.24.213.2", name="node-0",

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import EventKind
 from racker.engine.run import Engine, FlagFiles, NodeState, RunState
 from racker.engine.stages import Stage, Timeouts
 from racker.errors import BmcError

@@ -10,7 +10,8 @@ import pytest
 
 from racker.adapters.dnsmasq.leasehook import LeaseSpool, event_of, hook_script, parse_call
 from racker.adapters.dnsmasq.supervisor import DnsmasqFiles, dnsmasq_argv
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import EventKind
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -213,7 +213,8 @@ def test_exclude_nodes_for_the_failure_policy_keeps_names(tmp_path: Path) -> Non
     new = nodeops.exclude_nodes(paths, plan, [primary_mac(1), primary_mac(3)])
     assert [n.name for n in new.nodes] == ["node-1", "node-3"]
     assert arrays(paths)[1] == ["node-1", "node-3"]
-    from racker.adapters.fs.store import EventKind, Store
+    from racker.adapters.fs.store import Store
+    from racker.core.events import EventKind
 
     with Store.in_state_dir(paths.state_dir) as store:
         assert [e.kind for e in store.events(primary_mac(1))] == [EventKind.EXCLUDED]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,13 @@ from racker.model import OnFailure
 from racker.paths import Paths
 from racker.settings import Settings
 from tests.unit.test_engine import FakeRack
+
+
+class NoServices:
+    """The failure policy needs no DHCP or boot server."""
+
+    def run(self, *_args: object) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
 
 def provisioner(tmp_path: Path, answers: list[str], prompts: list[str]) -> Provisioner:
@@ -27,7 +36,9 @@ def provisioner(tmp_path: Path, answers: list[str], prompts: list[str]) -> Provi
             raise EOFError from None
 
     paths = Paths.from_env({"RACKER_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
-    return Provisioner(paths, Settings(), FakeRack(Store(tmp_path / "db")), io.StringIO(), ask)
+    store = Store(tmp_path / "db")
+    return Provisioner(paths, Settings(), FakeRack(store), NoServices(), lambda: store,
+                       io.StringIO(), ask)
 
 
 @pytest.mark.parametrize(("policy", "expected"), [

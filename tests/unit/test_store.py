@@ -5,7 +5,8 @@ import os
 import signal
 from pathlib import Path
 
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import EventKind
 
 
 def test_events_round_trip_in_order(tmp_path: Path) -> None:

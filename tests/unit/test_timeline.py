@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from racker.adapters.fs.store import Event, EventKind
+from racker.core.events import Event, EventKind
 from racker.core.timeline import describe, timeline_lines
 
 

@@ -22,7 +22,7 @@ from typing import Protocol, TextIO
 
 from racker.adapters.fs.applied import AppliedHashes, ignition_hash
 from racker.adapters.fs.node_ignition import FolderKind, node_ignition, read_config_folder
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
 from racker.app.configuration.loaded import (
     Configured,
     dnsmasq_running,
@@ -31,6 +31,7 @@ from racker.app.configuration.loaded import (
     vars_name,
     write_updates,
 )
+from racker.core.events import EventKind
 from racker.core.layout import Layout
 from racker.core.render import RenderedFile, asset_dir, render_config
 from racker.engine.run import Engine, FlagFiles, NodeState

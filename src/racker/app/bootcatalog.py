@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from racker.adapters.fs.node_ignition import ConfigFolder, installer_ignition, node_ignition
-from racker.adapters.http.bootserver import BootNode
+from racker.core.bootnode import BootNode
 from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
 from racker.model import ClusterPlan
 from racker.paths import Paths

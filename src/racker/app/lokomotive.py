@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import httpx
 import yaml
 
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import EventKind
 from racker.core.render import asset_dir
 from racker.engine.progress import Outcome, stage_line
 from racker.engine.run import FlagFiles

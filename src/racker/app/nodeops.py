@@ -19,7 +19,7 @@ from racker import __version__
 from racker.adapters.fs.applied import AppliedHashes
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.configdir import load_record, render_record
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
 from racker.app.configuration.loaded import (
     EXCLUDED_DIR,
     Configured,
@@ -31,6 +31,7 @@ from racker.app.configuration.loaded import (
     updates,
     write_updates,
 )
+from racker.core.events import EventKind
 from racker.core.inventory import (
     load_inventory,
     parse_nodes_csv,

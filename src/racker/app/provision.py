@@ -11,26 +11,25 @@ import contextlib
 import dataclasses
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from racker.adapters.assets import DirSource, HttpSource, Source, install_flatcar
-from racker.adapters.dnsmasq.supervisor import Dnsmasq, DnsmasqFiles
 from racker.adapters.fs.applied import AppliedHashes, ignition_hash
-from racker.adapters.fs.credentials import load_credentials
 from racker.adapters.fs.node_ignition import FolderKind, node_ignition, read_config_folder
-from racker.adapters.fs.store import EventKind, Store
-from racker.adapters.http.bootserver import BootNode, BootServerConfig, StaticCatalog, create_app
-from racker.adapters.http.serve import server as http_server
+from racker.adapters.fs.store import Store
+from racker.adapters.http.requests import NodeReport
 from racker.app.bootcatalog import boot_nodes
 from racker.app.configuration.create import ConfigureResult
 from racker.app.factory import gen_ssh_key
 from racker.app.nodeops import exclude_nodes
 from racker.app.resume import mark_finished, mark_started
+from racker.core.bootnode import BootNode, Catalog, StaticCatalog
+from racker.core.events import EventKind
 from racker.core.render import asset_dir
 from racker.engine.control import Control
 from racker.engine.progress import ProgressDisplay
@@ -45,6 +44,16 @@ BMC_TITLE = "Checking BMC connectivity"
 INSTALL_TITLE = "OS installation via PXE"
 
 Ask = Callable[[str], str]
+
+
+class Services(Protocol):
+    """racker's DHCP and boot server for a run (built by the composition root)."""
+
+    def run(self, plan: ClusterPlan, store: Store, catalog: Catalog,
+            on_report: NodeReport) -> AbstractAsyncContextManager[None]:
+        """Both services up for `plan` while the block runs; ServiceError when they cannot
+        start."""
+        ...
 
 
 @dataclass
@@ -62,6 +71,8 @@ class Provisioner:
     paths: Paths
     settings: Settings
     control: Control
+    services: Services
+    open_store: Callable[[], Store]
     out: TextIO
     ask: Ask = input
     netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
@@ -90,7 +101,7 @@ class Provisioner:
         self._ensure_ssh_key()
         self._fetch_assets()
         self._ensure_address(plan)
-        store = Store.in_state_dir(self.paths.state_dir)
+        store = self.open_store()
         catalog = StaticCatalog(self._boot_nodes(plan))
         try:
             async with self._services(plan, store, catalog):
@@ -114,7 +125,7 @@ class Provisioner:
         if assets:
             self._fetch_assets()
         self._ensure_address(plan)
-        store = Store.in_state_dir(self.paths.state_dir)
+        store = self.open_store()
         catalog = StaticCatalog(self._boot_nodes(plan))
         display = ProgressDisplay(self.out)
         flags = FlagFiles(asset_dir(self.paths, plan.options.provision))
@@ -135,7 +146,7 @@ class Provisioner:
         """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""
         plan = configured.plan
         self._ensure_address(plan)
-        store = Store.in_state_dir(self.paths.state_dir)
+        store = self.open_store()
         try:
             catalog = StaticCatalog(self._boot_nodes(plan))
             async with self._services(plan, store, catalog):
@@ -183,9 +194,8 @@ class Provisioner:
         folder = read_config_folder(_folder(self.paths, plan), _kind(plan))
         return boot_nodes(plan, folder, self.paths, self.settings)
 
-    @contextlib.asynccontextmanager
-    async def _services(self, plan: ClusterPlan, store: Store,
-                        catalog: StaticCatalog) -> AsyncIterator[Dnsmasq]:
+    def _services(self, plan: ClusterPlan, store: Store,
+                  catalog: StaticCatalog) -> AbstractAsyncContextManager[None]:
         by_mac = {n.mac: n for n in plan.nodes}
 
         async def on_report(node: BootNode, kind: EventKind) -> None:
@@ -203,29 +213,7 @@ class Provisioner:
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
 
-        config = BootServerConfig(f"http://{plan.management_ip}:{self.settings.boot_port}",
-                                  self.paths.state_dir / "assets")
-        app = create_app(config, catalog, store, on_report)
-        web = http_server(app, plan.management_ip, self.settings.boot_port)
-        dnsmasq = Dnsmasq(DnsmasqFiles(self.paths.state_dir))
-        await dnsmasq.start()
-        task = asyncio.create_task(web.serve())
-        try:
-            for _ in range(100):
-                if web.started or task.done():
-                    break
-                await asyncio.sleep(0.05)
-            if not web.started:
-                raise ServiceError(f"the boot server could not listen on "
-                                   f"{plan.management_ip}:{self.settings.boot_port}",
-                                   hint="is 'racker serve' or another server running? stop it "
-                                        "for the bootstrap")
-            yield dnsmasq
-        finally:
-            web.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError, SystemExit):
-                await asyncio.wait_for(task, 10)
-            await dnsmasq.stop()
+        return self.services.run(plan, store, catalog, on_report)
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -411,24 +399,3 @@ def _write_log(path: Path, store: Store) -> None:
             if e.kind is not EventKind.REQUEST:
                 f.write(f"{time.strftime('%H:%M:%S', time.localtime(e.ts))} {e.mac or '-'} "
                         f"{e.kind.value} {e.stage or ''} {dict(e.detail)}\n")
-
-
-def provision(paths: Paths, configured: ConfigureResult, control: Control, out: TextIO,
-              ask: Ask = input, settings: Settings | None = None) -> int:
-    """Run the provisioning of a configured rack to the end; returns the exit code."""
-    p = Provisioner(paths, settings or Settings.from_env(), control, out, ask)
-    return asyncio.run(p.run(configured))
-
-
-def provision_rack(paths: Paths, configured: ConfigureResult) -> int:
-    """`racker bootstrap` after the configuration: real BMCs over IPMI, output on stdout."""
-    from racker.adapters.bmc.control import (
-        IpmiControl,  # the IPMI stack loads only when provisioning
-    )
-
-    settings = Settings.from_env()
-    control = IpmiControl.for_rack(
-        paths, load_credentials(paths), configured.plan.inventory.pxe_interface,
-        settings.retry_sec, legacy_boot=settings.legacy_boot,
-        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
-    return provision(paths, configured, control, sys.stdout, settings=settings)

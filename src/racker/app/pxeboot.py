@@ -8,33 +8,19 @@ comes last: once the node boots, its installer does its own IPMI set-up.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from racker.adapters.fs.credentials import load_credentials
-from racker.engine.control import Control
+from racker.engine.control import Control as Control  # re-exported: the type front ends pass
 from racker.errors import BmcError, InputError, RackerError, Where
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
-from racker.settings import Settings
 
 RETRY_SEC = 60.0
 
 
-def open_control(paths: Paths, plan: ClusterPlan, retry_sec: float | None = None) -> Control:
-    """The IPMI implementation of the engine's Control protocol for `plan`'s BMCs.
-
-    `retry_sec` bounds the search for a BMC (default: the RETRY_SEC setting).
-    """
-    from racker.adapters.bmc.control import IpmiControl  # the IPMI stack loads only when needed
-
-    settings = Settings.from_env()
-    return IpmiControl.for_rack(
-        paths, load_credentials(paths), plan.inventory.pxe_interface,
-        settings.retry_sec if retry_sec is None else retry_sec,
-        legacy_boot=settings.legacy_boot,
-        warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
+OpenControl = Callable[[Paths, ClusterPlan], Control]
+"""Opens the BMC control for a plan (the composition root's `control`, a fake in tests)."""
 
 
 def find_node(plan: ClusterPlan, mac: str) -> PlannedNode:

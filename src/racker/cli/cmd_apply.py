@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from racker.app.apply import Action, ApplyPlan, Executor, OpenSsh, describe, plan_apply
+from racker.app.apply import Action, ApplyPlan, Executor, describe, plan_apply
 from racker.app.configuration.loaded import find_folder
 from racker.errors import InputError
 from racker.paths import Paths
@@ -27,17 +26,10 @@ MakeExecutor = Callable[[Paths, ApplyPlan, TextIO], Executor]
 
 
 def real_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
-    """The executor with racker's services, the IPMI control and the ssh client."""
-    from racker.app.provision import Provisioner
-    from racker.app.pxeboot import open_control
-    from racker.settings import Settings
+    """The executor with racker's services, the rack's BMCs and the ssh client."""
+    from racker.compose.rack import apply_executor  # the engine and the BMC stack load here
 
-    settings = Settings.from_env()
-    provisioner = Provisioner(paths, settings, open_control(paths, ap.plan), out)
-    # RACKER_SSH_USER: the nodes' user is `core`; tests log in to an sshd as another user
-    ssh = OpenSsh(paths.home / ".ssh" / "id_rsa", user=os.environ.get("RACKER_SSH_USER", "core"))
-    return Executor(paths, provisioner.session, ssh, out,
-                    boot_timeout=900.0 * settings.timeout_scale)
+    return apply_executor(paths, ap, out)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,15 +9,12 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from racker.adapters.bmc import registry
-from racker.adapters.fs.credentials import load_credentials
-from racker.app.bmc_credentials import Target, rotate_credentials
+from racker.app.bmc_credentials import Target
 from racker.core.macs import parse_mac
-from racker.errors import BmcError, InputError, RackerError, Where
-from racker.model import Credentials, Node
+from racker.errors import InputError, Where
+from racker.model import Credentials
 from racker.paths import Paths
 
 Resolver = Callable[[Paths], list[Target]]
@@ -89,37 +86,6 @@ def parse_bmc_addresses(values: Sequence[str]) -> list[Target]:
     return out
 
 
-def discover_targets(paths: Paths, retry_sec: float) -> list[Target]:
-    """Every node's BMC (management node excluded), found by its MAC on the PXE interface as
-    the `ipmi` helper finds it; labelled by the BMC MAC. All must be found."""
-    from racker.adapters.bmc.locate import Locator  # discovery loads only when it is needed
-    from racker.cli.ipmi_args import all_nodes
-    from racker.core.inventory import load_inventory
-
-    inventory = load_inventory(paths)
-    nodes = all_nodes(inventory)
-    if not nodes:
-        raise InputError(f"{inventory.path} lists no node besides the management node",
-                         where=Where(file=str(inventory.path)))
-    locator = Locator(paths, inventory.pxe_interface)
-
-    def locate(node: Node) -> Target | str:
-        try:
-            found = locator.locate_bmc(node.bmc_mac, retry_sec, node=node.primary_mac)
-        except RackerError as e:
-            return f"BMC {node.bmc_mac}: {e.message}"
-        return (node.bmc_mac, found.ip, 623)
-
-    with ThreadPoolExecutor(max_workers=min(16, len(nodes))) as pool:
-        results = list(pool.map(locate, nodes))
-    missing = [r for r in results if isinstance(r, str)]
-    if missing:
-        raise BmcError("not every BMC was found, nothing was changed:\n  " + "\n  ".join(missing),
-                       hint="check the BMCs' power and cabling ('ipmi NODE diag'), or set "
-                            "RETRY_SEC to wait longer")
-    return [r for r in results if not isinstance(r, str)]
-
-
 def _retry_sec(env: Mapping[str, str]) -> float:
     value = env.get("RETRY_SEC", "")
     return float(value) if value.isdigit() else 150.0
@@ -134,7 +100,9 @@ def run(argv: Sequence[str], *, resolve: Resolver | None = None,
         return 2
     environ = os.environ if env is None else env
     paths = Paths.from_env(environ)
-    current = load_credentials(paths)
+    from racker.compose import rack  # the BMC stack loads only when it is needed
+
+    current = rack.credentials(paths)
     if args.password_file is not None:
         password = read_secret_file(args.password_file, "--password-file")
     else:
@@ -145,21 +113,12 @@ def run(argv: Sequence[str], *, resolve: Resolver | None = None,
     elif resolve is not None:
         targets = resolve(paths)
     else:
-        targets = discover_targets(paths, _retry_sec(environ))
+        targets = asyncio.run(rack.bmc_targets(paths, _retry_sec(environ)))
     if not args.dry_run and not os.access(paths.oem_dir, os.W_OK):
         raise InputError(f"cannot write to {paths.oem_dir}", hint="run racker with sudo")
-
-    async def go() -> tuple[list[str], bool]:
-        driver = registry.create(args.driver)
-        try:
-            report = await rotate_credentials(targets, current, new, driver, paths,
-                                              disable_old=args.disable_old,
-                                              dry_run=args.dry_run)
-        finally:
-            await driver.aclose()
-        return report.lines(), report.ok
-
-    lines, ok = asyncio.run(go())
-    for line in lines:
+    report = asyncio.run(rack.rotate_bmc_credentials(
+        paths, targets, current, new, protocol=args.driver, disable_old=args.disable_old,
+        dry_run=args.dry_run))
+    for line in report.lines():
         print(line)
-    return 0 if ok else 1
+    return 0 if report.ok else 1

@@ -32,7 +32,7 @@ RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 
 def _provision(paths: Paths, configured: ConfigureResult) -> int:
     # imported here: the engine, the services and the IPMI stack load only when provisioning
-    from racker.app.provision import provision_rack
+    from racker.compose.rack import provision_rack
 
     return provision_rack(paths, configured)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from racker.app.configuration.loaded import find_folder, load_configured
-from racker.app.pxeboot import RETRY_SEC, find_node, open_control, pxe_boot
+from racker.app.pxeboot import RETRY_SEC, Control, OpenControl, find_node, pxe_boot
 from racker.core.macs import parse_mac
-from racker.engine.control import Control
 from racker.errors import InputError
 from racker.model import ClusterPlan
 from racker.paths import Paths
@@ -20,12 +19,12 @@ Force a PXE boot of a node, which reinstalls it: find its BMC, turn off the time
 the boot flags, power off, set the boot device to PXE (persistent), power on. Each step is
 retried for up to 60 s. Terraform and lokoctl run this as the configuration's pxe_commands."""
 
-OpenControl = Callable[[Paths, ClusterPlan], Control]
-
-
 def _open_control(paths: Paths, plan: ClusterPlan) -> Control:
+    from racker.compose.rack import control  # the BMC stack loads only when it is needed
+    from racker.settings import Settings
+
     # the BMC search must end within the command's own 60 s
-    return open_control(paths, plan, retry_sec=min(RETRY_SEC, 50.0))
+    return control(paths, plan, Settings.from_env(), retry_sec=min(RETRY_SEC, 50.0))
 
 
 def _parser() -> argparse.ArgumentParser:

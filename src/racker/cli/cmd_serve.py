@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 from racker.adapters.fs.configdir import load_record
-from racker.app.provision import Provisioner
 from racker.app.resume import resume
 from racker.core.render import config_folder
 from racker.errors import InputError
@@ -42,15 +41,10 @@ def run(argv: Sequence[str]) -> int:
                               "or ~/lokomotive)")
     load_record(folder)  # a broken record is reported before anything starts
     configured = resume(paths, folder)
-    settings = Settings.from_env()
+    from racker.compose.rack import provisioner as make_provisioner
 
-    from racker.adapters.bmc.control import IpmiControl
-    from racker.adapters.fs.credentials import load_credentials
-
-    control = IpmiControl.for_rack(paths, load_credentials(paths),
-                                   configured.plan.inventory.pxe_interface, settings.retry_sec,
-                                   legacy_boot=settings.legacy_boot)
-    provisioner = Provisioner(paths, settings, control, sys.stdout)
+    provisioner = make_provisioner(paths, configured.plan, sys.stdout,
+                                   settings=Settings.from_env(), warn=lambda _msg: None)
 
     async def main() -> int:
         stop = asyncio.Event()

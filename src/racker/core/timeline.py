@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from racker.adapters.fs.store import Event, EventKind
+from racker.core.events import Event, EventKind
 
 
 def describe(e: Event) -> str:

@@ -13,7 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
-from racker.adapters.fs.store import Event, EventKind, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import Event, EventKind
 from racker.engine.control import Control
 from racker.engine.stages import WHAT, Stage, Timeouts
 from racker.engine.watch import EventWatcher

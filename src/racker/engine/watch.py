@@ -11,7 +11,8 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from racker.adapters.fs.store import Event, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import Event
 
 Match = Callable[[Event], bool]
 

@@ -1,114 +1,55 @@
-"""The engine's `Control` on real BMCs: locate each BMC by MAC, then drive it over IPMI.
+"""The engine's `Control` (racker.engine.control) over the rack's BMCs, whatever their protocol.
 
-One driver for the whole run, so every BMC keeps one session from the BMC check to the end.
+One `RackBmcs` for the whole run, so every BMC keeps one session from the BMC check to the end.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from racker.adapters.bmc.errors import BmcTimeout, BmcUnreachable
-from racker.adapters.bmc.interfaces import Bmc, BmcTarget, BootTarget
-from racker.adapters.bmc.ipmi.driver import IpmiDriver, IpmiSettings
-from racker.adapters.bmc.locate import LocatedBmc, Locator
-from racker.model import Credentials, PlannedNode
-from racker.paths import Paths
+from racker.adapters.bmc.interfaces import BootTarget
+from racker.adapters.bmc.rack import BmcRef, RackBmcs
+from racker.model import PlannedNode
 
-Locate = Callable[[PlannedNode], LocatedBmc]
+
+def bmc_ref(node: PlannedNode) -> BmcRef:
+    """The BMC of a planned node: named as the node, at its planned address."""
+    return BmcRef(node.name, node.node.bmc_mac, node.bmc_ip)
 
 
 @dataclass
-class IpmiControl:
-    """Control over IPMI. `locate` finds a node's BMC (blocking; run in a thread)."""
+class RackControl:
+    """Provisioning steps on a node's BMC: PXE, power, disk boot (persistent, read back)."""
 
-    credentials: Credentials
-    locate: Locate
+    bmcs: RackBmcs
     legacy_boot: bool = False
     """Legacy BIOS boot flags instead of EFI (a rack setting)."""
-    driver: IpmiDriver = field(default_factory=IpmiDriver)
-    warn: Callable[[str], None] = lambda _msg: None
-    retry_sec: float = 150.0
-    """How long a found BMC may take to answer IPMI."""
-    _bmcs: dict[str, Bmc] = field(default_factory=dict)
-    _locating: ThreadPoolExecutor | None = None
-
-    @classmethod
-    def for_rack(cls, paths: Paths, credentials: Credentials, pxe_interface: str,
-                 retry_sec: float, *, legacy_boot: bool = False,
-                 settings: IpmiSettings | None = None,
-                 warn: Callable[[str], None] = lambda _msg: None) -> IpmiControl:
-        """BMCs found through the dnsmasq leases, the neighbour table and ARP on the PXE iface.
-
-        One locator for the rack: the BMCs looked up at once share its scans."""
-        locator = Locator(paths, pxe_interface)
-
-        def locate(node: PlannedNode) -> LocatedBmc:
-            return locator.locate_bmc(node.node.bmc_mac, retry_sec, node=node.name,
-                                      planned_ip=node.bmc_ip)
-        return cls(credentials, locate, legacy_boot, IpmiDriver(settings), warn, retry_sec)
-
-    async def _bmc(self, node: PlannedNode) -> Bmc:
-        bmc = self._bmcs.get(node.mac)
-        if bmc is None:
-            await self.check_bmc(node)
-            bmc = self._bmcs[node.mac]
-        return bmc
 
     async def check_bmc(self, node: PlannedNode) -> str:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.retry_sec
-        while True:
-            found = await loop.run_in_executor(self._locator_threads(), self.locate, node)
-            target = BmcTarget(node.name, found.ip, self.credentials.user,
-                               self.credentials.password)
-            try:
-                bmc = await self.driver.open(target)
-                await bmc.power_status()  # proves a session with these credentials
-                break
-            except (BmcUnreachable, BmcTimeout):
-                # NOTE: a BMC answers DHCP before it answers IPMI (its address is configured,
-                # then its IPMI service binds): keep trying for RETRY_SEC, as for the lookup
-                if loop.time() >= deadline:
-                    raise
-                await asyncio.sleep(1.0)
-        if found.differs_from_plan:
-            self.warn(f"{node.name}: BMC {node.node.bmc_mac} answers on {found.ip}, not on the "
-                      f"planned {found.planned_ip} (its DHCP lease is older than racker's "
-                      "configuration; it moves on renewal)")
-        self._bmcs[node.mac] = bmc
-        return found.ip
-
-    def _locator_threads(self) -> ThreadPoolExecutor:
-        """Threads for lookups, which mostly wait: one per BMC of a 64-server rack at once
-        (asyncio's default pool has 6 on a small management node)."""
-        if self._locating is None:
-            self._locating = ThreadPoolExecutor(max_workers=64,
-                                                thread_name_prefix="racker-locate")
-        return self._locating
+        """Find the BMC and prove a session; its address."""
+        return (await self.bmcs.open(bmc_ref(node))).target.address
 
     async def prepare_pxe(self, node: PlannedNode) -> None:
-        bmc = await self._bmc(node)
+        """Power off, then boot device PXE (persistent, read back)."""
+        bmc = await self.bmcs.open(bmc_ref(node))
         await bmc.power_off()
         await bmc.set_boot_device(BootTarget.PXE, persistent=True, efi=not self.legacy_boot)
 
     async def power_on(self, node: PlannedNode) -> None:
-        await (await self._bmc(node)).power_on()
+        """Power the node on."""
+        await (await self.bmcs.open(bmc_ref(node))).power_on()
 
     async def set_disk_boot(self, node: PlannedNode) -> None:
-        bmc = await self._bmc(node)
+        """Boot device disk (persistent, read back)."""
+        bmc = await self.bmcs.open(bmc_ref(node))
         await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
 
     async def reassert_disk_boot(self, node: PlannedNode) -> None:
-        bmc = self._bmcs.get(node.mac)
+        """Boot device disk again, only over a session that is open already."""
+        bmc = self.bmcs.opened(bmc_ref(node))
         if bmc is not None:
             await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
 
     async def close(self) -> None:
-        self._bmcs.clear()
-        await self.driver.aclose()
-        if self._locating is not None:
-            self._locating.shutdown(wait=False, cancel_futures=True)
-            self._locating = None
+        """Log out of every BMC session."""
+        await self.bmcs.aclose()

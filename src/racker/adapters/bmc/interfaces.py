@@ -216,6 +216,16 @@ class Bmc(Power, BootDevice, Chassis, Console, Users, Raw):
         """Log out and release the session."""
 
 
+@dataclass(frozen=True)
+class DriverOptions:
+    """How patient a driver is with its BMCs (each protocol maps these onto its own knobs)."""
+
+    timeout: float = 5.0
+    """Seconds one attempt of one call may take, login included."""
+    retries: int = 2
+    """Further attempts after a transient failure (timeout, busy, lost session)."""
+
+
 class Driver(abc.ABC):
     """A transport (IPMI, later Redfish): hands out handles for BMCs, owns their sessions."""
 

@@ -1,13 +1,16 @@
-"""Pick a BMC driver by name. Drivers register a factory; no if/elif on strings."""
+"""BMC drivers by protocol name. Each protocol registers a factory; no if/elif on strings.
+
+Adding a protocol is one adapter folder beside `ipmi/` and one `register` line below.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from racker.adapters.bmc.interfaces import Driver
+from racker.adapters.bmc.interfaces import Driver, DriverOptions
 from racker.errors import InputError
 
-DriverFactory = Callable[[], Driver]
+DriverFactory = Callable[[DriverOptions], Driver]
 
 _FACTORIES: dict[str, DriverFactory] = {}
 
@@ -22,21 +25,22 @@ def names() -> tuple[str, ...]:
     return tuple(sorted(_FACTORIES))
 
 
-def create(name: str) -> Driver:
-    """A new driver instance of the kind registered as `name`."""
+def create(name: str, options: DriverOptions | None = None) -> Driver:
+    """A new driver of the protocol registered as `name`."""
     factory = _FACTORIES.get(name)
     if factory is None:
         raise InputError(f"unknown BMC driver '{name}'",
                          hint=f"known drivers: {', '.join(names()) or 'none'}")
-    return factory()
+    return factory(options or DriverOptions())
 
 
-def _ipmi() -> Driver:
-    from racker.adapters.bmc.ipmi.driver import (
-        IpmiDriver,  # late: pyghmi loads only when IPMI is used
+def _ipmi(options: DriverOptions) -> Driver:
+    from racker.adapters.bmc.ipmi.driver import (  # late: pyghmi loads only when IPMI is used
+        IpmiDriver,
+        IpmiSettings,
     )
 
-    return IpmiDriver()
+    return IpmiDriver(IpmiSettings(timeout=options.timeout, retries=options.retries))
 
 
 register("ipmi", _ipmi)

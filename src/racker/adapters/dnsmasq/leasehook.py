@@ -21,7 +21,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from racker.adapters.fs.store import EventKind, Store
+from racker.adapters.fs.store import Store
+from racker.core.events import EventKind
 
 LEASE_ACTIONS = ("add", "old", "del")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")

@@ -12,11 +12,10 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from racker.core.events import Event, EventKind
 from racker.errors import RackerError, Where
 
 SCHEMA_VERSION = 1
@@ -33,31 +32,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_mac ON events (mac, id);
 """
-
-
-class EventKind(StrEnum):
-    """What happened. Stage transitions and outcomes of the engine, and what peers reported."""
-
-    REQUEST = "request"  # an HTTP request to the boot server
-    LEASE = "lease"  # dnsmasq handed out or renewed a lease
-    STAGE = "stage"  # the engine entered a stage
-    INSTALLED = "installed"  # the installer reported completion
-    BOOTED = "booted"  # the installed OS reported its first boot
-    PROVISIONED = "provisioned"  # the engine finished the node
-    EXCLUDED = "excluded"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class Event:
-    """One row of the event log."""
-
-    id: int
-    ts: float
-    mac: str
-    kind: EventKind
-    stage: str | None
-    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Store:

@@ -1,0 +1,164 @@
+"""Builders of one rack's real adapters (BMCs, event store, services) and of the use cases
+that take them.
+
+Every function reads the settings it needs once and wires adapters together; none holds state
+of its own. The IPMI stack (pyghmi) is imported only when a BMC driver is first made, so that
+commands that never touch a BMC start fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from racker.adapters.bmc import registry
+from racker.adapters.bmc.control import RackControl, bmc_ref
+from racker.adapters.bmc.interfaces import DriverOptions
+from racker.adapters.bmc.locate import Locator
+from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
+from racker.adapters.fs.credentials import load_credentials
+from racker.adapters.fs.store import Store
+from racker.app.apply import ApplyPlan, Executor, OpenSsh
+from racker.app.bmc_credentials import RotationReport, Target, rotate_credentials
+from racker.app.configuration.create import ConfigureResult
+from racker.app.lokomotive import cluster_nodes, joined
+from racker.app.provision import Ask, Provisioner
+from racker.app.status import RackStatus, gather
+from racker.compose.services import RackServices
+from racker.core.inventory import load_inventory
+from racker.errors import BmcError, InputError, RackerError, Where
+from racker.model import ClusterPlan, Credentials, Node, PlannedNode
+from racker.paths import Paths
+from racker.settings import Settings
+
+Warn = Callable[[str], None]
+
+
+def warn_on_stderr(message: str) -> None:
+    """A command's warnings: on stderr, apart from its output."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def credentials(paths: Paths) -> Credentials:
+    """The rack's BMC credentials (`ipmi_user`, `ipmi_password`; modes checked)."""
+    return load_credentials(paths)
+
+
+def store(paths: Paths) -> Store:
+    """The rack's event store (`<state>/racker.db`)."""
+    return Store.in_state_dir(paths.state_dir)
+
+
+def locator(paths: Paths, pxe_interface: str) -> Locator:
+    """Finds BMCs and nodes by MAC (dnsmasq's leases, the neighbour table, ARP on the PXE
+    interface). One per command, so that lookups made at once share its scans."""
+    return Locator(paths, pxe_interface)
+
+
+def rack_bmcs(paths: Paths, pxe_interface: str, *, retry_sec: float,
+              credentials: Credentials | None = None, options: DriverOptions | None = None,
+              wait_for_answer: bool = True, warn: Warn = lambda _m: None) -> RackBmcs:
+    """The rack's BMCs for one command: found on the PXE interface, reached with the rack's
+    credentials (`ipmi_user`, `ipmi_password`) through the protocol's registered driver."""
+    opts = options or DriverOptions()
+    return RackBmcs(credentials or load_credentials(paths), locator(paths, pxe_interface),
+                    lambda protocol: registry.create(protocol, opts), retry_sec,
+                    wait_for_answer=wait_for_answer, warn=warn)
+
+
+def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
+            retry_sec: float | None = None, warn: Warn = warn_on_stderr) -> RackControl:
+    """What the engine drives `plan`'s BMCs with; `retry_sec` bounds the search for a BMC
+    (default: the RETRY_SEC setting)."""
+    wait = settings.retry_sec if retry_sec is None else retry_sec
+    bmcs = rack_bmcs(paths, plan.inventory.pxe_interface, retry_sec=wait, warn=warn)
+    return RackControl(bmcs, legacy_boot=settings.legacy_boot)
+
+
+def provisioner(paths: Paths, plan: ClusterPlan, out: TextIO, *,
+                settings: Settings | None = None, ask: Ask = input,
+                warn: Warn = warn_on_stderr) -> Provisioner:
+    """The provisioning use case with real BMCs, dnsmasq, the boot server and the store."""
+    s = settings or Settings.from_env()
+    return Provisioner(paths, s, control(paths, plan, s, warn=warn), RackServices(paths, s),
+                       lambda: store(paths), out, ask)
+
+
+def provision_rack(paths: Paths, configured: ConfigureResult) -> int:
+    """`racker bootstrap` after the configuration: provision on real BMCs, output on stdout."""
+    return asyncio.run(provisioner(paths, configured.plan, sys.stdout).run(configured))
+
+
+def apply_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
+    """`racker apply`'s executor: racker's services, the rack's BMCs and the ssh client."""
+    settings = Settings.from_env()
+    p = provisioner(paths, ap.plan, out, settings=settings)
+    # RACKER_SSH_USER: the nodes' user is `core`; tests log in to an sshd as another user
+    ssh = OpenSsh(paths.home / ".ssh" / "id_rsa", user=os.environ.get("RACKER_SSH_USER", "core"))
+    return Executor(paths, p.session, ssh, out, boot_timeout=900.0 * settings.timeout_scale)
+
+
+STATUS_RETRY_SEC = 5.0
+"""How long status looks for a BMC that is not in the leases: short, the table must come fast."""
+
+
+async def rack_status(paths: Paths) -> RackStatus:
+    """`racker status`: every node's BMC queried at once (short timeouts), flag files, hosts
+    entries and, for Lokomotive, the cluster's members."""
+    inventory = load_inventory(paths)
+    bmcs = rack_bmcs(paths, inventory.pxe_interface, retry_sec=STATUS_RETRY_SEC,
+                     options=DriverOptions(timeout=3.0, retries=1), wait_for_answer=False)
+
+    async def power(node: PlannedNode) -> str:
+        bmc = await bmcs.open(bmc_ref(node))
+        return (await bmc.power_status()).value
+
+    def members(plan: ClusterPlan) -> set[str] | None:
+        names = cluster_nodes(paths.lokomotive_dir)
+        return None if names is None else joined(plan, names)
+
+    async with bmcs:
+        return await gather(paths, power, members)
+
+
+async def bmc_targets(paths: Paths, retry_sec: float) -> list[Target]:
+    """Every node's BMC (management node excluded), found by its MAC on the PXE interface and
+    labelled by it, for `racker bmc rotate-credentials`. All must be found."""
+    inventory = load_inventory(paths)
+    nodes = sorted(inventory.nodes, key=lambda n: n.primary_mac)
+    if not nodes:
+        raise InputError(f"{inventory.path} lists no node besides the management node",
+                         where=Where(file=str(inventory.path)))
+    bmcs = rack_bmcs(paths, inventory.pxe_interface, retry_sec=retry_sec)
+
+    async def locate(node: Node) -> Target | str:
+        try:
+            found = await bmcs.locate(BmcRef(node.primary_mac, node.bmc_mac))
+        except RackerError as e:
+            return f"BMC {node.bmc_mac}: {e.message}"
+        return (node.bmc_mac, found.ip, IPMI_PORT)
+
+    async with bmcs:
+        results = await asyncio.gather(*(locate(n) for n in nodes))
+    missing = [r for r in results if isinstance(r, str)]
+    if missing:
+        raise BmcError("not every BMC was found, nothing was changed:\n  " + "\n  ".join(missing),
+                       hint="check the BMCs' power and cabling ('ipmi NODE diag'), or set "
+                            "RETRY_SEC to wait longer")
+    return [r for r in results if not isinstance(r, str)]
+
+
+async def rotate_bmc_credentials(paths: Paths, targets: Sequence[Target], current: Credentials,
+                                 new: Credentials, *, protocol: str = "ipmi",
+                                 disable_old: bool = False, dry_run: bool = False
+                                 ) -> RotationReport:
+    """`racker bmc rotate-credentials` over the protocol's registered driver."""
+    driver = registry.create(protocol)
+    try:
+        return await rotate_credentials(targets, current, new, driver, paths,
+                                        disable_old=disable_old, dry_run=dry_run)
+    finally:
+        await driver.aclose()

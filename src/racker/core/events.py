@@ -1,0 +1,34 @@
+"""What happened to a node: the events racker records, as the store, the timeline, status and
+the engine share them (pure data)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class EventKind(StrEnum):
+    """What happened. Stage transitions and outcomes of the engine, and what peers reported."""
+
+    REQUEST = "request"  # an HTTP request to the boot server
+    LEASE = "lease"  # dnsmasq handed out or renewed a lease
+    STAGE = "stage"  # the engine entered a stage
+    INSTALLED = "installed"  # the installer reported completion
+    BOOTED = "booted"  # the installed OS reported its first boot
+    PROVISIONED = "provisioned"  # the engine finished the node
+    EXCLUDED = "excluded"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the event log."""
+
+    id: int
+    ts: float
+    mac: str
+    kind: EventKind
+    stage: str | None
+    detail: Mapping[str, Any] = field(default_factory=dict)
