@@ -1,4 +1,4 @@
-"""Table tests for racker.cli.ipmi_args: arguments, settings, node lookup, argv and texts."""
+"""Table tests for racker.core.ipmitool: arguments, settings, node lookup, argv and texts."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racker.cli import ipmi_args as h
 from racker.core import discovery
+from racker.core import ipmitool as h
 from racker.core.render.dnsmasq import DnsmasqSettings, dhcp_hosts, render_dnsmasq
 from racker.core.render.hosts import hosts_entries, merge
 from racker.errors import InputError

@@ -1,6 +1,6 @@
 """`ipmi`: run ipmitool against a node's BMC, found by MAC or host name; `diag`; `--all`.
 
-The pure parts (arguments, node lookup, argv, texts) are in `racker.cli.ipmi_args`; finding the
+The pure parts (arguments, node lookup, argv, texts) are in `racker.core.ipmitool`; finding the
 BMC is `racker.adapters.bmc.locate`. This module only wires them and runs `ipmitool`, with the
 password in the child's environment (`-E` reads IPMI_PASSWORD), never in an argv or in output.
 """
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from racker.adapters.bmc.locate import Found, Locator
-from racker.cli import ipmi_args as h
 from racker.cli.run import run_main
 from racker.core import discovery
+from racker.core import ipmitool as h
 from racker.errors import BmcError, RackerError
 from racker.model import Credentials, Inventory, Node
 from racker.paths import Paths
