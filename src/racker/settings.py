@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from racker.adapters.assets import DEFAULT_BASE_URL
 from racker.errors import InputError, Where
+
+DEFAULT_BASE_URL = "https://{channel}.release.flatcar-linux.net/amd64-usr"
+"""Flatcar's release server, one tree per channel."""
 
 BOOT_PORT = 8080
 

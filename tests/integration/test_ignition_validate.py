@@ -21,7 +21,8 @@ from racker.adapters.fs.node_ignition import (
 )
 from racker.cli.cmd_ignition import run
 from racker.cli.main import main
-from racker.core.render import config_folder, render_config
+from racker.core.render import config_folder
+from racker.core.render.folder import render_config
 from racker.core.render.ignition import to_json, transpile
 from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
 from racker.model import Provision

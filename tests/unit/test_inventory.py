@@ -8,14 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from racker.core.inventory import (
-    HEADER,
-    OLD_HEADER,
-    check_nodes_csv,
-    load_inventory,
-    parse_nodes_csv,
-    read_machine_macs,
-)
+from racker.adapters.fs.rackmeta import load_inventory, read_machine_macs
+from racker.core.inventory import HEADER, OLD_HEADER, check_nodes_csv, parse_nodes_csv
 from racker.core.macs import parse_mac
 from racker.errors import InputError, RackerError
 from racker.model import Inventory

@@ -7,7 +7,7 @@ from typing import Any
 
 from racker.sim.nodes.chassis import BootDevice, NodeChassis, Power, PowerEvent
 from racker.sim.vbmc import chassis as vc
-from racker.sim.vbmc.engine import Faults
+from racker.sim.vbmc.sessions import Faults
 from racker.sim.vbmc.state import BootOptions
 
 PXE_ONCE = bytes([0xA0, 0x04, 0, 0, 0])

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from racker.sim.vbmc import wire as wire
 from racker.sim.vbmc.chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
 from racker.sim.vbmc.commands import COMMANDS
-from racker.sim.vbmc.engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine, Faults
+from racker.sim.vbmc.engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine
+from racker.sim.vbmc.sessions import Faults
 from racker.sim.vbmc.state import BootOptions, UserTable
 from racker.sim.vbmc.wire import Payload
 

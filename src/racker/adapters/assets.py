@@ -31,7 +31,6 @@ IMAGE_FILES = (
 )
 VERSION_FILE = "version.txt"
 FLATCAR_KEY_FINGERPRINT = "F88CFEDEFF29A5B4D9523864E25D9AED0593B34A"
-DEFAULT_BASE_URL = "https://{channel}.release.flatcar-linux.net/amd64-usr"
 COMPLETE_MARKER = ".complete"
 
 

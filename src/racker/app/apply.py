@@ -33,7 +33,8 @@ from racker.app.configuration.loaded import (
 )
 from racker.core.events import EventKind
 from racker.core.layout import Layout
-from racker.core.render import RenderedFile, asset_dir, render_config
+from racker.core.render import RenderedFile, asset_dir
+from racker.core.render.folder import render_config
 from racker.engine.run import Engine, FlagFiles, NodeState
 from racker.engine.watch import EventWatcher
 from racker.errors import RackerError

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.credentials import load_credentials
-from racker.core.inventory import HEADER, check_nodes_csv, read_machine_macs, read_nodes_csv_text
+from racker.adapters.fs.rackmeta import read_machine_macs, read_nodes_csv_text
+from racker.core.inventory import HEADER, check_nodes_csv
 from racker.core.plan import number_addresses
 from racker.errors import InputError, RackerError, Where
 from racker.model import Inventory

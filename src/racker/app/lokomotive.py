@@ -17,7 +17,7 @@ from base64 import b64decode
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 import yaml
@@ -29,9 +29,21 @@ from racker.engine.progress import Outcome, stage_line
 from racker.engine.run import FlagFiles
 from racker.errors import InputError, Where
 from racker.model import ClusterPlan, PlannedNode, Provision
+from racker.paths import Paths
+from racker.settings import Settings
 
-if TYPE_CHECKING:
-    from racker.app.provision import Provisioner
+
+class RunContext(Protocol):
+    """What a bring-up needs of the provisioning run around it (the Provisioner)."""
+
+    paths: Paths
+    settings: Settings
+
+    def say(self, text: str = "") -> None:
+        """Print a line of the run's output."""
+
+    def hint(self) -> str:
+        """The guidance printed after a failed attempt."""
 
 CLUSTER_APPLY = ("lokoctl", "cluster", "apply", "--verbose", "--skip-components",
                  "--skip-pre-update-health-check", "--skip-control-plane-update", "--confirm")
@@ -162,7 +174,7 @@ def line(title: str, done: int, total: int, ok: bool | None) -> str:
 class Bringup:
     """One Lokomotive bring-up attempt after another, for Provisioner.with_policy."""
 
-    def __init__(self, provisioner: Provisioner, store: Store, logs: Path) -> None:
+    def __init__(self, provisioner: RunContext, store: Store, logs: Path) -> None:
         self.p = provisioner
         self.store = store
         self.logs = logs

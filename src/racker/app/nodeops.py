@@ -19,6 +19,7 @@ from racker import __version__
 from racker.adapters.fs.applied import AppliedHashes
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.configdir import load_record, render_record
+from racker.adapters.fs.rackmeta import load_inventory, read_machine_macs, read_nodes_csv_text
 from racker.adapters.fs.store import Store
 from racker.app.configuration.loaded import (
     EXCLUDED_DIR,
@@ -32,12 +33,7 @@ from racker.app.configuration.loaded import (
     write_updates,
 )
 from racker.core.events import EventKind
-from racker.core.inventory import (
-    load_inventory,
-    parse_nodes_csv,
-    read_machine_macs,
-    read_nodes_csv_text,
-)
+from racker.core.inventory import parse_nodes_csv
 from racker.core.layout import LAYOUT_NAME, Layout, Slot, load_layout, render_layout
 from racker.core.macs import parse_mac
 from racker.core.render import asset_dir, clc_paths, config_folder
@@ -345,3 +341,17 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
         lines = [f"Replaced {old_primary} by {primary} (BMC {bmc}); the node stays excluded",
                  f"Add it back with 'racker node include {primary}'."]
     return Outcome(tuple(lines + notes), plan)
+
+
+def forget_provisioned(paths: Paths, folder: Path, mac: str) -> str:
+    """Before a reinstall of one node: its flag file and recorded Ignition go, so that apply
+    installs it via PXE. Returns the node's primary MAC (InputError when it is excluded)."""
+    c = load_configured(paths, folder)
+    node = c.node(mac)
+    if not c.planned(node.primary_mac):
+        raise InputError(f"{node.primary_mac} is excluded from the configuration",
+                         hint=f"add it back first with 'racker node include {node.primary_mac}'")
+    FlagFiles(asset_dir(paths, c.options.provision)).path(node.primary_mac).unlink(
+        missing_ok=True)
+    AppliedHashes(paths.state_dir).forget(node.primary_mac)
+    return node.primary_mac

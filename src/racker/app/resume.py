@@ -11,11 +11,15 @@ import json
 from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
+from racker.adapters.fs.configdir import load_record
 from racker.adapters.fs.hostsfile import update_hosts
 from racker.app.configuration.create import ConfigureResult, dnsmasq_conf_path, dnsmasq_settings
 from racker.app.configuration.loaded import load_configured
+from racker.core.render import config_folder
 from racker.core.render.dnsmasq import render_dnsmasq
 from racker.core.render.hosts import hosts_entries
+from racker.errors import InputError
+from racker.model import Provision
 from racker.paths import Paths
 
 MARKER = "bootstrap-in-progress"
@@ -54,3 +58,16 @@ def resume(paths: Paths, folder: Path) -> ConfigureResult:
     return ConfigureResult(plan=plan, folder=folder, files=(), dnsmasq_conf=conf,
                            hosts_file=paths.hosts_file, hosts_entries=entries,
                            hosts_changed=changed, render_only=False)
+
+
+def configured_rack(paths: Paths) -> ConfigureResult:
+    """The configured rack as `racker serve` serves it: its folder found (either kind), its
+    record checked before anything starts, its dnsmasq.conf and hosts entries rendered again."""
+    folder = next((f for f in (config_folder(paths, p) for p in Provision)
+                   if (f / "racker-options.yaml").is_file()), None)
+    if folder is None:
+        raise InputError("there is no configured rack to serve",
+                         hint="run 'racker bootstrap' first (it writes ~/flatcar-container-linux "
+                              "or ~/lokomotive)")
+    load_record(folder)  # a broken record is reported before anything starts
+    return resume(paths, folder)

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from racker.adapters.fs.hostsfile import read_managed
+from racker.adapters.fs.rackmeta import load_inventory
 from racker.app.configuration.loaded import load_configured
-from racker.core.inventory import load_inventory
 from racker.core.plan import make_plan
 from racker.core.render import asset_dir, config_folder
 from racker.errors import RackerError

@@ -10,13 +10,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from racker.adapters.fs.configdir import check_folders as _check_folders
 from racker.app.configuration.create import ConfigureResult
 from racker.app.configuration.create import configure as _configure_kw
+from racker.app.configuration.create import make_room as _check_folders
 from racker.core.bootstrap.flags import ParsedFlags, check_scope, checked_value, parse_flags, usage
 from racker.core.bootstrap.options import RackFacts, describe, options_from_answers
 from racker.core.bootstrap.wizard import Asker, DefaultAsker, graph_for, provision_graph, walk
-from racker.core.inventory import load_inventory as _load_inventory
 from racker.errors import RackerError
 from racker.model import Inventory, Options, Provision
 from racker.paths import Paths
@@ -28,6 +27,12 @@ Provisioner = Callable[[Paths, ConfigureResult], int]
 
 RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 """Flags whose allowed values come from nodes.csv: checked once the rack is read."""
+
+
+def _load_inventory(paths: Paths) -> Inventory:
+    from racker.compose.rack import inventory  # through the composition root, when needed
+
+    return inventory(paths)
 
 
 def _provision(paths: Paths, configured: ConfigureResult) -> int:

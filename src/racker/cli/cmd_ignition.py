@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from racker.adapters.fs.node_ignition import FolderKind, find_config_folder, node_ignition
+from racker.app.ignition import node_config
 from racker.paths import Paths
 
 DESCRIPTION = """\
@@ -38,15 +38,13 @@ def run(argv: Sequence[str]) -> int:
         args = parser.parse_args(list(argv))
     except SystemExit as e:  # argparse already printed usage or help
         return int(e.code or 0)
-    paths = Paths.from_env()
-    folder = find_config_folder(args.folder, paths)
-    result = node_ignition(folder, args.node, paths)
-    for w in result.warnings:
+    config = node_config(Paths.from_env(), args.folder, args.node, pretty=not args.compact)
+    for w in config.warnings:
         print(f"racker ignition: {w}", file=sys.stderr)
-    if folder.kind is FolderKind.LOKOMOTIVE:
+    if config.lokomotive:
         print("racker ignition: note: lokoctl adds its own controller/worker configuration to "
               "these snippets when it applies the cluster", file=sys.stderr)
-    sys.stdout.write(result.to_json(pretty=not args.compact))
+    sys.stdout.write(config.json)
     if args.compact:
         sys.stdout.write("\n")
     return 0

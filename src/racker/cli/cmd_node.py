@@ -12,16 +12,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from racker.adapters.fs.applied import AppliedHashes
 from racker.app import nodeops
 from racker.app.apply import describe, plan_apply
-from racker.app.configuration.loaded import find_folder, load_configured
+from racker.app.configuration.loaded import find_folder
 from racker.cli import registry
 from racker.cli.cmd_apply import MakeExecutor, real_executor
 from racker.cli.registry import Command
-from racker.core.render import asset_dir
-from racker.engine.run import FlagFiles
-from racker.errors import InputError
 from racker.paths import Paths
 
 SUBCOMMANDS: tuple[Command, ...] = (
@@ -66,15 +62,8 @@ def _parser(name: str) -> argparse.ArgumentParser:
 
 def reprovision(paths: Paths, folder: Path, mac: str, make_executor: MakeExecutor) -> int:
     """Remove the node's flag file and reinstall it through apply's executor."""
-    c = load_configured(paths, folder)
-    node = c.node(mac)
-    if not c.planned(node.primary_mac):
-        raise InputError(f"{node.primary_mac} is excluded from the configuration",
-                         hint=f"add it back first with 'racker node include {node.primary_mac}'")
-    FlagFiles(asset_dir(paths, c.options.provision)).path(node.primary_mac).unlink(
-        missing_ok=True)
-    AppliedHashes(paths.state_dir).forget(node.primary_mac)
-    ap = plan_apply(paths, folder, only={node.primary_mac})
+    primary = nodeops.forget_provisioned(paths, folder, mac)
+    ap = plan_apply(paths, folder, only={primary})
     for line in describe(ap):
         print(line)
     sys.stdout.flush()

@@ -8,11 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from racker.adapters.fs.configdir import load_record
-from racker.app.resume import resume
-from racker.core.render import config_folder
-from racker.errors import InputError
-from racker.model import Provision
+from racker.app.resume import configured_rack
 from racker.paths import Paths
 from racker.settings import Settings
 
@@ -33,14 +29,8 @@ def run(argv: Sequence[str]) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     paths = Paths.from_env()
-    folder = next((f for f in (config_folder(paths, p) for p in Provision)
-                   if (f / "racker-options.yaml").is_file()), None)
-    if folder is None:
-        raise InputError("there is no configured rack to serve",
-                         hint="run 'racker bootstrap' first (it writes ~/flatcar-container-linux "
-                              "or ~/lokomotive)")
-    load_record(folder)  # a broken record is reported before anything starts
-    configured = resume(paths, folder)
+    configured = configured_rack(paths)
+
     from racker.compose.rack import provisioner as make_provisioner
 
     provisioner = make_provisioner(paths, configured.plan, sys.stdout,

@@ -7,8 +7,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from racker.adapters.fs.store import Store
-from racker.core.inventory import load_inventory
+from racker.app.node_events import node_events
 from racker.core.macs import parse_mac
 from racker.core.timeline import timeline_lines
 from racker.errors import InputError, Where
@@ -31,14 +30,9 @@ def run(argv: Sequence[str]) -> int:
     if mac is None:
         raise InputError(f"'{args.mac}' is not a MAC address", where=Where(flag="MAC"))
     paths = Paths.from_env()
-    node = next((n for n in load_inventory(paths).nodes if mac in n.macs), None)
-    if node is None:
-        raise InputError(f"no node with MAC {mac} in nodes.csv",
-                         where=Where(file=str(paths.nodes_csv)),
-                         hint="use a primary, BMC or secondary MAC of a node")
-    with Store.in_state_dir(paths.state_dir) as store:
-        events = sorted(store.events(node.primary_mac) + store.events(node.bmc_mac),
-                        key=lambda e: e.id)
+    from racker.compose.rack import store  # the store opens only once the MAC is valid
+
+    node, events = node_events(paths, mac, lambda: store(paths))
     if args.json:
         print(json.dumps([{"ts": e.ts, "mac": e.mac, "kind": e.kind.value, "stage": e.stage,
                            "detail": dict(e.detail)} for e in events], indent=2))

@@ -20,6 +20,7 @@ from racker.adapters.bmc.interfaces import DriverOptions
 from racker.adapters.bmc.locate import Locator
 from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
 from racker.adapters.fs.credentials import load_credentials
+from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
 from racker.app.apply import ApplyPlan, Executor, OpenSsh
 from racker.app.bmc_credentials import RotationReport, Target, rotate_credentials
@@ -28,9 +29,8 @@ from racker.app.lokomotive import cluster_nodes, joined
 from racker.app.provision import Ask, Provisioner
 from racker.app.status import RackStatus, gather
 from racker.compose.services import RackServices
-from racker.core.inventory import load_inventory
 from racker.errors import BmcError, InputError, RackerError, Where
-from racker.model import ClusterPlan, Credentials, Node, PlannedNode
+from racker.model import ClusterPlan, Credentials, Inventory, Node, PlannedNode
 from racker.paths import Paths
 from racker.settings import Settings
 
@@ -40,6 +40,11 @@ Warn = Callable[[str], None]
 def warn_on_stderr(message: str) -> None:
     """A command's warnings: on stderr, apart from its output."""
     print(f"warning: {message}", file=sys.stderr)
+
+
+def inventory(paths: Paths) -> Inventory:
+    """The rack's nodes.csv, read and checked against this machine's interfaces."""
+    return load_inventory(paths)
 
 
 def credentials(paths: Paths) -> Credentials:

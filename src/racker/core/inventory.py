@@ -6,6 +6,8 @@ Racks set up before the secondary MAC column existed use the four-column layout 
 header says which layout a file uses. Node type and comment are optional; everything after the
 node type's comma is the free-form comment (commas included).
 
+Pure: `racker.adapters.fs.rackmeta` reads the file and this machine's interfaces.
+
 The management node is the row whose primary or secondary MAC belongs to this machine; its
 secondary MAC is the NIC on the rack-internal network, so it names the PXE interface.
 """
@@ -20,7 +22,6 @@ from pathlib import Path
 from racker.core.macs import parse_mac
 from racker.errors import InputError, Where
 from racker.model import Inventory, Node
-from racker.paths import Paths
 
 HEADER = "Primary MAC address, BMC MAC address, Secondary MAC address, Node Type, Comments"
 """The header of the current five-column layout."""
@@ -38,7 +39,7 @@ _LAYOUT_5 = ("primary", "bmc", "secondary", "type")
 _LAYOUT_4 = ("primary", "bmc", "type")
 _MAC_ANYWHERE = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}")
 _MAC_HINT = "write a MAC as six pairs of hex digits separated by ':' or '-', e.g. 00:11:22:33:44:55"
-_EXAMPLE_ROW = "00:11:22:33:44:00, 00:11:22:33:44:01, 00:11:22:33:44:30, , mgmt node"
+EXAMPLE_ROW = "00:11:22:33:44:00, 00:11:22:33:44:01, 00:11:22:33:44:30, , mgmt node"
 _ZERO_MAC = "00:00:00:00:00:00"
 
 
@@ -121,7 +122,7 @@ def check_nodes_csv(
     if header_no is None:
         problem("the file is empty", 1, None,
                 f"write the header line and one row per server, the management node first:\n"
-                f"    {HEADER}\n    {_EXAMPLE_ROW}")
+                f"    {HEADER}\n    {EXAMPLE_ROW}")
         return None, tuple(problems)
     header = lines[header_no]
     m = _MAC_ANYWHERE.search(header)
@@ -181,7 +182,7 @@ def check_nodes_csv(
 
     if not rows and not problems:
         problem("there is no row after the header", header_no + 1, None,
-                f"add one row per server, the management node first, e.g.:\n    {_EXAMPLE_ROW}")
+                f"add one row per server, the management node first, e.g.:\n    {EXAMPLE_ROW}")
         return None, tuple(problems)
 
     nodes = [_node(r) for r in rows]
@@ -268,57 +269,3 @@ def parse_nodes_csv(text: str, path: Path | str,
         raise first
     assert inventory is not None
     return inventory
-
-
-def read_machine_macs(sys_class_net: Path) -> dict[str, str]:
-    """Interface name → MAC address of this machine, read from `<sys_class_net>/*/address`."""
-    out: dict[str, str] = {}
-    try:
-        entries = sorted(sys_class_net.iterdir())
-    except OSError:
-        return out
-    for entry in entries:
-        try:
-            text = (entry / "address").read_text(errors="replace").strip()
-        except OSError:
-            continue  # not an interface, or one without a hardware address
-        if text:
-            out[entry.name] = text
-    return out
-
-
-def read_nodes_csv_text(path: Path) -> str:
-    """The text of nodes.csv, or an InputError saying what is wrong with the file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(
-            "the rack metadata file nodes.csv is missing", where=Where(file=str(path)),
-            hint=f"create it with the header line and one row per server:\n    {HEADER}\n"
-                 f"    {_EXAMPLE_ROW}\n  (see 'Setting up the rack metadata' in the docs)",
-        ) from None
-    except IsADirectoryError:
-        raise InputError("nodes.csv is a directory, not a file",
-                         where=Where(file=str(path))) from None
-    except PermissionError:
-        raise InputError("nodes.csv cannot be read: permission denied",
-                         where=Where(file=str(path)),
-                         hint="run racker as the user that owns the rack metadata, or fix the "
-                              "file's permissions (chmod 644)") from None
-    except OSError as e:
-        raise InputError(f"nodes.csv cannot be read: {e.strerror}",
-                         where=Where(file=str(path))) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise InputError("nodes.csv is not UTF-8 text", where=Where(file=str(path), line=line,
-                         column=column),
-                         hint="save the file as plain UTF-8 (or ASCII) text") from None
-
-
-def load_inventory(paths: Paths) -> Inventory:
-    """Read `$RACKER_OEM_DIR/nodes.csv` and this machine's MACs, and parse the inventory."""
-    text = read_nodes_csv_text(paths.nodes_csv)
-    return parse_nodes_csv(text, paths.nodes_csv, read_machine_macs(paths.sys_class_net))

@@ -10,7 +10,7 @@ Virtual BMC API (for the simulator and tests):
   namespace, to pass as `sock=` so one process serves BMCs in many namespaces.
 - `racker.sim.vbmc.chassis.Chassis`: what a simulated node implements (power with the boot
   request, serial console both ways); `MemoryChassis` is a ready one with listeners.
-- `racker.sim.vbmc.engine.Faults`: drop, delay, reject_auth, no_session, lose_boot_flags,
+- `racker.sim.vbmc.sessions.Faults`: drop, delay, reject_auth, no_session, lose_boot_flags,
   ignore_boot_flags; switchable at run time (`bmc.faults.drop = True`).
 """
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from racker.adapters.fs import rackmeta
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.procs import running
 from racker.core import inventory
@@ -49,11 +50,11 @@ def _machine_macs(text: str, mac: str) -> dict[str, str]:
 
 
 def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, str]:
-    """Read nodes.csv through racker.core.inventory; return the topology and the file's text."""
+    """Read nodes.csv with racker's own reader and parser; the topology and the file's text."""
     mac = parse_mac(mgmt_mac)
     if mac is None:
         raise InputError(f"'{mgmt_mac}' is not a MAC address", where=Where(flag="MGMT_MAC"))
-    text = inventory.read_nodes_csv_text(path)
+    text = rackmeta.read_nodes_csv_text(path)
     inv = inventory.parse_nodes_csv(text, path, _machine_macs(text, mac))
     mgmt = inv.management
     if mgmt.secondary_mac is None:  # the inventory requires it; kept for the type checker

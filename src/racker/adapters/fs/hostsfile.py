@@ -19,6 +19,14 @@ _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"
 
 
+def read_text(path: Path) -> str:
+    """The whole hosts file as text (empty when it cannot be read: names are a convenience)."""
+    try:
+        return path.read_bytes().decode(_ENCODING, "replace")
+    except OSError:
+        return ""
+
+
 def read_managed(path: Path) -> tuple[str, ...]:
     """The racker-managed lines currently in the hosts file (none when it does not exist)."""
     try:

@@ -15,10 +15,11 @@ from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.configdir import check_folders, render_record, write_new_folder
 from racker.adapters.fs.credentials import load_credentials
 from racker.adapters.fs.hostsfile import update_hosts
-from racker.core.inventory import load_inventory
+from racker.adapters.fs.rackmeta import load_inventory
 from racker.core.plan import make_plan
-from racker.core.render import config_folder, render_config
+from racker.core.render import config_folder
 from racker.core.render.dnsmasq import DnsmasqSettings, render_dnsmasq
+from racker.core.render.folder import render_config
 from racker.core.render.hosts import HostsEntry, hosts_entries
 from racker.model import ClusterPlan, Options
 from racker.paths import Paths
@@ -98,3 +99,9 @@ def summary_lines(result: ConfigureResult) -> tuple[str, ...]:
     if result.render_only:
         lines.append("Rendered only: no BMC, service or network was touched.")
     return tuple(lines)
+
+
+def make_room(paths: Paths) -> None:
+    """Before the wizard asks anything: an empty configuration folder of either kind is
+    removed, a non-empty one stops the bootstrap with the documented guidance."""
+    check_folders(paths)

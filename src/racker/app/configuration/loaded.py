@@ -18,9 +18,9 @@ from racker import __version__
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.configdir import RECORD_NAME, load_record, render_record
 from racker.adapters.fs.hostsfile import update_hosts
+from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.procs import running
 from racker.app.configuration.create import dnsmasq_conf_path, dnsmasq_settings
-from racker.core.inventory import load_inventory
 from racker.core.layout import (
     Layout,
     layout_from_vars,
@@ -32,8 +32,9 @@ from racker.core.layout import (
 )
 from racker.core.macs import parse_mac
 from racker.core.plan import make_plan
-from racker.core.render import RenderedFile, config_folder, render_config
+from racker.core.render import RenderedFile, config_folder
 from racker.core.render.dnsmasq import render_dnsmasq
+from racker.core.render.folder import render_config
 from racker.core.render.hosts import hosts_entries
 from racker.errors import InputError, Where
 from racker.model import ClusterPlan, Inventory, Node, Options, Provision

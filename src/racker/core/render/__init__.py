@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from racker.model import ClusterPlan, Provision
+from racker.model import Provision
 from racker.paths import Paths
 
 BOOT_HTTP_PORT = 8080
@@ -78,17 +78,3 @@ def install_pre_reboot_command(management_ip: str) -> str:
 def clc_paths(name: str) -> tuple[str, str]:
     """The node's two Container Linux Config files, relative to the configuration folder."""
     return (f"cl/{name}.yaml", f"cl/{name}-custom.yaml")
-
-
-def render_config(
-    plan: ClusterPlan, paths: Paths
-) -> tuple[RenderedFile, ...]:
-    """Every file of the configuration folder for the plan's provision type."""
-    # Imported here: the submodules import RenderedFile and the helpers above from this module.
-    if plan.options.provision is Provision.LOKOMOTIVE:
-        from racker.core.render.lokomotive import render_lokomotive
-
-        return render_lokomotive(plan, paths)
-    from racker.core.render.flatcar import render_flatcar
-
-    return render_flatcar(plan, paths)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from racker.sim.vbmc import wire as wire
 from racker.sim.vbmc.chassis import PowerAction
+from racker.sim.vbmc.sessions import EngineView, Session
 from racker.sim.vbmc.state import (
     CC_BAD_LENGTH,
     CC_INSUFFICIENT_PRIVILEGE,
@@ -28,11 +28,8 @@ from racker.sim.vbmc.state import (
     describe_boot,
 )
 
-if TYPE_CHECKING:
-    from racker.sim.vbmc.engine import BmcEngine, Session
-
 Reply = tuple[int, bytes, "Callable[[], None] | None"]
-Handler = Callable[["BmcEngine", "Session", bytes], Reply]
+Handler = Callable[[EngineView, Session, bytes], Reply]
 
 IANA_IPMI_FORUM = b"\xf2\x1b\x00"  # 7154, little-endian
 LAST_EVENT_COMMAND = 0x10  # chassis status byte 2 bit 4: last power-on via IPMI command
@@ -65,26 +62,26 @@ def cipher_suites(data: bytes) -> tuple[int, bytes]:
     return CC_OK, b"\x01" + wire.cipher_suite_records()[index * 16:(index + 1) * 16]
 
 
-def _device_id(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _device_id(e: EngineView, s: Session, data: bytes) -> Reply:
     # device 0x20, rev 1, firmware 2.10 (normal operation), IPMI 2.0, chassis device
     return ok(bytes([0x20, 0x01, 0x02, 0x10, 0x02, 0x80]) + IANA_IPMI_FORUM + b"\x01\x00")
 
 
-def _guid(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _guid(e: EngineView, s: Session, data: bytes) -> Reply:
     return ok(e.guid)
 
 
-def _auth_cap(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _auth_cap(e: EngineView, s: Session, data: bytes) -> Reply:
     code, out = channel_auth_cap(data)
     return code, out, None
 
 
-def _cipher_suites(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _cipher_suites(e: EngineView, s: Session, data: bytes) -> Reply:
     code, out = cipher_suites(data)
     return code, out, None
 
 
-def _set_session_priv(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _set_session_priv(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 1:
         return fail(CC_BAD_LENGTH)
     wanted = data[0] & 0x0F
@@ -98,7 +95,7 @@ def _set_session_priv(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok(bytes([wanted]))
 
 
-def _close_session(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _close_session(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) < 4:
         return fail(CC_BAD_LENGTH)
     sid = int.from_bytes(data[:4], "little")
@@ -107,7 +104,7 @@ def _close_session(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return CC_OK, b"", lambda: e.close(sid)
 
 
-def _session_info(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _session_info(e: EngineView, s: Session, data: bytes) -> Reply:
     if not data:
         return fail(CC_BAD_LENGTH)
     active = sorted((x for x in e.sessions.values() if x.active), key=lambda x: x.sid)
@@ -135,7 +132,7 @@ def _session_info(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok(head + ip + bytes(6) + struct.pack(">H", port))
 
 
-def _channel_info(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _channel_info(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 1:
         return fail(CC_BAD_LENGTH)
     if data[0] & 0x0F not in (1, 0x0E):
@@ -145,7 +142,7 @@ def _channel_info(e: BmcEngine, s: Session, data: bytes) -> Reply:
               + b"\x00\x00")
 
 
-def _channel_access(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _channel_access(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 2:
         return fail(CC_BAD_LENGTH)
     if data[0] & 0x0F not in (1, 0x0E):
@@ -153,29 +150,29 @@ def _channel_access(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok(bytes([0x22, PRIV_ADMIN]))  # always available, PEF alerting off; admin limit
 
 
-def _get_user_access(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _get_user_access(e: EngineView, s: Session, data: bytes) -> Reply:
     code, out = e.users.get_access(data)
     return code, out, None
 
 
-def _set_user_access(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _set_user_access(e: EngineView, s: Session, data: bytes) -> Reply:
     return fail(e.users.set_access(data))
 
 
-def _get_user_name(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _get_user_name(e: EngineView, s: Session, data: bytes) -> Reply:
     code, out = e.users.get_name(data)
     return code, out, None
 
 
-def _set_user_name(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _set_user_name(e: EngineView, s: Session, data: bytes) -> Reply:
     return fail(e.users.set_name(data))
 
 
-def _set_user_password(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _set_user_password(e: EngineView, s: Session, data: bytes) -> Reply:
     return fail(e.users.set_password(data))
 
 
-def _activate_payload(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _activate_payload(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 6:
         return fail(CC_BAD_LENGTH)
     if data[0] & 0x3F != wire.Payload.SOL:
@@ -188,7 +185,7 @@ def _activate_payload(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok(e.sol_activation_data())
 
 
-def _deactivate_payload(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _deactivate_payload(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 6:
         return fail(CC_BAD_LENGTH)
     if data[0] & 0x3F != wire.Payload.SOL or data[1] & 0x0F != 1:
@@ -200,7 +197,7 @@ def _deactivate_payload(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok()
 
 
-def _payload_status(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _payload_status(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 1:
         return fail(CC_BAD_LENGTH)
     if data[0] & 0x3F != wire.Payload.SOL:
@@ -208,11 +205,11 @@ def _payload_status(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok(bytes([1, 1 if e.sol is not None else 0, 0]))
 
 
-def _chassis_status(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _chassis_status(e: EngineView, s: Session, data: bytes) -> Reply:
     return ok(chassis_status(e.chassis.is_powered_on(), e.restore_policy, e.last_power_event))
 
 
-def _chassis_control(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _chassis_control(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 1:
         return fail(CC_BAD_LENGTH)
     directive = data[0] & 0x0F
@@ -247,11 +244,11 @@ def _chassis_control(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok()
 
 
-def _identify(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _identify(e: EngineView, s: Session, data: bytes) -> Reply:
     return ok()
 
 
-def _restore_policy(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _restore_policy(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 1:
         return fail(CC_BAD_LENGTH)
     if data[0] & 0x07 < 3:
@@ -259,11 +256,11 @@ def _restore_policy(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok(b"\x07")  # all three policies supported
 
 
-def _restart_cause(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _restart_cause(e: EngineView, s: Session, data: bytes) -> Reply:
     return ok(bytes([e.restart_cause, 1]))
 
 
-def _set_boot(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _set_boot(e: EngineView, s: Session, data: bytes) -> Reply:
     if not data:
         return fail(CC_BAD_LENGTH)
     if data[0] & 0x7F == 5 and e.faults.ignore_boot_flags:
@@ -277,14 +274,14 @@ def _set_boot(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return fail(code)
 
 
-def _get_boot(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _get_boot(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 3:
         return fail(CC_BAD_LENGTH)
     code, out = e.boot.get(data[0], e.clock())
     return code, out, None
 
 
-def _get_sol_config(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _get_sol_config(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 4:
         return fail(CC_BAD_LENGTH)
     values = {0: b"\x00", 1: b"\x01", 2: bytes([PRIV_USER]), 3: b"\x0c\x60", 4: b"\x07\x32",
@@ -295,7 +292,7 @@ def _get_sol_config(e: BmcEngine, s: Session, data: bytes) -> Reply:
     return ok(b"\x11" + (b"" if data[0] & 0x80 else value))
 
 
-def _set_sol_config(e: BmcEngine, s: Session, data: bytes) -> Reply:
+def _set_sol_config(e: EngineView, s: Session, data: bytes) -> Reply:
     return ok() if len(data) >= 3 else fail(CC_BAD_LENGTH)
 
 
@@ -329,7 +326,7 @@ COMMANDS: dict[tuple[int, int], tuple[int, Handler]] = {
 }
 
 
-def dispatch(e: BmcEngine, s: Session, req: wire.IpmiRequest) -> Reply:
+def dispatch(e: EngineView, s: Session, req: wire.IpmiRequest) -> Reply:
     """Run the command `req` asks for; unknown commands get C1h, like any real BMC."""
     entry = COMMANDS.get((req.netfn, req.cmd))
     if entry is None:

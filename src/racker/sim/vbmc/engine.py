@@ -11,12 +11,11 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from racker.sim.vbmc import wire as wire
 from racker.sim.vbmc.chassis import Chassis, ConsoleSink
 from racker.sim.vbmc.commands import channel_auth_cap, cipher_suites, dispatch
+from racker.sim.vbmc.sessions import Addr, Faults, Outbound, Session, SolLink
 from racker.sim.vbmc.state import (
     PRIV_ADMIN,
     PRIV_CALLBACK,
@@ -27,72 +26,10 @@ from racker.sim.vbmc.state import (
 )
 from racker.sim.vbmc.wire import Payload, Rmcp
 
-Addr = tuple[Any, ...]
-Outbound = tuple[bytes, Addr]
-
 SOL_MAX_PAYLOAD = 200
 SOL_RETRY_INTERVAL = 1.0
 SOL_RETRIES = 5
 SOL_BUFFER_LIMIT = 64 * 1024
-
-
-@dataclass
-class Faults:
-    """Failures a test can switch on per BMC at run time."""
-
-    drop: bool = False
-    """No answer at all: every datagram is ignored."""
-    delay: float = 0.0
-    """Slow answer: every datagram is handled this many seconds late."""
-    reject_auth: bool = False
-    """Wrong credentials: every login fails as with a wrong password."""
-    no_session: bool = False
-    """No free session slot: every Open Session Request is refused."""
-    lose_boot_flags: bool = False
-    """The BMC forgets the boot flags at every power-up or reset, even persistent ones."""
-    ignore_boot_flags: bool = False
-    """Set System Boot Options parameter 5 is acknowledged but not stored."""
-
-
-@dataclass
-class Session:
-    """One RMCP+ session, from Open Session Request to close or idle expiry."""
-
-    managed_sid: bytes
-    console_sid: bytes
-    addr: Addr
-    suite: wire.CipherSuite
-    last_seen: float
-    active: bool = False
-    rm: bytes = b""
-    rc: bytes = b""
-    role: int = 0
-    username: bytes = b""
-    kuid: bytes = b""
-    rejected: bool = False
-    keys: wire.SessionKeys | None = None
-    max_priv: int = PRIV_USER
-    priv: int = PRIV_USER
-    out_seq: int = 0
-
-    @property
-    def sid(self) -> int:
-        """The managed system session ID as the session header carries it."""
-        return int.from_bytes(self.managed_sid, "little")
-
-
-@dataclass
-class SolLink:
-    """The one active SOL payload of a BMC and its transmit state."""
-
-    session: Session
-    encrypt: bool
-    out_buf: bytearray = field(default_factory=bytearray)
-    pending: wire.SolPacket | None = None
-    sent_at: float = 0.0
-    retries: int = 0
-    next_seq: int = 0
-    last_in_seq: int = 0
 
 
 class BmcEngine:

@@ -29,7 +29,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from racker.sim.vbmc.chassis import Chassis
-from racker.sim.vbmc.engine import Addr, BmcEngine, Faults, Outbound
+from racker.sim.vbmc.engine import BmcEngine
+from racker.sim.vbmc.sessions import Addr, Faults, Outbound
 from racker.sim.vbmc.state import BootOptions, UserTable
 
 T = TypeVar("T")

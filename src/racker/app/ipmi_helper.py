@@ -1,0 +1,118 @@
+"""Use case: the `ipmi` helper. Find a node's BMC (or every node's) and run what the operator
+asked: ipmitool passthrough, `diag`, the serial console, or the same over all nodes at once.
+
+The pure parts (arguments, settings, argv, texts) are `racker.core.ipmitool`; ipmitool itself
+runs in `racker.adapters.bmc.ipmi.passthrough`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from racker.adapters.bmc.ipmi.passthrough import BlockSink, Sink, TerminalSink
+from racker.adapters.bmc.locate import Found, Locator
+from racker.adapters.fs.hostsfile import read_text
+from racker.core import discovery
+from racker.core import ipmitool as h
+from racker.errors import RackerError
+from racker.model import Credentials, Inventory, Node
+from racker.paths import Paths
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a node run needs, read once."""
+
+    settings: h.Settings
+    credentials: Credentials
+    locator: Locator
+    planned: Mapping[str, str]
+    hosts: Sequence[discovery.HostsEntry]
+    located: Mapping[str, Found] | None = None
+    """BMC MAC → address, when looked up for many nodes at once (`--all`); None: look up."""
+
+
+def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
+    """Find the node's BMC and do what `request` asks; returns ipmitool's exit code."""
+    s = ctx.settings
+    found = None
+    if ctx.located is not None:
+        found = ctx.located.get(node.bmc_mac)
+        if found is None:
+            raise ctx.locator.not_found(node.bmc_mac, s.retry_sec, node=node.primary_mac)
+    bmc = ctx.locator.locate_bmc(node.bmc_mac, s.retry_sec, node=node.primary_mac,
+                                 planned_ip=ctx.planned.get(node.bmc_mac), found=found)
+    warning = h.bmc_ip_warning(bmc.ip, bmc.planned_ip)
+    if warning:
+        sink.echo(warning)
+
+    def argv(command: Sequence[str]) -> list[str]:
+        return h.ipmitool_argv(bmc.ip, ctx.credentials.user, command, s.ipmi_timeout)
+
+    if request.kind is h.Kind.SOL:
+        sink.quiet(argv(("sol", "deactivate")))  # a dangling session would refuse activate
+        sink.echo(h.detach_hint(s.in_ssh))
+        return sink.run(argv(h.SOL))
+    if request.kind is h.Kind.DIAG:
+        nic = ctx.locator.lookup_once(node.primary_mac)  # once: the node may well be off
+        internal = nic.ip if nic else None
+        planned_internal = ctx.planned.get(node.primary_mac)
+        warning = h.internal_ip_warning(internal, planned_internal)
+        if warning:
+            sink.echo(warning)
+        # The planned address names the node in the hosts file; without a plan, the found one.
+        name_ip = planned_internal or internal
+        names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
+        for line in h.diag_lines(node.bmc_mac, bmc.ip, node.primary_mac, internal, names):
+            sink.echo(line)
+        return sink.run(argv(h.BATCH), h.batch_input(h.DIAG_COMMANDS))
+    return sink.run(argv(request.command))
+
+
+def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
+        str, bool]:
+    sink = BlockSink(ctx.settings, env, ctx.credentials.password)
+    try:
+        ok = run_node(node, request, ctx, sink) == 0
+    except RackerError as e:
+        sink.echo(f"Error: {e}")
+        ok = False
+    hint = None if ok else h.failure_hint(sink.text())
+    if hint:
+        sink.echo(hint)
+    return h.all_block(node.bmc_mac, sink.text(), ok), ok
+
+
+def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
+            env: Mapping[str, str]) -> int:
+    """Every node at once (bounded); blocks print in the nodes' order as soon as they are ready."""
+    failed = 0
+    if not nodes:
+        return 0
+    # One shared search for every BMC first: a rack of missing BMCs waits RETRY_SEC once.
+    located = ctx.locator.find_many([n.bmc_mac for n in nodes], ctx.settings.retry_sec)
+    ctx = dataclasses.replace(ctx, located=located)
+    with ThreadPoolExecutor(max_workers=min(h.MAX_PARALLEL, len(nodes))) as pool:
+        for block, ok in pool.map(lambda n: _block_for(n, request, ctx, env), nodes):
+            sys.stdout.write(block)
+            sys.stdout.flush()
+            failed += not ok
+    return 1 if failed else 0
+
+
+def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventory: Inventory,
+                credentials: Credentials, locator: Locator, env: Mapping[str, str]) -> int:
+    """Do what `request` asks for one node or, with `--all`, for every node."""
+    ctx = Context(
+        settings=settings, credentials=credentials, locator=locator,
+        planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
+    )
+    child = h.child_env(env, credentials.password)
+    if request.all_nodes:
+        return run_all(h.all_nodes(inventory), request, ctx, child)
+    node = h.resolve_node(request.target, inventory, ctx.planned, ctx.hosts)
+    return run_node(node, request, ctx, TerminalSink(settings, child, credentials.password))

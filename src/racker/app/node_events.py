@@ -1,0 +1,27 @@
+"""Use case: `racker node timeline MAC`: what the event store holds about one node."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from racker.adapters.fs.rackmeta import load_inventory
+from racker.adapters.fs.store import Store
+from racker.core.events import Event
+from racker.errors import InputError, Where
+from racker.model import Node
+from racker.paths import Paths
+
+
+def node_events(paths: Paths, mac: str, open_store: Callable[[], Store]
+                ) -> tuple[Node, list[Event]]:
+    """The node of `mac` (any of its MACs) and the events of its primary and BMC MACs, in the
+    order they were recorded."""
+    node = next((n for n in load_inventory(paths).nodes if mac in n.macs), None)
+    if node is None:
+        raise InputError(f"no node with MAC {mac} in nodes.csv",
+                         where=Where(file=str(paths.nodes_csv)),
+                         hint="use a primary, BMC or secondary MAC of a node")
+    with open_store() as store:
+        events = sorted(store.events(node.primary_mac) + store.events(node.bmc_mac),
+                        key=lambda e: e.id)
+    return node, events
