@@ -176,6 +176,13 @@ def check_key(v: str) -> str | None:
     return "expected a key without spaces"
 
 
+def check_file_name(v: str) -> str | None:
+    """A file name on one line (the file itself is read when the rack is configured)."""
+    if v and "\n" not in v and "\r" not in v and "\0" not in v:
+        return None
+    return "expected the name of a file"
+
+
 def check_bucket(v: str) -> str | None:
     """An S3 bucket name."""
     if _BUCKET.match(v):
@@ -236,6 +243,8 @@ def normalize(key: str, value: str) -> str:
 
 BOOLEAN_KEYS = frozenset({"web-ui", "config-backup"})
 SECRET_KEYS = frozenset({"aws-access-key", "aws-secret-key"})
+SECRET_KEY_ENV = "RACKER_AWS_SECRET_KEY"
+"""The environment variable that gives the AWS secret key without putting it into argv."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +288,7 @@ def fields(facts: RackFacts) -> dict[str, Field]:
         Field("config-backup", "false", ("true", "false")),
         Field("aws-access-key", "", check=check_key),
         Field("aws-secret-key", "", check=check_key),
+        Field("aws-secret-key-file", "", check=check_file_name),
         Field("backup-name", "lokomotive-backup", check=check_backup_name),
         Field("backup-s3-bucket", "", check=check_bucket),
         Field("backup-aws-location", "us-east-2", check=check_region),
