@@ -95,7 +95,7 @@ RENDER_ONLY_HELP = (
     "BMC, service or network is touched"
 )
 _HELP_WORDS = ("-h", "-help", "--help")
-_RENDER_ONLY = re.compile(r"^--?render-only(?:=(.*))?$")
+_RENDER_ONLY = re.compile(r"--?render-only(?:=(.*))?")
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def parse_flags(argv: Sequence[str]) -> ParsedFlags:
     want_help = False
     render_only = False
     for arg in argv:
-        m = _RENDER_ONLY.match(arg)
+        m = _RENDER_ONLY.fullmatch(arg)
         if arg in _HELP_WORDS:
             want_help = True
         elif m:
