@@ -435,7 +435,7 @@ def test_secret_key_given_twice_is_refused(tmp_path: Path) -> None:
 def test_bad_secret_key_in_the_environment_names_the_variable() -> None:
     with pytest.raises(InputError) as e:
         run_env(BACKUP, {SECRET_KEY_ENV: "two words"})
-    assert e.value.where is not None and e.value.where.flag == SECRET_KEY_ENV
+    assert e.value.where is not None and e.value.where.variable == SECRET_KEY_ENV
     assert "two words" not in str(e.value)
 
 

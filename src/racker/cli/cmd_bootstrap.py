@@ -99,7 +99,7 @@ def _secret_key(values: Mapping[str, str], environ: Mapping[str, str]) -> dict[s
         where = Where(file=file, flag="-aws-secret-key-file")
     elif environ.get(SECRET_KEY_ENV):
         key = environ[SECRET_KEY_ENV].strip()
-        where = Where(flag=SECRET_KEY_ENV)
+        where = Where(variable=SECRET_KEY_ENV)
     else:
         return out
     problem = check_key(key)
