@@ -12,13 +12,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Where:
-    """The place at fault: a file position, a node, a flag or any other named thing."""
+    """The place at fault: a file position, a node, a flag, an environment variable or any
+    other named thing."""
 
     file: str | None = None
     line: int | None = None
     column: int | None = None
     node: str | None = None
     flag: str | None = None
+    variable: str | None = None
+    """An environment variable."""
 
     def __str__(self) -> str:
         parts: list[str] = []
@@ -33,6 +36,8 @@ class Where:
             parts.append(f"node {self.node}")
         if self.flag is not None:
             parts.append(f"flag {self.flag}")
+        if self.variable is not None:
+            parts.append(f"variable {self.variable}")
         return ", ".join(parts)
 
 

@@ -7,6 +7,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from racker.errors import InputError, Where
+
+
+def _path(env: Mapping[str, str], name: str, default: str) -> Path:
+    """The path in `env[name]` (or `default`), refused when it holds a control character.
+
+    NOTE: these paths are written into line-based files (dnsmasq.conf, the dnsmasq hook, systemd
+    units, the configuration folder): a newline in one would add lines of its own there.
+    """
+    raw = env.get(name, default)
+    bad = next((c for c in raw if not c.isprintable()), None)
+    if bad is not None:
+        raise InputError(f"{name} holds a control character ({bad!r}); it must be a path on "
+                         "one line of printable characters", where=Where(variable=name),
+                         hint=f"check how {name} is set (e.g. a stray newline from $(...))")
+    return Path(raw)
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -23,11 +40,11 @@ class Paths:
         """Read the overrides from `env` (default: the process environment)."""
         e = os.environ if env is None else env
         return cls(
-            oem_dir=Path(e.get("RACKER_OEM_DIR", "/usr/share/oem")),
-            state_dir=Path(e.get("RACKER_STATE_DIR", "/opt/racker-state")),
-            hosts_file=Path(e.get("RACKER_HOSTS_FILE", "/etc/hosts")),
-            sys_class_net=Path(e.get("RACKER_SYS_CLASS_NET", "/sys/class/net")),
-            home=Path(e.get("HOME", str(Path.home()))),
+            oem_dir=_path(e, "RACKER_OEM_DIR", "/usr/share/oem"),
+            state_dir=_path(e, "RACKER_STATE_DIR", "/opt/racker-state"),
+            hosts_file=_path(e, "RACKER_HOSTS_FILE", "/etc/hosts"),
+            sys_class_net=_path(e, "RACKER_SYS_CLASS_NET", "/sys/class/net"),
+            home=_path(e, "HOME", str(Path.home())),
         )
 
     @property

@@ -7,9 +7,11 @@ offline racks use them); every one has the production default.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from racker.errors import InputError, Where
 
@@ -50,11 +52,11 @@ class Settings:
         mode = e.get("RACKER_BOOT_MODE", "efi")
         if mode not in ("efi", "legacy"):
             raise InputError(f"RACKER_BOOT_MODE must be efi or legacy, not '{mode}'",
-                             where=Where(flag="RACKER_BOOT_MODE"))
+                             where=Where(variable="RACKER_BOOT_MODE"))
         return cls(
-            flatcar_channel=e.get("RACKER_FLATCAR_CHANNEL", "stable"),
-            flatcar_version=e.get("RACKER_FLATCAR_VERSION", "current"),
-            flatcar_base_url=e.get("RACKER_FLATCAR_BASE_URL") or None,
+            flatcar_channel=_channel(e.get("RACKER_FLATCAR_CHANNEL", "stable")),
+            flatcar_version=_version(e.get("RACKER_FLATCAR_VERSION", "current")),
+            flatcar_base_url=_base_url(e.get("RACKER_FLATCAR_BASE_URL") or None),
             flatcar_key=path("RACKER_FLATCAR_KEY"),
             assets_from=path("RACKER_ASSETS_FROM"),
             timeout_scale=_positive(e, "RACKER_TIMEOUT_SCALE", "1"),
@@ -71,5 +73,42 @@ def _positive(env: Mapping[str, str], name: str, default: str) -> float:
             raise ValueError(raw)
     except ValueError:
         raise InputError(f"{name} must be a positive number, not '{raw}'",
-                         where=Where(flag=name)) from None
+                         where=Where(variable=name)) from None
     return value
+
+
+# NOTE: the channel and version reach the installer's bash script, a download URL and a folder
+# name under the state folder: only the words Flatcar uses are let through (`stable; touch x`
+# or `../..` must never get there).
+CHANNELS = ("stable", "beta", "alpha", "lts")
+_VERSION = re.compile(r"current|[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}")
+
+
+def _channel(raw: str) -> str:
+    if raw in CHANNELS:
+        return raw
+    raise InputError(f"RACKER_FLATCAR_CHANNEL must be one of {', '.join(CHANNELS)}, "
+                     f"not {raw!r}", where=Where(variable="RACKER_FLATCAR_CHANNEL"),
+                     hint="unset it for the stable channel")
+
+
+def _version(raw: str) -> str:
+    if _VERSION.fullmatch(raw):
+        return raw
+    raise InputError(f"RACKER_FLATCAR_VERSION must be 'current' or a release number such as "
+                     f"3510.2.1, not {raw!r}", where=Where(variable="RACKER_FLATCAR_VERSION"),
+                     hint="unset it for the current release of the channel")
+
+
+def _base_url(raw: str | None) -> str | None:
+    """An http(s) URL without white space, quotes or control characters, or None."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    bad = [c for c in raw if c.isspace() or c in "\"'`\\" or not c.isprintable()]
+    if parts.scheme in ("http", "https") and parts.netloc and not bad:
+        return raw
+    raise InputError("RACKER_FLATCAR_BASE_URL must be an http:// or https:// URL without spaces, "
+                     f"quotes or control characters, not {raw!r}",
+                     where=Where(variable="RACKER_FLATCAR_BASE_URL"),
+                     hint="e.g. https://mirror.example.org/flatcar/amd64-usr")

@@ -1,4 +1,5 @@
-"""`racker factory gen-ssh-key` with the real ssh-keygen: a passwordless RSA key, printed once."""
+"""`racker factory gen-ssh-key` with the real ssh-keygen: a passwordless RSA key; its path,
+public key and fingerprint on stdout, the private key only on request and only to a terminal."""
 
 from __future__ import annotations
 
@@ -7,34 +8,66 @@ from pathlib import Path
 
 import pytest
 
+from racker.cli.cmd_factory import cmd_gen_ssh_key
 from racker.cli.main import main
 from tests.conftest import require_tool
 from tests.rackfixtures import write_rack
 
 
-def test_gen_ssh_key_creates_passwordless_rsa_key_and_prints_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    keygen = require_tool("ssh-keygen")
+def _rack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     env = write_rack(tmp_path, 1)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    return Path(env["HOME"]) / ".ssh" / "id_rsa"
+
+
+def test_gen_ssh_key_creates_passwordless_rsa_key_and_shows_only_the_public_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    keygen = require_tool("ssh-keygen")
+    key = _rack(tmp_path, monkeypatch)
     assert main(["factory", "gen-ssh-key"]) == 0
     out = capsys.readouterr().out
-    key = Path(env["HOME"]) / ".ssh" / "id_rsa"
     private = key.read_text()
-    assert out.endswith("\nPrivate key:\n\n" + private)
     assert private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert "PRIVATE KEY" not in out and private.splitlines()[1] not in out
+    public = (key.parent / "id_rsa.pub").read_text().strip()
+    assert f"✓ Created the SSH key {key} (no passphrase)" in out
+    assert f"Public key:\n{public}\n" in out
+    listed = subprocess.run([keygen, "-l", "-f", str(key.parent / "id_rsa.pub")],
+                            capture_output=True, text=True, check=True).stdout.split()[1]
+    assert f"Fingerprint: {listed}\n" in out and listed.startswith("SHA256:")
     assert key.stat().st_mode & 0o077 == 0
     assert (key.parent.stat().st_mode & 0o777) == 0o700
     # no passphrase: deriving the public key with an empty passphrase works and matches .pub
     derived = subprocess.run([keygen, "-y", "-P", "", "-f", str(key)], capture_output=True,
                              text=True, check=True).stdout.split()[:2]
-    public = (key.parent / "id_rsa.pub").read_text().split()[:2]
-    assert derived == public and public[0] == "ssh-rsa"
+    assert derived == public.split()[:2] and derived[0] == "ssh-rsa"
 
     # a second run never overwrites the key
     assert main(["factory", "gen-ssh-key"]) == 2
     err = capsys.readouterr().err
     assert "already exists" in err and "Traceback" not in err
     assert key.read_text() == private
+
+
+def test_private_key_is_refused_when_stdout_is_no_terminal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    key = _rack(tmp_path, monkeypatch)
+    assert main(["factory", "gen-ssh-key", "-print-private-key"]) == 2  # capsys: no terminal
+    captured = capsys.readouterr()
+    assert ("flag -print-private-key: refusing to print the private key: stdout is not a "
+            "terminal") in captured.err
+    assert captured.out == "" and not key.exists()  # refused before the key was made
+
+
+def test_private_key_is_printed_to_a_terminal_on_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("ssh-keygen")
+    key = _rack(tmp_path, monkeypatch)
+    assert cmd_gen_ssh_key(["--print-private-key"], stdout_is_tty=True) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("\nPrivate key:\n\n" + key.read_text())
+    assert "Fingerprint: SHA256:" in out

@@ -64,6 +64,7 @@ def test_install_tree_verify_idempotent_uninstall(tmp_path: Path,
         "opt/racker": tree["opt/racker"],
         "opt/racker/RACKER_VERSION": f"file 0644 {owner}",
         "opt/racker-state": f"dir 0750 {owner}",
+        "opt/racker-state/.racker-state": f"file 0644 {owner}",
         "opt/racker-state/assets": f"dir 0755 {owner}",
         "opt/racker-state/dnsmasq": f"dir 0750 {owner}",
     }

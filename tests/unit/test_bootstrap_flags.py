@@ -13,8 +13,8 @@ from racker.app.configuration.create import ConfigureResult
 from racker.cli.cmd_bootstrap import bootstrap
 from racker.cli.main import main
 from racker.core.bootstrap.flags import FLAGS, checked_value, parse_flags, usage
-from racker.core.bootstrap.options import RackFacts
-from racker.core.bootstrap.wizard import DefaultAsker
+from racker.core.bootstrap.options import SECRET_KEY_ENV, RackFacts
+from racker.core.bootstrap.wizard import DefaultAsker, graph_for, without_keys
 from racker.core.plan import make_plan
 from racker.errors import InputError
 from racker.model import Inventory, OnFailure, Options, Provision, StorageProvider
@@ -30,7 +30,8 @@ SAMPLE = {
     "k8s-domain-name": "k8s.example.org", "subnet-prefix": "10.1.2", "web-ui": "false",
     "storage-provider": "openebs", "storage-node-type": "large",
     "number-of-storage-nodes": "2", "config-backup": "true", "aws-access-key": "AKIA",
-    "aws-secret-key": "s3cr3t", "backup-name": "nightly", "backup-s3-bucket": "bucket-1",
+    "aws-secret-key": "s3cr3t", "aws-secret-key-file": "/run/secrets/aws",
+    "backup-name": "nightly", "backup-s3-bucket": "bucket-1",
     "backup-aws-location": "eu-west-1",
 }
 STYLES: dict[str, Callable[[str, str], list[str]]] = {
@@ -336,6 +337,106 @@ def test_without_render_only_the_provisioner_gets_the_configured_rack(
     assert [n.name for n in seen[0].plan.nodes] == [f"node-{i}" for i in range(5)]
     out = capsys.readouterr().out
     assert "✓ configuration folder /cfg (1 files)" in out and "-render-only" not in out
+
+
+# --- the AWS secret key without argv: a file or the environment -------------------------------
+
+BACKUP = ["-render-only", "-provision", "lokomotive", "-config-backup", "true",
+          "-aws-access-key", "AKIA", "-backup-s3-bucket", "bucket-1"]
+
+
+def _secret_file(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    f = tmp_path / "aws-secret"
+    f.write_text(text)
+    f.chmod(mode)
+    return f
+
+
+def run_env(argv: list[str], environ: dict[str, str], asker: object = None) -> Options:
+    rec = Recorder(HA)
+    bootstrap(argv, paths=NOWHERE, asker=asker or DefaultAsker(),  # type: ignore[arg-type]
+              interactive=asker is not None, load_inventory=lambda p: HA, configure=rec,
+              check_folders=no_folders, environ=environ)
+    return rec.calls[0][0]
+
+
+def test_secret_key_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = _secret_file(tmp_path, "fr0mf1le\n")
+    o = run_env([*BACKUP, "-aws-secret-key-file", str(f)], {})
+    assert o.backup is not None and o.backup.aws_secret_key == "fr0mf1le"
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err and "fr0mf1le" not in captured.out + captured.err
+
+
+def test_secret_key_from_the_environment(capsys: pytest.CaptureFixture[str]) -> None:
+    o = run_env(BACKUP, {SECRET_KEY_ENV: "fr0men7"})
+    assert o.backup is not None and o.backup.aws_secret_key == "fr0men7"
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_wizard_does_not_ask_for_a_secret_key_from_the_environment() -> None:
+    s = Script(("provision", "lokomotive"), ("cluster-name", ""), ("num-controllers", "1"),
+               ("controller-type", "any"), ("ip-addrs", "DHCP"), ("k8s-domain-name", ""),
+               ("subnet-prefix", ""), ("web-ui", "true"), ("storage-provider", "none"),
+               ("config-backup", "true"), ("aws-access-key", "AKIA"),
+               ("backup-name", ""), ("backup-s3-bucket", "bucket-1"),
+               ("backup-aws-location", "us-east-2"))
+    o = run_env(["-render-only"], {SECRET_KEY_ENV: "fr0men7"}, s)
+    assert s.done() and "aws-secret-key" not in [q.name for q in s.asked]
+    assert o.backup is not None and o.backup.aws_secret_key == "fr0men7"
+
+
+def test_without_keys_leads_past_the_known_question() -> None:
+    g = without_keys(graph_for(Provision.LOKOMOTIVE, RackFacts.from_inventory(HA)),
+                     {"aws-secret-key"})
+    assert "aws-secret-key" not in g.questions
+    assert g.questions["aws-access-key"].then == "backup-name"
+
+
+def test_secret_key_in_argv_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    o = run_env([*BACKUP, "-aws-secret-key", "s3cr3t"], {SECRET_KEY_ENV: "ignored"})
+    assert o.backup is not None and o.backup.aws_secret_key == "s3cr3t"
+    err = capsys.readouterr().err
+    assert "warning: -aws-secret-key on the command line can be read by other users" in err
+    assert "-aws-secret-key-file" in err and "s3cr3t" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "message"),
+    [
+        ("key\n", 0o644, "accessible by group or others (mode 0644)"),
+        ("key\n", 0o640, "accessible by group or others (mode 0640)"),
+        ("", 0o600, "AWS secret key file is empty"),
+        ("a\nb\n", 0o600, "more than one line"),
+        ("two words\n", 0o600, "invalid AWS secret key: expected a key without spaces"),
+    ],
+)
+def test_bad_secret_key_file_is_refused(tmp_path: Path, text: str, mode: int,
+                                        message: str) -> None:
+    f = _secret_file(tmp_path, text, mode)
+    with pytest.raises(InputError) as e:
+        run_env([*BACKUP, "-aws-secret-key-file", str(f)], {})
+    assert message in str(e.value)
+    assert e.value.where is not None and e.value.where.file == str(f)
+
+
+def test_missing_secret_key_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="AWS secret key file is missing"):
+        run_env([*BACKUP, "-aws-secret-key-file", str(tmp_path / "nope")], {})
+
+
+def test_secret_key_given_twice_is_refused(tmp_path: Path) -> None:
+    f = _secret_file(tmp_path, "key\n")
+    with pytest.raises(InputError, match="given twice") as e:
+        run_env([*BACKUP, "-aws-secret-key", "k", "-aws-secret-key-file", str(f)], {})
+    assert e.value.where is not None and e.value.where.flag == "-aws-secret-key-file"
+
+
+def test_bad_secret_key_in_the_environment_names_the_variable() -> None:
+    with pytest.raises(InputError) as e:
+        run_env(BACKUP, {SECRET_KEY_ENV: "two words"})
+    assert e.value.where is not None and e.value.where.variable == SECRET_KEY_ENV
+    assert "two words" not in str(e.value)
 
 
 # --- properties: arbitrary input gives racker's own errors, never anything else -----------------

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import shlex
+import subprocess
+from pathlib import Path
+
 import yaml
 
 from racker.core.render.installer import (
@@ -54,4 +58,18 @@ def test_booted_report() -> None:
     text = script["contents"]["inline"]
     assert text.startswith("#!/bin/sh\nexec curl ")
     assert "-d '{\"event\": \"booted\"}'" in text
-    assert "'http://m:8080/racker/v1/nodes/aa-bb-cc-00-00-02/events'" in text
+    assert text.rstrip().endswith(" http://m:8080/racker/v1/nodes/aa-bb-cc-00-00-02/events")
+
+
+def test_installer_script_quotes_every_value(tmp_path: Path) -> None:
+    # The settings refuse such values; the script must not depend on that alone.
+    pwned = tmp_path / "pwned"
+    s = InstallerSettings("http://m:8080", "aa:bb:cc:00:00:02", channel=f"stable; touch {pwned}",
+                          version="$(touch x)", install_disk="/dev/sda b")
+    line = installer_script(s).splitlines()[2]
+    assert shlex.split(line)[:7] == ["flatcar-install", "-d", "/dev/sda b", "-C",
+                                     f"stable; touch {pwned}", "-V", "$(touch x)"]
+    # Run the line with flatcar-install replaced by a no-op: nothing else may run.
+    subprocess.run(["bash", "-c", "flatcar-install() { :; }\n" + line], check=True,
+                   cwd=tmp_path)
+    assert not pwned.exists() and not (tmp_path / "x").exists()

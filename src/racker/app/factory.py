@@ -8,6 +8,8 @@ an SSH key, check everything, and reset the version information so that the firs
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import shutil
 import subprocess
@@ -171,11 +173,23 @@ def reset(req: ResetRequest, paths: Paths, version: Path,
     return 0
 
 
+@dataclass(frozen=True)
+class SshKey:
+    """A key pair gen_ssh_key made: what may be shown, and where the private key is."""
+
+    private_key: Path
+    public_key: str
+    """The `.pub` line: type, key and comment."""
+    fingerprint: str
+    """`SHA256:...`, as `ssh-keygen -l` shows it."""
+
+
 def gen_ssh_key(home: Path, run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
-                ) -> str:
-    """Create `~/.ssh/id_rsa(.pub)` without a passphrase and return the private key's text.
+                ) -> SshKey:
+    """Create `~/.ssh/id_rsa(.pub)` without a passphrase; its path, public key and fingerprint.
 
     An existing key is never overwritten: it may be the one operators already log in with.
+    The private key is not returned: it is read only when the operator asks to see it.
     """
     ssh = home / ".ssh"
     key = ssh / "id_rsa"
@@ -189,10 +203,24 @@ def gen_ssh_key(home: Path, run: Callable[..., subprocess.CompletedProcess[bytes
         raise RackerError("ssh-keygen is not installed",
                           hint="install it (Debian package openssh-client)")
     # NOTE: the key type is explicit: newer ssh-keygen defaults to ed25519, but the file name
-    # id_rsa and the documented procedure are RSA.
-    proc = run([exe, "-t", "rsa", "-b", "4096", "-N", "", "-f", str(key)],
+    # id_rsa is what the rendered configurations (~/.ssh/id_rsa.pub), racker's ssh client and
+    # the documented procedure use.
+    # -q: no randomart on the terminal
+    proc = run([exe, "-q", "-t", "rsa", "-b", "4096", "-N", "", "-f", str(key)],
                stdin=subprocess.DEVNULL, check=False)
-    if proc.returncode != 0 or not key.exists():
+    pub = ssh / "id_rsa.pub"
+    if proc.returncode != 0 or not key.exists() or not pub.exists():
         raise RackerError(f"ssh-keygen failed (exit code {proc.returncode})",
                           where=Where(file=str(key)))
-    return key.read_text()
+    public = pub.read_text().strip()
+    return SshKey(private_key=key, public_key=public, fingerprint=fingerprint(public))
+
+
+def fingerprint(public_key: str) -> str:
+    """The SHA256 fingerprint of a `.pub` line, as `ssh-keygen -l` shows it (pure)."""
+    try:
+        blob = base64.b64decode(public_key.split()[1], validate=True)
+    except (IndexError, ValueError):
+        return "(unknown: not an OpenSSH public key)"
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    return f"SHA256:{digest}"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
+from racker.adapters.fs.statemarker import MARKER_NAME, MARKER_TEXT, is_marked, marker
 from racker.errors import InputError, RackerError, ServiceError, Where
 
 UNIT_NAME = "racker-serve.service"
@@ -217,6 +218,8 @@ def _install(layout: Layout, version: str, run: Runner) -> Report:
     report = Report()
     for d in state_dirs(layout.state_dir):
         _ensure_dir(d, layout, report)
+    _write_if_changed(layout.host(marker(layout.state_dir)), MARKER_TEXT, 0o644,
+                      marker(layout.state_dir), report)
     _write_if_changed(layout.host(layout.unit_path), render_serve_unit(layout), 0o644,
                       layout.unit_path, report)
     if layout.bin_dir is not None:
@@ -240,9 +243,9 @@ def _install(layout: Layout, version: str, run: Runner) -> Report:
 
 
 def _removable_state(path: Path) -> bool:
-    """Refuse to purge `/`, top-level folders or a home folder."""
+    """Refuse to purge `/`, top-level folders, a home folder or a folder without the marker."""
     p = path.resolve()
-    return len(p.parts) >= 3 and p != Path.home().resolve()
+    return len(p.parts) >= 3 and p != Path.home().resolve() and is_marked(p)
 
 
 def uninstall(layout: Layout, purge: bool = False, run: Runner = subprocess.run) -> Report:
@@ -255,6 +258,14 @@ def uninstall(layout: Layout, purge: bool = False, run: Runner = subprocess.run)
 
 
 def _uninstall(layout: Layout, purge: bool, run: Runner) -> Report:
+    # Checked before anything is removed: a refused purge leaves the installation as it was.
+    if purge and layout.host(layout.state_dir).exists() and not _removable_state(
+            layout.host(layout.state_dir)):
+        raise InputError(f"refusing to remove {layout.state_dir}: it is not a racker state "
+                         f"folder (it has no {MARKER_NAME} file)",
+                         where=Where(file=str(layout.state_dir)),
+                         hint="check RACKER_STATE_DIR; 'racker install' marks the state folder "
+                         "of an older installation")
     report = Report()
     unit = layout.host(layout.unit_path)
     if layout.live and unit.exists():
@@ -278,10 +289,6 @@ def _uninstall(layout: Layout, purge: bool, run: Runner) -> Report:
     if purge:
         state = layout.host(layout.state_dir)
         if state.exists():
-            if not _removable_state(state):
-                raise InputError(f"refusing to remove {layout.state_dir}: it is not a racker "
-                                 "state folder", where=Where(file=str(layout.state_dir)),
-                                 hint="check RACKER_STATE_DIR")
             shutil.rmtree(state)
             report.add(f"✓ Removed racker's state {layout.state_dir}")
         version = layout.host(layout.version_file)

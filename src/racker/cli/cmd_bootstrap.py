@@ -7,16 +7,32 @@ answer takes its default. Values are checked before anything is read or written.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from racker.app.configuration.create import ConfigureResult
 from racker.app.configuration.create import configure as _configure_kw
 from racker.app.configuration.create import make_room as _check_folders
 from racker.core.bootstrap.flags import ParsedFlags, check_scope, checked_value, parse_flags, usage
-from racker.core.bootstrap.options import RackFacts, describe, options_from_answers
-from racker.core.bootstrap.wizard import Asker, DefaultAsker, graph_for, provision_graph, walk
-from racker.errors import RackerError
+from racker.core.bootstrap.options import (
+    SECRET_KEY_ENV,
+    RackFacts,
+    check_key,
+    describe,
+    flag_where,
+    options_from_answers,
+)
+from racker.core.bootstrap.wizard import (
+    Asker,
+    DefaultAsker,
+    graph_for,
+    provision_graph,
+    walk,
+    without_keys,
+)
+from racker.errors import InputError, RackerError, Where
 from racker.model import Inventory, Options, Provision
 from racker.paths import Paths
 
@@ -73,18 +89,55 @@ def _facts_or_none(paths: Paths, load: LoadInventory) -> RackFacts | None:
         return None
 
 
+def _secret_key(values: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """`values` with the AWS secret key read from -aws-secret-key-file or $RACKER_AWS_SECRET_KEY.
+
+    NOTE: -aws-secret-key keeps working (scripts use it), but argv is readable by every user in
+    ps and lands in shell history: a warning says so. A flag wins over the environment.
+    """
+    out = dict(values)
+    file = out.pop("aws-secret-key-file", None)
+    if "aws-secret-key" in out:
+        if file is not None:
+            raise InputError("the AWS secret key is given twice", where=flag_where(
+                "aws-secret-key-file"), hint="give -aws-secret-key-file or -aws-secret-key")
+        print(f"racker: warning: -aws-secret-key on the command line can be read by other users "
+              f"(ps, shell history); use -aws-secret-key-file FILE or ${SECRET_KEY_ENV}",
+              file=sys.stderr)
+        return out
+    if file is not None:
+        from racker.compose.rack import secret_from_file  # reads a file: the outside world
+
+        key = secret_from_file(Path(file), "AWS secret key")
+        where = Where(file=file, flag="-aws-secret-key-file")
+    elif environ.get(SECRET_KEY_ENV):
+        key = environ[SECRET_KEY_ENV].strip()
+        where = Where(variable=SECRET_KEY_ENV)
+    else:
+        return out
+    problem = check_key(key)
+    if problem is not None:
+        raise InputError(f"invalid AWS secret key: {problem}", where=where)
+    out["aws-secret-key"] = key
+    return out
+
+
 def bootstrap(
     argv: Sequence[str],
     *,
     paths: Paths,
     asker: Asker,
     interactive: bool,
+    environ: Mapping[str, str] | None = None,
     load_inventory: LoadInventory = _load_inventory,
     configure: Configure = _configure,
     check_folders: CheckFolders = _check_folders,
     provision: Provisioner = _provision,
 ) -> int:
-    """Run `racker bootstrap` with the outside world passed in (tests pass their own)."""
+    """Run `racker bootstrap` with the outside world passed in (tests pass their own).
+
+    `environ` gives $RACKER_AWS_SECRET_KEY; None: an empty environment.
+    """
     parsed = parse_flags(argv)
     early = {
         name: checked_value(name, raw, RackFacts())
@@ -104,7 +157,9 @@ def bootstrap(
         if resumed is not None:
             return provision(paths, resumed)
     facts = RackFacts.from_inventory(load_inventory(paths))
-    values = {name: checked_value(name, raw, facts) for name, raw in parsed.values.items()}
+    values = _secret_key(
+        {name: checked_value(name, raw, facts) for name, raw in parsed.values.items()},
+        environ or {})
     # NOTE: checked before the first question, as the reference did, so that an operator does
     # not answer every question only to learn that a configuration folder is in the way.
     check_folders(paths)
@@ -140,7 +195,8 @@ def _answers(
         check_scope(parsed, provision)
     answers = {**values, "provision": provision.value}
     if ask_rest:
-        answers.update(walk(graph_for(provision, facts), asker))
+        # Answers known already (the secret key from the environment) are not asked again.
+        answers.update(walk(without_keys(graph_for(provision, facts), values), asker))
     return options_from_answers(answers, facts)
 
 
@@ -154,4 +210,5 @@ def run(argv: Sequence[str]) -> int:
         asker = QuestionaryAsker()
     else:
         asker = DefaultAsker()
-    return bootstrap(argv, paths=Paths.from_env(), asker=asker, interactive=interactive)
+    return bootstrap(argv, paths=Paths.from_env(), asker=asker, interactive=interactive,
+                     environ=os.environ)

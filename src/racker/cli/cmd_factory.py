@@ -17,8 +17,8 @@ Commands:
                                                ipmi_user and ipmi_password
   reset [-racker-version] [-nodes] [-confirm]  Reset racker's version information and/or the
                                                rack metadata (asks for confirmation)
-  gen-ssh-key                                  Create ~/.ssh/id_rsa(.pub) without passphrase
-                                               and print the private key
+  gen-ssh-key [-print-private-key]             Create ~/.ssh/id_rsa(.pub) without passphrase
+                                               and show its public key and fingerprint
   help                                         Show this help"""
 
 RESET_USAGE = """\
@@ -41,10 +41,14 @@ Checks that ipmi_user, ipmi_password and nodes.csv exist and are valid, finds th
 and its PXE interface, and shows how many nodes have each node type."""
 
 GEN_USAGE = """\
-Usage: racker factory gen-ssh-key
+Usage: racker factory gen-ssh-key [-print-private-key]
 
-Creates the SSH key ~/.ssh/id_rsa(.pub) without passphrase and prints the private key, to hand
-out for logging in via SSH instead of the serial console."""
+Creates the SSH key ~/.ssh/id_rsa(.pub) without passphrase, for logging in to the nodes via SSH
+instead of the serial console, and shows its path, public key and fingerprint.
+
+  -print-private-key
+        Also print the private key, to hand it out. Only when stdout is a terminal: a private
+        key in a pipe, a log or a file is a key on the loose (copy ~/.ssh/id_rsa instead)."""
 
 MAX_PROBLEMS = 20
 _HELP = ("-h", "-help", "--help", "help")
@@ -131,14 +135,35 @@ def cmd_reset(argv: Sequence[str]) -> int:
     return factory.reset(req, Paths.from_env(), factory.version_file(), _ask, print)
 
 
-def cmd_gen_ssh_key(argv: Sequence[str]) -> int:
-    """`racker factory gen-ssh-key`: create ~/.ssh/id_rsa and print it."""
+_PRINT_PRIVATE = ("-print-private-key", "--print-private-key")
+
+
+def cmd_gen_ssh_key(argv: Sequence[str], stdout_is_tty: bool | None = None) -> int:
+    """`racker factory gen-ssh-key [-print-private-key]`: create ~/.ssh/id_rsa, show the public
+    key and fingerprint, and the private key only on request and only to a terminal.
+
+    `stdout_is_tty` stands in for `sys.stdout.isatty()` (tests).
+    """
     if _wants_help(argv, GEN_USAGE):
         return 0
-    _no_arguments(argv, "gen-ssh-key")
-    private = factory.gen_ssh_key(Paths.from_env().home)
-    print("\nPrivate key:\n")
-    print(private, end="" if private.endswith("\n") else "\n")
+    show_private = bool(argv) and argv[0] in _PRINT_PRIVATE
+    _no_arguments(argv[1:] if show_private else argv, "gen-ssh-key")
+    tty = sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
+    # NOTE: checked before the key is made: scrollback is the operator's choice, but a pipe, a
+    # log (sudo, CI) or a file would keep an unencrypted private key around.
+    if show_private and not tty:
+        raise InputError("refusing to print the private key: stdout is not a terminal",
+                         where=Where(flag="-print-private-key"),
+                         hint="run it in a terminal, or leave the flag out and copy "
+                              "~/.ssh/id_rsa with scp")
+    key = factory.gen_ssh_key(Paths.from_env().home)
+    print(f"✓ Created the SSH key {key.private_key} (no passphrase) and {key.private_key}.pub")
+    print(f"Fingerprint: {key.fingerprint}")
+    print(f"Public key:\n{key.public_key}")
+    if show_private:
+        private = key.private_key.read_text()
+        print("\nPrivate key:\n")
+        print(private, end="" if private.endswith("\n") else "\n")
     return 0
 
 

@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from racker.adapters.bmc import registry
@@ -19,7 +20,7 @@ from racker.adapters.bmc.control import RackControl, bmc_ref
 from racker.adapters.bmc.interfaces import DriverOptions
 from racker.adapters.bmc.locate import Locator
 from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
-from racker.adapters.fs.credentials import load_credentials
+from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
 from racker.app.apply import ApplyPlan, Executor, OpenSsh
@@ -50,6 +51,11 @@ def inventory(paths: Paths) -> Inventory:
 def credentials(paths: Paths) -> Credentials:
     """The rack's BMC credentials (`ipmi_user`, `ipmi_password`; modes checked)."""
     return load_credentials(paths)
+
+
+def secret_from_file(path: Path, what: str) -> str:
+    """A secret's first line from a file only its owner can read (InputError otherwise)."""
+    return read_secret_file(path, what)
 
 
 def store(paths: Paths) -> Store:

@@ -186,7 +186,7 @@ def pin_plan(fresh: ClusterPlan, layout: Layout) -> ClusterPlan:
                                addresses=tuple(addresses.items()))
 
 
-_INDEX = re.compile(r"-(\d+)$")
+_INDEX = re.compile(r"-(\d+)\Z")
 
 
 def name_index(name: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_MAC = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
+_MAC = re.compile(r"[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}")
 
 
 def parse_mac(text: str) -> str | None:
@@ -13,7 +13,7 @@ def parse_mac(text: str) -> str | None:
     Colon or hyphen separators in any case are accepted, but not mixed.
     """
     t = text.strip()
-    if not _MAC.match(t):
+    if not _MAC.fullmatch(t):
         return None
     return t.replace("-", ":").lower()
 

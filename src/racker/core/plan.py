@@ -39,8 +39,8 @@ CONTROLLER_COUNTS = (1, 3)
 NODE_TYPE_LABEL = "metadata.node-type"
 STORAGE_LABEL = "storage.lokomotive.io"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 
 def _flag_error(flag: str, msg: str, hint: str | None = None) -> InputError:
@@ -142,12 +142,12 @@ def _of_type(nodes: Sequence[Node], wanted: str) -> list[Node]:
 
 def _check_names(options: Options, n_controllers: int, n_workers: int) -> None:
     name, domain = options.cluster_name, options.k8s_domain_name
-    if not _DNS_LABEL.match(name):
+    if not _DNS_LABEL.fullmatch(name):
         raise _flag_error("-cluster-name", f'"{name}" is not a valid cluster name',
                           "use lower-case letters, digits and '-', starting and ending with a "
                           "letter or digit")
     labels = domain.split(".")
-    if not domain or not all(_DNS_LABEL.match(x) for x in labels):
+    if not domain or not all(_DNS_LABEL.fullmatch(x) for x in labels):
         raise _flag_error("-k8s-domain-name", f'"{domain}" is not a valid domain name',
                           "use dot-separated lower-case labels of letters, digits and '-', "
                           "e.g. k8s.localdomain")
@@ -177,7 +177,7 @@ def _check_backup(options: Options) -> None:
 
 def _check_label_values(inventory: Inventory, nodes: Sequence[Node]) -> None:
     for n in nodes:
-        if len(n.node_type) > 63 or not _LABEL_VALUE.match(n.node_type):
+        if len(n.node_type) > 63 or not _LABEL_VALUE.fullmatch(n.node_type):
             raise InputError(
                 f'the node type "{n.node_type}" cannot be a Kubernetes label value',
                 where=Where(file=str(inventory.path), line=n.line),

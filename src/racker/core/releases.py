@@ -20,7 +20,6 @@ promises are kept with PEP 440 versions:
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -36,6 +35,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from racker.core import redact
 from racker.errors import InputError, RackerError, Where
 
 UPGRADE_WARNING = (
@@ -46,7 +46,6 @@ UPGRADE_WARNING = (
     "been wiped out to start over with the newest racker. 'racker get VERSION' goes back.")
 
 
-_USERINFO = re.compile(r"(://)[^/\s@]+@")
 
 
 class Mode(enum.Enum):
@@ -183,7 +182,9 @@ def format_versions(versions: Sequence[Version], limit: int = 20) -> str:
 
 def redact_url(text: str) -> str:
     """`text` (a URL or a line mentioning URLs) without user names, passwords or tokens."""
-    return _USERINFO.sub(r"\1***@", text)
+    # NOTE: parsed by racker.core.redact: a regex here let passwords with '/' or '@' and query
+    # tokens through (issue 16, item 10).
+    return redact.redact_url(text)
 
 
 def select(mode: Mode, running: Version | None, releases: Sequence[Release], *,

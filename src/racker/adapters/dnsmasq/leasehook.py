@@ -25,8 +25,8 @@ from racker.adapters.fs.store import Store
 from racker.core.events import EventKind
 
 LEASE_ACTIONS = ("add", "old", "del")
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_NAME = re.compile(r"^(\d{10,}\.\d{1,9})-\d+$")
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+_NAME = re.compile(r"(\d{10,}\.\d{1,9})-\d+")
 STALE_SEC = 2.0
 """A spool file this old that is still incomplete is dropped (its hook was killed)."""
 
@@ -47,7 +47,7 @@ def event_of(args: Sequence[str]) -> tuple[str, dict[str, str]] | None:
     """(MAC, detail) of one hook call, or None for calls that are not node events (pure)."""
     if len(args) >= 3 and args[0] in LEASE_ACTIONS:
         mac = args[1].strip().lower().replace("-", ":")
-        if not _MAC.match(mac):  # e.g. an InfiniBand or client-id lease: not one of our nodes
+        if not _MAC.fullmatch(mac):  # e.g. an InfiniBand or client-id lease: not one of our nodes
             return None
         detail = {"action": args[0], "ip": args[2]}
         if len(args) > 3 and args[3]:
@@ -60,7 +60,7 @@ def event_of(args: Sequence[str]) -> tuple[str, dict[str, str]] | None:
 
 def parse_call(name: str, text: str) -> tuple[float, list[str]] | None:
     """(time, arguments) of one spool file, or None while it is incomplete (pure)."""
-    m = _NAME.match(name)
+    m = _NAME.fullmatch(name)
     if m is None or not text.endswith("\n"):
         return None
     return float(m.group(1)), text[:-1].split("\n")

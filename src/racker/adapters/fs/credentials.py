@@ -1,4 +1,4 @@
-"""The BMC credentials: `$RACKER_OEM_DIR/ipmi_user` and `ipmi_password`.
+"""Secret files: the BMC credentials (`$RACKER_OEM_DIR/ipmi_user`, `ipmi_password`) and others.
 
 The docs create them with `echo VALUE | sudo tee FILE`, so a trailing newline is not part of the
 value. The password file must not be readable by group or others: untrusted workloads can reach
@@ -49,15 +49,15 @@ def _read(path: Path, what: str) -> str:
     return value
 
 
-def check_password_mode(path: Path) -> None:
-    """Raise an InputError when the password file is readable by group or others."""
+def check_password_mode(path: Path, what: str = "IPMI password") -> None:
+    """Raise an InputError when the `what` file is readable by group or others."""
     try:
         mode = path.stat().st_mode
     except OSError:
         return  # reported by the read
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise InputError(
-            f"the IPMI password file is accessible by group or others "
+            f"the {what} file is accessible by group or others "
             f"(mode {stat.S_IMODE(mode):04o})",
             where=Where(file=str(path)),
             hint=f"run: chmod 600 {path} (owned by the user running racker)",
@@ -70,3 +70,14 @@ def load_credentials(paths: Paths) -> Credentials:
     password = _read(paths.ipmi_password_file, "IPMI password")
     check_password_mode(paths.ipmi_password_file)
     return Credentials(user=user, password=password)
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """The one-line secret in `path` (trailing newline dropped), checked like the password file.
+
+    Raises InputError naming the file when it is missing, empty, has several lines or is
+    accessible by group or others.
+    """
+    value = _read(path, what)
+    check_password_mode(path, what)
+    return value

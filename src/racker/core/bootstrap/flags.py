@@ -11,7 +11,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from racker.core.bootstrap.options import SECRET_KEYS, RackFacts, fields, flag_where, normalize
+from racker.core.bootstrap.options import (
+    SECRET_KEY_ENV,
+    SECRET_KEYS,
+    RackFacts,
+    fields,
+    flag_where,
+    normalize,
+)
 from racker.errors import InputError, Where
 from racker.model import Provision
 
@@ -71,7 +78,11 @@ FLAGS: tuple[Flag, ...] = (
          "https://github.com/vmware-tanzu/velero-plugin-for-aws#set-permissions-for-velero",
          LOKO),
     Flag("aws-access-key", "Provide your AWS access key" + _BACKUP_ONLY, LOKO),
-    Flag("aws-secret-key", "Provide your AWS secret key" + _BACKUP_ONLY, LOKO),
+    Flag("aws-secret-key", "Provide your AWS secret key" + _BACKUP_ONLY
+         + " (visible to other users in ps: prefer -aws-secret-key-file or "
+         "$" + SECRET_KEY_ENV + ")", LOKO),
+    Flag("aws-secret-key-file", "Read the AWS secret key from this file (one line, not "
+         "accessible by group or others)" + _BACKUP_ONLY, LOKO),
     Flag("backup-name", "Provide the name for the backup" + _BACKUP_ONLY, LOKO),
     Flag("backup-s3-bucket", "Provide the name of the S3 bucket you want the back up to be "
          "stored at" + _BACKUP_ONLY, LOKO),
@@ -84,7 +95,7 @@ RENDER_ONLY_HELP = (
     "BMC, service or network is touched"
 )
 _HELP_WORDS = ("-h", "-help", "--help")
-_RENDER_ONLY = re.compile(r"^--?render-only(?:=(.*))?$")
+_RENDER_ONLY = re.compile(r"--?render-only(?:=(.*))?")
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,7 @@ def parse_flags(argv: Sequence[str]) -> ParsedFlags:
     want_help = False
     render_only = False
     for arg in argv:
-        m = _RENDER_ONLY.match(arg)
+        m = _RENDER_ONLY.fullmatch(arg)
         if arg in _HELP_WORDS:
             want_help = True
         elif m:

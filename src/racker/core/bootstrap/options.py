@@ -93,25 +93,25 @@ class RackFacts:
 # --- value checks -------------------------------------------------------------------------------
 
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
-_CLUSTER = re.compile(rf"^(?=.{{1,63}}$){_LABEL}$")
-_DOMAIN = re.compile(rf"^(?=.{{1,200}}$){_LABEL}(\.{_LABEL})*$")
+_CLUSTER = re.compile(rf"(?=.{{1,63}}\Z){_LABEL}")
+_DOMAIN = re.compile(rf"(?=.{{1,200}}\Z){_LABEL}(\.{_LABEL})*")
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_PREFIX = re.compile(rf"^{_OCTET}\.{_OCTET}\.{_OCTET}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_BACKUP_NAME = re.compile(r"^(?=.{1,63}$)[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
-_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+_PREFIX = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_BACKUP_NAME = re.compile(r"(?=.{1,63}\Z)[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
 
 
 def check_cluster_name(v: str) -> str | None:
     """A cluster name becomes part of host names: a lower-case DNS label."""
-    if _CLUSTER.match(v):
+    if _CLUSTER.fullmatch(v):
         return None
     return "expected lower-case letters, digits and inner hyphens, e.g. lokomotive"
 
 
 def check_domain(v: str) -> str | None:
     """A DNS domain name in lower case, e.g. k8s.localdomain."""
-    if _DOMAIN.match(v):
+    if _DOMAIN.fullmatch(v):
         return None
     return "expected a lower-case domain name such as k8s.localdomain"
 
@@ -121,7 +121,7 @@ def check_subnet_prefix(v: str) -> str | None:
 
     The plan's own check decides, so that the wizard and the plan agree.
     """
-    if not _PREFIX.match(v):
+    if not _PREFIX.fullmatch(v):
         return "expected the first three numbers of an IPv4 address, e.g. 172.24.213"
     try:
         plan.check_subnet_prefix(v)
@@ -176,23 +176,30 @@ def check_key(v: str) -> str | None:
     return "expected a key without spaces"
 
 
+def check_file_name(v: str) -> str | None:
+    """A file name on one line (the file itself is read when the rack is configured)."""
+    if v and "\n" not in v and "\r" not in v and "\0" not in v:
+        return None
+    return "expected the name of a file"
+
+
 def check_bucket(v: str) -> str | None:
     """An S3 bucket name."""
-    if _BUCKET.match(v):
+    if _BUCKET.fullmatch(v):
         return None
     return "expected an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens"
 
 
 def check_backup_name(v: str) -> str | None:
     """The Velero backup name, a Kubernetes object name."""
-    if _BACKUP_NAME.match(v):
+    if _BACKUP_NAME.fullmatch(v):
         return None
     return "expected lower-case letters, digits, dots and hyphens, e.g. lokomotive-backup"
 
 
 def check_region(v: str) -> str | None:
     """An S3 region or zone such as eu-central-1."""
-    if _REGION.match(v):
+    if _REGION.fullmatch(v):
         return None
     return "expected a region such as us-east-2"
 
@@ -205,7 +212,7 @@ def check_exclude(v: str) -> str | None:
     return None
 
 
-_BLANK_SETTING = re.compile(r"^[ \t]*(ip_addr|gateway|dns)[ \t]*=[ \t]*$", re.IGNORECASE)
+_BLANK_SETTING = re.compile(r"[ \t]*(ip_addr|gateway|dns)[ \t]*=[ \t]*", re.IGNORECASE)
 
 
 def drop_blank_settings(text: str) -> str:
@@ -214,7 +221,7 @@ def drop_blank_settings(text: str) -> str:
     The editor starts with such lines for every node, and the documentation says an entry
     without an address is ignored: a blank setting means "not given".
     """
-    kept = [ln for ln in text.splitlines() if not _BLANK_SETTING.match(ln)]
+    kept = [ln for ln in text.splitlines() if not _BLANK_SETTING.fullmatch(ln)]
     return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
 
 
@@ -236,6 +243,8 @@ def normalize(key: str, value: str) -> str:
 
 BOOLEAN_KEYS = frozenset({"web-ui", "config-backup"})
 SECRET_KEYS = frozenset({"aws-access-key", "aws-secret-key"})
+SECRET_KEY_ENV = "RACKER_AWS_SECRET_KEY"
+"""The environment variable that gives the AWS secret key without putting it into argv."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +288,7 @@ def fields(facts: RackFacts) -> dict[str, Field]:
         Field("config-backup", "false", ("true", "false")),
         Field("aws-access-key", "", check=check_key),
         Field("aws-secret-key", "", check=check_key),
+        Field("aws-secret-key-file", "", check=check_file_name),
         Field("backup-name", "lokomotive-backup", check=check_backup_name),
         Field("backup-s3-bucket", "", check=check_bucket),
         Field("backup-aws-location", "us-east-2", check=check_region),

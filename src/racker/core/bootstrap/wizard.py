@@ -10,7 +10,7 @@ the first link whose condition holds picks the next question; otherwise `then` d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
@@ -97,8 +97,31 @@ class Question:
 
 @dataclass(frozen=True)
 class Graph:
-    start: str
+    start: str | None
+    """The first question; None: nothing to ask."""
     questions: Mapping[str, Question]
+
+
+def without_keys(graph: Graph, keys: Collection[str]) -> Graph:
+    """`graph` without the questions whose answer is known already (by key): whatever led to
+    such a question leads past it, to its `then`.
+
+    Used for answers given outside the wizard, e.g. the AWS secret key from the environment.
+    """
+    def past(name: str | None) -> str | None:
+        seen: set[str] = set()
+        while name is not None and graph.questions[name].key in keys and name not in seen:
+            seen.add(name)
+            name = graph.questions[name].then
+        return name
+
+    kept = {
+        n: replace(q, links=tuple(replace(ln, target=past(ln.target)) for ln in q.links),
+                   then=past(q.then))
+        for n, q in graph.questions.items()
+        if q.key not in keys
+    }
+    return Graph(past(graph.start), kept)
 
 
 class Asker(Protocol):

@@ -8,6 +8,8 @@ The installed node reports `booted` once it is up.
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,25 +42,33 @@ def events_url(base_url: str, mac: str) -> str:
 
 def _post(base_url: str, mac: str, event: str) -> str:
     # NOTE: --retry-all-errors so a racker restart (connection refused) does not lose the report
+    body = json.dumps({"event": event})
     return (f"curl --fail --silent --show-error --retry 30 --retry-delay 2 --retry-all-errors "
             f"--max-time 300 -H 'Content-Type: application/json' "
-            f"-d '{{\"event\": \"{event}\"}}' '{events_url(base_url, mac)}'")
+            f"-d {shlex.quote(body)} {shlex.quote(events_url(base_url, mac))}")
 
 
 def installer_script(s: InstallerSettings) -> str:
-    """The shell script the installer unit runs."""
-    disk = f"-d {s.install_disk}" if s.install_disk else "-s"
+    """The shell script the installer unit runs.
+
+    Every value is shell-quoted: the channel and version come from the environment, and a
+    value such as `stable; touch /pwned` must stay one word (the settings refuse it too).
+    """
+    q = shlex.quote
+    disk = f"-d {q(s.install_disk)}" if s.install_disk else "-s"
     ignition_url = f"{s.base_url}/ignition?mac={hyphenated(s.mac)}&os=installed"
     linux_append = " ".join([*s.kernel_args, f"ignition.config.url={ignition_url}"])
+    # `$linux_append` is GRUB's variable, kept literal in grub.cfg: the whole line is one word.
+    grub_line = f'set linux_append="$linux_append {linux_append}"'
     lines = [
         "#!/bin/bash",
         "set -euo pipefail",
-        f"flatcar-install {disk} -C {s.channel} -V {s.version} -o '' "
-        f"-b {s.base_url}/assets/flatcar",
+        f"flatcar-install {disk} -C {q(s.channel)} -V {q(s.version)} -o '' "
+        f"-b {q(s.base_url + '/assets/flatcar')}",
         "udevadm settle",
         "mkdir -p /tmp/oemfs",
         "mount /dev/disk/by-label/OEM /tmp/oemfs",
-        f"echo 'set linux_append=\"$linux_append {linux_append}\"' >> /tmp/oemfs/grub.cfg",
+        f"echo {q(grub_line)} >> /tmp/oemfs/grub.cfg",
         "umount /tmp/oemfs",
         *s.pre_reboot_commands,
         _post(s.base_url, s.mac, "installed"),

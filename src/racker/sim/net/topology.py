@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from racker.errors import InputError, Where
 
 PREFIX = "rks"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
 BRIDGE = "br0"
 NODE_IFACE = "eth0"
 MGMT_PRIMARY_IFACE = "eth0"
@@ -22,7 +22,7 @@ MGMT_SECONDARY_IFACE = "eth1"
 
 def check_rack_name(name: str) -> str:
     """`name` when it is a valid rack name (lower-case letters, digits, '-', at most 20)."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InputError(f"'{name}' is not a valid rack name", where=Where(flag="--name"),
                          hint="use 1 to 20 lower-case letters, digits and '-', "
                               "starting with a letter or digit")
@@ -144,8 +144,8 @@ def create_commands(t: Topology) -> list[Command]:
 
 def rack_namespaces(rack: str, existing: list[str]) -> list[str]:
     """The namespaces in `existing` that belong to rack `rack` (also leftovers of a crash)."""
-    own = re.compile(rf"^{PREFIX}-{re.escape(rack)}-(net|mgmt|bmc[0-9]+|node[0-9]+)$")
-    return [ns for ns in existing if own.match(ns)]
+    own = re.compile(rf"{PREFIX}-{re.escape(rack)}-(net|mgmt|bmc[0-9]+|node[0-9]+)")
+    return [ns for ns in existing if own.fullmatch(ns)]
 
 
 def destroy_commands(rack: str, existing: list[str]) -> list[Command]:
