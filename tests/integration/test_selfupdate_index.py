@@ -1,9 +1,9 @@
 """`racker update / upgrade / get` against a real local package index and a real throwaway venv.
 
-Three wheels of a stand-in distribution named `racker` (1.0.0, 1.0.1, 1.1.0, each with a console
-script printing its version) are built with `pip wheel`, served as a PEP 503 simple index by
-`http.server` on 127.0.0.1 and as a `--find-links` folder, and installed with pip into a venv in
-a temporary folder. racker's own .venv is never touched.
+Three wheels of a stand-in distribution named `racker-baremetal` (1.0.0, 1.0.1, 1.1.0, each with
+a console script printing its version) are built with `pip wheel`, served as a PEP 503 simple
+index by `http.server` on 127.0.0.1 and as a `--find-links` folder, and installed with pip into a
+venv in a temporary folder. racker's own .venv is never touched.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
 
 [project]
-name = "racker"
+name = "racker-baremetal"
 version = "{version}"
 requires-python = ">=3.8"
 
@@ -100,8 +100,8 @@ def rack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rack]:
                         "--no-build-isolation", "-w", str(wheels), src],
                        check=True, env=env, timeout=120)
     names = sorted(p.name for p in wheels.iterdir())
-    assert names == [f"racker-{v}-py3-none-any.whl" for v in VERSIONS]
-    page = tmp / "www" / "simple" / "racker" / "index.html"
+    assert names == [f"racker_baremetal-{v}-py3-none-any.whl" for v in VERSIONS]
+    page = tmp / "www" / "simple" / "racker-baremetal" / "index.html"
     page.parent.mkdir(parents=True)
     page.write_text("<!DOCTYPE html><html><body>\n" + "".join(
         f'<a href="../../files/{n}" data-requires-python="&gt;=3.8">{n}</a><br/>\n'
@@ -115,7 +115,7 @@ def rack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rack]:
         venv = tmp / "venv"
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--index-url", index_url, "racker==1.0.0"],
+                        "--index-url", index_url, "racker-baremetal==1.0.0"],
                        check=True, env=env, timeout=120)
         version_file = tmp / "opt-racker" / "RACKER_VERSION"
         version_file.parent.mkdir()
@@ -236,7 +236,7 @@ def test_unreachable_index_names_the_url(rack: Rack) -> None:
     url = f"http://127.0.0.1:{_free_port()}/simple/"
     with pytest.raises(RackerError) as exc:
         _change(rack, ChangeRequest(Mode.UPDATE), index=PackageIndex(url, False, "test"))
-    assert f"the package index {url}racker/ is unreachable" in str(exc.value)
+    assert f"the package index {url}racker-baremetal/ is unreachable" in str(exc.value)
     assert "RACKER_PACKAGE_INDEX" in str(exc.value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
+from racker import DISTRIBUTION
 from racker.errors import InputError, RackerError
 from racker.selfupdate import (
     Mode,
@@ -117,31 +118,36 @@ def test_series(version: str, expected: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize(("filename", "expected"), [
-    ("racker-1.0.0-py3-none-any.whl", "1.0.0"),
-    ("Racker-1.0.1.tar.gz", "1.0.1"),
-    ("racker-1.1.0rc1-py3-none-any.whl", "1.1.0rc1"),
-    ("../../racker-1.0.0-py3-none-any.whl#sha256=00", "1.0.0"),
+    ("racker_baremetal-1.0.0-py3-none-any.whl", "1.0.0"),
+    ("Racker_Baremetal-1.0.1.tar.gz", "1.0.1"),
+    ("racker_baremetal-1.1.0rc1-py3-none-any.whl", "1.1.0rc1"),
+    ("../../racker_baremetal-1.0.0-py3-none-any.whl#sha256=00", "1.0.0"),
     ("racker_sim-1.0.0-py3-none-any.whl", None),  # another project
-    ("racker-1.0.0.exe", None),
-    ("racker-notaversion-py3-none-any.whl", None),
+    ("racker-0.4.0-py3-none-any.whl", None),  # PyPI's "racker": somebody else's project
+    ("racker-1.0.0.tar.gz", None),
+    ("racker_baremetal-1.0.0.exe", None),
+    ("racker_baremetal-notaversion-py3-none-any.whl", None),
     ("index.html", None),
 ])
 def test_release_from_filename(filename: str, expected: str | None) -> None:
-    got = release_from_filename(filename, "racker")
+    got = release_from_filename(filename, DISTRIBUTION)
     assert got == (V(expected) if expected else None)
 
 
 def test_parse_simple_index() -> None:
     html = """<!DOCTYPE html><html><body>
-    <a href="../../files/racker-1.0.0-py3-none-any.whl#sha256=ab">racker-1.0.0-py3-none-any.whl</a>
-    <a href="racker-1.0.0.tar.gz">racker-1.0.0.tar.gz</a>
-    <a href="racker-1.1.0-py3-none-any.whl"
-       data-requires-python="&gt;=3.11">racker-1.1.0-py3-none-any.whl</a>
-    <a href="racker-1.2.0-py3-none-any.whl" data-yanked="broken">racker-1.2.0-py3-none-any.whl</a>
+    <a href="../../files/racker_baremetal-1.0.0-py3-none-any.whl#sha256=ab"
+       >racker_baremetal-1.0.0-py3-none-any.whl</a>
+    <a href="racker_baremetal-1.0.0.tar.gz">racker_baremetal-1.0.0.tar.gz</a>
+    <a href="racker_baremetal-1.1.0-py3-none-any.whl"
+       data-requires-python="&gt;=3.11">racker_baremetal-1.1.0-py3-none-any.whl</a>
+    <a href="racker_baremetal-1.2.0-py3-none-any.whl"
+       data-yanked="broken">racker_baremetal-1.2.0-py3-none-any.whl</a>
     <a href="other-9.0.0-py3-none-any.whl">other-9.0.0-py3-none-any.whl</a>
-    <a href="https://x/racker-1.3.0-py3-none-any.whl"></a>
+    <a href="racker-9.0.0-py3-none-any.whl">racker-9.0.0-py3-none-any.whl</a>
+    <a href="https://x/racker_baremetal-1.3.0-py3-none-any.whl"></a>
     </body></html>"""
-    got = parse_simple_index(html, "racker")
+    got = parse_simple_index(html, DISTRIBUTION)
     assert got == [
         Release(V("1.0.0")),
         Release(V("1.1.0"), requires_python=">=3.11"),
@@ -151,15 +157,17 @@ def test_parse_simple_index() -> None:
 
 
 def test_version_yanked_only_when_every_file_is() -> None:
-    html = ('<a href="racker-1.0.0.tar.gz" data-yanked="">racker-1.0.0.tar.gz</a>'
-            '<a href="racker-1.0.0-py3-none-any.whl">racker-1.0.0-py3-none-any.whl</a>')
-    assert parse_simple_index(html, "racker") == [Release(V("1.0.0"))]
+    sdist, wheel = "racker_baremetal-1.0.0.tar.gz", "racker_baremetal-1.0.0-py3-none-any.whl"
+    html = (f'<a href="{sdist}" data-yanked="">{sdist}</a>'
+            f'<a href="{wheel}">{wheel}</a>')
+    assert parse_simple_index(html, DISTRIBUTION) == [Release(V("1.0.0"))]
 
 
 def test_releases_from_filenames() -> None:
-    names = ["racker-1.0.0-py3-none-any.whl", "racker-1.0.0.tar.gz", "README",
-             "racker-0.9.0-py3-none-any.whl"]
-    assert releases_from_filenames(names, "racker") == [Release(V("0.9.0")), Release(V("1.0.0"))]
+    names = ["racker_baremetal-1.0.0-py3-none-any.whl", "racker_baremetal-1.0.0.tar.gz",
+             "README", "racker_baremetal-0.9.0-py3-none-any.whl", "racker-9.0.0-py3-none-any.whl"]
+    assert releases_from_filenames(names, DISTRIBUTION) == [Release(V("0.9.0")),
+                                                            Release(V("1.0.0"))]
 
 
 @pytest.mark.parametrize(("text", "expected"), [

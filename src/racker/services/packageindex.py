@@ -21,6 +21,7 @@ import httpx
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from racker import DISTRIBUTION
 from racker.errors import InputError, RackerError, Where
 from racker.selfupdate import (
     Release,
@@ -30,7 +31,7 @@ from racker.selfupdate import (
 )
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
-DEFAULT_PROJECT = "racker"
+DEFAULT_PROJECT = DISTRIBUTION
 INDEX_FILE_NAME = "package-index"
 """`<state dir>/package-index`: one line naming the index URL or a find-links folder."""
 
