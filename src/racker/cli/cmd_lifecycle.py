@@ -24,7 +24,7 @@ from racker.install import (
 from racker.lifecycle import ChangeRequest, change_version
 from racker.paths import Paths
 from racker.selfupdate import Mode
-from racker.services.packageindex import Target, configured_index, probe
+from racker.services.packageindex import INDEX_FILE_NAME, Target, configured_index, probe
 
 _CHANGE_FLAGS = {"index": True, "venv": True, "pre": False, "dry-run": False, "force": False,
                  "y": False, "yes": False}
@@ -197,8 +197,10 @@ def get(argv: Sequence[str]) -> int:
     return _change(Mode.GET, argv)
 
 
+# NOTE: RACKER_PACKAGE_INDEX is not among them: the unit is world-readable and the index URL may
+# carry a token; 'racker serve' never installs anything.
 _PATH_SETTINGS = ("RACKER_STATE_DIR", "RACKER_OEM_DIR", "RACKER_HOSTS_FILE",
-                  "RACKER_VERSION_FILE", "RACKER_PACKAGE_INDEX")
+                  "RACKER_VERSION_FILE")
 
 
 def _layout(p: Parsed) -> Layout:
@@ -244,6 +246,10 @@ def install_cmd(argv: Sequence[str]) -> int:
     version = _installed_version(layout, p.text("venv") is not None)
     for line in install(layout, version).lines:
         print(line)
+    if os.environ.get("RACKER_PACKAGE_INDEX", "").strip():
+        print(f"🛈 RACKER_PACKAGE_INDEX was not written into {UNIT_NAME} (readable by every user, "
+              "and the service does not need it); for 'racker update' write it into "
+              f"{layout.state_dir / INDEX_FILE_NAME} (mode 0600)")
     return 0
 
 
