@@ -8,6 +8,7 @@ Wires the pure choice (`racker.selfupdate`) to the package index, pip and the ta
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +17,23 @@ import httpx
 
 from racker.atomic import write_atomic
 from racker.errors import InputError, RackerError, Where
-from racker.selfupdate import UPGRADE_WARNING, Mode, select, series_text
+from racker.selfupdate import (
+    UPGRADE_WARNING,
+    Mode,
+    choose_wheel,
+    releases_of,
+    select,
+    series_text,
+)
 from racker.services.packageindex import (
     PackageIndex,
     Runner,
     Target,
-    list_releases,
+    list_files,
     pip_install,
     probe,
 )
+from racker.services.wheelfetch import fetch_wheel
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,9 @@ def change_version(req: ChangeRequest, target: Target, index: PackageIndex,
                    out: Callable[[str], None], *, env: Mapping[str, str] | None = None,
                    run: Runner = subprocess.run, client: httpx.Client | None = None,
                    restart: Callable[[], str | None] | None = None) -> int:
-    """Choose a release, confirm an upgrade to another series, install it with pip, verify it
-    and record it; then call `restart` (restarts the running service, returns a line to show).
+    """Choose a release and its wheel, confirm an upgrade to another series, fetch the wheel and
+    check its sha256, install that file with pip, verify the result and record it; then call
+    `restart` (restarts the running service, returns a line to show).
     Returns the exit code; refusals raise RackerError."""
     installed = probe(target, run=run)
     if installed.editable and not req.force:
@@ -77,12 +87,15 @@ def change_version(req: ChangeRequest, target: Target, index: PackageIndex,
         out(f"No racker version is recorded in {version_file} (reset by 'racker factory "
             "reset -racker-version'); updating to the newest release")
         running = None
-    releases = list_releases(index, target.project, client=client)
-    sel = select(req.mode, running, releases, wanted=req.wanted, allow_pre=req.allow_pre,
-                 python=installed.python, index=str(index))
+    files = list_files(index, target.project, client=client)
+    sel = select(req.mode, running, releases_of(files), wanted=req.wanted,
+                 allow_pre=req.allow_pre, python=installed.python, index=str(index))
     out(sel.message)
     if sel.target is None:
         return 0
+    # Before asking anything: a release that cannot be verified is refused outright.
+    wheel = choose_wheel(files, sel.target, python=installed.python,
+                         need_hash=not index.find_links, index=str(index))
     if req.mode is Mode.UPGRADE and sel.leaves_series and running is not None:
         out(f"⚠ {UPGRADE_WARNING}")
         if not req.assume_yes and not ask(
@@ -94,10 +107,14 @@ def change_version(req: ChangeRequest, target: Target, index: PackageIndex,
         out(f"🛈 racker {sel.target} is of another release series than {running}: the "
             "cluster configuration may need changes to fit its tools")
     if req.dry_run:
-        out(f"Dry run: would install racker {sel.target} into {target.prefix} from {index}")
+        out(f"Dry run: would install racker {sel.target} ({wheel.filename}) into "
+            f"{target.prefix} from {index}")
         return 0
     out(f"Installing racker {sel.target} into {target.prefix} with pip from {index} …")
-    pip_install(target, sel.target, index, env=env, run=run)
+    with tempfile.TemporaryDirectory(prefix="racker-update-") as tmp:  # mode 0700
+        fetched = fetch_wheel(index, wheel, Path(tmp), client=client)
+        out(fetched.note)
+        pip_install(target, fetched.path, sel.target, index, env=env, run=run)
     now = probe(target, run=run).version
     if now != sel.target:
         raise RackerError(f"pip finished but {target.prefix} holds racker {now}, not "

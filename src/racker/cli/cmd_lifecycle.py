@@ -30,8 +30,8 @@ _CHANGE_FLAGS = {"index": True, "venv": True, "pre": False, "dry-run": False, "f
                  "y": False, "yes": False}
 _CHANGE_OPTIONS = """\
   -index URL|DIR  Package index (PEP 503 simple index URL, or a folder of wheels); default:
-                  $RACKER_PACKAGE_INDEX, else the first line of <state dir>/package-index,
-                  else PyPI
+                  $RACKER_PACKAGE_INDEX, else the first line of <state dir>/package-index
+                  (there is no default: 'racker' on PyPI is another project)
   -venv DIR       The virtual environment to change (default: the one running this racker)
   -pre            Consider pre-releases too
   -dry-run        Show what would be installed and stop
