@@ -26,6 +26,10 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@echo "➤ Installing racker into $(VENV)"
 	@$(BIN)/pip install -q --upgrade pip >/dev/null
+	@# The distribution was called 'racker' before (a name PyPI gives to another project); a venv
+	@# set up then still holds it and its metadata in src/, claiming the same files: drop both.
+	@rm -rf src/racker.egg-info
+	@if $(BIN)/pip show -q racker >/dev/null 2>&1; then $(BIN)/pip uninstall -q -y racker; fi
 	@$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 

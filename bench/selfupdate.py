@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from packaging.version import Version
 
 from bench._common import result_line, timed
+from racker import DISTRIBUTION
 from racker.app.install import Layout, install
 from racker.core.releases import Mode, parse_simple_index, select
 
@@ -28,17 +29,20 @@ def _page() -> str:
     links = []
     for i in range(FILES // 2):
         v = f"{i // 100}.{(i // 10) % 10}.{i % 10}"
-        links.append(f'<a href="../../f/racker-{v}-py3-none-any.whl#sha256=00" '
-                     f'data-requires-python="&gt;=3.11">racker-{v}-py3-none-any.whl</a><br/>')
-        links.append(f'<a href="../../f/racker-{v}.tar.gz#sha256=00">racker-{v}.tar.gz</a><br/>')
+        whl = f"racker_baremetal-{v}-py3-none-any.whl"
+        links.append(f'<a href="../../f/{whl}#sha256={"0" * 64}" '
+                     f'data-requires-python="&gt;=3.11">{whl}</a><br/>')
+        links.append(f'<a href="../../f/racker_baremetal-{v}.tar.gz#sha256={"0" * 64}">'
+                     f'racker_baremetal-{v}.tar.gz</a><br/>')
     return "<!DOCTYPE html><html><body>" + "\n".join(links) + "</body></html>"
 
 
 def main() -> None:
     page = _page()
     rounds = 5
-    parse_s = timed(lambda: [parse_simple_index(page, "racker") for _ in range(rounds)]) / rounds
-    releases = parse_simple_index(page, "racker")
+    parse_s = timed(lambda: [parse_simple_index(page, DISTRIBUTION)
+                             for _ in range(rounds)]) / rounds
+    releases = parse_simple_index(page, DISTRIBUTION)
     select_s = timed(lambda: [select(Mode.UPDATE, Version("7.3.1"), releases,
                                      python=Version("3.11.2")) for _ in range(rounds)]) / rounds
     print(f"index page: {FILES} files, {len(releases)} releases, {len(page) // 1024} KiB")

@@ -70,7 +70,7 @@ def test_install_tree_verify_idempotent_uninstall(tmp_path: Path,
     }
     assert (tmp_path / "opt/racker/RACKER_VERSION").read_text() == f"{__version__}\n"
     unit = (tmp_path / UNIT).read_text()
-    assert f"ExecStart={VENV}/bin/racker serve\n" in unit
+    assert f'ExecStart="{VENV}/bin/racker" serve\n' in unit
     assert "Restart=always\n" in unit
     assert "After=network-online.target\n" in unit
     assert "CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE" in unit
@@ -121,11 +121,13 @@ def test_path_overrides_go_into_the_unit(tmp_path: Path, monkeypatch: pytest.Mon
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("RACKER_STATE_DIR", "/srv/rack state")
     monkeypatch.setenv("RACKER_VERSION_FILE", "/srv/racker/VERSION")
+    monkeypatch.setenv("RACKER_OEM_DIR", "/srv/oem-100%h")
     rc, _, err = _racker(capsys, "install", "-root", str(tmp_path), "-bin-dir", "")
     assert rc == 0, err
     unit = (tmp_path / UNIT).read_text()
     assert 'Environment="RACKER_STATE_DIR=/srv/rack state"\n' in unit
     assert "Environment=RACKER_VERSION_FILE=/srv/racker/VERSION\n" in unit
+    assert "Environment=RACKER_OEM_DIR=/srv/oem-100%%h\n" in unit
     assert (tmp_path / "srv/rack state/dnsmasq").is_dir()
     assert (tmp_path / "srv/racker/VERSION").read_text() == f"{__version__}\n"
     assert not (tmp_path / "opt/bin").exists()
@@ -175,3 +177,37 @@ def test_systemctl_only_on_the_live_system(tmp_path: Path) -> None:
     assert calls == []
     assert not layout.live
     assert Layout(venv=VENV, state_dir=Path("/x"), version_file=Path("/y")).live
+
+
+def test_package_index_token_never_reaches_the_unit(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The unit is mode 0644: an index URL with its token must not be written into it (nor
+    anywhere else `racker install` writes)."""
+    monkeypatch.setenv("RACKER_PACKAGE_INDEX", "https://deploy:s3cr3t-t0ken@pypi.example/simple/")
+    monkeypatch.setenv("RACKER_STATE_DIR", "/srv/state")
+    rc, out, err = _racker(capsys, "install", "-root", str(tmp_path))
+    assert rc == 0, err
+    unit = tmp_path / UNIT
+    assert stat.S_IMODE(unit.stat().st_mode) == 0o644
+    assert "RACKER_PACKAGE_INDEX" not in unit.read_text()
+    assert "Environment=RACKER_STATE_DIR=/srv/state\n" in unit.read_text()
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert b"s3cr3t-t0ken" not in path.read_bytes(), path
+    assert "s3cr3t-t0ken" not in out + err
+    assert "RACKER_PACKAGE_INDEX was not written into racker-serve.service" in out
+    assert "/srv/state/package-index (mode 0600)" in out
+
+
+def test_newline_in_a_carried_setting_is_refused(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A newline would have added `ExecStartPre=/bin/sh -c …` (run as root) to the unit."""
+    monkeypatch.setenv("RACKER_OEM_DIR",
+                       "/usr/share/oem\nExecStartPre=/bin/sh -c 'touch /tmp/racker-pwned'")
+    rc, _, err = _racker(capsys, "install", "-root", str(tmp_path))
+    assert rc == 2
+    assert "RACKER_OEM_DIR holds a control character (U+000A)" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / UNIT).exists()

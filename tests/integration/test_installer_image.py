@@ -77,7 +77,7 @@ def test_script_installs_into_a_host_root(tmp_path: Path) -> None:
     assert (host / "opt/racker/python/bin/python3.11").read_text() == "stand-in interpreter\n"
     assert not list((host / "opt/racker").glob(".incoming.*"))
     unit = (host / "etc/systemd/system/racker-serve.service").read_text()
-    assert "ExecStart=/opt/racker/venv/bin/racker serve\n" in unit
+    assert 'ExecStart="/opt/racker/venv/bin/racker" serve\n' in unit
     assert (host / "opt/racker/RACKER_VERSION").read_text() == f"{__version__}\n"
     assert os.readlink(host / "opt/bin/racker") == "/opt/racker/venv/bin/racker"
     assert (host / "opt/racker-state/dnsmasq").is_dir()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from racker.app.install import Layout, render_serve_unit, state_dirs
+from racker.app.install import Layout, environment_overrides, render_serve_unit, state_dirs
+from racker.errors import InputError
 
 
 def _layout(env: tuple[tuple[str, str], ...] = ()) -> Layout:
@@ -36,7 +37,7 @@ def test_unit_sections_and_keys() -> None:
     unit = _sections(render_serve_unit(_layout()))
     assert list(unit) == ["Unit", "Service", "Install"]
     svc = unit["Service"]
-    assert svc["ExecStart"] == ["/opt/racker/venv/bin/racker serve"]
+    assert svc["ExecStart"] == ['"/opt/racker/venv/bin/racker" serve']
     assert svc["Restart"] == ["always"]
     assert unit["Unit"]["After"] == ["network-online.target"]
     assert unit["Unit"]["Wants"] == ["network-online.target"]
@@ -56,6 +57,9 @@ def test_unit_sections_and_keys() -> None:
     ("RACKER_STATE_DIR", "/srv/state", "Environment=RACKER_STATE_DIR=/srv/state"),
     ("RACKER_STATE_DIR", "/srv/my state", 'Environment="RACKER_STATE_DIR=/srv/my state"'),
     ("RACKER_OEM_DIR", 'a"b', 'Environment="RACKER_OEM_DIR=a\\"b"'),
+    # `%` starts a systemd specifier (%h: root's home): it must stay a literal percent sign
+    ("RACKER_STATE_DIR", "/srv/100%h", "Environment=RACKER_STATE_DIR=/srv/100%%h"),
+    ("RACKER_STATE_DIR", "/srv/a b%n", 'Environment="RACKER_STATE_DIR=/srv/a b%%n"'),
 ])
 def test_environment_lines(name: str, value: str, line: str) -> None:
     assert line + "\n" in render_serve_unit(_layout(((name, value),)))
@@ -75,3 +79,47 @@ def test_host_paths(root: str, path: str, host: str) -> None:
     layout = Layout(venv=Path("/v"), state_dir=Path("/s"), version_file=Path("/f"),
                     root=Path(root))
     assert layout.host(Path(path)) == Path(host)
+
+
+@pytest.mark.parametrize(("venv", "line"), [
+    ("/opt/racker/venv", 'ExecStart="/opt/racker/venv/bin/racker" serve'),
+    ("/opt/my venv", 'ExecStart="/opt/my venv/bin/racker" serve'),
+    ('/opt/a"b\\c', 'ExecStart="/opt/a\\"b\\\\c/bin/racker" serve'),
+    ("/opt/50%h/$HOME", 'ExecStart="/opt/50%%h/$$HOME/bin/racker" serve'),
+])
+def test_exec_start_quotes_the_path(venv: str, line: str) -> None:
+    layout = Layout(venv=Path(venv), state_dir=Path("/s"), version_file=Path("/f"))
+    assert line + "\n" in render_serve_unit(layout)
+
+
+INJECTED = "/usr/share/oem\nExecStartPre=/bin/sh -c 'id > /tmp/pwned'"
+
+
+@pytest.mark.parametrize("value", [INJECTED, "/srv/a\rb", "/srv/tab\there", "/srv/\x1b[0m",
+                                   "/srv/\x85next"])
+def test_control_characters_are_refused_naming_the_setting(value: str) -> None:
+    with pytest.raises(InputError) as exc:
+        environment_overrides({"RACKER_OEM_DIR": value}, ("RACKER_STATE_DIR", "RACKER_OEM_DIR"))
+    assert "RACKER_OEM_DIR holds a control character" in str(exc.value)
+    assert "hint: give RACKER_OEM_DIR a value of one line" in str(exc.value)
+    # a Layout built by other means is checked again where the unit is rendered
+    with pytest.raises(InputError, match="RACKER_OEM_DIR holds a control character"):
+        render_serve_unit(_layout((("RACKER_OEM_DIR", value),)))
+
+
+def test_newline_in_venv_is_refused() -> None:
+    layout = Layout(venv=Path("/opt/v\nExecStartPre=/bin/true"), state_dir=Path("/s"),
+                    version_file=Path("/f"))
+    with pytest.raises(InputError, match="-venv holds a control character"):
+        render_serve_unit(layout)
+
+
+def test_package_index_is_never_carried_into_the_unit() -> None:
+    token_url = "https://deploy:s3cr3t-t0ken@pypi.example.internal/simple/"
+    env = {"RACKER_PACKAGE_INDEX": token_url, "RACKER_STATE_DIR": "/srv/state"}
+    carried = environment_overrides(env, ("RACKER_STATE_DIR", "RACKER_PACKAGE_INDEX"))
+    assert carried == (("RACKER_STATE_DIR", "/srv/state"),)
+    unit = render_serve_unit(_layout((*carried, ("RACKER_PACKAGE_INDEX", token_url))))
+    assert "s3cr3t-t0ken" not in unit
+    assert "RACKER_PACKAGE_INDEX" not in unit
+    assert "Environment=RACKER_STATE_DIR=/srv/state\n" in unit

@@ -21,16 +21,18 @@ import httpx
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from racker import DISTRIBUTION
 from racker.core.releases import (
+    DistFile,
     Release,
-    parse_simple_index,
+    files_from_filenames,
+    parse_simple_files,
     redact_url,
-    releases_from_filenames,
+    releases_of,
 )
 from racker.errors import InputError, RackerError, Where
 
-DEFAULT_INDEX = "https://pypi.org/simple/"
-DEFAULT_PROJECT = "racker"
+DEFAULT_PROJECT = DISTRIBUTION
 INDEX_FILE_NAME = "package-index"
 """`<state dir>/package-index`: one line naming the index URL or a find-links folder."""
 
@@ -70,10 +72,21 @@ def _index_from_text(text: str, source: str) -> PackageIndex:
     return PackageIndex(value, False, source)
 
 
+def _no_index(path: Path) -> RackerError:
+    # NOTE: no default to PyPI: "racker" there is somebody else's project, and racker-baremetal
+    # is not published there (yet). Whoever could register it would get root on every rack.
+    return RackerError(
+        "no package index is configured for racker's releases",
+        hint=f"name the index that holds the {DISTRIBUTION} releases with -index URL|DIR, the "
+             f"environment variable RACKER_PACKAGE_INDEX, or one line in {path} (e.g. "
+             f"'echo https://pypi.example.internal/simple/ | sudo install -m 0600 /dev/stdin "
+             f"{path}'); a folder of wheels works too")
+
+
 def configured_index(state_dir: Path, flag: str | None = None,
                      env: Mapping[str, str] | None = None) -> PackageIndex:
     """The package index: `--index`, else `RACKER_PACKAGE_INDEX`, else
-    `<state dir>/package-index`, else PyPI."""
+    `<state dir>/package-index`; RackerError saying how to configure one when none is."""
     e = os.environ if env is None else env
     if flag:
         return _index_from_text(flag, "-index")
@@ -83,13 +96,13 @@ def configured_index(state_dir: Path, flag: str | None = None,
     try:
         lines = [ln.strip() for ln in path.read_text().splitlines()]
     except FileNotFoundError:
-        return PackageIndex(DEFAULT_INDEX, False, "default")
+        raise _no_index(path) from None
     except OSError as err:
         raise RackerError(f"cannot read the package index setting: {err.strerror}",
                           where=Where(file=str(path)), hint="run the command with sudo") from None
     values = [ln for ln in lines if ln and not ln.startswith("#")]
     if not values:
-        return PackageIndex(DEFAULT_INDEX, False, "default")
+        raise _no_index(path)
     return _index_from_text(values[0], str(path))
 
 
@@ -97,10 +110,17 @@ def list_releases(index: PackageIndex, project: str = DEFAULT_PROJECT,
                   client: httpx.Client | None = None) -> list[Release]:
     """Every release of `project` the index offers; RackerError naming the index when it cannot
     be read."""
+    return releases_of(list_files(index, project, client))
+
+
+def list_files(index: PackageIndex, project: str = DEFAULT_PROJECT,
+               client: httpx.Client | None = None) -> list[DistFile]:
+    """Every file of `project` the index offers, with the sha256 it publishes for each;
+    RackerError naming the index when it cannot be read."""
     name = canonicalize_name(project)
     if index.find_links:
         try:
-            return releases_from_filenames(os.listdir(index.location), project)
+            return files_from_filenames(os.listdir(index.location), project, index.location)
         except OSError as err:
             raise RackerError(f"cannot read the package folder {index}: {err.strerror}",
                               hint=f"set by {index.source}") from None
@@ -125,16 +145,19 @@ def list_releases(index: PackageIndex, project: str = DEFAULT_PROJECT,
     if resp.status_code != 200:
         raise RackerError(f"the package index {redact_url(url)} answered HTTP "
                           f"{resp.status_code}", hint=f"check the index set by {index.source}")
-    return parse_simple_index(resp.text, project)
+    # NOTE: links are resolved against the URL asked for (it carries the credentials, which a
+    # redirected URL may not), as pip does for an index without redirects.
+    return parse_simple_files(resp.text, project, url)
 
 
-def _list_file_index(index: PackageIndex, name: str, project: str) -> list[Release]:
+def _list_file_index(index: PackageIndex, name: str, project: str) -> list[DistFile]:
     folder = Path(unquote(urlsplit(index.location).path)) / name
     page = folder / "index.html"
     try:
         if page.is_file():
-            return parse_simple_index(page.read_text(), project)
-        return releases_from_filenames(os.listdir(folder), project)
+            return parse_simple_files(page.read_text(), project, page.parent.as_uri() + "/")
+        # A bare folder publishes no hashes: listed, but choose_wheel refuses to install them.
+        return files_from_filenames(os.listdir(folder), project, folder.as_uri())
     except FileNotFoundError:
         if not folder.parent.is_dir():
             raise RackerError(f"the package index {index} does not exist",
@@ -196,7 +219,9 @@ class Target:
 def probe(target: Target, run: Runner = subprocess.run) -> Installed:
     """Ask the target's Python which version of the project it has installed."""
     try:
-        proc = run([str(target.python), "-c", _PROBE, target.project], capture_output=True,
+        # -I: PYTHONPATH and the user's site-packages must not change what the root process
+        # sees or runs.
+        proc = run([str(target.python), "-I", "-c", _PROBE, target.project], capture_output=True,
                    text=True, timeout=60, check=False)
     except OSError as err:
         raise RackerError(f"cannot run {target.python}: {err.strerror}") from None
@@ -211,20 +236,34 @@ def probe(target: Target, run: Runner = subprocess.run) -> Installed:
     return Installed(Version(data["python"]), version, bool(data["editable"]))
 
 
-def pip_install(target: Target, version: Version, index: PackageIndex,
-                env: Mapping[str, str] | None = None, run: Runner = subprocess.run) -> None:
-    """`python -m pip install project==version` from `index` into the target environment.
+def pip_command(target: Target, wheel: Path, index: PackageIndex,
+                env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment of the pip that installs the verified `wheel` file (pure).
 
-    The index URL goes to pip through `PIP_INDEX_URL`, not argv: it may carry a token.
+    pip runs as root, so nothing of the caller's pip set-up may steer it: every `PIP_*`
+    variable is dropped and `PIP_CONFIG_FILE=/dev/null` makes pip skip every pip.conf (global,
+    user, site; `--isolated` would skip only the user's and also drop `PIP_INDEX_URL`). The only
+    index is racker's, given through `PIP_INDEX_URL` and not argv, as it may carry a token.
+    The wheel's dependencies are still resolved (`--no-deps` would leave a release that needs a
+    new dependency broken), from that index alone, and as wheels only: no setup.py runs.
     """
-    child = dict(os.environ if env is None else env)
-    argv = [str(target.python), "-m", "pip", "install", "--disable-pip-version-check",
-            "--no-input", "-q"]
+    child = {k: v for k, v in env.items() if not k.startswith("PIP_")}
+    child["PIP_CONFIG_FILE"] = os.devnull
+    argv = [str(target.python), "-I", "-m", "pip", "install", "--disable-pip-version-check",
+            "--no-input", "-q", "--only-binary=:all:"]
     if index.find_links:
         argv += ["--no-index", "--find-links", index.location]
     else:
         child["PIP_INDEX_URL"] = index.location
-    argv.append(f"{target.project}=={version}")
+    argv.append(str(wheel))
+    return argv, child
+
+
+def pip_install(target: Target, wheel: Path, version: Version, index: PackageIndex,
+                env: Mapping[str, str] | None = None, run: Runner = subprocess.run) -> None:
+    """Install the verified `wheel` file (racker `version`) into the target environment, its
+    dependencies from `index` (see `pip_command`)."""
+    argv, child = pip_command(target, wheel, index, os.environ if env is None else env)
     try:
         proc = run(argv, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, env=child,
                    check=False)

@@ -17,6 +17,7 @@ import os
 import shutil
 import stat
 import subprocess
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,9 @@ UNIT_NAME = "racker-serve.service"
 UNIT_DIR = Path("/etc/systemd/system")
 ENV_FILE = Path("/etc/default/racker")
 COMMANDS_LINKED = ("racker", "ipmi")
+NEVER_CARRIED = frozenset({"RACKER_PACKAGE_INDEX"})
+"""Settings never written into the unit: the unit is world-readable (0644) and the package index
+URL may carry a token; `racker serve` does not use it anyway."""
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -75,15 +79,43 @@ def state_dirs(state_dir: Path) -> tuple[Dir, ...]:
             Dir(state_dir / "assets", 0o755))
 
 
+def check_unit_value(name: str, value: str) -> str:
+    """`value` unchanged; InputError naming `name` when it holds a control character.
+
+    systemd reads a unit line by line: a newline in a value would start a directive of its own
+    (e.g. `ExecStartPre=` running as root), so no control character may reach the unit."""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise InputError(f"{name} holds a control character (U+{ord(bad):04X}); racker will not "
+                         "write it into the systemd unit",
+                         hint=f"give {name} a value of one line of printable characters and run "
+                              "'racker install' again")
+    return value
+
+
+def _specifiers(value: str) -> str:
+    """`%` is systemd's specifier prefix (`%h`, `%n`); `%%` is a literal percent sign."""
+    return value.replace("%", "%%")
+
+
 def _quote(value: str) -> str:
     """A value for a systemd `Environment=` assignment."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"' if any(c in value for c in ' \t"\\') else value
+    escaped = _specifiers(value.replace("\\", "\\\\").replace('"', '\\"'))
+    return f'"{escaped}"' if any(c in value for c in ' \t"\\') else escaped
+
+
+def _exec_path(path: Path) -> str:
+    """An executable's path as the first word of `ExecStart=`: always quoted, with `\\`, `"`,
+    `%` (specifiers) and `$` (environment variable expansion) escaped."""
+    text = check_unit_value("-venv", str(path))
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
+    return f'"{_specifiers(escaped)}"'
 
 
 def render_serve_unit(layout: Layout) -> str:
-    """The `racker-serve.service` unit (pure)."""
-    env = "".join(f"Environment={_quote(f'{k}={v}')}\n" for k, v in layout.environment)
+    """The `racker-serve.service` unit (pure); InputError for a value that cannot go into it."""
+    env = "".join(f"Environment={_quote(f'{k}={check_unit_value(k, v)}')}\n"
+                  for k, v in layout.environment if k not in NEVER_CARRIED)
     return f"""\
 # Installed by 'racker install'; 'racker uninstall' removes it. Local settings (RACKER_* paths)
 # go into {ENV_FILE}, not into this file.
@@ -94,7 +126,7 @@ After=network-online.target
 
 [Service]
 Type=exec
-ExecStart={layout.venv}/bin/racker serve
+ExecStart={_exec_path(layout.venv / 'bin' / 'racker')} serve
 Restart=always
 RestartSec=5
 TimeoutStopSec=30
@@ -304,8 +336,10 @@ def _uninstall(layout: Layout, purge: bool, run: Runner) -> Report:
 
 def environment_overrides(env: Mapping[str, str], names: Sequence[str]
                           ) -> tuple[tuple[str, str], ...]:
-    """The `RACKER_*` path settings in force, to carry into the unit."""
-    return tuple((n, env[n]) for n in names if env.get(n))
+    """The `RACKER_*` path settings in force, to carry into the unit; never a setting of
+    NEVER_CARRIED, and InputError naming the setting for a value with a control character."""
+    return tuple((n, check_unit_value(n, env[n])) for n in names
+                 if env.get(n) and n not in NEVER_CARRIED)
 
 
 def check_root(root: Path) -> Path:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from racker import __version__
-from racker.adapters.packageindex import Target, configured_index, probe
 from racker.app import factory
 from racker.app.install import (
     UNIT_DIR,
@@ -22,7 +21,14 @@ from racker.app.install import (
     install,
     uninstall,
 )
-from racker.app.lifecycle import ChangeRequest, change_version
+from racker.app.lifecycle import (
+    ChangeRequest,
+    change_version,
+    index_file,
+    package_index,
+    venv_target,
+    version_in,
+)
 from racker.core.releases import Mode
 from racker.errors import InputError, Where
 from racker.paths import Paths
@@ -31,8 +37,8 @@ _CHANGE_FLAGS = {"index": True, "venv": True, "pre": False, "dry-run": False, "f
                  "y": False, "yes": False}
 _CHANGE_OPTIONS = """\
   -index URL|DIR  Package index (PEP 503 simple index URL, or a folder of wheels); default:
-                  $RACKER_PACKAGE_INDEX, else the first line of <state dir>/package-index,
-                  else PyPI
+                  $RACKER_PACKAGE_INDEX, else the first line of <state dir>/package-index
+                  (there is no default: 'racker' on PyPI is another project)
   -venv DIR       The virtual environment to change (default: the one running this racker)
   -pre            Consider pre-releases too
   -dry-run        Show what would be installed and stop
@@ -157,9 +163,8 @@ def _change(mode: Mode, argv: Sequence[str]) -> int:
         raise InputError(f"unexpected argument '{p.args[0]}'", where=Where(flag=p.args[0]),
                          hint=f"'racker {mode.value}' takes only flags; see -h")
     venv = p.text("venv")
-    target = Target.of_venv(Path(venv).resolve() if venv else None)
-    own = target.prefix.resolve() == Path(sys.prefix).resolve()
-    index = configured_index(Paths.from_env().state_dir, p.text("index"))
+    target, own = venv_target(Path(venv).resolve() if venv else None)
+    index = package_index(Paths.from_env().state_dir, p.text("index"))
     req = ChangeRequest(mode, wanted, allow_pre=p.on("pre"), assume_yes=p.on("y", "yes"),
                         dry_run=p.on("dry-run"), force=p.on("force"))
     # The version file describes racker's own installation; another venv (-venv) has none
@@ -198,8 +203,10 @@ def get(argv: Sequence[str]) -> int:
     return _change(Mode.GET, argv)
 
 
+# NOTE: RACKER_PACKAGE_INDEX is not among them: the unit is world-readable and the index URL may
+# carry a token; 'racker serve' never installs anything.
 _PATH_SETTINGS = ("RACKER_STATE_DIR", "RACKER_OEM_DIR", "RACKER_HOSTS_FILE",
-                  "RACKER_VERSION_FILE", "RACKER_PACKAGE_INDEX")
+                  "RACKER_VERSION_FILE")
 
 
 def _layout(p: Parsed) -> Layout:
@@ -225,10 +232,10 @@ def _installed_version(layout: Layout, venv_given: bool) -> str:
         return __version__
     for python in (layout.host(layout.venv) / "bin" / "python", layout.venv / "bin" / "python"):
         if python.exists():
-            version = probe(Target(python)).version
+            version = version_in(python)
             if version is None:
                 break
-            return str(version)
+            return version
     raise InputError(f"racker is not installed in the venv {layout.venv}",
                      where=Where(flag="-venv"), hint="install it there with pip first")
 
@@ -245,6 +252,10 @@ def install_cmd(argv: Sequence[str]) -> int:
     version = _installed_version(layout, p.text("venv") is not None)
     for line in install(layout, version).lines:
         print(line)
+    if os.environ.get("RACKER_PACKAGE_INDEX", "").strip():
+        print(f"🛈 RACKER_PACKAGE_INDEX was not written into {UNIT_NAME} (readable by every user, "
+              "and the service does not need it); for 'racker update' write it into "
+              f"{index_file(layout.state_dir)} (mode 0600)")
     return 0
 
 

@@ -14,18 +14,22 @@ promises are kept with PEP 440 versions:
 - `update` and `upgrade` never downgrade; pre-releases only with `allow_pre`, `get` naming one,
   or as the next pre-release of the same release a pre-release runs (1.0.2a1 → 1.0.2rc1),
 - with no version recorded (after `racker factory reset -racker-version`) `update` installs the
-  newest release, as the reference's first update pulled `latest`.
+  newest release, as the reference's first update pulled `latest`,
+- only wheels are installed (an sdist would run its setup.py as root), and only a wheel whose
+  sha256 the index publishes (`#sha256=` in its link): `choose_wheel` picks that file.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -46,6 +50,7 @@ UPGRADE_WARNING = (
     "been wiped out to start over with the newest racker. 'racker get VERSION' goes back.")
 
 
+_SHA256 = re.compile(r"sha256=([0-9a-fA-F]{64})")
 
 
 class Mode(enum.Enum):
@@ -63,6 +68,27 @@ class Release:
     version: Version
     yanked: bool = False
     requires_python: str | None = None
+    wheel: bool = True
+    """False when the release has source archives only (racker never builds them)."""
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One file of the project on the index: a wheel or a source archive."""
+
+    filename: str
+    url: str
+    """Absolute URL (or, for a folder of wheels, the file's path)."""
+    version: Version
+    sha256: str | None = None
+    """The hash the index publishes in the link's `#sha256=` fragment (lower case)."""
+    yanked: bool = False
+    requires_python: str | None = None
+
+    @property
+    def is_wheel(self) -> bool:
+        """True for a `.whl` file."""
+        return self.filename.endswith(".whl")
 
 
 @dataclass(frozen=True)
@@ -134,33 +160,106 @@ class _Anchors(HTMLParser):
             self._attrs = None
 
 
-def parse_simple_index(html: str, project: str) -> list[Release]:
-    """Releases of `project` on a PEP 503 project page (`<index>/<project>/`).
-
-    One entry per version; a version counts as yanked only when every file of it is yanked
-    (PEP 592), and its Requires-Python is taken from its files (`data-requires-python`).
-    """
+def parse_simple_files(html: str, project: str, page_url: str = "") -> list[DistFile]:
+    """Files of `project` on a PEP 503 project page (`<index>/<project>/`), their links made
+    absolute against `page_url` and their `#sha256=` hash taken from the link."""
     parser = _Anchors()
     parser.feed(html)
-    by_version: dict[Version, Release] = {}
-    for text, attrs in parser.found:
+    files: list[DistFile] = []
+    for _text, attrs in parser.found:
         href = attrs.get("href") or ""
-        version = release_from_filename(text or href, project) or release_from_filename(
-            urlsplit(href).path, project)
+        path = unquote(urlsplit(href).path)
+        filename = path.rsplit("/", 1)[-1]
+        # NOTE: the file name comes from the link, never from the anchor text: the text is only
+        # a label, and the link is what gets downloaded.
+        version = release_from_filename(filename, project)
         if version is None:
             continue
-        rel = Release(version, yanked="data-yanked" in attrs,
-                      requires_python=attrs.get("data-requires-python") or None)
-        prev = by_version.get(version)
-        if prev is None or (prev.yanked and not rel.yanked):
-            by_version[version] = rel
-    return sorted(by_version.values(), key=lambda r: r.version)
+        digest = _SHA256.fullmatch(urlsplit(href).fragment)
+        files.append(DistFile(filename, urljoin(page_url, href.split("#", 1)[0]), version,
+                              sha256=digest.group(1).lower() if digest else None,
+                              yanked="data-yanked" in attrs,
+                              requires_python=attrs.get("data-requires-python") or None))
+    return files
+
+
+def files_from_filenames(names: Iterable[str], project: str, folder: str) -> list[DistFile]:
+    """Files of `project` among the file names of a `--find-links` folder (no hashes: a folder
+    publishes none)."""
+    return [DistFile(n, f"{folder.rstrip('/')}/{n}", v) for n in sorted(names)
+            if (v := release_from_filename(n, project)) is not None]
+
+
+def releases_of(files: Iterable[DistFile]) -> list[Release]:
+    """One release per version: yanked only when every file of it is yanked (PEP 592), its
+    Requires-Python taken from its files, `wheel` when it has a pure-Python wheel."""
+    by_version: dict[Version, list[DistFile]] = {}
+    for f in files:
+        by_version.setdefault(f.version, []).append(f)
+    out = []
+    for version, group in sorted(by_version.items()):
+        live = [f for f in group if not f.yanked] or group
+        requires = next((f.requires_python for f in live if f.requires_python), None)
+        out.append(Release(version, yanked=all(f.yanked for f in group),
+                           requires_python=requires,
+                           wheel=any(_pure_wheel(f.filename) for f in group)))
+    return out
+
+
+def parse_simple_index(html: str, project: str) -> list[Release]:
+    """Releases of `project` on a PEP 503 project page (`<index>/<project>/`)."""
+    return releases_of(parse_simple_files(html, project))
 
 
 def releases_from_filenames(names: Iterable[str], project: str) -> list[Release]:
     """Releases of `project` among the file names of a `--find-links` folder."""
-    versions = {v for n in names if (v := release_from_filename(n, project)) is not None}
-    return [Release(v) for v in sorted(versions)]
+    return releases_of(files_from_filenames(names, project, "."))
+
+
+def _pure_wheel(filename: str) -> bool:
+    """A wheel that runs on any Python 3 platform (racker is pure Python; a platform wheel of
+    it would be a build error or somebody else's file)."""
+    try:
+        _name, _version, _build, tags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return False
+    return any(_runs_pure(tag) for tag in tags)
+
+
+def _runs_pure(tag: Tag, python: Version | None = None) -> bool:
+    if tag.abi != "none" or tag.platform != "any":
+        return False
+    if tag.interpreter == "py3":
+        return True
+    m = re.fullmatch(r"py3(\d+)", tag.interpreter)
+    if m is None:
+        return False
+    return python is None or int(m.group(1)) <= python.minor
+
+
+def choose_wheel(files: Sequence[DistFile], version: Version, *, python: Version | None,
+                 need_hash: bool, index: str) -> DistFile:
+    """The wheel of `version` to install: pure Python, runs on `python`, not yanked unless every
+    candidate is (an exact `get` may ask for a yanked release). With `need_hash` (an index, not
+    a folder) its link must carry a sha256. RackerError naming the release otherwise."""
+    mine = [f for f in files if f.version == version]
+    wheels = [f for f in mine if f.is_wheel and _runs_on(Release(version, requires_python=
+                                                                  f.requires_python), python)
+              and any(_runs_pure(t, python) for t in parse_wheel_filename(f.filename)[3])]
+    if not wheels:
+        have = ", ".join(f.filename for f in mine) or "no files"
+        raise RackerError(
+            f"racker {version} has no wheel for Python {python or '3'} on {index} ({have})",
+            hint="racker installs wheels only: building a source archive would run its setup.py "
+                 "as root; publish the wheel (python3 -m pip wheel --no-deps .) on the index")
+    wheels.sort(key=lambda f: (not f.yanked, parse_wheel_filename(f.filename)[2], f.filename))
+    best = wheels[-1]
+    if need_hash and best.sha256 is None:
+        raise RackerError(
+            f"the index publishes no sha256 for {best.filename} (racker {version}) on {index}",
+            hint="racker installs only files it can verify: the index's link must end in "
+                 "#sha256=<hash of the file> (PEP 503); nothing was installed")
+    return best
 
 
 def _runs_on(rel: Release, python: Version | None) -> bool:
@@ -200,7 +299,7 @@ def select(mode: Mode, running: Version | None, releases: Sequence[Release], *,
     usable = [r for r in releases if _runs_on(r, python)]
     if mode is Mode.GET:
         return _select_get(running, usable, releases, wanted, allow_pre, index)
-    candidates = [r.version for r in usable if not r.yanked
+    candidates = [r.version for r in usable if not r.yanked and r.wheel
                   and (allow_pre or not r.version.is_prerelease
                        or (running is not None and running.is_prerelease
                            and r.version.base_version == running.base_version
@@ -244,11 +343,16 @@ def _select_get(running: Version | None, usable: Sequence[Release],
         spec.is_prerelease or spec.is_postrelease or spec.local)
     if is_series:
         pool = [r.version for r in usable if not r.yanked and series(r.version) == series(spec)
-                and (allow_pre or not r.version.is_prerelease)]
+                and r.wheel and (allow_pre or not r.version.is_prerelease)]
     else:
         # NOTE: an exact request may name a yanked or pre-release version on purpose
         # (going back to what ran before): PEP 592 lets `==` pins install yanked files.
         pool = [r.version for r in usable if r.version == spec]
+        if pool and not any(r.wheel for r in usable if r.version == spec):
+            raise RackerError(f"racker {spec} is on {index} only as a source archive",
+                              hint="racker installs wheels only: building a source archive "
+                                   "would run its setup.py as root; publish the wheel of "
+                                   f"{spec} on the index")
     if not pool:
         what = f"series {series_text(spec)}" if is_series else f"version {spec}"
         available = [r.version for r in offered]
