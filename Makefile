@@ -9,7 +9,7 @@ DEB_PACKAGES := openipmi ipmitool dnsmasq-base ipxe ipxe-qemu qemu-system-x86 ig
 	arp-scan nginx-light busybox udhcpc iproute2 gnupg cpio bzip2 procps openssh-client \
 	openssh-server
 
-.PHONY: setup demo demo-destroy test lint typecheck unit integration e2e bench clean
+.PHONY: setup demo demo-destroy test lint typecheck layers unit integration e2e bench clean
 
 setup: .setup-stamp-deb $(VENV)/.installed
 
@@ -45,6 +45,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# The layers of docs/architecture.md (contracts in pyproject.toml): a wrong import fails here.
+layers: setup
+	$(BIN)/lint-imports
+
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
@@ -54,7 +58,7 @@ integration: setup
 e2e: setup
 	$(BIN)/pytest -q tests/e2e
 
-test: setup lint typecheck
+test: setup lint typecheck layers
 	$(BIN)/pytest -q tests
 
 bench: setup
