@@ -253,6 +253,58 @@ def _arg_mac(text: str, what: str) -> str:
     return mac
 
 
+def _replacement_pairs(paths: Paths, folder: Path, options: Options, old_mac: str,
+                       primary: str, bmc: str, secondary: str | None
+                       ) -> tuple[Node | None, str, list[tuple[str, str]]]:
+    """The node of `old_mac` in nodes.csv (None when nodes.csv was rewritten already by an
+    interrupted replace), its primary MAC, and each (old MAC, new MAC) pair to substitute.
+
+    The layout is recorded first, so that the node keeps its place whatever comes next."""
+    csv = paths.nodes_csv
+    inventory = load_inventory(paths)
+    old_node = next((n for n in inventory.nodes if old_mac in n.macs), None)
+    if old_mac in inventory.management.macs:
+        raise InputError(f"{old_mac} is the management node (this machine)",
+                         where=Where(file=str(csv)), hint="name another node of nodes.csv")
+    if old_node is None:
+        if any(n.primary_mac == primary and n.bmc_mac == bmc for n in inventory.nodes):
+            return None, old_mac, [(old_mac, primary)]  # nodes.csv was rewritten already
+        raise InputError(f"{old_mac} is not a MAC address of any node in {csv}",
+                         where=Where(file=str(csv)),
+                         hint="give a primary, BMC or secondary MAC address listed in nodes.csv")
+    taken = {m: n for n in (inventory.management, *inventory.nodes) for m in n.macs
+             if n is not old_node}
+    for mac in dict.fromkeys([primary, bmc, *([secondary] if secondary else [])]):
+        if mac in taken:
+            raise InputError(f"{mac} already belongs to the node of nodes.csv line "
+                             f"{taken[mac].line}", where=Where(file=str(csv)),
+                             hint="give the MAC addresses of the new server")
+    pairs = [(old_node.primary_mac, primary), (old_node.bmc_mac, bmc)]
+    if old_node.secondary_mac:
+        _static_sections(options.ip_addrs, old_node.secondary_mac, secondary, str(csv))
+        if secondary:
+            pairs.append((old_node.secondary_mac, secondary))
+    if load_layout(folder) is None:
+        current = load_configured(paths, folder)
+        f = render_layout(current.layout)
+        write_atomic(folder / f.path, f.content)
+    return old_node, old_node.primary_mac, pairs
+
+
+def _substitute_in_clcs(folder: Path, name: str, old_primary: str, primary: str,
+                        pairs: list[tuple[str, str]]) -> None:
+    """The node's Container Linux Configs (and their backups of an exclusion) with the new
+    MACs, each file rewritten atomically with its mode kept."""
+    for base in (folder, _backup_dir(folder, old_primary), _backup_dir(folder, primary)):
+        for rel in clc_paths(name):
+            path = base / (rel if base == folder else Path(rel).name)
+            if path.is_file():
+                text = path.read_text(encoding="utf-8")
+                new = substitute_macs(text, pairs)
+                if new != text:
+                    write_atomic(path, new, mode=path.stat().st_mode & 0o7777)
+
+
 def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str,
             new_secondary: str | None = None) -> Outcome:
     """The server of `old` was swapped: new MACs everywhere, its name and addresses kept.
@@ -268,50 +320,15 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     options = load_record(folder)
     check_folder(paths, folder, options)
     csv = paths.nodes_csv
-    inventory = load_inventory(paths)
-    old_node = next((n for n in inventory.nodes if old_mac in n.macs), None)
-    if old_mac in inventory.management.macs:
-        raise InputError(f"{old_mac} is the management node (this machine)",
-                         where=Where(file=str(csv)), hint="name another node of nodes.csv")
-    pairs: list[tuple[str, str]]
-    if old_node is not None:
-        taken = {m: n for n in (inventory.management, *inventory.nodes) for m in n.macs
-                 if n is not old_node}
-        for mac in dict.fromkeys([primary, bmc, *([secondary] if secondary else [])]):
-            if mac in taken:
-                raise InputError(f"{mac} already belongs to the node of nodes.csv line "
-                                 f"{taken[mac].line}", where=Where(file=str(csv)),
-                                 hint="give the MAC addresses of the new server")
-        old_primary = old_node.primary_mac
-        pairs = [(old_primary, primary), (old_node.bmc_mac, bmc)]
-        if old_node.secondary_mac:
-            _static_sections(options.ip_addrs, old_node.secondary_mac, secondary, str(csv))
-            if secondary:
-                pairs.append((old_node.secondary_mac, secondary))
-        if load_layout(folder) is None:
-            current = load_configured(paths, folder)
-            f = render_layout(current.layout)
-            write_atomic(folder / f.path, f.content)
-    elif any(n.primary_mac == primary and n.bmc_mac == bmc for n in inventory.nodes):
-        old_primary, pairs = old_mac, [(old_mac, primary)]  # nodes.csv was rewritten already
-    else:
-        raise InputError(f"{old_mac} is not a MAC address of any node in {csv}",
-                         where=Where(file=str(csv)),
-                         hint="give a primary, BMC or secondary MAC address listed in nodes.csv")
+    old_node, old_primary, pairs = _replacement_pairs(
+        paths, folder, options, old_mac, primary, bmc, secondary)
     layout = load_layout(folder)
     slot = layout.find(old_primary) or layout.find(primary) if layout else None
     if layout is None or slot is None:
         raise InputError(f"{old_mac} has no place in the node layout",
                          where=Where(file=str(folder / LAYOUT_NAME)))
     if slot.name:
-        for base in (folder, _backup_dir(folder, old_primary), _backup_dir(folder, primary)):
-            for rel in clc_paths(slot.name):
-                path = base / (rel if base == folder else Path(rel).name)
-                if path.is_file():
-                    text = path.read_text(encoding="utf-8")
-                    new = substitute_macs(text, pairs)
-                    if new != text:
-                        write_atomic(path, new, mode=path.stat().st_mode & 0o7777)
+        _substitute_in_clcs(folder, slot.name, old_primary, primary, pairs)
     tokens = [t for item in options.exclude for t in item.split()]
     options = dataclasses.replace(
         options, exclude=tuple(substitute_macs(t, pairs) for t in tokens),

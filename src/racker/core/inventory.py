@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from racker.core.macs import parse_mac
@@ -101,6 +101,19 @@ def normalise_machine_macs(this_machine_macs: Mapping[str, str]) -> dict[str, st
     return out
 
 
+@dataclass
+class _Problems:
+    """Every problem found in one file, each with its place."""
+
+    file: str
+    found: list[InputError] = field(default_factory=list)
+
+    def add(self, msg: str, line: int | None, column: int | None = None,
+            hint: str | None = None) -> None:
+        self.found.append(InputError(msg, where=Where(file=self.file, line=line, column=column),
+                                     hint=hint))
+
+
 def check_nodes_csv(
     text: str, path: Path | str, this_machine_macs: Mapping[str, str]
 ) -> tuple[Inventory | None, tuple[InputError, ...]]:
@@ -108,129 +121,127 @@ def check_nodes_csv(
 
     Pure: `path` is only used in messages; `this_machine_macs` maps interface names to MACs.
     """
-    problems: list[InputError] = []
-    file = str(path)
-
-    def problem(msg: str, line: int | None, column: int | None = None,
-                hint: str | None = None) -> None:
-        problems.append(InputError(msg, where=Where(file=file, line=line, column=column),
-                                   hint=hint))
-
-    lines = text.removeprefix("\ufeff").split("\n")
-    lines = [ln.removesuffix("\r") for ln in lines]
+    problems = _Problems(str(path))
+    lines = [ln.removesuffix("\r") for ln in text.removeprefix("\ufeff").split("\n")]
     header_no = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if header_no is None:
-        problem("the file is empty", 1, None,
-                f"write the header line and one row per server, the management node first:\n"
-                f"    {HEADER}\n    {EXAMPLE_ROW}")
-        return None, tuple(problems)
+        problems.add("the file is empty", 1, None,
+                     f"write the header line and one row per server, the management node first:"
+                     f"\n    {HEADER}\n    {EXAMPLE_ROW}")
+        return None, tuple(problems.found)
     header = lines[header_no]
     m = _MAC_ANYWHERE.search(header)
     if m is not None:
-        problem("the first line holds a MAC address, but it must be the header", header_no + 1,
-                m.start() + 1, f"insert this header as the first line:\n    {HEADER}")
-        return None, tuple(problems)
+        problems.add("the first line holds a MAC address, but it must be the header",
+                     header_no + 1, m.start() + 1,
+                     f"insert this header as the first line:\n    {HEADER}")
+        return None, tuple(problems.found)
     layout = _layout(header)
-
-    rows: list[_Row] = []
     seen: dict[str, tuple[int, str]] = {}
-    for idx in range(header_no + 1, len(lines)):
-        raw = lines[idx]
-        if not raw.strip():
-            continue
-        line_no = idx + 1
-        fields, comment = _split(raw, len(layout))
-        by_name = dict(zip(layout, fields, strict=True))
-        ok = True
-        for name in ("primary", "bmc", "secondary"):
-            f = by_name.get(name)
-            if f is None:
-                continue
-            label = _LABELS[name]
-            if not f.text:
-                if name == "secondary":
-                    continue  # optional except for the management row (checked below)
-                problem(f"the {label} is missing", line_no, f.column,
-                        f"every row needs the {label}; the columns are: {_header_for(layout)}")
-                ok = False
-                continue
-            mac = parse_mac(f.text)
-            if mac is None:
-                problem(f'the {label} "{f.text}" is not a MAC address', line_no, f.column,
-                        _MAC_HINT)
-                ok = False
-                continue
-            if mac in seen:
-                first_line, first_label = seen[mac]
-                problem(f"the MAC address {mac} appears twice: here as {label} and on line "
-                        f"{first_line} as {first_label}", line_no, f.column,
-                        "every MAC address in nodes.csv must be unique; remove or correct the copy")
-                ok = False
-            else:
-                seen[mac] = (line_no, label)
-        t = by_name["type"]
-        if parse_mac(t.text) is not None or _MAC_ANYWHERE.fullmatch(t.text.replace(" ", "")):
-            hint = f"the columns are: {_header_for(layout)}"
-            if layout is _LAYOUT_4:
-                hint = ("the header announces the older layout without a secondary MAC column; "
-                        f"use this header to add it:\n    {HEADER}")
-            problem(f'the {_LABELS["type"]} "{t.text}" looks like a MAC address', line_no,
-                    t.column, hint)
-            ok = False
-        if ok:
-            rows.append(_Row(line_no, by_name, comment))
-
-    if not rows and not problems:
-        problem("there is no row after the header", header_no + 1, None,
-                f"add one row per server, the management node first, e.g.:\n    {EXAMPLE_ROW}")
-        return None, tuple(problems)
-
+    rows = [row for idx in range(header_no + 1, len(lines)) if lines[idx].strip()
+            for row in [_check_row(lines[idx], idx + 1, layout, seen, problems)] if row]
+    if not rows and not problems.found:
+        problems.add("there is no row after the header", header_no + 1, None,
+                     f"add one row per server, the management node first, e.g.:\n"
+                     f"    {EXAMPLE_ROW}")
+        return None, tuple(problems.found)
     nodes = [_node(r) for r in rows]
+    management, pxe_interface = _management(nodes, rows, layout, this_machine_macs, problems)
+    if problems.found or management is None:
+        return None, tuple(problems.found)
+    others = tuple(n for n in nodes if n is not management)
+    return Inventory(path=Path(path), management=management, nodes=others,
+                     pxe_interface=pxe_interface), ()
+
+
+def _check_row(raw: str, line_no: int, layout: tuple[str, ...],
+               seen: dict[str, tuple[int, str]], problems: _Problems) -> _Row | None:
+    """One row's fields, or None when it has a problem (added to `problems`). `seen` holds
+    the MACs of the rows before, to find copies."""
+    fields, comment = _split(raw, len(layout))
+    by_name = dict(zip(layout, fields, strict=True))
+    ok = True
+    for name in ("primary", "bmc", "secondary"):
+        f = by_name.get(name)
+        if f is None:
+            continue
+        label = _LABELS[name]
+        if not f.text:
+            if name == "secondary":
+                continue  # optional except for the management row (checked later)
+            problems.add(f"the {label} is missing", line_no, f.column,
+                         f"every row needs the {label}; the columns are: {_header_for(layout)}")
+            ok = False
+            continue
+        mac = parse_mac(f.text)
+        if mac is None:
+            problems.add(f'the {label} "{f.text}" is not a MAC address', line_no, f.column,
+                         _MAC_HINT)
+            ok = False
+            continue
+        if mac in seen:
+            first_line, first_label = seen[mac]
+            problems.add(f"the MAC address {mac} appears twice: here as {label} and on line "
+                         f"{first_line} as {first_label}", line_no, f.column,
+                         "every MAC address in nodes.csv must be unique; remove or correct the "
+                         "copy")
+            ok = False
+        else:
+            seen[mac] = (line_no, label)
+    t = by_name["type"]
+    if parse_mac(t.text) is not None or _MAC_ANYWHERE.fullmatch(t.text.replace(" ", "")):
+        hint = f"the columns are: {_header_for(layout)}"
+        if layout is _LAYOUT_4:
+            hint = ("the header announces the older layout without a secondary MAC column; "
+                    f"use this header to add it:\n    {HEADER}")
+        problems.add(f'the {_LABELS["type"]} "{t.text}" looks like a MAC address', line_no,
+                     t.column, hint)
+        ok = False
+    return _Row(line_no, by_name, comment) if ok else None
+
+
+def _management(nodes: list[Node], rows: list[_Row], layout: tuple[str, ...],
+                this_machine_macs: Mapping[str, str], problems: _Problems
+                ) -> tuple[Node | None, str]:
+    """The management node's row (this machine's) and its PXE interface, or the problems."""
     machine = normalise_machine_macs(this_machine_macs)
     machine_macs = set(machine.values())
     mgmt_rows = [n for n in nodes
                  if n.primary_mac in machine_macs or n.secondary_mac in machine_macs]
-    management: Node | None = None
-    pxe_interface = ""
     if not mgmt_rows:
-        if not problems:  # a broken row may well be the management row: report that first
+        if not problems.found:  # a broken row may well be the management row: report that
             listed = ", ".join(f"{i} {mac}" for i, mac in machine.items()) or "none found"
-            problem("no row for this machine (the management node): none of its MAC addresses "
-                    f"is a primary or secondary MAC in the file; this machine has: {listed}",
-                    None, None,
-                    "add the management node as a row: its primary MAC, its BMC MAC and, as the "
-                    "secondary MAC, the MAC of its NIC on the rack-internal network")
-    else:
-        for extra in mgmt_rows[1:]:
-            problem("a second row matches this machine's MAC addresses (the management node's "
-                    f"row is line {mgmt_rows[0].line})", extra.line, 1,
-                    "only one row may describe the management node; remove the other")
-        management = mgmt_rows[0]
-        row = next(r for r in rows if r.line == management.line)
-        if management.secondary_mac is None:
-            col = row.fields["secondary"].column if "secondary" in row.fields else None
-            hint = ("the management row's secondary MAC must be the MAC of its NIC on the "
-                    "rack-internal network: racker serves DHCP and PXE there")
-            if layout is _LAYOUT_4:
-                hint += f"; the header has the older layout without that column, use:\n    {HEADER}"
-            problem("the management node's row (this machine) has no Secondary MAC address",
-                    management.line, col, hint)
-        else:
-            ifaces = [i for i, mac in machine.items() if mac == management.secondary_mac]
-            if ifaces:
-                pxe_interface = ifaces[0]
-            else:
-                listed = ", ".join(f"{i} {mac}" for i, mac in machine.items())
-                problem(f"the management row's Secondary MAC address {management.secondary_mac} "
-                        f"is not the address of any interface of this machine ({listed})",
-                        management.line, row.fields["secondary"].column,
-                        "the management row's secondary MAC must be the MAC of this machine's "
-                        "NIC on the rack-internal network")
-    if problems or management is None:
-        return None, tuple(problems)
-    others = tuple(n for n in nodes if n is not management)
-    return Inventory(path=Path(path), management=management, nodes=others,
-                     pxe_interface=pxe_interface), ()
+            problems.add("no row for this machine (the management node): none of its MAC "
+                         f"addresses is a primary or secondary MAC in the file; this machine "
+                         f"has: {listed}", None, None,
+                         "add the management node as a row: its primary MAC, its BMC MAC and, "
+                         "as the secondary MAC, the MAC of its NIC on the rack-internal network")
+        return None, ""
+    for extra in mgmt_rows[1:]:
+        problems.add("a second row matches this machine's MAC addresses (the management "
+                     f"node's row is line {mgmt_rows[0].line})", extra.line, 1,
+                     "only one row may describe the management node; remove the other")
+    management = mgmt_rows[0]
+    row = next(r for r in rows if r.line == management.line)
+    if management.secondary_mac is None:
+        col = row.fields["secondary"].column if "secondary" in row.fields else None
+        hint = ("the management row's secondary MAC must be the MAC of its NIC on the "
+                "rack-internal network: racker serves DHCP and PXE there")
+        if layout is _LAYOUT_4:
+            hint += f"; the header has the older layout without that column, use:\n    {HEADER}"
+        problems.add("the management node's row (this machine) has no Secondary MAC address",
+                     management.line, col, hint)
+        return management, ""
+    ifaces = [i for i, mac in machine.items() if mac == management.secondary_mac]
+    if not ifaces:
+        listed = ", ".join(f"{i} {mac}" for i, mac in machine.items())
+        problems.add(f"the management row's Secondary MAC address {management.secondary_mac} "
+                     f"is not the address of any interface of this machine ({listed})",
+                     management.line, row.fields["secondary"].column,
+                     "the management row's secondary MAC must be the MAC of this machine's "
+                     "NIC on the rack-internal network")
+        return management, ""
+    return management, ifaces[0]
 
 
 def _header_for(layout: tuple[str, ...]) -> str:

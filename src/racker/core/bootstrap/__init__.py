@@ -1,0 +1,3 @@
+"""`racker bootstrap`'s inputs, pure: the options and their checks (`options`), the flags in Go
+and GNU style (`flags`) and the wizard's question graph as data (`wizard`).
+"""
