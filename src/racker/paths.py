@@ -19,8 +19,8 @@ def _path(env: Mapping[str, str], name: str, default: str) -> Path:
     raw = env.get(name, default)
     bad = next((c for c in raw if not c.isprintable()), None)
     if bad is not None:
-        raise InputError(f"{name} holds a control character ({bad!r}); it must be a path on "
-                         "one line of printable characters", where=Where(variable=name),
+        raise InputError(f"{name} holds a control character (U+{ord(bad):04X}); it must be a "
+                         "path on one line of printable characters", where=Where(variable=name),
                          hint=f"check how {name} is set (e.g. a stray newline from $(...))")
     return Path(raw)
 

@@ -208,6 +208,8 @@ def test_newline_in_a_carried_setting_is_refused(tmp_path: Path,
                        "/usr/share/oem\nExecStartPre=/bin/sh -c 'touch /tmp/racker-pwned'")
     rc, _, err = _racker(capsys, "install", "-root", str(tmp_path))
     assert rc == 2
+    # refused where the paths are read, before anything is installed
     assert "RACKER_OEM_DIR holds a control character (U+000A)" in err
+    assert not (tmp_path / "etc").exists() and not Path("/tmp/racker-pwned").exists()
     assert "Traceback" not in err
     assert not (tmp_path / UNIT).exists()
