@@ -78,7 +78,8 @@ class Provisioner:
     netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
     _title: str = BMC_TITLE
     _logs: Path = Path(".")
-    _background: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
+    _background: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
+    """The running BMC task of each node (at most one: reports cannot pile them up)."""
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -209,11 +210,18 @@ class Provisioner:
             else:
                 # every boot is reported: correct a BMC that lost its boot flags, in the
                 # background, so that neither the answer nor the event waits for the BMC
+                running = self._background.get(planned.mac)
+                if running is not None and not running.done():
+                    return
                 task = asyncio.create_task(self._reassert_disk_boot(planned, store))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self._background[planned.mac] = task
+                task.add_done_callback(lambda t: self._forget_task(planned.mac, t))
 
         return self.services.run(plan, store, catalog, on_report)
+
+    def _forget_task(self, mac: str, task: asyncio.Task[None]) -> None:
+        if self._background.get(mac) is task:
+            del self._background[mac]
 
     # --- the run -----------------------------------------------------------------------------
 

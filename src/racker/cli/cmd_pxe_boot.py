@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from racker.app.configuration.loaded import find_folder, load_configured
 from racker.app.pxeboot import RETRY_SEC, Control, OpenControl, find_node, pxe_boot
 from racker.core.macs import parse_mac
 from racker.errors import InputError
-from racker.model import ClusterPlan
+from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
 
 DESCRIPTION = """\
@@ -27,6 +27,12 @@ def _open_control(paths: Paths, plan: ClusterPlan) -> Control:
     return control(paths, plan, Settings.from_env(), retry_sec=min(RETRY_SEC, 50.0))
 
 
+def _open_window(paths: Paths, node: PlannedNode) -> None:
+    from racker.compose.rack import open_install_window
+
+    open_install_window(paths, node)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="racker pxe-boot", description=DESCRIPTION)
     p.add_argument("mac", metavar="MAC", help="the node's primary MAC address")
@@ -38,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], *, paths: Paths, open_ctl: OpenControl = _open_control,
-         retry_sec: float = RETRY_SEC) -> int:
+         retry_sec: float = RETRY_SEC,
+         open_window: Callable[[Paths, PlannedNode], None] = _open_window) -> int:
     """`racker pxe-boot` with the outside world passed in."""
     try:
         args = _parser().parse_args(list(argv))
@@ -55,7 +62,8 @@ def main(argv: Sequence[str], *, paths: Paths, open_ctl: OpenControl = _open_con
     async def go() -> None:
         try:
             await pxe_boot(control, node, args.domain, retry_sec=retry_sec,
-                           say=lambda t: print(f"{node.mac}: {t}", flush=True))
+                           say=lambda t: print(f"{node.mac}: {t}", flush=True),
+                           opening=lambda n: open_window(paths, n))
         finally:
             await control.close()
 

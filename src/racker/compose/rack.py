@@ -23,6 +23,7 @@ from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
 from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
+from racker.app import pxeboot
 from racker.app.apply import ApplyPlan, Executor, OpenSsh
 from racker.app.bmc_credentials import RotationReport, Target, rotate_credentials
 from racker.app.configuration.create import ConfigureResult
@@ -61,6 +62,12 @@ def secret_from_file(path: Path, what: str) -> str:
 def store(paths: Paths) -> Store:
     """The rack's event store (`<state>/racker.db`)."""
     return Store.in_state_dir(paths.state_dir)
+
+
+def open_install_window(paths: Paths, node: PlannedNode) -> None:
+    """`racker pxe-boot`'s mark in the rack's store: racker is installing `node` now."""
+    with store(paths) as s:
+        pxeboot.open_install_window(s, node)
 
 
 def locator(paths: Paths, pxe_interface: str) -> Locator:

@@ -13,6 +13,7 @@ from racker.adapters.http.bootserver import BootServerConfig, create_app
 from racker.adapters.http.requests import NodeReport
 from racker.adapters.http.serve import server as http_server
 from racker.core.bootnode import Catalog
+from racker.engine.stages import Timeouts
 from racker.errors import ServiceError
 from racker.model import ClusterPlan
 from racker.paths import Paths
@@ -31,8 +32,12 @@ class RackServices:
                   on_report: NodeReport) -> AsyncIterator[None]:
         """Both services up for `plan` while the block runs; stopped after it, whatever
         happened. ServiceError when the boot server cannot listen."""
+        t = Timeouts.scaled(self.settings.timeout_scale)
+        # the install window: from racker's PXE boot of a node to its `installed`, as long as
+        # the engine waits for them
+        window = t.pxe + t.dhcp + t.ipxe + t.install + self.settings.retry_sec
         config = BootServerConfig(f"http://{plan.management_ip}:{self.settings.boot_port}",
-                                  self.paths.state_dir / "assets")
+                                  self.paths.state_dir / "assets", install_window=window)
         web = http_server(create_app(config, catalog, store, on_report), plan.management_ip,
                           self.settings.boot_port)
         dnsmasq = Dnsmasq(DnsmasqFiles(self.paths.state_dir))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,19 @@ class Store:
             (kind.value,),
         )
         return {e.mac: e for e in map(_event, rows)}
+
+    def last_of(self, mac: str, kinds: Iterable[EventKind],
+                stage: str | None = None) -> Event | None:
+        """The node's newest event of one of `kinds`; of kind `stage` only with that stage
+        when `stage` is given."""
+        names = sorted(k.value for k in kinds)
+        row = self._db.execute(
+            "SELECT id, ts, mac, kind, stage, detail FROM events WHERE mac = ? AND kind IN "
+            f"({', '.join('?' * len(names))}) AND (kind != 'stage' OR ? IS NULL OR stage = ?) "
+            "ORDER BY id DESC LIMIT 1",
+            (mac, *names, stage, stage),
+        ).fetchone()
+        return None if row is None else _event(row)
 
     def macs(self) -> list[str]:
         """Every node that has events, sorted."""

@@ -2,7 +2,9 @@
 
 `POST /racker/v1/nodes/{mac}/events` and `POST /racker/v1/self/events` (the node named by its
 address) take `{"event": "installed"|"booted"}` from the node's own address; the report hook
-runs before the answer. `GET /racker/v1/nodes` lists the nodes with their last reports.
+runs before the answer. `installed` is accepted only while racker installs the node; a report
+repeated within the gate's interval is answered without acting again. `GET /racker/v1/nodes`
+lists the nodes with their last reports, to this machine only.
 """
 
 from __future__ import annotations
@@ -42,12 +44,25 @@ def api_routes(s: Served) -> list[Route]:
         except (ValueError, KeyError, TypeError) as e:
             raise InputError("the body must be JSON like {\"event\": \"installed\"}",
                              hint=f"events: {', '.join(_REPORTS)}") from e
+        if s.gate.repeat(node.mac, kind):
+            # a retry, or a flood: answered, but the BMC is not driven again
+            s.record(request, node, 200)
+            return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True,
+                                 "repeat": True})
+        if kind is EventKind.INSTALLED:
+            s.check_install_window(node, "the report 'installed'")
+        s.gate.acted(node.mac, kind)
         s.record(request, node, 200)
-        await s.on_report(node, kind)
+        try:
+            await s.on_report(node, kind)
+        except BaseException:
+            s.gate.forget(node.mac, kind)
+            raise
         s.store.add(node.mac, kind, detail={"client": client_of(request) or ""})
         return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True})
 
     async def list_nodes(request: Request) -> Response:
+        s.check_management(request)
         last = {k: s.store.last_by_kind(k) for k in (EventKind.INSTALLED, EventKind.BOOTED)}
         out = []
         for n in sorted(s.catalog.all(), key=lambda n: n.mac):

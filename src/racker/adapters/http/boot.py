@@ -1,7 +1,8 @@
 """The boot protocol, matchbox-compatible: what PXE-booting nodes fetch.
 
 `GET /boot.ipxe`, `GET /ipxe?mac=&uuid=`, `GET /ignition?mac=&os=` (only to the node's own
-address), `GET /metadata?mac=`, `GET /assets/...` (Range requests, no path traversal).
+address; the installer's only while racker installs the node), `GET /metadata?mac=` (only to
+this machine and the node itself), `GET /assets/...` (Range requests, no path traversal).
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ def boot_routes(s: Served) -> list[Route]:
         os_ = request.query_params.get("os", "installer")
         if os_ not in ("installer", "installed"):
             raise InputError(f"unknown os '{os_}'", hint="use os=installer or os=installed")
+        if os_ == "installer":
+            s.check_install_window(node, "the installer Ignition")
         s.record(request, node, 200)
         body = node.install_ignition if os_ == "installer" else node.node_ignition
         return Response(body, media_type="application/json")
 
     async def metadata(request: Request) -> Response:
         node = s.lookup(request.query_params.get("mac"))
+        s.check_management(request, node)
         s.record(request, node, 200)
         pairs = {"MAC": node.mac, "NAME": node.name, "IP": node.ip, **node.metadata}
         return PlainTextResponse("".join(f"{k.upper()}={v}\n" for k, v in pairs.items()))

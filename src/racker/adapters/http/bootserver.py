@@ -7,6 +7,9 @@ The routes are in `boot` (matchbox-compatible: what PXE-booting nodes fetch) and
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -43,9 +46,11 @@ def create_app(
     catalog: Catalog,
     store: Store,
     on_report: NodeReport = accept_report,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    """The ASGI app. `store` is used from the event loop's thread only."""
-    served = Served(config, catalog, store, on_report)
+    """The ASGI app. `store` is used from the event loop's thread only; `clock` (the store's
+    time) tells whether a node's install window is still open."""
+    served = Served(config, catalog, store, on_report, clock)
 
     async def racker_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RackerError)

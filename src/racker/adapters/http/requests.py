@@ -3,9 +3,12 @@ recorded, checked and tied to a node."""
 
 from __future__ import annotations
 
+import ipaddress
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
@@ -13,6 +16,13 @@ from racker.adapters.fs.store import Store
 from racker.core.bootnode import BootNode, Catalog
 from racker.core.events import EventKind
 from racker.core.macs import parse_mac
+from racker.core.nodetrust import (
+    INSTALL_WINDOW,
+    OPENS_STAGE,
+    WINDOW_KINDS,
+    ReportGate,
+    in_install_window,
+)
 from racker.errors import InputError, RackerError
 
 NodeReport = Callable[[BootNode, EventKind], Awaitable[None]]
@@ -33,6 +43,14 @@ class BootServerConfig:
     """`http://MGMT:8080` as nodes reach it."""
     assets_dir: Path
     ignition_from_any_source: bool = False
+    install_window: float = INSTALL_WINDOW
+    """Seconds after racker powers a node on from the network during which its installer
+    Ignition is served and its `installed` report accepted."""
+
+    @property
+    def management_ip(self) -> str:
+        """This machine's address on the rack network (the host of `base_url`)."""
+        return urlsplit(self.base_url).hostname or ""
 
 
 class NotFound(RackerError):
@@ -56,6 +74,9 @@ class Served:
     catalog: Catalog
     store: Store
     on_report: NodeReport = accept_report
+    clock: Callable[[], float] = field(default=time.time)
+    gate: ReportGate = field(default_factory=lambda: ReportGate(time.monotonic))
+    """Reports acted on at most once per node, kind and interval."""
 
     def node_by_ip(self, ip: str | None) -> BootNode | None:
         """The node whose internal address is `ip`, if any."""
@@ -90,3 +111,29 @@ class Served:
         if not self.config.ignition_from_any_source and client != node.ip:
             raise Forbidden(f"{node.name} ({node.mac}) may only be served to {node.ip}, "
                             f"not to {client}")
+
+    def check_install_window(self, node: BootNode, what: str) -> None:
+        """Forbidden unless racker is installing `node` now (a PXE boot racker started: the
+        engine's `pxe` stage or `racker pxe-boot`, not yet reported installed or failed)."""
+        last = self.store.last_of(node.mac, WINDOW_KINDS, stage=OPENS_STAGE)
+        if not in_install_window(last, self.clock(), self.config.install_window):
+            raise Forbidden(f"{what} of {node.name} ({node.mac}) refused: racker is not "
+                            "installing this node now",
+                            hint="a node is installed only while 'racker bootstrap', 'racker "
+                                 "apply', 'racker node reprovision' or 'racker pxe-boot' runs "
+                                 "for it")
+
+    def check_management(self, request: Request, node: BootNode | None = None) -> None:
+        """Forbidden unless the request comes from this machine (loopback or the management
+        address) or, when `node` is given, from that node itself: the lists of MACs and
+        addresses are not for the rest of the rack network."""
+        client = client_of(request) or ""
+        if client == self.config.management_ip or (node is not None and client == node.ip):
+            return
+        try:
+            if ipaddress.ip_address(client).is_loopback:
+                return
+        except ValueError:
+            pass
+        raise Forbidden(f"{request.url.path} is served only to this machine, not to {client}",
+                        hint="ask from the management node itself (loopback)")
