@@ -150,3 +150,46 @@ def test_bad_configuration_is_refused_with_dnsmasq_message(tmp_path: Path) -> No
 def test_missing_configuration(tmp_path: Path) -> None:
     with pytest.raises(ServiceError, match="missing"):
         check_config(DnsmasqFiles(tmp_path))
+
+
+def test_dnsmasq_log_is_rotated_and_reopened(tmp_path: Path) -> None:
+    require_root()
+    require_tool("dnsmasq")
+    require_tool("busybox")
+    files = DnsmasqFiles(tmp_path / "state")
+    with veth_pair("rkl", right_mac=CLIENT_MAC) as link:
+        subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
+                        link.left_if], check=True)
+        write_conf(files, link.left_if)
+        with files.conf.open("a") as f:
+            f.write("log-dhcp\n")
+        rotated = files.log.with_name("dnsmasq.log.1")
+
+        async def scenario() -> None:
+            d = Dnsmasq(files, netns=link.left_ns)
+            d.log_max, d.log_check_sec = 2000, 0.1
+            await d.start()
+            try:
+                for _ in range(100):  # dnsmasq's start lines, then the lease's log-dhcp lines
+                    got = await asyncio.to_thread(udhcpc, link.right_ns, link.right_if,
+                                                  tmp_path)
+                    assert "bound 10.213.0.2" in got.stdout, got.stdout + got.stderr
+                    if rotated.exists():
+                        break
+                assert rotated.exists() and rotated.stat().st_size >= 2000
+                d.log_max = 1 << 30  # no second rotation while the new file is looked at
+                before = files.log.stat().st_size if files.log.exists() else 0
+                owner = rotated.stat().st_uid
+                got = await asyncio.to_thread(udhcpc, link.right_ns, link.right_if, tmp_path)
+                assert "bound 10.213.0.2" in got.stdout
+                for _ in range(100):  # dnsmasq writes into the new file (it reopened it)
+                    if files.log.exists() and files.log.stat().st_size > before:
+                        break
+                    await asyncio.sleep(0.05)
+                assert files.log.stat().st_size > before
+                assert files.log.stat().st_uid == owner
+                assert "DHCPACK" in files.log.read_text() + rotated.read_text()
+            finally:
+                await d.stop()
+
+        asyncio.run(scenario())

@@ -11,6 +11,7 @@ import pytest
 
 from racker.adapters.fs.store import Store
 from racker.adapters.http.bootserver import BootServerConfig, create_app
+from racker.adapters.http.requests import TRIM_EVERY
 from racker.core.bootnode import BootNode, StaticCatalog
 from racker.core.events import EventKind
 from racker.errors import BmcError
@@ -275,3 +276,17 @@ def test_metadata_not_to_other_nodes(tmp_path: Path, store: Store) -> None:
                          "/metadata?mac=aa-bb-cc-00-00-02"))
     assert r.status_code == 403
     assert "node-0" not in r.text and "IP=" not in r.text
+
+
+def test_request_log_is_trimmed(tmp_path: Path, store: Store) -> None:
+    app = create_app(BootServerConfig("http://172.24.213.1:8080", tmp_path, request_log=50),
+                     StaticCatalog([NODE]), store)
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app, client=("172.24.213.77", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+            for _ in range(TRIM_EVERY):
+                await c.get("/boot.ipxe")
+
+    asyncio.run(go())
+    assert len(store.events()) == 50

@@ -1,4 +1,5 @@
-"""Runs dnsmasq (DHCP + TFTP for iPXE) on the PXE interface, restarts it when it dies.
+"""Runs dnsmasq (DHCP + TFTP for iPXE) on the PXE interface, restarts it when it dies,
+rotates its log.
 
 The configuration is rendered by `racker.core.render.dnsmasq`; this module only starts, checks,
 restarts and stops the process. The lease hook drops every lease change and TFTP transfer into
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +24,10 @@ from racker.errors import ServiceError, Where
 
 COLLECT_SEC = 0.05
 """How often the lease hook's spool is emptied into the store."""
+LOG_MAX = 8 << 20
+"""Bytes of dnsmasq.log before it is rotated (dnsmasq.log.1 is the one older file kept)."""
+LOG_CHECK_SEC = 5.0
+"""How often the log's size is looked at."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,8 @@ class Dnsmasq:
         self._stopping = False
         self._delay = backoff[0]
         self.restarts = 0
+        self.log_max = LOG_MAX
+        self.log_check_sec = LOG_CHECK_SEC
 
     @property
     def pid(self) -> int | None:
@@ -115,9 +124,36 @@ class Dnsmasq:
 
     async def _collect(self) -> None:
         assert self._spool is not None
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         while True:
             await asyncio.sleep(COLLECT_SEC)
             self._spool.collect()
+            if loop.time() - checked >= self.log_check_sec:
+                checked = loop.time()
+                self.rotate_log_if_full()
+
+    def rotate_log_if_full(self) -> bool:
+        """Rotate dnsmasq.log once it has `log_max` bytes: renamed to dnsmasq.log.1 (the older
+        one deleted), a new file made with the old one's owner, and dnsmasq told to reopen it
+        (SIGUSR2). Whether it rotated."""
+        log = self.files.log
+        try:
+            st = log.stat()
+        except FileNotFoundError:
+            return False
+        proc = self._proc
+        if st.st_size < self.log_max or proc is None or proc.returncode is not None:
+            return False
+        log.replace(log.with_name(log.name + ".1"))
+        # NOTE: dnsmasq reopens its log after it dropped root: the file must already be its
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, st.st_mode & 0o777)
+        try:
+            os.fchown(fd, st.st_uid, st.st_gid)
+        finally:
+            os.close(fd)
+        proc.send_signal(signal.SIGUSR2)
+        return True
 
     async def _spawn(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(

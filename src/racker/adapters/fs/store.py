@@ -140,6 +140,18 @@ class Store:
         ).fetchone()
         return None if row is None else _event(row)
 
+    def trim(self, kind: EventKind, keep: int) -> int:
+        """Delete all but the newest `keep` events of `kind` (a log that cannot fill the disk);
+        returns how many were deleted."""
+        with self._tx() as db:
+            row = db.execute("SELECT id FROM events WHERE kind = ? ORDER BY id DESC "
+                             "LIMIT 1 OFFSET ?", (kind.value, keep)).fetchone()
+            if row is None:
+                return 0
+            cur = db.execute("DELETE FROM events WHERE kind = ? AND id <= ?",
+                             (kind.value, row[0]))
+            return cur.rowcount
+
     def macs(self) -> list[str]:
         """Every node that has events, sorted."""
         return [r[0] for r in self._db.execute("SELECT DISTINCT mac FROM events ORDER BY mac")]

@@ -39,7 +39,7 @@ def api_routes(s: Served) -> list[Route]:
         node = reporting_node(request)
         s.check_source(request, node)
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(await s.body(request) or b"{}")
             kind = _REPORTS[body["event"]]
         except (ValueError, KeyError, TypeError) as e:
             raise InputError("the body must be JSON like {\"event\": \"installed\"}",

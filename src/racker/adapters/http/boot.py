@@ -7,13 +7,31 @@ this machine and the node itself), `GET /assets/...` (Range requests, no path tr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from racker.adapters.http.requests import NotFound, Served
 from racker.core.render.ipxe import InstallBoot, boot_script, install_script
 from racker.errors import InputError
+
+
+class _CountedFile(FileResponse):
+    """A file response that ends its download's count once sent (or given up)."""
+
+    def __init__(self, path: Path, done: Callable[[], None]) -> None:
+        super().__init__(path)
+        self._done = done
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._done()
 
 
 def boot_routes(s: Served) -> list[Route]:
@@ -53,8 +71,13 @@ def boot_routes(s: Served) -> list[Route]:
         target = (assets_root / rel).resolve()
         if not target.is_relative_to(assets_root) or not target.is_file():
             raise NotFound(f"no asset '{rel}'")
-        s.record(request, None, 200)
-        return FileResponse(target)
+        done = s.start_download(request)
+        try:
+            s.record(request, None, 200)
+        except BaseException:
+            done()
+            raise
+        return _CountedFile(target, done)
 
     return [
         Route("/boot.ipxe", boot_ipxe),

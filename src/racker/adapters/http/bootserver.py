@@ -24,6 +24,8 @@ from racker.adapters.http.requests import (
     NodeReport,
     NotFound,
     Served,
+    TooBusy,
+    TooLarge,
     accept_report,
 )
 from racker.core.bootnode import Catalog
@@ -35,6 +37,8 @@ STATUS: tuple[tuple[type[RackerError], int], ...] = (
     (InputError, 400),
     (Forbidden, 403),
     (NotFound, 404),
+    (TooLarge, 413),
+    (TooBusy, 429),
     (BmcError, 502),
     (RackerError, 500),
 )

@@ -37,12 +37,23 @@ async def accept_report(node: BootNode, kind: EventKind) -> None:
     return None
 
 
+TRIM_EVERY = 1000
+"""Requests recorded between two trims of the request log."""
+
+
 @dataclass(frozen=True)
 class BootServerConfig:
     base_url: str
     """`http://MGMT:8080` as nodes reach it."""
     assets_dir: Path
     ignition_from_any_source: bool = False
+    downloads_per_client: int = 4
+    """Asset downloads one address may run at once (a node fetches one file at a time)."""
+    max_body: int = 4096
+    """Bytes a request body may have (node reports are a few dozen)."""
+    request_log: int = 200_000
+    """Request events kept in the store (the oldest are deleted beyond: a flood of requests
+    must not fill the disk)."""
     install_window: float = INSTALL_WINDOW
     """Seconds after racker powers a node on from the network during which its installer
     Ignition is served and its `installed` report accepted."""
@@ -61,6 +72,14 @@ class Forbidden(RackerError):
     """The request came from an address that may not have this resource."""
 
 
+class TooLarge(RackerError):
+    """The request's body is larger than the boot server takes."""
+
+
+class TooBusy(RackerError):
+    """The client already runs as many downloads as it may."""
+
+
 def client_of(request: Request) -> str | None:
     """The peer's address."""
     return request.client.host if request.client else None
@@ -77,6 +96,41 @@ class Served:
     clock: Callable[[], float] = field(default=time.time)
     gate: ReportGate = field(default_factory=lambda: ReportGate(time.monotonic))
     """Reports acted on at most once per node, kind and interval."""
+    downloads: dict[str, int] = field(default_factory=dict)
+    """Running asset downloads per client address."""
+    _recorded: list[int] = field(default_factory=lambda: [0])
+
+    def start_download(self, request: Request) -> Callable[[], None]:
+        """Count a download of the client's; TooBusy beyond its limit. Returns the function
+        that ends it."""
+        client = client_of(request) or ""
+        running = self.downloads.get(client, 0)
+        if running >= self.config.downloads_per_client:
+            raise TooBusy(f"{client} already downloads {running} files",
+                          hint="fetch one file after the other")
+        self.downloads[client] = running + 1
+
+        def done() -> None:
+            left = self.downloads.get(client, 1) - 1
+            if left > 0:
+                self.downloads[client] = left
+            else:
+                self.downloads.pop(client, None)
+
+        return done
+
+    async def body(self, request: Request) -> bytes:
+        """The request's body; TooLarge beyond `max_body` bytes, whatever the client says."""
+        limit = self.config.max_body
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > limit:
+            raise TooLarge(f"the request body may have at most {limit} bytes")
+        got = bytearray()
+        async for chunk in request.stream():
+            got += chunk
+            if len(got) > limit:
+                raise TooLarge(f"the request body may have at most {limit} bytes")
+        return bytes(got)
 
     def node_by_ip(self, ip: str | None) -> BootNode | None:
         """The node whose internal address is `ip`, if any."""
@@ -92,6 +146,9 @@ class Served:
             detail={"path": request.url.path, "query": str(request.url.query),
                     "client": client or "", "status": status},
         )
+        self._recorded[0] += 1
+        if self._recorded[0] % TRIM_EVERY == 0:
+            self.store.trim(EventKind.REQUEST, self.config.request_log)
 
     def lookup(self, raw_mac: str | None) -> BootNode:
         """The node of a MAC given by a client; InputError or NotFound otherwise."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import select
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 import h11
 import uvicorn
@@ -34,7 +34,23 @@ class _Sized:
         return self.n
 
 
-def _enable_pathsend(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> None:
+@dataclass(frozen=True)
+class Limits:
+    """What one client may hold of the boot server (stalled clients must not stop it)."""
+
+    header_timeout: float = 10.0
+    """Seconds from a connection's first byte (or its opening) to a complete request, headers
+    and body: a half-sent request is closed after it."""
+    send_wait: float = 60.0
+    """Seconds a client may leave its receive window closed before its download is dropped."""
+    transfer_deadline: float = 1800.0
+    """Seconds one file download may take in all (a client reading a byte now and then)."""
+    concurrency: int = 1024
+    """Connections plus running requests at most; beyond, uvicorn answers 503."""
+
+
+def _enable_pathsend(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop,
+                     limits: Limits) -> None:
     scope: dict[str, Any] = cycle.scope  # type: ignore[assignment]
     scope["extensions"] = {**scope.get("extensions", {}), PATHSEND: {}}
     original = cycle.send
@@ -50,17 +66,11 @@ def _enable_pathsend(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoo
             if cycle.disconnected:
                 return
             cycle.conn.send_with_data_passthrough(h11.Data(data=_Sized(size)))  # type: ignore[arg-type]
-            sock = cycle.transport.get_extra_info("socket")
             try:
-                if sock is None:
-                    await loop.sendfile(cycle.transport, f, 0, size)
-                else:
-                    # NOTE: in a worker thread, so that several downloads use several cores
-                    # (sendfile runs without the GIL); the transport is idle meanwhile
-                    await loop.run_in_executor(_POOL, _send_all, sock.fileno(), f.fileno(), size)
-            except (ConnectionError, RuntimeError, OSError):
+                await _send_file(loop, cycle.transport, f, size, limits)
+            except (ConnectionError, RuntimeError, OSError, TimeoutError):
                 cycle.disconnected = True
-                cycle.transport.close()
+                cycle.transport.abort()  # close() would wait for a client that does not read
                 return
         await original({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -68,40 +78,118 @@ def _enable_pathsend(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoo
 
 
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="sendfile")
-SEND_WAIT = 60.0
-"""Seconds a client may leave its receive window closed before the download is given up."""
+WAIT_CHUNK = 1 << 20
+"""Bytes sent by the event loop once a client's socket was full, before threads take over."""
+BURST = 64 << 20
+"""Bytes one thread sends at most before the deadline is checked again."""
 
 
-def _send_all(sock_fd: int, file_fd: int, size: int) -> None:
-    """sendfile(2) the whole file into a non-blocking socket, waiting while it is full."""
+async def _send_file(loop: asyncio.AbstractEventLoop, transport: asyncio.Transport,
+                     f: BinaryIO, size: int, limits: Limits) -> None:
+    """The whole file into the transport's socket.
+
+    NOTE: sendfile(2) runs in worker threads while the socket takes data (several downloads
+    use several cores; sendfile runs without the GIL), but a thread never waits for a client:
+    once the socket is full, the event loop's own sendfile waits for it. Eight clients that
+    stopped reading held all eight threads before, and every other download waited for them.
+    """
+    sock = transport.get_extra_info("socket")
+    deadline = loop.time() + limits.transfer_deadline
     offset = 0
-    poll = select.poll()  # not select(): descriptors above 1024 are fine
-    poll.register(sock_fd, select.POLLOUT)
+    while offset < size:
+        # NOTE: the deadline is checked between steps, never by cancelling a thread's burst: the
+        # socket it writes to must not be closed (and its number reused) under it
+        if loop.time() > deadline:
+            raise TimeoutError("the download took longer than its deadline")
+        if sock is not None:
+            target = min(size, offset + BURST)
+            offset = await loop.run_in_executor(_POOL, _send_burst, sock.fileno(), f.fileno(),
+                                                offset, target)
+            if offset == target:
+                continue
+        if offset < size:  # the socket is full: the event loop waits for the client
+            count = min(size - offset, WAIT_CHUNK)
+            wait = max(0.0, min(limits.send_wait, deadline - loop.time()))
+            sent = await asyncio.wait_for(loop.sendfile(transport, f, offset, count), wait)
+            if sent == 0:
+                raise ConnectionError("the client closed the connection")
+            offset += sent
+
+
+def _send_burst(sock_fd: int, file_fd: int, offset: int, size: int) -> int:
+    """sendfile(2) into a non-blocking socket until it is full or `size` is reached; the new
+    offset."""
     while offset < size:
         try:
             sent = os.sendfile(sock_fd, file_fd, offset, size - offset)
         except BlockingIOError:
-            if not poll.poll(SEND_WAIT * 1000):
-                raise TimeoutError("the client stopped reading") from None
-            continue
+            return offset
         if sent == 0:
             raise ConnectionError("the client closed the connection")
         offset += sent
+    return offset
+
+
+class _Config(uvicorn.Config):
+    limits: Limits = Limits()
 
 
 class SendfileH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, advertising and serving `http.response.pathsend`."""
+    """uvicorn's HTTP/1.1 protocol, advertising and serving `http.response.pathsend`, and
+    closing connections whose request does not arrive in time.
+
+    NOTE: uvicorn bounds only the idle time between requests (keep-alive); a client that sends
+    half a request line, or nothing at all, held its connection for ever.
+    """
+
+    _read_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return getattr(self.config, "limits", Limits())
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_read_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE:  # the first bytes of a request
+            self._arm_read_timer()
+        super().data_received(data)
 
     def handle_events(self) -> None:
         before = self.cycle
         super().handle_events()
         if self.cycle is not None and self.cycle is not before:
-            _enable_pathsend(self.cycle, self.loop)
+            _enable_pathsend(self.cycle, self.loop, self.limits)
+        if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
+            self._disarm_read_timer()  # the whole request is in (or the connection is done)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_read_timer()
+        super().connection_lost(exc)
+
+    def _arm_read_timer(self) -> None:
+        if self._read_timer is None:
+            self._read_timer = self.loop.call_later(self.limits.header_timeout,
+                                                    self._read_timed_out)
+
+    def _disarm_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        self._read_timer = None
+        self.transport.abort()
 
 
-def server(app: Any, host: str, port: int, *, log_level: str = "warning") -> uvicorn.Server:
+def server(app: Any, host: str, port: int, *, log_level: str = "warning",
+           limits: Limits | None = None) -> uvicorn.Server:
     """A uvicorn server for `app` using the sendfile protocol; run it with `await s.serve()`."""
-    config = uvicorn.Config(app, host=host, port=port, http=SendfileH11Protocol,
-                            log_level=log_level, access_log=False, lifespan="off",
-                            timeout_keep_alive=30)
+    lim = limits or Limits()
+    config = _Config(app, host=host, port=port, http=SendfileH11Protocol,
+                     log_level=log_level, access_log=False, lifespan="off",
+                     timeout_keep_alive=30, limit_concurrency=lim.concurrency)
+    config.limits = lim
     return uvicorn.Server(config)
