@@ -290,3 +290,20 @@ def test_request_log_is_trimmed(tmp_path: Path, store: Store) -> None:
 
     asyncio.run(go())
     assert len(store.events()) == 50
+
+
+def test_booted_records_the_host_keys(tmp_path: Path, store: Store) -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0AAAAA"
+    r = asyncio.run(_post_body(make_client(tmp_path, store),
+                               {"event": "booted", "host_keys": [key]}))
+    assert r.status_code == 200
+    (booted,) = [e for e in store.events(NODE.mac) if e.kind is EventKind.BOOTED]
+    assert booted.detail["host_keys"] == [key]
+    r = asyncio.run(_post_body(make_client(tmp_path, store),
+                               {"event": "booted", "host_keys": [key + "\n10.0.0.9 " + key]}))
+    assert r.status_code == 400 and "not an SSH public key" in r.text
+
+
+async def _post_body(c: httpx.AsyncClient, body: object) -> httpx.Response:
+    async with c:
+        return await c.post("/racker/v1/self/events", content=json.dumps(body))

@@ -31,6 +31,7 @@ from racker.app.configuration.loaded import (
     vars_name,
     write_updates,
 )
+from racker.app.sshtrust import HostTrust, host_trust
 from racker.core.events import EventKind
 from racker.core.layout import Layout
 from racker.core.render import RenderedFile, asset_dir
@@ -181,9 +182,10 @@ def _nodes(n: int) -> str:
 
 
 class SshRunner(Protocol):
-    """Runs one command on a node as `core` with racker's key; returns (exit code, stderr)."""
+    """Runs one command on a node as `core` with racker's key, checking the node's host key
+    against `trust`; returns (exit code, stderr)."""
 
-    async def run(self, host: str, command: str) -> tuple[int, str]: ...
+    async def run(self, host: str, command: str, trust: HostTrust) -> tuple[int, str]: ...
 
 
 FIRST_BOOT = "sudo touch /boot/flatcar/first_boot"
@@ -194,7 +196,7 @@ SSH_DROPPED = 255
 
 @dataclass
 class OpenSsh:
-    """The `ssh` client with `~/.ssh/id_rsa`, bounded in time."""
+    """The `ssh` client with racker's key, bounded in time, checking host keys."""
 
     key: Path
     user: str = "core"
@@ -204,12 +206,15 @@ class OpenSsh:
     wrap: tuple[str, ...] = ()
     """Command prefix, e.g. `ip netns exec NS` (tests)."""
 
-    async def run(self, host: str, command: str) -> tuple[int, str]:
-        # NOTE: host keys change with every reinstall, so they are not checked (the reference's
-        # Terraform SSH connections did not check them either); the network is rack-internal
+    async def run(self, host: str, command: str, trust: HostTrust) -> tuple[int, str]:
+        # NOTE: host keys change with every reinstall: racker keeps one known_hosts file per
+        # node, from the keys the node reported at its first boot (app/sshtrust.py); the
+        # user's own known_hosts is neither read nor written
+        check = "accept-new" if trust.accept_new else "yes"
         argv = [*self.wrap, "ssh", "-i", str(self.key), "-p", str(self.port),
-                "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "BatchMode=yes", "-o", f"StrictHostKeyChecking={check}",
+                "-o", f"UserKnownHostsFile={trust.known_hosts}",
+                "-o", "GlobalKnownHostsFile=/dev/null", "-o", f"HostKeyAlias={host}",
                 "-o", f"ConnectTimeout={self.connect_timeout}", "-o", "LogLevel=ERROR",
                 f"{self.user}@{host}", command]
         try:
@@ -228,13 +233,19 @@ class OpenSsh:
         return proc.returncode or 0, err.decode(errors="replace").strip()
 
 
-async def rerun_ignition(ssh: SshRunner, node: PlannedNode) -> None:
+async def rerun_ignition(ssh: SshRunner, node: PlannedNode, trust: HostTrust) -> None:
     """Mark the node's next boot as a first boot and reboot it (Ignition runs again)."""
-    code, err = await ssh.run(node.ip, FIRST_BOOT)
+    code, err = await ssh.run(node.ip, FIRST_BOOT, trust)
     if code != 0:
+        hint = "check that the node is up and accepts ~/.ssh/id_rsa for core"
+        if "Host key verification failed" in err or "HOST IDENTIFICATION HAS CHANGED" in err:
+            hint = ("the node's SSH host key is not the one it reported at its first boot "
+                    f"({trust.known_hosts}): another machine may answer on {node.ip}; if the "
+                    f"node was reinstalled without racker, reinstall it with 'racker node "
+                    f"reprovision {node.mac}'")
         raise RackerError(f"SSH to {node.name} ({node.ip}) failed: {err or f'exit {code}'}",
-                          hint="check that the node is up and accepts ~/.ssh/id_rsa for core")
-    code, err = await ssh.run(node.ip, REBOOT)
+                          hint=hint)
+    code, err = await ssh.run(node.ip, REBOOT, trust)
     if code not in (0, SSH_DROPPED):
         raise RackerError(f"rebooting {node.name} ({node.ip}) failed: {err or f'exit {code}'}")
 
@@ -350,9 +361,13 @@ class Executor:
         applied = AppliedHashes(self.paths.state_dir)
 
         async def one(a: NodeAction) -> tuple[PlannedNode, str] | None:
+            trust = host_trust(s.store, self.paths.state_dir, a.node)
+            if trust.accept_new:
+                self.say(f"  {a.node.name}: no SSH host key recorded (installed by an older "
+                         "racker): the key it shows now is pinned")
             booted = watcher.expect(a.node.mac, lambda e: e.kind is EventKind.BOOTED)
             try:
-                await rerun_ignition(self.ssh, a.node)
+                await rerun_ignition(self.ssh, a.node, trust)
                 await asyncio.wait_for(booted, self.boot_timeout)
             except RackerError as e:
                 return a.node, e.message

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from racker.adapters.http.requests import NotFound, Served, client_of
 from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
+from racker.core.hostkeys import parse_host_keys
 from racker.errors import InputError
 
 _REPORTS = {"installed": EventKind.INSTALLED, "booted": EventKind.BOOTED}
@@ -44,6 +45,11 @@ def api_routes(s: Served) -> list[Route]:
         except (ValueError, KeyError, TypeError) as e:
             raise InputError("the body must be JSON like {\"event\": \"installed\"}",
                              hint=f"events: {', '.join(_REPORTS)}") from e
+        detail: dict[str, object] = {"client": client_of(request) or ""}
+        if kind is EventKind.BOOTED:  # the keys the node generated (racker apply checks them)
+            keys = parse_host_keys(body.get("host_keys"))
+            if keys:
+                detail["host_keys"] = list(keys)
         if s.gate.repeat(node.mac, kind):
             # a retry, or a flood: answered, but the BMC is not driven again
             s.record(request, node, 200)
@@ -58,7 +64,7 @@ def api_routes(s: Served) -> list[Route]:
         except BaseException:
             s.gate.forget(node.mac, kind)
             raise
-        s.store.add(node.mac, kind, detail={"client": client_of(request) or ""})
+        s.store.add(node.mac, kind, detail=detail)
         return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True})
 
     async def list_nodes(request: Request) -> Response:
