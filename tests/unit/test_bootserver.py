@@ -307,3 +307,13 @@ def test_booted_records_the_host_keys(tmp_path: Path, store: Store) -> None:
 async def _post_body(c: httpx.AsyncClient, body: object) -> httpx.Response:
     async with c:
         return await c.post("/racker/v1/self/events", content=json.dumps(body))
+
+
+def test_requests_record_their_client_and_whether_it_is_the_node(tmp_path: Path,
+                                                                 store: Store) -> None:
+    asyncio.run(_get(make_client(tmp_path, store), "/ipxe?mac=aa-bb-cc-00-00-02"))
+    asyncio.run(_get(make_client(tmp_path, store, client_ip="172.24.213.66"),
+                     "/ipxe?mac=aa-bb-cc-00-00-02&x=%1b[2J"))
+    own, other = store.events(NODE.mac)
+    assert own.detail["client"] == NODE.ip and "foreign" not in own.detail
+    assert other.detail["client"] == "172.24.213.66" and other.detail["foreign"] is True

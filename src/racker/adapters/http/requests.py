@@ -140,12 +140,12 @@ class Served:
         """Every request is an event in the store, tied to the node it was for (or came from)."""
         client = client_of(request)
         who = node or self.node_by_ip(client)
-        self.store.add(
-            who.mac if who else "",
-            EventKind.REQUEST,
-            detail={"path": request.url.path, "query": str(request.url.query),
-                    "client": client or "", "status": status},
-        )
+        detail: dict[str, object] = {"path": request.url.path, "query": str(request.url.query),
+                                     "client": client or "", "status": status}
+        if who is not None and client != who.ip:
+            # anyone can name a node with ?mac=: the timeline shows it was not the node
+            detail["foreign"] = True
+        self.store.add(who.mac if who else "", EventKind.REQUEST, detail=detail)
         self._recorded[0] += 1
         if self._recorded[0] % TRIM_EVERY == 0:
             self.store.trim(EventKind.REQUEST, self.config.request_log)
