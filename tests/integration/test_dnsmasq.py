@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -66,6 +67,7 @@ def test_dnsmasq_leases_become_events_and_it_restarts(tmp_path: Path) -> None:
                 assert "bound 10.213.0.2" in got.stdout, got.stdout + got.stderr
                 first = d.pid
                 assert first is not None
+                assert uid_of(first) != 0  # dnsmasq runs as its own user; the hook still works
                 os.kill(first, signal.SIGKILL)
                 for _ in range(50):
                     await asyncio.sleep(0.1)
@@ -109,7 +111,15 @@ asyncio.run(main())
 """
 
 
-def test_dnsmasq_stops_when_racker_is_killed(tmp_path: Path) -> None:
+def uid_of(pid: int) -> int:
+    """The effective user id of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[2])
+    raise AssertionError(f"no Uid line for {pid}")
+
+
+def test_dnsmasq_left_by_a_killed_racker_is_stopped_by_the_next(tmp_path: Path) -> None:
     require_root()
     require_tool("dnsmasq")
     files = DnsmasqFiles(tmp_path / "state")
@@ -117,24 +127,45 @@ def test_dnsmasq_stops_when_racker_is_killed(tmp_path: Path) -> None:
         subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
                         link.left_if], check=True)
         write_conf(files, link.left_if)
+        with files.conf.open("a") as f:
+            f.write(f"pid-file={files.pid_file}\n")
         racker = subprocess.Popen([sys.executable, "-c", STARTER, str(files.state_dir),
                                    link.left_ns], stdout=subprocess.PIPE, text=True)
         try:
             assert racker.stdout is not None
             pid = int(racker.stdout.readline())
-            deadline = time.monotonic() + 10  # `setpriv` sets the signal, then runs dnsmasq
-            while Path(f"/proc/{pid}/comm").read_text().strip() != "dnsmasq":
-                assert time.monotonic() < deadline
+            deadline = time.monotonic() + 10  # `ip netns exec` runs dnsmasq, which drops root
+            while not (files.pid_file.exists() and uid_of(pid) != 0):
+                assert time.monotonic() < deadline, "dnsmasq did not start or kept root"
                 time.sleep(0.02)
+            assert int(files.pid_file.read_text()) == pid
+            # a racker still supervises it: the next one refuses instead of fighting over it
+            with pytest.raises(ServiceError, match="already runs"):
+                asyncio.run(Dnsmasq(files, netns=link.left_ns).start())
+            assert running(pid)
             racker.kill()  # SIGKILL: racker cannot stop anything itself
             racker.wait(5)
-            deadline = time.monotonic() + 10
-            while running(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert not running(pid)
+            assert running(pid)  # an orphan, still serving the rack
+
+            stopped: list[int] = []
+
+            async def next_racker() -> int | None:
+                d = Dnsmasq(files, netns=link.left_ns)
+                d.on_orphan = stopped.append
+                await d.start()
+                try:
+                    return d.pid
+                finally:
+                    await d.stop()
+
+            new = asyncio.run(next_racker())
+            assert stopped == [pid] and not running(pid)
+            assert new is not None and new != pid
         finally:
             racker.kill()
             racker.wait(5)
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_bad_configuration_is_refused_with_dnsmasq_message(tmp_path: Path) -> None:
@@ -178,8 +209,8 @@ def test_dnsmasq_log_is_rotated_and_reopened(tmp_path: Path) -> None:
                         break
                 assert rotated.exists() and rotated.stat().st_size >= 2000
                 d.log_max = 1 << 30  # no second rotation while the new file is looked at
-                before = files.log.stat().st_size if files.log.exists() else 0
-                owner = rotated.stat().st_uid
+                before = files.log.stat().st_size
+                inode = files.log.stat().st_ino
                 got = await asyncio.to_thread(udhcpc, link.right_ns, link.right_if, tmp_path)
                 assert "bound 10.213.0.2" in got.stdout
                 for _ in range(100):  # dnsmasq writes into the new file (it reopened it)
@@ -187,8 +218,12 @@ def test_dnsmasq_log_is_rotated_and_reopened(tmp_path: Path) -> None:
                         break
                     await asyncio.sleep(0.05)
                 assert files.log.stat().st_size > before
-                assert files.log.stat().st_uid == owner
-                assert "DHCPACK" in files.log.read_text() + rotated.read_text()
+                assert files.log.stat().st_ino == inode  # the file dnsmasq keeps open
+                # dnsmasq made it after dropping root: it belongs to dnsmasq's own user
+                assert files.log.stat().st_uid == pwd.getpwnam(d.user).pw_uid != 0
+                fresh = files.log.read_bytes()
+                assert not fresh.startswith(b"\0")  # appended at the start, no hole
+                assert b"DHCPACK" in fresh + rotated.read_bytes()
             finally:
                 await d.stop()
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import os
+import pwd
+import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,20 +60,100 @@ class DnsmasqFiles:
     def spool(self) -> Path:
         return self.dir / "lease-events"
 
+    @property
+    def pid_file(self) -> Path:
+        """Where dnsmasq writes its pid (the rendered configuration's `pid-file`)."""
+        return self.dir / "dnsmasq.pid"
 
-def dnsmasq_argv(files: DnsmasqFiles, netns: str | None = None) -> list[str]:
+
+def dnsmasq_argv(files: DnsmasqFiles, netns: str | None = None, *,
+                 user: str = "dnsmasq", group: str = "nogroup") -> list[str]:
     """The command line (pure). Everything else is in the rendered configuration.
 
-    NOTE: `setpriv --pdeathsig` (util-linux) makes dnsmasq stop when the racker that started it
-    dies, even by SIGKILL: an orphaned dnsmasq kept serving the rack after racker had said DHCP
-    stops with it, and held the DHCP port against the next racker. The kernel forgets that
-    signal when a process changes its group, as dnsmasq does to "dip" by default: hence
-    `--group=root` beside `--user=root` (the lease hook writes racker's root-only spool)."""
-    argv = ["setpriv", "--pdeathsig", "TERM", "--",
-            "dnsmasq", "--keep-in-foreground", f"--conf-file={files.conf}",
-            f"--dhcp-script={files.hook}", f"--log-facility={files.log}", "--user=root",
-            "--group=root"]
+    dnsmasq binds its ports, opens its lease file, log and pid file as root, then runs as `user`
+    and `group`; only its helper that runs the lease hook stays root (the hook writes racker's
+    root-only spool)."""
+    argv = ["dnsmasq", "--keep-in-foreground", f"--conf-file={files.conf}",
+            f"--dhcp-script={files.hook}", f"--log-facility={files.log}", f"--user={user}",
+            f"--group={group}"]
     return ["ip", "netns", "exec", netns, *argv] if netns else argv
+
+
+def unprivileged_user() -> tuple[str, str]:
+    """The user and group dnsmasq runs as: Debian's `dnsmasq` user where the dnsmasq package
+    made it, else `nobody`; the group `nogroup` (dnsmasq's own default, `dip`, may own modems)."""
+    try:
+        pwd.getpwnam("dnsmasq")
+        user = "dnsmasq"
+    except KeyError:
+        user = "nobody"
+    try:
+        grp.getgrnam("nogroup")
+        group = "nogroup"
+    except KeyError:
+        group = "nobody"
+    return user, group
+
+
+def stop_orphan(files: DnsmasqFiles, timeout: float = 5.0) -> int | None:
+    """Stop a dnsmasq of this state folder that outlived the racker that started it; its pid.
+
+    NOTE: once dnsmasq changes its user the kernel forgets a parent-death signal, so a racker
+    killed with SIGKILL leaves its dnsmasq serving the rack and holding the DHCP port (under
+    systemd the service's cgroup is stopped whole). It is found by its pid file and its command
+    line, and stopped only when no racker is its parent: a running `racker serve` keeps its own.
+    ServiceError when another racker supervises it.
+    """
+    try:
+        pid = int(files.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    cmdline = _cmdline(pid)
+    if "dnsmasq" not in cmdline or f"--conf-file={files.conf}" not in cmdline:
+        return None  # an old pid file: the number belongs to another process by now
+    parent = _ppid(pid)
+    if parent is not None and parent > 1 and "racker" in _cmdline(parent):
+        raise ServiceError(f"racker's dnsmasq already runs for {files.state_dir} (pid {pid}, "
+                           f"supervised by pid {parent})",
+                           hint="stop 'racker serve' (systemctl stop racker-serve) first")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if running(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return ""
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, from /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, ppid = stat[stat.rfind(")") + 2:].split(" ")[:2]
+    return state, int(ppid)
+
+
+def _ppid(pid: int) -> int | None:
+    st = _stat(pid)
+    return st[1] if st else None
+
+
+def running(pid: int) -> bool:
+    """True when `pid` exists and has not exited (a zombie has)."""
+    st = _stat(pid)
+    return st is not None and st[0] != "Z"
 
 
 def check_config(files: DnsmasqFiles) -> None:
@@ -104,14 +188,21 @@ class Dnsmasq:
         self.restarts = 0
         self.log_max = LOG_MAX
         self.log_check_sec = LOG_CHECK_SEC
+        self.user, self.group = unprivileged_user()
+        self.on_orphan: Callable[[int], None] = lambda _pid: None
+        """Told the pid of a dnsmasq a killed racker left behind, once it was stopped."""
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
     async def start(self) -> None:
-        """Check the configuration, write the hook, start and keep dnsmasq running."""
+        """Check the configuration, stop an orphan, write the hook, start and keep dnsmasq
+        running."""
         check_config(self.files)
+        orphan = await asyncio.to_thread(stop_orphan, self.files)
+        if orphan is not None:
+            self.on_orphan(orphan)
         spool = LeaseSpool(self.files.spool, Store.in_state_dir(self.files.state_dir))
         spool.prepare()
         spool.collect()  # what a previous run left
@@ -134,30 +225,31 @@ class Dnsmasq:
                 self.rotate_log_if_full()
 
     def rotate_log_if_full(self) -> bool:
-        """Rotate dnsmasq.log once it has `log_max` bytes: renamed to dnsmasq.log.1 (the older
-        one deleted), a new file made with the old one's owner, and dnsmasq told to reopen it
-        (SIGUSR2). Whether it rotated."""
+        """Rotate dnsmasq.log once it has `log_max` bytes: copied to dnsmasq.log.1 (the older
+        copy replaced), then emptied in place. Whether it rotated.
+
+        NOTE: not renamed and reopened (SIGUSR2): dnsmasq no longer runs as root and cannot
+        open files in racker's private state folder; it appends (O_APPEND), so it goes on
+        writing at the start of the emptied file. Lines written between the copy and the
+        truncation are lost: a few at most, once per 8 MiB.
+        """
         log = self.files.log
         try:
-            st = log.stat()
+            if log.stat().st_size < self.log_max:
+                return False
+            old = log.with_name(log.name + ".1")
+            tmp = log.with_name(log.name + ".1.tmp")
+            shutil.copyfile(log, tmp)
+            os.replace(tmp, old)
+            with log.open("r+b") as f:
+                f.truncate(0)
         except FileNotFoundError:
             return False
-        proc = self._proc
-        if st.st_size < self.log_max or proc is None or proc.returncode is not None:
-            return False
-        log.replace(log.with_name(log.name + ".1"))
-        # NOTE: dnsmasq reopens its log after it dropped root: the file must already be its
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, st.st_mode & 0o777)
-        try:
-            os.fchown(fd, st.st_uid, st.st_gid)
-        finally:
-            os.close(fd)
-        proc.send_signal(signal.SIGUSR2)
         return True
 
     async def _spawn(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
-            *dnsmasq_argv(self.files, self.netns),
+            *dnsmasq_argv(self.files, self.netns, user=self.user, group=self.group),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     async def _watch(self) -> None:
