@@ -112,6 +112,25 @@ def _exec_path(path: Path) -> str:
     return f'"{_specifiers(escaped)}"'
 
 
+HOME = Path("/root")
+"""The service's home (root's, as systemd gives no HOME to a unit without User=)."""
+
+
+def _rw_paths(layout: Layout) -> str:
+    """`ReadWritePaths=` of the unit: the state folder, the hosts file, the configuration
+    folders; each quoted, the optional ones with `-`."""
+    env = dict(layout.environment)
+    hosts = Path(env.get("RACKER_HOSTS_FILE", "/etc/hosts"))
+    paths = [("", layout.state_dir), ("-", hosts), ("-", HOME / "flatcar-container-linux"),
+             ("-", HOME / "lokomotive")]
+    out = []
+    for optional, path in paths:
+        text = check_unit_value("a path of the unit", str(path))
+        escaped = _specifiers(text.replace("\\", "\\\\").replace('"', '\\"'))
+        out.append(f'"{optional}{escaped}"')
+    return " ".join(out)
+
+
 def render_serve_unit(layout: Layout) -> str:
     """The `racker-serve.service` unit (pure); InputError for a value that cannot go into it."""
     env = "".join(f"Environment={_quote(f'{k}={check_unit_value(k, v)}')}\n"
@@ -131,18 +150,26 @@ Restart=always
 RestartSec=5
 TimeoutStopSec=30
 EnvironmentFile=-{ENV_FILE}
-{env}UMask=0027
-# dnsmasq (started by racker serve) needs raw and packet sockets, port 67/69 and interface
-# configuration; it runs as root (--user=root) and racker must signal it, hence these
-# capabilities. ProtectHome and ProtectSystem=full are left out on purpose: racker writes the
-# flag files into the configuration folders under $HOME and the entries in /etc/hosts.
+{env}UMask=0077
+# Only what DHCP/PXE need: dnsmasq's raw and packet sockets, ports 67/69 and the interface's
+# address (NET_*), its switch to its own user once bound (SETUID, SETGID), and racker's signals
+# to it (KILL: it no longer runs as root).
 CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID \
-CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_KILL
+CAP_KILL
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET
 NoNewPrivileges=yes
-ProtectSystem=true
+# The whole file system read-only but racker's state, the hosts file it keeps entries in and
+# the configuration folders it writes flag files into ("-": those that exist).
+ProtectSystem=strict
+ProtectHome=read-only
+ReadWritePaths={_rw_paths(layout)}
 PrivateTmp=yes
 PrivateDevices=yes
+PrivateMounts=yes
+# racker sees only its own processes and dnsmasq's pids it started (it waits for them; it does
+# not read their /proc entries inside the service), and no other /proc file
+ProtectProc=invisible
+ProcSubset=pid
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
@@ -153,6 +180,10 @@ RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallFilter=@system-service
+SystemCallFilter=~@resources
+SystemCallErrorNumber=EPERM
 SystemCallArchitectures=native
 
 [Install]

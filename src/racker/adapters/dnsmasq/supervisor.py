@@ -13,13 +13,13 @@ import contextlib
 import grp
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from racker.adapters.dnsmasq.leasehook import LeaseSpool, hook_script
 from racker.adapters.fs.atomic import write_atomic
@@ -30,8 +30,37 @@ COLLECT_SEC = 0.05
 """How often the lease hook's spool is emptied into the store."""
 LOG_MAX = 8 << 20
 """Bytes of dnsmasq.log before it is rotated (dnsmasq.log.1 is the one older file kept)."""
-LOG_CHECK_SEC = 5.0
-"""How often the log's size is looked at."""
+
+
+class RotatingLog:
+    """An append-only log file racker writes, renamed to `<name>.1` when it reaches `max_bytes`.
+
+    NOTE: dnsmasq logs to its stderr (`--log-facility=-`) and racker writes the file: dnsmasq,
+    no longer root, could neither reopen a file in racker's private state folder after a
+    rotation nor would racker, without CAP_DAC_OVERRIDE, be allowed to empty a file dnsmasq owns.
+    """
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._f = self._open()
+
+    def _open(self) -> BinaryIO:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        return os.fdopen(fd, "ab")
+
+    def write(self, data: bytes) -> None:
+        """Append `data` (whole lines), then rotate when the file is full."""
+        self._f.write(data)
+        self._f.flush()
+        if self._f.tell() >= self.max_bytes:
+            self._f.close()
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            self._f = self._open()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._f.close()
 
 
 @dataclass(frozen=True)
@@ -72,9 +101,9 @@ def dnsmasq_argv(files: DnsmasqFiles, netns: str | None = None, *,
 
     dnsmasq binds its ports, opens its lease file, log and pid file as root, then runs as `user`
     and `group`; only its helper that runs the lease hook stays root (the hook writes racker's
-    root-only spool)."""
+    root-only spool). It logs to stderr, which racker writes to `files.log` (`RotatingLog`)."""
     argv = ["dnsmasq", "--keep-in-foreground", f"--conf-file={files.conf}",
-            f"--dhcp-script={files.hook}", f"--log-facility={files.log}", f"--user={user}",
+            f"--dhcp-script={files.hook}", "--log-facility=-", f"--user={user}",
             f"--group={group}"]
     return ["ip", "netns", "exec", netns, *argv] if netns else argv
 
@@ -187,7 +216,7 @@ class Dnsmasq:
         self._delay = backoff[0]
         self.restarts = 0
         self.log_max = LOG_MAX
-        self.log_check_sec = LOG_CHECK_SEC
+        self._pumps: set[asyncio.Task[None]] = set()
         self.user, self.group = unprivileged_user()
         self.on_orphan: Callable[[int], None] = lambda _pid: None
         """Told the pid of a dnsmasq a killed racker left behind, once it was stopped."""
@@ -215,42 +244,33 @@ class Dnsmasq:
 
     async def _collect(self) -> None:
         assert self._spool is not None
-        loop = asyncio.get_running_loop()
-        checked = loop.time()
         while True:
             await asyncio.sleep(COLLECT_SEC)
             self._spool.collect()
-            if loop.time() - checked >= self.log_check_sec:
-                checked = loop.time()
-                self.rotate_log_if_full()
 
-    def rotate_log_if_full(self) -> bool:
-        """Rotate dnsmasq.log once it has `log_max` bytes: copied to dnsmasq.log.1 (the older
-        copy replaced), then emptied in place. Whether it rotated.
-
-        NOTE: not renamed and reopened (SIGUSR2): dnsmasq no longer runs as root and cannot
-        open files in racker's private state folder; it appends (O_APPEND), so it goes on
-        writing at the start of the emptied file. Lines written between the copy and the
-        truncation are lost: a few at most, once per 8 MiB.
-        """
-        log = self.files.log
+    async def _pump_log(self, proc: asyncio.subprocess.Process) -> None:
+        """dnsmasq's log lines (its stderr) into dnsmasq.log, rotated at `log_max` bytes."""
+        assert proc.stderr is not None
+        log = RotatingLog(self.files.log, self.log_max)
         try:
-            if log.stat().st_size < self.log_max:
-                return False
-            old = log.with_name(log.name + ".1")
-            tmp = log.with_name(log.name + ".1.tmp")
-            shutil.copyfile(log, tmp)
-            os.replace(tmp, old)
-            with log.open("r+b") as f:
-                f.truncate(0)
-        except FileNotFoundError:
-            return False
-        return True
+            while True:
+                try:
+                    line = await proc.stderr.readline()
+                except ValueError:  # a line longer than the reader's buffer: take a part
+                    line = await proc.stderr.read(1 << 16)
+                if not line:
+                    return
+                log.write(line)
+        finally:
+            log.close()
 
     async def _spawn(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
             *dnsmasq_argv(self.files, self.netns, user=self.user, group=self.group),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        pump = asyncio.create_task(self._pump_log(self._proc))
+        self._pumps.add(pump)
+        pump.add_done_callback(self._pumps.discard)
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -294,6 +314,9 @@ class Dnsmasq:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        for pump in list(self._pumps):  # they end with dnsmasq's stderr
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(pump, 5)
         if self._spool is not None:
             self._spool.close()  # with the last calls, made while dnsmasq stopped
             self._spool = None
