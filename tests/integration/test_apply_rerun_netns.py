@@ -61,7 +61,7 @@ def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:
     require_tool("ssh")
     require_tool("dnsmasq")
     paths = configured_rack(tmp_path / "rack", 2)
-    key = paths.home / ".ssh" / "id_rsa"
+    key = paths.ssh_key
     key.with_suffix(".pub").unlink()
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     node_dir = tmp_path / "node"

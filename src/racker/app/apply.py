@@ -237,7 +237,7 @@ async def rerun_ignition(ssh: SshRunner, node: PlannedNode, trust: HostTrust) ->
     """Mark the node's next boot as a first boot and reboot it (Ignition runs again)."""
     code, err = await ssh.run(node.ip, FIRST_BOOT, trust)
     if code != 0:
-        hint = "check that the node is up and accepts ~/.ssh/id_rsa for core"
+        hint = "check that the node is up and accepts racker's SSH key for core"
         if "Host key verification failed" in err or "HOST IDENTIFICATION HAS CHANGED" in err:
             hint = ("the node's SSH host key is not the one it reported at its first boot "
                     f"({trust.known_hosts}): another machine may answer on {node.ip}; if the "

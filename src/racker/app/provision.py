@@ -164,10 +164,11 @@ class Provisioner:
     # --- preparation -------------------------------------------------------------------------
 
     def _ensure_ssh_key(self) -> None:
-        """The nodes' configs carry ~/.ssh/id_rsa.pub; make the key pair when there is none."""
-        if not (self.paths.home / ".ssh" / "id_rsa.pub").exists():
-            gen_ssh_key(self.paths.home, run=_quiet_run)
-            self.say(f"Created the SSH key {self.paths.home / '.ssh' / 'id_rsa'} for the nodes")
+        """The nodes' configs carry the management key's public half; make the key pair when
+        there is none (ed25519, `~/.ssh/id_ed25519` unless RACKER_SSH_KEY names another)."""
+        if not self.paths.ssh_public_key.exists():
+            gen_ssh_key(self.paths.ssh_key, run=_quiet_run)
+            self.say(f"Created the SSH key {self.paths.ssh_key} for the nodes")
 
     def _fetch_assets(self) -> None:
         s = self.settings

@@ -115,7 +115,7 @@ def apply_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
     settings = Settings.from_env()
     p = provisioner(paths, ap.plan, out, settings=settings)
     # RACKER_SSH_USER: the nodes' user is `core`; tests log in to an sshd as another user
-    ssh = OpenSsh(paths.home / ".ssh" / "id_rsa", user=os.environ.get("RACKER_SSH_USER", "core"))
+    ssh = OpenSsh(paths.ssh_key, user=os.environ.get("RACKER_SSH_USER", "core"))
     return Executor(paths, p.session, ssh, out, boot_timeout=900.0 * settings.timeout_scale)
 
 
