@@ -4,6 +4,7 @@ stall it: a node still installs, and every stalled connection is closed in bound
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import socket
@@ -57,6 +58,14 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
+    with serving(tmp_path, LIMITS) as s:
+        yield s
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, limits: Limits) -> Iterator[Served]:
+    """The boot server on loopback in a thread of its own, stopped after the block (it must
+    end within 15 s whatever its clients do)."""
     assets = tmp_path / "assets" / "flatcar" / "1.0.0"
     assets.mkdir(parents=True)
     with (assets / "image.bin.bz2").open("wb") as f:
@@ -74,7 +83,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
             store = Store(db)
             app = create_app(BootServerConfig(f"http://127.0.0.1:{port}", tmp_path / "assets"),
                              StaticCatalog([NODE]), store)
-            s = server(app, "127.0.0.1", port, limits=LIMITS)
+            s = server(app, "127.0.0.1", port, limits=limits)
             holder["server"] = s
             task = asyncio.create_task(s.serve())
             while not s.started:
@@ -92,6 +101,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     finally:
         holder["server"].should_exit = True  # type: ignore[attr-defined]
         t.join(15)
+        assert not t.is_alive(), "the boot server did not stop"
 
 
 def closed_by_server(s: socket.socket) -> bool:
@@ -202,3 +212,17 @@ def test_downloads_per_client_and_request_body_are_bounded(served: Served) -> No
 
         r = c.post("/racker/v1/self/events", content=body())
         assert r.status_code == 413
+
+
+def test_the_server_stops_while_a_download_stalls(tmp_path: Path) -> None:
+    # a client that stopped reading would hold the stop for send_wait (here: 10 minutes)
+    patient = Limits(header_timeout=600.0, send_wait=600.0, transfer_deadline=3600.0)
+    with serving(tmp_path, patient) as served:
+        s = served.connect("127.0.7.1", rcvbuf=4096)
+        s.sendall(b"GET /assets/flatcar/1.0.0/image.bin.bz2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(12) == b"HTTP/1.1 200"
+        silent = served.connect("127.0.7.2")  # and one that never sends anything
+        wait_until("both connections held", lambda: served.connections() == 2, 10)
+    # `serving` asserted that the server ended within 15 s
+    s.close()
+    silent.close()

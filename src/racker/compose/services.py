@@ -56,6 +56,7 @@ class RackServices:
             yield
         finally:
             web.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError, SystemExit):
+            # NOTE: TimeoutError too: the stop must go on (dnsmasq) whatever a client holds
+            with contextlib.suppress(asyncio.CancelledError, SystemExit, TimeoutError):
                 await asyncio.wait_for(task, 10)
             await dnsmasq.stop()

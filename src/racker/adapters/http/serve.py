@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -50,7 +51,7 @@ class Limits:
 
 
 def _enable_pathsend(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop,
-                     limits: Limits) -> None:
+                     limits: Limits, closing: asyncio.Event) -> None:
     scope: dict[str, Any] = cycle.scope  # type: ignore[assignment]
     scope["extensions"] = {**scope.get("extensions", {}), PATHSEND: {}}
     original = cycle.send
@@ -67,7 +68,7 @@ def _enable_pathsend(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoo
                 return
             cycle.conn.send_with_data_passthrough(h11.Data(data=_Sized(size)))  # type: ignore[arg-type]
             try:
-                await _send_file(loop, cycle.transport, f, size, limits)
+                await _send_file(loop, cycle.transport, f, size, limits, closing)
             except (ConnectionError, RuntimeError, OSError, TimeoutError):
                 cycle.disconnected = True
                 cycle.transport.abort()  # close() would wait for a client that does not read
@@ -85,8 +86,9 @@ BURST = 64 << 20
 
 
 async def _send_file(loop: asyncio.AbstractEventLoop, transport: asyncio.Transport,
-                     f: BinaryIO, size: int, limits: Limits) -> None:
-    """The whole file into the transport's socket.
+                     f: BinaryIO, size: int, limits: Limits, closing: asyncio.Event) -> None:
+    """The whole file into the transport's socket; ConnectionAbortedError once `closing` is
+    set (the server stops: it must not wait for clients that do not read).
 
     NOTE: sendfile(2) runs in worker threads while the socket takes data (several downloads
     use several cores; sendfile runs without the GIL), but a thread never waits for a client:
@@ -110,10 +112,29 @@ async def _send_file(loop: asyncio.AbstractEventLoop, transport: asyncio.Transpo
         if offset < size:  # the socket is full: the event loop waits for the client
             count = min(size - offset, WAIT_CHUNK)
             wait = max(0.0, min(limits.send_wait, deadline - loop.time()))
-            sent = await asyncio.wait_for(loop.sendfile(transport, f, offset, count), wait)
+            sent = await _until(loop.sendfile(transport, f, offset, count), closing, wait)
             if sent == 0:
                 raise ConnectionError("the client closed the connection")
             offset += sent
+
+
+async def _until(step: Coroutine[Any, Any, int], closing: asyncio.Event, timeout: float) -> int:
+    """`step`'s result, unless `closing` is set or `timeout` passes first (then it is
+    cancelled: TimeoutError or ConnectionAbortedError)."""
+    inner = asyncio.ensure_future(step)
+    stop = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({inner, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not inner.done():
+            inner.cancel()
+            await asyncio.wait({inner})  # never raises: the outer task's own cancel stays
+    if inner.cancelled():
+        if closing.is_set():
+            raise ConnectionAbortedError("the server stops")
+        raise TimeoutError("the client stopped reading")
+    return inner.result()
 
 
 def _send_burst(sock_fd: int, file_fd: int, offset: int, size: int) -> int:
@@ -143,6 +164,7 @@ class SendfileH11Protocol(H11Protocol):
     """
 
     _read_timer: asyncio.TimerHandle | None = None
+    _closing: asyncio.Event | None = None
 
     @property
     def limits(self) -> Limits:
@@ -150,6 +172,7 @@ class SendfileH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._closing = asyncio.Event()
         self._arm_read_timer()
 
     def data_received(self, data: bytes) -> None:
@@ -161,13 +184,22 @@ class SendfileH11Protocol(H11Protocol):
         before = self.cycle
         super().handle_events()
         if self.cycle is not None and self.cycle is not before:
-            _enable_pathsend(self.cycle, self.loop, self.limits)
+            assert self._closing is not None
+            _enable_pathsend(self.cycle, self.loop, self.limits, self._closing)
         if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
             self._disarm_read_timer()  # the whole request is in (or the connection is done)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_read_timer()
+        if self._closing is not None:
+            self._closing.set()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The server stops: a download in progress is dropped rather than waited for."""
+        super().shutdown()
+        if self._closing is not None:
+            self._closing.set()
 
     def _arm_read_timer(self) -> None:
         if self._read_timer is None:
