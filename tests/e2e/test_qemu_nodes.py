@@ -224,6 +224,9 @@ def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | N
         try:
             boot_start = time.monotonic()
             for node in nodes:
+                # as racker's engine records before it powers a node on from the network: the
+                # node's install window, in which the boot server serves its installer
+                store.add(node.spec.mac, EventKind.STAGE, stage="pxe")
                 node.power_event(PowerEvent.ON)
             while time.monotonic() < boot_start + deadline:
                 for _, mac, _ in NODES:

@@ -79,8 +79,9 @@ def _enable_pathsend(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoo
 
 
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="sendfile")
-WAIT_CHUNK = 1 << 20
-"""Bytes sent by the event loop once a client's socket was full, before threads take over."""
+WAIT_CHUNK = 1 << 16
+"""Bytes the event loop sends once a client's socket was full (it waits for the socket to take
+more), before threads take over again: small, so that the threads send the bulk."""
 BURST = 64 << 20
 """Bytes one thread sends at most before the deadline is checked again."""
 
