@@ -23,7 +23,7 @@ UNIT = "etc/systemd/system/racker-serve.service"
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RACKER_STATE_DIR", "RACKER_OEM_DIR", "RACKER_HOSTS_FILE",
-                 "RACKER_VERSION_FILE", "RACKER_PACKAGE_INDEX"):
+                 "RACKER_VERSION_FILE", "RACKER_PACKAGE_INDEX", "RACKER_SSH_KEY"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -122,9 +122,12 @@ def test_path_overrides_go_into_the_unit(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("RACKER_STATE_DIR", "/srv/rack state")
     monkeypatch.setenv("RACKER_VERSION_FILE", "/srv/racker/VERSION")
     monkeypatch.setenv("RACKER_OEM_DIR", "/srv/oem-100%h")
+    monkeypatch.setenv("RACKER_SSH_KEY", "/etc/racker/id_ed25519")
     rc, _, err = _racker(capsys, "install", "-root", str(tmp_path), "-bin-dir", "")
     assert rc == 0, err
     unit = (tmp_path / UNIT).read_text()
+    assert "Environment=RACKER_SSH_KEY=/etc/racker/id_ed25519\n" in unit
+    assert 'ReadWritePaths="/srv/rack state" "-/etc/hosts" ' in unit
     assert 'Environment="RACKER_STATE_DIR=/srv/rack state"\n' in unit
     assert "Environment=RACKER_VERSION_FILE=/srv/racker/VERSION\n" in unit
     assert "Environment=RACKER_OEM_DIR=/srv/oem-100%%h\n" in unit

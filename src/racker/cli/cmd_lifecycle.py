@@ -206,7 +206,7 @@ def get(argv: Sequence[str]) -> int:
 # NOTE: RACKER_PACKAGE_INDEX is not among them: the unit is world-readable and the index URL may
 # carry a token; 'racker serve' never installs anything.
 _PATH_SETTINGS = ("RACKER_STATE_DIR", "RACKER_OEM_DIR", "RACKER_HOSTS_FILE",
-                  "RACKER_VERSION_FILE")
+                  "RACKER_VERSION_FILE", "RACKER_SSH_KEY")
 
 
 def _layout(p: Parsed) -> Layout:
