@@ -317,3 +317,22 @@ def test_requests_record_their_client_and_whether_it_is_the_node(tmp_path: Path,
     own, other = store.events(NODE.mac)
     assert own.detail["client"] == NODE.ip and "foreign" not in own.detail
     assert other.detail["client"] == "172.24.213.66" and other.detail["foreign"] is True
+
+
+def test_a_reinstall_at_once_is_acted_on_again(tmp_path: Path, store: Store) -> None:
+    # a retry right after a failed boot: a new install window, then a new first boot
+    reports: list[tuple[str, EventKind]] = []
+
+    async def go() -> list[bool]:
+        out = []
+        async with make_client(tmp_path, store, reports=reports) as c:
+            for event in ("installed", "booted", "installed", "booted"):
+                if event == "installed":
+                    open_window(store)
+                r = await c.post("/racker/v1/self/events", content=json.dumps({"event": event}))
+                assert r.status_code == 200, r.text
+                out.append(r.json().get("repeat", False))
+        return out
+
+    assert asyncio.run(go()) == [False] * 4
+    assert [k for _, k in reports] == [EventKind.INSTALLED, EventKind.BOOTED] * 2

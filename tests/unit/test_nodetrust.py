@@ -65,3 +65,10 @@ def test_gate_memory_is_bounded() -> None:
     for i in range(70000):
         gate.acted(f"m{i}", EventKind.BOOTED)
     assert len(gate._last) <= 65537
+
+
+def test_gate_epochs() -> None:
+    gate = ReportGate(lambda: 0.0)
+    gate.acted("a", EventKind.INSTALLED, epoch=7)
+    assert gate.repeat("a", EventKind.INSTALLED, epoch=7)
+    assert not gate.repeat("a", EventKind.INSTALLED, epoch=9)  # a new install window

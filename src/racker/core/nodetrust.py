@@ -35,6 +35,14 @@ def opens_window(e: Event) -> bool:
     return e.kind is EventKind.STAGE and e.stage == OPENS_STAGE
 
 
+def report_epoch_kinds(kind: EventKind) -> tuple[frozenset[EventKind], str | None]:
+    """Which events start a new epoch of reports of `kind` (`ReportGate`): the window's opening
+    for `installed`, an `installed` for `booted`."""
+    if kind is EventKind.INSTALLED:
+        return frozenset({EventKind.STAGE}), OPENS_STAGE
+    return frozenset({EventKind.INSTALLED}), None
+
+
 def in_install_window(last: Event | None, now: float, limit: float = INSTALL_WINDOW) -> bool:
     """Whether a node whose newest window event is `last` is being installed at `now`."""
     return last is not None and opens_window(last) and 0 <= now - last.ts <= limit
@@ -42,27 +50,31 @@ def in_install_window(last: Event | None, now: float, limit: float = INSTALL_WIN
 
 @dataclass
 class ReportGate:
-    """Acts on each node's report of one kind at most once per `interval` seconds.
+    """Acts on each node's report of one kind at most once per `interval` seconds and epoch.
 
     A repeat within the interval (a retrying installer, a flood of spoofed `booted`) is answered
-    without calling the engine or writing an event again.
+    without calling the engine or writing an event again. The epoch is what makes a report new
+    whatever the time: for `installed` the install window it belongs to, for `booted` the
+    install before it (a node reinstalled at once reports both again).
     """
 
     clock: Callable[[], float]
     interval: float = 30.0
-    _last: dict[tuple[str, EventKind], float] = field(default_factory=dict)
+    _last: dict[tuple[str, EventKind], tuple[float, int]] = field(default_factory=dict)
 
-    def repeat(self, mac: str, kind: EventKind) -> bool:
-        """Whether this report repeats one acted on less than `interval` seconds ago."""
+    def repeat(self, mac: str, kind: EventKind, epoch: int = 0) -> bool:
+        """Whether this report repeats one of the same epoch acted on less than `interval`
+        seconds ago."""
         seen = self._last.get((mac, kind))
-        return seen is not None and 0 <= self.clock() - seen < self.interval
+        return (seen is not None and seen[1] == epoch
+                and 0 <= self.clock() - seen[0] < self.interval)
 
-    def acted(self, mac: str, kind: EventKind) -> None:
+    def acted(self, mac: str, kind: EventKind, epoch: int = 0) -> None:
         """Remember that the report was acted on now."""
         if len(self._last) > 65536:  # bounded whatever arrives: forget the oldest half
-            for key in sorted(self._last, key=self._last.__getitem__)[:32768]:
+            for key in sorted(self._last, key=lambda k: self._last[k][0])[:32768]:
                 del self._last[key]
-        self._last[(mac, kind)] = self.clock()
+        self._last[(mac, kind)] = (self.clock(), epoch)
 
     def forget(self, mac: str, kind: EventKind) -> None:
         """Acting failed: the next report of this kind is acted on again."""

@@ -50,14 +50,15 @@ def api_routes(s: Served) -> list[Route]:
             keys = parse_host_keys(body.get("host_keys"))
             if keys:
                 detail["host_keys"] = list(keys)
-        if s.gate.repeat(node.mac, kind):
+        epoch = s.report_epoch(node, kind)
+        if s.gate.repeat(node.mac, kind, epoch):
             # a retry, or a flood: answered, but the BMC is not driven again
             s.record(request, node, 200)
             return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True,
                                  "repeat": True})
         if kind is EventKind.INSTALLED:
             s.check_install_window(node, "the report 'installed'")
-        s.gate.acted(node.mac, kind)
+        s.gate.acted(node.mac, kind, epoch)
         s.record(request, node, 200)
         try:
             await s.on_report(node, kind)

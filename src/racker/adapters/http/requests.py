@@ -22,6 +22,7 @@ from racker.core.nodetrust import (
     WINDOW_KINDS,
     ReportGate,
     in_install_window,
+    report_epoch_kinds,
 )
 from racker.errors import InputError, RackerError
 
@@ -179,6 +180,13 @@ class Served:
                             hint="a node is installed only while 'racker bootstrap', 'racker "
                                  "apply', 'racker node reprovision' or 'racker pxe-boot' runs "
                                  "for it")
+
+    def report_epoch(self, node: BootNode, kind: EventKind) -> int:
+        """The id of the event that began the current epoch of `node`'s reports of `kind`
+        (0: none yet); see `ReportGate`."""
+        kinds, stage = report_epoch_kinds(kind)
+        last = self.store.last_of(node.mac, kinds, stage=stage)
+        return last.id if last is not None else 0
 
     def check_management(self, request: Request, node: BootNode | None = None) -> None:
         """Forbidden unless the request comes from this machine (loopback or the management
