@@ -28,3 +28,16 @@ def test_timeline_relative_times() -> None:
     assert lines[0] == "1970-01-01 00:01:40.000  +    0.00s  stage pxe started"
     assert lines[1] == "1970-01-01 00:01:42.500  +    2.50s  node reported installed"
     assert timeline_lines([]) == []
+
+
+def test_timeline_orders_by_event_time_not_insertion() -> None:
+    # The lease hook's spool reaches the store after the boot server's request it preceded.
+    lines = timeline_lines([ev(1, 101.00, EventKind.REQUEST, path="/boot.ipxe", status=200,
+                               client="10.0.0.2"),
+                            ev(2, 100.96, EventKind.LEASE, action="add", ip="10.0.0.2"),
+                            ev(3, 101.00, EventKind.STAGE, "ipxe")], utc=True)
+    assert lines == [
+        "1970-01-01 00:01:40.960  +    0.00s  DHCP lease add 10.0.0.2",
+        "1970-01-01 00:01:41.000  +    0.04s  HTTP /boot.ipxe → 200 from 10.0.0.2",
+        "1970-01-01 00:01:41.000  +    0.04s  stage ipxe started",
+    ]

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sysconfig
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,8 +135,17 @@ def cmd_exec(argv: Sequence[str]) -> int:
     rd = state.rack_dir(_rack_name(head[0] if head else None))
     t = state.load_topology(rd)
     env = {**os.environ, **mirrorserve.exec_env(rd.root), **rd.exec_env()}
+    env["PATH"] = state.path_with_first(env.get("PATH", ""), own_bin_dir())
     os.execvpe("ip", ["ip", "netns", "exec", t.mgmt_ns, *cmd], env)
     return 127  # not reached
+
+
+def own_bin_dir() -> str:
+    """The folder racker-sim's own console scripts (racker, ipmi, racker-sim) were installed
+    in: a virtual environment's `bin` works without being activated."""
+    # NOTE: not dirname(sys.argv[0]): under `sudo` or a symlink that can be anywhere, while the
+    # scripts folder is where pip put racker's entry points beside racker-sim's.
+    return sysconfig.get_path("scripts")
 
 
 def cmd_fault(argv: Sequence[str]) -> int:

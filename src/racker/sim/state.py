@@ -111,6 +111,12 @@ class RackDir:
         }
 
 
+def path_with_first(path: str, folder: str) -> str:
+    """`PATH` with `folder` first and not repeated later (empty entries dropped)."""
+    rest = [p for p in path.split(os.pathsep) if p and p != folder]
+    return os.pathsep.join([folder, *rest])
+
+
 def rack_dir(name: str, env: dict[str, str] | None = None) -> RackDir:
     """The state dir of rack `name`."""
     return RackDir(base_dir(env) / check_rack_name(name))
