@@ -80,6 +80,17 @@ def rack_bmcs(paths: Paths, pxe_interface: str, *, retry_sec: float,
                     wait_for_answer=wait_for_answer, warn=warn)
 
 
+def helper_bmcs(paths: Paths, pxe_interface: str, credentials: Credentials, *, retry_sec: float,
+                timeout: float | None) -> RackBmcs:
+    """The `ipmi` helper's BMCs for its built-in subcommands: reported as they answer (no
+    waiting for a BMC that is found but silent), `timeout` seconds per attempt (IPMI_TIMEOUT;
+    None: the driver's default)."""
+    opts = DriverOptions(retries=1) if timeout is None else DriverOptions(timeout=timeout,
+                                                                          retries=1)
+    return rack_bmcs(paths, pxe_interface, retry_sec=retry_sec, credentials=credentials,
+                     options=opts, wait_for_answer=False)
+
+
 def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
             retry_sec: float | None = None, warn: Warn = warn_on_stderr) -> RackControl:
     """What the engine drives `plan`'s BMCs with; `retry_sec` bounds the search for a BMC
