@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from racker.adapters.bmc.control import RackControl, bmc_ref
 from racker.adapters.bmc.interfaces import DriverOptions
 from racker.adapters.bmc.locate import Locator
 from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
+from racker.adapters.fs import runlock
 from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
@@ -56,6 +58,17 @@ def credentials(paths: Paths) -> Credentials:
 def secret_from_file(path: Path, what: str) -> str:
     """A secret's first line from a file only its owner can read (InputError otherwise)."""
     return read_secret_file(path, what)
+
+
+def run_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
+    """Held while `racker bootstrap` or `racker apply` provisions: a second one is refused at
+    once, naming the first (`<state>/run.lock`, released by the kernel when it ends)."""
+    return runlock.held(paths.state_dir / "run.lock", command)
+
+
+def serve_lock(paths: Paths) -> AbstractContextManager[None]:
+    """Held while `racker serve` runs: a second serve is refused at once (`<state>/serve.lock`)."""
+    return runlock.held(paths.state_dir / "serve.lock", "racker serve")
 
 
 def store(paths: Paths) -> Store:
