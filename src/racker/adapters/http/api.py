@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from racker.adapters.http.requests import NotFound, Served, client_of
+from racker.adapters.http.requests import NotFound, Served, client_of, read_body
 from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
 from racker.errors import InputError
@@ -37,7 +37,7 @@ def api_routes(s: Served) -> list[Route]:
         node = reporting_node(request)
         s.check_source(request, node)
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(await read_body(request) or b"{}")
             kind = _REPORTS[body["event"]]
         except (ValueError, KeyError, TypeError) as e:
             raise InputError("the body must be JSON like {\"event\": \"installed\"}",

@@ -21,6 +21,7 @@ from racker.adapters.http.requests import (
     NodeReport,
     NotFound,
     Served,
+    TooLarge,
     accept_report,
 )
 from racker.core.bootnode import Catalog
@@ -32,6 +33,7 @@ STATUS: tuple[tuple[type[RackerError], int], ...] = (
     (InputError, 400),
     (Forbidden, 403),
     (NotFound, 404),
+    (TooLarge, 413),
     (BmcError, 502),
     (RackerError, 500),
 )

@@ -35,6 +35,31 @@ class BootServerConfig:
     ignition_from_any_source: bool = False
 
 
+MAX_BODY = 4 << 20
+"""Bytes a request body may have: room for a node's hardware inventory or a log excerpt
+(hundreds of kB), far below what would let a client fill the management node's memory."""
+
+
+class TooLarge(RackerError):
+    """A request body past `MAX_BODY` (answered 413 before the rest is read)."""
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request's body, refused with TooLarge once it passes `limit` bytes: at once for a
+    declared Content-Length, else as the chunks arrive (nothing past the limit is kept)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the request body has {declared} bytes, more than {limit} accepted")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the request body has more than {limit} bytes accepted")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class NotFound(RackerError):
     """The boot server knows no such node or file."""
 
