@@ -106,7 +106,12 @@ def test_dnsmasq_killed_during_a_bootstrap_is_restarted_and_nothing_is_lost(
         assert "Traceback" not in out
 
 
-def test_sigterm_stops_a_bootstrap_cleanly_and_the_next_one_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code", "said"), [
+    (signal.SIGTERM, 128 + signal.SIGTERM, "racker: stopped (SIGTERM)"),
+    (signal.SIGINT, 130, "racker: interrupted"),  # Ctrl-C
+])
+def test_sigterm_stops_a_bootstrap_cleanly_and_the_next_one_resumes(
+        tmp_path: Path, sig: signal.Signals, code: int, said: str) -> None:
     with sim_rack(tmp_path, 3) as rack:
         slow = rack.nodes()[2]
         # one node never reports: the run is surely still going when it is stopped
@@ -118,14 +123,14 @@ def test_sigterm_stops_a_bootstrap_cleanly_and_the_next_one_resumes(tmp_path: Pa
                      lambda: any(e.kind is EventKind.INSTALLED for e in rack.events(
                          slow["primary_mac"])), timeout=180, every=0.3)
             assert dnsmasq_pids(rack)
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
             out, err = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        assert proc.returncode == 128 + signal.SIGTERM, out + err
-        assert "racker: stopped (SIGTERM)" in err and "Traceback" not in out + err
+        assert proc.returncode == code, out + err
+        assert said in err and "Traceback" not in out + err
         # a clean stop: dnsmasq stopped, the run's event log written, every BMC session closed
         assert dnsmasq_pids(rack) == []
         logs = sorted((rack.folder / "logs").iterdir())
