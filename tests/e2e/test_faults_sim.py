@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -32,20 +33,20 @@ def wait_for(what: str, cond: Callable[[], object], timeout: float = 120.0,
     return time.monotonic() - start
 
 
-def dnsmasq_pids(rack: SimRack) -> list[int]:
+def dnsmasq_pids(rack: SimRack, state: Path | None = None) -> list[int]:
     """racker's dnsmasq for this rack's state folder (not the simulator's, not other tests'),
     the main process only (its lease-script helper is a fork with the same command line)."""
-    conf = f"--conf-file={rack.state / 'dnsmasq' / 'dnsmasq.conf'}"
+    conf = f"--conf-file={(state or rack.state) / 'dnsmasq' / 'dnsmasq.conf'}"
     out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            pstate = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if argv and argv[0].endswith(b"dnsmasq") and conf.encode() in argv and state != "Z":
+        if argv and argv[0].endswith(b"dnsmasq") and conf.encode() in argv and pstate != "Z":
             out.append(int(pid))
     return [p for p in out if _ppid(p) not in out]
 
@@ -142,3 +143,37 @@ def test_sigterm_stops_a_bootstrap_cleanly_and_the_next_one_resumes(
         assert r.returncode == 0, r.stdout + r.stderr
         assert "Continuing the interrupted bootstrap" in r.stdout
         assert rack.flag_files() == {s["primary_mac"] for s in rack.nodes()}
+
+
+@pytest.mark.parametrize("size", ["48k", "512k"])  # full while fetching assets; while installing
+def test_a_full_state_filesystem_is_named_and_a_rerun_with_space_completes(
+        tmp_path: Path, size: str) -> None:
+    small = tmp_path / "small-state"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(small)],
+                   check=True)
+    try:
+        with sim_rack(tmp_path, 2) as rack:
+            extra = {"RACKER_STATE_DIR": str(small)}
+            r = rack.racker(*BOOTSTRAP, extra=extra)
+            assert r.returncode == 1, r.stdout + r.stderr
+            assert f"racker: error: {small}" in r.stderr, r.stderr
+            assert "free space on the state folder's filesystem" in r.stderr
+            assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+            # nothing half-written: no partial download published, the store readable
+            flatcar = small / "assets" / "flatcar"
+            published = [v for v in flatcar.iterdir() if not v.is_symlink()] \
+                if flatcar.is_dir() else []
+            assert all(v.name != ".partial" and not v.name.startswith(".partial-")
+                       and (v / ".complete").exists() for v in published), published
+            if (small / "racker.db").exists():
+                with sqlite3.connect(small / "racker.db") as db:
+                    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+                db.close()
+            assert not dnsmasq_pids(rack, small)
+            subprocess.run(["mount", "-o", "remount,size=256m", str(small)], check=True)
+            r = rack.racker(*BOOTSTRAP, extra=extra)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert rack.flag_files() == {s["primary_mac"] for s in rack.nodes()}
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
