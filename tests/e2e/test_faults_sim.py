@@ -177,3 +177,24 @@ def test_a_full_state_filesystem_is_named_and_a_rerun_with_space_completes(
             assert rack.flag_files() == {s["primary_mac"] for s in rack.nodes()}
     finally:
         subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_a_lossy_rack_is_provisioned_through_by_retries(tmp_path: Path) -> None:
+    """Every BMC drops 30 % of its datagrams (bmc-lossy), every node's link 5 % of its DHCP and
+    TFTP datagrams (net-lossy): the bootstrap completes without a failure or a retry round."""
+    with sim_rack(tmp_path, 3) as rack:
+        for s in rack.nodes():
+            rack.sim("fault", s["node"], "bmc-lossy", "--name", rack.name)
+            rack.sim("fault", s["node"], "net-lossy", "--name", rack.name)
+        started = time.monotonic()
+        # NOTE: a real rack's stage deadlines (the other lite tests use 0.02): a node
+        # whose link loses 5 % of its TFTP blocks waits out the PXE ROM's 2 s timer some 30
+        # times for ipxe.efi, as a real one would. racker's own calls are not given longer.
+        r = rack.racker(*BOOTSTRAP, extra={"RACKER_TIMEOUT_SCALE": "1"}, timeout=900)
+        print(f"lossy_bootstrap_s={time.monotonic() - started:.1f}")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "➤ OS installation via PXE (3/3)... ✓ done" in r.stdout, r.stdout
+        assert rack.flag_files() == {s["primary_mac"] for s in rack.nodes()}
+        assert not [e for e in rack.events() if e.kind is EventKind.ERROR]
+        assert all({"bmc-lossy", "net-lossy"} <= set(s["faults"]) for s in rack.nodes()), \
+            rack.nodes()

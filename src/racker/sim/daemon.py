@@ -30,7 +30,10 @@ from racker.sim.vbmc.server import VirtualBmc, bind_udp_in_netns
 
 BMC_SLOW_DELAY = 1.5
 """Seconds a slow BMC takes per answer (ipmitool's own retry timer is 1 s, doubling)."""
-BMC_FAULTS = ("bmc-down", "bmc-slow", "bmc-bad-credentials", "bmc-no-session", "boot-flag-lost")
+BMC_FAULTS = ("bmc-down", "bmc-slow", "bmc-bad-credentials", "bmc-no-session", "boot-flag-lost",
+              "bmc-lossy")
+BMC_LOSSY_RATE = 0.3
+"""The share of datagrams a `bmc-lossy` BMC drops."""
 
 HOOK = """#!/bin/sh
 # racker-sim BMC DHCP hook (udhcpc -s). It configures only the interface of the namespace it
@@ -187,6 +190,8 @@ class Simulator:
                 faults.reject_auth = on
             elif kind == "bmc-no-session":
                 faults.no_session = on
+            elif kind == "bmc-lossy":
+                faults.loss = BMC_LOSSY_RATE if on else 0.0
             else:
                 faults.lose_boot_flags = on
             target = self.bmc_faults[s.name]
