@@ -34,7 +34,7 @@ from racker.core.render.installer import InstallerSettings, booted_report_clc, i
 from racker.sim.mirror.build import sim_signing_key
 from racker.sim.net.netns import call_in_netns, list_netns, netns_pids
 from racker.sim.nodes.chassis import BootDevice, PowerEvent
-from racker.sim.nodes.qemu import QemuNode, QemuSpec, attach_commands, pick_accel
+from racker.sim.nodes.qemu import Firmware, QemuNode, QemuSpec, attach_commands, pick_accel
 from racker.sim.nodes.testos import ensure_testos, publish_testos
 from tests.conftest import require_root, require_tool
 
@@ -122,6 +122,10 @@ def dnsmasq_conf(tmp: Path) -> Path:
         f"dhcp-range={SUBNET}.100,{SUBNET}.200,255.255.255.0,1h\n"
         "dhcp-authoritative\ndhcp-option=3\ndhcp-option=6\n"
         f"{hosts}"
+        # UEFI PXE (client arch 7) gets Debian's ipxe.efi by TFTP; that iPXE comes back with
+        # its user class and gets the boot script (the legacy ROM sends the user class at once)
+        "enable-tftp\ntftp-root=/usr/lib/ipxe\n"
+        "dhcp-match=set:efi64,option:client-arch,7\ndhcp-boot=tag:efi64,tag:!ipxe,ipxe.efi\n"
         "dhcp-userclass=set:ipxe,iPXE\n"
         f"dhcp-boot=tag:ipxe,{BASE}/boot.ipxe\n"
         f"dhcp-leasefile={tmp / 'leases'}\nlog-dhcp\n")
@@ -182,7 +186,7 @@ store alone is not enough)."""
 
 
 def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | None = None,
-              deadline: float = DEADLINE) -> Run:
+              deadline: float = DEADLINE, firmware: Firmware = Firmware.UEFI) -> Run:
     """Serve DHCP and racker's boot server, power both VMs on, run until `done` (bounded)."""
     for tool in ("qemu-system-x86_64", "dnsmasq", "gpg", "apt-get", "dpkg-deb"):
         require_tool(tool)
@@ -199,7 +203,7 @@ def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | N
         for _ns, args in attach_commands(rack.node(i), "eth0", mac):
             ip("-n", rack.node(i), *args)
         spec = QemuSpec(name, mac, rack.node(i), tmp / "disks" / f"{name}.raw",
-                        tmp / f"{name}.console", testos, accel=accel)
+                        tmp / f"{name}.console", testos, accel=accel, firmware=firmware)
 
         def log(event: str, _mac: str = mac, **fields: object) -> None:
             timelines[_mac].append((event, fields))
@@ -256,7 +260,9 @@ def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | N
 
 
 @pytest.mark.timeout(900)
-def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("firmware", [Firmware.UEFI, Firmware.BIOS])  # BIOS: the legacy path
+def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path,
+                                                   firmware: Firmware) -> None:
     started = time.monotonic()
 
     def all_booted(store: Store, nodes: list[QemuNode], timelines: Timelines) -> bool:
@@ -267,7 +273,7 @@ def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -
                        errors="replace")
                    for (_, mac, _), node in zip(NODES, nodes, strict=True))
 
-    run = run_nodes(rack, tmp_path, all_booted)
+    run = run_nodes(rack, tmp_path, all_booted, firmware=firmware)
     store = run.store
     print(f"accel={run.accel} total_s={time.monotonic() - started:.1f} "
           + " ".join(f"{k}={v:.1f}" for k, v in sorted(run.marks.items())))
@@ -296,6 +302,10 @@ def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -
         # the test OS's steps reached the node's timeline from its serial console
         events = [ev for ev, _ in run.timelines[mac]]
         assert "installed-to-disk" in events and "reported" in events, why
+    # the firmware's own path to iPXE, as dnsmasq saw it
+    log = (tmp_path / "dnsmasq.log").read_text()
+    uefi = ("PXEClient:Arch:00007" in log, "sent /usr/lib/ipxe/ipxe.efi to" in log)
+    assert uefi == ((True, True) if firmware is Firmware.UEFI else (False, False)), log[-3000:]
 
 
 @pytest.mark.timeout(900)

@@ -56,6 +56,9 @@ def cmd_create(argv: Sequence[str]) -> int:
     p.add_argument("--types", default="", help="node types for --generate, e.g. a,b,c")
     p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
                    help="node hosts: lite processes (default) or QEMU VMs booting a test OS")
+    p.add_argument("--firmware", choices=("uefi", "bios"), default="uefi",
+                   help="QEMU nodes' firmware: uefi (OVMF, UEFI PXE to ipxe.efi; default) or "
+                        "bios (SeaBIOS with the legacy iPXE ROM)")
     p.add_argument("--name", help=f"rack name (default {state.DEFAULT_RACK})")
     p.add_argument("--disk-dir", type=Path,
                    help="folder for the QEMU nodes' virtual disks (default: the rack's state)")
@@ -80,7 +83,7 @@ def cmd_create(argv: Sequence[str]) -> int:
         if not a.disk_dir.is_dir():
             raise InputError(f"{a.disk_dir} is not a folder", where=Where(flag="--disk-dir"))
         disk_dir = str(a.disk_dir.resolve())
-    topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir)
+    topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir, firmware=a.firmware)
     _require_root()
     mirror_files: dict[str, bytes] | None = None
     if a.nodes == "qemu":

@@ -23,7 +23,7 @@ from racker.sim.net.netlink import set_address
 from racker.sim.net.topology import NODE_IFACE, SimServer, Topology
 from racker.sim.nodes.chassis import NodeChassis
 from racker.sim.nodes.lite import NODE_FAULTS, LiteNode
-from racker.sim.nodes.qemu import QEMU_FAULTS, QemuNode, QemuSpec, pick_accel
+from racker.sim.nodes.qemu import QEMU_FAULTS, Firmware, QemuNode, QemuSpec, pick_accel
 from racker.sim.nodes.testos import ensure_testos
 from racker.sim.state import RackDir, append_timeline, load_topology, read_credentials
 from racker.sim.vbmc.server import VirtualBmc, bind_udp_in_netns
@@ -103,7 +103,7 @@ class Simulator:
                 timeline = self.rd.timeline(s)
                 spec = QemuSpec(s.name, s.primary_mac, self.t.net_ns, self.rd.disk(self.t, s),
                                 timeline.with_suffix(".console"), testos, accel=accel,
-                                tap=self.t.tap(s))
+                                tap=self.t.tap(s), firmware=Firmware(self.t.firmware))
                 node = QemuNode(spec, chassis, functools.partial(append_timeline, timeline),
                                 console=chassis.emit_console)
             chassis.subscribe(node.power_event)

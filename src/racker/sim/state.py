@@ -132,6 +132,7 @@ def topology_to_json(t: Topology) -> str:
                      "node_type": s.node_type} for s in t.servers],
         "node_kind": t.node_kind,
         "disk_dir": t.disk_dir,
+        "firmware": t.firmware,
     }, indent=2) + "\n"
 
 
@@ -139,6 +140,8 @@ def topology_from_json(text: str, file: str) -> Topology:
     """Parse rack.json."""
     try:
         d = json.loads(text)
+        if d.get("firmware", "uefi") not in ("uefi", "bios"):
+            raise ValueError(f"firmware {d['firmware']!r} is neither uefi nor bios")
         return Topology(
             rack=d["rack"], mgmt_primary_mac=d["mgmt_primary_mac"],
             mgmt_secondary_mac=d["mgmt_secondary_mac"],
@@ -146,6 +149,7 @@ def topology_from_json(text: str, file: str) -> Topology:
                                     s.get("node_type", "")) for s in d["servers"]),
             node_kind=d.get("node_kind", "lite"),
             disk_dir=d.get("disk_dir", ""),
+            firmware=d.get("firmware", "uefi"),
         )
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"broken rack state: {e}", where=Where(file=file),
