@@ -155,6 +155,19 @@ def rack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rack]:
         sim("destroy", name, env=env, check=False)
 
 
+def test_exec_finds_racker_without_an_activated_venv(rack: Rack) -> None:
+    # As docs/simulator.md shows: `racker-sim exec NAME -- racker ...` from a shell whose PATH
+    # does not hold the virtual environment (sudo's secure_path, no `activate`).
+    bare = {**rack.env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    r = subprocess.run([RACKER_SIM, "exec", rack.name, "--", "racker", "--version"], env=bare,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()[0].isdigit(), r.stdout
+    where = subprocess.run([RACKER_SIM, "exec", rack.name, "--", "sh", "-c", "command -v racker"],
+                           env=bare, capture_output=True, text=True, timeout=60, check=True)
+    assert where.stdout.strip() == str(Path(RACKER_SIM).with_name("racker"))
+
+
 def test_every_bmc_gets_its_lease_from_the_racks_dhcp(rack: Rack) -> None:
     macs = [s.bmc_mac for s in rack.topo.servers]
     wait_for(f"the leases of BMCs {macs}", lambda: all(m in rack.leases for m in macs))

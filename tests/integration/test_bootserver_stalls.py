@@ -20,6 +20,7 @@ import uvicorn
 
 from racker.adapters.fs.store import Store
 from racker.adapters.http.bootserver import BootServerConfig, create_app
+from racker.adapters.http.requests import MAX_BODY
 from racker.adapters.http.serve import Limits, server
 from racker.core.bootnode import BootNode, StaticCatalog
 from racker.core.events import EventKind
@@ -203,12 +204,12 @@ def test_downloads_per_client_and_request_body_are_bounded(served: Served) -> No
     transport = httpx.HTTPTransport(local_address=NODE.ip)
     with httpx.Client(base_url=f"http://127.0.0.1:{served.port}", transport=transport,
                       timeout=10) as c:
-        r = c.post("/racker/v1/self/events", content=b"{" + b" " * 5000 + b"}")
-        assert r.status_code == 413 and "at most 4096 bytes" in r.text
+        r = c.post("/racker/v1/self/events", content=b"{" + b" " * MAX_BODY + b"}")
+        assert r.status_code == 413 and f"more than {MAX_BODY}" in r.text
 
         def body() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
-            for _ in range(10):
-                yield b" " * 1000
+            for _ in range(5):
+                yield b" " * (MAX_BODY // 4)
 
         r = c.post("/racker/v1/self/events", content=body())
         assert r.status_code == 413

@@ -194,7 +194,25 @@ class Installed:
 Progress = Callable[[str], None]
 
 
-def install_flatcar(
+def install_flatcar(assets_dir: Path, source: Source, *, version: str = "current",
+                    key_file: Path | None = None,
+                    fingerprint: str | None = FLATCAR_KEY_FINGERPRINT,
+                    progress: Progress = lambda _msg: None) -> Installed:
+    """Make `<assets>/flatcar/<V>` hold verified release files and point `current` at it.
+    A filesystem that is full or read-only is an AssetError naming the path; the partial
+    download is removed and the assets published before stay as they were."""
+    try:
+        return _install_flatcar(assets_dir, source, version=version, key_file=key_file,
+                                fingerprint=fingerprint, progress=progress)
+    except OSError as e:
+        where = e.filename or assets_dir
+        raise AssetError(f"cannot write the Flatcar assets: {e.strerror or e}",
+                         where=Where(file=str(where)),
+                         hint="free space on the state folder's filesystem (RACKER_STATE_DIR) "
+                              "or make it writable, then run the command again") from None
+
+
+def _install_flatcar(
     assets_dir: Path,
     source: Source,
     *,
@@ -203,7 +221,6 @@ def install_flatcar(
     fingerprint: str | None = FLATCAR_KEY_FINGERPRINT,
     progress: Progress = lambda _msg: None,
 ) -> Installed:
-    """Make `<assets>/flatcar/<V>` hold verified release files and point `current` at it."""
     root = assets_dir / "flatcar"
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))

@@ -2,20 +2,23 @@
 asked: ipmitool passthrough, `diag`, the serial console, or the same over all nodes at once.
 
 The pure parts (arguments, settings, argv, texts) are `racker.core.ipmitool`; ipmitool itself
-runs in `racker.adapters.bmc.ipmi.passthrough`.
+runs in `racker.adapters.bmc.ipmi.passthrough`, for passthrough and the serial console only:
+`power status` and `diag` go through racker's own BMC driver (`racker.app.ipmi_builtins`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from racker.adapters.bmc.ipmi.passthrough import BlockSink, Sink, TerminalSink
 from racker.adapters.bmc.locate import Found, Locator
 from racker.adapters.fs.hostsfile import read_text
+from racker.app import ipmi_builtins
 from racker.core import discovery
 from racker.core import ipmitool as h
 from racker.errors import RackerError
@@ -104,15 +107,36 @@ def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
     return 1 if failed else 0
 
 
+def run_builtin(request: h.Request, ctx: Context, node: Node | None, nodes: Sequence[Node],
+                bmcs: ipmi_builtins.Bmcs) -> int:
+    """`power status` or `diag` through racker's BMC driver for `node` or, with `--all`,
+    every one of `nodes`."""
+    planned = dict(ctx.planned)
+
+    def internal(mac: str) -> str | None:
+        nic = ctx.locator.lookup_once(mac)
+        return nic.ip if nic else None
+
+    if node is None:
+        return asyncio.run(ipmi_builtins.run_all(nodes, request, bmcs, planned, ctx.hosts,
+                                                 internal))
+    return asyncio.run(ipmi_builtins.run_one(node, request, bmcs, planned, ctx.hosts, internal))
+
+
 def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventory: Inventory,
-                credentials: Credentials, locator: Locator, env: Mapping[str, str]) -> int:
-    """Do what `request` asks for one node or, with `--all`, for every node."""
+                credentials: Credentials, locator: Locator, env: Mapping[str, str],
+                bmcs: Callable[[], ipmi_builtins.Bmcs]) -> int:
+    """Do what `request` asks for one node or, with `--all`, for every node; `bmcs` makes the
+    rack's BMCs (racker's driver) for the built-in subcommands."""
     ctx = Context(
         settings=settings, credentials=credentials, locator=locator,
         planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
     )
+    node = None if request.all_nodes else h.resolve_node(request.target, inventory, ctx.planned,
+                                                         ctx.hosts)
+    if request.kind.builtin:
+        return run_builtin(request, ctx, node, h.all_nodes(inventory), bmcs())
     child = h.child_env(env, credentials.password)
-    if request.all_nodes:
+    if node is None:
         return run_all(h.all_nodes(inventory), request, ctx, child)
-    node = h.resolve_node(request.target, inventory, ctx.planned, ctx.hosts)
     return run_node(node, request, ctx, TerminalSink(settings, child, credentials.password))

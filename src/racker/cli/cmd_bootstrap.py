@@ -7,9 +7,11 @@ answer takes its default. Values are checked before anything is read or written.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from racker.app.configuration.create import ConfigureResult
@@ -40,6 +42,7 @@ LoadInventory = Callable[[Paths], Inventory]
 Configure = Callable[[Paths, Options, bool], ConfigureResult]
 CheckFolders = Callable[[Paths], None]
 Provisioner = Callable[[Paths, ConfigureResult], int]
+Lock = Callable[[Paths, str], AbstractContextManager[None]]
 
 RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 """Flags whose allowed values come from nodes.csv: checked once the rack is read."""
@@ -49,6 +52,12 @@ def _load_inventory(paths: Paths) -> Inventory:
     from racker.compose.rack import inventory  # through the composition root, when needed
 
     return inventory(paths)
+
+
+def _run_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
+    from racker.compose.rack import run_lock  # the state folder's lock, through the root
+
+    return run_lock(paths, command)
 
 
 def _provision(paths: Paths, configured: ConfigureResult) -> int:
@@ -133,6 +142,7 @@ def bootstrap(
     configure: Configure = _configure,
     check_folders: CheckFolders = _check_folders,
     provision: Provisioner = _provision,
+    lock: Lock = _run_lock,
 ) -> int:
     """Run `racker bootstrap` with the outside world passed in (tests pass their own).
 
@@ -152,6 +162,18 @@ def bootstrap(
     if kind is not None:
         check_scope(parsed, kind)
 
+    with contextlib.ExitStack() as held:
+        if not parsed.render_only:  # refused at once when another bootstrap or apply runs
+            held.enter_context(lock(paths, "racker bootstrap"))
+        return _configure_and_provision(parsed, paths, asker, interactive, environ,
+                                        load_inventory, configure, check_folders, provision,
+                                        kind)
+
+
+def _configure_and_provision(parsed: ParsedFlags, paths: Paths, asker: Asker, interactive: bool,
+                             environ: Mapping[str, str] | None, load_inventory: LoadInventory,
+                             configure: Configure, check_folders: CheckFolders,
+                             provision: Provisioner, kind: Provision | None) -> int:
     if not parsed.render_only:
         resumed = _resume(paths)
         if resumed is not None:

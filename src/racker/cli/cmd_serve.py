@@ -29,6 +29,13 @@ def run(argv: Sequence[str]) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     paths = Paths.from_env()
+    from racker.compose.rack import serve_lock
+
+    with serve_lock(paths):  # a second serve is refused at once, naming the first
+        return _serve(paths)
+
+
+def _serve(paths: Paths) -> int:
     configured = configured_rack(paths)
 
     from racker.compose.rack import provisioner as make_provisioner

@@ -66,7 +66,7 @@ def dispatch(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_main("racker", dispatch, argv)
+    return run_main("racker", dispatch, argv, sigterm_as_interrupt=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from racker.adapters.bmc.control import RackControl, bmc_ref
 from racker.adapters.bmc.interfaces import DriverOptions
 from racker.adapters.bmc.locate import Locator
 from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
+from racker.adapters.fs import runlock
 from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
@@ -59,6 +61,17 @@ def secret_from_file(path: Path, what: str) -> str:
     return read_secret_file(path, what)
 
 
+def run_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
+    """Held while `racker bootstrap` or `racker apply` provisions: a second one is refused at
+    once, naming the first (`<state>/run.lock`, released by the kernel when it ends)."""
+    return runlock.held(paths.state_dir / "run.lock", command)
+
+
+def serve_lock(paths: Paths) -> AbstractContextManager[None]:
+    """Held while `racker serve` runs: a second serve is refused at once (`<state>/serve.lock`)."""
+    return runlock.held(paths.state_dir / "serve.lock", "racker serve")
+
+
 def store(paths: Paths) -> Store:
     """The rack's event store (`<state>/racker.db`)."""
     return Store.in_state_dir(paths.state_dir)
@@ -85,6 +98,17 @@ def rack_bmcs(paths: Paths, pxe_interface: str, *, retry_sec: float,
     return RackBmcs(credentials or load_credentials(paths), locator(paths, pxe_interface),
                     lambda protocol: registry.create(protocol, opts), retry_sec,
                     wait_for_answer=wait_for_answer, warn=warn)
+
+
+def helper_bmcs(paths: Paths, pxe_interface: str, credentials: Credentials, *, retry_sec: float,
+                timeout: float | None) -> RackBmcs:
+    """The `ipmi` helper's BMCs for its built-in subcommands: reported as they answer (no
+    waiting for a BMC that is found but silent), `timeout` seconds per attempt (IPMI_TIMEOUT;
+    None: the driver's default)."""
+    opts = DriverOptions(retries=1) if timeout is None else DriverOptions(timeout=timeout,
+                                                                          retries=1)
+    return rack_bmcs(paths, pxe_interface, retry_sec=retry_sec, credentials=credentials,
+                     options=opts, wait_for_answer=False)
 
 
 def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,

@@ -16,6 +16,8 @@ from racker.model import Inventory, Node
 
 SOL = ("sol", "activate")
 DIAG = ("diag",)
+POWER_STATUS = (("power", "status"), ("chassis", "power", "status"))
+"""Spellings of the power query the helper answers itself (racker's driver, not ipmitool)."""
 DIAG_COMMANDS = (("chassis", "status"), ("chassis", "bootparam", "get", "5"))
 """What `diag` asks the BMC, in order."""
 BATCH = ("exec", "/dev/stdin")
@@ -52,7 +54,13 @@ class Kind(Enum):
 
     SOL = "sol"
     DIAG = "diag"
+    POWER_STATUS = "power-status"
     PASSTHROUGH = "passthrough"
+
+    @property
+    def builtin(self) -> bool:
+        """Answered through racker's own BMC driver (pooled sessions), not by ipmitool."""
+        return self in (Kind.DIAG, Kind.POWER_STATUS)
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,8 @@ def parse_args(argv: Sequence[str]) -> Request | None:
     if not argv or argv[0] in ("-h", "--help"):
         return None
     command = tuple(argv[1:]) or SOL
-    kind = Kind.SOL if command == SOL else Kind.DIAG if command == DIAG else Kind.PASSTHROUGH
+    kind = (Kind.SOL if command == SOL else Kind.DIAG if command == DIAG
+            else Kind.POWER_STATUS if command in POWER_STATUS else Kind.PASSTHROUGH)
     req = Request(target=argv[0], command=command, kind=kind)
     if req.all_nodes and kind is Kind.SOL:
         raise InputError(

@@ -49,9 +49,11 @@ def describe(e: Event) -> str:
 
 
 def timeline_lines(events: Sequence[Event], *, utc: bool = False) -> list[str]:
-    """`time  +seconds since the first event  what` per event."""
+    """`time  +seconds since the first event  what` per event, oldest first by event time (the
+    order events reached the store is not the order they happened)."""
     if not events:
         return []
+    events = sorted(events, key=lambda e: e.ts)  # stable: equal times keep their order
     start = events[0].ts
     conv = time.gmtime if utc else time.localtime
     out = []

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sysconfig
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +56,9 @@ def cmd_create(argv: Sequence[str]) -> int:
     p.add_argument("--types", default="", help="node types for --generate, e.g. a,b,c")
     p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
                    help="node hosts: lite processes (default) or QEMU VMs booting a test OS")
+    p.add_argument("--firmware", choices=("uefi", "bios"), default="uefi",
+                   help="QEMU nodes' firmware: uefi (OVMF, UEFI PXE to ipxe.efi; default) or "
+                        "bios (SeaBIOS with the legacy iPXE ROM)")
     p.add_argument("--name", help=f"rack name (default {state.DEFAULT_RACK})")
     p.add_argument("--disk-dir", type=Path,
                    help="folder for the QEMU nodes' virtual disks (default: the rack's state)")
@@ -79,7 +83,7 @@ def cmd_create(argv: Sequence[str]) -> int:
         if not a.disk_dir.is_dir():
             raise InputError(f"{a.disk_dir} is not a folder", where=Where(flag="--disk-dir"))
         disk_dir = str(a.disk_dir.resolve())
-    topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir)
+    topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir, firmware=a.firmware)
     _require_root()
     mirror_files: dict[str, bytes] | None = None
     if a.nodes == "qemu":
@@ -134,8 +138,17 @@ def cmd_exec(argv: Sequence[str]) -> int:
     rd = state.rack_dir(_rack_name(head[0] if head else None))
     t = state.load_topology(rd)
     env = {**os.environ, **mirrorserve.exec_env(rd.root), **rd.exec_env()}
+    env["PATH"] = state.path_with_first(env.get("PATH", ""), own_bin_dir())
     os.execvpe("ip", ["ip", "netns", "exec", t.mgmt_ns, *cmd], env)
     return 127  # not reached
+
+
+def own_bin_dir() -> str:
+    """The folder racker-sim's own console scripts (racker, ipmi, racker-sim) were installed
+    in: a virtual environment's `bin` works without being activated."""
+    # NOTE: not dirname(sys.argv[0]): under `sudo` or a symlink that can be anywhere, while the
+    # scripts folder is where pip put racker's entry points beside racker-sim's.
+    return sysconfig.get_path("scripts")
 
 
 def cmd_fault(argv: Sequence[str]) -> int:

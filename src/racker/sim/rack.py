@@ -30,6 +30,7 @@ from racker.sim.net.topology import (
     rack_namespaces,
     sys_class_net,
 )
+from racker.sim.nodes.qemu import uefi_vars_of
 
 DAEMON_START_TIMEOUT = 60.0
 
@@ -208,8 +209,9 @@ def destroy(rd: state.RackDir, rack: str, runner: Runner, keep_files: bool = Fal
             t = state.load_topology(rd)
             if t.disk_dir:  # disks kept outside the state dir go too, as the reference did
                 for s in t.servers:
-                    with contextlib.suppress(FileNotFoundError):
-                        rd.disk(t, s).unlink()
+                    for f in (rd.disk(t, s), uefi_vars_of(rd.disk(t, s))):
+                        with contextlib.suppress(FileNotFoundError):
+                            f.unlink()
         shutil.rmtree(rd.root)
     else:
         for f in (rd.pid_file, rd.socket):

@@ -202,7 +202,7 @@ class Dnsmasq:
     """One supervised dnsmasq: started, restarted with backoff when it dies, stopped."""
 
     def __init__(self, files: DnsmasqFiles, *, netns: str | None = None,
-                 backoff: tuple[float, float] = (1.0, 30.0),
+                 backoff: tuple[float, float] = (0.2, 30.0),
                  on_exit: Callable[[int], None] = lambda _code: None) -> None:
         self.files = files
         self.netns = netns

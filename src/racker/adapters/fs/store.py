@@ -7,6 +7,7 @@ and `racker node timeline` read them. Writes are single transactions, so the dat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -34,6 +35,11 @@ CREATE INDEX IF NOT EXISTS events_mac ON events (mac, id);
 """
 
 
+class StateWriteError(RackerError):
+    """The event store could not be written (full or read-only filesystem); nothing of the
+    failed write was kept."""
+
+
 class Store:
     """The SQLite event store. One connection per Store; use one Store per thread."""
 
@@ -50,6 +56,11 @@ class Store:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                 (str(SCHEMA_VERSION),),
             )
+        except sqlite3.OperationalError as e:  # full, read-only or missing filesystem
+            raise StateWriteError(
+                f"cannot open the racker database: {e}", where=Where(file=str(path)),
+                hint="free space on the state folder's filesystem (RACKER_STATE_DIR) or make "
+                     "it writable, then run the command again") from None
         except sqlite3.DatabaseError as e:
             raise RackerError(
                 f"cannot open the racker database: {e}",
@@ -74,13 +85,23 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                # NOTE: a COMMIT that failed (disk full) can leave the transaction open or
+                # already rolled back; either way nothing of it is kept.
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:  # full, read-only or failing filesystem
+            raise StateWriteError(
+                f"cannot write racker's event store: {e}", where=Where(file=str(self.path)),
+                hint="free space on the state folder's filesystem (RACKER_STATE_DIR) or make "
+                     "it writable, then run the command again: it continues where it stopped"
+            ) from None
 
     def add(
         self,

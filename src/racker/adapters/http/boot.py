@@ -68,9 +68,15 @@ def boot_routes(s: Served) -> list[Route]:
 
     async def assets(request: Request) -> Response:
         rel = request.path_params["path"]
-        target = (assets_root / rel).resolve()
-        if not target.is_relative_to(assets_root) or not target.is_file():
-            raise NotFound(f"no asset '{rel}'")
+        try:
+            # NOTE: a client's path can hold a NUL (ValueError) or be longer than the kernel
+            # takes (OSError); neither names an asset, and neither may become a 500.
+            target = (assets_root / rel).resolve()
+            found = target.is_relative_to(assets_root) and target.is_file()
+        except (ValueError, OSError):
+            found = False
+        if not found:
+            raise NotFound(f"no asset '{rel[:200]}'")
         done = s.start_download(request)
         try:
             s.record(request, None, 200)

@@ -7,6 +7,7 @@ The routes are in `boot` (matchbox-compatible: what PXE-booting nodes fetch) and
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -15,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from racker.adapters.fs.store import Store
+from racker.adapters.fs.store import StateWriteError, Store
 from racker.adapters.http.api import api_routes
 from racker.adapters.http.boot import boot_routes
 from racker.adapters.http.requests import (
@@ -40,6 +41,7 @@ STATUS: tuple[tuple[type[RackerError], int], ...] = (
     (TooLarge, 413),
     (TooBusy, 429),
     (BmcError, 502),
+    (StateWriteError, 503),
     (RackerError, 500),
 )
 """Racker's errors → HTTP statuses, most specific first (the one place they are mapped)."""
@@ -59,7 +61,8 @@ def create_app(
     async def racker_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RackerError)
         status = next(code for cls, code in STATUS if isinstance(exc, cls))
-        served.record(request, None, status)
+        with contextlib.suppress(StateWriteError):  # a full disk must not turn into a 500
+            served.record(request, None, status)
         return PlainTextResponse(f"{exc.message}\n", status_code=status)
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -42,6 +42,11 @@ TRIM_EVERY = 1000
 """Requests recorded between two trims of the request log."""
 
 
+MAX_BODY = 4 << 20
+"""Bytes a request body may have: room for a node's hardware inventory or a log excerpt
+(hundreds of kB), far below what would let a client fill the management node's memory."""
+
+
 @dataclass(frozen=True)
 class BootServerConfig:
     base_url: str
@@ -50,7 +55,7 @@ class BootServerConfig:
     ignition_from_any_source: bool = False
     downloads_per_client: int = 4
     """Asset downloads one address may run at once (a node fetches one file at a time)."""
-    max_body: int = 4096
+    max_body: int = MAX_BODY
     """Bytes a request body may have (node reports are a few dozen)."""
     request_log: int = 200_000
     """Request events kept in the store (the oldest are deleted beyond: a flood of requests
@@ -65,16 +70,32 @@ class BootServerConfig:
         return urlsplit(self.base_url).hostname or ""
 
 
+class TooLarge(RackerError):
+    """A request body past `MAX_BODY` (answered 413 before the rest is read)."""
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request's body, refused with TooLarge once it passes `limit` bytes: at once for a
+    declared Content-Length, else as the chunks arrive (nothing past the limit is kept)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the request body has {declared} bytes, more than {limit} accepted")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the request body has more than {limit} bytes accepted")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class NotFound(RackerError):
     """The boot server knows no such node or file."""
 
 
 class Forbidden(RackerError):
     """The request came from an address that may not have this resource."""
-
-
-class TooLarge(RackerError):
-    """The request's body is larger than the boot server takes."""
 
 
 class TooBusy(RackerError):
@@ -121,17 +142,9 @@ class Served:
         return done
 
     async def body(self, request: Request) -> bytes:
-        """The request's body; TooLarge beyond `max_body` bytes, whatever the client says."""
-        limit = self.config.max_body
-        declared = request.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > limit:
-            raise TooLarge(f"the request body may have at most {limit} bytes")
-        got = bytearray()
-        async for chunk in request.stream():
-            got += chunk
-            if len(got) > limit:
-                raise TooLarge(f"the request body may have at most {limit} bytes")
-        return bytes(got)
+        """The request's body; TooLarge beyond `config.max_body` bytes, whatever the client
+        says."""
+        return await read_body(request, self.config.max_body)
 
     def node_by_ip(self, ip: str | None) -> BootNode | None:
         """The node whose internal address is `ip`, if any."""
