@@ -8,6 +8,7 @@ the rest. Other nodes keep their names and addresses throughout (see racker.core
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import shutil
@@ -21,6 +22,7 @@ from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.configdir import load_record, render_record
 from racker.adapters.fs.rackmeta import load_inventory, read_machine_macs, read_nodes_csv_text
 from racker.adapters.fs.store import Store
+from racker.adapters.handover import reload as reload_serve
 from racker.app.configuration.loaded import (
     EXCLUDED_DIR,
     Configured,
@@ -60,8 +62,8 @@ def _drop_node_state(paths: Paths, c: Configured, mac: str) -> None:
     AppliedHashes(paths.state_dir).forget(mac)
 
 
-DNSMASQ_NOTE = ("dnsmasq.conf changed: restart 'racker serve' (or its service) so that the "
-                "running dnsmasq hands out the new addresses")
+DNSMASQ_NOTE = ("dnsmasq.conf changed: restart the racker process that runs dnsmasq so that it "
+                "hands out the new addresses")
 
 
 def _commit(c: Configured, options: Options, layout: Layout | None,
@@ -72,9 +74,11 @@ def _commit(c: Configured, options: Options, layout: Layout | None,
     """
     plan = plan_for(options, c.inventory, layout)
     settled = settle(plan, layout)
-    if write_updates(c, plan, updates(c, plan, plan.options, settled)) and \
-            dnsmasq_running(c.paths):
-        lines.append(DNSMASQ_NOTE)
+    if write_updates(c, plan, updates(c, plan, plan.options, settled)):
+        if asyncio.run(reload_serve(c.paths.state_dir)):
+            lines.append("racker serve reloaded: its dnsmasq hands out the new addresses")
+        elif dnsmasq_running(c.paths):
+            lines.append(DNSMASQ_NOTE)
     return plan
 
 
@@ -360,15 +364,12 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     return Outcome(tuple(lines + notes), plan)
 
 
-def forget_provisioned(paths: Paths, folder: Path, mac: str) -> str:
-    """Before a reinstall of one node: its flag file and recorded Ignition go, so that apply
-    installs it via PXE. Returns the node's primary MAC (InputError when it is excluded)."""
+def reprovisionable(paths: Paths, folder: Path, mac: str) -> str:
+    """Before a reinstall of one node: the node's primary MAC (InputError when it is excluded).
+    Its flag file stays until the reinstall starts (apply's executor removes it then)."""
     c = load_configured(paths, folder)
     node = c.node(mac)
     if not c.planned(node.primary_mac):
         raise InputError(f"{node.primary_mac} is excluded from the configuration",
                          hint=f"add it back first with 'racker node include {node.primary_mac}'")
-    FlagFiles(asset_dir(paths, c.options.provision)).path(node.primary_mac).unlink(
-        missing_ok=True)
-    AppliedHashes(paths.state_dir).forget(node.primary_mac)
     return node.primary_mac

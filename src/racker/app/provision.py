@@ -142,8 +142,10 @@ class Provisioner:
             _write_log(logs / "events.log", store)
             store.close()
 
-    async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
-        """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""
+    async def serve(self, configured: ConfigureResult, until: Callable[[], Awaitable[None]],
+                    on_up: Callable[[], None] = lambda: None) -> None:
+        """One round of `racker serve`: dnsmasq and the boot server for a configured rack
+        until `until()` returns (a stop, or another command borrowing them)."""
         plan = configured.plan
         self._ensure_address(plan)
         store = self.open_store()
@@ -153,12 +155,11 @@ class Provisioner:
                 self.say(f"Serving DHCP on {plan.inventory.pxe_interface} and the boot server on "
                          f"http://{plan.management_ip}:{self.settings.boot_port} "
                          f"for {len(plan.nodes)} nodes (stop with Ctrl-C or SIGTERM)")
-                await stop.wait()
+                on_up()
+                await until()
         finally:
             await self.control.close()
             store.close()
-        self.say("Stopped.")
-        return 0
 
     # --- preparation -------------------------------------------------------------------------
 

@@ -61,9 +61,9 @@ def _parser(name: str) -> argparse.ArgumentParser:
 
 
 def reprovision(paths: Paths, folder: Path, mac: str, make_executor: MakeExecutor) -> int:
-    """Remove the node's flag file and reinstall it through apply's executor."""
-    primary = nodeops.forget_provisioned(paths, folder, mac)
-    ap = plan_apply(paths, folder, only={primary})
+    """Reinstall the node through apply's executor (its flag file goes once that starts)."""
+    primary = nodeops.reprovisionable(paths, folder, mac)
+    ap = plan_apply(paths, folder, only={primary}, reinstall={primary})
     for line in describe(ap):
         print(line)
     sys.stdout.flush()
