@@ -177,5 +177,9 @@ def test_lokomotive_without_lokoctl_says_what_to_install(tmp_path: Path) -> None
         r = rack.racker("bootstrap", "-provision", "lokomotive", "-onfailure", "cancel")
         assert r.returncode == 1
         assert "lokoctl is not installed" in r.stderr and "-render-only" in r.stderr
-        assert (rack.home / "lokomotive" / "lokocfg.vars").is_file()  # rendering still works
+        assert not (rack.home / "lokomotive").exists()  # checked before anything is written
         assert not rack.flag_files() and not rack.events()  # no BMC or node was touched
+        assert "managed by racker" not in (rack.root / "hosts").read_text()
+        r = rack.racker("bootstrap", "-provision", "lokomotive", "-render-only")
+        assert r.returncode == 0, r.stdout + r.stderr  # the hint's command works
+        assert (rack.home / "lokomotive" / "lokocfg.vars").is_file()

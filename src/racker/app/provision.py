@@ -30,7 +30,7 @@ from racker.app.nodeops import exclude_nodes
 from racker.app.resume import mark_finished, mark_started
 from racker.core.bootnode import BootNode, Catalog, StaticCatalog
 from racker.core.events import EventKind
-from racker.core.render import asset_dir
+from racker.core.render import asset_dir, config_folder
 from racker.engine.control import Control
 from racker.engine.progress import ProgressDisplay
 from racker.engine.run import Engine, FlagFiles, NodeState, RunState
@@ -39,6 +39,17 @@ from racker.errors import RackerError, ServiceError
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
 from racker.paths import Paths
 from racker.settings import Settings
+
+
+def check_tools(paths: Paths, provision: Provision) -> None:
+    """The programs a provisioning run needs besides racker's own; `racker bootstrap` checks
+    them before it writes anything, so that a missing one leaves nothing behind."""
+    if provision is Provision.LOKOMOTIVE and shutil.which("lokoctl") is None:
+        raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
+                          "provisioned nodes); nothing was written",
+                          hint="install lokoctl v0.9 into PATH, or run with -render-only to only "
+                               f"write the configuration in {config_folder(paths, provision)}")
+
 
 BMC_TITLE = "Checking BMC connectivity"
 INSTALL_TITLE = "OS installation via PXE"
@@ -88,11 +99,7 @@ class Provisioner:
         """Provision every planned node; returns the exit code."""
         plan = configured.plan
         # checked before any BMC, service or network is touched
-        if plan.options.provision is Provision.LOKOMOTIVE and shutil.which("lokoctl") is None:
-            raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
-                              "provisioned nodes)",
-                              hint="install lokoctl v0.9 into PATH, or run with -render-only "
-                                   f"to only write the configuration in {configured.folder}")
+        check_tools(self.paths, plan.options.provision)
         mark_started(self.paths, configured.folder)
         logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from racker.app.configuration.create import ConfigureResult
 from racker.app.configuration.create import configure as _configure_kw
 from racker.app.configuration.create import make_room as _check_folders
+from racker.app.provision import check_tools
 from racker.core.bootstrap.flags import ParsedFlags, check_scope, checked_value, parse_flags, usage
 from racker.core.bootstrap.options import (
     SECRET_KEY_ENV,
@@ -165,6 +166,8 @@ def bootstrap(
     check_folders(paths)
     options = _answers(parsed, values, facts, asker, interactive, kind)
 
+    if not parsed.render_only:
+        check_tools(paths, options.provision)  # before anything is written
     print("➤ Bootstrap options:")
     for line in describe(options):
         print(f"  {line}")
