@@ -145,6 +145,18 @@ def test_a_bmc_that_is_down_is_named_at_the_bmc_stage(tmp_path: Path) -> None:
         assert "The following 1 BMCs could not be reached:" in r.stdout
         assert f"-exclude=\"{bad['primary_mac']}\"" in r.stdout
         assert not rack.flag_files()  # nothing was installed
+        # the hint's command works: the resumed bootstrap takes the exclusion
+        mac = bad["primary_mac"]
+        again = rack.racker(*BOOTSTRAP, "-onfailure", "retry", f"-exclude={mac}")
+        assert again.returncode == 2  # a flag that differs from the record is refused
+        assert "-onfailure retry differs from the interrupted bootstrap's cancel" in again.stderr
+        again = rack.racker(*BOOTSTRAP, "-onfailure", "cancel", f"-exclude={mac}",
+                            extra={"RETRY_SEC": "5"})
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "➤ Continuing the interrupted bootstrap" in again.stdout
+        assert f"Excluded {mac}" in again.stdout and "could not be reached" not in again.stdout
+        assert rack.flag_files() == {rack.nodes()[1]["primary_mac"]}
+        assert mac in (rack.folder / "racker-options.yaml").read_text()
 
 
 def test_kill_9_mid_install_then_rerun_completes_without_reinstalling(tmp_path: Path) -> None:

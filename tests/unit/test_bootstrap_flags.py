@@ -494,3 +494,16 @@ def test_checked_value_raises_only_input_errors(name: str, raw: str) -> None:
         assert e.where is not None and e.where.flag == f"-{name}"
     else:
         assert checked_value(name, value, facts) == value  # normalising is idempotent
+
+
+def test_recorded_values_give_back_every_flag_value_of_the_options() -> None:
+    from racker.core.bootstrap.options import options_from_answers, recorded_values
+
+    facts = RackFacts.from_inventory(HA)
+    known = {m for n in HA.nodes for m in n.macs}
+    given = {k: v for k, v in SAMPLE.items() if k not in ("aws-secret-key-file", "ip-addrs")}
+    given["provision"] = "lokomotive"
+    given["exclude"] = " ".join(sorted(known)[:1])
+    checked = {k: checked_value(k, v, facts) for k, v in given.items()}
+    recorded = recorded_values(options_from_answers(checked, facts))
+    assert {k: recorded[k] for k in checked} == checked
