@@ -350,7 +350,7 @@ def test_lokomotive_without_lokoctl_stops_before_anything_is_written(
         seen.append(configured)
         return 0
 
-    with pytest.raises(RackerError, match="lokoctl is not installed.*nothing was written") as e:
+    with pytest.raises(RackerError, match=r"lokoctl is not installed.*nothing was written") as e:
         bootstrap(["-provision", "lokomotive"], paths=NOWHERE, asker=DefaultAsker(),
                   interactive=False, load_inventory=lambda p: HA, configure=rec,
                   check_folders=no_folders, provision=provisioner)

@@ -36,7 +36,7 @@ def read_nodes_csv_text(path: Path) -> str:
         raise InputError(
             "the rack metadata file nodes.csv is missing", where=Where(file=str(path)),
             hint=f"create it with the header line and one row per server:\n    {HEADER}\n"
-                 f"    {EXAMPLE_ROW}\n  (see 'Setting up the rack metadata' in the docs)",
+                 f"    {EXAMPLE_ROW}\n  (see the section 'nodes.csv' of docs/management-node.md)",
         ) from None
     except IsADirectoryError:
         raise InputError("nodes.csv is a directory, not a file",
