@@ -20,7 +20,12 @@ from racker import __version__
 from racker.adapters.fs.applied import AppliedHashes
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.configdir import load_record, render_record
-from racker.adapters.fs.rackmeta import load_inventory, read_machine_macs, read_nodes_csv_text
+from racker.adapters.fs.rackmeta import (
+    load_inventory,
+    read_machine_macs,
+    read_nodes_csv_text,
+    read_pxe_file,
+)
 from racker.adapters.fs.store import Store
 from racker.adapters.handover import reload as reload_serve
 from racker.app.configuration.loaded import (
@@ -343,7 +348,8 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     if old_node is not None:
         new_text = rewrite_row(read_nodes_csv_text(csv), old_node.line, primary, bmc, secondary,
                                str(csv))
-        parse_nodes_csv(new_text, csv, read_machine_macs(paths.sys_class_net))  # still valid
+        parse_nodes_csv(new_text, csv, read_machine_macs(paths.sys_class_net),  # still valid
+                        read_pxe_file(paths))
         write_atomic(csv, new_text, mode=csv.stat().st_mode & 0o7777)
     old_backup = _backup_dir(folder, old_primary)
     if old_backup.is_dir() and not _backup_dir(folder, primary).exists():
