@@ -75,6 +75,12 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
 
 def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
         str, bool]:
+    text, ok = _text_for(node, request, ctx, env)
+    return h.all_block(node.bmc_mac, text, ok), ok
+
+
+def _text_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
+        str, bool]:
     sink = BlockSink(ctx.settings, env, ctx.credentials.password)
     try:
         ok = run_node(node, request, ctx, sink) == 0
@@ -84,7 +90,7 @@ def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, s
     hint = None if ok else h.failure_hint(sink.text())
     if hint:
         sink.echo(hint)
-    return h.all_block(node.bmc_mac, sink.text(), ok), ok
+    return sink.text(), ok
 
 
 def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
@@ -116,3 +122,25 @@ def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventor
         return run_all(h.all_nodes(inventory), request, ctx, child)
     node = h.resolve_node(request.target, inventory, ctx.planned, ctx.hosts)
     return run_node(node, request, ctx, TerminalSink(settings, child, credentials.password))
+
+
+def diagnose_all(settings: h.Settings, paths: Paths, inventory: Inventory,
+                 credentials: Credentials, locator: Locator, env: Mapping[str, str]
+                 ) -> dict[str, tuple[str, bool]]:
+    """`ipmi --all diag` as data (`racker status --json --full`): node primary MAC → (the
+    diagnosis text, whether it succeeded)."""
+    ctx = Context(
+        settings=settings, credentials=credentials, locator=locator,
+        planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
+    )
+    nodes = h.all_nodes(inventory)
+    if not nodes:
+        return {}
+    child = h.child_env(env, credentials.password)
+    request = h.parse_args(["--all", "diag"])
+    assert request is not None
+    located = locator.find_many([n.bmc_mac for n in nodes], settings.retry_sec)
+    ctx = dataclasses.replace(ctx, located=located)
+    with ThreadPoolExecutor(max_workers=min(h.MAX_PARALLEL, len(nodes))) as pool:
+        results = list(pool.map(lambda n: _text_for(n, request, ctx, child), nodes))
+    return {n.primary_mac: r for n, r in zip(nodes, results, strict=True)}
