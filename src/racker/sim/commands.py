@@ -60,6 +60,9 @@ def cmd_create(argv: Sequence[str]) -> int:
                    help="folder for the QEMU nodes' virtual disks (default: the rack's state)")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
+    p.add_argument("--replace", action="store_true",
+                   help="destroy a rack of the same name first (without it, creating over a "
+                        "running rack is refused; rack names are global on a machine)")
     a = p.parse_args(list(argv))
     name = check_rack_name(a.name or state.DEFAULT_RACK)
     if a.generate is not None:
@@ -87,6 +90,8 @@ def cmd_create(argv: Sequence[str]) -> int:
         # nodes boot it from the rack's mirror in place of Flatcar's PXE kernel and initrd.
         mirror_files = mirror_contents(ensure_testos())
     rd = state.rack_dir(name)
+    if not a.replace:
+        rack.check_free(rd, name)
     started = time.monotonic()
     rack.create(rd, topo, csv_text, Runner(), a.mgmt_ip)
     mirrorserve.start(rd.root, topo.mgmt_ns, mirror_files)
@@ -104,6 +109,11 @@ def cmd_destroy(argv: Sequence[str]) -> int:
     _require_root()
     name = _rack_name(a.name)
     rd = state.rack_dir(name)
+    if not rack.exists(rd, name):
+        raise InputError(f"there is no rack {name} (in RACKER_SIM_DIR {rd.root.parent}, nor "
+                         "its network namespaces)",
+                         hint=f"the racks of this RACKER_SIM_DIR are the folders of "
+                              f"{rd.root.parent}; rack names are global on a machine")
     n = rack.destroy(rd, name, Runner())
     print(f"destroyed rack {name} ({n} namespaces removed)")
     return 0

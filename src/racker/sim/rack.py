@@ -23,6 +23,7 @@ from racker.errors import InputError, RackerError, Where
 from racker.sim import state
 from racker.sim.net.netns import Runner, list_netns, netns_pids
 from racker.sim.net.topology import (
+    PREFIX,
     SimServer,
     Topology,
     create_commands,
@@ -143,6 +144,29 @@ def _daemon_pid(rd: state.RackDir) -> int | None:
         return None
     # The pid file may be stale and the pid reused: only our daemon counts.
     return pid if b"racker.sim.daemon" in cmdline else None
+
+
+def check_free(rd: state.RackDir, rack: str) -> None:
+    """InputError when a rack called `rack` exists: its daemon runs from `rd`, or its network
+    namespaces exist for a rack of another RACKER_SIM_DIR (namespace names are global)."""
+    here = rd.rack_json.exists()
+    hint = (f"destroy it first ('racker-sim destroy {rack}'), pick another --name, or give "
+            "--replace to rebuild it")
+    if here and (_daemon_pid(rd) is not None or _daemons_named(rack)):
+        raise InputError(f"rack {rack} exists already and runs (state in {rd.root})",
+                         where=Where(flag="--name"), hint=hint)
+    if not here and (rack_namespaces(rack, list_netns()) or _daemons_named(rack)):
+        raise InputError(f"a rack named {rack} exists already outside RACKER_SIM_DIR "
+                         f"{rd.root.parent} (its network namespaces {PREFIX}-{rack}-*): rack "
+                         "names are global on a machine", where=Where(flag="--name"),
+                         hint=hint)
+
+
+def exists(rd: state.RackDir, rack: str) -> bool:
+    """Whether there is anything of rack `rack` to destroy: its state here, its namespaces or
+    its daemon (leftovers of a crash count)."""
+    return (rd.root.exists() or bool(rack_namespaces(rack, list_netns()))
+            or bool(_daemons_named(rack)))
 
 
 def _daemons_named(rack: str) -> list[int]:
