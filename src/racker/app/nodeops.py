@@ -254,10 +254,21 @@ def _drop_leases(paths: Paths, macs: Collection[str]) -> None:
         write_atomic(leases, new, mode=leases.stat().st_mode & 0o7777)
 
 
+def _slot_mac(folder: Path, name: str) -> str | None:
+    """The primary MAC the recorded layout gives the node called `name` (or its short form)."""
+    layout = load_layout(folder)
+    want = name.strip().lower()
+    for s in (*layout.active, *layout.excluded) if layout else ():
+        if s.name and want in (s.name.lower(), s.name.lower().split(".", 1)[0]):
+            return s.mac
+    return None
+
+
 def _arg_mac(text: str, what: str) -> str:
     mac = parse_mac(text)
     if mac is None:
-        raise InputError(f'{what} "{text}" is not a MAC address',
+        raise InputError(f'{what} "{text}" is not a MAC address' + (
+                             " nor the name of a node" if what == "OLD_MAC" else ""),
                          hint="write it as six pairs of hex digits, e.g. aa:bb:cc:dd:ee:ff")
     return mac
 
@@ -322,7 +333,7 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     is recorded; the node's CLC files, the options record and the layout get the new MACs;
     then nodes.csv; then the arrays, dnsmasq and hosts are rendered and the old flag file goes.
     """
-    old_mac = _arg_mac(old, "OLD_MAC")
+    old_mac = parse_mac(old) or _slot_mac(folder, old) or _arg_mac(old, "OLD_MAC")
     primary = _arg_mac(new_primary, "NEW_PRIMARY")
     bmc = _arg_mac(new_bmc, "NEW_BMC")
     secondary = _arg_mac(new_secondary, "NEW_SECONDARY") if new_secondary else None

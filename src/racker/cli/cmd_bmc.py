@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from racker.app.bmc_credentials import Target
+from racker.cli.parsing import Parser
 from racker.core.macs import parse_mac
 from racker.errors import InputError, Where
 from racker.model import Credentials
@@ -24,7 +25,7 @@ USAGE = "racker bmc rotate-credentials NEW_USER [--password-file F] [--disable-o
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="racker bmc", description="BMC maintenance.",
+    p = Parser(prog="racker bmc", description="BMC maintenance.",
                                 allow_abbrev=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     r = sub.add_parser(

@@ -12,12 +12,13 @@ from racker.app import serving
 from racker.app.configuration.create import ConfigureResult
 from racker.app.provision import Provisioner
 from racker.app.resume import configured_rack
+from racker.cli.parsing import Parser
 from racker.paths import Paths
 from racker.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
+    return Parser(
         prog="racker serve",
         description="Run racker's DHCP/TFTP server (dnsmasq) and its HTTP boot server for the "
                     "configured rack in the foreground, until Ctrl-C or SIGTERM. This is what "

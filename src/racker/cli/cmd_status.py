@@ -9,12 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from racker.app.status import render_table, to_json
+from racker.cli.parsing import Parser
 from racker.errors import RackerError
 from racker.paths import Paths
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="racker status",
         description="Show, for every node of nodes.csv: whether its BMC answers, its power "
                     "state, whether the OS is provisioned, whether it joined the cluster, and "
