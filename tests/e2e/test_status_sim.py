@@ -20,9 +20,16 @@ def test_status_explains_excluded_nodes_missing_dhcp_and_full_json(tmp_path: Pat
         r = rack.racker(*BOOTSTRAP)
         assert r.returncode == 0, r.stdout + r.stderr
         kept, left = rack.nodes()
-        r = rack.racker("node", "exclude", left["primary_mac"], "-C", str(rack.folder))
+        name = (rack.folder / "assets" / left["primary_mac"]).read_text().strip()
+        # racker's name for the node works in racker (a name where a MAC is expected) ...
+        r = rack.racker("node", "exclude", name, "-C", str(rack.folder))
         assert r.returncode == 0, r.stdout + r.stderr
-        rack.sim("fault", left["node"], "bmc-down", "--name", rack.name)
+        assert f"Excluded {left['primary_mac']} ({name})" in r.stdout
+        # ... and in racker-sim, beside the simulator's own node1, node2
+        f = rack.sim("fault", name, "bmc-down", "--name", rack.name)
+        assert f"set bmc-down on {left['node']}" in f.stdout, f.stdout
+        console = rack.sim("console", name, "--name", rack.name)
+        assert console.stdout == rack.sim("console", left["node"], "--name", rack.name).stdout
         st = rack.racker("status")
         assert st.returncode == 0, st.stdout + st.stderr
         row = next(line for line in st.stdout.splitlines()

@@ -3,6 +3,7 @@ they expect, a node name where a MAC is expected (through the real commands)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,58 @@ def test_bootstrap_suggests_the_flag_meant(capsys: pytest.CaptureFixture[str]) -
     assert main(["bootstrap", "-provison", "flatcar"]) == 2
     err = capsys.readouterr().err
     assert "unknown flag -provison" in err and "did you mean -provision?" in err
+
+
+def _undocumented(text: str) -> list[str]:
+    """Entries of an argparse help text without a description."""
+    lines = text.splitlines()
+    missing, section = [], False
+    for i, line in enumerate(lines):
+        if line.endswith(":") and not line.startswith(" "):
+            section = line in ("positional arguments:", "options:", "optional arguments:")
+            continue
+        if not section or not line.startswith("  ") or line.startswith("   "):
+            continue
+        follow = lines[i + 1] if i + 1 < len(lines) else ""
+        if not re.search(r"\S {2,}\S", line[2:]) and not (
+                follow.startswith("   ") and follow.strip()):
+            missing.append(line.strip())
+    return missing
+
+
+HELP_COMMANDS = [
+    ["racker", "status"], ["racker", "apply"], ["racker", "serve"], ["racker", "pxe-boot"],
+    ["racker", "ignition"], ["racker", "node", "exclude"], ["racker", "node", "include"],
+    ["racker", "node", "reprovision"], ["racker", "node", "replace"],
+    ["racker", "node", "timeline"], ["racker", "bmc", "rotate-credentials"],
+    ["racker-sim", "create"], ["racker-sim", "destroy"], ["racker-sim", "status"],
+    ["racker-sim", "fault"], ["racker-sim", "console"], ["racker-sim", "bmc", "serve"],
+]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=" ".join)
+def test_every_option_of_a_help_is_described(command: list[str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from racker.cli.sim import main as sim_main
+
+    entry = main if command[0] == "racker" else sim_main
+    try:
+        code = entry([*command[1:], "-h"])
+    except SystemExit as e:  # argparse's own -h exits; the console script exits with it
+        code = int(e.code or 0)
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "usage:" in text.lower()
+    assert _undocumented(text) == []
+
+
+def test_version_help_and_rotate_credentials_single_dash_flags(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from racker.cli.cmd_bmc import _parser
+
+    assert main(["version", "-h"]) == 0
+    assert capsys.readouterr().out.startswith("Usage: racker version")
+    args = _parser().parse_args(["rotate-credentials", "newadmin", "-password-file", "/pw",
+                                 "-disable-old", "-dry-run", "-bmc-address", "m=1.2.3.4"])
+    assert (args.new_user, str(args.password_file), args.disable_old, args.dry_run,
+            args.bmc_address) == ("newadmin", "/pw", True, True, ["m=1.2.3.4"])

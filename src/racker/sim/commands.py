@@ -16,17 +16,37 @@ from pathlib import Path
 
 from racker.errors import InputError, Where
 from racker.sim import rack, state
-from racker.sim.daemon import BMC_FAULTS
+from racker.sim.daemon import BMC_SLOW_DELAY
 from racker.sim.mirror import serve as mirrorserve
 from racker.sim.net.netns import Runner
 from racker.sim.net.topology import check_rack_name
-from racker.sim.nodes.lite import NODE_FAULTS
 from racker.sim.nodes.testos import ensure_testos, mirror_contents
+
+FAULTS: dict[str, str] = {
+    "no-pxe": "the node's firmware does not network-boot: it never asks for a DHCP lease "
+              "(racker fails it at stage dhcp)",
+    "dhcp-lost": "every DHCP answer to the node is lost on the way (stage dhcp)",
+    "installer-fails": "flatcar-install fails; the node never reports installed (stage "
+                       "install; lite nodes only)",
+    "no-boot-report": "the installed node boots but its booted report is lost (stage boot; "
+                      "lite nodes only)",
+    "bmc-down": "the BMC answers no IPMI packet (stage bmc; status shows it unreachable)",
+    "bmc-slow": f"the BMC answers every packet {BMC_SLOW_DELAY:g} s late (timeouts, retries)",
+    "bmc-bad-credentials": "the BMC rejects racker's user and password (stage bmc)",
+    "bmc-no-session": "the BMC answers but opens no session (stage bmc)",
+    "boot-flag-lost": "the BMC forgets its boot device at every power cycle, as some firmware "
+                      "does (racker sets disk boot again on each boot report)",
+}
+"""Every fault kind of `racker-sim fault` with what it does (the help and the docs list them)."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise InputError(message, hint=f"see '{self.prog} -h'")
+
+
+_NAME_HELP = "the rack (default: the only rack of RACKER_SIM_DIR, else 'rack')"
+_NODE_HELP = "the server: node1, node2, … (as 'racker-sim status' lists them) or one of its MACs"
 
 
 def _rack_name(given: str | None) -> str:
@@ -104,7 +124,8 @@ def cmd_create(argv: Sequence[str]) -> int:
 def cmd_destroy(argv: Sequence[str]) -> int:
     """`racker-sim destroy [NAME]`"""
     p = _Parser(prog="racker-sim destroy", description="Remove a simulated rack completely.")
-    p.add_argument("name", nargs="?")
+    p.add_argument("name", nargs="?", metavar="NAME",
+                   help="the rack (default: the only rack of RACKER_SIM_DIR)")
     a = p.parse_args(list(argv))
     _require_root()
     name = _rack_name(a.name)
@@ -122,7 +143,7 @@ def cmd_destroy(argv: Sequence[str]) -> int:
 def cmd_status(argv: Sequence[str]) -> int:
     """`racker-sim status [--name NAME] [--json]`"""
     p = _Parser(prog="racker-sim status", description="Show a simulated rack.")
-    p.add_argument("--name")
+    p.add_argument("--name", help=_NAME_HELP)
     p.add_argument("--json", action="store_true", help="print JSON")
     a = p.parse_args(list(argv))
     info = rack.status(state.rack_dir(_rack_name(a.name)))
@@ -150,15 +171,18 @@ def cmd_exec(argv: Sequence[str]) -> int:
 
 def cmd_fault(argv: Sequence[str]) -> int:
     """`racker-sim fault NODE KIND [--clear]`"""
-    p = _Parser(prog="racker-sim fault", description="Inject or clear a fault.")
-    p.add_argument("node")
-    p.add_argument("kind", choices=NODE_FAULTS + BMC_FAULTS)
-    p.add_argument("--clear", action="store_true")
-    p.add_argument("--name")
+    p = _Parser(prog="racker-sim fault", description="Inject or clear a fault.",
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="fault kinds:\n" + "\n".join(f"  {k:20} {v}" for k, v in FAULTS.items()))
+    p.add_argument("node", metavar="NODE", help=_NODE_HELP)
+    p.add_argument("kind", metavar="KIND", choices=list(FAULTS),
+                   help="the fault (listed below)")
+    p.add_argument("--clear", action="store_true", help="repair it instead")
+    p.add_argument("--name", help=_NAME_HELP)
     a = p.parse_args(list(argv))
     rd = state.rack_dir(_rack_name(a.name))
-    rack.find_server(state.load_topology(rd), a.node)
-    answer = rack.request(rd, {"op": "fault", "node": a.node, "kind": a.kind,
+    server = rack.find_server(state.load_topology(rd), a.node, rd)
+    answer = rack.request(rd, {"op": "fault", "node": server.name, "kind": a.kind,
                                "clear": a.clear})
     if "error" in answer:
         raise rack.SimError(answer["error"], where=Where(node=a.node), hint=answer.get("hint"))
@@ -171,13 +195,13 @@ def cmd_fault(argv: Sequence[str]) -> int:
 def cmd_console(argv: Sequence[str]) -> int:
     """`racker-sim console NODE [--follow]`: the node's timeline."""
     p = _Parser(prog="racker-sim console", description="Show a node's timeline.")
-    p.add_argument("node")
-    p.add_argument("--name")
+    p.add_argument("node", metavar="NODE", help=_NODE_HELP)
+    p.add_argument("--name", help=_NAME_HELP)
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new entries")
     p.add_argument("--json", action="store_true", help="print the raw JSON lines")
     a = p.parse_args(list(argv))
     rd = state.rack_dir(_rack_name(a.name))
-    server = rack.find_server(state.load_topology(rd), a.node)
+    server = rack.find_server(state.load_topology(rd), a.node, rd)
     path = rd.timeline(server)
     shown = 0
     while True:

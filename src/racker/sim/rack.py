@@ -17,7 +17,8 @@ from typing import Any
 from racker.adapters.fs import rackmeta
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.procs import running
-from racker.core import inventory
+from racker.core import discovery, inventory
+from racker.core.layout import load_layout
 from racker.core.macs import parse_mac
 from racker.errors import InputError, RackerError, Where
 from racker.sim import state
@@ -47,7 +48,7 @@ def _machine_macs(text: str, mac: str) -> dict[str, str]:
         if mac in fields:
             primary, secondary = fields[0], fields[2] if len(fields) > 2 else None
             return {k: v for k, v in (("eth0", primary), ("eth1", secondary)) if v}
-    return {"eth1": mac}
+    return {}
 
 
 def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, str]:
@@ -56,7 +57,13 @@ def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, s
     if mac is None:
         raise InputError(f"'{mgmt_mac}' is not a MAC address", where=Where(flag="MGMT_MAC"))
     text = rackmeta.read_nodes_csv_text(path)
-    inv = inventory.parse_nodes_csv(text, path, _machine_macs(text, mac))
+    machine = _machine_macs(text, mac)
+    if not machine:
+        raise InputError(f"MGMT_MAC {mac} is not in {path}: no row of it has this MAC",
+                         where=Where(file=str(path)),
+                         hint="give a MAC of the management node's row (its primary, BMC or "
+                              "secondary MAC) as MGMT_MAC")
+    inv = inventory.parse_nodes_csv(text, path, machine)
     mgmt = inv.management
     if mgmt.secondary_mac is None:  # the inventory requires it; kept for the type checker
         raise InputError("the management row has no secondary MAC", where=Where(file=str(path)))
@@ -277,11 +284,40 @@ def format_status(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def find_server(t: Topology, ref: str) -> SimServer:
-    """The server `ref` names, or an InputError listing the names."""
-    s = t.server(ref)
+def find_server(t: Topology, ref: str, rd: state.RackDir | None = None) -> SimServer:
+    """The server `ref` names (node3, 3, a MAC, or with `rd` the name racker gave it, such as
+    node-0 or lokomotive-worker-0), or an InputError listing the ways to name one."""
+    s = t.server(ref) or (_by_racker_name(t, rd, ref) if rd is not None else None)
     if s is None:
         raise InputError(f"no node '{ref}' in rack {t.rack}", where=Where(flag="NODE"),
                          hint="name a node as node1.."
-                              f"node{len(t.servers)}, by number, or by primary or BMC MAC")
+                              f"node{len(t.servers)}, by number, by primary or BMC MAC, or by "
+                              "the name racker gave it (node-0, …) once it is bootstrapped")
     return s
+
+
+def _by_racker_name(t: Topology, rd: state.RackDir, name: str) -> SimServer | None:
+    """The server racker calls `name`: the layout racker records in its configuration folder
+    (excluded nodes keep their names there), else its hosts entries name an address that
+    racker's dnsmasq.conf plans for one of the server's MACs."""
+    want = name.strip().lower()
+    for folder in (rd.home / "flatcar-container-linux", rd.home / "lokomotive"):
+        with contextlib.suppress(InputError, OSError):
+            layout = load_layout(folder)
+            for slot in (*layout.active, *layout.excluded) if layout else ():
+                if slot.name and want in (slot.name.lower(), slot.name.lower().split(".")[0]):
+                    found = t.server(slot.mac)
+                    if found is not None:
+                        return found
+    try:
+        hosts = rd.hosts.read_text(errors="replace")
+        conf = (rd.racker_state / "dnsmasq" / "dnsmasq.conf").read_text(errors="replace")
+    except OSError:
+        return None
+    planned = discovery.parse_dhcp_hosts(conf)
+    for ip in discovery.ips_for_name(discovery.parse_hosts(hosts), name):
+        for mac in discovery.macs_for_ip(planned, ip):
+            found = t.server(mac)
+            if found is not None:
+                return found
+    return None
