@@ -264,8 +264,11 @@ def test_reprovision_keeps_the_flag_file_until_the_reinstall_can_start(
     assert [(a.node.mac, a.action, a.forced) for a in ap.actions] == [
         (target.mac, Action.REINSTALL, True)]
     harness.rack.bmc_down.add(target.mac)
-    assert asyncio.run(harness.executor(ap).run(ap)) == 1
+    ex = harness.executor(ap)
+    assert asyncio.run(ex.run(ap)) == 1
     assert flag.is_file() and harness.rack.powered == []  # unreachable: left as it was
+    out = ex.out.getvalue()  # type: ignore[attr-defined]
+    assert "× 0 of 1 node applied" in out and "✓ 0 of" not in out
     harness.rack.bmc_down.clear()
     assert asyncio.run(harness.executor(ap).run(ap)) == 0
     assert harness.rack.powered == [target.mac] and flag.is_file()  # reinstalled, flagged

@@ -304,7 +304,8 @@ class Executor:
         for part in outcome:
             failed += part
         done = len(reinstall) + len(rerun) - len(failed)
-        self.say(f"✓ {done} of {_nodes(len(reinstall) + len(rerun))} applied")
+        mark = "×" if failed else "✓"
+        self.say(f"{mark} {done} of {_nodes(len(reinstall) + len(rerun))} applied")
         if failed:
             self.say(f"Failed on {_nodes(len(failed))}:")
             for n, why in failed:

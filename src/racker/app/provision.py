@@ -140,7 +140,8 @@ class Provisioner:
         # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
         timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
         engine = Engine(self.control, store, flags, timeouts,
-                        on_change=lambda run: display.update(INSTALL_TITLE, run))
+                        on_change=lambda run: display.update(
+                            BMC_TITLE if run.bmc_check else INSTALL_TITLE, run))
         try:
             async with self._services(plan, store, catalog):
                 yield Session(store, engine)
