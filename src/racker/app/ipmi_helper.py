@@ -44,6 +44,12 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         found = ctx.located.get(node.bmc_mac)
         if found is None:
             raise ctx.locator.not_found(node.bmc_mac, s.retry_sec, node=node.primary_mac)
+    else:
+        # the quick sources first (leases, neighbours): a BMC they do not know may take the
+        # whole RETRY_SEC, and the operator is told what racker waits for at once
+        found = ctx.locator.lookup_once(node.bmc_mac, scan=False)
+        if found is None:
+            sink.echo(h.waiting_line(node.bmc_mac, ctx.locator.pxe_interface, s.retry_sec))
     bmc = ctx.locator.locate_bmc(node.bmc_mac, s.retry_sec, node=node.primary_mac,
                                  planned_ip=ctx.planned.get(node.bmc_mac), found=found)
     warning = h.bmc_ip_warning(bmc.ip, bmc.planned_ip)
