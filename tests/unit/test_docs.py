@@ -91,3 +91,12 @@ def test_the_missing_nodes_csv_hint_points_at_a_section_that_exists(tmp_path: Pa
     hint = e.value.hint or ""
     section, page = re.search(r"the section '([^']+)' of docs/(\S+\.md)", hint).groups()  # type: ignore[union-attr]
     assert f"\n## {section}\n" in (DOCS / page).read_text()
+
+
+def test_the_simulator_page_lists_every_fault_kind() -> None:
+    from racker.sim.commands import FAULTS
+
+    page = (DOCS / "simulator.md").read_text()
+    for kind in FAULTS:
+        assert f"| `{kind}` |" in page, kind
+    assert len(blocks("sh simhost")) == 1
