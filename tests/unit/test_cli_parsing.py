@@ -143,3 +143,17 @@ def test_version_help_and_rotate_credentials_single_dash_flags(
                                  "-disable-old", "-dry-run", "-bmc-address", "m=1.2.3.4"])
     assert (args.new_user, str(args.password_file), args.disable_old, args.dry_run,
             args.bmc_address) == ("newadmin", "/pw", True, True, ["m=1.2.3.4"])
+
+
+def test_ignition_takes_any_of_a_nodes_macs_or_its_name(tmp_path: Path) -> None:
+    from racker.app.ignition import node_config
+    from tests.rackfixtures import bmc_mac, secondary_mac
+
+    paths = configured_rack(tmp_path, 3)
+    key = paths.home / ".ssh" / "id_rsa.pub"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDummyKeyForTheTest test\n")
+    by = {ref: node_config(paths, paths.flatcar_dir, ref, pretty=False).json
+          for ref in ("node-1", primary_mac(2), bmc_mac(2), secondary_mac(2))}
+    assert len(set(by.values())) == 1, by.keys()
