@@ -123,3 +123,21 @@ def test_a_borrower_killed_mid_run_gives_the_services_back(tmp_path: Path) -> No
             serve.wait_for("Reloading the configuration.")
             line = serve.wait_for("Serving DHCP on")
             assert "for 1 nodes" in line
+
+
+def test_an_interrupted_bootstrap_continues_while_serve_runs(tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 2) as rack:
+        good, bad = rack.nodes()
+        rack.sim("fault", bad["node"], "no-pxe", "--name", rack.name)
+        r = rack.racker(*BOOTSTRAP)  # cancel: the bootstrap stops, to be continued
+        assert r.returncode != 0 and rack.flag_files() == {good["primary_mac"]}
+        rack.sim("fault", bad["node"], "no-pxe", "--clear", "--name", rack.name)
+        with serving(rack) as serve:  # the service came up in between
+            r = rack.racker(*BOOTSTRAP)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert "➤ Continuing the interrupted bootstrap" in r.stdout
+            assert "'racker serve' runs: it hands DHCP and the boot server over" in r.stdout
+            assert rack.flag_files() == {good["primary_mac"], bad["primary_mac"]}
+            assert installs(rack, good["primary_mac"]) == 1  # not reinstalled
+            serve.wait_for("Taking DHCP and the boot server back.")
+            serve.wait_for("Serving DHCP on")
