@@ -78,7 +78,9 @@ class Handover:
         os.chmod(self.path, 0o600)
 
     async def close(self) -> None:
-        """Stop listening and remove the socket file."""
+        """Stop listening and remove the socket file. A borrower still waiting is answered:
+        serve's services are stopped, so the duty is free to take."""
+        self._ready.set()
         if self._server is not None:
             self._server.close()
             self._server = None
