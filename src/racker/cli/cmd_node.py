@@ -26,7 +26,8 @@ SUBCOMMANDS: tuple[Command, ...] = (
             "back)", "racker.cli.cmd_node:run_exclude"),
     Command("include", "Add an excluded node back, at the end of the arrays",
             "racker.cli.cmd_node:run_include"),
-    Command("reprovision", "Reinstall a node via PXE now (removes its flag file)",
+    Command("reprovision", "Reinstall a node via PXE now (its flag file goes once the "
+            "reinstall starts)",
             "racker.cli.cmd_node:run_reprovision"),
     Command("replace", "A node's server was swapped: new MACs everywhere, same name and "
             "addresses", "racker.cli.cmd_node:run_replace"),

@@ -24,9 +24,10 @@ def _parser() -> argparse.ArgumentParser:
                     "configured rack in the foreground, until Ctrl-C or SIGTERM. This is what "
                     "the racker-serve service runs on a management node; BMC and node leases "
                     "are only renewed while it runs. Other racker commands (bootstrap, apply, node "
-                    "reprovision, pxe-boot) borrow both services through its management "
-                    "socket (<state>/serve.sock) while they run, and serve takes them back "
-                    "with the configuration they wrote.")
+                    "reprovision) borrow both services through its management socket "
+                    "(<state>/serve.sock) while they run, and serve takes them back with the "
+                    "configuration they wrote; node exclude, include and replace ask it to "
+                    "reload.")
 
 
 def run(argv: Sequence[str]) -> int:

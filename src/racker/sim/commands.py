@@ -71,7 +71,7 @@ def cmd_create(argv: Sequence[str]) -> int:
     p.add_argument("nodes_csv", nargs="?", help="nodes.csv of the rack")
     p.add_argument("mgmt_mac", nargs="?", help="a MAC of the management node's row")
     p.add_argument("--generate", type=int, metavar="N",
-                   help="generate a nodes.csv with a management node and N nodes")
+                   help="generate a nodes.csv of N servers plus the management node")
     p.add_argument("--types", default="", help="node types for --generate, e.g. a,b,c")
     p.add_argument("--nodes", choices=("lite", "qemu"), default="lite",
                    help="node hosts: lite processes (default) or QEMU VMs booting a test OS")
