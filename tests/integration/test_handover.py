@@ -41,7 +41,7 @@ def test_borrow_reload_and_no_serve(tmp_path: Path) -> None:
     async def main() -> list[str]:
         async with borrowed(tmp_path) as lent:  # no serve: the caller runs its own
             assert lent is False
-        assert await reload(tmp_path) is False
+        assert reload(tmp_path) is False
         h = Handover(socket_path(tmp_path))
         await h.start()
         assert (os.stat(socket_path(tmp_path)).st_mode & 0o777) == 0o600
@@ -51,11 +51,14 @@ def test_borrow_reload_and_no_serve(tmp_path: Path) -> None:
         task = asyncio.create_task(_serve_once(h, stop, log))
         async with borrowed(tmp_path) as lent:
             assert lent is True and log[-1] == "lent"
+            # the borrower's own exclusions ask for a reload: answered at once while lent
+            assert await asyncio.wait_for(asyncio.to_thread(reload, tmp_path), 5) is True
+            assert log[-1] == "lent"
         for _ in range(100):
             if log[-1] == "up":
                 break
             await asyncio.sleep(0.01)
-        assert await reload(tmp_path) is True
+        assert await asyncio.to_thread(reload, tmp_path) is True
         stop.set()
         await task
         await h.close()

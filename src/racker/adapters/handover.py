@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import enum
 import os
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,12 +100,19 @@ class Handover:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            try:
+                word = (await asyncio.wait_for(reader.readline(), 10)).decode().strip()
+                kind = Request(word)
+            except (TimeoutError, ValueError, UnicodeDecodeError, ConnectionError):
+                return
+            if kind is Request.RELOAD and self._one.locked() and self.borrowing:
+                # lent: the borrower runs the services with the new configuration, and serve
+                # reads it when it takes them back (the borrower itself may be asking)
+                writer.write(b"ok\n")
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+                return
             async with self._one:  # one borrower at a time; the next waits its turn
-                try:
-                    word = (await asyncio.wait_for(reader.readline(), 10)).decode().strip()
-                    kind = Request(word)
-                except (TimeoutError, ValueError, UnicodeDecodeError, ConnectionError):
-                    return
                 self._ready.clear()
                 self.kind = kind
                 self.requested.set()
@@ -182,11 +190,25 @@ async def borrowed(state_dir: Path, *, timeout: float = ANSWER_SEC) -> AsyncIter
             await writer.wait_closed()
 
 
-async def reload(state_dir: Path, *, timeout: float = ANSWER_SEC) -> bool:
+def reload(state_dir: Path, *, timeout: float = ANSWER_SEC) -> bool:
     """Ask a running `racker serve` to restart with the configuration on disk; False when
-    none runs."""
-    asked = await _ask(socket_path(state_dir), Request.RELOAD, timeout)
-    if asked is None:
-        return False
-    asked[1].close()
+    none runs. Blocking and short, so that synchronous use cases (node exclude, also from
+    within a provisioning run) can call it; a serve that has lent its services answers at once
+    (it reads the configuration when it takes them back)."""
+    path = socket_path(state_dir)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+        try:
+            sock.sendall(Request.RELOAD.value.encode() + b"\n")
+            answer = sock.makefile("rb").readline()
+        except OSError:
+            answer = b""
+    if answer.strip() != b"ok":
+        raise ServiceError("'racker serve' runs but did not reload its configuration",
+                           where=Where(file=str(path)),
+                           hint="restart it (systemctl restart racker-serve)")
     return True

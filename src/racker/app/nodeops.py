@@ -8,7 +8,6 @@ the rest. Other nodes keep their names and addresses throughout (see racker.core
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 import shutil
@@ -80,7 +79,7 @@ def _commit(c: Configured, options: Options, layout: Layout | None,
     plan = plan_for(options, c.inventory, layout)
     settled = settle(plan, layout)
     if write_updates(c, plan, updates(c, plan, plan.options, settled)):
-        if asyncio.run(reload_serve(c.paths.state_dir)):
+        if reload_serve(c.paths.state_dir):
             lines.append("racker serve reloaded: its dnsmasq hands out the new addresses")
         elif dnsmasq_running(c.paths):
             lines.append(DNSMASQ_NOTE)
