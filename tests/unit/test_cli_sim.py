@@ -85,3 +85,18 @@ def test_every_fault_kind_is_described() -> None:
 
     assert set(FAULTS) == set(NODE_FAULTS + BMC_FAULTS)
     assert all(text for text in FAULTS.values())
+
+
+def test_a_mistyped_flag_is_named_never_taken_for_another(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from racker.cli.sim import main
+
+    monkeypatch.setenv("RACKER_SIM_DIR", str(tmp_path / "sim"))
+    assert main(["create", "--generat", "3"]) == 2  # an abbreviation would create a rack
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --generat" in err and "did you mean --generate?" in err
+    assert not (tmp_path / "sim").exists()
+    assert main(["fault"]) == 2
+    err = capsys.readouterr().err
+    assert "NODE: the server: node1" in err and "KIND: the fault" in err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import Any
 
 from racker.core.suggest import did_you_mean
 from racker.errors import InputError, Where
@@ -15,7 +16,12 @@ _REQUIRED = re.compile(r"the following arguments are required: (.*)")
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse.ArgumentParser whose errors are InputErrors naming the flag or argument."""
+    """argparse.ArgumentParser whose errors are InputErrors naming the flag or argument, and
+    without abbreviated flags (a mistyped flag is named, never taken for another)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         """Turn argparse's message into an InputError with a hint."""

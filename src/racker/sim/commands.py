@@ -13,7 +13,9 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from racker.core.suggest import did_you_mean
 from racker.errors import InputError, Where
 from racker.sim import rack, state
 from racker.sim.daemon import BMC_SLOW_DELAY
@@ -41,8 +43,26 @@ FAULTS: dict[str, str] = {
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # NOTE: no abbreviations: `--generat 3` must be a mistake that is named, not a rack
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(message, hint=f"see '{self.prog} -h'")
+        """argparse's message as an InputError, with a "did you mean" for a mistyped flag and
+        what each missing positional argument is."""
+        hint = f"see '{self.prog} -h'"
+        if message.startswith("unrecognized arguments: "):
+            word = message.split(": ", 1)[1].split()[0]
+            guess = did_you_mean(word, [o for a in self._actions for o in a.option_strings])
+            if guess:
+                hint = f"{guess} ({hint})"
+        elif message.startswith("the following arguments are required: "):
+            names = message.split(": ", 1)[1].split(", ")
+            told = [f"{a.metavar or a.dest}: {a.help}" for a in self._actions
+                    if not a.option_strings and (a.metavar or a.dest) in names and a.help]
+            hint = "; ".join([*told, hint])
+        raise InputError(message, hint=hint)
 
 
 _NAME_HELP = "the rack (default: the only rack of RACKER_SIM_DIR, else 'rack')"
