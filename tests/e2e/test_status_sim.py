@@ -28,6 +28,10 @@ def test_status_explains_excluded_nodes_missing_dhcp_and_full_json(tmp_path: Pat
         # ... and in racker-sim, beside the simulator's own node1, node2
         f = rack.sim("fault", name, "bmc-down", "--name", rack.name)
         assert f"set bmc-down on {left['node']}" in f.stdout, f.stdout
+        # racker-sim status shows racker's names beside its own
+        listed = {s["node"]: s["racker_name"] for s in rack.nodes()}
+        assert listed[left["node"]] == name and listed[kept["node"]].startswith("node-")
+        assert name in rack.sim("status", "--name", rack.name).stdout
         console = rack.sim("console", name, "--name", rack.name)
         assert console.stdout == rack.sim("console", left["node"], "--name", rack.name).stdout
         st = rack.racker("status")

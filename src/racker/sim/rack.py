@@ -264,6 +264,9 @@ def status(rd: state.RackDir) -> dict[str, Any]:
         info["daemon"] = "not running"
         info["servers"] = [{"node": s.name, "primary_mac": s.primary_mac,
                             "bmc_mac": s.bmc_mac} for s in t.servers]
+    names = racker_names(rd)
+    for server in info["servers"]:
+        server["racker_name"] = names.get(server.get("primary_mac", ""))
     return info
 
 
@@ -273,8 +276,8 @@ def format_status(info: dict[str, Any]) -> str:
     lines = [f"rack {info['rack']}: daemon {info['daemon']}"
              + (f" (pid {info['pid']})" if "pid" in info else "")
              + f", namespaces {sum(ns.values())}/{len(ns)} present, state in {info['dir']}"]
-    cols = ("node", "primary_mac", "bmc_mac", "bmc_ip", "power", "boot_device", "phase",
-            "node_ip", "faults")
+    cols = ("node", "racker_name", "primary_mac", "bmc_mac", "bmc_ip", "power", "boot_device",
+            "phase", "node_ip", "faults")
     rows = [[str(s.get(c) if not isinstance(s.get(c), list) else ",".join(s[c]) or "-")
              if s.get(c) not in (None, "") else "-" for c in cols] for s in info["servers"]]
     head = [c.upper().replace("_", " ") for c in cols]
@@ -296,19 +299,29 @@ def find_server(t: Topology, ref: str, rd: state.RackDir | None = None) -> SimSe
     return s
 
 
+def racker_names(rd: state.RackDir) -> dict[str, str]:
+    """Primary MAC → the name racker gave the node, from the layout racker records in its
+    configuration folder under the simulated home (excluded nodes keep their names there)."""
+    names: dict[str, str] = {}
+    for folder in (rd.home / "flatcar-container-linux", rd.home / "lokomotive"):
+        with contextlib.suppress(InputError, OSError):
+            layout = load_layout(folder)
+            for slot in (*layout.active, *layout.excluded) if layout else ():
+                if slot.name:
+                    names[slot.mac] = slot.name
+    return names
+
+
 def _by_racker_name(t: Topology, rd: state.RackDir, name: str) -> SimServer | None:
     """The server racker calls `name`: the layout racker records in its configuration folder
     (excluded nodes keep their names there), else its hosts entries name an address that
     racker's dnsmasq.conf plans for one of the server's MACs."""
     want = name.strip().lower()
-    for folder in (rd.home / "flatcar-container-linux", rd.home / "lokomotive"):
-        with contextlib.suppress(InputError, OSError):
-            layout = load_layout(folder)
-            for slot in (*layout.active, *layout.excluded) if layout else ():
-                if slot.name and want in (slot.name.lower(), slot.name.lower().split(".")[0]):
-                    found = t.server(slot.mac)
-                    if found is not None:
-                        return found
+    for mac, known in racker_names(rd).items():
+        if want in (known.lower(), known.lower().split(".")[0]):
+            found = t.server(mac)
+            if found is not None:
+                return found
     try:
         hosts = rd.hosts.read_text(errors="replace")
         conf = (rd.racker_state / "dnsmasq" / "dnsmasq.conf").read_text(errors="replace")
