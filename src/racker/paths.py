@@ -75,6 +75,11 @@ class Paths:
         return self.oem_dir / "nodes.csv"
 
     @property
+    def pxe_interface_file(self) -> Path:
+        """The older layout's name of the management node's internal NIC (4-column nodes.csv)."""
+        return self.oem_dir / "pxe_interface"
+
+    @property
     def ipmi_user_file(self) -> Path:
         return self.oem_dir / "ipmi_user"
 

@@ -357,3 +357,30 @@ def test_two_racks_side_by_side_and_create_after_a_crash(tmp_path: Path) -> None
         sim("destroy", a, env=env, check=False)
         sim("destroy", b, env=env, check=False)
     assert [ns for ns in list_netns() if a in ns or b in ns] == []
+
+
+def test_create_refuses_a_running_rack_of_the_same_name_and_destroy_an_unknown_one(
+        tmp_path: Path) -> None:
+    require_root()
+    env = {**os.environ, "RACKER_SIM_DIR": str(tmp_path / "sim")}
+    other = {**os.environ, "RACKER_SIM_DIR": str(tmp_path / "other")}
+    name = f"rksr-{secrets.token_hex(3)}"
+    try:
+        sim("create", "--generate", "1", "--name", name, env=env)
+        again = sim("create", "--generate", "1", "--name", name, env=env, check=False)
+        assert again.returncode == 2
+        assert f"rack {name} exists already and runs" in again.stderr
+        assert "--replace" in again.stderr and "Traceback" not in again.stderr
+        elsewhere = sim("create", "--generate", "1", "--name", name, env=other, check=False)
+        assert elsewhere.returncode == 2
+        assert "rack names are global on a machine" in elsewhere.stderr
+        assert not (tmp_path / "other" / name).exists()
+        st = json.loads(sim("status", "--name", name, "--json", env=env).stdout)
+        assert st["daemon"] == "running"  # the refusals left the rack alone
+        replaced = sim("create", "--generate", "2", "--name", name, "--replace", env=env)
+        assert f"created rack {name}: 2 nodes" in replaced.stdout
+        sim("destroy", name, env=env)
+        gone = sim("destroy", name, env=env, check=False)
+        assert gone.returncode == 2 and f"there is no rack {name}" in gone.stderr
+    finally:
+        sim("destroy", name, env=env, check=False)

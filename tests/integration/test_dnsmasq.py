@@ -226,3 +226,38 @@ def test_dnsmasq_log_is_written_by_racker_and_rotated(tmp_path: Path) -> None:
             assert files.log.stat().st_uid == 0 and files.log.stat().st_mode & 0o777 == 0o640
 
         asyncio.run(scenario())
+
+
+def test_a_dhcp_port_held_by_another_program_is_an_error_with_dnsmasqs_words(
+        tmp_path: Path) -> None:
+    require_root()
+    require_tool("dnsmasq")
+    files = DnsmasqFiles(tmp_path / "state")
+    holder_code = ("import socket, sys, time\n"
+                   "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                   "s.bind(('0.0.0.0', 67))\n"
+                   "print('bound', flush=True)\n"
+                   "sys.stdin.read()\n")
+    with veth_pair("rkp") as link:
+        subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
+                        link.left_if], check=True)
+        write_conf(files, link.left_if)
+        holder = subprocess.Popen(["ip", "netns", "exec", link.left_ns, sys.executable, "-c",
+                                   holder_code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "bound\n"
+
+            async def scenario() -> str:
+                d = Dnsmasq(files, netns=link.left_ns)
+                with pytest.raises(ServiceError) as e:
+                    await d.start()
+                assert d.restarts == 0 and d.pid is not None and not running(d.pid)
+                return str(e.value)
+
+            message = asyncio.run(scenario())
+        finally:
+            holder.kill()
+            holder.wait(timeout=10)
+    assert "dnsmasq could not start" in message and "Address already in use" in message
+    assert "ss -lunp" in message

@@ -121,3 +121,23 @@ def test_slow_reader_gets_every_byte(served: tuple[str, Path]) -> None:
     head, _, body = bytes(got).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert body == blob
+
+
+def test_a_port_in_use_is_a_service_error_naming_it() -> None:
+    from racker.adapters.http.serve import listen
+    from racker.errors import ServiceError
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(ServiceError, match=f"could not listen on 127.0.0.1:{port}: "
+                                               "Address already in use") as e:
+            listen("127.0.0.1", port)
+        assert e.value.hint and "ss -ltnp" in e.value.hint
+    finally:
+        holder.close()
+    sock = listen("127.0.0.1", port)  # free again: bound
+    assert sock.getsockname() == ("127.0.0.1", port)
+    sock.close()

@@ -157,7 +157,7 @@ def test_state_path_that_is_a_file_is_refused(tmp_path: Path,
     rc, _, err = _racker(capsys, "install", "-root", str(tmp_path))
     assert rc == 2
     assert "exists and is not a folder" in err
-    rc, _, err = _racker(capsys, "install", "-root", str(tmp_path / "missing"))
+    rc, _, err = _racker(capsys, "uninstall", "-root", str(tmp_path / "missing"))
     assert rc == 2 and "is not a folder" in err and "Traceback" not in err
     (tmp_path / "opt/racker-state").unlink()
     (tmp_path / "etc").write_text("")  # a file where /etc/systemd/system must go
@@ -216,3 +216,30 @@ def test_newline_in_a_carried_setting_is_refused(tmp_path: Path,
     assert not (tmp_path / "etc").exists() and not Path("/tmp/racker-pwned").exists()
     assert "Traceback" not in err
     assert not (tmp_path / UNIT).exists()
+
+
+def test_install_creates_a_missing_root(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "image" / "rootfs"
+    rc, _, err = _racker(capsys, "install", "-root", str(root), "-bin-dir", "")
+    assert rc == 0, err
+    assert (root / UNIT).is_file() and (root / "opt/racker-state").is_dir()
+
+
+def test_uninstall_purge_finds_the_state_folder_the_install_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RACKER_STATE_DIR", "/srv/rack state")
+    monkeypatch.setenv("RACKER_VERSION_FILE", "/srv/racker/VERSION")
+    rc, _, err = _racker(capsys, "install", "-root", str(tmp_path), "-bin-dir", "")
+    assert rc == 0, err
+    assert (tmp_path / "srv/rack state").is_dir()
+    monkeypatch.delenv("RACKER_STATE_DIR")  # not given again: the unit's record is used
+    monkeypatch.delenv("RACKER_VERSION_FILE")
+    rc, out, err = _racker(capsys, "uninstall", "-root", str(tmp_path), "-bin-dir", "",
+                           "-purge")
+    assert rc == 0, err
+    assert "✓ Removed racker's state /srv/rack state" in out
+    assert "✓ Removed /srv/racker/VERSION" in out
+    assert not (tmp_path / "srv/rack state").exists()
+    assert not (tmp_path / "srv/racker/VERSION").exists() and not (tmp_path / UNIT).exists()

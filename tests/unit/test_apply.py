@@ -276,19 +276,24 @@ def test_lokomotive_folder_is_applied_by_lokoctl(tmp_path: Path) -> None:
     assert h.rack.powered == [] and h.sessions == []
 
 
-def test_apply_refuses_to_act_beside_a_running_racker_serve(harness: Harness) -> None:
-    import os
-
-    from racker.errors import RackerError
-
+def test_reprovision_keeps_the_flag_file_until_the_reinstall_can_start(
+        harness: Harness) -> None:
     plan = provisioned(harness.paths)
-    FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(plan.nodes[0].mac).unlink()
-    (harness.paths.state_dir / "dnsmasq" / "dnsmasq.pid").write_text(f"{os.getpid()}\n")
-    before = tree_digest(harness.paths.home, harness.paths.state_dir)
-    with pytest.raises(RackerError, match="racker serve"):
-        harness.apply()
-    assert tree_digest(harness.paths.home, harness.paths.state_dir) == before
-    assert harness.rack.powered == [] and harness.sessions == []
+    target = plan.nodes[0]
+    flag = FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(target.mac)
+    folder = config_folder(harness.paths, Provision.FLATCAR)
+    ap = plan_apply(harness.paths, folder, only={target.mac}, reinstall={target.mac})
+    assert [(a.node.mac, a.action, a.forced) for a in ap.actions] == [
+        (target.mac, Action.REINSTALL, True)]
+    harness.rack.bmc_down.add(target.mac)
+    ex = harness.executor(ap)
+    assert asyncio.run(ex.run(ap)) == 1
+    assert flag.is_file() and harness.rack.powered == []  # unreachable: left as it was
+    out = ex.out.getvalue()  # type: ignore[attr-defined]
+    assert "× 0 of 1 node applied" in out and "✓ 0 of" not in out
+    harness.rack.bmc_down.clear()
+    assert asyncio.run(harness.executor(ap).run(ap)) == 0
+    assert harness.rack.powered == [target.mac] and flag.is_file()  # reinstalled, flagged
 
 
 def test_a_bmc_that_answers_late_is_checked_again(harness: Harness) -> None:

@@ -17,7 +17,7 @@ from racker.errors import BmcError, InputError
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
 from tests.nodeops_support import configured_rack, paths_env
-from tests.rackfixtures import bmc_mac, primary_mac
+from tests.rackfixtures import bmc_mac, primary_mac, secondary_mac
 from tests.unit.test_engine import planned
 
 
@@ -88,9 +88,16 @@ def test_cli_finds_the_node_by_mac_in_the_folder(tmp_path: Path,
     with pytest.raises(InputError, match="not the MAC address of a node"):
         cmd_pxe_boot.main(["0b:00:00:00:00:01", "x", "-C", str(paths.flatcar_dir)],
                           paths=paths, open_ctl=open_ctl)
-    with pytest.raises(InputError, match="not a MAC address"):
-        cmd_pxe_boot.main(["node-1", "x", "-C", str(paths.flatcar_dir)], paths=paths,
+    with pytest.raises(InputError, match='"node-9" is neither a MAC address nor the name'):
+        cmd_pxe_boot.main(["node-9", "x", "-C", str(paths.flatcar_dir)], paths=paths,
                           open_ctl=open_ctl)
+    # a name where a MAC is expected is looked up, and so is a secondary MAC
+    assert cmd_pxe_boot.main(["node-1", "x", "-C", str(paths.flatcar_dir)], paths=paths,
+                             open_ctl=open_ctl) == 0
+    assert "x (02:00:00:00:00:02) is booting" in capsys.readouterr().out
+    assert cmd_pxe_boot.main([secondary_mac(2), "x", "-C", str(paths.flatcar_dir)],
+                             paths=paths, open_ctl=open_ctl) == 0
+    assert "x (02:00:00:00:00:02) is booting" in capsys.readouterr().out
     assert cmd_pxe_boot.main([bmc_mac(1), "node-0", "-C", str(paths.flatcar_dir)],
                              paths=paths, open_ctl=open_ctl) == 0
     assert cmd_pxe_boot.main(["-h"], paths=paths, open_ctl=open_ctl) == 0

@@ -25,7 +25,6 @@ from racker.adapters.fs.node_ignition import FolderKind, node_ignition, read_con
 from racker.adapters.fs.store import Store
 from racker.app.configuration.loaded import (
     Configured,
-    dnsmasq_running,
     load_configured,
     updates,
     vars_name,
@@ -58,6 +57,9 @@ class NodeAction:
     action: Action
     reason: str
     ignition: str
+    forced: bool = False
+    """A reinstall asked for (node reprovision): its flag file goes once the reinstall can
+    start."""
     """Hash of the node's Ignition after the re-render."""
 
 
@@ -127,10 +129,12 @@ def ignition_hashes(c: Configured, files: Sequence[RenderedFile]) -> tuple[dict[
 
 
 def plan_apply(paths: Paths, folder: Path, *, include_controllers: bool = False,
-               only: Collection[str] | None = None) -> ApplyPlan:
+               only: Collection[str] | None = None,
+               reinstall: Collection[str] = ()) -> ApplyPlan:
     """Decide what apply does (reads the folder, the rack and the state; writes nothing).
 
-    `only`: primary MACs to consider (the others are left as they are).
+    `only`: primary MACs to consider (the others are left as they are); `reinstall`: primary
+    MACs to reinstall via PXE whatever their state (`racker node reprovision`).
     """
     c = load_configured(paths, folder)
     files = tuple(updates(c, c.plan, c.options, c.layout))
@@ -143,6 +147,10 @@ def plan_apply(paths: Paths, folder: Path, *, include_controllers: bool = False,
     for n in c.plan.nodes:
         digest = current[n.name]
         if only is not None and n.mac not in only:
+            continue
+        if n.mac in reinstall:
+            actions.append(NodeAction(n, Action.REINSTALL, "reprovision requested", digest,
+                                      forced=True))
             continue
         if not flags.done(n.mac):
             act, why = Action.REINSTALL, f"no flag file {flags.path(n.mac)}"
@@ -279,12 +287,7 @@ class Executor:
 
     async def run(self, ap: ApplyPlan) -> int:
         """Write the files, then reinstall and re-run; returns the exit code."""
-        acting = bool(ap.of(Action.REINSTALL) or ap.of(Action.RERUN))
-        if acting and dnsmasq_running(self.paths):
-            # NOTE: apply runs its own dnsmasq and boot server (with the new configuration)
-            raise RackerError("racker's DHCP and boot server are running already (racker serve)",
-                              hint="stop the racker-serve service while racker apply runs, then "
-                                   "start it again")
+        # NOTE: a running `racker serve` lends apply its services (RackServices.run)
         write_updates(ap.configured, ap.plan, ap.files)
         if ap.files:
             self.say("✓ wrote " + ", ".join(f.path.as_posix() for f in ap.files))
@@ -307,12 +310,13 @@ class Executor:
                      "nodes without a flag file")
         failed: list[tuple[PlannedNode, str]] = []
         async with self.session(ap.plan, bool(reinstall)) as s:
-            outcome = await asyncio.gather(self._reinstall(s, reinstall),
+            outcome = await asyncio.gather(self._reinstall(s, reinstall, ap.plan.options.provision),
                                            self._rerun(s, rerun))
         for part in outcome:
             failed += part
         done = len(reinstall) + len(rerun) - len(failed)
-        self.say(f"✓ {done} of {_nodes(len(reinstall) + len(rerun))} applied")
+        mark = "×" if failed else "✓"
+        self.say(f"{mark} {done} of {_nodes(len(reinstall) + len(rerun))} applied")
         if failed:
             self.say(f"Failed on {_nodes(len(failed))}:")
             for n, why in failed:
@@ -322,7 +326,7 @@ class Executor:
             return 1
         return 0
 
-    async def _reinstall(self, s: Session, actions: list[NodeAction]
+    async def _reinstall(self, s: Session, actions: list[NodeAction], provision: Provision
                          ) -> list[tuple[PlannedNode, str]]:
         if not actions:
             return []
@@ -340,9 +344,16 @@ class Executor:
             again = await s.engine.check_bmcs([n for n, _ in failed])
             failed = [(st.node, st.error) for st in again.failed]
         reachable = [n for n in nodes if n.mac not in {f.mac for f, _ in failed}]
+        by_mac = {a.node.mac: a for a in actions}
+        # a reinstall asked for (node reprovision) drops the node's provisioned state only
+        # now: services up, BMC answering; a refusal or a missing BMC leaves it as it was
+        flags = FlagFiles(asset_dir(self.paths, provision))
+        for n in reachable:
+            if by_mac[n.mac].forced:
+                flags.path(n.mac).unlink(missing_ok=True)
+                AppliedHashes(self.paths.state_dir).forget(n.mac)
         run = await s.engine.install(reachable) if reachable else None
         applied = AppliedHashes(self.paths.state_dir)
-        by_mac = {a.node.mac: a for a in actions}
         for st in (run.nodes.values() if run else ()):
             if st.state is NodeState.DONE:
                 applied.record(st.node.mac, by_mac[st.node.mac].ignition)

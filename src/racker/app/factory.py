@@ -20,7 +20,7 @@ from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.credentials import load_credentials
-from racker.adapters.fs.rackmeta import read_machine_macs, read_nodes_csv_text
+from racker.adapters.fs.rackmeta import read_machine_macs, read_nodes_csv_text, read_pxe_file
 from racker.core.inventory import HEADER, check_nodes_csv
 from racker.core.plan import number_addresses
 from racker.errors import InputError, RackerError, Where
@@ -83,8 +83,13 @@ def check(paths: Paths) -> CheckResult:
     except RackerError as e:
         items.append(e)
         return CheckResult(tuple(items))
+    try:
+        pxe_file = read_pxe_file(paths)
+    except RackerError as e:
+        items.append(e)
+        return CheckResult(tuple(items))
     inventory, found = check_nodes_csv(text, paths.nodes_csv,
-                                       read_machine_macs(paths.sys_class_net))
+                                       read_machine_macs(paths.sys_class_net), pxe_file)
     items += found
     if inventory is not None:
         try:  # a rack too large for the internal /24 is a nodes.csv problem too

@@ -13,6 +13,7 @@ mounted (`/` normally, a folder for image builds and tests).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -102,6 +103,49 @@ def _quote(value: str) -> str:
     """A value for a systemd `Environment=` assignment."""
     escaped = _specifiers(value.replace("\\", "\\\\").replace('"', '\\"'))
     return f'"{escaped}"' if any(c in value for c in ' \t"\\') else escaped
+
+
+def _unquote(text: str) -> str:
+    """The inverse of `_quote` (pure)."""
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if c == "%" and text[i + 1:i + 2] == "%":
+            i += 1
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def recorded_environment(unit_text: str) -> dict[str, str]:
+    """The `Environment=` settings an installed unit records (pure): what the install ran with."""
+    found: dict[str, str] = {}
+    for line in unit_text.splitlines():
+        if line.startswith("Environment="):
+            name, sep, value = _unquote(line.removeprefix("Environment=")).partition("=")
+            if sep:
+                found[name] = value
+    return found
+
+
+def with_recorded_paths(layout: Layout, env: Mapping[str, str]) -> Layout:
+    """`layout` with the state folder and version file the installed unit records, for the
+    settings not given again in `env` (uninstall -purge finds a RACKER_STATE_DIR install)."""
+    try:
+        recorded = recorded_environment(layout.host(layout.unit_path).read_text())
+    except (OSError, UnicodeDecodeError):
+        return layout
+    state = recorded.get("RACKER_STATE_DIR") if not env.get("RACKER_STATE_DIR") else None
+    version = (recorded.get("RACKER_VERSION_FILE") if not env.get("RACKER_VERSION_FILE")
+               else None)
+    return dataclasses.replace(layout, state_dir=Path(state) if state else layout.state_dir,
+                               version_file=Path(version) if version else layout.version_file)
 
 
 def _exec_path(path: Path) -> str:
@@ -373,10 +417,16 @@ def environment_overrides(env: Mapping[str, str], names: Sequence[str]
                  if env.get(n) and n not in NEVER_CARRIED)
 
 
-def check_root(root: Path) -> Path:
-    """`--root` must be an existing folder."""
+def check_root(root: Path, create: bool = False) -> Path:
+    """`-root` must be a folder; with `create` (install) a missing one is made first."""
+    if create and not root.exists() and not root.is_symlink():
+        try:
+            root.mkdir(mode=0o755, parents=True)
+        except OSError as e:
+            raise InputError(f"{root} cannot be created: {e.strerror}",
+                             where=Where(flag="-root")) from None
     if not root.is_dir():
         raise InputError(f"{root} is not a folder", where=Where(flag="-root"),
-                         hint="create it first, or leave -root out to install on this system")
+                         hint="give an existing folder (install creates a missing one), or "
+                              "leave -root out to work on this system")
     return root.resolve()
-

@@ -47,6 +47,12 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         found = ctx.located.get(node.bmc_mac)
         if found is None:
             raise ctx.locator.not_found(node.bmc_mac, s.retry_sec, node=node.primary_mac)
+    else:
+        # the quick sources first (leases, neighbours): a BMC they do not know may take the
+        # whole RETRY_SEC, and the operator is told what racker waits for at once
+        found = ctx.locator.lookup_once(node.bmc_mac, scan=False)
+        if found is None:
+            sink.echo(h.waiting_line(node.bmc_mac, ctx.locator.pxe_interface, s.retry_sec))
     bmc = ctx.locator.locate_bmc(node.bmc_mac, s.retry_sec, node=node.primary_mac,
                                  planned_ip=ctx.planned.get(node.bmc_mac), found=found)
     warning = h.bmc_ip_warning(bmc.ip, bmc.planned_ip)
@@ -78,6 +84,12 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
 
 def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
         str, bool]:
+    text, ok = _text_for(node, request, ctx, env)
+    return h.all_block(node.bmc_mac, text, ok), ok
+
+
+def _text_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
+        str, bool]:
     sink = BlockSink(ctx.settings, env, ctx.credentials.password)
     try:
         ok = run_node(node, request, ctx, sink) == 0
@@ -87,7 +99,7 @@ def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, s
     hint = None if ok else h.failure_hint(sink.text())
     if hint:
         sink.echo(hint)
-    return h.all_block(node.bmc_mac, sink.text(), ok), ok
+    return sink.text(), ok
 
 
 def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
@@ -140,3 +152,25 @@ def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventor
     if node is None:
         return run_all(h.all_nodes(inventory), request, ctx, child)
     return run_node(node, request, ctx, TerminalSink(settings, child, credentials.password))
+
+
+def diagnose_all(settings: h.Settings, paths: Paths, inventory: Inventory,
+                 credentials: Credentials, locator: Locator, env: Mapping[str, str]
+                 ) -> dict[str, tuple[str, bool]]:
+    """`ipmi --all diag` as data (`racker status --json --full`): node primary MAC → (the
+    diagnosis text, whether it succeeded)."""
+    ctx = Context(
+        settings=settings, credentials=credentials, locator=locator,
+        planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
+    )
+    nodes = h.all_nodes(inventory)
+    if not nodes:
+        return {}
+    child = h.child_env(env, credentials.password)
+    request = h.parse_args(["--all", "diag"])
+    assert request is not None
+    located = locator.find_many([n.bmc_mac for n in nodes], settings.retry_sec)
+    ctx = dataclasses.replace(ctx, located=located)
+    with ThreadPoolExecutor(max_workers=min(h.MAX_PARALLEL, len(nodes))) as pool:
+        results = list(pool.map(lambda n: _text_for(n, request, ctx, child), nodes))
+    return {n.primary_mac: r for n, r in zip(nodes, results, strict=True)}

@@ -30,7 +30,7 @@ from racker.app.nodeops import exclude_nodes
 from racker.app.resume import mark_finished, mark_started
 from racker.core.bootnode import BootNode, Catalog, StaticCatalog
 from racker.core.events import EventKind
-from racker.core.render import asset_dir
+from racker.core.render import asset_dir, config_folder
 from racker.engine.control import Control
 from racker.engine.progress import ProgressDisplay
 from racker.engine.run import Engine, FlagFiles, NodeState, RunState
@@ -39,6 +39,17 @@ from racker.errors import RackerError, ServiceError
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
 from racker.paths import Paths
 from racker.settings import Settings
+
+
+def check_tools(paths: Paths, provision: Provision) -> None:
+    """The programs a provisioning run needs besides racker's own; `racker bootstrap` checks
+    them before it writes anything, so that a missing one leaves nothing behind."""
+    if provision is Provision.LOKOMOTIVE and shutil.which("lokoctl") is None:
+        raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
+                          "provisioned nodes); nothing was written",
+                          hint="install lokoctl v0.9 into PATH, or run with -render-only to only "
+                               f"write the configuration in {config_folder(paths, provision)}")
+
 
 BMC_TITLE = "Checking BMC connectivity"
 INSTALL_TITLE = "OS installation via PXE"
@@ -89,11 +100,7 @@ class Provisioner:
         """Provision every planned node; returns the exit code."""
         plan = configured.plan
         # checked before any BMC, service or network is touched
-        if plan.options.provision is Provision.LOKOMOTIVE and shutil.which("lokoctl") is None:
-            raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
-                              "provisioned nodes)",
-                              hint="install lokoctl v0.9 into PATH, or run with -render-only "
-                                   f"to only write the configuration in {configured.folder}")
+        check_tools(self.paths, plan.options.provision)
         mark_started(self.paths, configured.folder)
         logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
@@ -134,7 +141,8 @@ class Provisioner:
         # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
         timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
         engine = Engine(self.control, store, flags, timeouts,
-                        on_change=lambda run: display.update(INSTALL_TITLE, run))
+                        on_change=lambda run: display.update(
+                            BMC_TITLE if run.bmc_check else INSTALL_TITLE, run))
         try:
             async with self._services(plan, store, catalog):
                 yield Session(store, engine)
@@ -143,8 +151,10 @@ class Provisioner:
             _write_log(logs / "events.log", store)
             store.close()
 
-    async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
-        """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""
+    async def serve(self, configured: ConfigureResult, until: Callable[[], Awaitable[None]],
+                    on_up: Callable[[], None] = lambda: None) -> None:
+        """One round of `racker serve`: dnsmasq and the boot server for a configured rack
+        until `until()` returns (a stop, or another command borrowing them)."""
         plan = configured.plan
         self._ensure_address(plan)
         store = self.open_store()
@@ -154,12 +164,11 @@ class Provisioner:
                 self.say(f"Serving DHCP on {plan.inventory.pxe_interface} and the boot server on "
                          f"http://{plan.management_ip}:{self.settings.boot_port} "
                          f"for {len(plan.nodes)} nodes (stop with Ctrl-C or SIGTERM)")
-                await stop.wait()
+                on_up()
+                await until()
         finally:
             await self.control.close()
             store.close()
-        self.say("Stopped.")
-        return 0
 
     # --- preparation -------------------------------------------------------------------------
 

@@ -27,9 +27,9 @@ OpenControl = Callable[[Paths, ClusterPlan], Control]
 
 
 def find_node(plan: ClusterPlan, mac: str) -> PlannedNode:
-    """The planned node of primary (or BMC) MAC `mac`."""
+    """The planned node of `mac` (its primary, BMC or secondary MAC)."""
     for n in plan.nodes:
-        if mac in (n.mac, n.node.bmc_mac):
+        if mac in n.node.macs:
             return n
     if any(mac in n.macs for n in plan.excluded):
         raise InputError(f"{mac} is excluded from the configuration",

@@ -13,7 +13,7 @@ from typing import Any
 
 from racker.adapters.fs.hostsfile import read_managed
 from racker.adapters.fs.rackmeta import load_inventory
-from racker.app.configuration.loaded import load_configured
+from racker.app.configuration.loaded import dnsmasq_running, load_configured
 from racker.core.plan import make_plan
 from racker.core.render import asset_dir, config_folder
 from racker.errors import RackerError
@@ -38,6 +38,9 @@ class Row:
     """None when the rack runs no Kubernetes."""
     hostnames: tuple[str, ...]
     bmc_error: str | None = None
+    excluded: bool = False
+    """Left out of the configuration (`-exclude`, `racker node exclude`): not provisioned on
+    purpose."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class RackStatus:
     """`Flatcar`, `Lokomotive` or `no`."""
     kubernetes_api: bool | None
     rows: tuple[Row, ...]
+    dhcp_served: bool | None = None
+    """Whether a racker process serves DHCP on the rack network (None: not known)."""
 
     @property
     def provisioned_count(self) -> int:
@@ -64,7 +69,8 @@ def render_table(status: RackStatus) -> list[str]:
     out.append("")
     head = ("MAC address", "BMC reached", "Power", "OS provisioned", "Joined cluster",
             "Hostnames")
-    rows = [(r.mac, _mark(r.bmc_reached), r.power or "?", _mark(r.provisioned),
+    rows = [(r.mac, _mark(r.bmc_reached), r.power or "?",
+             "excluded" if r.excluded else _mark(r.provisioned),
              _mark(r.joined), " ".join(r.hostnames)) for r in status.rows]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(head)]
@@ -75,6 +81,8 @@ def render_table(status: RackStatus) -> list[str]:
     if unreachable:
         out.append("")
         out += [f"{r.mac}: {r.bmc_error}" for r in unreachable]
+        if status.dhcp_served is False:
+            out += ["", NO_DHCP]
     out.append("")
     out.append('To see details for a node, run "ipmi <MAC|DOMAIN> diag", or run this command '
                'with "--full" to see the details of all nodes.')
@@ -94,6 +102,7 @@ def to_json(status: RackStatus) -> dict[str, Any]:
         "nodes": [{**asdict(r), "hostnames": list(r.hostnames)} for r in status.rows],
         "provisioned_nodes": status.provisioned_count,
         "total_nodes": len(status.rows),
+        "dhcp_served": status.dhcp_served,
     }
 
 
@@ -107,8 +116,14 @@ def hostnames_by_ip(lines: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def rack_plan(paths: Paths) -> tuple[str, ClusterPlan]:
-    """What was provisioned and the plan of every node (excluded ones too: all of nodes.csv)."""
+NO_DHCP = ("No racker process serves DHCP on the rack network, so the BMCs' 2-minute leases "
+           "expire and they drop off the network: run 'racker serve' (or start the "
+           "racker-serve service: systemctl start racker-serve).")
+
+
+def rack_plan(paths: Paths) -> tuple[str, ClusterPlan, frozenset[str]]:
+    """What was provisioned, the plan of every node (excluded ones too: all of nodes.csv) and
+    the primary MACs of the excluded nodes."""
     inventory = load_inventory(paths)
     for provision, label in ((Provision.LOKOMOTIVE, "Lokomotive"),
                              (Provision.FLATCAR, "Flatcar")):
@@ -121,16 +136,22 @@ def rack_plan(paths: Paths) -> tuple[str, ClusterPlan]:
             # the recorded layout's names and addresses; excluded nodes listed as well
             rest = make_plan(replace(configured.options, exclude=()), inventory)
             planned = {n.mac for n in configured.nodes}
-            return label, replace(configured, nodes=configured.nodes + tuple(
-                n for n in rest.nodes if n.mac not in planned))
-    return "no", make_plan(Options(provision=Provision.FLATCAR), inventory)
+            excluded = tuple(n for n in rest.nodes if n.mac not in planned)
+            return label, replace(configured, nodes=configured.nodes + excluded), frozenset(
+                n.mac for n in excluded)
+    return "no", make_plan(Options(provision=Provision.FLATCAR), inventory), frozenset()
+
+
+def dhcp_served(paths: Paths) -> bool:
+    """Whether a racker process (serve, bootstrap, apply) runs dnsmasq for this rack."""
+    return dnsmasq_running(paths)
 
 
 async def gather(paths: Paths, power: PowerQuery,
                  joined: Callable[[ClusterPlan], set[str] | None] = lambda _p: None,
                  ) -> RackStatus:
     """Query every BMC at once and read flag files and hosts entries."""
-    label, plan = rack_plan(paths)
+    label, plan, excluded = rack_plan(paths)
     flags = asset_dir(paths, plan.options.provision)
     names = hostnames_by_ip(read_managed(paths.hosts_file))
     members = joined(plan) if label == "Lokomotive" else None
@@ -144,8 +165,9 @@ async def gather(paths: Paths, power: PowerQuery,
         return Row(mac=n.mac, bmc_mac=n.node.bmc_mac, name=n.name, bmc_reached=error is None,
                    power=state, provisioned=label != "no" and (flags / n.mac).is_file(),
                    joined=None if label != "Lokomotive" else n.mac in (members or set()),
-                   hostnames=names.get(n.ip, ()), bmc_error=error)
+                   hostnames=names.get(n.ip, ()), bmc_error=error,
+                   excluded=n.mac in excluded)
 
     rows = await asyncio.gather(*(row(n) for n in sorted(plan.nodes, key=lambda n: n.mac)))
     return RackStatus(label, None if label != "Lokomotive" else members is not None,
-                      tuple(rows))
+                      tuple(rows), dhcp_served=dhcp_served(paths))

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from racker.app.apply import Action, ApplyPlan, Executor, describe, plan_apply
 from racker.app.configuration.loaded import find_folder
+from racker.cli.parsing import Parser
 from racker.errors import InputError
 from racker.paths import Paths
 
@@ -43,7 +44,7 @@ def real_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="racker apply", description=DESCRIPTION)
+    p = Parser(prog="racker apply", description=DESCRIPTION)
     p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
                    help="the configuration folder (default: the current one, else the one in "
                         "your home folder)")

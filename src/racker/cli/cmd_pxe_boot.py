@@ -9,8 +9,8 @@ from pathlib import Path
 
 from racker.app.configuration.loaded import find_folder, load_configured
 from racker.app.pxeboot import RETRY_SEC, Control, OpenControl, find_node, pxe_boot
+from racker.cli.parsing import Parser
 from racker.core.macs import parse_mac
-from racker.errors import InputError
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
 
@@ -34,8 +34,9 @@ def _open_window(paths: Paths, node: PlannedNode) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="racker pxe-boot", description=DESCRIPTION)
-    p.add_argument("mac", metavar="MAC", help="the node's primary MAC address")
+    p = Parser(prog="racker pxe-boot", description=DESCRIPTION)
+    p.add_argument("mac", metavar="MAC",
+                   help="any of the node's MAC addresses from nodes.csv, or its name")
     p.add_argument("domain", metavar="DOMAIN", help="the node's name (used in messages)")
     p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
                    help="the configuration folder (default: the current one, else the one in "
@@ -51,12 +52,8 @@ def main(argv: Sequence[str], *, paths: Paths, open_ctl: OpenControl = _open_con
         args = _parser().parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
-    mac = parse_mac(args.mac)
-    if mac is None:
-        raise InputError(f'"{args.mac}" is not a MAC address',
-                         hint="give the node's primary MAC address, e.g. aa:bb:cc:dd:ee:ff")
     c = load_configured(paths, find_folder(paths, args.folder))
-    node = find_node(c.plan, mac)
+    node = find_node(c.plan, parse_mac(args.mac) or c.node(args.mac).primary_mac)
     control = open_ctl(paths, c.plan)
 
     async def go() -> None:

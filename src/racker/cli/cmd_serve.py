@@ -8,18 +8,26 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from racker.app import serving
+from racker.app.configuration.create import ConfigureResult
+from racker.app.provision import Provisioner
 from racker.app.resume import configured_rack
+from racker.cli.parsing import Parser
 from racker.paths import Paths
 from racker.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
+    return Parser(
         prog="racker serve",
         description="Run racker's DHCP/TFTP server (dnsmasq) and its HTTP boot server for the "
                     "configured rack in the foreground, until Ctrl-C or SIGTERM. This is what "
                     "the racker-serve service runs on a management node; BMC and node leases "
-                    "are only renewed while it runs.")
+                    "are only renewed while it runs. Other racker commands (bootstrap, apply, node "
+                    "reprovision) borrow both services through its management socket "
+                    "(<state>/serve.sock) while they run, and serve takes them back with the "
+                    "configuration they wrote; node exclude, include and replace ask it to "
+                    "reload.")
 
 
 def run(argv: Sequence[str]) -> int:
@@ -36,18 +44,25 @@ def run(argv: Sequence[str]) -> int:
 
 
 def _serve(paths: Paths) -> int:
-    configured = configured_rack(paths)
+    configured_rack(paths)  # a rack that is not configured is refused before anything starts
 
     from racker.compose.rack import provisioner as make_provisioner
+    from racker.compose.rack import serve_lender
 
-    provisioner = make_provisioner(paths, configured.plan, sys.stdout,
-                                   settings=Settings.from_env(), warn=lambda _msg: None)
+    settings = Settings.from_env()
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    def make(configured: ConfigureResult) -> Provisioner:
+        return make_provisioner(paths, configured.plan, sys.stdout, settings=settings,
+                                warn=lambda _msg: None, borrow=False)
 
     async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await provisioner.serve(configured, stop)
+        return await serving.serve(paths, serve_lender(paths), make, stop, say)
 
     return asyncio.run(main())

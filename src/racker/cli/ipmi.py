@@ -69,6 +69,20 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                        locator(paths, inventory.pxe_interface), e, bmcs)
 
 
+def diagnoses(*, env: Mapping[str, str] | None = None, loaders: Loaders | None = None
+              ) -> dict[str, tuple[str, bool]]:
+    """Every node's `ipmi NODE diag` as data: primary MAC → (text, succeeded)."""
+    e = os.environ if env is None else env
+    paths = Paths.from_env(e)
+    load = loaders or default_loaders()
+    inventory = load.inventory(paths)
+    from racker.app.ipmi_helper import diagnose_all
+    from racker.compose.rack import locator
+
+    return diagnose_all(h.parse_settings(e), paths, inventory, load.credentials(paths),
+                        locator(paths, inventory.pxe_interface), e)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `ipmi` console script."""
     return run_main("ipmi", run, argv)

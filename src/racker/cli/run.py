@@ -51,6 +51,14 @@ def run_main(prog: str, entry: Entry, argv: Sequence[str] | None = None, *,
         return 130
     except BrokenPipeError:
         return 141
+    except OSError as e:
+        # a location of the environment racker cannot use (a path setting, a full disk): the
+        # path and the reason, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"{prog}: error: {where}{e.strerror or e}\n"
+              "  hint: check that path and the settings that name it (RACKER_STATE_DIR, "
+              "RACKER_OEM_DIR, RACKER_HOSTS_FILE, HOME) and its permissions", file=sys.stderr)
+        return 1
     except Exception as e:  # the single catch-all, by design
         if os.environ.get("RACKER_DEBUG"):
             traceback.print_exc()

@@ -25,6 +25,7 @@ from racker.adapters.fs import runlock
 from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
+from racker.adapters.handover import Handover, socket_path
 from racker.app import pxeboot
 from racker.app.apply import ApplyPlan, Executor, OpenSsh
 from racker.app.bmc_credentials import RotationReport, Target, rotate_credentials
@@ -122,11 +123,24 @@ def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
 
 def provisioner(paths: Paths, plan: ClusterPlan, out: TextIO, *,
                 settings: Settings | None = None, ask: Ask = input,
-                warn: Warn = warn_on_stderr) -> Provisioner:
-    """The provisioning use case with real BMCs, dnsmasq, the boot server and the store."""
+                warn: Warn = warn_on_stderr, borrow: bool = True) -> Provisioner:
+    """The provisioning use case with real BMCs, dnsmasq, the boot server and the store.
+
+    `borrow`: take the services over from a running `racker serve` (False for serve itself)."""
     s = settings or Settings.from_env()
-    return Provisioner(paths, s, control(paths, plan, s, warn=warn), RackServices(paths, s),
+
+    def say(text: str) -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    services = RackServices(paths, s, say=say if borrow else None)
+    return Provisioner(paths, s, control(paths, plan, s, warn=warn), services,
                        lambda: store(paths), out, ask)
+
+
+def serve_lender(paths: Paths) -> Handover:
+    """`racker serve`'s management socket, through which other commands borrow its services."""
+    return Handover(socket_path(paths.state_dir))
 
 
 def provision_rack(paths: Paths, configured: ConfigureResult) -> int:

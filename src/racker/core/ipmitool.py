@@ -287,3 +287,11 @@ def all_block(bmc_mac: str, output: str, ok: bool) -> str:
     body = output if not output or output.endswith("\n") else output + "\n"
     tail = "" if ok else "Failed\n"
     return f"Output for {bmc_mac}:\n{body}{tail}\n"
+
+
+def waiting_line(bmc_mac: str, interface: str, retry_sec: int) -> str:
+    """What the helper says while it looks for a BMC it does not know yet (pure)."""
+    return (f"Waiting up to {retry_sec} s for BMC {bmc_mac} to appear on {interface} (a DHCP "
+            "lease from racker's dnsmasq, the neighbour table or an ARP scan); a BMC gets an "
+            "address only while racker serves DHCP ('racker serve'). Ctrl-C stops, RETRY_SEC "
+            "changes the wait.")

@@ -63,6 +63,11 @@ class RotatingLog:
         self._f.close()
 
 
+STARTUP_CHECK_SEC = 0.3
+"""How long a fresh dnsmasq is watched for an exit at startup (a port in use, a missing
+interface): it fails within milliseconds, and then it is an error, not a silent restart loop."""
+
+
 @dataclass(frozen=True)
 class DnsmasqFiles:
     """dnsmasq's files under `<state>/dnsmasq/`."""
@@ -239,8 +244,27 @@ class Dnsmasq:
         write_atomic(self.files.hook, hook_script(self.files.spool), 0o755)
         self._stopping = False
         await self._spawn()
+        await self._check_started()
         self._task = asyncio.create_task(self._watch())
         self._collector = asyncio.create_task(self._collect())
+
+    async def _check_started(self) -> None:
+        """ServiceError with dnsmasq's own words when it exits right after its start."""
+        proc = self._proc
+        assert proc is not None
+        try:
+            code = await asyncio.wait_for(proc.wait(), STARTUP_CHECK_SEC)
+        except TimeoutError:
+            return  # running
+        said = (await proc.stderr.read()).decode(errors="replace").strip() if proc.stderr else ""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        raise ServiceError(f"dnsmasq could not start (exit code {code}): "
+                           f"{said or 'no message'}", where=Where(file=str(self.files.conf)),
+                           hint="another DHCP server may hold port 67 on the PXE interface "
+                                "(ss -lunp 'sport = :67' names it): stop it; a running "
+                                "'racker serve' hands its own over by itself")
 
     async def _collect(self) -> None:
         assert self._spool is not None

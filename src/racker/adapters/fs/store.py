@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from racker.adapters.fs.writable import ensure_dir
 from racker.core.events import Event, EventKind
 from racker.errors import RackerError, Where
 
@@ -46,7 +47,7 @@ class Store:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent, "racker's state folder", "RACKER_STATE_DIR")
         try:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

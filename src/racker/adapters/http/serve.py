@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -18,6 +19,8 @@ from typing import Any, BinaryIO
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
+
+from racker.errors import ServiceError
 
 PATHSEND = "http.response.pathsend"
 
@@ -226,3 +229,20 @@ def server(app: Any, host: str, port: int, *, log_level: str = "warning",
                      timeout_keep_alive=30, limit_concurrency=lim.concurrency)
     config.limits = lim
     return uvicorn.Server(config)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The boot server's listening socket, bound here so that a port in use is a ServiceError
+    naming it (uvicorn would only log its raw "[Errno 98]" and exit)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise ServiceError(f"the boot server could not listen on {host}:{port}: {e.strerror}",
+                           hint="another program holds the port: stop it (a 'racker serve' "
+                                "would have handed it over; see 'ss -ltnp')") from e
+    sock.set_inheritable(True)
+    return sock
