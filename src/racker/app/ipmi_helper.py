@@ -132,6 +132,11 @@ def run_builtin(request: h.Request, ctx: Context, node: Node | None, nodes: Sequ
     if node is None:
         return asyncio.run(ipmi_builtins.run_all(nodes, request, bmcs, planned, ctx.hosts,
                                                  internal))
+    # the quick sources first (leases, neighbours): a BMC they do not know may take the whole
+    # RETRY_SEC, and the operator is told what racker waits for at once
+    if ctx.locator.lookup_once(node.bmc_mac, scan=False) is None:
+        print(h.waiting_line(node.bmc_mac, ctx.locator.pxe_interface, ctx.settings.retry_sec),
+              flush=True)
     return asyncio.run(ipmi_builtins.run_one(node, request, bmcs, planned, ctx.hosts, internal))
 
 
