@@ -256,7 +256,14 @@ class Dnsmasq:
             code = await asyncio.wait_for(proc.wait(), STARTUP_CHECK_SEC)
         except TimeoutError:
             return  # running
-        said = (await proc.stderr.read()).decode(errors="replace").strip() if proc.stderr else ""
+        # NOTE: dnsmasq's stderr is its log, pumped into dnsmasq.log: its last words are there
+        if self._pumps:
+            await asyncio.wait(set(self._pumps), timeout=2)
+        try:
+            lines = self.files.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        said = " ".join(line.strip() for line in lines[-3:])
         if self._spool is not None:
             self._spool.close()
             self._spool = None
