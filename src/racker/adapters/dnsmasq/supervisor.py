@@ -282,7 +282,9 @@ class Dnsmasq:
     async def _pump_log(self, proc: asyncio.subprocess.Process) -> None:
         """dnsmasq's log lines (its stderr) into dnsmasq.log, rotated at `log_max` bytes."""
         assert proc.stderr is not None
-        log = RotatingLog(self.files.log, self.log_max)
+        log: RotatingLog | None = None
+        with contextlib.suppress(OSError):  # a full state filesystem: lines are dropped
+            log = RotatingLog(self.files.log, self.log_max)
         try:
             while True:
                 try:
@@ -291,9 +293,19 @@ class Dnsmasq:
                     line = await proc.stderr.read(1 << 16)
                 if not line:
                     return
-                log.write(line)
+                if log is not None:
+                    try:
+                        log.write(line)
+                    except OSError:
+                        # NOTE: a full state filesystem: the lines are dropped, dnsmasq keeps
+                        # its stderr drained (the run reports the full filesystem itself)
+                        with contextlib.suppress(OSError):
+                            log.close()
+                        log = None
         finally:
-            log.close()
+            if log is not None:
+                with contextlib.suppress(OSError):
+                    log.close()
 
     async def _spawn(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
