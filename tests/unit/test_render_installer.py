@@ -25,16 +25,21 @@ def test_installer_script_installs_from_racker_and_reports() -> None:
     assert "ignition.config.url=http://172.24.213.1:8080/ignition?mac=aa-bb-cc-00-00-02" \
            "&os=installed" in grub
     assert "console=ttyS1,57600n8" in grub
-    report = lines.index(next(line for line in lines if "racker/v1/nodes" in line))
+    report = lines.index(next(line for line in lines if '{"event": "installed"}' in line))
     assert lines.index("umount /tmp/oemfs") < report < lines.index("systemctl reboot")
-    assert '{"event": "installed"}' in lines[report]
+    assert "racker/v1/nodes/aa-bb-cc-00-00-02/events" in lines[report]
+    # every step after the trap reports its failure (run for real in test_install_failed_report)
+    trap = lines.index("trap report_failure EXIT")
+    assert lines.index("set -euo pipefail") < trap < min(
+        i for i, line in enumerate(lines) if line.startswith("flatcar-install"))
 
 
 def test_installer_disk_and_pre_reboot_commands() -> None:
     s = InstallerSettings("http://m:8080", "aa:bb:cc:00:00:02", install_disk="/dev/sda",
                           channel="beta", version="3600.1.0", pre_reboot_commands=("echo hi",))
     lines = installer_script(s).splitlines()
-    assert lines[2].startswith("flatcar-install -d /dev/sda -C beta -V 3600.1.0")
+    assert any(line.startswith("flatcar-install -d /dev/sda -C beta -V 3600.1.0")
+               for line in lines)
     assert lines.index("echo hi") < lines.index("systemctl reboot")
 
 
@@ -68,7 +73,7 @@ def test_installer_script_quotes_every_value(tmp_path: Path) -> None:
     pwned = tmp_path / "pwned"
     s = InstallerSettings("http://m:8080", "aa:bb:cc:00:00:02", channel=f"stable; touch {pwned}",
                           version="$(touch x)", install_disk="/dev/sda b")
-    line = installer_script(s).splitlines()[2]
+    line = next(x for x in installer_script(s).splitlines() if x.startswith("flatcar-install"))
     assert shlex.split(line)[:7] == ["flatcar-install", "-d", "/dev/sda b", "-C",
                                      f"stable; touch {pwned}", "-V", "$(touch x)"]
     # Run the line with flatcar-install replaced by a no-op: nothing else may run.

@@ -32,8 +32,8 @@ from racker.core.bootnode import BootNode, Catalog, StaticCatalog
 from racker.core.events import EventKind
 from racker.core.render import asset_dir, config_folder
 from racker.engine.control import Control
-from racker.engine.progress import ProgressDisplay
-from racker.engine.run import Engine, FlagFiles, NodeState, RunState
+from racker.engine.progress import ProgressDisplay, failure_details
+from racker.engine.run import Engine, FlagFiles, NodeState, NodeStatus, RunState
 from racker.engine.stages import Timeouts
 from racker.errors import RackerError, ServiceError
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
@@ -263,9 +263,8 @@ class Provisioner:
             self._record_applied(plan, run)
             if not run.failed:
                 return None
-            failed = [s.node for s in run.failed]
-            self._failure(failed)
-            return failed
+            self._failure(run.failed)
+            return [s.node for s in run.failed]
 
         return await self.with_policy(plan, catalog, install, self._success)
 
@@ -366,9 +365,11 @@ class Provisioner:
         self.say("Please verify all servers are present and that the BMC DHCP assignment "
                  f"worked, or exclude their MAC addresses with -exclude=\"{macs}\".")
 
-    def _failure(self, nodes: list[PlannedNode]) -> None:
-        self.say(f"Failed to provision the following {len(nodes)} nodes:")
-        self.say(" ".join(n.mac for n in nodes))
+    def _failure(self, failed: list[NodeStatus]) -> None:
+        self.say(f"Failed to provision the following {len(failed)} nodes:")
+        self.say(" ".join(s.node.mac for s in failed))
+        for line in failure_details(failed):
+            self.say(line)
         self.say(self.hint())
 
     def _guidance(self) -> None:

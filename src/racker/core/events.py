@@ -16,6 +16,7 @@ class EventKind(StrEnum):
     LEASE = "lease"  # dnsmasq handed out or renewed a lease
     STAGE = "stage"  # the engine entered a stage
     INSTALLED = "installed"  # the installer reported completion
+    INSTALL_FAILED = "install-failed"  # the installer reported a failure, with its journal
     BOOTED = "booted"  # the installed OS reported its first boot
     PROVISIONED = "provisioned"  # the engine finished the node
     EXCLUDED = "excluded"

@@ -45,6 +45,14 @@ def describe(e: Event) -> str:
         return f"error in stage {printable(e.stage)}: {d.get('error', '')}"
     if e.kind in (EventKind.INSTALLED, EventKind.BOOTED):
         return f"node reported {e.kind.value}"
+    if e.kind is EventKind.INSTALL_FAILED:
+        journal = e.detail.get("journal")
+        lines = [printable(x) for x in journal] if isinstance(journal, list) else []
+        status = e.detail.get("exit_status")
+        head = "node reported install-failed" + (
+            f" (exit status {printable(status)})" if status is not None else "")
+        return "\n".join([head + (", its journal's tail:" if lines else ""),
+                           *(f"    | {x}" for x in lines)])
     return e.kind.value
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.store import Store
 from racker.core.events import Event, EventKind
+from racker.core.installreport import failure_reason
 from racker.engine.control import Control
 from racker.engine.stages import WHAT, Stage, Timeouts
 from racker.engine.watch import EventWatcher
@@ -37,6 +38,8 @@ class NodeStatus:
     stage: Stage = Stage.BMC
     state: NodeState = NodeState.PENDING
     error: str = ""
+    report: tuple[str, ...] = ()
+    """What the node itself said about its failure (the installer's journal tail), if any."""
 
 
 @dataclass
@@ -86,6 +89,17 @@ def _ipxe(e: Event) -> bool:
 
 def _kind(kind: EventKind) -> Callable[[Event], bool]:
     return lambda e: e.kind is kind
+
+
+class NodeReportedFailure(RackerError):
+    """The node told racker that a stage failed (the installer's `install-failed`)."""
+
+    def __init__(self, stage: Stage, event: Event) -> None:
+        journal = event.detail.get("journal")
+        self.stage = stage
+        self.lines = tuple(str(x) for x in journal) if isinstance(journal, list) else ()
+        status = event.detail.get("exit_status")
+        super().__init__(failure_reason(self.lines, status if isinstance(status, int) else None))
 
 
 @dataclass
@@ -159,6 +173,8 @@ class Engine:
                            limit: asyncio.Semaphore) -> None:
         mac = st.node.mac
         expected: dict[Stage, asyncio.Future[Event]] = {}
+        # the installer's own failure report ends the wait of any stage before the first boot
+        failed = watcher.expect(mac, _kind(EventKind.INSTALL_FAILED))
         async with limit:
             try:
                 self._enter(run, st, Stage.PXE)
@@ -177,12 +193,16 @@ class Engine:
                     # NOTE: reports come from several sources (the lease hook runs serially in
                     # dnsmasq and may lag): a later stage's event proves the earlier ones
                     pending = [f for _, f in stages[i:]]
+                    _raise_reported(failed, stage)
                     if any(f.done() for f in pending):
                         st.stage = stage
                         continue
                     self._enter(run, st, stage)
-                    done, _ = await asyncio.wait(pending, timeout=self.timeouts.of(stage),
+                    until = pending if stage is Stage.BOOT else [*pending, failed]
+                    done, _ = await asyncio.wait(until,
+                                                 timeout=self.timeouts.of(stage),
                                                  return_when=asyncio.FIRST_COMPLETED)
+                    _raise_reported(failed, stage)
                     if not done:
                         raise TimeoutError
                 await stages[-1][1]
@@ -190,13 +210,24 @@ class Engine:
                 self._fail(run, st, f"timed out {WHAT[st.stage]} "
                                     f"({self.timeouts.of(st.stage):.0f} s)")
                 return
+            except NodeReportedFailure as e:
+                # the installer reports from the install stage, whatever the engine last saw
+                st.stage, st.report = e.stage, e.lines
+                self._fail(run, st, e.message)
+                return
             except RackerError as e:
                 self._fail(run, st, e.message)
                 return
             finally:
-                for fut in expected.values():
+                for fut in [*expected.values(), failed]:
                     fut.cancel()
             self.flags.mark(st.node)
             st.state = NodeState.DONE
             self._event(st, EventKind.PROVISIONED)
             self.on_change(run)
+
+
+def _raise_reported(failed: asyncio.Future[Event], stage: Stage) -> None:
+    """NodeReportedFailure if the installer reported a failure before the node booted."""
+    if failed.done() and not failed.cancelled() and stage is not Stage.BOOT:
+        raise NodeReportedFailure(Stage.INSTALL, failed.result())
