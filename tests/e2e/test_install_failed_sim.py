@@ -54,6 +54,14 @@ def test_installer_fails_is_reported_at_once_with_its_journal(tmp_path: Path) ->
         (error,) = [e for e in events if e.kind is EventKind.ERROR]
         assert error.stage == "install" and error.detail["error"] == reason
         print(f"report_to_failure_s={error.ts - report.ts:.2f}")
+        # racker held every node's console while it provisioned them
+        logs = {p.name for p in (rack.state / "console").iterdir()}
+        assert logs == {s["primary_mac"].replace(":", "-") + ".log" for s in rack.nodes()}
+        console = (rack.state / "console" / (bad["primary_mac"].replace(":", "-") + ".log"))
+        assert "install-failed reason=flatcar-install failed (fault)" in console.read_text()
+        assert (f"  its console (last 20 lines; all with 'racker node console-log "
+                f"{bad['primary_mac']}'):\n") in out, out
+        assert "    > [" in out
         timeline = rack.racker("node", "timeline", bad["primary_mac"])
         assert timeline.returncode == 0, timeline.stdout + timeline.stderr
         assert "node reported install-failed (exit status 1), its journal's tail:" in \

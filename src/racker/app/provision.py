@@ -25,13 +25,14 @@ from racker.adapters.fs.store import Store
 from racker.adapters.http.requests import NodeReport
 from racker.app.bootcatalog import boot_nodes
 from racker.app.configuration.create import ConfigureResult
+from racker.app.consolecapture import ConsoleCapture, OpenConsole
 from racker.app.factory import gen_ssh_key
 from racker.app.nodeops import exclude_nodes
 from racker.app.resume import mark_finished, mark_started
 from racker.core.bootnode import BootNode, Catalog, StaticCatalog
 from racker.core.events import EventKind
 from racker.core.render import asset_dir, config_folder
-from racker.engine.control import Control
+from racker.engine.control import Control, NoWatch, Watch
 from racker.engine.progress import ProgressDisplay, failure_details
 from racker.engine.run import Engine, FlagFiles, NodeState, NodeStatus, RunState
 from racker.engine.stages import Timeouts
@@ -87,6 +88,8 @@ class Provisioner:
     out: TextIO
     ask: Ask = input
     netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
+    open_console: OpenConsole | None = None
+    """The nodes' serial consoles, recorded while they are provisioned (None: not recorded)."""
     _title: str = BMC_TITLE
     _logs: Path = Path(".")
     _background: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
@@ -142,7 +145,8 @@ class Provisioner:
         timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
         engine = Engine(self.control, store, flags, timeouts,
                         on_change=lambda run: display.update(
-                            BMC_TITLE if run.bmc_check else INSTALL_TITLE, run))
+                            BMC_TITLE if run.bmc_check else INSTALL_TITLE, run),
+                        watch=self._watch(store))
         try:
             async with self._services(plan, store, catalog):
                 yield Session(store, engine)
@@ -229,6 +233,12 @@ class Provisioner:
 
         return self.services.run(plan, store, catalog, on_report)
 
+    def _watch(self, store: Store) -> Watch:
+        """The console capture of a run (RACKER_CONSOLE_CAPTURE=0: none)."""
+        if self.open_console is None or not self.settings.console_capture:
+            return NoWatch()
+        return ConsoleCapture(self.open_console, self.paths.console_dir, store)
+
     def _forget_task(self, mac: str, task: asyncio.Task[None]) -> None:
         if self._background.get(mac) is task:
             del self._background[mac]
@@ -242,7 +252,8 @@ class Provisioner:
         # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
         timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
         engine = Engine(self.control, store, flags, timeouts,
-                        on_change=lambda run: display.update(self._title, run))
+                        on_change=lambda run: display.update(self._title, run),
+                        watch=self._watch(store))
         self._title = BMC_TITLE
         checked = await engine.check_bmcs(plan.nodes)
         ok = not checked.failed

@@ -134,8 +134,9 @@ def provisioner(paths: Paths, plan: ClusterPlan, out: TextIO, *,
         out.flush()
 
     services = RackServices(paths, s, say=say if borrow else None)
-    return Provisioner(paths, s, control(paths, plan, s, warn=warn), services,
-                       lambda: store(paths), out, ask)
+    ctl = control(paths, plan, s, warn=warn)
+    return Provisioner(paths, s, ctl, services, lambda: store(paths), out, ask,
+                       open_console=ctl.serial_console)
 
 
 def serve_lender(paths: Paths) -> Handover:

@@ -20,6 +20,7 @@ class EventKind(StrEnum):
     BOOTED = "booted"  # the installed OS reported its first boot
     PROVISIONED = "provisioned"  # the engine finished the node
     EXCLUDED = "excluded"
+    CONSOLE = "console"  # racker's capture of the node's serial console began, ended or cannot
     ERROR = "error"
 
 

@@ -48,19 +48,24 @@ def node_lines(run: RunState, limit: int) -> list[str]:
 
 
 def failure_details(failed: Sequence[NodeStatus], shown: int = SHOWN_LINES) -> list[str]:
-    """What each failed node said about its failure (pure): its reason and the last `shown`
-    lines of its own report (the installer's journal), for the failure summary."""
+    """What each failed node said about its failure (pure): its reason, the last `shown` lines
+    of its own report (the installer's journal) and of its console, for the failure summary."""
     out = []
     for s in sorted(failed, key=lambda s: s.node.name):
-        if not s.report:
+        if not s.report and not s.console:
             continue
         out.append(f"{s.node.name} ({s.node.mac}) failed at stage {s.stage.value}: {s.error}")
-        more = len(s.report) - shown
-        out.append(f"  the installer's journal (last {min(shown, len(s.report))} lines"
-                   + (f"; {more} more in 'racker node timeline {s.node.mac}'" if more > 0
-                      else "") + "):")
-        out.extend(f"    | {line}" for line in s.report[-shown:])
-        if s.stage is Stage.INSTALL:
+        if s.report:
+            more = len(s.report) - shown
+            out.append(f"  the installer's journal (last {min(shown, len(s.report))} lines"
+                       + (f"; {more} more in 'racker node timeline {s.node.mac}'" if more > 0
+                          else "") + "):")
+            out.extend(f"    | {line}" for line in s.report[-shown:])
+        if s.console:
+            out.append(f"  its console (last {min(shown, len(s.console))} lines; all with "
+                       f"'racker node console-log {s.node.mac}'):")
+            out.extend(f"    > {line}" for line in s.console[-shown:])
+        if s.report and s.stage is Stage.INSTALL:
             out.append(f"  the installer stays up for a look: ssh -p {INSTALLER_SSH_PORT} "
                        f"core@{s.node.ip}")
     return out

@@ -16,11 +16,14 @@ from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.store import Store
 from racker.core.events import Event, EventKind
 from racker.core.installreport import failure_reason
-from racker.engine.control import Control
+from racker.engine.control import Control, NoWatch, Watch
 from racker.engine.stages import WHAT, Stage, Timeouts
 from racker.engine.watch import EventWatcher
 from racker.errors import RackerError
 from racker.model import PlannedNode
+
+CONSOLE_LINES = 20
+"""A failed node's last console lines that the failure reports show."""
 
 
 class NodeState(StrEnum):
@@ -40,6 +43,8 @@ class NodeStatus:
     error: str = ""
     report: tuple[str, ...] = ()
     """What the node itself said about its failure (the installer's journal tail), if any."""
+    console: tuple[str, ...] = ()
+    """The node's last console lines when it failed (if its console was captured)."""
 
 
 @dataclass
@@ -114,6 +119,9 @@ class Engine:
     """At most this many nodes between power-on and first boot at once (None: all)."""
     on_change: Changed = lambda _state: None
     poll_interval: float = 0.2
+    watch: Watch = field(default_factory=NoWatch)
+    """What records the nodes' consoles while they are installed."""
+    console_lines: int = CONSOLE_LINES
 
     def _event(self, st: NodeStatus, kind: EventKind, **detail: str) -> None:
         self.store.add(st.node.mac, kind, stage=st.stage.value, detail=detail)
@@ -125,6 +133,11 @@ class Engine:
 
     def _fail(self, run: RunState, st: NodeStatus, error: str) -> None:
         st.state, st.error = NodeState.FAILED, error
+        if not run.bmc_check:
+            st.console = tuple(self.watch.last_lines(st.node, self.console_lines))
+            if st.console and st.stage is Stage.BOOT:
+                # the installed system never reported: what it last showed says why
+                st.error = error = f"{error}; its console's last line: {st.console[-1]}"
         self._event(st, EventKind.ERROR, error=error)
         self.on_change(run)
 
@@ -161,12 +174,13 @@ class Engine:
         watcher = EventWatcher(self.store, self.poll_interval)
         watcher.start()
         limit = asyncio.Semaphore(self.concurrency or max(1, len(nodes)))
+        todo = [st for st in run.nodes.values() if st.state is not NodeState.DONE]
+        self.watch.start([st.node for st in todo])
         try:
-            await asyncio.gather(*(self._install_one(run, st, watcher, limit)
-                                   for st in run.nodes.values()
-                                   if st.state is not NodeState.DONE))
+            await asyncio.gather(*(self._install_one(run, st, watcher, limit) for st in todo))
         finally:
             await watcher.stop()
+            await self.watch.stop()
         return run
 
     async def _install_one(self, run: RunState, st: NodeStatus, watcher: EventWatcher,

@@ -5,6 +5,7 @@ One `RackBmcs` for the whole run, so every BMC keeps one session from the BMC ch
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from racker.adapters.bmc.interfaces import BootTarget
@@ -49,6 +50,10 @@ class RackControl:
         bmc = self.bmcs.opened(bmc_ref(node))
         if bmc is not None:
             await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
+
+    async def serial_console(self, node: PlannedNode) -> AsyncIterator[bytes]:
+        """The node's serial console over its BMC (Unsupported when it has none)."""
+        return await (await self.bmcs.open(bmc_ref(node))).serial_console()
 
     async def close(self) -> None:
         """Log out of every BMC session."""

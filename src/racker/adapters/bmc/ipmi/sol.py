@@ -1,0 +1,171 @@
+"""Serial over LAN on pyghmi's console: one SOL session per BMC as a stream of bytes.
+
+pyghmi's `Console` logs in on a session of its own (not the driver's pooled one, so the pool's
+re-logins never cut a console) and hands what the host writes to a callback, but only while
+somebody runs pyghmi's event loop (`Session.wait_for_rsp`). One thread of this module runs that
+loop while any console is open; the callback moves bytes into the console's asyncio queue.
+A SOL payload left active by another client (a crashed tool, an operator's ipmitool) is
+deactivated first (`force=True`, as the `ipmi` helper does with `sol deactivate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from racker.adapters.bmc.errors import BmcCommandFailed, BmcTimeout
+from racker.adapters.bmc.interfaces import BmcTarget
+from racker.adapters.bmc.ipmi import pyghmi_glue as glue
+
+PUMP_INTERVAL = 0.2
+"""Seconds pyghmi's loop waits for a packet at most in one round (it returns at once on one)."""
+QUEUE_LIMIT = 4096
+"""Chunks a console buffers for a slow reader before it drops the oldest."""
+
+
+class _Pump:
+    """The one thread that runs pyghmi's event loop while consoles are open."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="racker-sol",
+                                                daemon=True)
+                self._thread.start()
+
+    def release(self) -> None:
+        with self._lock:
+            self._users = max(0, self._users - 1)
+
+    def _run(self) -> None:
+        from pyghmi.ipmi.private import session
+
+        while True:
+            with self._lock:
+                if self._users == 0:
+                    self._thread = None
+                    return
+            try:
+                session.Session.wait_for_rsp(PUMP_INTERVAL)
+            except glue.PYGHMI_ERRORS:  # one BMC's broken session must not stop the others
+                continue
+
+
+_PUMP = _Pump()
+
+
+class SolStream(AsyncIterator[bytes]):
+    """The host's serial output over one SOL session; `aclose` deactivates it and logs out.
+
+    Iteration ends with BmcCommandFailed when the BMC ends the session (another client took
+    SOL over, the BMC reset, the session was lost).
+    """
+
+    def __init__(self, target: BmcTarget, timeout: float) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[bytes | str | None] = asyncio.Queue()
+        self._console: Any = None
+        self._closed = False
+
+    def _where(self) -> str:
+        return f"{self.target.address}:{self.target.port}"
+
+    def _received(self, data: Any) -> None:
+        """pyghmi's callback (its loop's thread): bytes, or a dict with an error or info."""
+        item: bytes | str | None
+        if isinstance(data, dict):
+            if "error" not in data:
+                return
+            item = str(data["error"])
+        elif isinstance(data, str):
+            item = data.encode("utf-8", errors="replace")
+        else:
+            item = bytes(data)
+        self._loop.call_soon_threadsafe(self._put, item)
+
+    def _put(self, item: bytes | str | None) -> None:
+        if self._queue.qsize() >= QUEUE_LIMIT:  # a stalled reader loses the oldest output
+            self._queue.get_nowait()
+        self._queue.put_nowait(item)
+
+    async def start(self) -> SolStream:
+        """Log in and activate SOL (a dangling payload is deactivated first)."""
+        from pyghmi.ipmi import console
+
+        t = self.target
+
+        def connect() -> Any:
+            glue.patch_lost_wakeup()
+            return console.Console(t.address, t.user, t.password, self._received, port=t.port,
+                                   force=True)
+
+        _PUMP.acquire()
+        try:
+            self._console = await asyncio.wait_for(asyncio.to_thread(connect), self.timeout)
+            deadline = self._loop.time() + self.timeout
+            while not self._console.connected:
+                if not self._queue.empty():
+                    first = self._queue.get_nowait()
+                    if isinstance(first, str):
+                        raise BmcCommandFailed(t.node, self._where(),
+                                               f"Serial over LAN not activated: {first}")
+                    self._queue.put_nowait(first)
+                if self._loop.time() >= deadline:
+                    raise BmcTimeout(t.node, self._where(),
+                                     f"Serial over LAN not activated within {self.timeout:g} s")
+                await asyncio.sleep(0.05)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    def __aiter__(self) -> SolStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is None:
+            raise StopAsyncIteration
+        if isinstance(item, str):
+            raise BmcCommandFailed(self.target.node, self._where(),
+                                   f"Serial over LAN ended: {item}")
+        return item
+
+    async def aclose(self) -> None:
+        """Deactivate SOL and log out (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        cons, self._console = self._console, None
+        try:
+            if cons is not None:
+                await asyncio.wait_for(asyncio.to_thread(_close, cons), self.timeout)
+        except (TimeoutError, *glue.PYGHMI_ERRORS):
+            pass  # the BMC forgets an idle session by itself
+        finally:
+            _PUMP.release()
+            self._queue.put_nowait(None)
+
+
+def _close(cons: Any) -> None:
+    session = cons.ipmi_session
+    cons.close()
+    if session is not None:
+        session.logout()
+
+
+async def open_sol(target: BmcTarget, timeout: float) -> SolStream:
+    """A started SOL stream to `target` (BmcFailure when SOL cannot be activated)."""
+    return await SolStream(target, timeout).start()

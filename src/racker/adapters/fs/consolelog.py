@@ -1,0 +1,139 @@
+"""Each node's serial console on disk: `<state>/console/<mac>.log` and its one rotation.
+
+Lines are appended whole (one `write` each batch, the file opened with O_APPEND), so a reader
+never sees half a line; at `limit / 2` bytes the log is renamed to `.log.1` (replacing the
+older one), which bounds a node's console to `limit` bytes. A full filesystem drops lines and
+counts them; it never stops a provisioning run. Files are the owner's only (a console can show
+what a node prints of its configuration).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from racker.core.consolelines import LineSplitter, format_line, parse_line
+
+LIMIT = 4 << 20
+"""Bytes of console kept per node, the rotation included."""
+
+
+def log_path(console_dir: Path, mac: str) -> Path:
+    """The console log of the node with primary MAC `mac`."""
+    return console_dir / f"{mac.lower().replace(':', '-')}.log"
+
+
+class ConsoleLog:
+    """Appends one node's console, line by line with times; rotates at `limit / 2`."""
+
+    def __init__(self, console_dir: Path, mac: str, limit: int = LIMIT,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = log_path(console_dir, mac)
+        self.limit = limit
+        self.clock = clock
+        self.dropped = 0
+        """Lines lost to a failing write (a full filesystem)."""
+        self._split = LineSplitter()
+
+    def write(self, data: bytes) -> int:
+        """Append the lines `data` completes; how many were written."""
+        return self.append_lines(self._split.feed(data))
+
+    def note(self, text: str) -> None:
+        """A line of racker's own about the console (`[racker] …`), e.g. that SOL ended."""
+        self.append_lines([*self._split.flush(), f"[racker] {text}"])
+
+    def close(self) -> None:
+        """Write the unfinished last line, if any."""
+        self.append_lines(self._split.flush())
+
+    def append_lines(self, lines: list[str]) -> int:
+        if not lines:
+            return 0
+        now = self.clock()
+        data = "".join(format_line(now, line) + "\n" for line in lines).encode()
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._rotate(len(data))
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                written = os.write(fd, data)
+            finally:
+                os.close(fd)
+            if written != len(data):
+                raise OSError("short write")
+        except OSError:
+            self.dropped += len(lines)
+            return 0
+        return len(lines)
+
+    def _rotate(self, adding: int) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size + adding > self.limit // 2:
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+
+
+def read_lines(console_dir: Path, mac: str) -> list[tuple[float, str]]:
+    """Every kept console line of the node, oldest first, as (time, text)."""
+    path = log_path(console_dir, mac)
+    out: list[tuple[float, str]] = []
+    for p in (path.with_name(path.name + ".1"), path):
+        with contextlib.suppress(FileNotFoundError):
+            for raw in p.read_text(errors="replace").splitlines():
+                parsed = parse_line(raw)
+                if parsed is not None:
+                    out.append(parsed)
+    return out
+
+
+def tail(console_dir: Path, mac: str, n: int) -> list[tuple[float, str]]:
+    """The node's last `n` console lines."""
+    return read_lines(console_dir, mac)[-n:] if n > 0 else []
+
+
+def follow(console_dir: Path, mac: str, interval: float = 0.5,
+           sleep: Callable[[float], None] = time.sleep) -> Iterator[tuple[float, str]]:
+    """Console lines as they are appended (after the ones there now), forever; survives the
+    rotation (a renamed log is read to its end first)."""
+    path = log_path(console_dir, mac)
+    pos = path.stat().st_size if path.exists() else 0
+    ino = path.stat().st_ino if path.exists() else None
+    rest = b""
+    while True:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            sleep(interval)
+            continue
+        if ino is not None and st.st_ino != ino:  # rotated: finish the old one, start anew
+            yield from _read_from(path.with_name(path.name + ".1"), pos, rest)
+            pos, rest, ino = 0, b"", st.st_ino
+        ino = st.st_ino
+        if st.st_size > pos:
+            with path.open("rb") as f:
+                f.seek(pos)
+                data = f.read(st.st_size - pos)
+            pos += len(data)
+            *lines, rest = (rest + data).split(b"\n")
+            for raw in lines:
+                parsed = parse_line(raw.decode(errors="replace"))
+                if parsed is not None:
+                    yield parsed
+        else:
+            sleep(interval)
+
+
+def _read_from(path: Path, pos: int, rest: bytes) -> Iterator[tuple[float, str]]:
+    with contextlib.suppress(FileNotFoundError), path.open("rb") as f:
+        f.seek(pos)
+        data = rest + f.read()
+        for raw in data.split(b"\n"):
+            parsed = parse_line(raw.decode(errors="replace"))
+            if parsed is not None:
+                yield parsed
