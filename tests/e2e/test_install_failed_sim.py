@@ -61,7 +61,7 @@ def test_installer_fails_is_reported_at_once_with_its_journal(tmp_path: Path) ->
         assert "install-failed reason=flatcar-install failed (fault)" in console.read_text()
         assert (f"  its console (last 20 lines; all with 'racker node console-log "
                 f"{bad['primary_mac']}'):\n") in out, out
-        assert "    > [" in out
+        assert f"    > [{bad['node']}] install-failed reason=flatcar-install failed (fault)\n" in out
         timeline = rack.racker("node", "timeline", bad["primary_mac"])
         assert timeline.returncode == 0, timeline.stdout + timeline.stderr
         assert "node reported install-failed (exit status 1), its journal's tail:" in \

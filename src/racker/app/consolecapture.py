@@ -27,6 +27,8 @@ OpenConsole = Callable[[PlannedNode], Awaitable[AsyncIterator[bytes]]]
 
 REOPEN_AFTER = 5.0
 """Seconds before a lost SOL session is opened again."""
+READY_WAIT = 10.0
+"""Seconds a node's power-on waits at most for its console to be captured."""
 
 
 @dataclass
@@ -37,7 +39,9 @@ class ConsoleCapture:
     console_dir: Path
     store: Store
     reopen_after: float = REOPEN_AFTER
+    ready_wait: float = READY_WAIT
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _ready: dict[str, asyncio.Event] = field(default_factory=dict)
     _logs: dict[str, ConsoleLog] = field(default_factory=dict)
 
     def start(self, nodes: Sequence[PlannedNode]) -> None:
@@ -45,8 +49,17 @@ class ConsoleCapture:
         for node in nodes:
             task = self._tasks.get(node.mac)
             if task is None or task.done():
+                self._ready[node.mac] = asyncio.Event()
                 self._tasks[node.mac] = asyncio.create_task(self._capture(node),
                                                             name=f"console-{node.name}")
+
+    async def ready(self, node: PlannedNode) -> None:
+        """Until the node's console is captured, or it cannot be, or READY_WAIT passed (a
+        slow BMC must not hold the provisioning up)."""
+        event = self._ready.get(node.mac)
+        if event is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), self.ready_wait)
 
     async def stop(self) -> None:
         """End every capture (each deactivates its SOL session and writes its last line)."""
@@ -84,10 +97,12 @@ class ConsoleCapture:
                     return
                 except RackerError as e:
                     lost = self._lost(node, log, lost, e.message)
+                    self._set_ready(node)
                     await asyncio.sleep(self.reopen_after)
                     continue
                 log.note("serial console captured (Serial over LAN)")
                 self._event(node, "capturing")
+                self._set_ready(node)
                 lost = ""
                 try:
                     async for chunk in stream:
@@ -98,7 +113,13 @@ class ConsoleCapture:
                     await _aclose(stream)
                 await asyncio.sleep(self.reopen_after)
         finally:
+            self._set_ready(node)
             log.close()
+
+    def _set_ready(self, node: PlannedNode) -> None:
+        event = self._ready.get(node.mac)
+        if event is not None:
+            event.set()
 
     def _lost(self, node: PlannedNode, log: ConsoleLog, last: str, why: str) -> str:
         """Note a failure to reach the console once per distinct reason (a BMC that refuses

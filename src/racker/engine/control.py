@@ -48,6 +48,11 @@ class Watch(Protocol):
         """Begin watching `nodes` (in the background; never waits for a BMC)."""
         ...
 
+    async def ready(self, node: PlannedNode) -> None:
+        """Wait (bounded) until `node` is watched, so that its power-on is seen from the
+        first line; returns at once when it cannot be watched."""
+        ...
+
     async def stop(self) -> None:
         """Stop watching every node."""
         ...
@@ -62,6 +67,9 @@ class NoWatch:
 
     def start(self, nodes: Sequence[PlannedNode]) -> None:
         """Nothing to start."""
+
+    async def ready(self, node: PlannedNode) -> None:
+        """Nothing to wait for."""
 
     async def stop(self) -> None:
         """Nothing to stop."""

@@ -194,6 +194,7 @@ class Engine:
                 self._enter(run, st, Stage.PXE)
                 await asyncio.wait_for(self.control.prepare_pxe(st.node),
                                        self.timeouts.of(Stage.PXE))
+                await self.watch.ready(st.node)
                 expected = {
                     Stage.DHCP: watcher.expect(mac, _lease),
                     Stage.IPXE: watcher.expect(mac, _ipxe),
