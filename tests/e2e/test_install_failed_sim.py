@@ -58,10 +58,11 @@ def test_installer_fails_is_reported_at_once_with_its_journal(tmp_path: Path) ->
         logs = {p.name for p in (rack.state / "console").iterdir()}
         assert logs == {s["primary_mac"].replace(":", "-") + ".log" for s in rack.nodes()}
         console = (rack.state / "console" / (bad["primary_mac"].replace(":", "-") + ".log"))
-        assert "install-failed reason=flatcar-install failed (fault)" in console.read_text()
+        assert f"racker-installer[812]: {JOURNAL_LINE}" in console.read_text()
         assert (f"  its console (last 20 lines; all with 'racker node console-log "
                 f"{bad['primary_mac']}'):\n") in out, out
-        assert f"    > [{bad['node']}] install-failed reason=flatcar-install failed (fault)\n" in out
+        assert ("    > [FAILED] Failed to start installer.service - Install Flatcar Container "
+                "Linux for racker.\n") in out, out
         timeline = rack.racker("node", "timeline", bad["primary_mac"])
         assert timeline.returncode == 0, timeline.stdout + timeline.stderr
         assert "node reported install-failed (exit status 1), its journal's tail:" in \

@@ -1,9 +1,11 @@
-"""Use case: `racker node timeline MAC`: what the event store holds about one node."""
+"""Use cases: `racker node timeline MAC`: what the event store holds about one node;
+`racker node console-log MAC`: its serial console as racker recorded it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+from racker.adapters.fs.consolelog import follow, read_lines
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
 from racker.core.events import Event
@@ -16,14 +18,33 @@ def node_events(paths: Paths, mac: str, open_store: Callable[[], Store]
                 ) -> tuple[Node, list[Event]]:
     """The node of `mac` (any of its MACs) and the events of its primary and BMC MACs, oldest
     first by event time (ties in the order they were recorded)."""
-    node = next((n for n in load_inventory(paths).nodes if mac in n.macs), None)
-    if node is None:
-        raise InputError(f"no node with MAC {mac} in nodes.csv",
-                         where=Where(file=str(paths.nodes_csv)),
-                         hint="use a primary, BMC or secondary MAC of a node")
+    node = _node(paths, mac)
     # NOTE: by time, not by row id: the lease hook's events reach the store up to a spool pass
     # after they happened, so insertion order can put a DHCP lease after a later request.
     with open_store() as store:
         events = sorted(store.events(node.primary_mac) + store.events(node.bmc_mac),
                         key=lambda e: (e.ts, e.id))
     return node, events
+
+
+def node_console(paths: Paths, mac: str, since: float | None = None
+                 ) -> tuple[Node, list[tuple[float, str]]]:
+    """The node of `mac` and its recorded console lines (time, text), oldest first, from
+    `since` on (a time) if given."""
+    node = _node(paths, mac)
+    lines = read_lines(paths.console_dir, node.primary_mac)
+    return node, [x for x in lines if since is None or x[0] >= since]
+
+
+def follow_console(paths: Paths, node: Node) -> Iterator[tuple[float, str]]:
+    """The node's console lines as racker records them, forever (Ctrl-C ends it)."""
+    return follow(paths.console_dir, node.primary_mac)
+
+
+def _node(paths: Paths, mac: str) -> Node:
+    node = next((n for n in load_inventory(paths).nodes if mac in n.macs), None)
+    if node is None:
+        raise InputError(f"no node with MAC {mac} in nodes.csv",
+                         where=Where(file=str(paths.nodes_csv)),
+                         hint="use a primary, BMC or secondary MAC of a node")
+    return node

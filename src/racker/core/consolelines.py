@@ -72,3 +72,35 @@ def parse_line(line: str) -> tuple[float, str] | None:
     except ValueError:
         return None
     return whole + int(m.group(2)) / 1000, m.group(3)
+
+
+_SEVERE = ("critical", "panic", "error", "fatal", "emergency shell")
+_FAILED = ("fail", "cannot", "not found", "timed out")
+
+
+def telling_line(lines: list[str]) -> str | None:
+    """The console line that best says why a node stopped: the last one that reports an error
+    (Ignition's `CRITICAL`, a kernel panic), else the last one about a failure, else the last
+    line; None without lines. racker's own notes (`[racker] …`) never count."""
+    host = [line for line in lines if line.strip() and not line.startswith("[racker] ")]
+    for words in (_SEVERE, _FAILED):
+        found = [line for line in host if any(w in line.lower() for w in words)]
+        if found:
+            return found[-1]
+    return host[-1] if host else None
+
+
+_SINCE_FORMATS = ("%Y%m%d-%H%M%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+                  "%Y-%m-%d %H:%M", "%Y-%m-%d")
+
+
+def parse_since(text: str) -> float | None:
+    """The time a `--since RUN` names: a run's log folder name (`20261204-033832`, as the
+    `Logs:` line of a run prints it) or a local date and time (`2026-12-04 03:38`); None if it
+    is neither."""
+    for fmt in _SINCE_FORMATS:
+        try:
+            return time.mktime(time.strptime(text.strip(), fmt))
+        except ValueError:
+            continue
+    return None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.store import Store
+from racker.core.consolelines import telling_line
 from racker.core.events import Event, EventKind
 from racker.core.installreport import failure_reason
 from racker.engine.control import Control, NoWatch, Watch
@@ -135,9 +136,10 @@ class Engine:
         st.state, st.error = NodeState.FAILED, error
         if not run.bmc_check:
             st.console = tuple(self.watch.last_lines(st.node, self.console_lines))
-            if st.console and st.stage is Stage.BOOT:
+            telling = telling_line(list(st.console))
+            if telling is not None and st.stage is Stage.BOOT:
                 # the installed system never reported: what it last showed says why
-                st.error = error = f"{error}; its console's last line: {st.console[-1]}"
+                st.error = error = f"{error}; its console: {telling}"
         self._event(st, EventKind.ERROR, error=error)
         self.on_change(run)
 

@@ -27,9 +27,11 @@ from racker.sim.net.tftp_client import TftpFailed, tftp_get
 from racker.sim.nodes import install_config as ic
 from racker.sim.nodes.chassis import BootDevice, Chassis, PowerEvent
 from racker.sim.nodes.ipxe_interp import Boot, Chain, ipxe_vars, run_script
+from racker.sim.nodes.liteconsole import IGNITION_ERROR, console_lines
 from racker.sim.state import append_timeline
 
-NODE_FAULTS = ("no-pxe", "installer-fails", "no-boot-report", "dhcp-lost", "net-lossy")
+NODE_FAULTS = ("no-pxe", "installer-fails", "ignition-fails", "no-boot-report", "dhcp-lost",
+               "net-lossy")
 NET_LOSSY_RATE = 0.05
 """The share of a `net-lossy` node's DHCP and TFTP datagrams lost on its link (TCP, and so
 HTTP, recovers from loss below the application: only the UDP protocols see it)."""
@@ -123,11 +125,12 @@ class LiteNode:
                 await task
 
     def log(self, event: str, **fields: Any) -> None:
-        """Append to the node's timeline (and show it on an attached serial console)."""
+        """Append to the node's timeline and write what a real server would show of it on
+        its serial console (`liteconsole`; an attached SOL session carries it)."""
         append_timeline(self.timeline, event, **fields)
         if self._console is not None:
-            rest = " ".join(f"{k}={v}" for k, v in fields.items())
-            self._console(f"[{self.name}] {event} {rest}".rstrip())
+            for line in console_lines(self.name, event, fields):
+                self._console(line)
 
     def _phase(self, phase: str, **fields: Any) -> None:
         self.state.phase = phase
@@ -323,6 +326,9 @@ class LiteNode:
         async with client_in_netns(self.ns) as client:
             self._phase("os-ignition", url=url)
             ign, _ = await self._get(client, url, "os-ignition")
+            if "ignition-fails" in self.state.faults:  # stops in the emergency shell
+                self._phase("ignition-failed", reason=f"{IGNITION_ERROR} (fault)")
+                return _Outcome.HALT
             if "no-boot-report" in self.state.faults:
                 self._phase("running", reported=False, reason="boot report lost (fault)")
                 return _Outcome.HALT
