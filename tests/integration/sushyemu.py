@@ -25,10 +25,10 @@ PASSWORD = "sushy-secret"
 MAC = "52:54:00:aa:bb:01"
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now (the kernel picks it)."""
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port free on `address` now (the kernel picks it)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return int(s.getsockname()[1])
 
 
@@ -50,14 +50,15 @@ class Emulator:
     key: Path
     proc: subprocess.Popen[bytes]
     log: Path
+    address: str = "127.0.0.1"
 
     def target(self, *, user: str = USER, password: str = PASSWORD, mac: str = MAC,
                node: str = "node-rf") -> BmcTarget:
         """How racker reaches this emulator."""
-        return BmcTarget(node, "127.0.0.1", user, password, self.port, bmc_mac=mac)
+        return BmcTarget(node, self.address, user, password, self.port, bmc_mac=mac)
 
 
-def _wait_https(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_https(address: str, port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -66,7 +67,7 @@ def _wait_https(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
         if proc.poll() is not None:
             pytest.fail(f"sushy-emulator exited: {log.read_text()[-2000:]}")
         with contextlib.suppress(OSError), \
-                socket.create_connection(("127.0.0.1", port), timeout=1) as raw, \
+                socket.create_connection((address, port), timeout=1) as raw, \
                 ctx.wrap_socket(raw):
             return
         time.sleep(0.1)
@@ -75,7 +76,8 @@ def _wait_https(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 @contextlib.contextmanager
 def start_emulator(folder: Path, cert: Path | None = None, key: Path | None = None,
-                   port: int | None = None) -> Iterator[Emulator]:
+                   port: int | None = None, *, address: str = "127.0.0.1", user: str = USER,
+                   password: str = PASSWORD) -> Iterator[Emulator]:
     """sushy-emulator --fake with HTTPS and Basic auth; stopped (its process group) after."""
     exe = Path(sys.executable).parent / "sushy-emulator"
     if not exe.exists():
@@ -83,19 +85,19 @@ def start_emulator(folder: Path, cert: Path | None = None, key: Path | None = No
     if cert is None or key is None:
         cert, key = self_signed(folder, "bmc")
     htpasswd = folder / "htpasswd"
-    htpasswd.write_text(f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt()).decode()}\n")
+    htpasswd.write_text(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n")
     config = folder / "emulator.conf"
     config.write_text(f"SUSHY_EMULATOR_AUTH_FILE = {str(htpasswd)!r}\n")
     port = port or free_port()
     log = folder / "emulator.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(exe), "--fake", "--config", str(config), "-i", "127.0.0.1", "-p", str(port),
+            [str(exe), "--fake", "--config", str(config), "-i", address, "-p", str(port),
              "--ssl-certificate", str(cert), "--ssl-key", str(key)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=folder)
     try:
-        _wait_https(port, proc, log)
-        yield Emulator(port, cert, key, proc, log)
+        _wait_https(address, port, proc, log)
+        yield Emulator(port, cert, key, proc, log, address)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

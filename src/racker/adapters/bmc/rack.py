@@ -17,6 +17,7 @@ from typing import Protocol
 from racker.adapters.bmc.errors import BmcTimeout, BmcUnreachable
 from racker.adapters.bmc.interfaces import Bmc, BmcTarget, Driver
 from racker.adapters.bmc.locate import LocatedBmc
+from racker.adapters.bmc.protocol import Protocols
 from racker.model import Credentials
 
 IPMI_PORT = 623
@@ -56,11 +57,12 @@ class RackBmcs:
     wait_for_answer: bool = True
     """Whether a BMC that is found but does not answer is tried again until `retry_sec`
     (a run waits for BMCs that are coming up; `racker status` reports them at once)."""
-    protocol_of: Callable[[BmcRef], str] = lambda _ref: "ipmi"
-    """The protocol each BMC speaks (one rack setting today; per node once it is recorded)."""
+    protocols: Protocols = field(default_factory=Protocols)
+    """Which protocol each BMC speaks (the rack setting, the record, a probe)."""
     warn: Callable[[str], None] = lambda _msg: None
     _drivers: dict[str, Driver] = field(default_factory=dict)
     _open: dict[str, Bmc] = field(default_factory=dict)
+    _used: dict[str, str] = field(default_factory=dict)
     _locating: ThreadPoolExecutor | None = None
 
     def driver(self, protocol: str) -> Driver:
@@ -82,7 +84,11 @@ class RackBmcs:
     def target(self, ref: BmcRef, address: str, port: int = IPMI_PORT) -> BmcTarget:
         """Where and as whom to reach `ref` at `address`."""
         return BmcTarget(ref.name, address, self.credentials.user, self.credentials.password,
-                         port)
+                         port, bmc_mac=ref.bmc_mac)
+
+    def protocol(self, ref: BmcRef) -> str | None:
+        """The protocol `ref` was reached over in this run, else the one recorded for it."""
+        return self._used.get(ref.bmc_mac) or self.protocols.recorded(ref.bmc_mac)
 
     async def open(self, ref: BmcRef) -> Bmc:
         """A session to the BMC, proven by a power query; reused until `aclose`.
@@ -98,7 +104,9 @@ class RackBmcs:
         while True:
             found = await self.locate(ref)
             try:
-                bmc = await self.driver(self.protocol_of(ref)).open(self.target(ref, found.ip))
+                protocol = await self.protocols.choose(ref.bmc_mac, found.ip)
+                bmc = await self.driver(protocol).open(
+                    self.target(ref, found.ip, self.protocols.port(protocol)))
                 await bmc.power_status()
                 break
             except (BmcUnreachable, BmcTimeout):
@@ -110,6 +118,8 @@ class RackBmcs:
                       f"{found.planned_ip} (its DHCP lease is older than racker's configuration; "
                       "it moves on renewal)")
         self._open[ref.bmc_mac] = bmc
+        self._used[ref.bmc_mac] = protocol
+        await asyncio.to_thread(self.protocols.remember, ref.bmc_mac, protocol)
         return bmc
 
     def opened(self, ref: BmcRef) -> Bmc | None:

@@ -145,7 +145,13 @@ def check_pin(target: BmcTarget, pins: PinStore, timeout: float) -> str:
     """The BMC's certificate fingerprint, pinned on first use; BmcCertificateChanged when it
     differs from the pin (naming both fingerprints and how to accept the new one)."""
     seen = fingerprint(presented_certificate(target, timeout))
-    pin = pins.pin_or_compare(pin_key(target), seen, target.address)
+    try:
+        pin = pins.pin_or_compare(pin_key(target), seen, target.address)
+    except OSError as e:
+        raise BmcTlsFailed(target.node, _where(target),
+                           f"cannot pin its certificate in {pins.path}: {e.strerror or e}",
+                           hint="run racker as the user that owns the state folder (sudo), "
+                                "or set RACKER_BMC_CA_BUNDLE") from None
     if pin.sha256 != seen:
         raise certificate_changed(target, pin.sha256, seen)
     return seen
