@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from racker.adapters.bmc.ipmi.passthrough import BlockSink, Sink, TerminalSink
 from racker.adapters.bmc.locate import Found, Locator
+from racker.adapters.bmc.protocol import REDFISH
 from racker.adapters.fs.hostsfile import read_text
+from racker.app.ipmi_redfish import HelperBmcs
 from racker.core import discovery
 from racker.core import ipmitool as h
 from racker.errors import RackerError
@@ -34,6 +36,8 @@ class Context:
     hosts: Sequence[discovery.HostsEntry]
     located: Mapping[str, Found] | None = None
     """BMC MAC → address, when looked up for many nodes at once (`--all`); None: look up."""
+    bmcs: HelperBmcs | None = None
+    """Protocol choice and Redfish calls; None: every BMC is driven with ipmitool."""
 
 
 def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
@@ -53,24 +57,50 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
     def argv(command: Sequence[str]) -> list[str]:
         return h.ipmitool_argv(bmc.ip, ctx.credentials.user, command, s.ipmi_timeout)
 
+    if ctx.bmcs is not None and ctx.bmcs.protocol(node.bmc_mac, bmc.ip) == REDFISH:
+        if request.kind is not h.Kind.SOL:
+            return _run_redfish(node, bmc.ip, request, ctx, ctx.bmcs, sink)
+        if not ctx.bmcs.ipmi_answers(bmc.ip):
+            raise h.no_sol_error(node.primary_mac)
     if request.kind is h.Kind.SOL:
         sink.quiet(argv(("sol", "deactivate")))  # a dangling session would refuse activate
         sink.echo(h.detach_hint(s.in_ssh))
         return sink.run(argv(h.SOL))
     if request.kind is h.Kind.DIAG:
-        nic = ctx.locator.lookup_once(node.primary_mac)  # once: the node may well be off
-        internal = nic.ip if nic else None
-        planned_internal = ctx.planned.get(node.primary_mac)
-        warning = h.internal_ip_warning(internal, planned_internal)
-        if warning:
-            sink.echo(warning)
-        # The planned address names the node in the hosts file; without a plan, the found one.
-        name_ip = planned_internal or internal
-        names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
-        for line in h.diag_lines(node.bmc_mac, bmc.ip, node.primary_mac, internal, names):
+        for line in _diag_header(node, bmc.ip, ctx):
             sink.echo(line)
         return sink.run(argv(h.BATCH), h.batch_input(h.DIAG_COMMANDS))
     return sink.run(argv(request.command))
+
+
+def _diag_header(node: Node, bmc_ip: str, ctx: Context) -> list[str]:
+    """diag's address lines, with warnings where the node's address is not the planned one."""
+    nic = ctx.locator.lookup_once(node.primary_mac)  # once: the node may well be off
+    internal = nic.ip if nic else None
+    planned_internal = ctx.planned.get(node.primary_mac)
+    warning = h.internal_ip_warning(internal, planned_internal)
+    # The planned address names the node in the hosts file; without a plan, the found one.
+    name_ip = planned_internal or internal
+    names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
+    return ([warning] if warning else []) + h.diag_lines(node.bmc_mac, bmc_ip, node.primary_mac,
+                                                         internal, names)
+
+
+def _run_redfish(node: Node, bmc_ip: str, request: h.Request, ctx: Context, bmcs: HelperBmcs,
+                 sink: Sink) -> int:
+    """diag and power for a BMC driven over Redfish; other ipmitool commands are refused."""
+    if request.kind is h.Kind.DIAG:
+        for line in _diag_header(node, bmc_ip, ctx):
+            sink.echo(line)
+        for line in bmcs.facts_lines(node.primary_mac, node.bmc_mac, bmc_ip):
+            sink.echo(line)
+        return 0
+    action = h.redfish_power_action(request.command)
+    if action is None:
+        raise h.redfish_only_error(node.primary_mac, request.command)
+    state = bmcs.power(node.primary_mac, node.bmc_mac, bmc_ip, action)
+    sink.echo(h.POWER_LINES[action].format(state=state.value))
+    return 0
 
 
 def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
@@ -105,11 +135,13 @@ def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
 
 
 def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventory: Inventory,
-                credentials: Credentials, locator: Locator, env: Mapping[str, str]) -> int:
+                credentials: Credentials, locator: Locator, env: Mapping[str, str],
+                bmcs: HelperBmcs | None = None) -> int:
     """Do what `request` asks for one node or, with `--all`, for every node."""
     ctx = Context(
         settings=settings, credentials=credentials, locator=locator,
         planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
+        bmcs=bmcs,
     )
     child = h.child_env(env, credentials.password)
     if request.all_nodes:

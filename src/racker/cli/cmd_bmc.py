@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--bmc-address", action="append", default=[], metavar="BMC_MAC=IP[:PORT]",
                    help="address of a BMC (repeat for every BMC); by default every node's BMC "
                         "of nodes.csv is found on the PXE interface")
-    r.add_argument("--driver", default="ipmi", help=argparse.SUPPRESS)
+    r.add_argument("--driver", default=None, help=argparse.SUPPRESS)
     t = sub.add_parser(
         "trust-cert", allow_abbrev=False,
         help="accept the new TLS certificate of a node's Redfish BMC",

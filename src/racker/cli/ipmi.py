@@ -54,10 +54,11 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     inventory = load.inventory(paths)
     credentials = load.credentials(paths)
     from racker.app.ipmi_helper import run_request
-    from racker.compose.rack import locator
+    from racker.compose.rack import helper_bmcs, locator
 
     return run_request(request, settings, paths, inventory, credentials,
-                       locator(paths, inventory.pxe_interface), e)
+                       locator(paths, inventory.pxe_interface), e,
+                       helper_bmcs(paths, credentials, e))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

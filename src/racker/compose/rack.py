@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -20,7 +21,7 @@ from racker.adapters.bmc.control import RackControl, bmc_ref
 from racker.adapters.bmc.interfaces import DriverOptions
 from racker.adapters.bmc.locate import Locator
 from racker.adapters.bmc.protocol import ProtocolRecord, Protocols
-from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
+from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, ByProtocol, RackBmcs
 from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
@@ -28,6 +29,7 @@ from racker.app.apply import ApplyPlan, Executor, OpenSsh
 from racker.app.bmc_credentials import RotationReport, Target, rotate_credentials
 from racker.app.bmc_trust import Forgotten, trust_new_certificate
 from racker.app.configuration.create import ConfigureResult
+from racker.app.ipmi_redfish import HelperBmcs
 from racker.app.lokomotive import cluster_nodes, joined
 from racker.app.provision import Ask, Provisioner
 from racker.app.status import RackStatus, gather, rack_plan
@@ -184,11 +186,17 @@ async def bmc_targets(paths: Paths, retry_sec: float) -> list[Target]:
 
 
 async def rotate_bmc_credentials(paths: Paths, targets: Sequence[Target], current: Credentials,
-                                 new: Credentials, *, protocol: str = "ipmi",
+                                 new: Credentials, *, protocol: str | None = None,
                                  disable_old: bool = False, dry_run: bool = False
                                  ) -> RotationReport:
-    """`racker bmc rotate-credentials` over the protocol's registered driver."""
-    driver = registry.create(protocol)
+    """`racker bmc rotate-credentials`, each BMC over its protocol (RACKER_BMC_PROTOCOL, the
+    record, detection), or over `protocol` when given."""
+    settings = Settings.from_env()
+    opts = driver_options(paths, settings)
+    protocols = bmc_protocols(paths, settings)
+    if protocol is not None:
+        protocols = replace(protocols, setting=protocol)
+    driver = ByProtocol(protocols, lambda p: registry.create(p, opts))
     try:
         return await rotate_credentials(targets, current, new, driver, paths,
                                         disable_old=disable_old, dry_run=dry_run)
@@ -207,3 +215,17 @@ def trust_bmc_certificate(paths: Paths, which: str) -> str:
         return None if old is None else Forgotten(old.sha256, old.address)
 
     return trust_new_certificate(rack_plan(paths)[1], which, forget)
+
+
+def helper_bmcs(paths: Paths, credentials: Credentials, env: Mapping[str, str]) -> HelperBmcs:
+    """The ipmi helper's protocol choice and Redfish driver (ipmitool stays its IPMI way)."""
+    settings = Settings.from_env(env)
+    opts = driver_options(paths, settings)
+
+    def ipmi_answers(ip: str) -> bool:
+        from racker.adapters.bmc.ipmi.pyghmi_glue import probe  # late: loads pyghmi
+
+        return asyncio.run(probe(ip, IPMI_PORT, 1.5)) is None
+
+    return HelperBmcs(bmc_protocols(paths, settings), lambda p: registry.create(p, opts),
+                      credentials, ipmi_answers)

@@ -9,6 +9,7 @@ from the composition root (`racker.compose`); none of them builds a driver or a 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from racker.adapters.bmc.errors import BmcTimeout, BmcUnreachable
 from racker.adapters.bmc.interfaces import Bmc, BmcTarget, Driver
 from racker.adapters.bmc.locate import LocatedBmc
 from racker.adapters.bmc.protocol import Protocols
+from racker.core.macs import parse_mac
 from racker.model import Credentials
 
 IPMI_PORT = 623
@@ -149,3 +151,34 @@ class RackBmcs:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.aclose()
+
+
+class ByProtocol(Driver):
+    """A driver over every protocol: each BMC is opened over the protocol it speaks (for use
+    cases that take one `Driver` for a whole rack, such as the credential rotation).
+
+    A target's BMC MAC (or, failing that, its node label when that is a MAC) keys the record;
+    a target given with the IPMI port is reached on the Redfish port when it speaks Redfish.
+    """
+
+    def __init__(self, protocols: Protocols, make_driver: MakeDriver):
+        self.protocols = protocols
+        self._make = make_driver
+        self._drivers: dict[str, Driver] = {}
+
+    async def open(self, target: BmcTarget) -> Bmc:
+        """`target` opened over its protocol."""
+        mac = target.bmc_mac or parse_mac(target.node) or ""
+        protocol = await self.protocols.choose(mac, target.address)
+        driver = self._drivers.get(protocol)
+        if driver is None:
+            driver = self._drivers[protocol] = self._make(protocol)
+        if target.port == IPMI_PORT:
+            target = dataclasses.replace(target, port=self.protocols.port(protocol))
+        return await driver.open(target)
+
+    async def aclose(self) -> None:
+        """Close every protocol's driver."""
+        drivers, self._drivers = list(self._drivers.values()), {}
+        for d in drivers:
+            await d.aclose()
