@@ -110,3 +110,16 @@ def test_timeline_format(tmp_path: object) -> None:
     assert len(entries) == 1 and entries[0]["ip"] == "1.2.3.4/24"
     assert "lease" in state.format_entry(entries[0]) and "ip=1.2.3.4/24" in state.format_entry(
         entries[0])
+
+
+def test_bmc_protocols_mixed_alternates_and_round_trips() -> None:
+    t = state.with_bmc_protocols(state.generate_topology("demo", 4), "mixed")
+    assert [s.bmc_protocol for s in t.servers] == ["redfish", "ipmi", "redfish", "ipmi"]
+    assert state.topology_from_json(state.topology_to_json(t), "rack.json") == t
+    both = state.with_bmc_protocols(t, "both")
+    assert {s.bmc_protocol for s in both.servers} == {"both"}
+    # a rack.json written before BMCs spoke Redfish reads as IPMI
+    old = state.topology_to_json(t).replace('"bmc_protocol": "redfish"', '"x": 1')
+    assert state.topology_from_json(old, "rack.json").servers[0].bmc_protocol == "ipmi"
+    with pytest.raises(InputError, match="--bmc must be one of"):
+        state.with_bmc_protocols(t, "snmp")

@@ -60,6 +60,10 @@ def cmd_create(argv: Sequence[str]) -> int:
                    help="folder for the QEMU nodes' virtual disks (default: the rack's state)")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
+    p.add_argument("--bmc", choices=state.BMC_CHOICES, default="ipmi",
+                   help="what the BMCs speak: ipmi (default), redfish (HTTPS on port 443 of "
+                        "the BMC's address, IPMI over LAN off), both, or mixed (odd nodes "
+                        "Redfish-only, even ones IPMI-only)")
     a = p.parse_args(list(argv))
     name = check_rack_name(a.name or state.DEFAULT_RACK)
     if a.generate is not None:
@@ -79,7 +83,8 @@ def cmd_create(argv: Sequence[str]) -> int:
         if not a.disk_dir.is_dir():
             raise InputError(f"{a.disk_dir} is not a folder", where=Where(flag="--disk-dir"))
         disk_dir = str(a.disk_dir.resolve())
-    topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir)
+    topo = state.with_bmc_protocols(
+        dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir), a.bmc)
     _require_root()
     mirror_files: dict[str, bytes] | None = None
     if a.nodes == "qemu":

@@ -1,0 +1,83 @@
+"""A mixed rack (Redfish-only and IPMI-only BMCs, alternating) on the simulator: bootstrapped
+with Flatcar to `booted` through each node's protocol; status shows the protocols; a changed
+BMC certificate is refused with the pinning error until the operator accepts it; the ipmi
+helper's diag, power and serial console on a Redfish-only BMC."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from racker.core.events import EventKind
+from tests.e2e.simrack import BIN, SimRack, sim_rack
+
+pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
+
+
+def test_mixed_rack_bootstraps_and_pins_certificates(tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 4, bmc="mixed") as rack:
+        servers = {s["primary_mac"]: s for s in rack.nodes()}
+        assert sorted(s["bmc"] for s in servers.values()) == ["ipmi", "ipmi", "redfish",
+                                                              "redfish"]
+        r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "cancel")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "➤ OS installation via PXE (4/4)... ✓ done" in r.stdout
+        booted = {e.mac for e in rack.events() if e.kind is EventKind.BOOTED}
+        assert booted == set(servers)
+        for s in rack.nodes():  # each BMC left booting from disk, persistently
+            assert s["boot_device"] == "disk" and s["boot_persistent"] and s["installed"]
+        recorded = json.loads((rack.state / "bmc-protocols.json").read_text())
+        assert recorded == {s["bmc_mac"]: s["bmc"] for s in servers.values()}
+        pins = json.loads((rack.state / "bmc-certificates.json").read_text())
+        assert set(pins) == {s["bmc_mac"] for s in servers.values() if s["bmc"] == "redfish"}
+
+        st = rack.racker("status", "--json")
+        assert st.returncode == 0, st.stdout + st.stderr
+        nodes = {n["mac"]: n for n in json.loads(st.stdout)["nodes"]}
+        assert {m: n["protocol"] for m, n in nodes.items()} == {
+            m: s["bmc"] for m, s in servers.items()}
+        assert all(n["bmc_reached"] and n["power"] == "on" for n in nodes.values())
+        table = rack.racker("status")
+        assert "Protocol" in table.stdout and "Redfish" in table.stdout, table.stdout
+
+        redfish = next(s for s in rack.nodes() if s["bmc"] == "redfish")
+        rack.sim("fault", redfish["node"], "bmc-cert-changed", "--name", rack.name)
+        st = rack.racker("status", "--json")
+        nodes = {n["mac"]: n for n in json.loads(st.stdout)["nodes"]}
+        bad = nodes[redfish["primary_mac"]]
+        assert not bad["bmc_reached"]
+        assert "TLS certificate changed" in bad["bmc_error"]
+        assert pins[redfish["bmc_mac"]]["sha256"] in bad["bmc_error"]
+        assert all(n["bmc_reached"] for m, n in nodes.items() if m != redfish["primary_mac"])
+        denied = ipmi(rack, redfish["primary_mac"], "power", "status")
+        assert denied.returncode != 0
+        assert "racker bmc trust-cert" in denied.stdout + denied.stderr
+
+        ok = rack.racker("bmc", "trust-cert", redfish["primary_mac"])
+        assert ok.returncode == 0 and "forgot the certificate" in ok.stdout, ok.stderr
+        st = rack.racker("status", "--json")
+        nodes = {n["mac"]: n for n in json.loads(st.stdout)["nodes"]}
+        assert nodes[redfish["primary_mac"]]["bmc_reached"], nodes[redfish["primary_mac"]]
+
+        # the ipmi helper on a Redfish-only BMC: diag and power over Redfish, no SOL
+        diag = ipmi(rack, redfish["primary_mac"], "diag")
+        assert diag.returncode == 0, diag.stdout + diag.stderr
+        assert "BMC protocol: Redfish" in diag.stdout and "BMC firmware: racker-sim" in diag.stdout
+        power = ipmi(rack, redfish["primary_mac"], "chassis", "power", "status")
+        assert power.stdout.strip().endswith("Chassis Power is on"), power.stdout + power.stderr
+        sol = ipmi(rack, redfish["primary_mac"])
+        assert sol.returncode != 0 and "speaks Redfish only" in sol.stderr, sol.stderr
+        everyone = ipmi(rack, "--all", "power", "status")
+        assert everyone.returncode == 0, everyone.stdout + everyone.stderr
+        assert everyone.stdout.count("Chassis Power is on") == 4, everyone.stdout
+
+
+def ipmi(rack: SimRack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `ipmi` helper in the rack's management namespace."""
+    argv = rack.racker_argv(*args)
+    argv[argv.index(str(BIN / "racker"))] = str(BIN / "ipmi")
+    return subprocess.run(argv, env=rack.env, text=True, capture_output=True, timeout=120,
+                          check=False)
