@@ -76,7 +76,6 @@ class _Session:
     auth: Any
     conn: Any
     system_path: str
-    manager_path: str | None
     password: str
     executor: ThreadPoolExecutor
     fingerprint: str | None
@@ -154,7 +153,9 @@ class RedfishDriver(Driver):
             "server_side_retries": s.retries + 1, "server_side_retries_delay": s.backoff,
             "default_request_timeout": s.timeout, "connect_timeout": s.timeout}
         if s.ca_bundle is not None:
-            return sushy_connector.Connector(url, verify=str(s.ca_bundle), **common), None
+            conn = sushy_connector.Connector(url, verify=str(s.ca_bundle), **common)
+            tls.keep_alive(conn)
+            return conn, None
         if s.pins is None:
             raise BmcTlsFailed(target.node, _where(target),
                                "no state folder to pin the BMC's certificate in and no CA bundle",
@@ -173,11 +174,9 @@ class RedfishDriver(Driver):
             if not systems:
                 raise BmcCommandFailed(target.node, _where(target),
                                        "the Systems collection is empty")
-            managers = sorted(root.get_manager_collection().members_identities)
         except sushy_exc.SushyError as e:
             raise self._failure(target, e, seen) from None
-        return _Session(root, auth, conn, systems[0], managers[0] if managers else None,
-                        target.password, executor, seen)
+        return _Session(root, auth, conn, systems[0], target.password, executor, seen)
 
     def _failure(self, target: BmcTarget, e: Exception, pinned: str | None) -> BmcFailure:
         """A sushy failure as the BmcFailure an operator can act on."""
@@ -396,7 +395,10 @@ class RedfishBmc(Bmc):
     # Facts for diag
     async def facts(self) -> Facts:
         """Model, serial, BIOS and BMC firmware, health and the tail of the event log."""
-        return await self._call(lambda s: read_facts(s.conn, s.system_path, s.manager_path))
+        def read(s: _Session) -> Facts:
+            managers = sorted(s.root.get_manager_collection().members_identities)
+            return read_facts(s.conn, s.system_path, managers[0] if managers else None)
+        return await self._call(read)
 
     async def uses_session(self) -> bool:
         """Whether racker holds a Redfish session on this BMC (False: HTTP Basic)."""
