@@ -6,6 +6,8 @@ helper's diag, power and serial console on a Redfish-only BMC."""
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -81,3 +83,54 @@ def ipmi(rack: SimRack, *args: str) -> subprocess.CompletedProcess[str]:
     argv[argv.index(str(BIN / "racker"))] = str(BIN / "ipmi")
     return subprocess.run(argv, env=rack.env, text=True, capture_output=True, timeout=120,
                           check=False)
+
+
+def test_changed_certificate_fails_only_that_nodes_bmc_stage(tmp_path: Path) -> None:
+    """Pins are taken while `racker serve` runs (status reaches every BMC); then one Redfish
+    BMC presents a new certificate: bootstrap refuses that node at its BMC check with the
+    pinning error and provisions the others."""
+    with sim_rack(tmp_path, 3, bmc="mixed") as rack:
+        ssh = rack.home / ".ssh"  # what bootstrap makes when it provisions; serve needs it
+        ssh.mkdir(mode=0o700, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ssh / "id_rsa")],
+                       check=True, capture_output=True, timeout=30)
+        configured = rack.racker("bootstrap", "-provision", "flatcar", "-render-only")
+        assert configured.returncode == 0, configured.stdout + configured.stderr
+        serve = subprocess.Popen(rack.racker_argv("serve"), env=rack.env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            assert serve.stdout is not None
+            first = serve.stdout.readline()
+            assert first.startswith("Serving DHCP on"), first
+            reached: dict[str, bool] = {}
+            for _ in range(60):  # bounded: until every BMC has its lease and answers
+                st = rack.racker("status", "--json")
+                reached = {n["mac"]: n["bmc_reached"] for n in json.loads(st.stdout)["nodes"]}
+                if reached and all(reached.values()):
+                    break
+            assert reached and all(reached.values()), reached
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            serve.communicate(timeout=30)
+        bad = next(s for s in rack.nodes() if s["bmc"] == "redfish")
+        pinned = json.loads((rack.state / "bmc-certificates.json").read_text())
+        rack.sim("fault", bad["node"], "bmc-cert-changed", "--name", rack.name)
+        shutil.rmtree(rack.folder)  # as bootstrap's hint says, to bootstrap anew
+        r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "exclude")
+        out = r.stdout + r.stderr
+        assert "TLS certificate changed" in out, out
+        assert pinned[bad["bmc_mac"]]["sha256"] in out
+        assert "racker bmc trust-cert" in out, out
+        assert r.returncode != 0 and "Checking BMC connectivity (2/3)... × failed" in out
+        # the BMC check is all or nothing (as the reference's); excluded, the others provision
+        assert f'-exclude="{bad["primary_mac"]}"' in out
+        shutil.rmtree(rack.folder)
+        r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "exclude",
+                        f"-exclude={bad['primary_mac']}")
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out
+        assert "➤ OS installation via PXE (2/2)... ✓ done" in out
+        good = {s["primary_mac"] for s in rack.nodes()} - {bad["primary_mac"]}
+        booted = {e.mac for e in rack.events() if e.kind is EventKind.BOOTED}
+        assert booted == good, out
+        assert rack.flag_files() == good

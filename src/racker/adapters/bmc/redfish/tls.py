@@ -160,12 +160,15 @@ def check_pin(target: BmcTarget, pins: PinStore, timeout: float) -> str:
 def certificate_changed(target: BmcTarget, pinned: str, seen: str) -> BmcCertificateChanged:
     """The error for a BMC whose certificate is not the pinned one."""
     mac = f" (BMC MAC {target.bmc_mac})" if target.bmc_mac else ""
+    accept = ACCEPT_COMMAND.format(node=target.node)
+    # NOTE: the command is in the message itself, not only in the hint: the engine's stage
+    # report and `racker status` show messages.
     return BmcCertificateChanged(
         target.node, _where(target),
-        f"pinned {pinned}, now presents {seen}{mac}",
-        hint=("if the BMC's certificate was replaced on purpose (firmware update, BMC reset), "
-              f"accept the new one with '{ACCEPT_COMMAND.format(node=target.node)}'; "
-              "otherwise something on the rack network may be intercepting the BMC"))
+        f"pinned {pinned}, now presents {seen}{mac}; if that is expected, accept it with "
+        f"'{accept}'",
+        hint=("accept a certificate only if it was replaced on purpose (firmware update, BMC "
+              "reset); otherwise something on the rack network may be intercepting the BMC"))
 
 
 class PinnedAdapter(HTTPAdapter):
