@@ -24,6 +24,9 @@ def test_mixed_rack_bootstraps_and_pins_certificates(tmp_path: Path) -> None:
         servers = {s["primary_mac"]: s for s in rack.nodes()}
         assert sorted(s["bmc"] for s in servers.values()) == ["ipmi", "ipmi", "redfish",
                                                               "redfish"]
+        # one Redfish BMC takes the boot override only through @Redfish.Settings
+        settings_only = sorted(s["node"] for s in servers.values() if s["bmc"] == "redfish")[-1]
+        rack.sim("fault", settings_only, "redfish-settings-only", "--name", rack.name)
         r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "cancel")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "➤ OS installation via PXE (4/4)... ✓ done" in r.stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sushy
 
-from racker.adapters.bmc.errors import BmcCertificateChanged, BmcTimeout
+from racker.adapters.bmc.errors import BmcAuthFailed, BmcCertificateChanged, BmcTimeout
 from racker.adapters.bmc.interfaces import BmcTarget, BootTarget, PowerState
 from racker.adapters.bmc.ipmi.driver import IpmiDriver, IpmiSettings
 from racker.adapters.bmc.redfish.driver import RedfishDriver, RedfishSettings
@@ -218,5 +218,56 @@ def test_cert_changed_and_down_faults(sim: Sim, tmp_path: Path) -> None:
     PinStore.in_state_dir(tmp_path / "state").forget(MAC)
     assert asyncio.run(power()) is PowerState.OFF
     sim.bmc.faults.drop = True
+    with pytest.raises(BmcTimeout, match="node7"):
+        asyncio.run(power())
+
+
+def test_rotate_credentials_over_redfish(sim: Sim, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`racker bmc rotate-credentials` on a Redfish BMC: the new account through the
+    AccountService, proven with a session as it, then the files switched."""
+    from racker.cli import cmd_bmc
+
+    oem = tmp_path / "oem"
+    oem.mkdir()
+    (oem / "ipmi_user").write_text(USER + "\n")
+    (oem / "ipmi_password").write_text(PASSWORD + "\n")
+    (oem / "ipmi_password").chmod(0o600)
+    new_password = tmp_path / "new"
+    new_password.write_text("Rotated-pw-9\n")
+    new_password.chmod(0o600)
+    env = {"RACKER_OEM_DIR": str(oem), "RACKER_STATE_DIR": str(tmp_path / "state"),
+           "RACKER_BMC_PROTOCOL": "redfish"}
+    rc = cmd_bmc.run(["rotate-credentials", "racker2", "--password-file", str(new_password),
+                      "--disable-old", "--bmc-address",
+                      f"{MAC}={sim.address}:{sim.redfish.port}"], env=env)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert (oem / "ipmi_user").read_text() == "racker2\n"
+    slots = sim.bmc.users.slots
+    new = next(u for u in slots.values() if u.name == b"racker2")
+    assert new.password == b"Rotated-pw-9" and new.enabled
+    assert not slots[2].enabled  # the old account, disabled
+    assert "Rotated-pw-9" not in out and PASSWORD not in out
+
+    async def as_new() -> PowerState:
+        async with RedfishDriver(settings(tmp_path)) as rf:
+            return await (await rf.open(BmcTarget(
+                "node7", sim.address, "racker2", "Rotated-pw-9", sim.redfish.port,
+                bmc_mac=MAC))).power_status()
+    assert asyncio.run(as_new()) is PowerState.OFF
+
+
+def test_bad_credentials_and_slow_faults(sim: Sim, tmp_path: Path) -> None:
+    async def power() -> PowerState:
+        async with RedfishDriver(settings(tmp_path)) as rf:
+            return await (await rf.open(sim.target())).power_status()
+    sim.bmc.faults.reject_auth = True  # bmc-bad-credentials
+    with pytest.raises(BmcAuthFailed, match="node7"):
+        asyncio.run(power())
+    sim.bmc.faults.reject_auth = False
+    sim.bmc.faults.delay = 0.3  # bmc-slow: slower, still within the timeouts
+    assert asyncio.run(power()) is PowerState.OFF
+    sim.bmc.faults.delay = 2.5  # slower than a request may take (2 s): a timeout naming it
     with pytest.raises(BmcTimeout, match="node7"):
         asyncio.run(power())

@@ -132,7 +132,7 @@ def run(argv: Sequence[str], *, resolve: Resolver | None = None,
         raise InputError(f"cannot write to {paths.oem_dir}", hint="run racker with sudo")
     report = asyncio.run(rack.rotate_bmc_credentials(
         paths, targets, current, new, protocol=args.driver, disable_old=args.disable_old,
-        dry_run=args.dry_run))
+        dry_run=args.dry_run, env=environ))
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

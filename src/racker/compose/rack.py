@@ -187,11 +187,11 @@ async def bmc_targets(paths: Paths, retry_sec: float) -> list[Target]:
 
 async def rotate_bmc_credentials(paths: Paths, targets: Sequence[Target], current: Credentials,
                                  new: Credentials, *, protocol: str | None = None,
-                                 disable_old: bool = False, dry_run: bool = False
-                                 ) -> RotationReport:
+                                 disable_old: bool = False, dry_run: bool = False,
+                                 env: Mapping[str, str] | None = None) -> RotationReport:
     """`racker bmc rotate-credentials`, each BMC over its protocol (RACKER_BMC_PROTOCOL, the
     record, detection), or over `protocol` when given."""
-    settings = Settings.from_env()
+    settings = Settings.from_env(env)
     opts = driver_options(paths, settings)
     protocols = bmc_protocols(paths, settings)
     if protocol is not None:

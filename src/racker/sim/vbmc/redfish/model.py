@@ -24,17 +24,8 @@ from typing import Any
 from racker.sim.vbmc.chassis import BootDevice
 from racker.sim.vbmc.commands import power_control
 from racker.sim.vbmc.engine import BmcEngine
-from racker.sim.vbmc.state import (
-    FLAG_EFI,
-    FLAG_PERSISTENT,
-    FLAG_VALID,
-    PRIV_ADMIN,
-    PRIV_NO_ACCESS,
-    PRIV_OPERATOR,
-    PRIV_USER,
-    User,
-    UserTable,
-)
+from racker.sim.vbmc.redfish.accounts import ROLES, apply_account, slot
+from racker.sim.vbmc.state import FLAG_EFI, FLAG_PERSISTENT, FLAG_VALID, User
 
 ROOT = "/redfish/v1"
 MANAGER_ID = "BMC"
@@ -46,8 +37,6 @@ ENABLED = ("Disabled", "Once", "Continuous")
 RESETS = {"On": 1, "ForceOn": 1, "ForceOff": 0, "GracefulShutdown": 5, "ForceRestart": 3,
           "GracefulRestart": 3, "PowerCycle": 2, "Nmi": 4}
 """ResetType → IPMI chassis control directive (the one power path of the BMC)."""
-ROLES = {PRIV_ADMIN: "Administrator", PRIV_OPERATOR: "Operator", PRIV_USER: "ReadOnly"}
-PRIVILEGES = {v: k for k, v in ROLES.items()}
 SESSION_TIMEOUT = 300.0
 SESSION_LIMIT = 16
 
@@ -342,7 +331,7 @@ class RedfishModel:
 
     def account_doc(self, ident: str) -> dict[str, Any] | None:
         """GET one account (the password is never shown)."""
-        user = _slot(self.engine.users, ident)
+        user = slot(self.engine.users, ident)
         if user is None:
             return None
         return {"@odata.id": f"{ROOT}/AccountService/Accounts/{ident}",
@@ -433,13 +422,13 @@ class RedfishModel:
 
     def patch_account(self, ident: str, headers: Mapping[str, str], body: Any) -> Response:
         """PATCH an account: UserName, Password, RoleId, Enabled."""
-        user = _slot(self.engine.users, ident)
+        user = slot(self.engine.users, ident)
         if user is None or not isinstance(body, dict):
             return error(404, f"no account {ident}", "Base.1.8.ResourceMissingAtURI")
         bad = self._precondition(headers, self.account_doc(ident))
         if bad is not None:
             return bad
-        problem = _apply_account(user, body)
+        problem = apply_account(user, body)
         if problem:
             return error(400, problem, "Base.1.8.PropertyValueFormatError")
         self.record("OK", f"account {ident} changed")
@@ -454,7 +443,7 @@ class RedfishModel:
         if free is None:
             return error(507, "no free account slot", "Base.1.8.InsufficientStorage")
         user = self.engine.users.slots[free]
-        problem = _apply_account(user, {"RoleId": "Administrator", "Enabled": True, **body})
+        problem = apply_account(user, {"RoleId": "Administrator", "Enabled": True, **body})
         if problem:
             self.engine.users.slots[free] = User()
             return error(400, problem, "Base.1.8.PropertyValueFormatError")
@@ -464,42 +453,10 @@ class RedfishModel:
 
     def delete_account(self, ident: str) -> Response:
         """DELETE an account (its slot becomes free)."""
-        if _slot(self.engine.users, ident) is None:
+        if slot(self.engine.users, ident) is None:
             return error(404, f"no account {ident}", "Base.1.8.ResourceMissingAtURI")
         self.engine.users.slots[int(ident)] = User()
         return Response(204)
-
-
-def _slot(users: UserTable, ident: str) -> User | None:
-    if not ident.isdigit() or int(ident) < 2:
-        return None
-    return users.slots.get(int(ident))
-
-
-def _apply_account(user: User, body: Mapping[str, Any]) -> str | None:
-    """Apply account properties to an IPMI user slot; a problem in words, or None."""
-    name = body.get("UserName")
-    if name is not None and (not isinstance(name, str) or len(name.encode()) > 16):
-        return "UserName must be a string of up to 16 bytes"
-    password = body.get("Password")
-    if password is not None and (not isinstance(password, str) or len(password.encode()) > 20):
-        return "Password must be a string of up to 20 bytes"
-    role = body.get("RoleId")
-    if role is not None and role not in PRIVILEGES:
-        return f"RoleId must be one of {', '.join(PRIVILEGES)}"
-    if name is not None:
-        user.name = name.encode()
-    if password is not None:
-        user.password = password.encode()
-        user.password_len = 20 if len(user.password) > 16 else 16
-    if role is not None:
-        user.privilege = PRIVILEGES[role]
-        user.ipmi_messaging = True
-    if "Enabled" in body:
-        user.enabled = bool(body["Enabled"])
-    if user.privilege == PRIV_NO_ACCESS and name:
-        user.privilege = PRIV_USER
-    return None
 
 
 def _collection(uri: str, kind: str, members: list[str]) -> dict[str, Any]:
