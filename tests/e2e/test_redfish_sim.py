@@ -79,6 +79,15 @@ def test_mixed_rack_bootstraps_and_pins_certificates(tmp_path: Path) -> None:
         assert everyone.returncode == 0, everyone.stdout + everyone.stderr
         assert everyone.stdout.count("Chassis Power is on") == 4, everyone.stdout
 
+        # pxe-boot through the Redfish BMC whose override goes through @Redfish.Settings
+        node = next(s for s in rack.nodes() if s["node"] == settings_only)
+        name = (rack.folder / "assets" / node["primary_mac"]).read_text().strip()
+        r = rack.racker("pxe-boot", node["primary_mac"], name, "-C", str(rack.folder))
+        assert r.returncode == 0, r.stdout + r.stderr
+        node = next(s for s in rack.nodes() if s["node"] == settings_only)
+        assert (node["boot_device"], node["boot_persistent"], node["power"]) == ("pxe", True,
+                                                                                 "on")
+
 
 def ipmi(rack: SimRack, *args: str) -> subprocess.CompletedProcess[str]:
     """The `ipmi` helper in the rack's management namespace."""
