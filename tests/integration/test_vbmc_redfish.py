@@ -271,3 +271,21 @@ def test_bad_credentials_and_slow_faults(sim: Sim, tmp_path: Path) -> None:
     sim.bmc.faults.delay = 2.5  # slower than a request may take (2 s): a timeout naming it
     with pytest.raises(BmcTimeout, match="node7"):
         asyncio.run(power())
+
+
+def test_serial_console_only_where_the_bmc_also_speaks_ipmi(sim: Sim, tmp_path: Path) -> None:
+    """The ipmi helper's check before a serial console on a Redfish BMC: a real RMCP ping of
+    the BMC's IPMI side, which a Redfish-only BMC (IPMI over LAN off) does not answer."""
+    from racker.compose.rack import helper_bmcs
+    from racker.core import ipmitool
+    from racker.model import Credentials
+    from racker.paths import Paths
+
+    env = {"RACKER_STATE_DIR": str(tmp_path / "state"), "RACKER_BMC_PROTOCOL": "redfish"}
+    bmcs = helper_bmcs(Paths.from_env(env), Credentials(USER, PASSWORD), env)
+    bmcs.protocols.ports = {**bmcs.protocols.ports, "ipmi": sim.bmc.port}  # not 623 here
+    assert bmcs.protocol(MAC, sim.address) == "redfish"
+    assert bmcs.has_sol(sim.address)  # both: SOL over its IPMI side
+    sim.bmc.lan_enabled = False  # Redfish only
+    assert not bmcs.has_sol(sim.address)
+    assert "speaks Redfish only" in ipmitool.no_sol_error("02:00:00:00:00:07").message

@@ -60,7 +60,7 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
     if ctx.bmcs is not None and ctx.bmcs.protocol(node.bmc_mac, bmc.ip) == REDFISH:
         if request.kind is not h.Kind.SOL:
             return _run_redfish(node, bmc.ip, request, ctx, ctx.bmcs, sink)
-        if not ctx.bmcs.ipmi_answers(bmc.ip):
+        if not ctx.bmcs.has_sol(bmc.ip):
             raise h.no_sol_error(node.primary_mac)
     if request.kind is h.Kind.SOL:
         sink.quiet(argv(("sol", "deactivate")))  # a dangling session would refuse activate

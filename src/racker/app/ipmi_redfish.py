@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from racker.adapters.bmc.interfaces import Bmc, BmcTarget, Driver, PowerState
-from racker.adapters.bmc.protocol import REDFISH, Protocols
+from racker.adapters.bmc.protocol import IPMI, REDFISH, Protocols
 from racker.model import Credentials
 
 T = TypeVar("T")
@@ -26,8 +26,13 @@ class HelperBmcs:
     protocols: Protocols
     make_driver: Callable[[str], Driver]
     credentials: Credentials
-    ipmi_answers: Callable[[str], bool]
-    """Whether a BMC at this address answers IPMI over LAN (for the serial console)."""
+    ipmi_answers: Callable[[str, int], bool]
+    """Whether a BMC at this address and port answers IPMI over LAN."""
+
+    def has_sol(self, ip: str) -> bool:
+        """Whether the BMC at `ip` also speaks IPMI, whose Serial over LAN is racker's serial
+        console."""
+        return self.ipmi_answers(ip, self.protocols.port(IPMI))
 
     def protocol(self, bmc_mac: str, ip: str) -> str:
         """The protocol of the BMC `bmc_mac` found at `ip`."""

@@ -222,10 +222,10 @@ def helper_bmcs(paths: Paths, credentials: Credentials, env: Mapping[str, str]) 
     settings = Settings.from_env(env)
     opts = driver_options(paths, settings)
 
-    def ipmi_answers(ip: str) -> bool:
+    def ipmi_answers(ip: str, port: int) -> bool:
         from racker.adapters.bmc.ipmi.pyghmi_glue import probe  # late: loads pyghmi
 
-        return asyncio.run(probe(ip, IPMI_PORT, 1.5)) is None
+        return asyncio.run(probe(ip, port, 1.5)) is None
 
     return HelperBmcs(bmc_protocols(paths, settings), lambda p: registry.create(p, opts),
                       credentials, ipmi_answers)
