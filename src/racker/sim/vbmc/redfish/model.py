@@ -389,7 +389,7 @@ class RedfishModel:
             self.engine.log("Redfish boot override ignored (fault ignore_boot_flags)")
         else:
             self.engine.boot.set_override(flags)
-        self.record("OK", f"boot override set to {self.boot_words(flags)}")
+        self.record("OK", f"boot override set to {_words(self.boot_words(flags))}")
         return Response(204)
 
     def patch_settings(self, headers: Mapping[str, str], body: Any) -> Response:
@@ -403,7 +403,7 @@ class RedfishModel:
         if isinstance(flags, Response):
             return flags
         self.engine.boot.pending = flags
-        self.record("OK", f"boot override staged: {self.boot_words(flags)}")
+        self.record("OK", f"boot override staged: {_words(self.boot_words(flags))}")
         return Response(204)
 
     def reset(self, body: Any) -> Response:
@@ -457,6 +457,13 @@ class RedfishModel:
             return error(404, f"no account {ident}", "Base.1.8.ResourceMissingAtURI")
         self.engine.users.slots[int(ident)] = User()
         return Response(204)
+
+
+def _words(boot: Mapping[str, Any]) -> str:
+    """Boot override words for the event log: `Pxe/Continuous/UEFI`."""
+    return "/".join(str(boot[k]) for k in ("BootSourceOverrideTarget",
+                                            "BootSourceOverrideEnabled",
+                                            "BootSourceOverrideMode"))
 
 
 def _collection(uri: str, kind: str, members: list[str]) -> dict[str, Any]:
