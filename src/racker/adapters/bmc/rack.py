@@ -18,7 +18,7 @@ from typing import Protocol
 from racker.adapters.bmc.errors import BmcTimeout, BmcUnreachable
 from racker.adapters.bmc.interfaces import Bmc, BmcTarget, Driver
 from racker.adapters.bmc.locate import LocatedBmc
-from racker.adapters.bmc.protocol import Protocols
+from racker.adapters.bmc.protocol import AUTO, IPMI, Protocols
 from racker.core.macs import parse_mac
 from racker.model import Credentials
 
@@ -111,9 +111,9 @@ class RackBmcs:
                     self.target(ref, found.ip, self.protocols.port(protocol)))
                 await bmc.power_status()
                 break
-            except (BmcUnreachable, BmcTimeout):
+            except (BmcUnreachable, BmcTimeout) as e:
                 if not self.wait_for_answer or loop.time() >= deadline:
-                    raise
+                    raise self._unanswered(ref, protocol, e) from None
                 await asyncio.sleep(1.0)
         if found.differs_from_plan:
             self.warn(f"{ref.name}: BMC {ref.bmc_mac} answers on {found.ip}, not on the planned "
@@ -123,6 +123,17 @@ class RackBmcs:
         self._used[ref.bmc_mac] = protocol
         await asyncio.to_thread(self.protocols.remember, ref.bmc_mac, protocol)
         return bmc
+
+    def _unanswered(self, ref: BmcRef, protocol: str,
+                    e: BmcUnreachable | BmcTimeout) -> BmcUnreachable | BmcTimeout:
+        """The error of a BMC that never answered; one whose protocol was guessed because
+        Redfish did not answer either says so (it may be a Redfish BMC that is down)."""
+        guessed = (self.protocols.setting == AUTO and protocol == IPMI
+                   and self.protocols.recorded(ref.bmc_mac) is None)
+        if not guessed or not isinstance(e, BmcUnreachable):
+            return e
+        return BmcUnreachable(e.node, e.address, f"{e.detail}; nor did https://{e.address}"
+                              f"/redfish/v1 answer (RACKER_BMC_PROTOCOL=auto)", hint=e.hint)
 
     def opened(self, ref: BmcRef) -> Bmc | None:
         """The BMC's session if one is open already (never waits to find a BMC)."""
