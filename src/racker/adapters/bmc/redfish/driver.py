@@ -51,6 +51,12 @@ from racker.adapters.bmc.redfish.facts import Facts, read_facts
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# NOTE: sushy logs its retries and its fallback to HTTP Basic as warnings and errors ("Please
+# check credentials" while falling back, on every Basic-only BMC). Without a handler of its
+# own those reach the operator's terminal through logging's last-resort handler; racker
+# reports every failure itself, naming the node. A configured root handler still gets them.
+logging.getLogger("sushy").addHandler(logging.NullHandler())
+
 REDFISH_PORT = 443
 
 
