@@ -249,6 +249,7 @@ def test_rotate_credentials_over_redfish(sim: Sim, tmp_path: Path,
     assert new.password == b"Rotated-pw-9" and new.enabled
     assert not slots[2].enabled  # the old account, disabled
     assert "Rotated-pw-9" not in out and PASSWORD not in out
+    assert set(PinStore.in_state_dir(tmp_path / "state").all()) == {MAC}  # pinned by its MAC
 
     async def as_new() -> PowerState:
         async with RedfishDriver(settings(tmp_path)) as rf:

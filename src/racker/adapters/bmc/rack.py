@@ -186,7 +186,8 @@ class ByProtocol(Driver):
             driver = self._drivers[protocol] = self._make(protocol)
         if target.port == IPMI_PORT:
             target = dataclasses.replace(target, port=self.protocols.port(protocol))
-        return await driver.open(target)
+        # the MAC keys what racker knows of the BMC (its pinned certificate, its protocol)
+        return await driver.open(dataclasses.replace(target, bmc_mac=mac))
 
     async def aclose(self) -> None:
         """Close every protocol's driver."""
