@@ -48,6 +48,16 @@ def test_mixed_rack_bootstraps_and_pins_certificates(tmp_path: Path) -> None:
         table = rack.racker("status")
         assert "Protocol" in table.stdout and "Redfish" in table.stdout, table.stdout
 
+        # racker apply reinstalls a node without flag file through its Redfish BMC
+        again = sorted(m for m, s in servers.items() if s["bmc"] == "redfish")[0]
+        (rack.folder / "assets" / again).unlink()
+        r = rack.racker("apply", "--yes", "-C", str(rack.folder))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "1 to reinstall, 0 to re-run Ignition, 0 skipped, 3 up to date" in r.stdout
+        installs = {m: sum(1 for e in rack.events(m) if e.kind is EventKind.INSTALLED)
+                    for m in servers}
+        assert installs == {m: 1 + (m == again) for m in servers}
+
         redfish = next(s for s in rack.nodes() if s["bmc"] == "redfish")
         rack.sim("fault", redfish["node"], "bmc-cert-changed", "--name", rack.name)
         st = rack.racker("status", "--json")
