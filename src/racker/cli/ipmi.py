@@ -63,7 +63,7 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     def bmcs() -> Bmcs:
         timeout = None if settings.ipmi_timeout is None else float(settings.ipmi_timeout)
         return helper_bmcs(paths, inventory.pxe_interface, credentials,
-                           retry_sec=settings.retry_sec, timeout=timeout)
+                           retry_sec=settings.retry_sec, timeout=timeout, env=e)
 
     return run_request(request, settings, paths, inventory, credentials,
                        locator(paths, inventory.pxe_interface), e, bmcs,

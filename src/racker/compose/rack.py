@@ -122,14 +122,16 @@ def rack_bmcs(paths: Paths, pxe_interface: str, *, retry_sec: float,
 
 
 def helper_bmcs(paths: Paths, pxe_interface: str, credentials: Credentials, *, retry_sec: float,
-                timeout: float | None) -> RackBmcs:
+                timeout: float | None, env: Mapping[str, str] | None = None) -> RackBmcs:
     """The `ipmi` helper's BMCs for its built-in subcommands: reported as they answer (no
     waiting for a BMC that is found but silent), `timeout` seconds per attempt (IPMI_TIMEOUT;
     None: the driver's default)."""
-    opts = DriverOptions(retries=1) if timeout is None else DriverOptions(timeout=timeout,
-                                                                          retries=1)
+    settings = Settings.from_env(env)
+    opts = driver_options(paths, settings, retries=1)  # the pins and CA bundle of every command
+    if timeout is not None:
+        opts = replace(opts, timeout=timeout)
     return rack_bmcs(paths, pxe_interface, retry_sec=retry_sec, credentials=credentials,
-                     options=opts, wait_for_answer=False)
+                     options=opts, wait_for_answer=False, settings=settings)
 
 
 def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
