@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from racker.adapters.bmc.errors import Unsupported
 from racker.adapters.bmc.interfaces import BootTarget
 from racker.adapters.bmc.rack import BmcRef, RackBmcs
 from racker.model import PlannedNode
@@ -52,8 +53,17 @@ class RackControl:
             await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
 
     async def serial_console(self, node: PlannedNode) -> AsyncIterator[bytes]:
-        """The node's serial console over its BMC (Unsupported when it has none)."""
-        return await (await self.bmcs.open(bmc_ref(node))).serial_console()
+        """The node's serial console over its BMC; Unsupported naming the BMC's protocol when
+        that has none (a Redfish-only BMC: racker's console is IPMI Serial over LAN)."""
+        ref = bmc_ref(node)
+        bmc = await self.bmcs.open(ref)
+        try:
+            return await bmc.serial_console()
+        except Unsupported:
+            protocol = self.bmcs.protocol(ref) or "its protocol"
+            raise Unsupported(node.name, bmc.target.address,
+                              f"serial console (the BMC is driven over {protocol}, which has "
+                              "no Serial over LAN)") from None
 
     async def close(self) -> None:
         """Log out of every BMC session."""
