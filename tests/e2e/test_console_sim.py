@@ -49,3 +49,23 @@ def test_ignition_fails_is_named_by_the_boot_stage_failure(tmp_path: Path) -> No
         assert text.index("stage install started") < text.index("console | Booting `Flatcar "
                                                                  "default'") < \
             text.index("error in stage boot")
+
+
+def test_a_redfish_only_bmc_is_said_to_have_no_console_the_ipmi_one_is_captured(
+        tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 2, bmc="mixed") as rack:
+        r = rack.racker(*BOOTSTRAP)
+        assert r.returncode == 0, r.stdout + r.stderr
+        nodes = rack.nodes()
+        redfish = next(s for s in nodes if s["bmc"] == "redfish")
+        ipmi = next(s for s in nodes if s["bmc"] == "ipmi")
+        timeline = rack.racker("node", "timeline", redfish["primary_mac"])
+        assert ("console capture: none, the BMC has no serial console (BMC "
+                in timeline.stdout), timeline.stdout
+        assert "driven over redfish, which has no Serial over LAN" in timeline.stdout
+        log = rack.racker("node", "console-log", redfish["primary_mac"]).stdout
+        assert "[racker] no serial console: BMC " in log and "Linux version" not in log, log
+        captured = rack.racker("node", "console-log", ipmi["primary_mac"]).stdout
+        # NOTE: the capture ends with the run, as the node reports booted: what it prints
+        # after its report (the login prompt) may come too late; its first boot may not
+        assert "Booting `Flatcar default'" in captured, captured
