@@ -42,6 +42,13 @@ def test_ignition_fails_is_named_by_the_boot_stage_failure(tmp_path: Path) -> No
                          "Booting `Flatcar default'", IGNITION_ERROR, "Press Enter for "
                          "maintenance"):
             assert any(expected in line for line in lines), (expected, log.stdout)
+        status = rack.racker("status", "--full")
+        assert "Last failures (1 nodes):\n" in status.stdout, status.stdout + status.stderr
+        assert f"failed at stage boot: {reason}\n" in status.stdout
+        assert "    > Press Enter for maintenance\n" in status.stdout
+        logs = next((rack.folder / "logs").iterdir())
+        kept = (logs / "failures.txt").read_text()
+        assert f"at stage boot: {reason}" in kept and f"[    4.180411] {IGNITION_ERROR}" in kept
         timeline = rack.racker("node", "timeline", "--console", bad["primary_mac"])
         assert timeline.returncode == 0, timeline.stdout + timeline.stderr
         text = timeline.stdout

@@ -63,6 +63,8 @@ def test_installer_fails_is_reported_at_once_with_its_journal(tmp_path: Path) ->
                 f"{bad['primary_mac']}'):\n") in out, out
         assert ("    > [FAILED] Failed to start installer.service - Install Flatcar Container "
                 "Linux for racker.\n") in out, out
+        kept = "".join(p.read_text() for p in (rack.folder / "logs").glob("*/failures.txt"))
+        assert f"    | {bad['node']} racker-installer[812]: {JOURNAL_LINE}\n" in kept, kept
         timeline = rack.racker("node", "timeline", bad["primary_mac"])
         assert timeline.returncode == 0, timeline.stdout + timeline.stderr
         assert "node reported install-failed (exit status 1), its journal's tail:" in \

@@ -132,6 +132,7 @@ class Provisioner:
         """
         logs = _folder(self.paths, plan) / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
+        self._logs = logs
         self.say(f"Logs: {logs}")
         if assets:
             self._fetch_assets()
@@ -379,9 +380,22 @@ class Provisioner:
     def _failure(self, failed: list[NodeStatus]) -> None:
         self.say(f"Failed to provision the following {len(failed)} nodes:")
         self.say(" ".join(s.node.mac for s in failed))
-        for line in failure_details(failed):
+        details = failure_details(failed)
+        for line in details:
             self.say(line)
+        self._keep_failures(failed, details)
         self.say(self.hint())
+
+    def _keep_failures(self, failed: list[NodeStatus], details: list[str]) -> None:
+        """The failures of this round in the run's log folder (`failures.txt`, one section
+        per round of the failure policy), with every failed node's reason."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        lines = [f"# {stamp}: {len(failed)} nodes failed",
+                 *(f"{s.node.name} ({s.node.mac}) at stage {s.stage.value}: {s.error}"
+                   for s in failed), *details, ""]
+        # a full disk must not hide the summary above
+        with contextlib.suppress(OSError), (self._logs / "failures.txt").open("a") as f:
+            f.write("\n".join(lines) + "\n")
 
     def _guidance(self) -> None:
         self.say("If individual nodes did not come up, you can retry later with:")

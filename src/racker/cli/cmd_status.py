@@ -8,7 +8,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from racker.app.status import render_table, to_json
+from racker.app.failures import NodeFailure, failure_lines, rack_failures
+from racker.app.status import RackStatus, render_table, to_json
 from racker.cli.parsing import Parser
 from racker.errors import RackerError
 from racker.paths import Paths
@@ -21,8 +22,10 @@ def _parser() -> argparse.ArgumentParser:
                     "state, whether the OS is provisioned, whether it joined the cluster, and "
                     "its host names. BMCs are queried at the same time.")
     p.add_argument("-full", "--full", action="store_true",
-                   help="also print every node's diagnosis (as 'ipmi NODE diag'); with --json as "
-                        "each node's \"diagnosis\": {\"ok\", \"text\"}")
+                   help="also print why nodes last failed (the installer's journal, the last "
+                        "console lines) and every node's diagnosis (as 'ipmi NODE diag'); with "
+                        "--json as each node's \"last_failure\" and \"diagnosis\": {\"ok\", "
+                        "\"text\"}")
     p.add_argument("-json", "--json", action="store_true", help="print JSON for scripts")
     return p
 
@@ -31,9 +34,17 @@ def _status(paths: Paths, as_json: bool, full: bool = False) -> int:
     from racker.compose.rack import rack_status  # the BMC stack loads only when it is needed
 
     status = asyncio.run(rack_status(paths))
+    failures = _failures(paths, status) if full else []
     if as_json:
         data = to_json(status)
         code = 0
+        if full:
+            by_mac = {f.mac: f for f in failures}
+            for node in data["nodes"]:
+                f = by_mac.get(node["mac"])
+                node["last_failure"] = None if f is None else {
+                    "stage": f.stage, "error": f.error, "journal": list(f.journal),
+                    "console": list(f.console)}
         if full:  # each node's diagnosis (as 'ipmi NODE diag') beside its row
             from racker.cli.ipmi import diagnoses
 
@@ -46,7 +57,18 @@ def _status(paths: Paths, as_json: bool, full: bool = False) -> int:
         return code
     else:
         print("\n".join(render_table(status)))
+        if failures:
+            print()
+            print(f"Last failures ({len(failures)} nodes):")
+            for f in failures:
+                print("\n".join(failure_lines(f)))
     return 0
+
+
+def _failures(paths: Paths, status: RackStatus) -> list[NodeFailure]:
+    from racker.compose.rack import store
+
+    return rack_failures(paths, [(r.mac, r.name) for r in status.rows], lambda: store(paths))
 
 
 def run(argv: Sequence[str]) -> int:
