@@ -9,9 +9,10 @@ is not printable escaped (`racker.core.timeline.printable`).
 from __future__ import annotations
 
 import calendar
+import codecs
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from racker.core.timeline import printable
 
@@ -37,10 +38,13 @@ class LineSplitter:
     line with it), empty lines are dropped."""
 
     _rest: str = ""
+    _decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
+    """Keeps a character cut between two SOL packets whole."""
 
     def feed(self, data: bytes) -> list[str]:
         """The lines `data` completes, cleaned."""
-        text = self._rest + data.decode("utf-8", errors="replace")
+        text = self._rest + self._decoder.decode(data)
         parts = re.split(r"\r\n|\n|\r", text)
         self._rest = parts.pop()
         out = [c for c in (clean(p) for p in parts) if c.strip()]
@@ -51,7 +55,7 @@ class LineSplitter:
 
     def flush(self) -> list[str]:
         """The unfinished line, if any (the console is closing)."""
-        rest, self._rest = self._rest, ""
+        rest, self._rest = self._rest + self._decoder.decode(b"", final=True), ""
         line = clean(rest)
         return [line] if line.strip() else []
 
