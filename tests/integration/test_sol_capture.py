@@ -131,3 +131,27 @@ def test_a_dangling_sol_session_is_taken_over_and_closing_deactivates_it() -> No
     # tens of seconds), as a crashed tool never does: what matters is that racker took over
     assert b"BdsDxe: loading Boot0001" in got
     assert not active and not chassis.emit_console(b"lost\r\n")
+
+
+def test_a_sol_session_outlives_pyghmis_keepalive() -> None:
+    """pyghmi's console checks its payload (Get Payload Instance Info) each MAX_IDLE seconds
+    and gives the session up when the BMC does not answer it: past that, output still flows
+    (an install takes minutes, and a silent console is the usual case)."""
+    from pyghmi.ipmi.private.session import MAX_IDLE
+
+    chassis = MemoryChassis()
+    with BmcRunner() as runner, serve("127.0.0.1", 0, "admin", "vbmc-pass-1", chassis,
+                                      runner=runner) as b:
+        async def main() -> bytes:
+            async with IpmiDriver(SETTINGS) as driver:
+                stream = await (await driver.open(_target(b.port))).serial_console()
+                try:
+                    chassis.emit_console(b"before\r\n")
+                    await read_until(stream, b"before")
+                    await asyncio.sleep(MAX_IDLE + 6)  # NOTE: the point: one keepalive round
+                    assert chassis.emit_console(b"after the keepalive\r\n")
+                    return await read_until(stream, b"after the keepalive")
+                finally:
+                    await stream.aclose()  # type: ignore[attr-defined]
+
+        assert b"after the keepalive" in asyncio.run(main())
