@@ -24,9 +24,11 @@ class FakeConsoles:
     def __init__(self) -> None:
         self.opened: dict[str, int] = {}
         self.closed: list[str] = []
+        self.take_over: list[tuple[str, bool]] = []
 
-    async def open(self, node: PlannedNode) -> AsyncIterator[bytes]:
+    async def open(self, node: PlannedNode, take_over: bool) -> AsyncIterator[bytes]:
         n = self.opened[node.mac] = self.opened.get(node.mac, 0) + 1
+        self.take_over.append((node.name, take_over))
         if node.mac == planned(1).mac:
             raise Unsupported(node.name, "10.0.0.9", "serial console (redfish)")
         return self._stream(node, n)
@@ -79,10 +81,12 @@ def test_capture_records_reopens_and_says_when_there_is_no_console(tmp_path: Pat
         "(redfish)"]
     assert states[planned(2).mac] == ["capturing"]
     assert sorted(set(fakes.closed)) == sorted({planned(0).mac, planned(2).mac})
+    # a dangling session is taken over at first; after a loss, another client keeps it
+    assert [t for n, t in fakes.take_over if n == "node-0"] == [True, False]
 
 
 def test_ready_is_bounded_when_the_bmc_hangs(tmp_path: Path) -> None:
-    async def never(node: PlannedNode) -> AsyncIterator[bytes]:
+    async def never(node: PlannedNode, take_over: bool) -> AsyncIterator[bytes]:
         await asyncio.Event().wait()
         raise AssertionError
 

@@ -2,8 +2,10 @@
 
 One task per node holds a Serial-over-LAN session through the node's BMC (a dangling session
 is deactivated first) and appends what the host writes to `<state>/console/<mac>.log`
-(`racker.adapters.fs.consolelog`). A lost session is opened again after a pause; a BMC without
-SOL (a Redfish-only one) is said so once, in the console log and the node's timeline. The
+(`racker.adapters.fs.consolelog`). A lost session is opened again after a pause, without
+taking it from another client: an operator who attached with `ipmi NODE` keeps the console
+until they leave. A BMC without SOL (a Redfish-only one) is said so once, in the console log
+and the node's timeline. The
 engine asks for a node's last lines when it fails it (the failure reports show them).
 """
 
@@ -16,19 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from racker.adapters.bmc.errors import Unsupported
-from racker.adapters.fs.consolelog import ConsoleLog, tail
+from racker.adapters.fs.consolelog import ConsoleLog, clear_held, mark_held, tail
 from racker.adapters.fs.store import Store
 from racker.core.events import EventKind
 from racker.errors import RackerError
 from racker.model import PlannedNode
 
-OpenConsole = Callable[[PlannedNode], Awaitable[AsyncIterator[bytes]]]
-"""A node's serial console as a byte stream (`RackControl.serial_console`)."""
+OpenConsole = Callable[[PlannedNode, bool], Awaitable[AsyncIterator[bytes]]]
+"""A node's serial console as a byte stream (`RackControl.serial_console`); the flag: take the
+SOL session over from another client."""
 
 REOPEN_AFTER = 5.0
 """Seconds before a lost SOL session is opened again."""
-READY_WAIT = 10.0
-"""Seconds a node's power-on waits at most for its console to be captured."""
+READY_WAIT = 3.0
+"""Seconds a node's power-on waits at most for its console to be captured (a real server's
+firmware takes longer than that before it prints anything that matters)."""
 
 
 @dataclass
@@ -87,10 +91,11 @@ class ConsoleCapture:
     async def _capture(self, node: PlannedNode) -> None:
         log = self._log(node)
         lost = ""
+        first = True
         try:
             while True:
                 try:
-                    stream = await self.open_console(node)
+                    stream = await self.open_console(node, first)
                 except Unsupported as e:
                     log.note(f"no serial console: {e.message}")
                     self._event(node, "unsupported", e.message)
@@ -98,11 +103,13 @@ class ConsoleCapture:
                 except RackerError as e:
                     lost = self._lost(node, log, lost, e.message)
                     self._set_ready(node)
+                    first = False
                     await asyncio.sleep(self.reopen_after)
                     continue
                 log.note("serial console captured (Serial over LAN)")
                 self._event(node, "capturing")
                 self._set_ready(node)
+                mark_held(self.console_dir, node.mac)
                 lost = ""
                 try:
                     async for chunk in stream:
@@ -110,7 +117,9 @@ class ConsoleCapture:
                 except RackerError as e:
                     lost = self._lost(node, log, lost, e.message)
                 finally:
+                    clear_held(self.console_dir, node.mac)
                     await _aclose(stream)
+                first = False
                 await asyncio.sleep(self.reopen_after)
         finally:
             self._set_ready(node)

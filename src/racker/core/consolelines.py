@@ -29,7 +29,10 @@ _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (.*)$")
 
 def clean(text: str) -> str:
     """`text` without terminal control sequences, the rest printable (`printable`)."""
-    return printable(_CONTROL.sub("", text).replace("\t", "    "))
+    text = _CONTROL.sub("", text).replace("\t", "    ")
+    if text.isprintable() and "\\" not in text:  # the usual line: nothing to escape
+        return text
+    return printable(text)
 
 
 @dataclass

@@ -52,13 +52,14 @@ class RackControl:
         if bmc is not None:
             await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
 
-    async def serial_console(self, node: PlannedNode) -> AsyncIterator[bytes]:
+    async def serial_console(self, node: PlannedNode,
+                             take_over: bool = True) -> AsyncIterator[bytes]:
         """The node's serial console over its BMC; Unsupported naming the BMC's protocol when
         that has none (a Redfish-only BMC: racker's console is IPMI Serial over LAN)."""
         ref = bmc_ref(node)
         bmc = await self.bmcs.open(ref)
         try:
-            return await bmc.serial_console()
+            return await bmc.serial_console(take_over=take_over)
         except Unsupported:
             protocol = self.bmcs.protocol(ref) or "its protocol"
             raise Unsupported(node.name, bmc.target.address,

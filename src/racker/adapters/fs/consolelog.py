@@ -37,6 +37,8 @@ class ConsoleLog:
         self.dropped = 0
         """Lines lost to a failing write (a full filesystem)."""
         self._split = LineSplitter()
+        self._fd: int | None = None
+        self._size = 0
 
     def write(self, data: bytes) -> int:
         """Append the lines `data` completes; how many were written."""
@@ -47,36 +49,47 @@ class ConsoleLog:
         self.append_lines([*self._split.flush(), f"[racker] {text}"])
 
     def close(self) -> None:
-        """Write the unfinished last line, if any."""
+        """Write the unfinished last line, if any, and close the file."""
         self.append_lines(self._split.flush())
+        self._close_fd()
 
     def append_lines(self, lines: list[str]) -> int:
+        """Append `lines` (cleaned already) with the time now; how many were written."""
         if not lines:
             return 0
         now = self.clock()
         data = "".join(format_line(now, line) + "\n" for line in lines).encode()
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._rotate(len(data))
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                written = os.write(fd, data)
-            finally:
-                os.close(fd)
+            fd = self._open(len(data))
+            written = os.write(fd, data)
+            self._size += max(written, 0)
             if written != len(data):
                 raise OSError("short write")
         except OSError:
             self.dropped += len(lines)
+            self._close_fd()  # opened again next time (the disk may have room by then)
             return 0
         return len(lines)
 
-    def _rotate(self, adding: int) -> None:
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return
-        if size + adding > self.limit // 2:
+    def _open(self, adding: int) -> int:
+        """The log's descriptor, rotated first when `adding` bytes would pass `limit / 2`.
+        NOTE: kept open between writes: a console sends many small packets, and opening the
+        file for each cost more than the write (one provisioning run writes a node's log)."""
+        if self._fd is None:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                               0o600)
+            self._size = os.fstat(self._fd).st_size
+        if self._size + adding > self.limit // 2 and self._size > 0:
             os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            self._close_fd()
+            return self._open(adding)
+        return self._fd
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def read_lines(console_dir: Path, mac: str) -> list[tuple[float, str]]:
@@ -137,3 +150,36 @@ def _read_from(path: Path, pos: int, rest: bytes) -> Iterator[tuple[float, str]]
             parsed = parse_line(raw.decode(errors="replace"))
             if parsed is not None:
                 yield parsed
+
+
+def _held_path(console_dir: Path, mac: str) -> Path:
+    return log_path(console_dir, mac).with_suffix(".held")
+
+
+def mark_held(console_dir: Path, mac: str) -> None:
+    """Note that this process holds the node's SOL session now (the `ipmi` helper says so).
+    NOTE: a hint, not state: written without fsync (a run marks 48 nodes at once on its event
+    loop), and a reader checks that the pid still runs."""
+    with contextlib.suppress(OSError):
+        path = _held_path(console_dir, mac)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(f"{os.getpid()}\n")
+        os.replace(tmp, path)
+
+
+def clear_held(console_dir: Path, mac: str) -> None:
+    """This process no longer holds the node's SOL session."""
+    with contextlib.suppress(OSError):
+        path = _held_path(console_dir, mac)
+        if path.read_text().strip() == str(os.getpid()):
+            path.unlink()
+
+
+def holder(console_dir: Path, mac: str) -> int | None:
+    """The pid of the racker that holds the node's SOL session, if it still runs."""
+    try:
+        pid = int(_held_path(console_dir, mac).read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid

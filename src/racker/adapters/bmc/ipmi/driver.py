@@ -410,10 +410,11 @@ class IpmiBmc(Bmc):
     async def raw(self, netfn: int, command: int, data: bytes = b"") -> RawResponse:
         return await self._driver.call(self._target, netfn, command, data, check=False)
 
-    async def serial_console(self) -> AsyncIterator[bytes]:
+    async def serial_console(self, *, take_over: bool = True) -> AsyncIterator[bytes]:
         """The host's serial console over a SOL session of its own (`sol.SolStream`; close
         it with `aclose`)."""
-        return await sol.open_sol(self._target, self._driver.settings.timeout * 2)
+        return await sol.open_sol(self._target, self._driver.settings.timeout * 2,
+                                  take_over=take_over)
 
     async def session_info(self) -> tuple[int, int]:
         """(session slots, active sessions) as the BMC counts them, this one included."""

@@ -4,8 +4,8 @@ pyghmi's `Console` logs in on a session of its own (not the driver's pooled one,
 re-logins never cut a console) and hands what the host writes to a callback, but only while
 somebody runs pyghmi's event loop (`Session.wait_for_rsp`). One thread of this module runs that
 loop while any console is open; the callback moves bytes into the console's asyncio queue.
-A SOL payload left active by another client (a crashed tool, an operator's ipmitool) is
-deactivated first (`force=True`, as the `ipmi` helper does with `sol deactivate`).
+A SOL payload left active by another client (a crashed tool) is deactivated first when asked
+(`take_over`: pyghmi's `force`, as the `ipmi` helper does with `sol deactivate`).
 """
 
 from __future__ import annotations
@@ -69,13 +69,16 @@ class SolStream(AsyncIterator[bytes]):
     SOL over, the BMC reset, the session was lost).
     """
 
-    def __init__(self, target: BmcTarget, timeout: float) -> None:
+    def __init__(self, target: BmcTarget, timeout: float, take_over: bool = True) -> None:
         self.target = target
         self.timeout = timeout
+        self.take_over = take_over
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[bytes | str | None] = asyncio.Queue()
         self._console: Any = None
         self._closed = False
+        self._inbox: list[bytes | str] = []
+        self._inbox_lock = threading.Lock()
 
     def _where(self) -> str:
         return f"{self.target.address}:{self.target.port}"
@@ -91,7 +94,25 @@ class SolStream(AsyncIterator[bytes]):
             item = data.encode("utf-8", errors="replace")
         else:
             item = bytes(data)
-        self._loop.call_soon_threadsafe(self._put, item)
+        # NOTE: one wake-up of the event loop per burst, not per SOL packet (a booting host
+        # sends hundreds of small packets; each wake-up costs more than the bytes)
+        with self._inbox_lock:
+            self._inbox.append(item)
+            wake = len(self._inbox) == 1
+        if wake:
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._inbox_lock:
+            items, self._inbox = self._inbox, []
+        merged: list[bytes | str] = []
+        for item in items:  # consecutive bytes as one chunk
+            if merged and isinstance(item, bytes) and isinstance(merged[-1], bytes):
+                merged[-1] += item
+            else:
+                merged.append(item)
+        for item in merged:
+            self._put(item)
 
     def _put(self, item: bytes | str | None) -> None:
         if self._queue.qsize() >= QUEUE_LIMIT:  # a stalled reader loses the oldest output
@@ -107,7 +128,7 @@ class SolStream(AsyncIterator[bytes]):
         def connect() -> Any:
             glue.patch_lost_wakeup()
             return console.Console(t.address, t.user, t.password, self._received, port=t.port,
-                                   force=True)
+                                   force=self.take_over)
 
         _PUMP.acquire()
         try:
@@ -166,6 +187,7 @@ def _close(cons: Any) -> None:
         session.logout()
 
 
-async def open_sol(target: BmcTarget, timeout: float) -> SolStream:
-    """A started SOL stream to `target` (BmcFailure when SOL cannot be activated)."""
-    return await SolStream(target, timeout).start()
+async def open_sol(target: BmcTarget, timeout: float, *, take_over: bool = True) -> SolStream:
+    """A started SOL stream to `target` (BmcFailure when SOL cannot be activated; without
+    `take_over`, also when another client holds it)."""
+    return await SolStream(target, timeout, take_over).start()
