@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from racker.adapters.bmc.errors import BmcCommandFailed, BmcTimeout
@@ -60,6 +61,17 @@ class _Pump:
 
 
 _PUMP = _Pump()
+_THREADS: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    """Threads for pyghmi's blocking login and logout: one per BMC of a 64-server rack at once
+    (asyncio's default pool has 6 on a small management node, and a run closes every console
+    at its end: 48 consoles closed 6 at a time held the run's end up by seconds)."""
+    global _THREADS
+    if _THREADS is None:
+        _THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="racker-sol-io")
+    return _THREADS
 
 
 class SolStream(AsyncIterator[bytes]):
@@ -132,7 +144,8 @@ class SolStream(AsyncIterator[bytes]):
 
         _PUMP.acquire()
         try:
-            self._console = await asyncio.wait_for(asyncio.to_thread(connect), self.timeout)
+            self._console = await asyncio.wait_for(
+                self._loop.run_in_executor(_threads(), connect), self.timeout)
             deadline = self._loop.time() + self.timeout
             while not self._console.connected:
                 if not self._queue.empty():
@@ -172,7 +185,8 @@ class SolStream(AsyncIterator[bytes]):
         cons, self._console = self._console, None
         try:
             if cons is not None:
-                await asyncio.wait_for(asyncio.to_thread(_close, cons), self.timeout)
+                await asyncio.wait_for(self._loop.run_in_executor(_threads(), _close, cons),
+                                       self.timeout)
         except (TimeoutError, *glue.PYGHMI_ERRORS):
             pass  # the BMC forgets an idle session by itself
         finally:
@@ -181,10 +195,15 @@ class SolStream(AsyncIterator[bytes]):
 
 
 def _close(cons: Any) -> None:
+    """End the console's session. NOTE: a logout alone: closing a session deactivates the
+    payloads it holds (IPMI 2.0 §24.3), so pyghmi's own `close` (a Deactivate Payload first)
+    would only add a round trip, and a run closes every node's console at its end."""
     session = cons.ipmi_session
-    cons.close()
-    if session is not None:
-        session.logout()
+    if session is None:
+        return
+    session.unregister_keepalive(cons.keepaliveid)
+    session.sol_handler = None
+    session.logout()
 
 
 async def open_sol(target: BmcTarget, timeout: float, *, take_over: bool = True) -> SolStream:
