@@ -70,3 +70,22 @@ def test_installer_fails_is_reported_at_once_with_its_journal(tmp_path: Path) ->
         assert "node reported install-failed (exit status 1), its journal's tail:" in \
             timeline.stdout
         assert f"| {bad['node']} racker-installer[812]: {JOURNAL_LINE}" in timeline.stdout
+
+
+def test_a_reprovision_whose_installer_fails_shows_its_journal_and_console(
+        tmp_path: Path) -> None:
+    """`racker node reprovision` (racker apply's executor) captures the console too."""
+    with sim_rack(tmp_path, 1) as rack:
+        r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "cancel")
+        assert r.returncode == 0, r.stdout + r.stderr
+        (node,) = rack.nodes()
+        rack.sim("fault", node["node"], "installer-fails", "--name", rack.name)
+        r = rack.racker("node", "reprovision", node["primary_mac"],
+                        extra={"RACKER_TIMEOUT_SCALE": "1"}, timeout=600)
+        out = r.stdout
+        assert r.returncode == 1, out + r.stderr
+        reason = f"the installer failed (exit status 1): {JOURNAL_LINE}"
+        assert f"failed at stage install: {reason}\n" in out, out
+        assert f"    | {node['node']} racker-installer[812]: {JOURNAL_LINE}\n" in out
+        assert "    > [FAILED] Failed to start installer.service" in out, out
+        assert f"  {node['primary_mac']} (node-0): {reason}" in out, out

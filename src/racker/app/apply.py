@@ -35,6 +35,7 @@ from racker.core.events import EventKind
 from racker.core.layout import Layout
 from racker.core.render import RenderedFile, asset_dir
 from racker.core.render.folder import render_config
+from racker.engine.progress import failure_details
 from racker.engine.run import Engine, FlagFiles, NodeState
 from racker.engine.watch import EventWatcher
 from racker.errors import RackerError
@@ -353,6 +354,9 @@ class Executor:
                 flags.path(n.mac).unlink(missing_ok=True)
                 AppliedHashes(self.paths.state_dir).forget(n.mac)
         run = await s.engine.install(reachable) if reachable else None
+        # what a failed node said (the installer's journal) and showed (its console)
+        for line in failure_details(run.failed if run else []):
+            self.say(line)
         applied = AppliedHashes(self.paths.state_dir)
         for st in (run.nodes.values() if run else ()):
             if st.state is NodeState.DONE:
