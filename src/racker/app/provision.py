@@ -256,14 +256,13 @@ class Provisioner:
                         on_change=lambda run: display.update(self._title, run),
                         watch=self._watch(store))
         self._title = BMC_TITLE
-        lokomotive = plan.options.provision is Provision.LOKOMOTIVE
-        checked = await engine.check_bmcs(plan.nodes, watch=not lokomotive)
+        checked = await engine.check_bmcs(plan.nodes)
         ok = not checked.failed
         display.finish(BMC_TITLE, checked, ok)
         if not ok:
             self._bmc_failure(checked)
             return 1
-        if lokomotive:
+        if plan.options.provision is Provision.LOKOMOTIVE:
             from racker.app.lokomotive import Bringup
 
             bringup = Bringup(self, store, self._logs)

@@ -143,10 +143,8 @@ class Engine:
         self._event(st, EventKind.ERROR, error=error)
         self.on_change(run)
 
-    async def check_bmcs(self, nodes: Sequence[PlannedNode], *, watch: bool = False) -> RunState:
-        """Stage `bmc` for every node at once; the caller stops when any failed. `watch`: an
-        install follows, so each node's console capture starts as soon as its BMC answered
-        (it is ready by its power-on); a failed check stops them all."""
+    async def check_bmcs(self, nodes: Sequence[PlannedNode]) -> RunState:
+        """Stage `bmc` for every node at once; the caller stops when any failed."""
         run = RunState({n.mac: NodeStatus(n) for n in nodes}, bmc_check=True)
 
         async def one(st: NodeStatus) -> None:
@@ -163,13 +161,9 @@ class Engine:
                 return
             st.state = NodeState.DONE
             self._event(st, EventKind.STAGE, result="ok", bmc=found)
-            if watch and not self.flags.done(st.node.mac):  # a provisioned node is skipped
-                self.watch.start([st.node])
             self.on_change(run)
 
         await asyncio.gather(*(one(s) for s in run.nodes.values()))
-        if watch and run.failed:
-            await self.watch.stop()
         return run
 
     async def install(self, nodes: Sequence[PlannedNode]) -> RunState:
