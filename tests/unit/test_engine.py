@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -227,3 +228,41 @@ def test_an_installer_failure_reported_before_the_lease_event_still_fails_it(
     (failed,) = run.failed
     assert failed.stage is Stage.INSTALL
     assert failed.error == "the installer failed: boom" and failed.report == ("boom",)
+
+
+@dataclass
+class RecordingWatch:
+    """The engine's calls on its `Watch`, in order; a console that ends in an Ignition error."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def start(self, nodes: Sequence[PlannedNode]) -> None:
+        self.calls += [f"start {n.name}" for n in nodes]
+
+    async def ready(self, node: PlannedNode) -> None:
+        self.calls.append(f"ready {node.name}")
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+    def last_lines(self, node: PlannedNode, n: int) -> list[str]:
+        return ["[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config",
+                "Press Enter for maintenance"][-n:]
+
+
+def test_consoles_are_watched_through_the_install_and_named_by_a_boot_failure(
+        tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store, stuck_at={planned(1).mac: Stage.BOOT})
+    watch = RecordingWatch()
+    eng = Engine(rack, store, FlagFiles(tmp_path / "assets"), FAST, poll_interval=0.02,
+                 watch=watch)
+    FlagFiles(tmp_path / "assets").mark(planned(2))  # provisioned already: not watched
+    run = asyncio.run(eng.install([planned(i) for i in range(3)]))
+    assert watch.calls[:2] == ["start node-0", "start node-1"]
+    assert sorted(c for c in watch.calls if c.startswith("ready")) == ["ready node-0",
+                                                                       "ready node-1"]
+    assert watch.calls[-1] == "stop" and watch.calls.count("stop") == 1
+    (failed,) = run.failed
+    assert failed.error == ("timed out waiting for the first boot from disk (1 s); its console: "
+                            "[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config")
+    assert failed.console[-1] == "Press Enter for maintenance"
