@@ -75,3 +75,32 @@ class ServiceError(RackerError):
 
 class ProvisionError(RackerError):
     """Provisioning of one or more nodes failed."""
+
+
+class NotFound(RackerError):
+    """No such node, file or resource (a request named something racker does not know)."""
+
+
+class Forbidden(RackerError):
+    """The request came from an address that may not have this resource."""
+
+
+class Unauthorized(RackerError):
+    """The request needs racker's API token and did not carry the right one."""
+
+
+HTTP_STATUS: tuple[tuple[type[RackerError], int], ...] = (
+    (InputError, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (BmcError, 502),
+    (RackerError, 500),
+)
+"""Racker's errors → HTTP statuses, most specific first: the one table the boot server and the
+management listener both answer with."""
+
+
+def http_status(error: RackerError) -> int:
+    """The HTTP status of `error` (from HTTP_STATUS)."""
+    return next(code for cls, code in HTTP_STATUS if isinstance(error, cls))

@@ -103,17 +103,21 @@ class Provisioner:
         self._ensure_address(plan)
         store = self.open_store()
         catalog = StaticCatalog(self._boot_nodes(plan))
+        code = 1
+        run = run_started(store, "bootstrap")
         try:
             async with self._services(plan, store, catalog):
                 code = await self._provision(plan, store, catalog)
         finally:
+            run_finished(store, run, "bootstrap", code)
             await self.control.close()
             _write_log(logs / "events.log", store)
             store.close()
         return code
 
     @contextlib.asynccontextmanager
-    async def session(self, plan: ClusterPlan, assets: bool) -> AsyncIterator[Session]:
+    async def session(self, plan: ClusterPlan, assets: bool,
+                      command: str = "apply") -> AsyncIterator[Session]:
         """The services up for `plan` outside a bootstrap (`racker apply`, `node reprovision`).
 
         Assets are fetched only when `assets` (a PXE install needs them, an Ignition re-run
@@ -134,10 +138,14 @@ class Provisioner:
         timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
         engine = Engine(self.control, store, flags, timeouts,
                         on_change=lambda run: display.update(INSTALL_TITLE, run))
+        run = run_started(store, command)
+        code = 1
         try:
             async with self._services(plan, store, catalog):
                 yield Session(store, engine)
+            code = 0
         finally:
+            run_finished(store, run, command, code)
             await self.control.close()
             _write_log(logs / "events.log", store)
             store.close()
@@ -391,6 +399,17 @@ def _ip(argv: list[str]) -> None:
     if r.returncode != 0:
         raise ServiceError(f"ip {' '.join(argv)} failed: {r.stderr.strip()}",
                            hint="racker configures the PXE interface itself; run it as root")
+
+
+def run_started(store: Store, command: str) -> int:
+    """Record that `racker COMMAND` started a run; the run's id (its event's id)."""
+    return store.add("", EventKind.RUN, detail={"phase": "start", "command": command}).id
+
+
+def run_finished(store: Store, run: int, command: str, exit_code: int) -> None:
+    """Record the end of run `run` with its exit code (the dashboard's runs list reads both)."""
+    store.add("", EventKind.RUN, detail={"phase": "end", "run": run, "command": command,
+                                         "exit_code": exit_code})
 
 
 def _write_log(path: Path, store: Store) -> None:

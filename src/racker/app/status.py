@@ -14,6 +14,7 @@ from typing import Any
 from racker.adapters.fs.hostsfile import read_managed
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.app.configuration.loaded import load_configured
+from racker.core.activity import Activity
 from racker.core.plan import make_plan
 from racker.core.render import asset_dir, config_folder
 from racker.errors import RackerError
@@ -22,8 +23,9 @@ from racker.paths import Paths
 
 YES, NO, NA = "✓", "×", "○"
 
-PowerQuery = Callable[[PlannedNode], Awaitable[str]]
-"""The node's power state (`on`/`off`) from its BMC; raises RackerError when unreachable."""
+PowerQuery = Callable[[PlannedNode], Awaitable[str | None]]
+"""The node's power state (`on`/`off`, None: not known) from its BMC; raises RackerError when
+unreachable."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,15 @@ class Row:
     """None when the rack runs no Kubernetes."""
     hostnames: tuple[str, ...]
     bmc_error: str | None = None
+    ip: str | None = None
+    """The node's internal address on the rack network."""
+    stage: str | None = None
+    """The provisioning stage racker last had the node in (None before any run)."""
+    state: str = "idle"
+    """`idle`, `running`, `failed`, `provisioned` or `excluded` (from the event log)."""
+    failure: str | None = None
+    last_event: str | None = None
+    last_event_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,14 @@ def to_json(status: RackStatus) -> dict[str, Any]:
     }
 
 
+def _activity(activity: Activity | None, mac: str) -> dict[str, Any]:
+    a = activity.nodes.get(mac) if activity else None
+    if a is None:
+        return {}
+    return {"stage": a.stage, "state": a.state, "failure": a.failure,
+            "last_event": a.last_event, "last_event_at": a.last_event_at}
+
+
 def hostnames_by_ip(lines: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """`IP → names` from racker's hosts lines (pure)."""
     out: dict[str, tuple[str, ...]] = {}
@@ -128,9 +147,12 @@ def rack_plan(paths: Paths) -> tuple[str, ClusterPlan]:
 
 async def gather(paths: Paths, power: PowerQuery,
                  joined: Callable[[ClusterPlan], set[str] | None] = lambda _p: None,
-                 ) -> RackStatus:
-    """Query every BMC at once and read flag files and hosts entries."""
-    label, plan = rack_plan(paths)
+                 *, activity: Activity | None = None,
+                 planned: tuple[str, ClusterPlan] | None = None) -> RackStatus:
+    """Query every BMC at once and read flag files and hosts entries; each node's stage,
+    failure and last event come from `activity` (the event log folded), when given.
+    `planned` is `rack_plan(paths)` when the caller keeps it."""
+    label, plan = planned or rack_plan(paths)
     flags = asset_dir(paths, plan.options.provision)
     names = hostnames_by_ip(read_managed(paths.hosts_file))
     members = joined(plan) if label == "Lokomotive" else None
@@ -144,7 +166,8 @@ async def gather(paths: Paths, power: PowerQuery,
         return Row(mac=n.mac, bmc_mac=n.node.bmc_mac, name=n.name, bmc_reached=error is None,
                    power=state, provisioned=label != "no" and (flags / n.mac).is_file(),
                    joined=None if label != "Lokomotive" else n.mac in (members or set()),
-                   hostnames=names.get(n.ip, ()), bmc_error=error)
+                   hostnames=names.get(n.ip, ()), bmc_error=error, ip=n.ip,
+                   **_activity(activity, n.mac))
 
     rows = await asyncio.gather(*(row(n) for n in sorted(plan.nodes, key=lambda n: n.mac)))
     return RackStatus(label, None if label != "Lokomotive" else members is not None,

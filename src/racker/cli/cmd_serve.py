@@ -11,13 +11,16 @@ from collections.abc import Sequence
 from racker.app.resume import configured_rack
 from racker.paths import Paths
 from racker.settings import Settings
+from racker.web.listener import management, say
 
 
 def _parser() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(
         prog="racker serve",
-        description="Run racker's DHCP/TFTP server (dnsmasq) and its HTTP boot server for the "
-                    "configured rack in the foreground, until Ctrl-C or SIGTERM. This is what "
+        description="Run racker's DHCP/TFTP server (dnsmasq), its HTTP boot server and its "
+                    "management listener (dashboard, API, metrics on RACKER_MANAGE_BIND:"
+                    "RACKER_MANAGE_PORT, 127.0.0.1:8081 by default) for the configured rack in "
+                    "the foreground, until Ctrl-C or SIGTERM. This is what "
                     "the racker-serve service runs on a management node; BMC and node leases "
                     "are only renewed while it runs.")
 
@@ -33,8 +36,10 @@ def run(argv: Sequence[str]) -> int:
 
     from racker.compose.rack import provisioner as make_provisioner
 
-    provisioner = make_provisioner(paths, configured.plan, sys.stdout,
-                                   settings=Settings.from_env(), warn=lambda _msg: None)
+    settings = Settings.from_env()
+    provisioner = make_provisioner(paths, configured.plan, sys.stdout, settings=settings,
+                                   warn=lambda _msg: None,
+                                   management=management(paths, settings, say))
 
     async def main() -> int:
         stop = asyncio.Event()

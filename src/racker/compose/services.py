@@ -1,10 +1,12 @@
-"""dnsmasq and the boot server for one run, started and stopped together."""
+"""dnsmasq, the boot server and the management listener for one run, started and stopped
+together."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from racker.adapters.dnsmasq.supervisor import Dnsmasq, DnsmasqFiles
@@ -18,6 +20,9 @@ from racker.model import ClusterPlan
 from racker.paths import Paths
 from racker.settings import Settings
 
+Management = Callable[[ClusterPlan], AbstractAsyncContextManager[object]]
+"""The management listener (API, dashboard, metrics) for a plan, given by the front end."""
+
 
 @dataclass(frozen=True)
 class RackServices:
@@ -25,6 +30,7 @@ class RackServices:
 
     paths: Paths
     settings: Settings
+    management: Management | None = None
 
     @contextlib.asynccontextmanager
     async def run(self, plan: ClusterPlan, store: Store, catalog: Catalog,
@@ -48,7 +54,11 @@ class RackServices:
                                    f"{plan.management_ip}:{self.settings.boot_port}",
                                    hint="is 'racker serve' or another server running? stop it "
                                         "for the bootstrap")
-            yield
+            if self.management is None:
+                yield
+            else:
+                async with self.management(plan):
+                    yield
         finally:
             web.should_exit = True
             with contextlib.suppress(asyncio.CancelledError, SystemExit):

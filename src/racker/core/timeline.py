@@ -23,6 +23,10 @@ def describe(e: Event) -> str:
         return f"stage {e.stage} started"
     if e.kind is EventKind.ERROR:
         return f"error in stage {e.stage}: {d.get('error', '')}"
+    if e.kind is EventKind.RUN:
+        if d.get("phase") == "start":
+            return f"racker {d.get('command', '')} started"
+        return f"racker {d.get('command', '')} finished (exit code {d.get('exit_code', '')})"
     if e.kind in (EventKind.INSTALLED, EventKind.BOOTED):
         return f"node reported {e.kind.value}"
     return e.kind.value

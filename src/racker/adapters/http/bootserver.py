@@ -24,18 +24,13 @@ from racker.adapters.http.requests import (
     accept_report,
 )
 from racker.core.bootnode import Catalog
-from racker.errors import BmcError, InputError, RackerError
+from racker.errors import HTTP_STATUS, RackerError, http_status
 
 __all__ = ["BootServerConfig", "Forbidden", "NodeReport", "NotFound", "create_app"]
 
-STATUS: tuple[tuple[type[RackerError], int], ...] = (
-    (InputError, 400),
-    (Forbidden, 403),
-    (NotFound, 404),
-    (BmcError, 502),
-    (RackerError, 500),
-)
-"""Racker's errors → HTTP statuses, most specific first (the one place they are mapped)."""
+STATUS = HTTP_STATUS
+"""Racker's errors → HTTP statuses (`racker.errors.HTTP_STATUS`, shared with the management
+listener)."""
 
 
 def create_app(
@@ -49,7 +44,7 @@ def create_app(
 
     async def racker_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RackerError)
-        status = next(code for cls, code in STATUS if isinstance(exc, cls))
+        status = http_status(exc)
         served.record(request, None, status)
         return PlainTextResponse(f"{exc.message}\n", status_code=status)
 

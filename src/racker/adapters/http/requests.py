@@ -13,7 +13,9 @@ from racker.adapters.fs.store import Store
 from racker.core.bootnode import BootNode, Catalog
 from racker.core.events import EventKind
 from racker.core.macs import parse_mac
-from racker.errors import InputError, RackerError
+from racker.errors import Forbidden, InputError, NotFound
+
+__all__ = ["Forbidden", "NotFound"]  # the errors the routers raise, re-exported
 
 NodeReport = Callable[[BootNode, EventKind], Awaitable[None]]
 """Called when a node reports `installed` or `booted`, before the answer is sent.
@@ -33,14 +35,6 @@ class BootServerConfig:
     """`http://MGMT:8080` as nodes reach it."""
     assets_dir: Path
     ignition_from_any_source: bool = False
-
-
-class NotFound(RackerError):
-    """The boot server knows no such node or file."""
-
-
-class Forbidden(RackerError):
-    """The request came from an address that may not have this resource."""
 
 
 def client_of(request: Request) -> str | None:

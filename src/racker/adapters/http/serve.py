@@ -99,9 +99,11 @@ class SendfileH11Protocol(H11Protocol):
             _enable_pathsend(self.cycle, self.loop)
 
 
-def server(app: Any, host: str, port: int, *, log_level: str = "warning") -> uvicorn.Server:
-    """A uvicorn server for `app` using the sendfile protocol; run it with `await s.serve()`."""
+def server(app: Any, host: str, port: int, *, log_level: str = "warning",
+           graceful_shutdown: int | None = None) -> uvicorn.Server:
+    """A uvicorn server for `app` using the sendfile protocol; run it with `await s.serve()`.
+    `graceful_shutdown` bounds the wait for open requests at exit (event streams never end)."""
     config = uvicorn.Config(app, host=host, port=port, http=SendfileH11Protocol,
                             log_level=log_level, access_log=False, lifespan="off",
-                            timeout_keep_alive=30)
+                            timeout_keep_alive=30, timeout_graceful_shutdown=graceful_shutdown)
     return uvicorn.Server(config)

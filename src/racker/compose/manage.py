@@ -1,0 +1,88 @@
+"""The management listener's adapters (token file, rack view over the store, metrics, BMC
+control for actions) and the server it runs on; the front end (`racker.web`) builds the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from racker.adapters.fs.apitoken import TokenFile, ensure_token, new_token, token_path
+from racker.adapters.http.serve import server as http_server
+from racker.adapters.metrics.expose import Exposition, exposition
+from racker.app.actions import Record
+from racker.app.rackview import RackView, open_view
+from racker.compose.rack import control, store
+from racker.core.events import EventKind
+from racker.engine.control import Control
+from racker.errors import ServiceError, Where
+from racker.model import ClusterPlan
+from racker.paths import Paths
+from racker.settings import Settings
+
+__all__ = ["Exposition", "TokenFile"]
+
+
+def token_file(paths: Paths) -> TokenFile:
+    """The API token as a running listener reads it (rotation takes effect at once)."""
+    return TokenFile(token_path(paths.state_dir))
+
+
+def api_token(paths: Paths, *, rotate: bool = False) -> str:
+    """`racker api token`: the token, created when missing; a new one with `rotate`."""
+    path = token_path(paths.state_dir)
+    return new_token(path) if rotate else ensure_token(path)
+
+
+def rack_view(paths: Paths) -> RackView:
+    """The rack's nodes, timelines and runs over its event store."""
+    return open_view(paths, lambda: store(paths))
+
+
+def metrics(view: RackView) -> Exposition:
+    """The `/metrics` page over the view's figures."""
+    return exposition(view.figures)
+
+
+def recorder(view: RackView) -> Record:
+    """Writes an action's events into the view's store (the listener's event loop only)."""
+
+    def record(mac: str, kind: EventKind, stage: str, detail: Mapping[str, Any]) -> None:
+        view.store.add(mac, kind, stage=stage, detail=detail)
+
+    return record
+
+
+def action_control(paths: Paths, plan: ClusterPlan) -> Control:
+    """The BMCs of `plan` for one action of the API (PXE boot, reprovision)."""
+    return control(paths, plan, Settings.from_env(), warn=lambda _m: None)
+
+
+GRACE = 2
+"""Seconds open requests (the dashboard's event streams) get when the listener stops."""
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, host: str, port: int) -> AsyncIterator[str]:
+    """`app` served on host:port while the block runs; yields its URL (the real port when
+    `port` is 0). ServiceError when it cannot listen."""
+    web = http_server(app, host, port, graceful_shutdown=GRACE)
+    task = asyncio.create_task(web.serve())
+    try:
+        for _ in range(200):
+            if web.started or task.done():
+                break
+            await asyncio.sleep(0.025)
+        if not web.started:
+            raise ServiceError(f"the management listener could not listen on {host}:{port}",
+                               where=Where(variable="RACKER_MANAGE_PORT"),
+                               hint="another racker or program uses the port: stop it, or set "
+                                    "RACKER_MANAGE_PORT to a free port (0: any)")
+        bound = web.servers[0].sockets[0].getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        yield f"http://{shown}:{bound}"
+    finally:
+        web.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, SystemExit):
+            await asyncio.wait_for(task, GRACE + 10)
