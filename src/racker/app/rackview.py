@@ -139,7 +139,9 @@ class RackView:
             state = "provisioned" if provisioned and (a is None or a.state == "idle") else (
                 a.state if a else "idle")
             states[state] = states.get(state, 0) + 1
-            nodes.append(NodeFigures(n.mac, n.name, provisioned, bool(a and a.bmc_reached)))
+            bmc_up = a.bmc_reached if a is not None and a.bmc_tried else None
+            nodes.append(NodeFigures(n.mac, n.name, provisioned, bmc_up,
+                                     a is not None and a.state == "failed"))
         runs: dict[tuple[str, str], int] = {}
         for r in self.activity.runs:
             if r.exit_code is not None:

@@ -28,6 +28,8 @@ class NodeActivity:
     """`idle`, `running` (in `stage`), `failed` (in `stage`), `provisioned` or `excluded`."""
     failure: str | None = None
     bmc_reached: bool = False
+    bmc_tried: bool = False
+    """A run tried the BMC (reached or not); before that its state is unknown."""
     bmc_address: str | None = None
     powered_on: bool = False
     """Racker powered it on (stage `pxe` done) and has not seen it fail since."""
@@ -110,6 +112,10 @@ class Activity:
         for run in reversed(self.runs):
             if run.id == _int(e.detail.get("run")):
                 run.finished_at, run.exit_code = e.ts, _int(e.detail.get("exit_code"))
+                for mac, a in run.nodes.items():  # the run ended: nothing is at work any more
+                    for stopped in (a, self.nodes.get(mac)):
+                        if stopped is not None and stopped.state == "running":
+                            stopped.state = "idle"
 
     def _apply(self, a: NodeActivity, e: Event, *, timed: bool) -> None:
         a.last_event, a.last_event_at = describe(e), e.ts
@@ -122,6 +128,8 @@ class Activity:
         elif e.kind is EventKind.ERROR:
             a.stage, a.state = e.stage or a.stage, "failed"
             a.failure = str(e.detail.get("error", "")) or "failed"
+            if e.stage == "bmc":
+                a.bmc_reached, a.bmc_tried = False, True
             a.powered_on = a.powered_on and e.stage not in ("bmc", "pxe")
         elif e.kind is EventKind.PROVISIONED:
             a.state, a.failure = "provisioned", None
@@ -131,7 +139,7 @@ class Activity:
     def _stage_done(self, a: NodeActivity, e: Event, timed: bool) -> None:
         stage = e.stage or ""
         if stage == "bmc":
-            a.bmc_reached = True
+            a.bmc_reached = a.bmc_tried = True
             a.bmc_address = str(e.detail.get("bmc") or "") or a.bmc_address
         if stage == "pxe":
             a.powered_on = True

@@ -28,7 +28,9 @@ class NodeFigures:
     mac: str
     name: str
     provisioned: bool
-    bmc_up: bool
+    bmc_up: bool | None
+    """None before any run tried the BMC: no sample, rather than a false alarm."""
+    failed: bool
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,20 @@ class RackCollector(Collector):
                                         "1 when the node's OS is provisioned (its flag file "
                                         "exists)", labels=["mac", "name"])
         bmc_up = GaugeMetricFamily("racker_node_bmc_up",
-                                   "1 when racker reached the node's BMC", labels=["mac", "name"])
+                                   "1 when racker's last contact with the node's BMC worked, 0 "
+                                   "when it failed (no sample before a run tried it)",
+                                   labels=["mac", "name"])
+        failed = GaugeMetricFamily("racker_node_failed",
+                                   "1 when the node failed its last provisioning stage",
+                                   labels=["mac", "name"])
         for n in f.nodes:
             provisioned.add_metric([n.mac, n.name], float(n.provisioned))
-            bmc_up.add_metric([n.mac, n.name], float(n.bmc_up))
+            failed.add_metric([n.mac, n.name], float(n.failed))
+            if n.bmc_up is not None:
+                bmc_up.add_metric([n.mac, n.name], float(n.bmc_up))
         yield provisioned
         yield bmc_up
+        yield failed
         yield _stages(f.stage_seconds)
         requests = CounterMetricFamily("racker_boot_requests",
                                        "Requests to the boot server by endpoint and HTTP status",
