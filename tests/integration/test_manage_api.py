@@ -174,3 +174,31 @@ def test_openapi_document_holds_against_schemathesis(rack: Paths, tmp_path: Path
                 capture_output=True, timeout=600, check=False, cwd=tmp_path)
             assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
             assert "passed" in r.stdout.lower()
+
+
+def test_dashboard_login_session_and_csrf(rack: Paths) -> None:
+    token = racker(rack, "api", "token").stdout.strip()
+    mac = primary_mac(3)
+    with running_listener(rack) as web, httpx.Client(base_url=web.url) as browser:
+        page = browser.get("/")
+        assert page.status_code == 200 and "node-2" in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
+        confirm = browser.get(f"/nodes/{mac}/actions/exclude")
+        assert "Take node-2" in confirm.text and 'href="/login' in confirm.text
+        wrong = browser.post("/login", data={"token": "guess", "next": "/"})
+        assert wrong.status_code == 401 and "wrong" in wrong.text
+        assert "racker_session" not in browser.cookies
+        ok = browser.post("/login", data={"token": token, "next": "https://evil.example/"})
+        assert ok.status_code == 303 and ok.headers["location"] == "/"  # never off-site
+        cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and token.lower() not in cookie
+        form = browser.get(f"/nodes/{mac}/actions/exclude").text
+        csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        forged = browser.post(f"/nodes/{mac}/actions/exclude", data={"note": "forged"})
+        assert forged.status_code == 401 and "CSRF" in forged.text
+        done = browser.post(f"/nodes/{mac}/actions/exclude", data={"csrf": csrf})
+        assert done.status_code == 200, done.text
+        assert "node-2" not in (rack.flatcar_dir / "racker-options.yaml").read_text()
+        racker(rack, "api", "token", "--rotate")
+        stale = browser.post(f"/nodes/{mac}/actions/include", data={"csrf": csrf})
+        assert stale.status_code == 401  # the session ended with the old token

@@ -47,10 +47,12 @@ def api_routes(w: Web) -> list[Route]:
                             status_code=202 if pending else 200)
 
     return [
-        Route("/api/v1/openapi.json", openapi),
-        Route("/api/v1/nodes", nodes),
-        Route("/api/v1/nodes/{mac}", node),
-        Route("/api/v1/nodes/{mac}/timeline", timeline),
-        Route("/api/v1/runs", runs),
-        Route("/api/v1/nodes/{mac}/actions/{action}", action, methods=["POST"]),
+        # NOTE: named apart from the dashboard's pages, which url_for finds by name
+        Route("/api/v1/openapi.json", openapi, name="openapi"),
+        Route("/api/v1/nodes", nodes, name="api_nodes"),
+        Route("/api/v1/nodes/{mac}", node, name="api_node"),
+        Route("/api/v1/nodes/{mac}/timeline", timeline, name="api_timeline"),
+        Route("/api/v1/runs", runs, name="api_runs"),
+        Route("/api/v1/nodes/{mac}/actions/{action}", action, methods=["POST"],
+              name="api_action"),
     ]

@@ -41,7 +41,8 @@ def create_app(w: Web) -> Starlette:
                                 status_code=exc.status_code)
         return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code)
 
-    routes: list[BaseRoute] = [*api_routes(w), Route("/metrics", metrics), *page_routes(w)]
+    routes: list[BaseRoute] = [*api_routes(w), Route("/metrics", metrics, name="metrics"),
+                               *page_routes(w)]
     app = Starlette(routes=routes,
                     exception_handlers={RackerError: racker_error, HTTPException: http_error})
     app.state.web = w

@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from racker.app.actions import CONFIRM, Action, parse_action
 from racker.core.timeline import timeline_lines
-from racker.errors import RackerError, Unauthorized
+from racker.errors import InputError, RackerError, Unauthorized
 from racker.web.auth import COOKIE
 from racker.web.context import Web
 
@@ -99,6 +99,22 @@ def _next(raw: str | None) -> str:
     return raw or "/"
 
 
+FORM_LIMIT = 16384
+"""Bytes a dashboard form may send (a token, a CSRF value and a path fit easily)."""
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """The fields of a URL-encoded form post (the only kind the dashboard sends); InputError
+    for anything else."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    body = await request.body()
+    if kind != "application/x-www-form-urlencoded" or len(body) > FORM_LIMIT:
+        raise InputError("expected a form of the dashboard (URL-encoded, at most 16 KiB)",
+                         hint="use the dashboard's buttons, or the API under /api/v1")
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in fields.items()}
+
+
 def page_routes(w: Web) -> list[BaseRoute]:
     """The dashboard's routes over the listener's state `w`."""
 
@@ -126,9 +142,8 @@ def page_routes(w: Web) -> list[BaseRoute]:
                       question=question)
 
     async def act(request: Request) -> Response:
-        form = await request.form()
-        csrf = form.get("csrf")
-        w.policy.check_form(request, csrf if isinstance(csrf, str) else None)
+        form = await form_of(request)
+        w.policy.check_form(request, form.get("csrf"))
         action = parse_action(request.path_params["action"])
         mac = w.view.primary(request.path_params["mac"])
         lines, pending = await w.act(action, mac)
@@ -138,18 +153,16 @@ def page_routes(w: Web) -> list[BaseRoute]:
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return render(request, w, "login.html", next=_next(request.query_params.get("next")))
-        form = await request.form()
-        token, nxt = form.get("token"), form.get("next")
-        session = w.policy.login(token if isinstance(token, str) else "")
-        response = RedirectResponse(_next(nxt if isinstance(nxt, str) else None), 303)
+        form = await form_of(request)
+        session = w.policy.login(form.get("token", ""))
+        response = RedirectResponse(_next(form.get("next")), 303)
         response.set_cookie(COOKIE, session, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", path="/")
         return response
 
     async def logout(request: Request) -> Response:
-        form = await request.form()
-        csrf = form.get("csrf")
-        w.policy.check_form(request, csrf if isinstance(csrf, str) else None)
+        form = await form_of(request)
+        w.policy.check_form(request, form.get("csrf"))
         response = RedirectResponse("/", 303)
         response.delete_cookie(COOKIE, path="/")
         return response
@@ -179,9 +192,7 @@ async def _stream(w: Web, request: Request) -> AsyncIterator[str]:
         changed = w.view.refresh()
         if changed or first:
             first, idle = False, 0.0
-            runs = w.view.runs_json()
-            data = {"status": await w.view.nodes_json(), "run": runs[0] if runs else None}
-            yield f"event: rack\ndata: {json.dumps(data)}\n\n"
+            yield await _rack_event(w)
         elif idle >= KEEPALIVE:
             idle = 0.0
             yield ": keep-alive\n\n"
@@ -191,3 +202,11 @@ async def _stream(w: Web, request: Request) -> AsyncIterator[str]:
             await asyncio.wait_for(w.stopping.wait(), TICK)
         except TimeoutError:
             idle += TICK
+    if w.view.refresh():  # the run's last events (all provisioned) before the listener stops
+        yield await _rack_event(w)
+
+
+async def _rack_event(w: Web) -> str:
+    runs = w.view.runs_json()
+    data = {"status": await w.view.nodes_json(), "run": runs[0] if runs else None}
+    return f"event: rack\ndata: {json.dumps(data)}\n\n"
