@@ -127,29 +127,14 @@ def test_token_file_and_rotation(rack: Paths) -> None:
                          headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-def test_beyond_loopback_every_route_needs_the_token(rack: Paths) -> None:
-    # 0.0.0.0 is not loopback; the test reaches it over loopback all the same
+def test_beyond_loopback_without_a_token_nothing_listens(rack: Paths) -> None:
+    # refused before binding (0.0.0.0 is never listened on here); the routes beyond loopback
+    # are tested in a simulated rack (tests/e2e/test_manage_sim.py)
     with pytest.raises(InputError, match="without an API token") as refused, \
             running_listener(rack, bind="0.0.0.0"):
         pass
     assert "racker api token" in (refused.value.hint or "")
-    token = racker(rack, "api", "token").stdout.strip()
-    with running_listener(rack, bind="0.0.0.0") as web:
-        local = web.url.replace("0.0.0.0", "127.0.0.1")
-        routes = ["/", f"/nodes/{primary_mac(1)}", "/events", "/metrics", "/api/v1/nodes",
-                  f"/api/v1/nodes/{primary_mac(1)}", f"/api/v1/nodes/{primary_mac(1)}/timeline",
-                  "/api/v1/runs", "/api/v1/openapi.json"]
-        for route in routes:
-            for headers in ({}, {"Authorization": "Bearer wrong"},
-                            {"Cookie": "racker_session=forged"}):
-                r = httpx.get(local + route, headers=headers)
-                assert r.status_code == 401, (route, headers, r.status_code)
-            if route != "/events":
-                ok = httpx.get(local + route, headers={"Authorization": f"Bearer {token}"})
-                assert ok.status_code == 200, (route, ok.text)
-        post = httpx.post(f"{local}/api/v1/nodes/{primary_mac(1)}/actions/include")
-        assert post.status_code == 401
-    assert all(token not in line for line in web.said)
+    assert not (rack.state_dir / "api-token").exists()
 
 
 def test_openapi_document_holds_against_schemathesis(rack: Paths, tmp_path: Path) -> None:

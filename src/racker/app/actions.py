@@ -1,18 +1,20 @@
 """Use case: the node actions of the API and the dashboard, the same as the CLI's.
 
 `exclude` and `include` are `racker node exclude|include`; `pxe-boot` is `racker pxe-boot`;
-`reprovision` removes the node's flag file as `racker node reprovision` does and PXE-boots it,
-so the running boot server installs it again. A PXE boot waits for the BMC for up to a minute:
-it runs in the background and records its steps and outcome as the node's events.
+`power-cycle` power-cycles the node through its BMC; `reprovision` removes the node's flag file
+as `racker node reprovision` does and PXE-boots it, so the running boot server installs it
+again. The BMC part of an action can take a minute (finding the BMC, retries): it runs in the
+background and records its start and outcome as the node's events.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from racker.app import nodeops
 from racker.app.configuration.loaded import load_configured
@@ -29,17 +31,31 @@ class Action(StrEnum):
     REPROVISION = "reprovision"
     EXCLUDE = "exclude"
     INCLUDE = "include"
+    POWER_CYCLE = "power-cycle"
     PXE_BOOT = "pxe-boot"
+
+
+class ActionControl(Control, Protocol):
+    """The engine's BMC steps plus a power cycle (what the actions drive)."""
+
+    async def power_cycle(self, node: PlannedNode) -> None:
+        """Power-cycle the node (power it on when it is off)."""
+        ...
 
 
 CONFIRM = {
     Action.REPROVISION: "Reinstall {name} ({mac}) from the network? Its disk is wiped.",
     Action.EXCLUDE: "Take {name} ({mac}) out of the configuration?",
     Action.INCLUDE: "Add {name} ({mac}) back to the configuration?",
+    Action.POWER_CYCLE: "Power-cycle {name} ({mac})? Its running system stops at once.",
     Action.PXE_BOOT: "Power-cycle {name} ({mac}) into a network boot? An installed node is "
                      "installed again.",
 }
 """The question each action asks before it runs (the dashboard's confirmation)."""
+
+
+POWER_CYCLE_TIMEOUT = 60.0
+"""Seconds a power cycle may take, finding the BMC included."""
 
 
 def configured_folder(paths: Paths) -> Path:
@@ -79,7 +95,7 @@ class NodeActions:
     `record` writes an event (a background PXE boot's outcome lands on the node's timeline)."""
 
     paths: Paths
-    open_control: Callable[[Paths, ClusterPlan], Control]
+    open_control: Callable[[Paths, ClusterPlan], ActionControl]
     record: Record
 
     async def run(self, action: Action, mac: str) -> Started:
@@ -93,20 +109,29 @@ class NodeActions:
         plan = load_configured(self.paths, folder).plan
         node = find_node(plan, mac)
         lines = []
+        if action is Action.POWER_CYCLE:
+            return Started([f"{node.name} ({node.mac}): power cycle started; its timeline shows "
+                            "how it goes"], self._on_bmc(plan, node, action))
         if action is Action.REPROVISION:
             nodeops.forget_provisioned(self.paths, folder, node.mac)
             lines.append(f"{node.mac}: flag file removed, the node will be installed again")
         lines.append(f"{node.name} ({node.mac}): PXE boot started; its timeline shows how it "
                      "goes")
-        return Started(lines, self._pxe_boot(plan, node, action))
+        return Started(lines, self._on_bmc(plan, node, action))
 
-    async def _pxe_boot(self, plan: ClusterPlan, node: PlannedNode, action: Action) -> None:
+    async def _on_bmc(self, plan: ClusterPlan, node: PlannedNode, action: Action) -> None:
+        """The BMC part of an action, its start and outcome recorded as the node's events
+        (in stage `pxe`, where the engine powers nodes and sets their boot device)."""
         control = self.open_control(self.paths, plan)
         self.record(node.mac, EventKind.STAGE, "pxe", {"action": action.value})
         try:
-            await pxe_boot(control, node, node.name)
-        except RackerError as e:
-            self.record(node.mac, EventKind.ERROR, "pxe", {"error": e.message,
+            if action is Action.POWER_CYCLE:
+                await asyncio.wait_for(control.power_cycle(node), POWER_CYCLE_TIMEOUT)
+            else:
+                await pxe_boot(control, node, node.name)
+        except (RackerError, TimeoutError) as e:
+            error = e.message if isinstance(e, RackerError) else "the BMC did not answer"
+            self.record(node.mac, EventKind.ERROR, "pxe", {"error": error,
                                                            "action": action.value})
             return
         finally:

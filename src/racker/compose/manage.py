@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from racker.adapters.bmc.control import RackControl
 from racker.adapters.fs.apitoken import TokenFile, ensure_token, new_token, token_path
 from racker.adapters.http.serve import server as http_server
 from racker.adapters.metrics.expose import Exposition, exposition
@@ -15,7 +16,6 @@ from racker.app.actions import Record
 from racker.app.rackview import RackView, open_view
 from racker.compose.rack import control, store
 from racker.core.events import EventKind
-from racker.engine.control import Control
 from racker.errors import ServiceError, Where
 from racker.model import ClusterPlan
 from racker.paths import Paths
@@ -54,8 +54,8 @@ def recorder(view: RackView) -> Record:
     return record
 
 
-def action_control(paths: Paths, plan: ClusterPlan) -> Control:
-    """The BMCs of `plan` for one action of the API (PXE boot, reprovision)."""
+def action_control(paths: Paths, plan: ClusterPlan) -> RackControl:
+    """The BMCs of `plan` for one action of the API (PXE boot, power cycle, reprovision)."""
     return control(paths, plan, Settings.from_env(), warn=lambda _m: None)
 
 

@@ -25,18 +25,25 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def check_bind(paths: Paths, settings: Settings) -> None:
+    """InputError when the listener would listen beyond loopback without an API token (or the
+    token file is readable by others)."""
+    token = manage.token_file(paths).current()
+    if token is None and not is_loopback(settings.manage_bind):
+        raise InputError(f"the management listener would listen on {settings.manage_bind} "
+                         "without an API token: anyone on that network could read the rack",
+                         where=Where(variable="RACKER_MANAGE_BIND"),
+                         hint="create the token first with 'racker api token', or bind to "
+                              "127.0.0.1 (the default)")
+
+
 @contextlib.asynccontextmanager
 async def listening(paths: Paths, settings: Settings, say: Say) -> AsyncIterator[str]:
     """The listener up while the block runs; yields its URL. InputError, before anything
     listens, when the address is not loopback and there is no API token."""
     loopback = is_loopback(settings.manage_bind)
     tokens = manage.token_file(paths)
-    if tokens.current() is None and not loopback:
-        raise InputError(f"the management listener would listen on {settings.manage_bind} "
-                         "without an API token: anyone on that network could read the rack",
-                         where=Where(variable="RACKER_MANAGE_BIND"),
-                         hint="create the token first with 'racker api token', or bind to "
-                              "127.0.0.1 (the default)")
+    check_bind(paths, settings)
     view = manage.rack_view(paths)
     w = Web(view, Policy(tokens.current, loopback), manage.metrics(view),
             NodeActions(paths, manage.action_control, manage.recorder(view)))
@@ -56,5 +63,6 @@ async def listening(paths: Paths, settings: Settings, say: Say) -> AsyncIterator
 def management(paths: Paths, settings: Settings, say: Say
                ) -> Callable[[ClusterPlan], AbstractAsyncContextManager[str]]:
     """The listener as the composition root's services run it beside dnsmasq and the boot
-    server."""
+    server; its address is checked now, before the command starts anything."""
+    check_bind(paths, settings)
     return lambda _plan: listening(paths, settings, say)

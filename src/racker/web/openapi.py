@@ -114,13 +114,13 @@ def document() -> dict[str, Any]:
                                  _ok({"type": "array", "items": _ref("Run")}, "the runs"),
                                  _READ_ERRORS),
             "/api/v1/nodes/{mac}/actions/{action}": {"post": {
-                "summary": "Reprovision, exclude, include or PXE-boot a node",
+                "summary": "Reprovision, exclude, include, power-cycle or PXE-boot a node",
                 "parameters": [_MAC, action], "security": [{"bearer": []}],
                 "responses": {
                     "200": _ok(_ref("ActionResult"), "done; the lines the CLI prints"),
-                    "202": _ok(_ref("ActionResult"), "checked and started (pxe-boot, "
-                                                     "reprovision): the node's timeline shows "
-                                                     "the BMC's steps and outcome"),
+                    "202": _ok(_ref("ActionResult"),
+                               "checked and started (power-cycle, pxe-boot, reprovision): the "
+                               "node's timeline shows the outcome"),
                     "400": _error("not a MAC address, or the action does not apply"),
                     "401": _error("the token is missing or wrong"),
                     "404": _error("no such node"),
