@@ -80,6 +80,10 @@ def watch(url: str, screenshot: str) -> dict[str, Any]:
         out["live"] = driver.execute_script("return document.body.dataset.live === '1';")
         out["summary"] = driver.find_element(By.ID, "summary").text
         driver.save_screenshot(screenshot)
+    except Exception:
+        print(f"seen so far: {out}\nat {driver.current_url}:\n{driver.page_source[-4000:]}",
+              file=sys.stderr)
+        raise
     finally:
         driver.quit()
     return out

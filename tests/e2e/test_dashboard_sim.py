@@ -60,11 +60,11 @@ def test_browser_sees_every_node_provisioned_live(tmp_path: Path) -> None:
             serve.send_signal(signal.SIGTERM)
             serve_out, _ = serve.communicate(timeout=60)
         assert serve.returncode == 0, serve_out
-    assert len(watched["final"]) == 4
+    assert len(watched["final"]) == 4, watched
     assert set(watched["final"].values()) == {"provisioned"}
     # the page was opened before the end and changed in place: no reload, live updates applied
     assert watched["same_document"] and watched["live"]
-    assert any(len(states) > 1 for states in watched["seen"].values()), watched["seen"]
+    assert any(len(states) > 1 for states in watched["seen"].values()), watched
     assert watched["summary"].startswith("4/4 provisioned")
     assert node["node_title"].startswith(node["node_name"])
     assert any("node reported booted" in line for line in node["timeline"]), node["timeline"]

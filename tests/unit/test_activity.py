@@ -62,3 +62,21 @@ def test_a_failure_is_kept_until_the_stage_starts_again() -> None:
 ])
 def test_endpoint_labels_are_a_bounded_set(path: str, family: str) -> None:
     assert endpoint(path) == family
+
+
+def test_the_engines_stage_entries_end_the_previous_stage() -> None:
+    # what engine/run.py records: entries only (and `bmc` ok); a later stage may be skipped
+    a = Activity()
+    a.feed(log(
+        (NODE, EventKind.STAGE, "bmc", {}),
+        (NODE, EventKind.STAGE, "bmc", {"result": "ok", "bmc": "10.0.0.9"}),
+        (NODE, EventKind.STAGE, "pxe", {}),
+        (NODE, EventKind.STAGE, "dhcp", {}),
+        (NODE, EventKind.STAGE, "install", {}),  # ipxe proven by the installer's report
+        (NODE, EventKind.STAGE, "boot", {}),
+        (NODE, EventKind.PROVISIONED, "boot", {}),
+    ))
+    assert {s: len(v) for s, v in a.stage_seconds.items()} == {
+        "bmc": 1, "pxe": 1, "dhcp": 1, "install": 1, "boot": 1}
+    node = a.nodes[NODE]
+    assert node.powered_on and node.bmc_reached and node.state == "provisioned"

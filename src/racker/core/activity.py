@@ -121,8 +121,11 @@ class Activity:
         a.last_event, a.last_event_at = describe(e), e.ts
         if e.kind is EventKind.STAGE and e.stage:
             if e.detail.get("result") == "ok":
-                self._stage_done(a, e, timed)
+                self._stage_done(a, e.stage, e, timed)
             else:
+                # NOTE: the engine records when a node enters a stage; entering the next one
+                # (or being provisioned) is what ends the previous one
+                self._close(a, e, timed)
                 a.stage, a.state, a.failure = e.stage, "running", None
                 a.stage_started[e.stage] = e.ts
         elif e.kind is EventKind.ERROR:
@@ -132,12 +135,17 @@ class Activity:
                 a.bmc_reached, a.bmc_tried = False, True
             a.powered_on = a.powered_on and e.stage not in ("bmc", "pxe")
         elif e.kind is EventKind.PROVISIONED:
+            self._close(a, e, timed)
             a.state, a.failure = "provisioned", None
         elif e.kind is EventKind.EXCLUDED:
             a.state = "excluded"
 
-    def _stage_done(self, a: NodeActivity, e: Event, timed: bool) -> None:
-        stage = e.stage or ""
+    def _close(self, a: NodeActivity, e: Event, timed: bool) -> None:
+        """The running stage of `a` ended well at `e` (the next one began, or it is done)."""
+        if a.state == "running" and a.stage is not None and a.stage in a.stage_started:
+            self._stage_done(a, a.stage, e, timed)
+
+    def _stage_done(self, a: NodeActivity, stage: str, e: Event, timed: bool) -> None:
         if stage == "bmc":
             a.bmc_reached = a.bmc_tried = True
             a.bmc_address = str(e.detail.get("bmc") or "") or a.bmc_address
