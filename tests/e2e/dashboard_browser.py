@@ -103,12 +103,15 @@ def node_page(url: str) -> dict[str, Any]:
                                                                    "#timeline li")]
         out["node_title"] = driver.find_element(By.TAG_NAME, "h1").text
         driver.find_element(By.LINK_TEXT, "reprovision").click()
+        # NOTE: a click returns before the next page is there: wait for it, never read the old
+        WebDriverWait(driver, 10).until(lambda d: "/actions/reprovision" in d.current_url)
         out["confirm"] = driver.find_element(By.TAG_NAME, "h1").text
         out["confirm_needs_login"] = bool(driver.find_elements(By.CSS_SELECTOR,
                                                                "main a[href^='/login']"))
         driver.get(url.rstrip("/") + "/login")
         driver.find_element(By.NAME, "token").send_keys("not-the-token")
         driver.find_element(By.CSS_SELECTOR, "main form button").click()
+        WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "error"))
         out["wrong_token"] = driver.find_element(By.ID, "error").text
         out["wrong_token_title"] = driver.title
     except Exception:
