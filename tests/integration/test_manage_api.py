@@ -106,6 +106,11 @@ def test_token_file_and_rotation(rack: Paths) -> None:
     assert first.returncode == 0 and len(token) >= 40
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert racker(rack, "api", "token").stdout.strip() == token
+    path.chmod(0o644)
+    loose = racker(rack, "api", "token")
+    assert loose.returncode == 2 and "may be read by others (mode 0644)" in loose.stderr
+    assert "chmod 600" in loose.stderr and token not in loose.stdout + loose.stderr
+    path.chmod(0o600)
     with running_listener(rack) as web:
         url = f"{web.url}/api/v1/nodes/{primary_mac(3)}/actions/exclude"
         assert httpx.post(url).status_code == 401  # writes need the token, even on loopback

@@ -30,7 +30,8 @@ def read_token(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     if stat.S_IMODE(st.st_mode) & 0o077:
-        raise InputError(f"{path} may be read by others (mode {stat.S_IMODE(st.st_mode):04o})",
+        raise InputError(f"the API token file may be read by others (mode "
+                         f"{stat.S_IMODE(st.st_mode):04o})",
                          where=Where(file=str(path)),
                          hint=f"chmod 600 {path}, or rotate it with 'racker api token --rotate'")
     token = path.read_text().strip()
