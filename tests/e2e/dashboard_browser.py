@@ -79,6 +79,11 @@ def watch(url: str, screenshot: str) -> dict[str, Any]:
         out["same_document"] = driver.execute_script("return window.__sameDocument === true;")
         out["live"] = driver.execute_script("return document.body.dataset.live === '1';")
         out["summary"] = driver.find_element(By.ID, "summary").text
+        WebDriverWait(driver, 10).until(  # the run's end comes right after the last node
+            lambda d: d.find_element(By.ID, "run-outcome").text != "running")
+        out["run_outcome"] = driver.find_element(By.ID, "run-outcome").text
+        out["stage_counts"] = [e.text for e in driver.find_elements(By.CSS_SELECTOR,
+                                                                     ".stage .count")]
         driver.save_screenshot(screenshot)
     except Exception:
         print(f"seen so far: {out}\nat {driver.current_url}:\n{driver.page_source[-4000:]}",

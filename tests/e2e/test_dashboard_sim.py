@@ -66,6 +66,8 @@ def test_browser_sees_every_node_provisioned_live(tmp_path: Path) -> None:
     assert watched["same_document"] and watched["live"]
     assert any(len(states) > 1 for states in watched["seen"].values()), watched
     assert watched["summary"].startswith("4/4 provisioned")
+    assert watched["run_outcome"] == "succeeded"
+    assert watched["stage_counts"] == ["4/4"] * 6  # the progress bars: every stage done
     assert node["node_title"].startswith(node["node_name"])
     assert any("node reported booted" in line for line in node["timeline"]), node["timeline"]
     assert node["confirm"].startswith("Reinstall") and node["confirm_needs_login"]

@@ -42,6 +42,7 @@ def test_a_run_folds_into_stage_state_and_durations() -> None:
     assert run["nodes"] == [{"mac": NODE, "name": "node-0", "stage": "pxe",
                              "outcome": "provisioned", "failure": None}]
     assert run["stages"][0] == {"stage": "bmc", "done": 1, "failed": 0, "running": 0}
+    assert all(s["done"] == 1 for s in run["stages"])  # provisioned: every stage is done
 
 
 def test_a_failure_is_kept_until_the_stage_starts_again() -> None:

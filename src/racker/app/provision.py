@@ -103,13 +103,17 @@ class Provisioner:
         self._ensure_address(plan)
         store = self.open_store()
         catalog = StaticCatalog(self._boot_nodes(plan))
-        code = 1
+        code, finished = 1, False
         run = run_started(store, "bootstrap")
         try:
             async with self._services(plan, store, catalog):
                 code = await self._provision(plan, store, catalog)
+                # recorded while the dashboard still runs, so that it shows the outcome
+                run_finished(store, run, "bootstrap", code)
+                finished = True
         finally:
-            run_finished(store, run, "bootstrap", code)
+            if not finished:
+                run_finished(store, run, "bootstrap", code)
             await self.control.close()
             _write_log(logs / "events.log", store)
             store.close()

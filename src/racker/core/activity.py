@@ -178,14 +178,14 @@ def run_json(run: RunRecord, names: Mapping[str, str]) -> dict[str, Any]:
     """A run as the API's `runs` return it (pure): its stages' progress and every node's outcome."""
     stages = {s: {"done": 0, "failed": 0, "running": 0} for s in STAGES}
     for a in run.nodes.values():
-        if a.stage in stages:
+        if a.state == "provisioned":  # every stage done (the engine may skip proven ones)
+            for s in STAGES:
+                stages[s]["done"] += 1
+        elif a.stage in stages:
             reached = STAGES.index(a.stage)
             for s in STAGES[:reached]:
                 stages[s]["done"] += 1
-            if a.state == "provisioned":
-                stages[a.stage]["done"] += 1
-            else:
-                stages[a.stage]["failed" if a.state == "failed" else "running"] += 1
+            stages[a.stage]["failed" if a.state == "failed" else "running"] += 1
     return {
         "id": run.id, "command": run.command, "started_at": run.started_at,
         "finished_at": run.finished_at, "exit_code": run.exit_code, "outcome": run.outcome,
