@@ -62,6 +62,8 @@ class Session:
 
     store: Store
     engine: Engine
+    exit_code: int = 0
+    """The run's outcome as its user sets it (recorded as the run's end, e.g. for metrics)."""
 
 
 @dataclass
@@ -143,13 +145,18 @@ class Provisioner:
         engine = Engine(self.control, store, flags, timeouts,
                         on_change=lambda run: display.update(INSTALL_TITLE, run))
         run = run_started(store, command)
-        code = 1
+        code, finished = 1, False
         try:
             async with self._services(plan, store, catalog):
-                yield Session(store, engine)
-            code = 0
+                session = Session(store, engine)
+                yield session
+                code = session.exit_code
+                # recorded while the dashboard still runs, so that it shows the outcome
+                run_finished(store, run, command, code)
+                finished = True
         finally:
-            run_finished(store, run, command, code)
+            if not finished:
+                run_finished(store, run, command, code)
             await self.control.close()
             _write_log(logs / "events.log", store)
             store.close()
