@@ -26,7 +26,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="racker-bench-apply-") as tmp:
         paths = write_sample_rack(Path(tmp), NODES)
         (paths.home / ".ssh").mkdir(parents=True, exist_ok=True)
-        (paths.home / ".ssh" / "id_rsa.pub").write_text("ssh-ed25519 AAAAbench bench@racker\n")
+        paths.ssh_public_key.write_text("ssh-ed25519 AAAAbench bench@racker\n")
         configure(paths, Options(provision=Provision.FLATCAR), render_only=True)
         folder = paths.flatcar_dir
         plan_s = min(timed(lambda: plan_apply(paths, folder)) for _ in range(3))

@@ -69,11 +69,15 @@ def wait_port(ns: str, port: int) -> None:
 
 
 def download_all(ns: str, port: int, expect: int) -> float:
-    """Seconds for CLIENTS parallel downloads; checks every client got the whole file."""
+    """Seconds for CLIENTS parallel downloads; checks every client got the whole file.
+
+    Each client has its own address, as nodes do (the boot server limits downloads per
+    address)."""
     start = time.perf_counter()
     procs = [subprocess.Popen(ns_exec(ns, "curl", "-s", "-o", "/dev/null", "-w",
-                                      "%{size_download}", f"http://127.0.0.1:{port}/assets/initrd"),
-                              stdout=subprocess.PIPE, text=True) for _ in range(CLIENTS)]
+                                      "%{size_download}", "--interface", f"127.0.0.{i + 2}",
+                                      f"http://127.0.0.1:{port}/assets/initrd"),
+                              stdout=subprocess.PIPE, text=True) for i in range(CLIENTS)]
     sizes = [int(p.communicate(timeout=600)[0] or 0) for p in procs]
     took = time.perf_counter() - start
     if any(s != expect for s in sizes):

@@ -42,7 +42,7 @@ def main() -> int:
         for provision in (Provision.FLATCAR, Provision.LOKOMOTIVE):
             paths = write_sample_rack(Path(tmp) / provision.value, NODES)
             (paths.home / ".ssh").mkdir(parents=True, exist_ok=True)
-            (paths.home / ".ssh" / "id_rsa.pub").write_text("ssh-ed25519 AAAAC3Nza bench@mgmt\n")
+            paths.ssh_public_key.write_text("ssh-ed25519 AAAAC3Nza bench@mgmt\n")
             configure(paths, Options(provision=provision, num_controllers=3), render_only=True)
             runs = [one_run(paths, provision) for _ in range(RUNS)]
             median, text = spread([t for t, _ in runs])

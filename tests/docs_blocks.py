@@ -1,5 +1,6 @@
-"""Shell blocks of the user guide (docs/*.md): ```sh blocks, and ```sh sim blocks that the e2e
-test runs inside a simulated rack."""
+"""Shell blocks of the user guide (docs/*.md): ```sh blocks, ```sh sim blocks that the e2e
+test runs inside a simulated rack, and the ```sh simhost block of the simulator page that it runs
+on the host as written."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 README = DOCS.parent / "README.md"
-_BLOCK = re.compile(r"^```(sh(?: sim)?)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_BLOCK = re.compile(r"^```(sh(?: sim| simhost)?)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def blocks(kind: str | None = None) -> list[tuple[Path, str]]:

@@ -22,7 +22,7 @@ def configured_rack(tmp_path: Path, n: int = 4, options: Options | None = None,
     """A rack of `n` nodes with its configuration folder written (render only)."""
     paths = Paths.from_env(write_rack(tmp_path, n, types))
     (paths.home / ".ssh").mkdir(parents=True, exist_ok=True)
-    (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY + "\n")
+    paths.ssh_public_key.write_text(SSH_KEY + "\n")
     configure(paths, options or Options(provision=Provision.FLATCAR), render_only=True)
     return paths
 

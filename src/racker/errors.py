@@ -89,12 +89,28 @@ class Unauthorized(RackerError):
     """The request needs racker's API token and did not carry the right one."""
 
 
+class TooLarge(RackerError):
+    """A request body past the limit (answered 413 before the rest is read)."""
+
+
+class TooBusy(RackerError):
+    """The client already runs as many downloads as it may."""
+
+
+class StateWriteError(RackerError):
+    """The event store could not be written (full or read-only filesystem); nothing of the
+    failed write was kept."""
+
+
 HTTP_STATUS: tuple[tuple[type[RackerError], int], ...] = (
     (InputError, 400),
     (Unauthorized, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (TooLarge, 413),
+    (TooBusy, 429),
     (BmcError, 502),
+    (StateWriteError, 503),
     (RackerError, 500),
 )
 """Racker's errors → HTTP statuses, most specific first: the one table the boot server and the

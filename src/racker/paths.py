@@ -25,6 +25,15 @@ def _path(env: Mapping[str, str], name: str, default: str) -> Path:
     return Path(raw)
 
 
+def _ssh_key(env: Mapping[str, str]) -> Path:
+    """`RACKER_SSH_KEY`, else `~/.ssh/id_rsa` where that key exists (racks set up before
+    ed25519 became the default keep theirs), else `~/.ssh/id_ed25519`."""
+    if env.get("RACKER_SSH_KEY"):
+        return _path(env, "RACKER_SSH_KEY", "")
+    ssh = _path(env, "HOME", str(Path.home())) / ".ssh"
+    return ssh / "id_rsa" if (ssh / "id_rsa.pub").exists() else ssh / "id_ed25519"
+
+
 @dataclass(frozen=True)
 class Paths:
     """All the places racker touches outside its own package."""
@@ -34,6 +43,8 @@ class Paths:
     hosts_file: Path
     sys_class_net: Path
     home: Path
+    ssh_key_file: Path | None = None
+    """The management SSH key as `from_env` found it (None: `~/.ssh/id_ed25519`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Paths:
@@ -45,11 +56,28 @@ class Paths:
             hosts_file=_path(e, "RACKER_HOSTS_FILE", "/etc/hosts"),
             sys_class_net=_path(e, "RACKER_SYS_CLASS_NET", "/sys/class/net"),
             home=_path(e, "HOME", str(Path.home())),
+            ssh_key_file=_ssh_key(e),
         )
+
+    @property
+    def ssh_key(self) -> Path:
+        """The management SSH key (its private half; the public one is `ssh_public_key`) that
+        the nodes' configurations carry and `racker apply` logs in with (see `_ssh_key`)."""
+        return self.ssh_key_file or self.home / ".ssh" / "id_ed25519"
+
+    @property
+    def ssh_public_key(self) -> Path:
+        """The public half of `ssh_key` (`<key>.pub`)."""
+        return Path(f"{self.ssh_key}.pub")
 
     @property
     def nodes_csv(self) -> Path:
         return self.oem_dir / "nodes.csv"
+
+    @property
+    def pxe_interface_file(self) -> Path:
+        """The older layout's name of the management node's internal NIC (4-column nodes.csv)."""
+        return self.oem_dir / "pxe_interface"
 
     @property
     def ipmi_user_file(self) -> Path:

@@ -27,3 +27,34 @@ def test_sim_examples_run(tmp_path: Path) -> None:
             out = run.stdout + run.stderr
             assert run.returncode == 0, f"{md.name}:\n{text}\n{out}"
             assert "Traceback" not in out
+
+
+def test_the_simulator_page_runs_as_written(tmp_path: Path) -> None:
+    """docs/simulator.md's session, run on the host as written, with a rack name and folder of
+    this test's own (rack names are global on a machine)."""
+    import os
+    import re
+    import secrets
+
+    from tests.conftest import require_root
+
+    require_root()
+    ((md, text),) = blocks("sh simhost")
+    name = "d" + secrets.token_hex(3)
+    script = re.sub(r"(?<=\s)lab\b", name, text).replace("/tmp/racks", str(tmp_path / "sim"))
+    assert name in script and "lab" not in script
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}",
+           "RACKER_SIM_CACHE": str(tmp_path / "sim-cache")}
+    try:
+        run = subprocess.run(["sh", "-c", f"set -e\n{script}"], env=env, text=True,
+                             capture_output=True, timeout=900, check=False)
+        out = run.stdout + run.stderr
+        assert run.returncode == 0, f"{md.name}:\n{script}\n{out}"
+        assert "Traceback" not in out and "internal error" not in out
+        assert f"created rack {name}: 6 nodes" in out
+        assert "➤ OS installation via PXE (6/6)... ✓ done" in out
+        assert "set no-pxe on node2" in out and f"destroyed rack {name}" in out
+    finally:
+        subprocess.run([str(BIN / "racker-sim"), "destroy", name], env={
+            **env, "RACKER_SIM_DIR": str(tmp_path / "sim")}, capture_output=True, timeout=120,
+            check=False)

@@ -56,3 +56,27 @@ def test_ipmi_diag_in_the_simulated_rack(rack: Rack) -> None:
     assert f"Node MAC address: {server.primary_mac}" in lines
     assert any(line.startswith("System Power") for line in lines)
     assert any(line.startswith("Boot parameter data:") for line in lines)
+
+
+def test_ipmi_diag_says_what_it_waits_for_at_once(rack: Rack, tmp_path: Path) -> None:
+    import shutil
+
+    oem = tmp_path / "oem"
+    shutil.copytree(rack.rd.oem, oem)
+    ghost_bmc = "02:00:5e:ff:ff:01"  # a server on the shelf: its BMC never gets a lease
+    with (oem / "nodes.csv").open("a") as f:
+        f.write(f"02:00:5e:ff:ff:00, {ghost_bmc}, , small, on the shelf\n")
+    env = {**rack.env, "USE_STDIN": "0", "USE_TTY": "0"}
+    proc = subprocess.Popen([RACKER_SIM, "exec", rack.name, "--", "env", f"RACKER_OEM_DIR={oem}",
+                             "RETRY_SEC=60", IPMI, ghost_bmc, "diag"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        # told before the search ends (RETRY_SEC=60: the process still looks)
+        assert proc.poll() is None
+        assert first.startswith(f"Waiting up to 60 s for BMC {ghost_bmc} to appear on eth1"), first
+        assert "racker serve" in first
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

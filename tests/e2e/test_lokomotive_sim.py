@@ -5,6 +5,7 @@ joins excluded by the failure policy."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from racker.sim.net.netns import call_in_netns
 from tests.e2e.simrack import BIN, SimRack, sim_rack
 
 pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
@@ -81,13 +83,31 @@ http.server.HTTPServer(("127.0.0.1", {port}), H).serve_forever()
 '''
 
 
+def _wait_listening(netns: str, port: int, proc: subprocess.Popen[bytes],
+                   timeout: float = 60.0) -> None:
+    """Until something accepts on 127.0.0.1:`port` in `netns` (bounded; a busy machine can take
+    seconds to start Python), failing at once if the server process died."""
+    def accepts() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    deadline = time.monotonic() + timeout
+    while not call_in_netns(netns, accepts):
+        assert proc.poll() is None, f"the stand-in API exited with {proc.returncode}"
+        assert time.monotonic() < deadline, f"nothing listens on port {port} after {timeout} s"
+        time.sleep(0.1)
+
+
 @contextmanager
 def nodes_api(rack: SimRack, never: str = "") -> Iterator[None]:
     code = API.format(port=API_PORT)
     proc = subprocess.Popen(["ip", "netns", "exec", f"rks-{rack.name}-mgmt", sys.executable,
                              "-c", code, str(rack.home / "lokomotive"), never])
     try:
-        time.sleep(0.5)
+        _wait_listening(f"rks-{rack.name}-mgmt", API_PORT, proc)
         yield
     finally:
         proc.kill()

@@ -34,7 +34,7 @@ from racker.core.render.installer import InstallerSettings, booted_report_clc, i
 from racker.sim.mirror.build import sim_signing_key
 from racker.sim.net.netns import call_in_netns, list_netns, netns_pids
 from racker.sim.nodes.chassis import BootDevice, PowerEvent
-from racker.sim.nodes.qemu import QemuNode, QemuSpec, attach_commands, pick_accel
+from racker.sim.nodes.qemu import Firmware, QemuNode, QemuSpec, attach_commands, pick_accel
 from racker.sim.nodes.testos import ensure_testos, publish_testos
 from tests.conftest import require_root, require_tool
 
@@ -122,6 +122,10 @@ def dnsmasq_conf(tmp: Path) -> Path:
         f"dhcp-range={SUBNET}.100,{SUBNET}.200,255.255.255.0,1h\n"
         "dhcp-authoritative\ndhcp-option=3\ndhcp-option=6\n"
         f"{hosts}"
+        # UEFI PXE (client arch 7) gets Debian's ipxe.efi by TFTP; that iPXE comes back with
+        # its user class and gets the boot script (the legacy ROM sends the user class at once)
+        "enable-tftp\ntftp-root=/usr/lib/ipxe\n"
+        "dhcp-match=set:efi64,option:client-arch,7\ndhcp-boot=tag:efi64,tag:!ipxe,ipxe.efi\n"
         "dhcp-userclass=set:ipxe,iPXE\n"
         f"dhcp-boot=tag:ipxe,{BASE}/boot.ipxe\n"
         f"dhcp-leasefile={tmp / 'leases'}\nlog-dhcp\n")
@@ -171,14 +175,18 @@ class Run:
     accel: str
 
     def why(self, name: str, mac: str) -> str:
-        return f"{name}: timeline {self.timelines[mac]}\nconsole:\n{self.consoles[name]}"
+        return f"{name}: timeline {self.timelines[mac]}\nconsole:\n{self.consoles[name][-3000:]}"
 
 
-Done = Callable[[Store, list[QemuNode]], bool]
+Timelines = dict[str, list[tuple[str, dict[str, object]]]]
+Done = Callable[[Store, list[QemuNode], Timelines], bool]
+"""When a run has what its test asserts: the store, and what the VMs printed and logged (the
+guest prints its report's outcome only after the boot server's answer reached it, so the
+store alone is not enough)."""
 
 
 def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | None = None,
-              deadline: float = DEADLINE) -> Run:
+              deadline: float = DEADLINE, firmware: Firmware = Firmware.UEFI) -> Run:
     """Serve DHCP and racker's boot server, power both VMs on, run until `done` (bounded)."""
     for tool in ("qemu-system-x86_64", "dnsmasq", "gpg", "apt-get", "dpkg-deb"):
         require_tool(tool)
@@ -189,13 +197,13 @@ def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | N
     (assets / "flatcar").symlink_to("stable/amd64-usr")
     accel = pick_accel()
     chassis = {mac: TestChassis() for _, mac, _ in NODES}
-    timelines: dict[str, list[tuple[str, dict[str, object]]]] = {mac: [] for _, mac, _ in NODES}
+    timelines: Timelines = {mac: [] for _, mac, _ in NODES}
     nodes: list[QemuNode] = []
     for i, (name, mac, _) in enumerate(NODES, 1):
         for _ns, args in attach_commands(rack.node(i), "eth0", mac):
             ip("-n", rack.node(i), *args)
         spec = QemuSpec(name, mac, rack.node(i), tmp / "disks" / f"{name}.raw",
-                        tmp / f"{name}.console", testos, accel=accel)
+                        tmp / f"{name}.console", testos, accel=accel, firmware=firmware)
 
         def log(event: str, _mac: str = mac, **fields: object) -> None:
             timelines[_mac].append((event, fields))
@@ -224,13 +232,17 @@ def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | N
         try:
             boot_start = time.monotonic()
             for node in nodes:
+                # as racker's engine records before it powers a node on from the network: the
+                # node's install window, in which the boot server serves its installer
+                store.add(node.spec.mac, EventKind.STAGE, stage="pxe")
                 node.power_event(PowerEvent.ON)
             while time.monotonic() < boot_start + deadline:
                 for _, mac, _ in NODES:
                     for kind in (EventKind.INSTALLED, EventKind.BOOTED):
                         if kind in kinds(store, mac):
                             marks.setdefault(f"{kind.value}_{mac}", time.monotonic() - boot_start)
-                if done(store, nodes) or any(n.state.phase == "qemu-failed" for n in nodes):
+                failed = any(n.state.phase == "qemu-failed" for n in nodes)
+                if failed or done(store, nodes, timelines):
                     break
                 await asyncio.sleep(0.5)
         finally:
@@ -244,20 +256,27 @@ def run_nodes(rack: Rack, tmp: Path, done: Done, faults: dict[str, set[str]] | N
     finally:
         dnsmasq.terminate()
         dnsmasq.wait(10)
-    consoles = {n.name: n.spec.console_log.read_text(errors="replace")[-3000:] for n in nodes}
+    consoles = {n.name: n.spec.console_log.read_text(errors="replace") for n in nodes}
     left = [ns for ns in list_netns() if ns.startswith(rack.tag)]
     assert all(not netns_pids(ns) for ns in left), "a QEMU or dnsmasq outlived the run"
     return Run(store, nodes, timelines, marks, consoles, accel)
 
 
 @pytest.mark.timeout(900)
-def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("firmware", [Firmware.UEFI, Firmware.BIOS])  # BIOS: the legacy path
+def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path,
+                                                   firmware: Firmware) -> None:
     started = time.monotonic()
 
-    def all_booted(store: Store, nodes: list[QemuNode]) -> bool:
-        return all(EventKind.BOOTED in kinds(store, mac) for _, mac, _ in NODES)
+    def all_booted(store: Store, nodes: list[QemuNode], timelines: Timelines) -> bool:
+        # Everything asserted below: the store's report and the guest's own view of it.
+        return all(EventKind.BOOTED in kinds(store, mac)
+                   and {"installed-to-disk", "reported"} <= {ev for ev, _ in timelines[mac]}
+                   and "racker-testos: reported booted" in node.spec.console_log.read_text(
+                       errors="replace")
+                   for (_, mac, _), node in zip(NODES, nodes, strict=True))
 
-    run = run_nodes(rack, tmp_path, all_booted)
+    run = run_nodes(rack, tmp_path, all_booted, firmware=firmware)
     store = run.store
     print(f"accel={run.accel} total_s={time.monotonic() - started:.1f} "
           + " ".join(f"{k}={v:.1f}" for k, v in sorted(run.marks.items())))
@@ -286,13 +305,17 @@ def test_two_qemu_nodes_install_and_boot_from_disk(rack: Rack, tmp_path: Path) -
         # the test OS's steps reached the node's timeline from its serial console
         events = [ev for ev, _ in run.timelines[mac]]
         assert "installed-to-disk" in events and "reported" in events, why
+    # the firmware's own path to iPXE, as dnsmasq saw it
+    log = (tmp_path / "dnsmasq.log").read_text()
+    uefi = ("PXEClient:Arch:00007" in log, "sent /usr/lib/ipxe/ipxe.efi to" in log)
+    assert uefi == ((True, True) if firmware is Firmware.UEFI else (False, False)), log[-3000:]
 
 
 @pytest.mark.timeout(900)
 def test_installer_fails_and_no_boot_report_faults(rack: Rack, tmp_path: Path) -> None:
     (_, failing, _), (_, silent, _) = NODES
 
-    def both_halted(store: Store, nodes: list[QemuNode]) -> bool:
+    def both_halted(store: Store, nodes: list[QemuNode], _timelines: Timelines) -> bool:
         texts = {n.spec.mac: n.spec.console_log.read_text(errors="replace")
                  if n.spec.console_log.exists() else "" for n in nodes}
         return ("halted: flatcar-install failed (fault)" in texts[failing]

@@ -155,6 +155,19 @@ def rack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rack]:
         sim("destroy", name, env=env, check=False)
 
 
+def test_exec_finds_racker_without_an_activated_venv(rack: Rack) -> None:
+    # As docs/simulator.md shows: `racker-sim exec NAME -- racker ...` from a shell whose PATH
+    # does not hold the virtual environment (sudo's secure_path, no `activate`).
+    bare = {**rack.env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    r = subprocess.run([RACKER_SIM, "exec", rack.name, "--", "racker", "--version"], env=bare,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()[0].isdigit(), r.stdout
+    where = subprocess.run([RACKER_SIM, "exec", rack.name, "--", "sh", "-c", "command -v racker"],
+                           env=bare, capture_output=True, text=True, timeout=60, check=True)
+    assert where.stdout.strip() == str(Path(RACKER_SIM).with_name("racker"))
+
+
 def test_every_bmc_gets_its_lease_from_the_racks_dhcp(rack: Rack) -> None:
     macs = [s.bmc_mac for s in rack.topo.servers]
     wait_for(f"the leases of BMCs {macs}", lambda: all(m in rack.leases for m in macs))
@@ -344,3 +357,30 @@ def test_two_racks_side_by_side_and_create_after_a_crash(tmp_path: Path) -> None
         sim("destroy", a, env=env, check=False)
         sim("destroy", b, env=env, check=False)
     assert [ns for ns in list_netns() if a in ns or b in ns] == []
+
+
+def test_create_refuses_a_running_rack_of_the_same_name_and_destroy_an_unknown_one(
+        tmp_path: Path) -> None:
+    require_root()
+    env = {**os.environ, "RACKER_SIM_DIR": str(tmp_path / "sim")}
+    other = {**os.environ, "RACKER_SIM_DIR": str(tmp_path / "other")}
+    name = f"rksr-{secrets.token_hex(3)}"
+    try:
+        sim("create", "--generate", "1", "--name", name, env=env)
+        again = sim("create", "--generate", "1", "--name", name, env=env, check=False)
+        assert again.returncode == 2
+        assert f"rack {name} exists already and runs" in again.stderr
+        assert "--replace" in again.stderr and "Traceback" not in again.stderr
+        elsewhere = sim("create", "--generate", "1", "--name", name, env=other, check=False)
+        assert elsewhere.returncode == 2
+        assert "rack names are global on a machine" in elsewhere.stderr
+        assert not (tmp_path / "other" / name).exists()
+        st = json.loads(sim("status", "--name", name, "--json", env=env).stdout)
+        assert st["daemon"] == "running"  # the refusals left the rack alone
+        replaced = sim("create", "--generate", "2", "--name", name, "--replace", env=env)
+        assert f"created rack {name}: 2 nodes" in replaced.stdout
+        sim("destroy", name, env=env)
+        gone = sim("destroy", name, env=env, check=False)
+        assert gone.returncode == 2 and f"there is no rack {name}" in gone.stderr
+    finally:
+        sim("destroy", name, env=env, check=False)

@@ -55,13 +55,16 @@ urllib.request.urlopen(req, timeout=10).read()
 """
 
 
-def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reported", ["none", "its own", "another"])
+def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path, reported: str) -> None:
+    """`reported`: which SSH host key the node reported at its first boot (none: a node of an
+    older racker, pinned on first use; another: whoever answers now is not that node)."""
     require_root()
     sshd, keygen = require_tool("sshd"), require_tool("ssh-keygen")
     require_tool("ssh")
     require_tool("dnsmasq")
     paths = configured_rack(tmp_path / "rack", 2)
-    key = paths.home / ".ssh" / "id_rsa"
+    key = paths.ssh_key
     key.with_suffix(".pub").unlink()
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     node_dir = tmp_path / "node"
@@ -75,6 +78,15 @@ def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:
     for n in plan.nodes:
         flags.mark(n)  # both provisioned
     target, other = plan.nodes[1], plan.nodes[0]
+    if reported != "none":
+        name = "host" if reported == "its own" else "stranger"
+        if name == "stranger":
+            subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f",
+                            str(node_dir / name)], check=True)
+        host_key = " ".join((node_dir / f"{name}.pub").read_text().split()[:2])
+        with Store.in_state_dir(paths.state_dir) as store:  # its install and first boot
+            store.add(target.mac, EventKind.INSTALLED)
+            store.add(target.mac, EventKind.BOOTED, detail={"host_keys": [host_key]})
     custom = paths.flatcar_dir / "cl" / f"{target.name}-custom.yaml"
     custom.write_text("storage:\n  files:\n    - path: /etc/motd\n      filesystem: root\n"
                       f"      contents:\n        inline: {MARKER}\n")
@@ -102,7 +114,13 @@ def test_apply_reruns_ignition_of_the_edited_node(tmp_path: Path) -> None:
                                cwd=paths.flatcar_dir, env=env, capture_output=True, text=True,
                                timeout=120)
     detail = f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    if reported == "another":
+        assert r.returncode == 1, detail
+        assert "Host key verification failed" in r.stdout, detail
+        assert not log.exists()  # not one command reached the impostor
+        return
     assert r.returncode == 0, detail
+    assert ("no SSH host key recorded" in r.stdout) is (reported == "none"), detail
     assert "1 to reinstall" not in r.stdout and "0 to reinstall, 1 to re-run Ignition" in r.stdout
     assert log.read_text().splitlines() == [FIRST_BOOT, REBOOT]
     (events_log,) = (paths.flatcar_dir / "logs").glob("*/events.log")

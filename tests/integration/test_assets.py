@@ -22,6 +22,7 @@ from racker.adapters.assets import (
     Verifier,
     bundled_key,
     install_flatcar,
+    release_number,
     stop_gpg_agent,
 )
 from racker.sim.mirror.build import SigningKey, build_release, sim_signing_key
@@ -170,3 +171,36 @@ def test_offline_install_from_a_folder(tmp_path: Path, key: SigningKey,
     got = install_flatcar(tmp_path / "assets", DirSource(root / "stable" / "amd64-usr"),
                           key_file=key.public_key, fingerprint=key.fingerprint)
     assert got.version == "3510.2.6" and got.fetched
+
+
+def test_an_older_current_release_is_refused_unless_pinned(
+    tmp_path: Path, key: SigningKey, mirror: tuple[Path, str]
+) -> None:
+    root, url = mirror
+    assets = tmp_path / "assets"
+    install_flatcar(assets, HttpSource(url), key_file=key.public_key, fingerprint=key.fingerprint)
+    # the mirror now says `current` is an older (validly signed) release
+    build_release(root, key, channel="stable", version="3374.2.0", contents=CONTENTS)
+    with pytest.raises(AssetError) as e:
+        install_flatcar(assets, HttpSource(url), key_file=key.public_key,
+                        fingerprint=key.fingerprint)
+    assert "3374.2.0, older than 3510.2.6" in e.value.message
+    assert e.value.hint is not None and "RACKER_FLATCAR_VERSION=3374.2.0" in e.value.hint
+    assert os.readlink(assets / "flatcar" / "current") == "3510.2.6"  # nothing changed
+    assert not (assets / "flatcar" / "3374.2.0").exists()
+    # pinned: the operator goes back on purpose
+    back = install_flatcar(assets, HttpSource(url), version="3374.2.0",
+                           key_file=key.public_key, fingerprint=key.fingerprint)
+    assert back.version == "3374.2.0" and os.readlink(assets / "flatcar" / "current") == "3374.2.0"
+    # and a newer release is taken as before
+    build_release(root, key, channel="stable", version="3602.1.0", contents=CONTENTS)
+    newer = install_flatcar(assets, HttpSource(url), key_file=key.public_key,
+                            fingerprint=key.fingerprint)
+    assert newer.version == "3602.1.0" and newer.fetched
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("3510.2.6", (3510, 2, 6)), ("9999.0.0", (9999, 0, 0)), ("1", (1,)),
+    ("3510.2.6-rc", None), ("", None), ("3510..2", None)])
+def test_release_number(text: str, number: tuple[int, ...] | None) -> None:
+    assert release_number(text) == number

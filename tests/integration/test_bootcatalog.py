@@ -27,7 +27,7 @@ def test_catalog_configs_are_valid_and_point_at_racker(tmp_path: Path) -> None:
     env = write_rack(tmp_path, 3)
     paths = Paths.from_env(env)
     (paths.home / ".ssh").mkdir(parents=True)
-    (paths.home / ".ssh" / "id_rsa.pub").write_text("ssh-ed25519 AAAATEST racker@test\n")
+    paths.ssh_public_key.write_text("ssh-ed25519 AAAATEST racker@test\n")
     result = configure(paths, Options(provision=Provision.FLATCAR), render_only=True)
     folder = read_config_folder(result.folder, FolderKind.FLATCAR)
     nodes = boot_nodes(result.plan, folder, paths, Settings())
@@ -44,7 +44,7 @@ def test_catalog_configs_are_valid_and_point_at_racker(tmp_path: Path) -> None:
         assert f"ignition?mac={hyphen}&os=installed" in script
         assert f"{base}/racker/v1/nodes/{hyphen}/events" in script
         report = file_text(own, "/opt/racker-report-booted")
-        assert '"event": "booted"' in report
+        assert '\\"event\\": \\"booted\\", \\"host_keys\\"' in report and "ssh-keygen -A" in report
         assert own["passwd"]["users"][0]["sshAuthorizedKeys"] == [
             "ssh-ed25519 AAAATEST racker@test"]
         units = {u["name"] for u in own["systemd"]["units"]}

@@ -66,6 +66,7 @@ def test_dnsmasq_leases_become_events_and_it_restarts(tmp_path: Path) -> None:
                 assert "bound 10.213.0.2" in got.stdout, got.stdout + got.stderr
                 first = d.pid
                 assert first is not None
+                assert uid_of(first) != 0  # dnsmasq runs as its own user; the hook still works
                 os.kill(first, signal.SIGKILL)
                 for _ in range(50):
                     await asyncio.sleep(0.1)
@@ -109,7 +110,15 @@ asyncio.run(main())
 """
 
 
-def test_dnsmasq_stops_when_racker_is_killed(tmp_path: Path) -> None:
+def uid_of(pid: int) -> int:
+    """The effective user id of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[2])
+    raise AssertionError(f"no Uid line for {pid}")
+
+
+def test_dnsmasq_left_by_a_killed_racker_is_stopped_by_the_next(tmp_path: Path) -> None:
     require_root()
     require_tool("dnsmasq")
     files = DnsmasqFiles(tmp_path / "state")
@@ -117,24 +126,45 @@ def test_dnsmasq_stops_when_racker_is_killed(tmp_path: Path) -> None:
         subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
                         link.left_if], check=True)
         write_conf(files, link.left_if)
+        with files.conf.open("a") as f:
+            f.write(f"pid-file={files.pid_file}\n")
         racker = subprocess.Popen([sys.executable, "-c", STARTER, str(files.state_dir),
                                    link.left_ns], stdout=subprocess.PIPE, text=True)
         try:
             assert racker.stdout is not None
             pid = int(racker.stdout.readline())
-            deadline = time.monotonic() + 10  # `setpriv` sets the signal, then runs dnsmasq
-            while Path(f"/proc/{pid}/comm").read_text().strip() != "dnsmasq":
-                assert time.monotonic() < deadline
+            deadline = time.monotonic() + 10  # `ip netns exec` runs dnsmasq, which drops root
+            while not (files.pid_file.exists() and uid_of(pid) != 0):
+                assert time.monotonic() < deadline, "dnsmasq did not start or kept root"
                 time.sleep(0.02)
+            assert int(files.pid_file.read_text()) == pid
+            # a racker still supervises it: the next one refuses instead of fighting over it
+            with pytest.raises(ServiceError, match="already runs"):
+                asyncio.run(Dnsmasq(files, netns=link.left_ns).start())
+            assert running(pid)
             racker.kill()  # SIGKILL: racker cannot stop anything itself
             racker.wait(5)
-            deadline = time.monotonic() + 10
-            while running(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert not running(pid)
+            assert running(pid)  # an orphan, still serving the rack
+
+            stopped: list[int] = []
+
+            async def next_racker() -> int | None:
+                d = Dnsmasq(files, netns=link.left_ns)
+                d.on_orphan = stopped.append
+                await d.start()
+                try:
+                    return d.pid
+                finally:
+                    await d.stop()
+
+            new = asyncio.run(next_racker())
+            assert stopped == [pid] and not running(pid)
+            assert new is not None and new != pid
         finally:
             racker.kill()
             racker.wait(5)
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_bad_configuration_is_refused_with_dnsmasq_message(tmp_path: Path) -> None:
@@ -150,3 +180,84 @@ def test_bad_configuration_is_refused_with_dnsmasq_message(tmp_path: Path) -> No
 def test_missing_configuration(tmp_path: Path) -> None:
     with pytest.raises(ServiceError, match="missing"):
         check_config(DnsmasqFiles(tmp_path))
+
+
+def test_dnsmasq_log_is_written_by_racker_and_rotated(tmp_path: Path) -> None:
+    require_root()
+    require_tool("dnsmasq")
+    require_tool("busybox")
+    files = DnsmasqFiles(tmp_path / "state")
+    with veth_pair("rkl", right_mac=CLIENT_MAC) as link:
+        subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
+                        link.left_if], check=True)
+        write_conf(files, link.left_if)
+        with files.conf.open("a") as f:
+            f.write("log-dhcp\n")
+        rotated = files.log.with_name("dnsmasq.log.1")
+
+        async def scenario() -> None:
+            d = Dnsmasq(files, netns=link.left_ns)
+            d.log_max = 2000
+            await d.start()
+            try:
+                for _ in range(100):  # dnsmasq's start lines, then the lease's log-dhcp lines
+                    got = await asyncio.to_thread(udhcpc, link.right_ns, link.right_if,
+                                                  tmp_path)
+                    assert "bound 10.213.0.2" in got.stdout, got.stdout + got.stderr
+                    if rotated.exists():
+                        break
+                assert rotated.exists() and 2000 <= rotated.stat().st_size < 2000 + 4096
+                before = files.log.stat().st_size
+                got = await asyncio.to_thread(udhcpc, link.right_ns, link.right_if, tmp_path)
+                assert "bound 10.213.0.2" in got.stdout
+                for _ in range(100):  # the new lines land in the fresh file
+                    if files.log.stat().st_size > before or len(list(
+                            files.dir.glob("dnsmasq.log*"))) > 2:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await d.stop()
+            assert sorted(p.name for p in files.dir.glob("dnsmasq.log*")) == [
+                "dnsmasq.log", "dnsmasq.log.1"]  # one older file, no more
+            both = rotated.read_bytes() + files.log.read_bytes()
+            assert b"DHCPACK" in both and b"dnsmasq" in both
+            assert both.endswith(b"\n")  # whole lines
+            # racker's file, not dnsmasq's (dnsmasq no longer runs as root)
+            assert files.log.stat().st_uid == 0 and files.log.stat().st_mode & 0o777 == 0o640
+
+        asyncio.run(scenario())
+
+
+def test_a_dhcp_port_held_by_another_program_is_an_error_with_dnsmasqs_words(
+        tmp_path: Path) -> None:
+    require_root()
+    require_tool("dnsmasq")
+    files = DnsmasqFiles(tmp_path / "state")
+    holder_code = ("import socket, sys, time\n"
+                   "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                   "s.bind(('0.0.0.0', 67))\n"
+                   "print('bound', flush=True)\n"
+                   "sys.stdin.read()\n")
+    with veth_pair("rkp") as link:
+        subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
+                        link.left_if], check=True)
+        write_conf(files, link.left_if)
+        holder = subprocess.Popen(["ip", "netns", "exec", link.left_ns, sys.executable, "-c",
+                                   holder_code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "bound\n"
+
+            async def scenario() -> str:
+                d = Dnsmasq(files, netns=link.left_ns)
+                with pytest.raises(ServiceError) as e:
+                    await d.start()
+                assert d.restarts == 0 and d.pid is not None and not running(d.pid)
+                return str(e.value)
+
+            message = asyncio.run(scenario())
+        finally:
+            holder.kill()
+            holder.wait(timeout=10)
+    assert "dnsmasq could not start" in message and "Address already in use" in message
+    assert "ss -lunp" in message

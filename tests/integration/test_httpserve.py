@@ -91,13 +91,15 @@ def test_many_parallel_downloads(served: tuple[str, Path]) -> None:
     url, assets = served
     size = (assets / "flatcar/1.0.0/initrd").stat().st_size
 
-    async def fetch(c: httpx.AsyncClient) -> int:
-        r = await c.get("/assets/flatcar/current/initrd")
-        return len(r.content)
+    async def fetch(i: int) -> int:
+        # one address per client, as nodes have (downloads are limited per address)
+        transport = httpx.AsyncHTTPTransport(local_address=f"127.0.6.{i + 1}")
+        async with httpx.AsyncClient(base_url=url, timeout=60, transport=transport) as c:
+            r = await c.get("/assets/flatcar/current/initrd")
+            return len(r.content)
 
     async def main() -> list[int]:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as c:
-            return await asyncio.gather(*(fetch(c) for _ in range(16)))
+        return await asyncio.gather(*(fetch(i) for i in range(16)))
 
     assert asyncio.run(main()) == [size] * 16
 
@@ -119,3 +121,23 @@ def test_slow_reader_gets_every_byte(served: tuple[str, Path]) -> None:
     head, _, body = bytes(got).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert body == blob
+
+
+def test_a_port_in_use_is_a_service_error_naming_it() -> None:
+    from racker.adapters.http.serve import listen
+    from racker.errors import ServiceError
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(ServiceError, match=f"could not listen on 127.0.0.1:{port}: "
+                                               "Address already in use") as e:
+            listen("127.0.0.1", port)
+        assert e.value.hint and "ss -ltnp" in e.value.hint
+    finally:
+        holder.close()
+    sock = listen("127.0.0.1", port)  # free again: bound
+    assert sock.getsockname() == ("127.0.0.1", port)
+    sock.close()

@@ -322,7 +322,7 @@ def test_every_node_of_racker_rendered_folders_passes(
     paths = paths_under(tmp_path)
     monkeypatch.setenv("HOME", str(paths.home))
     (paths.home / ".ssh").mkdir(parents=True)
-    (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY)
+    paths.ssh_public_key.write_text(SSH_KEY)
     options = flatcar() if provision is Provision.FLATCAR else lokomotive(num_controllers=3)
     plan = build_plan(5, options, statics={1: STATIC})
     folder = config_folder(paths, provision)
@@ -362,7 +362,7 @@ def test_installer_and_node_ignition_from_a_rendered_folder(tmp_path: Path) -> N
     """What the boot server serves: installer + installer_clc_snippets, node + booted report."""
     paths = paths_under(tmp_path)
     (paths.home / ".ssh").mkdir(parents=True)
-    (paths.home / ".ssh" / "id_rsa.pub").write_text(SSH_KEY)
+    paths.ssh_public_key.write_text(SSH_KEY)
     plan = build_plan(2, flatcar(), statics={1: STATIC})
     folder_path = config_folder(paths, Provision.FLATCAR)
     for f in render_config(plan, paths):

@@ -23,7 +23,7 @@ UNIT = "etc/systemd/system/racker-serve.service"
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RACKER_STATE_DIR", "RACKER_OEM_DIR", "RACKER_HOSTS_FILE",
-                 "RACKER_VERSION_FILE", "RACKER_PACKAGE_INDEX"):
+                 "RACKER_VERSION_FILE", "RACKER_PACKAGE_INDEX", "RACKER_SSH_KEY"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -122,9 +122,12 @@ def test_path_overrides_go_into_the_unit(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("RACKER_STATE_DIR", "/srv/rack state")
     monkeypatch.setenv("RACKER_VERSION_FILE", "/srv/racker/VERSION")
     monkeypatch.setenv("RACKER_OEM_DIR", "/srv/oem-100%h")
+    monkeypatch.setenv("RACKER_SSH_KEY", "/etc/racker/id_ed25519")
     rc, _, err = _racker(capsys, "install", "-root", str(tmp_path), "-bin-dir", "")
     assert rc == 0, err
     unit = (tmp_path / UNIT).read_text()
+    assert "Environment=RACKER_SSH_KEY=/etc/racker/id_ed25519\n" in unit
+    assert 'ReadWritePaths="/srv/rack state" "-/etc/hosts" ' in unit
     assert 'Environment="RACKER_STATE_DIR=/srv/rack state"\n' in unit
     assert "Environment=RACKER_VERSION_FILE=/srv/racker/VERSION\n" in unit
     assert "Environment=RACKER_OEM_DIR=/srv/oem-100%%h\n" in unit
@@ -154,7 +157,7 @@ def test_state_path_that_is_a_file_is_refused(tmp_path: Path,
     rc, _, err = _racker(capsys, "install", "-root", str(tmp_path))
     assert rc == 2
     assert "exists and is not a folder" in err
-    rc, _, err = _racker(capsys, "install", "-root", str(tmp_path / "missing"))
+    rc, _, err = _racker(capsys, "uninstall", "-root", str(tmp_path / "missing"))
     assert rc == 2 and "is not a folder" in err and "Traceback" not in err
     (tmp_path / "opt/racker-state").unlink()
     (tmp_path / "etc").write_text("")  # a file where /etc/systemd/system must go
@@ -213,3 +216,30 @@ def test_newline_in_a_carried_setting_is_refused(tmp_path: Path,
     assert not (tmp_path / "etc").exists() and not Path("/tmp/racker-pwned").exists()
     assert "Traceback" not in err
     assert not (tmp_path / UNIT).exists()
+
+
+def test_install_creates_a_missing_root(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "image" / "rootfs"
+    rc, _, err = _racker(capsys, "install", "-root", str(root), "-bin-dir", "")
+    assert rc == 0, err
+    assert (root / UNIT).is_file() and (root / "opt/racker-state").is_dir()
+
+
+def test_uninstall_purge_finds_the_state_folder_the_install_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RACKER_STATE_DIR", "/srv/rack state")
+    monkeypatch.setenv("RACKER_VERSION_FILE", "/srv/racker/VERSION")
+    rc, _, err = _racker(capsys, "install", "-root", str(tmp_path), "-bin-dir", "")
+    assert rc == 0, err
+    assert (tmp_path / "srv/rack state").is_dir()
+    monkeypatch.delenv("RACKER_STATE_DIR")  # not given again: the unit's record is used
+    monkeypatch.delenv("RACKER_VERSION_FILE")
+    rc, out, err = _racker(capsys, "uninstall", "-root", str(tmp_path), "-bin-dir", "",
+                           "-purge")
+    assert rc == 0, err
+    assert "✓ Removed racker's state /srv/rack state" in out
+    assert "✓ Removed /srv/racker/VERSION" in out
+    assert not (tmp_path / "srv/rack state").exists()
+    assert not (tmp_path / "srv/racker/VERSION").exists() and not (tmp_path / UNIT).exists()

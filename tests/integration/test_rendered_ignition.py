@@ -29,7 +29,7 @@ def test_every_rendered_node_validates(tmp_path: Path, options: Options) -> None
     validate = require_tool("ignition-validate")
     paths = paths_under(tmp_path)
     (paths.home / ".ssh").mkdir(parents=True)
-    (paths.home / ".ssh" / "id_rsa.pub").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIT t@r\n")
+    paths.ssh_public_key.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIT t@r\n")
     plan = build_plan(5, options, statics={2: STATIC})
     write_configuration(paths, plan, render_only=True)
 

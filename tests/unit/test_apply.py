@@ -14,6 +14,7 @@ import pytest
 from racker.adapters.fs.applied import AppliedHashes
 from racker.adapters.fs.store import Store
 from racker.app.apply import REBOOT, Action, ApplyPlan, Executor, plan_apply
+from racker.app.sshtrust import HostTrust
 from racker.cli import cmd_apply
 from racker.core.events import EventKind
 from racker.core.render import asset_dir, config_folder
@@ -42,8 +43,11 @@ class FakeSsh:
     calls: list[tuple[str, str]] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)
 
-    async def run(self, host: str, command: str) -> tuple[int, str]:
+    trusts: list[HostTrust] = field(default_factory=list)
+
+    async def run(self, host: str, command: str, trust: HostTrust) -> tuple[int, str]:
         self.calls.append((host, command))
+        self.trusts.append(trust)
         if host in self.unreachable:
             return 255, f"ssh: connect to host {host} port 22: No route to host"
         if command == REBOOT:
@@ -148,6 +152,24 @@ def test_edited_custom_config_reruns_ignition_on_only_that_node(harness: Harness
     assert AppliedHashes(harness.paths.state_dir).get(target.mac) == ap.actions[1].ignition
     again, _ = harness.apply()
     assert {a.action for a in again.actions} == {Action.NONE}
+    # no host key recorded (the fake node reported none): pinned on first use
+    assert all(t.accept_new for t in harness.ssh.trusts)
+
+
+def test_rerun_checks_the_host_key_the_node_reported(harness: Harness) -> None:
+    plan = provisioned(harness.paths)
+    harness.apply()
+    target = plan.nodes[1]
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0AAAAA"
+    harness.store.add(target.mac, EventKind.INSTALLED)
+    harness.store.add(target.mac, EventKind.BOOTED, detail={"host_keys": [key]})
+    custom = harness.paths.flatcar_dir / "cl" / f"{target.name}-custom.yaml"
+    custom.write_text(custom.read_text() + "passwd:\n  users:\n    - name: ops\n")
+    _, code = harness.apply()
+    assert code == 0 and harness.ssh is not None
+    (trust,) = set(harness.ssh.trusts)
+    assert not trust.accept_new
+    assert trust.known_hosts.read_text() == f"{target.ip} {key}\n"
 
 
 def test_edit_right_after_bootstrap_is_found_without_a_recorded_hash(harness: Harness) -> None:
@@ -255,19 +277,24 @@ def test_lokomotive_folder_is_applied_by_lokoctl(tmp_path: Path) -> None:
     assert h.rack.powered == [] and h.sessions == []
 
 
-def test_apply_refuses_to_act_beside_a_running_racker_serve(harness: Harness) -> None:
-    import os
-
-    from racker.errors import RackerError
-
+def test_reprovision_keeps_the_flag_file_until_the_reinstall_can_start(
+        harness: Harness) -> None:
     plan = provisioned(harness.paths)
-    FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(plan.nodes[0].mac).unlink()
-    (harness.paths.state_dir / "dnsmasq" / "dnsmasq.pid").write_text(f"{os.getpid()}\n")
-    before = tree_digest(harness.paths.home, harness.paths.state_dir)
-    with pytest.raises(RackerError, match="racker serve"):
-        harness.apply()
-    assert tree_digest(harness.paths.home, harness.paths.state_dir) == before
-    assert harness.rack.powered == [] and harness.sessions == []
+    target = plan.nodes[0]
+    flag = FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(target.mac)
+    folder = config_folder(harness.paths, Provision.FLATCAR)
+    ap = plan_apply(harness.paths, folder, only={target.mac}, reinstall={target.mac})
+    assert [(a.node.mac, a.action, a.forced) for a in ap.actions] == [
+        (target.mac, Action.REINSTALL, True)]
+    harness.rack.bmc_down.add(target.mac)
+    ex = harness.executor(ap)
+    assert asyncio.run(ex.run(ap)) == 1
+    assert flag.is_file() and harness.rack.powered == []  # unreachable: left as it was
+    out = ex.out.getvalue()  # type: ignore[attr-defined]
+    assert "× 0 of 1 node applied" in out and "✓ 0 of" not in out
+    harness.rack.bmc_down.clear()
+    assert asyncio.run(harness.executor(ap).run(ap)) == 0
+    assert harness.rack.powered == [target.mac] and flag.is_file()  # reinstalled, flagged
 
 
 def test_a_bmc_that_answers_late_is_checked_again(harness: Harness) -> None:

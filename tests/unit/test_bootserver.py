@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 
 from racker.adapters.fs.store import Store
 from racker.adapters.http.bootserver import BootServerConfig, create_app
+from racker.adapters.http.requests import TRIM_EVERY
 from racker.core.bootnode import BootNode, StaticCatalog
 from racker.core.events import EventKind
+from racker.errors import BmcError
 
 NODE = BootNode(
     mac="aa:bb:cc:00:00:02", ip="172.24.213.2", name="node-0",
@@ -81,7 +84,13 @@ def test_bad_requests(tmp_path: Path, store: Store, url: str, status: int) -> No
     assert "outside" not in r.text
 
 
+def open_window(store: Store, ts: float | None = None) -> None:
+    """What the engine records before it powers the node on from the network."""
+    store.add(NODE.mac, EventKind.STAGE, stage="pxe", ts=ts)
+
+
 def test_ignition_by_os_and_only_to_the_node(tmp_path: Path, store: Store) -> None:
+    open_window(store)
     r = asyncio.run(_get(make_client(tmp_path, store), "/ignition?mac=aa-bb-cc-00-00-02"))
     assert r.json()["x"] == "installer"
     r = asyncio.run(_get(make_client(tmp_path, store),
@@ -95,6 +104,10 @@ def test_ignition_by_os_and_only_to_the_node(tmp_path: Path, store: Store) -> No
 
 def test_metadata(tmp_path: Path, store: Store) -> None:
     r = asyncio.run(_get(make_client(tmp_path, store), "/metadata?mac=aa-bb-cc-00-00-02"))
+    assert r.text.splitlines() == ["MAC=aa:bb:cc:00:00:02", "NAME=node-0", "IP=172.24.213.2",
+                                   "DOMAIN=node-0"]
+    r = asyncio.run(_get(make_client(tmp_path, store, client_ip="127.0.0.1"),
+                         "/metadata?mac=aa-bb-cc-00-00-02"))
     assert r.text.splitlines() == ["MAC=aa:bb:cc:00:00:02", "NAME=node-0", "IP=172.24.213.2",
                                    "DOMAIN=node-0"]
 
@@ -111,6 +124,7 @@ def test_assets_range_and_symlinked_current(tmp_path: Path, store: Store) -> Non
 
 def test_report_calls_engine_before_answering_and_is_stored(tmp_path: Path, store: Store) -> None:
     reports: list[tuple[str, EventKind]] = []
+    open_window(store)
 
     async def go() -> httpx.Response:
         async with make_client(tmp_path, store, reports=reports) as c:
@@ -147,7 +161,7 @@ def test_every_request_is_an_event(tmp_path: Path, store: Store) -> None:
 
 def test_nodes_api(tmp_path: Path, store: Store) -> None:
     store.add(NODE.mac, EventKind.BOOTED, ts=42.0)
-    r = asyncio.run(_get(make_client(tmp_path, store), "/racker/v1/nodes"))
+    r = asyncio.run(_get(make_client(tmp_path, store, client_ip="127.0.0.1"), "/racker/v1/nodes"))
     assert r.json() == [{"mac": NODE.mac, "name": "node-0", "ip": NODE.ip,
                          "installed_at": None, "booted_at": 42.0}]
 
@@ -162,3 +176,163 @@ def test_self_events_name_the_node_by_its_address(tmp_path: Path, store: Store) 
     assert asyncio.run(go(NODE.ip)).json()["mac"] == NODE.mac
     assert reports == [(NODE.mac, EventKind.BOOTED)]
     assert asyncio.run(go("172.24.213.99")).status_code == 404
+
+
+async def _post(c: httpx.AsyncClient, event: str) -> httpx.Response:
+    async with c:
+        return await c.post("/racker/v1/nodes/aa-bb-cc-00-00-02/events",
+                            content=json.dumps({"event": event}))
+
+
+def test_spoofed_installed_outside_the_install_window_is_refused(tmp_path: Path,
+                                                                 store: Store) -> None:
+    # a node that racker is not installing: its address and MAC are the attacker's claim
+    reports: list[tuple[str, EventKind]] = []
+    r = asyncio.run(_post(make_client(tmp_path, store, reports=reports), "installed"))
+    assert r.status_code == 403 and "racker is not installing this node now" in r.text
+    assert reports == []  # the BMC was not touched
+    assert EventKind.INSTALLED not in [e.kind for e in store.events(NODE.mac)]
+    r = asyncio.run(_get(make_client(tmp_path, store), "/ignition?mac=aa-bb-cc-00-00-02"))
+    assert r.status_code == 403 and '"x"' not in r.text
+    # the installed system's own config is not an install: still served to the node
+    r = asyncio.run(_get(make_client(tmp_path, store),
+                         "/ignition?mac=aa-bb-cc-00-00-02&os=installed"))
+    assert r.json()["x"] == "installed"
+
+
+def test_install_window_closes_on_installed_error_and_age(tmp_path: Path, store: Store) -> None:
+    def installer() -> int:
+        return asyncio.run(_get(make_client(tmp_path, store),
+                                "/ignition?mac=aa-bb-cc-00-00-02&os=installer")).status_code
+
+    open_window(store)
+    store.add(NODE.mac, EventKind.REQUEST, detail={"path": "/ipxe"})  # other events: no effect
+    store.add(NODE.mac, EventKind.STAGE, stage="install")
+    assert installer() == 200
+    assert asyncio.run(_post(make_client(tmp_path, store), "installed")).status_code == 200
+    assert installer() == 403  # installed: closed
+    open_window(store)
+    assert installer() == 200
+    store.add(NODE.mac, EventKind.ERROR, stage="install", detail={"error": "timed out"})
+    assert installer() == 403  # the engine gave up: closed
+    open_window(store, ts=time.time() - 3 * 3600)
+    assert installer() == 403  # racker stopped long ago without closing it
+
+
+def test_reports_are_acted_on_once_per_interval(tmp_path: Path, store: Store) -> None:
+    reports: list[tuple[str, EventKind]] = []
+    open_window(store)
+
+    async def go() -> list[httpx.Response]:
+        app = make_client(tmp_path, store, reports=reports)
+        async with app as c:
+            return [await c.post("/racker/v1/self/events", content=json.dumps({"event": ev}))
+                    for ev in ["installed", "installed", *["booted"] * 50]]
+
+    answers = asyncio.run(go())
+    assert all(r.status_code == 200 for r in answers)  # a retrying installer gets its answer
+    assert [r.json().get("repeat", False) for r in answers[:3]] == [False, True, False]
+    assert reports == [(NODE.mac, EventKind.INSTALLED), (NODE.mac, EventKind.BOOTED)]
+    kinds = [e.kind for e in store.events(NODE.mac)]
+    assert kinds.count(EventKind.BOOTED) == 1 and kinds.count(EventKind.INSTALLED) == 1
+
+
+def test_a_failed_report_is_acted_on_again(tmp_path: Path, store: Store) -> None:
+    calls: list[EventKind] = []
+    open_window(store)
+
+    async def flaky(node: BootNode, kind: EventKind) -> None:
+        calls.append(kind)
+        if len(calls) == 1:
+            raise BmcError("BMC did not answer")
+
+    app = create_app(BootServerConfig("http://172.24.213.1:8080", tmp_path),
+                     StaticCatalog([NODE]), store, flaky)
+
+    async def go() -> list[int]:
+        transport = httpx.ASGITransport(app=app, client=(NODE.ip, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+            return [(await c.post("/racker/v1/self/events",
+                                  content=b'{"event": "installed"}')).status_code
+                    for _ in range(2)]
+
+    assert asyncio.run(go()) == [502, 200]
+    assert calls == [EventKind.INSTALLED, EventKind.INSTALLED]
+
+
+@pytest.mark.parametrize(("client", "status"), [
+    ("127.0.0.1", 200), ("::1", 200), ("172.24.213.1", 200),  # this machine
+    (NODE.ip, 403), ("172.24.213.77", 403),  # the rack network
+])
+def test_node_list_only_to_this_machine(tmp_path: Path, store: Store, client: str,
+                                        status: int) -> None:
+    r = asyncio.run(_get(make_client(tmp_path, store, client_ip=client), "/racker/v1/nodes"))
+    assert r.status_code == status
+    assert (NODE.mac in r.text) is (status == 200)
+
+
+def test_metadata_not_to_other_nodes(tmp_path: Path, store: Store) -> None:
+    r = asyncio.run(_get(make_client(tmp_path, store, client_ip="172.24.213.77"),
+                         "/metadata?mac=aa-bb-cc-00-00-02"))
+    assert r.status_code == 403
+    assert "node-0" not in r.text and "IP=" not in r.text
+
+
+def test_request_log_is_trimmed(tmp_path: Path, store: Store) -> None:
+    app = create_app(BootServerConfig("http://172.24.213.1:8080", tmp_path, request_log=50),
+                     StaticCatalog([NODE]), store)
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app, client=("172.24.213.77", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+            for _ in range(TRIM_EVERY):
+                await c.get("/boot.ipxe")
+
+    asyncio.run(go())
+    assert len(store.events()) == 50
+
+
+def test_booted_records_the_host_keys(tmp_path: Path, store: Store) -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG0AAAAA"
+    r = asyncio.run(_post_body(make_client(tmp_path, store),
+                               {"event": "booted", "host_keys": [key]}))
+    assert r.status_code == 200
+    (booted,) = [e for e in store.events(NODE.mac) if e.kind is EventKind.BOOTED]
+    assert booted.detail["host_keys"] == [key]
+    r = asyncio.run(_post_body(make_client(tmp_path, store),
+                               {"event": "booted", "host_keys": [key + "\n10.0.0.9 " + key]}))
+    assert r.status_code == 400 and "not an SSH public key" in r.text
+
+
+async def _post_body(c: httpx.AsyncClient, body: object) -> httpx.Response:
+    async with c:
+        return await c.post("/racker/v1/self/events", content=json.dumps(body))
+
+
+def test_requests_record_their_client_and_whether_it_is_the_node(tmp_path: Path,
+                                                                 store: Store) -> None:
+    asyncio.run(_get(make_client(tmp_path, store), "/ipxe?mac=aa-bb-cc-00-00-02"))
+    asyncio.run(_get(make_client(tmp_path, store, client_ip="172.24.213.66"),
+                     "/ipxe?mac=aa-bb-cc-00-00-02&x=%1b[2J"))
+    own, other = store.events(NODE.mac)
+    assert own.detail["client"] == NODE.ip and "foreign" not in own.detail
+    assert other.detail["client"] == "172.24.213.66" and other.detail["foreign"] is True
+
+
+def test_a_reinstall_at_once_is_acted_on_again(tmp_path: Path, store: Store) -> None:
+    # a retry right after a failed boot: a new install window, then a new first boot
+    reports: list[tuple[str, EventKind]] = []
+
+    async def go() -> list[bool]:
+        out = []
+        async with make_client(tmp_path, store, reports=reports) as c:
+            for event in ("installed", "booted", "installed", "booted"):
+                if event == "installed":
+                    open_window(store)
+                r = await c.post("/racker/v1/self/events", content=json.dumps({"event": event}))
+                assert r.status_code == 200, r.text
+                out.append(r.json().get("repeat", False))
+        return out
+
+    assert asyncio.run(go()) == [False] * 4
+    assert [k for _, k in reports] == [EventKind.INSTALLED, EventKind.BOOTED] * 2

@@ -339,6 +339,30 @@ def test_without_render_only_the_provisioner_gets_the_configured_rack(
     assert "✓ configuration folder /cfg (1 files)" in out and "-render-only" not in out
 
 
+def test_lokomotive_without_lokoctl_stops_before_anything_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from racker.errors import RackerError
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no lokoctl
+    rec, seen = Recorder(HA), list[ConfigureResult]()
+
+    def provisioner(paths: Paths, configured: ConfigureResult) -> int:
+        seen.append(configured)
+        return 0
+
+    with pytest.raises(RackerError, match=r"lokoctl is not installed.*nothing was written") as e:
+        bootstrap(["-provision", "lokomotive"], paths=NOWHERE, asker=DefaultAsker(),
+                  interactive=False, load_inventory=lambda p: HA, configure=rec,
+                  check_folders=no_folders, provision=provisioner)
+    assert rec.calls == [] and seen == []
+    assert e.value.hint and "-render-only" in e.value.hint
+    # the rerun the hint suggests works
+    assert bootstrap(["-provision", "lokomotive", "-render-only"], paths=NOWHERE,
+                     asker=DefaultAsker(), interactive=False, load_inventory=lambda p: HA,
+                     configure=rec, check_folders=no_folders) == 0
+    assert [r for _, r in rec.calls] == [True]
+
+
 # --- the AWS secret key without argv: a file or the environment -------------------------------
 
 BACKUP = ["-render-only", "-provision", "lokomotive", "-config-backup", "true",
@@ -470,3 +494,16 @@ def test_checked_value_raises_only_input_errors(name: str, raw: str) -> None:
         assert e.where is not None and e.where.flag == f"-{name}"
     else:
         assert checked_value(name, value, facts) == value  # normalising is idempotent
+
+
+def test_recorded_values_give_back_every_flag_value_of_the_options() -> None:
+    from racker.core.bootstrap.options import options_from_answers, recorded_values
+
+    facts = RackFacts.from_inventory(HA)
+    known = {m for n in HA.nodes for m in n.macs}
+    given = {k: v for k, v in SAMPLE.items() if k not in ("aws-secret-key-file", "ip-addrs")}
+    given["provision"] = "lokomotive"
+    given["exclude"] = " ".join(sorted(known)[:1])
+    checked = {k: checked_value(k, v, facts) for k, v in given.items()}
+    recorded = recorded_values(options_from_answers(checked, facts))
+    assert {k: recorded[k] for k in checked} == checked

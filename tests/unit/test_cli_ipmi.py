@@ -33,6 +33,22 @@ def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert "retries for 30 seconds" in out
 
 
+def test_help_describes_every_target_command_and_setting(capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """`ipmi -h` is hand-written: every target form, built-in command and environment setting
+    the helper reads is named and described in it."""
+    assert ipmi.run(["-h"], env={}, loaders=_refusing()) == 0
+    out = capsys.readouterr().out
+    for word, meaning in [("domain|primary-mac|bmc-mac|--all", "Usage"),
+                          ("\"diag\" command", "shows the BMC MAC address"),
+                          ("\"sol activate\"", "serial console"),
+                          ("USE_STDIN=0", "scripts"), ("USE_TTY=0", "scripts"),
+                          ("RETRY_SEC", "retries for 150 seconds"),
+                          ("IPMI_TIMEOUT=S", "give up on a silent BMC")]:
+        line = next((ln for ln in out.splitlines() if word in ln), "")
+        assert meaning in line, (word, out)
+
+
 def test_help_survives_a_bad_retry_sec(capsys: pytest.CaptureFixture[str]) -> None:
     assert ipmi.run(["-h"], env={"RETRY_SEC": "x"}, loaders=_refusing()) == 0
     assert "retries for 150 seconds" in capsys.readouterr().out

@@ -58,7 +58,44 @@ def test_password_in_argv_warns(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bmc_serve_needs_a_password_source(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        sim.cmd_bmc_serve(["--address", "127.0.0.1"])
+    assert sim.main(["bmc", "serve", "--address", "127.0.0.1"]) == 2
     assert "one of the arguments --password-file --password-env --password is required" in \
         capsys.readouterr().err
+
+
+def test_create_with_a_mac_not_in_the_csv_says_exactly_that(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from racker.cli.sim import main
+
+    csv = tmp_path / "nodes.csv"
+    csv.write_text("Primary MAC address, BMC MAC address, Secondary MAC address, Node Type\n"
+                   "02:00:00:00:00:01, 02:00:00:00:01:01, 02:00:00:00:02:01, mgmt\n"
+                   "02:00:00:00:00:02, 02:00:00:00:01:02, , small\n")
+    assert main(["create", str(csv), "02:00:00:00:09:09"]) == 2
+    err = capsys.readouterr().err
+    assert f"MGMT_MAC 02:00:00:00:09:09 is not in {csv}: no row of it has this MAC" in err
+    assert "management node's row" in err
+
+
+def test_every_fault_kind_is_described() -> None:
+    from racker.sim.commands import FAULTS
+    from racker.sim.daemon import BMC_FAULTS
+    from racker.sim.nodes.lite import NODE_FAULTS
+
+    assert set(FAULTS) == set(NODE_FAULTS + BMC_FAULTS)
+    assert all(text for text in FAULTS.values())
+
+
+def test_a_mistyped_flag_is_named_never_taken_for_another(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from racker.cli.sim import main
+
+    monkeypatch.setenv("RACKER_SIM_DIR", str(tmp_path / "sim"))
+    assert main(["create", "--generat", "3"]) == 2  # an abbreviation would create a rack
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --generat" in err and "did you mean --generate?" in err
+    assert not (tmp_path / "sim").exists()
+    assert main(["fault"]) == 2
+    err = capsys.readouterr().err
+    assert "NODE: the server: node1" in err and "KIND: the fault" in err

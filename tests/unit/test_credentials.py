@@ -33,10 +33,10 @@ def test_password_keeps_inner_and_edge_spaces_but_not_newline(tmp_path: Path) ->
     ("file", "action", "words", "hint"),
     [
         ("ipmi_user", "delete", "IPMI user file is missing", "tee"),
-        ("ipmi_password", "delete", "IPMI password file is missing", "tee"),
+        ("ipmi_password", "delete", "IPMI password file is missing", "umask 077"),
         ("ipmi_user", "empty", "IPMI user file is empty", "tee"),
-        ("ipmi_password", "empty", "IPMI password file is empty", "tee"),
-        ("ipmi_password", "blank", "IPMI password file is empty", "tee"),
+        ("ipmi_password", "empty", "IPMI password file is empty", "umask 077"),
+        ("ipmi_password", "blank", "IPMI password file is empty", "umask 077"),
         ("ipmi_password", "0644", "accessible by group or others (mode 0644)", "chmod 600"),
         ("ipmi_password", "0640", "accessible by group or others (mode 0640)", "chmod 600"),
         ("ipmi_password", "0604", "accessible by group or others", "chmod 600"),

@@ -243,3 +243,51 @@ def test_no_subcommand_prints_usage_and_fails(rack: dict[str, str],
                                               capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = racker(capsys, "factory")
     assert code == 2 and "gen-ssh-key" in out and "reset" in out
+
+
+OLD_LAYOUT = ("Primary MAC address, BMC MAC address, Node Type, Comments\n"
+              "0c:c4:7a:00:00:01, 0c:c4:7a:00:01:01, mgmt, management node\n"
+              "0c:c4:7a:00:00:02, 0c:c4:7a:00:01:02, small,\n")
+
+
+@pytest.fixture
+def old_rack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A rack of the older four-column layout; this machine's eth1 is its internal NIC."""
+    oem = tmp_path / "oem"
+    oem.mkdir()
+    for iface, mac in {"eth0": "0c:c4:7a:00:00:01", "eth1": "0c:c4:7a:00:02:01"}.items():
+        (tmp_path / "net" / iface).mkdir(parents=True)
+        (tmp_path / "net" / iface / "address").write_text(mac + "\n")
+    (oem / "nodes.csv").write_text(OLD_LAYOUT)
+    (oem / "ipmi_user").write_text("admin\n")
+    (oem / "ipmi_password").write_text("secret\n")
+    (oem / "ipmi_password").chmod(0o600)
+    for k, v in {"RACKER_OEM_DIR": oem, "RACKER_SYS_CLASS_NET": tmp_path / "net",
+                 "RACKER_STATE_DIR": tmp_path / "state", "HOME": tmp_path}.items():
+        monkeypatch.setenv(k, str(v))
+    return oem
+
+
+def test_old_layout_takes_the_pxe_interface_file(old_rack: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from racker.adapters.fs.rackmeta import load_inventory
+
+    code, out, _ = racker(capsys, "factory", "check")
+    assert code == 2 and "has no Secondary MAC address" in out
+    assert "name that NIC in a file pxe_interface beside nodes.csv" in out
+    (old_rack / "pxe_interface").write_text("eth1\n")
+    code, out, _ = racker(capsys, "factory", "check")
+    assert code == 0, out
+    inventory = load_inventory(Paths.from_env())
+    assert inventory.pxe_interface == "eth1"
+    assert inventory.management.secondary_mac == "0c:c4:7a:00:02:01"
+    assert [n.primary_mac for n in inventory.nodes] == ["0c:c4:7a:00:00:02"]
+
+
+def test_a_pxe_interface_file_naming_no_interface_is_refused(
+        old_rack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (old_rack / "pxe_interface").write_text("eth7\n")
+    code, out, _ = racker(capsys, "factory", "check")
+    assert code == 2
+    assert f"{old_rack / 'pxe_interface'}:1: pxe_interface names 'eth7', which is not an " \
+           "interface of this machine (it has: eth0, eth1)" in out

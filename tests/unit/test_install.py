@@ -43,14 +43,24 @@ def test_unit_sections_and_keys() -> None:
     assert unit["Unit"]["Wants"] == ["network-online.target"]
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
     caps = svc["CapabilityBoundingSet"][0].split()
-    # dnsmasq: DHCP raw sockets, ports 67/69, and racker must be able to signal it
-    for cap in ("CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_KILL"):
-        assert cap in caps
+    # dnsmasq: DHCP raw sockets, ports 67/69, its switch to its own user, and racker must be
+    # able to signal it; nothing that overrides file permissions or ownership
+    assert sorted(caps) == ["CAP_KILL", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW",
+                            "CAP_SETGID", "CAP_SETUID"]
     assert "AF_PACKET" in svc["RestrictAddressFamilies"][0].split()
-    # /etc/hosts and the configuration folders under $HOME stay writable
-    assert svc["ProtectSystem"] == ["true"]
-    assert "ProtectHome" not in svc
+    # the whole system read-only but the state, /etc/hosts and the configuration folders
+    assert svc["ProtectSystem"] == ["strict"]
+    assert svc["ProtectHome"] == ["read-only"]
+    assert svc["ReadWritePaths"] == ['"/opt/racker-state" "-/etc/hosts" '
+                                     '"-/root/flatcar-container-linux" "-/root/lokomotive"']
+    assert svc["SystemCallFilter"] == ["@system-service", "~@resources"]
+    assert svc["UMask"] == ["0077"]
     assert "Environment" not in svc
+
+
+def test_read_write_paths_follow_the_settings() -> None:
+    unit = _sections(render_serve_unit(_layout((("RACKER_HOSTS_FILE", "/srv/100% hosts"),))))
+    assert '"-/srv/100%% hosts"' in unit["Service"]["ReadWritePaths"][0]
 
 
 @pytest.mark.parametrize(("name", "value", "line"), [

@@ -110,11 +110,10 @@ def test_parse_call(name: str, text: str, expected: object) -> None:
 def test_argv_and_hook() -> None:
     files = DnsmasqFiles(Path("/state dir"))
     argv = dnsmasq_argv(files, netns="ns1")
-    assert argv[:9] == ["ip", "netns", "exec", "ns1", "setpriv", "--pdeathsig", "TERM", "--",
-                        "dnsmasq"]
+    assert argv[:5] == ["ip", "netns", "exec", "ns1", "dnsmasq"]
     assert "--conf-file=/state dir/dnsmasq/dnsmasq.conf" in argv
     assert "--dhcp-script=/state dir/dnsmasq/lease-hook" in argv
-    assert argv[-2:] == ["--user=root", "--group=root"]  # keeps the death signal
+    assert argv[-2:] == ["--user=dnsmasq", "--group=nogroup"]  # not root once bound
     script = hook_script(files.spool)
     assert script.startswith("#!/bin/sh\n")
     assert "> '/state dir/dnsmasq/lease-events/'\"$t-$$\"" in script

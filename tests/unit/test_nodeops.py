@@ -290,7 +290,7 @@ def test_substitute_macs_any_form() -> None:
         "MACAddress=0a:00:00:00:00:09\nx 0a:00:00:00:00:09 aa:00:00:00:00:011\n"
 
 
-def test_reprovision_removes_the_flag_and_reinstalls_that_node(tmp_path: Path) -> None:
+def test_reprovision_reinstalls_that_node_and_keeps_its_flag_until_then(tmp_path: Path) -> None:
     from racker.app.apply import Action, ApplyPlan, Executor
     from racker.engine.run import FlagFiles
 
@@ -313,8 +313,10 @@ def test_reprovision_removes_the_flag_and_reinstalls_that_node(tmp_path: Path) -
                                  paths=paths, make_executor=make)
     assert code == 0
     (ap,) = seen
-    assert [(a.node.mac, a.action) for a in ap.actions] == [(primary_mac(2), Action.REINSTALL)]
-    assert not flags.done(primary_mac(2)) and flags.done(primary_mac(1))
+    assert [(a.node.mac, a.action, a.forced) for a in ap.actions] == [
+        (primary_mac(2), Action.REINSTALL, True)]
+    # the flag file goes only once the reinstall starts (the executor's job, see test_apply)
+    assert flags.done(primary_mac(2)) and flags.done(primary_mac(1))
 
 
 def test_an_excluded_server_removed_from_nodes_csv_is_forgotten(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from racker.adapters.packageindex import PackageIndex, Target, configured_index, pip_command
 from racker.cli.main import main
-from racker.errors import RackerError
+from racker.errors import InputError, RackerError
 
 TOKEN_URL = "https://deploy:s3cr3t@pypi.example.internal/simple/"
 
@@ -65,3 +65,28 @@ def test_pip_from_a_folder_uses_no_index() -> None:
                             {"PIP_INDEX_URL": "https://evil/simple/"})
     assert argv[-4:] == ["--no-index", "--find-links", "/srv/wheels", str(wheel)]
     assert env == {"PIP_CONFIG_FILE": os.devnull}
+
+
+@pytest.mark.parametrize("url", [
+    "http://deploy:s3cr3t@pypi.example.internal/simple/",
+    "http://deploy:s3/cr@t@pypi.example.internal/simple/",  # unencoded '/' and '@'
+    "http://s3cr3t@pypi.example.internal/simple/",
+    "http://pypi.example.internal/simple/?token=s3cr3t",
+])
+def test_credentials_over_plain_http_are_refused_redacted(tmp_path: Path, url: str) -> None:
+    for env, where in (({"RACKER_PACKAGE_INDEX": url}, "RACKER_PACKAGE_INDEX"),
+                       ({}, str(tmp_path / "package-index"))):
+        (tmp_path / "package-index").write_text(url + "\n")
+        with pytest.raises(InputError) as exc:
+            configured_index(tmp_path, env=env)
+        text = str(exc.value)
+        assert "would send its credentials over plain HTTP" in text and "https://" in text
+        assert "s3cr3t" not in text and "cr@t" not in text and where in text
+    with pytest.raises(InputError):
+        configured_index(tmp_path, flag=url, env={})
+
+
+@pytest.mark.parametrize("url", ["http://pypi.example.internal/simple/", TOKEN_URL])
+def test_plain_http_without_credentials_and_https_with_them_are_taken(tmp_path: Path,
+                                                                      url: str) -> None:
+    assert configured_index(tmp_path, flag=url, env={}).location == url

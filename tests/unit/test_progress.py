@@ -71,3 +71,25 @@ def test_terminal_output_redraws_in_place() -> None:
     text = out.getvalue()
     assert text.count("\x1b[2F\x1b[J") == 2  # the 2-line block was redrawn twice
     assert text.endswith("➤ OS installation via PXE (1/1)... ✓ done\n")
+
+
+def test_counters_never_go_backwards_over_a_recheck() -> None:
+    """apply checks the BMCs, re-checks the one that failed, then installs: each stage's
+    counter only grows, and the BMC check is not shown under the install title."""
+    import re
+
+    out = io.StringIO()
+    d = ProgressDisplay(out, tty=False)
+    first = run_of(status(0, Stage.BMC, NodeState.DONE), status(1, Stage.BMC, NodeState.FAILED))
+    first.bmc_check = True
+    d.update("Checking BMC connectivity", first)
+    again = run_of(status(1, Stage.BMC, NodeState.RUNNING))
+    d.update("Checking BMC connectivity", again)
+    again.nodes["52:54:00:00:00:01"].state = NodeState.DONE
+    d.update("Checking BMC connectivity", again)
+    lines = out.getvalue().splitlines()
+    assert lines == ["➤ Checking BMC connectivity (1/2)...",
+                     "➤ Checking BMC connectivity (2/2)..."]
+    counts = [int(m.group(1)) for line in lines
+              if (m := re.search(r"\((\d+)/", line))]
+    assert counts == sorted(counts)

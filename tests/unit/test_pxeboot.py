@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from racker.adapters.fs.store import Store
 from racker.app.pxeboot import pxe_boot
 from racker.cli import cmd_pxe_boot
+from racker.core.nodetrust import WINDOW_KINDS, in_install_window
 from racker.errors import BmcError, InputError
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
 from tests.nodeops_support import configured_rack, paths_env
-from tests.rackfixtures import bmc_mac, primary_mac
+from tests.rackfixtures import bmc_mac, primary_mac, secondary_mac
 from tests.unit.test_engine import planned
 
 
@@ -85,9 +88,16 @@ def test_cli_finds_the_node_by_mac_in_the_folder(tmp_path: Path,
     with pytest.raises(InputError, match="not the MAC address of a node"):
         cmd_pxe_boot.main(["0b:00:00:00:00:01", "x", "-C", str(paths.flatcar_dir)],
                           paths=paths, open_ctl=open_ctl)
-    with pytest.raises(InputError, match="not a MAC address"):
-        cmd_pxe_boot.main(["node-1", "x", "-C", str(paths.flatcar_dir)], paths=paths,
+    with pytest.raises(InputError, match='"node-9" is neither a MAC address nor the name'):
+        cmd_pxe_boot.main(["node-9", "x", "-C", str(paths.flatcar_dir)], paths=paths,
                           open_ctl=open_ctl)
+    # a name where a MAC is expected is looked up, and so is a secondary MAC
+    assert cmd_pxe_boot.main(["node-1", "x", "-C", str(paths.flatcar_dir)], paths=paths,
+                             open_ctl=open_ctl) == 0
+    assert "x (02:00:00:00:00:02) is booting" in capsys.readouterr().out
+    assert cmd_pxe_boot.main([secondary_mac(2), "x", "-C", str(paths.flatcar_dir)],
+                             paths=paths, open_ctl=open_ctl) == 0
+    assert "x (02:00:00:00:00:02) is booting" in capsys.readouterr().out
     assert cmd_pxe_boot.main([bmc_mac(1), "node-0", "-C", str(paths.flatcar_dir)],
                              paths=paths, open_ctl=open_ctl) == 0
     assert cmd_pxe_boot.main(["-h"], paths=paths, open_ctl=open_ctl) == 0
@@ -106,3 +116,24 @@ def test_cli_errors_name_the_mac_without_traceback(tmp_path: Path,
     assert "0b:00:00:00:00:05" in err and "Traceback" not in err
     assert main(["apply", "-h"]) == 0
     assert "--include-controllers" in capsys.readouterr().out
+
+
+def test_the_install_window_opens_once_before_power_on() -> None:
+    ctl = FlakyControl(fails={"on": 2})
+    order: list[str] = []
+
+    async def go() -> None:
+        await pxe_boot(ctl, planned(0), "node-0", retry_sec=5, interval=0.01,
+                       opening=lambda n: order.append(f"window {n.mac} after {ctl.done}"))
+
+    asyncio.run(go())
+    assert order == ["window 52:54:00:00:00:00 after ['check', 'pxe']"]
+
+
+def test_cli_records_the_window_in_the_rack_store(tmp_path: Path) -> None:
+    paths = configured_rack(tmp_path, 2)
+    argv = [primary_mac(1), "node-0", "-C", str(paths.flatcar_dir)]
+    assert cmd_pxe_boot.main(argv, paths=paths, open_ctl=lambda _p, _c: FlakyControl()) == 0
+    with Store.in_state_dir(paths.state_dir) as store:
+        last = store.last_of(primary_mac(1), WINDOW_KINDS, stage="pxe")
+    assert last is not None and in_install_window(last, time.time())

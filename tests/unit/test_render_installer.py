@@ -56,8 +56,10 @@ def test_booted_report() -> None:
     assert unit["enabled"] is True and "ExecStart=/opt/racker-report-booted" in unit["contents"]
     (script,) = clc["storage"]["files"]
     text = script["contents"]["inline"]
-    assert text.startswith("#!/bin/sh\nexec curl ")
-    assert "-d '{\"event\": \"booted\"}'" in text
+    assert text.startswith("#!/bin/sh\n")
+    assert "ssh-keygen -A" in text  # the host keys exist before they are reported
+    last = text.rstrip().splitlines()[-1]
+    assert last.startswith("exec curl ") and '\\"host_keys\\": [$keys]' in last
     assert text.rstrip().endswith(" http://m:8080/racker/v1/nodes/aa-bb-cc-00-00-02/events")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from racker.sim.nodes.chassis import BootDevice
 from racker.sim.nodes.qemu import (
     IPXE_ROM,
+    OVMF_CODE,
+    Firmware,
     QemuSpec,
     attach_commands,
     console_event,
@@ -30,8 +33,8 @@ def opt(argv: list[str], flag: str) -> list[str]:
     return [argv[i + 1] for i, a in enumerate(argv) if a == flag]
 
 
-def test_pxe_boot_argv() -> None:
-    argv = qemu_argv(SPEC, BootDevice.PXE)
+def test_pxe_boot_argv_legacy_bios() -> None:
+    argv = qemu_argv(dataclasses.replace(SPEC, firmware=Firmware.BIOS), BootDevice.PXE)
     assert argv[0] == "qemu-system-x86_64"
     assert opt(argv, "-accel") == ["tcg"] and opt(argv, "-m") == ["512"]
     assert "-no-reboot" in argv and "-nodefaults" in argv
@@ -44,6 +47,24 @@ def test_pxe_boot_argv() -> None:
     # ttyS0 unused, ttyS1 (racker's console= port) is the console log
     assert opt(argv, "-serial") == ["null", "chardev:sol"]
     assert opt(argv, "-chardev") == ["file,id=sol,path=/t/node1.console,append=on"]
+
+
+def test_pxe_boot_argv_uefi_by_default() -> None:
+    argv = qemu_argv(SPEC, BootDevice.PXE)
+    assert SPEC.firmware is Firmware.UEFI
+    # OVMF's code read-only, the VM's own variable store beside its disk
+    assert opt(argv, "-drive") == [
+        "file=/d/node1.raw,format=raw,if=virtio,cache=writeback",
+        f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+        "if=pflash,format=raw,unit=1,file=/d/node1.raw.OVMF_VARS.fd",
+    ]
+    # OVMF's own PXE client (no iPXE option ROM), the NIC first in the boot order
+    (nic,) = opt(argv, "-device")
+    assert nic == "virtio-net-pci,netdev=net0,mac=52:54:00:7a:00:01,romfile=,bootindex=1"
+    assert "-boot" not in argv and "-bios" not in argv and "-kernel" not in argv
+    disk = qemu_argv(SPEC, BootDevice.DISK)
+    assert opt(disk, "-device") == ["virtio-net-pci,netdev=net0,mac=52:54:00:7a:00:01,romfile="]
+    assert opt(disk, "-kernel") == ["/c/testos-x/vmlinuz"]
 
 
 def test_disk_boot_argv_starts_the_test_os() -> None:

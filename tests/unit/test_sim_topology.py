@@ -110,3 +110,9 @@ def test_timeline_format(tmp_path: object) -> None:
     assert len(entries) == 1 and entries[0]["ip"] == "1.2.3.4/24"
     assert "lease" in state.format_entry(entries[0]) and "ip=1.2.3.4/24" in state.format_entry(
         entries[0])
+
+
+def test_exec_path_puts_racker_sims_bin_first_once() -> None:
+    from racker.sim.state import path_with_first
+    assert path_with_first("/usr/bin:/venv/bin::/bin", "/venv/bin") == "/venv/bin:/usr/bin:/bin"
+    assert path_with_first("", "/venv/bin") == "/venv/bin"

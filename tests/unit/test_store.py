@@ -58,3 +58,15 @@ def test_store_survives_kill_9_of_a_writer(tmp_path: Path) -> None:
         assert [e.id for e in events] == list(range(1, len(events) + 1))
         assert all(e.detail["i"] == e.id - 1 for e in events)
         s.add("m0", EventKind.BOOTED)
+
+
+def test_trim_keeps_the_newest_of_one_kind(tmp_path: Path) -> None:
+    with Store(tmp_path / "racker.db") as s:
+        for i in range(10):
+            s.add("m", EventKind.REQUEST, detail={"n": i})
+            s.add("m", EventKind.LEASE, detail={"n": i})
+        assert s.trim(EventKind.REQUEST, 3) == 7
+        assert s.trim(EventKind.REQUEST, 3) == 0
+        left = s.events("m")
+        assert [e.detail["n"] for e in left if e.kind is EventKind.REQUEST] == [7, 8, 9]
+        assert len([e for e in left if e.kind is EventKind.LEASE]) == 10  # other kinds stay

@@ -28,3 +28,32 @@ def test_timeline_relative_times() -> None:
     assert lines[0] == "1970-01-01 00:01:40.000  +    0.00s  stage pxe started"
     assert lines[1] == "1970-01-01 00:01:42.500  +    2.50s  node reported installed"
     assert timeline_lines([]) == []
+
+
+def test_what_clients_sent_is_escaped() -> None:
+    # a path with a terminal escape sequence (clear screen, a fake line) and a bidi override
+    line = describe(ev(1, 0, EventKind.REQUEST, path="/x\x1b[2J\x1b[1;1H\nnode reported booted",
+                       query="a=\u202eb\\x", status=404, client="10.0.0.2"))
+    assert line == ("HTTP /x\\x1b[2J\\x1b[1;1H\\nnode reported booted?a=\\u202eb\\\\x → 404 "
+                    "from 10.0.0.2")
+    assert all(c.isprintable() for c in line)
+    assert "\n" not in "".join(timeline_lines([ev(1, 0, EventKind.ERROR, "x\ny", error="\r")]))
+
+
+def test_requests_not_from_the_node_are_marked() -> None:
+    assert describe(ev(1, 0, EventKind.REQUEST, path="/ipxe", query="mac=x", status=200,
+                       client="10.0.0.9", foreign=True)) == \
+        "HTTP /ipxe?mac=x → 200 from 10.0.0.9 [not from the node's address]"
+
+
+def test_timeline_orders_by_event_time_not_insertion() -> None:
+    # The lease hook's spool reaches the store after the boot server's request it preceded.
+    lines = timeline_lines([ev(1, 101.00, EventKind.REQUEST, path="/boot.ipxe", status=200,
+                               client="10.0.0.2"),
+                            ev(2, 100.96, EventKind.LEASE, action="add", ip="10.0.0.2"),
+                            ev(3, 101.00, EventKind.STAGE, "ipxe")], utc=True)
+    assert lines == [
+        "1970-01-01 00:01:40.960  +    0.00s  DHCP lease add 10.0.0.2",
+        "1970-01-01 00:01:41.000  +    0.04s  HTTP /boot.ipxe → 200 from 10.0.0.2",
+        "1970-01-01 00:01:41.000  +    0.04s  stage ipxe started",
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -193,7 +194,25 @@ class Installed:
 Progress = Callable[[str], None]
 
 
-def install_flatcar(
+def install_flatcar(assets_dir: Path, source: Source, *, version: str = "current",
+                    key_file: Path | None = None,
+                    fingerprint: str | None = FLATCAR_KEY_FINGERPRINT,
+                    progress: Progress = lambda _msg: None) -> Installed:
+    """Make `<assets>/flatcar/<V>` hold verified release files and point `current` at it.
+    A filesystem that is full or read-only is an AssetError naming the path; the partial
+    download is removed and the assets published before stay as they were."""
+    try:
+        return _install_flatcar(assets_dir, source, version=version, key_file=key_file,
+                                fingerprint=fingerprint, progress=progress)
+    except OSError as e:
+        where = e.filename or assets_dir
+        raise AssetError(f"cannot write the Flatcar assets: {e.strerror or e}",
+                         where=Where(file=str(where)),
+                         hint="free space on the state folder's filesystem (RACKER_STATE_DIR) "
+                              "or make it writable, then run the command again") from None
+
+
+def _install_flatcar(
     assets_dir: Path,
     source: Source,
     *,
@@ -202,7 +221,6 @@ def install_flatcar(
     fingerprint: str | None = FLATCAR_KEY_FINGERPRINT,
     progress: Progress = lambda _msg: None,
 ) -> Installed:
-    """Make `<assets>/flatcar/<V>` hold verified release files and point `current` at it."""
     root = assets_dir / "flatcar"
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
@@ -214,6 +232,8 @@ def install_flatcar(
             if not resolved or "/" in resolved or resolved.startswith("."):
                 raise AssetError("version.txt has no usable FLATCAR_VERSION",
                                  where=Where(file=source.describe(version, VERSION_FILE)))
+            if version == "current":
+                _refuse_rollback(root, resolved, source.describe(version, VERSION_FILE))
             final = root / resolved
             if (final / COMPLETE_MARKER).exists():
                 _link_current(root, resolved)
@@ -235,6 +255,37 @@ def install_flatcar(
         return Installed(resolved, final, fetched=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def release_number(version: str) -> tuple[int, ...] | None:
+    """`3510.2.6` → (3510, 2, 6); None for anything that is not a release number."""
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)*", version) is None:
+        return None
+    return tuple(int(part) for part in version.split("."))
+
+
+def _refuse_rollback(root: Path, offered: str, shown_as: str) -> None:
+    """AssetError when the source's `current` is older than the release racker serves now.
+
+    NOTE: version.txt is not signed, and every old release is validly signed: a hostile or
+    stale mirror could otherwise roll the nodes back to a release with known holes. Going back
+    on purpose takes a pinned version.
+    """
+    current = root / "current"
+    if not current.is_symlink():
+        return
+    cached = os.readlink(current)
+    if not (root / cached / COMPLETE_MARKER).exists():
+        return
+    new, old = release_number(offered), release_number(cached)
+    if old is None:
+        return
+    if new is None or new < old:
+        raise AssetError(
+            f"the source's current Flatcar release is {offered}, older than {cached} which "
+            "racker serves now", where=Where(file=shown_as),
+            hint="a mirror may not take the nodes back to an older release; to go back on "
+                 f"purpose, pin it: RACKER_FLATCAR_VERSION={offered}")
 
 
 def _link_current(root: Path, version: str) -> None:

@@ -69,7 +69,19 @@ def _index_from_text(text: str, source: str) -> PackageIndex:
     if scheme not in ("http", "https", "file"):
         raise InputError(f"unsupported package index URL scheme '{scheme}'",
                          where=Where(flag=source), hint="use http://, https:// or file://")
+    if scheme == "http" and redact_url(value) != value:
+        # NOTE: user info or a query token: over plain HTTP anyone on the path reads it (and
+        # could then publish "releases" racker installs as root)
+        raise InputError(f"the package index {redact_url(value)} would send its credentials "
+                         "over plain HTTP", where=_where(source),
+                         hint="use the https:// URL of the index, or one without credentials")
     return PackageIndex(value, False, source)
+
+
+def _where(source: str) -> Where:
+    if source.startswith("/"):
+        return Where(file=source)
+    return Where(variable=source) if source.isupper() else Where(flag=source)
 
 
 def _no_index(path: Path) -> RackerError:

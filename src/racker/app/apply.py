@@ -25,12 +25,12 @@ from racker.adapters.fs.node_ignition import FolderKind, node_ignition, read_con
 from racker.adapters.fs.store import Store
 from racker.app.configuration.loaded import (
     Configured,
-    dnsmasq_running,
     load_configured,
     updates,
     vars_name,
     write_updates,
 )
+from racker.app.sshtrust import HostTrust, host_trust
 from racker.core.events import EventKind
 from racker.core.layout import Layout
 from racker.core.render import RenderedFile, asset_dir
@@ -57,6 +57,9 @@ class NodeAction:
     action: Action
     reason: str
     ignition: str
+    forced: bool = False
+    """A reinstall asked for (node reprovision): its flag file goes once the reinstall can
+    start."""
     """Hash of the node's Ignition after the re-render."""
 
 
@@ -126,10 +129,12 @@ def ignition_hashes(c: Configured, files: Sequence[RenderedFile]) -> tuple[dict[
 
 
 def plan_apply(paths: Paths, folder: Path, *, include_controllers: bool = False,
-               only: Collection[str] | None = None) -> ApplyPlan:
+               only: Collection[str] | None = None,
+               reinstall: Collection[str] = ()) -> ApplyPlan:
     """Decide what apply does (reads the folder, the rack and the state; writes nothing).
 
-    `only`: primary MACs to consider (the others are left as they are).
+    `only`: primary MACs to consider (the others are left as they are); `reinstall`: primary
+    MACs to reinstall via PXE whatever their state (`racker node reprovision`).
     """
     c = load_configured(paths, folder)
     files = tuple(updates(c, c.plan, c.options, c.layout))
@@ -142,6 +147,10 @@ def plan_apply(paths: Paths, folder: Path, *, include_controllers: bool = False,
     for n in c.plan.nodes:
         digest = current[n.name]
         if only is not None and n.mac not in only:
+            continue
+        if n.mac in reinstall:
+            actions.append(NodeAction(n, Action.REINSTALL, "reprovision requested", digest,
+                                      forced=True))
             continue
         if not flags.done(n.mac):
             act, why = Action.REINSTALL, f"no flag file {flags.path(n.mac)}"
@@ -181,9 +190,10 @@ def _nodes(n: int) -> str:
 
 
 class SshRunner(Protocol):
-    """Runs one command on a node as `core` with racker's key; returns (exit code, stderr)."""
+    """Runs one command on a node as `core` with racker's key, checking the node's host key
+    against `trust`; returns (exit code, stderr)."""
 
-    async def run(self, host: str, command: str) -> tuple[int, str]: ...
+    async def run(self, host: str, command: str, trust: HostTrust) -> tuple[int, str]: ...
 
 
 FIRST_BOOT = "sudo touch /boot/flatcar/first_boot"
@@ -194,7 +204,7 @@ SSH_DROPPED = 255
 
 @dataclass
 class OpenSsh:
-    """The `ssh` client with `~/.ssh/id_rsa`, bounded in time."""
+    """The `ssh` client with racker's key, bounded in time, checking host keys."""
 
     key: Path
     user: str = "core"
@@ -204,12 +214,15 @@ class OpenSsh:
     wrap: tuple[str, ...] = ()
     """Command prefix, e.g. `ip netns exec NS` (tests)."""
 
-    async def run(self, host: str, command: str) -> tuple[int, str]:
-        # NOTE: host keys change with every reinstall, so they are not checked (the reference's
-        # Terraform SSH connections did not check them either); the network is rack-internal
+    async def run(self, host: str, command: str, trust: HostTrust) -> tuple[int, str]:
+        # NOTE: host keys change with every reinstall: racker keeps one known_hosts file per
+        # node, from the keys the node reported at its first boot (app/sshtrust.py); the
+        # user's own known_hosts is neither read nor written
+        check = "accept-new" if trust.accept_new else "yes"
         argv = [*self.wrap, "ssh", "-i", str(self.key), "-p", str(self.port),
-                "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "BatchMode=yes", "-o", f"StrictHostKeyChecking={check}",
+                "-o", f"UserKnownHostsFile={trust.known_hosts}",
+                "-o", "GlobalKnownHostsFile=/dev/null", "-o", f"HostKeyAlias={host}",
                 "-o", f"ConnectTimeout={self.connect_timeout}", "-o", "LogLevel=ERROR",
                 f"{self.user}@{host}", command]
         try:
@@ -228,13 +241,19 @@ class OpenSsh:
         return proc.returncode or 0, err.decode(errors="replace").strip()
 
 
-async def rerun_ignition(ssh: SshRunner, node: PlannedNode) -> None:
+async def rerun_ignition(ssh: SshRunner, node: PlannedNode, trust: HostTrust) -> None:
     """Mark the node's next boot as a first boot and reboot it (Ignition runs again)."""
-    code, err = await ssh.run(node.ip, FIRST_BOOT)
+    code, err = await ssh.run(node.ip, FIRST_BOOT, trust)
     if code != 0:
+        hint = "check that the node is up and accepts racker's SSH key for core"
+        if "Host key verification failed" in err or "HOST IDENTIFICATION HAS CHANGED" in err:
+            hint = ("the node's SSH host key is not the one it reported at its first boot "
+                    f"({trust.known_hosts}): another machine may answer on {node.ip}; if the "
+                    f"node was reinstalled without racker, reinstall it with 'racker node "
+                    f"reprovision {node.mac}'")
         raise RackerError(f"SSH to {node.name} ({node.ip}) failed: {err or f'exit {code}'}",
-                          hint="check that the node is up and accepts ~/.ssh/id_rsa for core")
-    code, err = await ssh.run(node.ip, REBOOT)
+                          hint=hint)
+    code, err = await ssh.run(node.ip, REBOOT, trust)
     if code not in (0, SSH_DROPPED):
         raise RackerError(f"rebooting {node.name} ({node.ip}) failed: {err or f'exit {code}'}")
 
@@ -270,12 +289,7 @@ class Executor:
 
     async def run(self, ap: ApplyPlan) -> int:
         """Write the files, then reinstall and re-run; returns the exit code."""
-        acting = bool(ap.of(Action.REINSTALL) or ap.of(Action.RERUN))
-        if acting and dnsmasq_running(self.paths):
-            # NOTE: apply runs its own dnsmasq and boot server (with the new configuration)
-            raise RackerError("racker's DHCP and boot server are running already (racker serve)",
-                              hint="stop the racker-serve service while racker apply runs, then "
-                                   "start it again")
+        # NOTE: a running `racker serve` lends apply its services (RackServices.run)
         write_updates(ap.configured, ap.plan, ap.files)
         if ap.files:
             self.say("✓ wrote " + ", ".join(f.path.as_posix() for f in ap.files))
@@ -298,13 +312,14 @@ class Executor:
                      "nodes without a flag file")
         failed: list[tuple[PlannedNode, str]] = []
         async with self.session(ap.plan, bool(reinstall)) as s:
-            outcome = await asyncio.gather(self._reinstall(s, reinstall),
+            outcome = await asyncio.gather(self._reinstall(s, reinstall, ap.plan.options.provision),
                                            self._rerun(s, rerun))
             for part in outcome:
                 failed += part
             s.exit_code = 1 if failed else 0
         done = len(reinstall) + len(rerun) - len(failed)
-        self.say(f"✓ {done} of {_nodes(len(reinstall) + len(rerun))} applied")
+        mark = "×" if failed else "✓"
+        self.say(f"{mark} {done} of {_nodes(len(reinstall) + len(rerun))} applied")
         if failed:
             self.say(f"Failed on {_nodes(len(failed))}:")
             for n, why in failed:
@@ -314,7 +329,7 @@ class Executor:
             return 1
         return 0
 
-    async def _reinstall(self, s: Session, actions: list[NodeAction]
+    async def _reinstall(self, s: Session, actions: list[NodeAction], provision: Provision
                          ) -> list[tuple[PlannedNode, str]]:
         if not actions:
             return []
@@ -332,9 +347,16 @@ class Executor:
             again = await s.engine.check_bmcs([n for n, _ in failed])
             failed = [(st.node, st.error) for st in again.failed]
         reachable = [n for n in nodes if n.mac not in {f.mac for f, _ in failed}]
+        by_mac = {a.node.mac: a for a in actions}
+        # a reinstall asked for (node reprovision) drops the node's provisioned state only
+        # now: services up, BMC answering; a refusal or a missing BMC leaves it as it was
+        flags = FlagFiles(asset_dir(self.paths, provision))
+        for n in reachable:
+            if by_mac[n.mac].forced:
+                flags.path(n.mac).unlink(missing_ok=True)
+                AppliedHashes(self.paths.state_dir).forget(n.mac)
         run = await s.engine.install(reachable) if reachable else None
         applied = AppliedHashes(self.paths.state_dir)
-        by_mac = {a.node.mac: a for a in actions}
         for st in (run.nodes.values() if run else ()):
             if st.state is NodeState.DONE:
                 applied.record(st.node.mac, by_mac[st.node.mac].ignition)
@@ -353,9 +375,13 @@ class Executor:
         applied = AppliedHashes(self.paths.state_dir)
 
         async def one(a: NodeAction) -> tuple[PlannedNode, str] | None:
+            trust = host_trust(s.store, self.paths.state_dir, a.node)
+            if trust.accept_new:
+                self.say(f"  {a.node.name}: no SSH host key recorded (installed by an older "
+                         "racker): the key it shows now is pinned")
             booted = watcher.expect(a.node.mac, lambda e: e.kind is EventKind.BOOTED)
             try:
-                await rerun_ignition(self.ssh, a.node)
+                await rerun_ignition(self.ssh, a.node, trust)
                 await asyncio.wait_for(booted, self.boot_timeout)
             except RackerError as e:
                 return a.node, e.message

@@ -24,7 +24,7 @@ def boot_nodes(plan: ClusterPlan, folder: ConfigFolder, paths: Paths,
                settings: Settings) -> list[BootNode]:
     """Installer and node Ignition for every planned node (raises on a broken snippet)."""
     url = base_url(plan, settings)
-    ssh_key = paths.home / ".ssh" / "id_rsa.pub"
+    ssh_key = paths.ssh_public_key
     keys = (ssh_key.read_text().strip(),) if ssh_key.is_file() else ()
     out = []
     for n in plan.nodes:

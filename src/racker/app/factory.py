@@ -20,7 +20,7 @@ from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.credentials import load_credentials
-from racker.adapters.fs.rackmeta import read_machine_macs, read_nodes_csv_text
+from racker.adapters.fs.rackmeta import read_machine_macs, read_nodes_csv_text, read_pxe_file
 from racker.core.inventory import HEADER, check_nodes_csv
 from racker.core.plan import number_addresses
 from racker.errors import InputError, RackerError, Where
@@ -83,8 +83,13 @@ def check(paths: Paths) -> CheckResult:
     except RackerError as e:
         items.append(e)
         return CheckResult(tuple(items))
+    try:
+        pxe_file = read_pxe_file(paths)
+    except RackerError as e:
+        items.append(e)
+        return CheckResult(tuple(items))
     inventory, found = check_nodes_csv(text, paths.nodes_csv,
-                                       read_machine_macs(paths.sys_class_net))
+                                       read_machine_macs(paths.sys_class_net), pxe_file)
     items += found
     if inventory is not None:
         try:  # a rack too large for the internal /24 is a nodes.csv problem too
@@ -184,31 +189,33 @@ class SshKey:
     """`SHA256:...`, as `ssh-keygen -l` shows it."""
 
 
-def gen_ssh_key(home: Path, run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
+def gen_ssh_key(key: Path, run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
                 ) -> SshKey:
-    """Create `~/.ssh/id_rsa(.pub)` without a passphrase; its path, public key and fingerprint.
+    """Create the management key `key` and `key.pub` without a passphrase (ed25519; RSA 4096
+    only for a key named `id_rsa`); its path, public key and fingerprint.
 
     An existing key is never overwritten: it may be the one operators already log in with.
     The private key is not returned: it is read only when the operator asks to see it.
     """
-    ssh = home / ".ssh"
-    key = ssh / "id_rsa"
-    if key.exists() or (ssh / "id_rsa.pub").exists():
+    pub = Path(f"{key}.pub")
+    if key.exists() or pub.exists():
         raise InputError("an SSH key already exists; not overwriting it", where=Where(
-            file=str(key)), hint=f"print it with 'cat {key}', or remove {key} and {key}.pub "
+            file=str(key)), hint=f"print it with 'cat {key}', or remove {key} and {pub} "
                                  "first to create a new one")
-    ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if key.parent.name == ".ssh":
+        key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        key.parent.mkdir(parents=True, exist_ok=True)
     exe = shutil.which("ssh-keygen")
     if exe is None:
         raise RackerError("ssh-keygen is not installed",
                           hint="install it (Debian package openssh-client)")
-    # NOTE: the key type is explicit: newer ssh-keygen defaults to ed25519, but the file name
-    # id_rsa is what the rendered configurations (~/.ssh/id_rsa.pub), racker's ssh client and
-    # the documented procedure use.
+    # NOTE: the type is explicit (older ssh-keygen defaults to RSA); a key named id_rsa (set
+    # with RACKER_SSH_KEY) gets what its name says
+    kind = ["-t", "rsa", "-b", "4096"] if key.name == "id_rsa" else ["-t", "ed25519"]
     # -q: no randomart on the terminal
-    proc = run([exe, "-q", "-t", "rsa", "-b", "4096", "-N", "", "-f", str(key)],
-               stdin=subprocess.DEVNULL, check=False)
-    pub = ssh / "id_rsa.pub"
+    proc = run([exe, "-q", *kind, "-N", "", "-f", str(key)], stdin=subprocess.DEVNULL,
+               check=False)
     if proc.returncode != 0 or not key.exists() or not pub.exists():
         raise RackerError(f"ssh-keygen failed (exit code {proc.returncode})",
                           where=Where(file=str(key)))

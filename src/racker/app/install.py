@@ -13,6 +13,7 @@ mounted (`/` normally, a folder for image builds and tests).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import stat
@@ -104,12 +105,74 @@ def _quote(value: str) -> str:
     return f'"{escaped}"' if any(c in value for c in ' \t"\\') else escaped
 
 
+def _unquote(text: str) -> str:
+    """The inverse of `_quote` (pure)."""
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if c == "%" and text[i + 1:i + 2] == "%":
+            i += 1
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def recorded_environment(unit_text: str) -> dict[str, str]:
+    """The `Environment=` settings an installed unit records (pure): what the install ran with."""
+    found: dict[str, str] = {}
+    for line in unit_text.splitlines():
+        if line.startswith("Environment="):
+            name, sep, value = _unquote(line.removeprefix("Environment=")).partition("=")
+            if sep:
+                found[name] = value
+    return found
+
+
+def with_recorded_paths(layout: Layout, env: Mapping[str, str]) -> Layout:
+    """`layout` with the state folder and version file the installed unit records, for the
+    settings not given again in `env` (uninstall -purge finds a RACKER_STATE_DIR install)."""
+    try:
+        recorded = recorded_environment(layout.host(layout.unit_path).read_text())
+    except (OSError, UnicodeDecodeError):
+        return layout
+    state = recorded.get("RACKER_STATE_DIR") if not env.get("RACKER_STATE_DIR") else None
+    version = (recorded.get("RACKER_VERSION_FILE") if not env.get("RACKER_VERSION_FILE")
+               else None)
+    return dataclasses.replace(layout, state_dir=Path(state) if state else layout.state_dir,
+                               version_file=Path(version) if version else layout.version_file)
+
+
 def _exec_path(path: Path) -> str:
     """An executable's path as the first word of `ExecStart=`: always quoted, with `\\`, `"`,
     `%` (specifiers) and `$` (environment variable expansion) escaped."""
     text = check_unit_value("-venv", str(path))
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
     return f'"{_specifiers(escaped)}"'
+
+
+HOME = Path("/root")
+"""The service's home (root's, as systemd gives no HOME to a unit without User=)."""
+
+
+def _rw_paths(layout: Layout) -> str:
+    """`ReadWritePaths=` of the unit: the state folder, the hosts file, the configuration
+    folders; each quoted, the optional ones with `-`."""
+    env = dict(layout.environment)
+    hosts = Path(env.get("RACKER_HOSTS_FILE", "/etc/hosts"))
+    paths = [("", layout.state_dir), ("-", hosts), ("-", HOME / "flatcar-container-linux"),
+             ("-", HOME / "lokomotive")]
+    out = []
+    for optional, path in paths:
+        text = check_unit_value("a path of the unit", str(path))
+        escaped = _specifiers(text.replace("\\", "\\\\").replace('"', '\\"'))
+        out.append(f'"{optional}{escaped}"')
+    return " ".join(out)
 
 
 def render_serve_unit(layout: Layout) -> str:
@@ -131,18 +194,26 @@ Restart=always
 RestartSec=5
 TimeoutStopSec=30
 EnvironmentFile=-{ENV_FILE}
-{env}UMask=0027
-# dnsmasq (started by racker serve) needs raw and packet sockets, port 67/69 and interface
-# configuration; it runs as root (--user=root) and racker must signal it, hence these
-# capabilities. ProtectHome and ProtectSystem=full are left out on purpose: racker writes the
-# flag files into the configuration folders under $HOME and the entries in /etc/hosts.
+{env}UMask=0077
+# Only what DHCP/PXE need: dnsmasq's raw and packet sockets, ports 67/69 and the interface's
+# address (NET_*), its switch to its own user once bound (SETUID, SETGID), and racker's signals
+# to it (KILL: it no longer runs as root).
 CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID \
-CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_KILL
+CAP_KILL
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET
 NoNewPrivileges=yes
-ProtectSystem=true
+# The whole file system read-only but racker's state, the hosts file it keeps entries in and
+# the configuration folders it writes flag files into ("-": those that exist).
+ProtectSystem=strict
+ProtectHome=read-only
+ReadWritePaths={_rw_paths(layout)}
 PrivateTmp=yes
 PrivateDevices=yes
+PrivateMounts=yes
+# racker sees only its own processes and dnsmasq's pids it started (it waits for them; it does
+# not read their /proc entries inside the service), and no other /proc file
+ProtectProc=invisible
+ProcSubset=pid
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
@@ -153,6 +224,10 @@ RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallFilter=@system-service
+SystemCallFilter=~@resources
+SystemCallErrorNumber=EPERM
 SystemCallArchitectures=native
 
 [Install]
@@ -342,10 +417,16 @@ def environment_overrides(env: Mapping[str, str], names: Sequence[str]
                  if env.get(n) and n not in NEVER_CARRIED)
 
 
-def check_root(root: Path) -> Path:
-    """`--root` must be an existing folder."""
+def check_root(root: Path, create: bool = False) -> Path:
+    """`-root` must be a folder; with `create` (install) a missing one is made first."""
+    if create and not root.exists() and not root.is_symlink():
+        try:
+            root.mkdir(mode=0o755, parents=True)
+        except OSError as e:
+            raise InputError(f"{root} cannot be created: {e.strerror}",
+                             where=Where(flag="-root")) from None
     if not root.is_dir():
         raise InputError(f"{root} is not a folder", where=Where(flag="-root"),
-                         hint="create it first, or leave -root out to install on this system")
+                         hint="give an existing folder (install creates a missing one), or "
+                              "leave -root out to work on this system")
     return root.resolve()
-

@@ -2,20 +2,23 @@
 asked: ipmitool passthrough, `diag`, the serial console, or the same over all nodes at once.
 
 The pure parts (arguments, settings, argv, texts) are `racker.core.ipmitool`; ipmitool itself
-runs in `racker.adapters.bmc.ipmi.passthrough`.
+runs in `racker.adapters.bmc.ipmi.passthrough`, for passthrough and the serial console only:
+`power status` and `diag` go through racker's own BMC driver (`racker.app.ipmi_builtins`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from racker.adapters.bmc.ipmi.passthrough import BlockSink, Sink, TerminalSink
 from racker.adapters.bmc.locate import Found, Locator
 from racker.adapters.fs.hostsfile import read_text
+from racker.app import ipmi_builtins
 from racker.core import discovery
 from racker.core import ipmitool as h
 from racker.errors import RackerError
@@ -44,6 +47,12 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         found = ctx.located.get(node.bmc_mac)
         if found is None:
             raise ctx.locator.not_found(node.bmc_mac, s.retry_sec, node=node.primary_mac)
+    else:
+        # the quick sources first (leases, neighbours): a BMC they do not know may take the
+        # whole RETRY_SEC, and the operator is told what racker waits for at once
+        found = ctx.locator.lookup_once(node.bmc_mac, scan=False)
+        if found is None:
+            sink.echo(h.waiting_line(node.bmc_mac, ctx.locator.pxe_interface, s.retry_sec))
     bmc = ctx.locator.locate_bmc(node.bmc_mac, s.retry_sec, node=node.primary_mac,
                                  planned_ip=ctx.planned.get(node.bmc_mac), found=found)
     warning = h.bmc_ip_warning(bmc.ip, bmc.planned_ip)
@@ -75,6 +84,12 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
 
 def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
         str, bool]:
+    text, ok = _text_for(node, request, ctx, env)
+    return h.all_block(node.bmc_mac, text, ok), ok
+
+
+def _text_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
+        str, bool]:
     sink = BlockSink(ctx.settings, env, ctx.credentials.password)
     try:
         ok = run_node(node, request, ctx, sink) == 0
@@ -84,7 +99,7 @@ def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, s
     hint = None if ok else h.failure_hint(sink.text())
     if hint:
         sink.echo(hint)
-    return h.all_block(node.bmc_mac, sink.text(), ok), ok
+    return sink.text(), ok
 
 
 def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
@@ -104,15 +119,63 @@ def run_all(nodes: Sequence[Node], request: h.Request, ctx: Context,
     return 1 if failed else 0
 
 
+def run_builtin(request: h.Request, ctx: Context, node: Node | None, nodes: Sequence[Node],
+                bmcs: ipmi_builtins.Bmcs) -> int:
+    """`power status` or `diag` through racker's BMC driver for `node` or, with `--all`,
+    every one of `nodes`."""
+    planned = dict(ctx.planned)
+
+    def internal(mac: str) -> str | None:
+        nic = ctx.locator.lookup_once(mac)
+        return nic.ip if nic else None
+
+    if node is None:
+        return asyncio.run(ipmi_builtins.run_all(nodes, request, bmcs, planned, ctx.hosts,
+                                                 internal))
+    # the quick sources first (leases, neighbours): a BMC they do not know may take the whole
+    # RETRY_SEC, and the operator is told what racker waits for at once
+    if ctx.locator.lookup_once(node.bmc_mac, scan=False) is None:
+        print(h.waiting_line(node.bmc_mac, ctx.locator.pxe_interface, ctx.settings.retry_sec),
+              flush=True)
+    return asyncio.run(ipmi_builtins.run_one(node, request, bmcs, planned, ctx.hosts, internal))
+
+
 def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventory: Inventory,
-                credentials: Credentials, locator: Locator, env: Mapping[str, str]) -> int:
-    """Do what `request` asks for one node or, with `--all`, for every node."""
+                credentials: Credentials, locator: Locator, env: Mapping[str, str],
+                bmcs: Callable[[], ipmi_builtins.Bmcs]) -> int:
+    """Do what `request` asks for one node or, with `--all`, for every node; `bmcs` makes the
+    rack's BMCs (racker's driver) for the built-in subcommands."""
     ctx = Context(
         settings=settings, credentials=credentials, locator=locator,
         planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
     )
+    node = None if request.all_nodes else h.resolve_node(request.target, inventory, ctx.planned,
+                                                         ctx.hosts)
+    if request.kind.builtin:
+        return run_builtin(request, ctx, node, h.all_nodes(inventory), bmcs())
     child = h.child_env(env, credentials.password)
-    if request.all_nodes:
+    if node is None:
         return run_all(h.all_nodes(inventory), request, ctx, child)
-    node = h.resolve_node(request.target, inventory, ctx.planned, ctx.hosts)
     return run_node(node, request, ctx, TerminalSink(settings, child, credentials.password))
+
+
+def diagnose_all(settings: h.Settings, paths: Paths, inventory: Inventory,
+                 credentials: Credentials, locator: Locator, env: Mapping[str, str]
+                 ) -> dict[str, tuple[str, bool]]:
+    """`ipmi --all diag` as data (`racker status --json --full`): node primary MAC → (the
+    diagnosis text, whether it succeeded)."""
+    ctx = Context(
+        settings=settings, credentials=credentials, locator=locator,
+        planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
+    )
+    nodes = h.all_nodes(inventory)
+    if not nodes:
+        return {}
+    child = h.child_env(env, credentials.password)
+    request = h.parse_args(["--all", "diag"])
+    assert request is not None
+    located = locator.find_many([n.bmc_mac for n in nodes], settings.retry_sec)
+    ctx = dataclasses.replace(ctx, located=located)
+    with ThreadPoolExecutor(max_workers=min(h.MAX_PARALLEL, len(nodes))) as pool:
+        results = list(pool.map(lambda n: _text_for(n, request, ctx, child), nodes))
+    return {n.primary_mac: r for n, r in zip(nodes, results, strict=True)}

@@ -15,16 +15,18 @@ from racker.paths import Paths
 
 def node_events(paths: Paths, mac: str, open_store: Callable[[], Store]
                 ) -> tuple[Node, list[Event]]:
-    """The node of `mac` (any of its MACs) and the events of its primary and BMC MACs, in the
-    order they were recorded."""
+    """The node of `mac` (any of its MACs) and the events of its primary and BMC MACs, oldest
+    first by event time (ties in the order they were recorded)."""
     node = next((n for n in load_inventory(paths).nodes if mac in n.macs), None)
     if node is None:
         raise InputError(f"no node with MAC {mac} in nodes.csv",
                          where=Where(file=str(paths.nodes_csv)),
                          hint="use a primary, BMC or secondary MAC of a node")
+    # NOTE: by time, not by row id: the lease hook's events reach the store up to a spool pass
+    # after they happened, so insertion order can put a DHCP lease after a later request.
     with open_store() as store:
         events = sorted(store.events(node.primary_mac) + store.events(node.bmc_mac),
-                        key=lambda e: e.id)
+                        key=lambda e: (e.ts, e.id))
     return node, events
 
 

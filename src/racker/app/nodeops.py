@@ -19,8 +19,14 @@ from racker import __version__
 from racker.adapters.fs.applied import AppliedHashes
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.configdir import load_record, render_record
-from racker.adapters.fs.rackmeta import load_inventory, read_machine_macs, read_nodes_csv_text
+from racker.adapters.fs.rackmeta import (
+    load_inventory,
+    read_machine_macs,
+    read_nodes_csv_text,
+    read_pxe_file,
+)
 from racker.adapters.fs.store import Store
+from racker.adapters.handover import reload as reload_serve
 from racker.app.configuration.loaded import (
     EXCLUDED_DIR,
     Configured,
@@ -60,8 +66,8 @@ def _drop_node_state(paths: Paths, c: Configured, mac: str) -> None:
     AppliedHashes(paths.state_dir).forget(mac)
 
 
-DNSMASQ_NOTE = ("dnsmasq.conf changed: restart 'racker serve' (or its service) so that the "
-                "running dnsmasq hands out the new addresses")
+DNSMASQ_NOTE = ("dnsmasq.conf changed: restart the racker process that runs dnsmasq so that it "
+                "hands out the new addresses")
 
 
 def _commit(c: Configured, options: Options, layout: Layout | None,
@@ -72,9 +78,11 @@ def _commit(c: Configured, options: Options, layout: Layout | None,
     """
     plan = plan_for(options, c.inventory, layout)
     settled = settle(plan, layout)
-    if write_updates(c, plan, updates(c, plan, plan.options, settled)) and \
-            dnsmasq_running(c.paths):
-        lines.append(DNSMASQ_NOTE)
+    if write_updates(c, plan, updates(c, plan, plan.options, settled)):
+        if reload_serve(c.paths.state_dir):
+            lines.append("racker serve reloaded: its dnsmasq hands out the new addresses")
+        elif dnsmasq_running(c.paths):
+            lines.append(DNSMASQ_NOTE)
     return plan
 
 
@@ -245,10 +253,21 @@ def _drop_leases(paths: Paths, macs: Collection[str]) -> None:
         write_atomic(leases, new, mode=leases.stat().st_mode & 0o7777)
 
 
+def _slot_mac(folder: Path, name: str) -> str | None:
+    """The primary MAC the recorded layout gives the node called `name` (or its short form)."""
+    layout = load_layout(folder)
+    want = name.strip().lower()
+    for s in (*layout.active, *layout.excluded) if layout else ():
+        if s.name and want in (s.name.lower(), s.name.lower().split(".", 1)[0]):
+            return s.mac
+    return None
+
+
 def _arg_mac(text: str, what: str) -> str:
     mac = parse_mac(text)
     if mac is None:
-        raise InputError(f'{what} "{text}" is not a MAC address',
+        raise InputError(f'{what} "{text}" is not a MAC address' + (
+                             " nor the name of a node" if what == "OLD_MAC" else ""),
                          hint="write it as six pairs of hex digits, e.g. aa:bb:cc:dd:ee:ff")
     return mac
 
@@ -313,7 +332,7 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     is recorded; the node's CLC files, the options record and the layout get the new MACs;
     then nodes.csv; then the arrays, dnsmasq and hosts are rendered and the old flag file goes.
     """
-    old_mac = _arg_mac(old, "OLD_MAC")
+    old_mac = parse_mac(old) or _slot_mac(folder, old) or _arg_mac(old, "OLD_MAC")
     primary = _arg_mac(new_primary, "NEW_PRIMARY")
     bmc = _arg_mac(new_bmc, "NEW_BMC")
     secondary = _arg_mac(new_secondary, "NEW_SECONDARY") if new_secondary else None
@@ -339,7 +358,8 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     if old_node is not None:
         new_text = rewrite_row(read_nodes_csv_text(csv), old_node.line, primary, bmc, secondary,
                                str(csv))
-        parse_nodes_csv(new_text, csv, read_machine_macs(paths.sys_class_net))  # still valid
+        parse_nodes_csv(new_text, csv, read_machine_macs(paths.sys_class_net),  # still valid
+                        read_pxe_file(paths))
         write_atomic(csv, new_text, mode=csv.stat().st_mode & 0o7777)
     old_backup = _backup_dir(folder, old_primary)
     if old_backup.is_dir() and not _backup_dir(folder, primary).exists():
@@ -360,15 +380,23 @@ def replace(paths: Paths, folder: Path, old: str, new_primary: str, new_bmc: str
     return Outcome(tuple(lines + notes), plan)
 
 
-def forget_provisioned(paths: Paths, folder: Path, mac: str) -> str:
-    """Before a reinstall of one node: its flag file and recorded Ignition go, so that apply
-    installs it via PXE. Returns the node's primary MAC (InputError when it is excluded)."""
+def reprovisionable(paths: Paths, folder: Path, mac: str) -> str:
+    """Before a reinstall of one node: the node's primary MAC (InputError when it is excluded).
+    Its flag file stays until the reinstall starts (apply's executor removes it then)."""
     c = load_configured(paths, folder)
     node = c.node(mac)
     if not c.planned(node.primary_mac):
         raise InputError(f"{node.primary_mac} is excluded from the configuration",
                          hint=f"add it back first with 'racker node include {node.primary_mac}'")
-    FlagFiles(asset_dir(paths, c.options.provision)).path(node.primary_mac).unlink(
-        missing_ok=True)
-    AppliedHashes(paths.state_dir).forget(node.primary_mac)
     return node.primary_mac
+
+
+def forget_provisioned(paths: Paths, folder: Path, mac: str) -> str:
+    """A reinstall that starts at once (the dashboard's reprovision: a PXE boot right away):
+    the node's flag file and recorded Ignition go now, so that the installer is served and
+    apply installs it again. Returns its primary MAC (InputError when it is excluded)."""
+    primary = reprovisionable(paths, folder, mac)
+    provision = load_configured(paths, folder).options.provision
+    FlagFiles(asset_dir(paths, provision)).path(primary).unlink(missing_ok=True)
+    AppliedHashes(paths.state_dir).forget(primary)
+    return primary

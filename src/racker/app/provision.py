@@ -30,7 +30,7 @@ from racker.app.nodeops import exclude_nodes
 from racker.app.resume import mark_finished, mark_started
 from racker.core.bootnode import BootNode, Catalog, StaticCatalog
 from racker.core.events import EventKind
-from racker.core.render import asset_dir
+from racker.core.render import asset_dir, config_folder
 from racker.engine.control import Control
 from racker.engine.progress import ProgressDisplay
 from racker.engine.run import Engine, FlagFiles, NodeState, RunState
@@ -39,6 +39,17 @@ from racker.errors import RackerError, ServiceError
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
 from racker.paths import Paths
 from racker.settings import Settings
+
+
+def check_tools(paths: Paths, provision: Provision) -> None:
+    """The programs a provisioning run needs besides racker's own; `racker bootstrap` checks
+    them before it writes anything, so that a missing one leaves nothing behind."""
+    if provision is Provision.LOKOMOTIVE and shutil.which("lokoctl") is None:
+        raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
+                          "provisioned nodes); nothing was written",
+                          hint="install lokoctl v0.9 into PATH, or run with -render-only to only "
+                               f"write the configuration in {config_folder(paths, provision)}")
+
 
 BMC_TITLE = "Checking BMC connectivity"
 INSTALL_TITLE = "OS installation via PXE"
@@ -80,7 +91,8 @@ class Provisioner:
     netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
     _title: str = BMC_TITLE
     _logs: Path = Path(".")
-    _background: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
+    _background: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
+    """The running BMC task of each node (at most one: reports cannot pile them up)."""
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -90,11 +102,7 @@ class Provisioner:
         """Provision every planned node; returns the exit code."""
         plan = configured.plan
         # checked before any BMC, service or network is touched
-        if plan.options.provision is Provision.LOKOMOTIVE and shutil.which("lokoctl") is None:
-            raise RackerError("lokoctl is not installed (it brings up Kubernetes on the "
-                              "provisioned nodes)",
-                              hint="install lokoctl v0.9 into PATH, or run with -render-only "
-                                   f"to only write the configuration in {configured.folder}")
+        check_tools(self.paths, plan.options.provision)
         mark_started(self.paths, configured.folder)
         logs = configured.folder / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
@@ -143,7 +151,8 @@ class Provisioner:
         # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
         timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
         engine = Engine(self.control, store, flags, timeouts,
-                        on_change=lambda run: display.update(INSTALL_TITLE, run))
+                        on_change=lambda run: display.update(
+                            BMC_TITLE if run.bmc_check else INSTALL_TITLE, run))
         run = run_started(store, command)
         code, finished = 1, False
         try:
@@ -161,8 +170,10 @@ class Provisioner:
             _write_log(logs / "events.log", store)
             store.close()
 
-    async def serve(self, configured: ConfigureResult, stop: asyncio.Event) -> int:
-        """`racker serve`: dnsmasq and the boot server for a configured rack until `stop`."""
+    async def serve(self, configured: ConfigureResult, until: Callable[[], Awaitable[None]],
+                    on_up: Callable[[], None] = lambda: None) -> None:
+        """One round of `racker serve`: dnsmasq and the boot server for a configured rack
+        until `until()` returns (a stop, or another command borrowing them)."""
         plan = configured.plan
         self._ensure_address(plan)
         store = self.open_store()
@@ -172,20 +183,20 @@ class Provisioner:
                 self.say(f"Serving DHCP on {plan.inventory.pxe_interface} and the boot server on "
                          f"http://{plan.management_ip}:{self.settings.boot_port} "
                          f"for {len(plan.nodes)} nodes (stop with Ctrl-C or SIGTERM)")
-                await stop.wait()
+                on_up()
+                await until()
         finally:
             await self.control.close()
             store.close()
-        self.say("Stopped.")
-        return 0
 
     # --- preparation -------------------------------------------------------------------------
 
     def _ensure_ssh_key(self) -> None:
-        """The nodes' configs carry ~/.ssh/id_rsa.pub; make the key pair when there is none."""
-        if not (self.paths.home / ".ssh" / "id_rsa.pub").exists():
-            gen_ssh_key(self.paths.home, run=_quiet_run)
-            self.say(f"Created the SSH key {self.paths.home / '.ssh' / 'id_rsa'} for the nodes")
+        """The nodes' configs carry the management key's public half; make the key pair when
+        there is none (ed25519, `~/.ssh/id_ed25519` unless RACKER_SSH_KEY names another)."""
+        if not self.paths.ssh_public_key.exists():
+            gen_ssh_key(self.paths.ssh_key, run=_quiet_run)
+            self.say(f"Created the SSH key {self.paths.ssh_key} for the nodes")
 
     def _fetch_assets(self) -> None:
         s = self.settings
@@ -228,11 +239,18 @@ class Provisioner:
             else:
                 # every boot is reported: correct a BMC that lost its boot flags, in the
                 # background, so that neither the answer nor the event waits for the BMC
+                running = self._background.get(planned.mac)
+                if running is not None and not running.done():
+                    return
                 task = asyncio.create_task(self._reassert_disk_boot(planned, store))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self._background[planned.mac] = task
+                task.add_done_callback(lambda t: self._forget_task(planned.mac, t))
 
         return self.services.run(plan, store, catalog, on_report)
+
+    def _forget_task(self, mac: str, task: asyncio.Task[None]) -> None:
+        if self._background.get(mac) is task:
+            del self._background[mac]
 
     # --- the run -----------------------------------------------------------------------------
 

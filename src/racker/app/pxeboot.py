@@ -11,6 +11,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from racker.adapters.fs.store import Store
+from racker.core.events import EventKind
+from racker.core.nodetrust import OPENS_STAGE
 from racker.engine.control import Control as Control  # re-exported: the type front ends pass
 from racker.errors import BmcError, InputError, RackerError, Where
 from racker.model import ClusterPlan, PlannedNode
@@ -24,9 +27,9 @@ OpenControl = Callable[[Paths, ClusterPlan], Control]
 
 
 def find_node(plan: ClusterPlan, mac: str) -> PlannedNode:
-    """The planned node of primary (or BMC) MAC `mac`."""
+    """The planned node of `mac` (its primary, BMC or secondary MAC)."""
     for n in plan.nodes:
-        if mac in (n.mac, n.node.bmc_mac):
+        if mac in n.node.macs:
             return n
     if any(mac in n.macs for n in plan.excluded):
         raise InputError(f"{mac} is excluded from the configuration",
@@ -36,11 +39,20 @@ def find_node(plan: ClusterPlan, mac: str) -> PlannedNode:
                      hint="give the node's primary MAC address from nodes.csv")
 
 
+def open_install_window(store: Store, node: PlannedNode) -> None:
+    """Record that racker is about to PXE-boot `node`: the boot server (maybe another process,
+    e.g. a bootstrap whose lokoctl runs `racker pxe-boot`) then serves its installer."""
+    store.add(node.mac, EventKind.STAGE, stage=OPENS_STAGE, detail={"by": "racker pxe-boot"})
+
+
 async def pxe_boot(control: Control, node: PlannedNode, domain: str, *,
                    retry_sec: float = RETRY_SEC, interval: float = 1.0,
                    clock: Callable[[], float] = time.monotonic,
-                   say: Callable[[str], None] = lambda _t: None) -> None:
-    """Force a PXE boot of `node`, each step retried until `retry_sec` have passed."""
+                   say: Callable[[str], None] = lambda _t: None,
+                   opening: Callable[[PlannedNode], None] = lambda _n: None) -> None:
+    """Force a PXE boot of `node`, each step retried until `retry_sec` have passed.
+
+    `opening` is called once before the node is powered on (`open_install_window`)."""
     deadline = clock() + retry_sec
     steps: list[tuple[str, Callable[[PlannedNode], Awaitable[object]]]] = [
         ("finding the BMC", control.check_bmc),
@@ -49,6 +61,8 @@ async def pxe_boot(control: Control, node: PlannedNode, domain: str, *,
     ]
     last = ""
     for what, step in steps:
+        if step is steps[-1][1]:  # power on comes last
+            opening(node)
         while True:
             left = deadline - clock()
             if left <= 0:

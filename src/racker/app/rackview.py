@@ -19,7 +19,7 @@ from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
 from racker.adapters.metrics.rack import NodeFigures, RackFigures
 from racker.app.node_events import events_json
-from racker.app.status import RackStatus, gather, rack_plan, to_json
+from racker.app.status import Planned, RackStatus, gather, rack_plan, to_json
 from racker.core.activity import Activity, run_json
 from racker.core.events import Event
 from racker.core.macs import parse_mac
@@ -39,17 +39,21 @@ class RackView:
     paths: Paths
     store: Store
     activity: Activity = field(default_factory=Activity)
-    _planned: tuple[str, ClusterPlan] | None = None
+    _planned: Planned | None = None
     _plan_key: tuple[float, ...] = ()
     _plan_checked: float = 0.0
 
-    def refresh(self) -> list[str]:
-        """Fold in the events added since the last look; the primary MACs that changed."""
+    def refresh(self) -> bool:
+        """Fold in the events added since the last look; whether there were any (a run's start
+        or end counts: it changes the run shown even when no node changed)."""
         self.planned()  # the BMC MACs' owners first: a BMC's lease is its node's event
-        return self.activity.feed(self.store.events(since_id=self.activity.last_id))
+        new = self.store.events(since_id=self.activity.last_id)
+        self.activity.feed(new)
+        return bool(new)
 
-    def planned(self) -> tuple[str, ClusterPlan]:
-        """What was provisioned and every node's plan, re-read when its files changed."""
+    def planned(self) -> Planned:
+        """What was provisioned, every node's plan and the excluded ones, re-read when its files
+        changed."""
         now = time.monotonic()
         if self._planned is not None and now - self._plan_checked < PLAN_TTL:
             return self._planned
@@ -100,7 +104,7 @@ class RackView:
         if mac is None:
             raise InputError(f"'{raw_mac}' is not a MAC address", where=Where(flag="mac"),
                              hint="use aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff")
-        _label, plan = self.planned()
+        _label, plan, _excluded = self.planned()
         for n in plan.nodes:
             if mac in n.node.macs:
                 return n.mac
@@ -129,15 +133,16 @@ class RackView:
     def figures(self) -> RackFigures:
         """The numbers of the metrics page."""
         self.refresh()
-        label, plan = self.planned()
+        label, plan, excluded = self.planned()
         flags = _flag_dir(self.paths, plan)
         nodes: list[NodeFigures] = []
         states: dict[str, int] = {}
         for n in sorted(plan.nodes, key=lambda n: n.mac):
             a = self.activity.nodes.get(n.mac)
             provisioned = label != "no" and (flags / n.mac).is_file()
-            state = "provisioned" if provisioned and (a is None or a.state == "idle") else (
-                a.state if a else "idle")
+            state = "excluded" if n.mac in excluded else (
+                "provisioned" if provisioned and (a is None or a.state in ("idle", "excluded"))
+                else "idle" if a is None or a.state == "excluded" else a.state)
             states[state] = states.get(state, 0) + 1
             bmc_up = a.bmc_reached if a is not None and a.bmc_tried else None
             nodes.append(NodeFigures(n.mac, n.name, provisioned, bmc_up,

@@ -13,7 +13,7 @@ from typing import Any
 
 from racker.adapters.fs.hostsfile import read_managed
 from racker.adapters.fs.rackmeta import load_inventory
-from racker.app.configuration.loaded import load_configured
+from racker.app.configuration.loaded import dnsmasq_running, load_configured
 from racker.core.activity import Activity
 from racker.core.plan import make_plan
 from racker.core.render import asset_dir, config_folder
@@ -45,10 +45,14 @@ class Row:
     stage: str | None = None
     """The provisioning stage racker last had the node in (None before any run)."""
     state: str = "idle"
-    """`idle`, `running`, `failed`, `provisioned` or `excluded` (from the event log)."""
+    """`idle`, `running`, `failed`, `provisioned` or `excluded` (the configuration says
+    whether it is excluded; the event log the rest)."""
     failure: str | None = None
     last_event: str | None = None
     last_event_at: float | None = None
+    excluded: bool = False
+    """Left out of the configuration (`-exclude`, `racker node exclude`): not provisioned on
+    purpose."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class RackStatus:
     """`Flatcar`, `Lokomotive` or `no`."""
     kubernetes_api: bool | None
     rows: tuple[Row, ...]
+    dhcp_served: bool | None = None
+    """Whether a racker process serves DHCP on the rack network (None: not known)."""
 
     @property
     def provisioned_count(self) -> int:
@@ -75,7 +81,8 @@ def render_table(status: RackStatus) -> list[str]:
     out.append("")
     head = ("MAC address", "BMC reached", "Power", "OS provisioned", "Joined cluster",
             "Hostnames")
-    rows = [(r.mac, _mark(r.bmc_reached), r.power or "?", _mark(r.provisioned),
+    rows = [(r.mac, _mark(r.bmc_reached), r.power or "?",
+             "excluded" if r.excluded else _mark(r.provisioned),
              _mark(r.joined), " ".join(r.hostnames)) for r in status.rows]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(head)]
@@ -86,6 +93,8 @@ def render_table(status: RackStatus) -> list[str]:
     if unreachable:
         out.append("")
         out += [f"{r.mac}: {r.bmc_error}" for r in unreachable]
+        if status.dhcp_served is False:
+            out += ["", NO_DHCP]
     out.append("")
     out.append('To see details for a node, run "ipmi <MAC|DOMAIN> diag", or run this command '
                'with "--full" to see the details of all nodes.')
@@ -105,14 +114,17 @@ def to_json(status: RackStatus) -> dict[str, Any]:
         "nodes": [{**asdict(r), "hostnames": list(r.hostnames)} for r in status.rows],
         "provisioned_nodes": status.provisioned_count,
         "total_nodes": len(status.rows),
+        "dhcp_served": status.dhcp_served,
     }
 
 
-def _activity(activity: Activity | None, mac: str) -> dict[str, Any]:
+def _activity(activity: Activity | None, mac: str, *, excluded: bool) -> dict[str, Any]:
     a = activity.nodes.get(mac) if activity else None
     if a is None:
-        return {}
-    return {"stage": a.stage, "state": a.state, "failure": a.failure,
+        return {"state": "excluded"} if excluded else {}
+    # the configuration decides exclusion: 'racker node include' records no event
+    state = "excluded" if excluded else ("idle" if a.state == "excluded" else a.state)
+    return {"stage": a.stage, "state": state, "failure": a.failure,
             "last_event": a.last_event, "last_event_at": a.last_event_at}
 
 
@@ -126,8 +138,18 @@ def hostnames_by_ip(lines: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def rack_plan(paths: Paths) -> tuple[str, ClusterPlan]:
-    """What was provisioned and the plan of every node (excluded ones too: all of nodes.csv)."""
+NO_DHCP = ("No racker process serves DHCP on the rack network, so the BMCs' 2-minute leases "
+           "expire and they drop off the network: run 'racker serve' (or start the "
+           "racker-serve service: systemctl start racker-serve).")
+
+
+Planned = tuple[str, ClusterPlan, frozenset[str]]
+"""`rack_plan`'s answer: what was provisioned, every node's plan, the excluded primary MACs."""
+
+
+def rack_plan(paths: Paths) -> Planned:
+    """What was provisioned, the plan of every node (excluded ones too: all of nodes.csv) and
+    the primary MACs of the excluded nodes."""
     inventory = load_inventory(paths)
     for provision, label in ((Provision.LOKOMOTIVE, "Lokomotive"),
                              (Provision.FLATCAR, "Flatcar")):
@@ -140,19 +162,25 @@ def rack_plan(paths: Paths) -> tuple[str, ClusterPlan]:
             # the recorded layout's names and addresses; excluded nodes listed as well
             rest = make_plan(replace(configured.options, exclude=()), inventory)
             planned = {n.mac for n in configured.nodes}
-            return label, replace(configured, nodes=configured.nodes + tuple(
-                n for n in rest.nodes if n.mac not in planned))
-    return "no", make_plan(Options(provision=Provision.FLATCAR), inventory)
+            excluded = tuple(n for n in rest.nodes if n.mac not in planned)
+            return label, replace(configured, nodes=configured.nodes + excluded), frozenset(
+                n.mac for n in excluded)
+    return "no", make_plan(Options(provision=Provision.FLATCAR), inventory), frozenset()
+
+
+def dhcp_served(paths: Paths) -> bool:
+    """Whether a racker process (serve, bootstrap, apply) runs dnsmasq for this rack."""
+    return dnsmasq_running(paths)
 
 
 async def gather(paths: Paths, power: PowerQuery,
                  joined: Callable[[ClusterPlan], set[str] | None] = lambda _p: None,
                  *, activity: Activity | None = None,
-                 planned: tuple[str, ClusterPlan] | None = None) -> RackStatus:
+                 planned: Planned | None = None) -> RackStatus:
     """Query every BMC at once and read flag files and hosts entries; each node's stage,
     failure and last event come from `activity` (the event log folded), when given.
     `planned` is `rack_plan(paths)` when the caller keeps it."""
-    label, plan = planned or rack_plan(paths)
+    label, plan, excluded = planned or rack_plan(paths)
     flags = asset_dir(paths, plan.options.provision)
     names = hostnames_by_ip(read_managed(paths.hosts_file))
     members = joined(plan) if label == "Lokomotive" else None
@@ -167,8 +195,9 @@ async def gather(paths: Paths, power: PowerQuery,
                    power=state, provisioned=label != "no" and (flags / n.mac).is_file(),
                    joined=None if label != "Lokomotive" else n.mac in (members or set()),
                    hostnames=names.get(n.ip, ()), bmc_error=error, ip=n.ip,
-                   **_activity(activity, n.mac))
+                   **_activity(activity, n.mac, excluded=n.mac in excluded),
+                   excluded=n.mac in excluded)
 
     rows = await asyncio.gather(*(row(n) for n in sorted(plan.nodes, key=lambda n: n.mac)))
     return RackStatus(label, None if label != "Lokomotive" else members is not None,
-                      tuple(rows))
+                      tuple(rows), dhcp_served=dhcp_served(paths))

@@ -6,13 +6,14 @@ import argparse
 from collections.abc import Sequence
 
 from racker.cli import registry
+from racker.cli.parsing import Parser
 from racker.cli.registry import Command
 from racker.compose.manage import api_token
 from racker.paths import Paths
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="racker api token",
         description="Print the token of racker's management API and dashboard (created on "
                     "first use in the state folder, mode 0600). Scripts send it as "

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TextIO
 
 from racker.app.apply import Action, ApplyPlan, Executor, describe, plan_apply
 from racker.app.configuration.loaded import find_folder
+from racker.cli.parsing import Parser
 from racker.errors import InputError
 from racker.paths import Paths
 
@@ -23,6 +26,14 @@ SSH (its next boot is a first boot; the root filesystem is formatted again). Con
 re-run only with --include-controllers."""
 
 MakeExecutor = Callable[[Paths, ApplyPlan, TextIO], Executor]
+Lock = Callable[[Paths, str], AbstractContextManager[None]]
+
+
+def run_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
+    """The state folder's run lock (a second bootstrap or apply is refused while held)."""
+    from racker.compose.rack import run_lock as lock
+
+    return lock(paths, command)
 
 
 def real_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
@@ -39,7 +50,7 @@ def real_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="racker apply", description=DESCRIPTION)
+    p = Parser(prog="racker apply", description=DESCRIPTION)
     p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
                    help="the configuration folder (default: the current one, else the one in "
                         "your home folder)")
@@ -66,12 +77,20 @@ def confirm(ap: ApplyPlan, yes: bool, ask: Callable[[str], str] | None) -> bool:
 
 
 def main(argv: Sequence[str], *, paths: Paths, make_executor: MakeExecutor = real_executor,
-         ask: Callable[[str], str] | None = None) -> int:
+         ask: Callable[[str], str] | None = None, lock: Lock = run_lock) -> int:
     """`racker apply` with the outside world passed in."""
     try:
         args = _parser().parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
+    with contextlib.ExitStack() as held:
+        if not args.dry_run:  # refused at once, before the plan, when a run holds the rack
+            held.enter_context(lock(paths, "racker apply"))
+        return _apply(args, paths, make_executor, ask)
+
+
+def _apply(args: argparse.Namespace, paths: Paths, make_executor: MakeExecutor,
+           ask: Callable[[str], str] | None) -> int:
     folder = find_folder(paths, args.folder)
     ap = plan_apply(paths, folder, include_controllers=args.include_controllers)
     for line in describe(ap):

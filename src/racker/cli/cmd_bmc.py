@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from racker.app.bmc_credentials import Target
+from racker.cli.parsing import Parser
 from racker.core.macs import parse_mac
 from racker.errors import InputError, Where
 from racker.model import Credentials
@@ -20,11 +21,11 @@ from racker.paths import Paths
 Resolver = Callable[[Paths], list[Target]]
 """Finds (node label, BMC address, port) for every BMC of the rack."""
 
-USAGE = "racker bmc rotate-credentials NEW_USER [--password-file F] [--disable-old] [--dry-run]"
+USAGE = "racker bmc rotate-credentials NEW_USER [-password-file F] [-disable-old] [-dry-run]"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="racker bmc", description="BMC maintenance.",
+    p = Parser(prog="racker bmc", description="BMC maintenance.",
                                 allow_abbrev=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     r = sub.add_parser(
@@ -33,15 +34,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Create NEW_USER with ADMINISTRATOR privilege on every BMC, prove a session "
                     "as NEW_USER on each, and only then replace ipmi_user/ipmi_password. "
                     "If any BMC fails, the files stay unchanged.")
-    r.add_argument("new_user", metavar="NEW_USER")
-    r.add_argument("--password-file", type=Path,
+    r.add_argument("new_user", metavar="NEW_USER",
+                   help="the IPMI user name to create on every BMC (1 to 16 characters)")
+    r.add_argument("-password-file", "--password-file", type=Path, metavar="FILE",
                    help="file holding the new password (must not be readable by group/others);"
                         " without it the password is asked for twice")
-    r.add_argument("--disable-old", action="store_true",
+    r.add_argument("-disable-old", "--disable-old", action="store_true",
                    help="disable the old user on every BMC after the switch")
-    r.add_argument("--dry-run", action="store_true",
+    r.add_argument("-dry-run", "--dry-run", action="store_true",
                    help="show which slots would be used; change nothing")
-    r.add_argument("--bmc-address", action="append", default=[], metavar="BMC_MAC=IP[:PORT]",
+    r.add_argument("-bmc-address", "--bmc-address", action="append", default=[],
+                   metavar="BMC_MAC=IP[:PORT]",
                    help="address of a BMC (repeat for every BMC); by default every node's BMC "
                         "of nodes.csv is found on the PXE interface")
     r.add_argument("--driver", default="ipmi", help=argparse.SUPPRESS)

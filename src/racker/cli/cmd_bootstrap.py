@@ -7,22 +7,27 @@ answer takes its default. Values are checked before anything is read or written.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from racker.app.configuration.create import ConfigureResult
 from racker.app.configuration.create import configure as _configure_kw
 from racker.app.configuration.create import make_room as _check_folders
+from racker.app.provision import check_tools
 from racker.core.bootstrap.flags import ParsedFlags, check_scope, checked_value, parse_flags, usage
 from racker.core.bootstrap.options import (
     SECRET_KEY_ENV,
+    SECRET_KEYS,
     RackFacts,
     check_key,
     describe,
     flag_where,
     options_from_answers,
+    recorded_values,
 )
 from racker.core.bootstrap.wizard import (
     Asker,
@@ -40,6 +45,7 @@ LoadInventory = Callable[[Paths], Inventory]
 Configure = Callable[[Paths, Options, bool], ConfigureResult]
 CheckFolders = Callable[[Paths], None]
 Provisioner = Callable[[Paths, ConfigureResult], int]
+Lock = Callable[[Paths, str], AbstractContextManager[None]]
 
 RACK_DEPENDENT = frozenset({"controller-type", "storage-node-type"})
 """Flags whose allowed values come from nodes.csv: checked once the rack is read."""
@@ -49,6 +55,12 @@ def _load_inventory(paths: Paths) -> Inventory:
     from racker.compose.rack import inventory  # through the composition root, when needed
 
     return inventory(paths)
+
+
+def _run_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
+    from racker.compose.rack import run_lock  # the state folder's lock, through the root
+
+    return run_lock(paths, command)
 
 
 def _provision(paths: Paths, configured: ConfigureResult) -> int:
@@ -71,16 +83,50 @@ def _configure(paths: Paths, options: Options, render_only: bool) -> ConfigureRe
     return _configure_kw(paths, options, render_only=render_only)
 
 
-def _resume(paths: Paths) -> ConfigureResult | None:
-    """The configuration of an interrupted bootstrap to continue, if there is one."""
+def _resume(paths: Paths, parsed: ParsedFlags) -> ConfigureResult | None:
+    """The configuration of an interrupted bootstrap to continue, if there is one.
+
+    The flags given must agree with the options recorded there, except -exclude, which takes
+    more nodes out first (what the BMC check's hint tells the operator to do)."""
+    from racker.app import nodeops
     from racker.app.resume import interrupted, resume
 
     folder = interrupted(paths)
     if folder is None:
         return None
+    exclude = _check_resumed_flags(paths, folder, parsed)
     print(f"➤ Continuing the interrupted bootstrap of {folder} with the options recorded "
           "there (nodes already provisioned are kept)")
+    for mac in exclude:
+        for line in nodeops.exclude(paths, folder, mac).lines:
+            print(f"  {line}")
     return resume(paths, folder)
+
+
+def _check_resumed_flags(paths: Paths, folder: Path, parsed: ParsedFlags) -> list[str]:
+    """InputError for a flag that differs from the interrupted run's options; returns the MACs
+    that -exclude adds."""
+    from racker.app.configuration.loaded import load_configured
+
+    c = load_configured(paths, folder)
+    facts = RackFacts.from_inventory(c.inventory)
+    recorded = recorded_values(c.options)
+    added: list[str] = []
+    for name, raw in parsed.values.items():
+        value = checked_value(name, raw, facts)
+        if name == "exclude":
+            added += [m for m in value.split() if m not in c.options.exclude]
+        elif name in SECRET_KEYS or name == "aws-secret-key-file":
+            continue  # recorded in the options; not compared (and never printed)
+        elif value != recorded.get(name, value):
+            raise InputError(
+                f"-{name} {value} differs from the interrupted bootstrap's "
+                f"{recorded[name] or '(empty)'}: it continues with the options recorded in "
+                f"{folder / 'racker-options.yaml'}",
+                where=flag_where(name),
+                hint=f"run it again without -{name} (-exclude MAC is taken), or move {folder} "
+                     "away to start over")
+    return added
 
 
 def _facts_or_none(paths: Paths, load: LoadInventory) -> RackFacts | None:
@@ -135,6 +181,7 @@ def bootstrap(
     configure: Configure = _configure,
     check_folders: CheckFolders = _check_folders,
     provision: Provisioner = _provision,
+    lock: Lock = _run_lock,
 ) -> int:
     """Run `racker bootstrap` with the outside world passed in (tests pass their own).
 
@@ -154,8 +201,20 @@ def bootstrap(
     if kind is not None:
         check_scope(parsed, kind)
 
+    with contextlib.ExitStack() as held:
+        if not parsed.render_only:  # refused at once when another bootstrap or apply runs
+            held.enter_context(lock(paths, "racker bootstrap"))
+        return _configure_and_provision(parsed, paths, asker, interactive, environ,
+                                        load_inventory, configure, check_folders, provision,
+                                        kind)
+
+
+def _configure_and_provision(parsed: ParsedFlags, paths: Paths, asker: Asker, interactive: bool,
+                             environ: Mapping[str, str] | None, load_inventory: LoadInventory,
+                             configure: Configure, check_folders: CheckFolders,
+                             provision: Provisioner, kind: Provision | None) -> int:
     if not parsed.render_only:
-        resumed = _resume(paths)
+        resumed = _resume(paths, parsed)
         if resumed is not None:
             return provision(paths, resumed)
     facts = RackFacts.from_inventory(load_inventory(paths))
@@ -167,6 +226,8 @@ def bootstrap(
     check_folders(paths)
     options = _answers(parsed, values, facts, asker, interactive, kind)
 
+    if not parsed.render_only:
+        check_tools(paths, options.provision)  # before anything is written
     print("➤ Bootstrap options:")
     for line in describe(options):
         print(f"  {line}")

@@ -17,8 +17,9 @@ Commands:
                                                ipmi_user and ipmi_password
   reset [-racker-version] [-nodes] [-confirm]  Reset racker's version information and/or the
                                                rack metadata (asks for confirmation)
-  gen-ssh-key [-print-private-key]             Create ~/.ssh/id_rsa(.pub) without passphrase
-                                               and show its public key and fingerprint
+  gen-ssh-key [-print-private-key]             Create the SSH key ~/.ssh/id_ed25519(.pub)
+                                               without passphrase and show its public key and
+                                               fingerprint
   help                                         Show this help"""
 
 RESET_USAGE = """\
@@ -43,12 +44,14 @@ and its PXE interface, and shows how many nodes have each node type."""
 GEN_USAGE = """\
 Usage: racker factory gen-ssh-key [-print-private-key]
 
-Creates the SSH key ~/.ssh/id_rsa(.pub) without passphrase, for logging in to the nodes via SSH
-instead of the serial console, and shows its path, public key and fingerprint.
+Creates racker's SSH key without passphrase, for logging in to the nodes via SSH instead of the
+serial console, and shows its path, public key and fingerprint: an ed25519 key at
+~/.ssh/id_ed25519, or the path RACKER_SSH_KEY names. Where ~/.ssh/id_rsa exists (a rack set up
+by an older racker), that is racker's key and nothing is created.
 
   -print-private-key
         Also print the private key, to hand it out. Only when stdout is a terminal: a private
-        key in a pipe, a log or a file is a key on the loose (copy ~/.ssh/id_rsa instead)."""
+        key in a pipe, a log or a file is a key on the loose (copy the key file instead)."""
 
 MAX_PROBLEMS = 20
 _HELP = ("-h", "-help", "--help", "help")
@@ -139,7 +142,7 @@ _PRINT_PRIVATE = ("-print-private-key", "--print-private-key")
 
 
 def cmd_gen_ssh_key(argv: Sequence[str], stdout_is_tty: bool | None = None) -> int:
-    """`racker factory gen-ssh-key [-print-private-key]`: create ~/.ssh/id_rsa, show the public
+    """`racker factory gen-ssh-key [-print-private-key]`: create racker's key, show the public
     key and fingerprint, and the private key only on request and only to a terminal.
 
     `stdout_is_tty` stands in for `sys.stdout.isatty()` (tests).
@@ -155,8 +158,8 @@ def cmd_gen_ssh_key(argv: Sequence[str], stdout_is_tty: bool | None = None) -> i
         raise InputError("refusing to print the private key: stdout is not a terminal",
                          where=Where(flag="-print-private-key"),
                          hint="run it in a terminal, or leave the flag out and copy "
-                              "~/.ssh/id_rsa with scp")
-    key = factory.gen_ssh_key(Paths.from_env().home)
+                              f"{Paths.from_env().ssh_key} with scp")
+    key = factory.gen_ssh_key(Paths.from_env().ssh_key)
     print(f"✓ Created the SSH key {key.private_key} (no passphrase) and {key.private_key}.pub")
     print(f"Fingerprint: {key.fingerprint}")
     print(f"Public key:\n{key.public_key}")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from racker.app.ignition import node_config
+from racker.cli.parsing import Parser
 from racker.paths import Paths
 
 DESCRIPTION = """\
@@ -18,7 +19,7 @@ Warnings go to stderr."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="racker ignition", description=DESCRIPTION,
+    p = Parser(prog="racker ignition", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("node", metavar="NODE_NAME",
                    help="the node's name (node-0, lokomotive-worker-0.k8s.localdomain or its "

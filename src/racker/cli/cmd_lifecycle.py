@@ -20,6 +20,7 @@ from racker.app.install import (
     environment_overrides,
     install,
     uninstall,
+    with_recorded_paths,
 )
 from racker.app.lifecycle import (
     ChangeRequest,
@@ -75,8 +76,8 @@ Sets racker up as a service on this management node: the state folders (owner ro
 for others), the systemd unit racker-serve.service (enabled and started), links to racker and
 ipmi in /opt/bin, and the version file. Running it again repairs what differs.
 
-  -root DIR      Write everything under DIR (an image or a mounted system) and do not call
-                 systemctl
+  -root DIR      Write everything under DIR (an image or a mounted system; created when
+                 missing) and do not call systemctl
   -venv DIR      The virtual environment racker runs from (default: this one)
   -bin-dir DIR   Where to link the commands (default /opt/bin; empty: no links)""",
     "uninstall": """\
@@ -206,11 +207,11 @@ def get(argv: Sequence[str]) -> int:
 # NOTE: RACKER_PACKAGE_INDEX is not among them: the unit is world-readable and the index URL may
 # carry a token; 'racker serve' never installs anything.
 _PATH_SETTINGS = ("RACKER_STATE_DIR", "RACKER_OEM_DIR", "RACKER_HOSTS_FILE",
-                  "RACKER_VERSION_FILE")
+                  "RACKER_VERSION_FILE", "RACKER_SSH_KEY")
 
 
-def _layout(p: Parsed) -> Layout:
-    root = check_root(Path(p.text("root") or "/"))
+def _layout(p: Parsed, create_root: bool = False) -> Layout:
+    root = check_root(Path(p.text("root") or "/"), create=create_root)
     venv_text = p.text("venv")
     venv = Path(venv_text) if venv_text else Path(sys.prefix)
     if not venv.is_absolute():
@@ -248,7 +249,7 @@ def install_cmd(argv: Sequence[str]) -> int:
     p = parse(argv, {"root": True, "venv": True, "bin-dir": True}, "install")
     if p.args:
         raise InputError(f"unexpected argument '{p.args[0]}'", where=Where(flag=p.args[0]))
-    layout = _layout(p)
+    layout = _layout(p, create_root=True)
     version = _installed_version(layout, p.text("venv") is not None)
     for line in install(layout, version).lines:
         print(line)
@@ -268,6 +269,7 @@ def uninstall_cmd(argv: Sequence[str]) -> int:
               "uninstall")
     if p.args:
         raise InputError(f"unexpected argument '{p.args[0]}'", where=Where(flag=p.args[0]))
-    for line in uninstall(_layout(p), purge=p.on("purge")).lines:
+    layout = with_recorded_paths(_layout(p), os.environ)  # the paths the install used
+    for line in uninstall(layout, purge=p.on("purge")).lines:
         print(line)
     return 0

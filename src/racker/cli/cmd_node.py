@@ -17,6 +17,7 @@ from racker.app.apply import describe, plan_apply
 from racker.app.configuration.loaded import find_folder
 from racker.cli import registry
 from racker.cli.cmd_apply import MakeExecutor, real_executor
+from racker.cli.parsing import Parser
 from racker.cli.registry import Command
 from racker.paths import Paths
 
@@ -25,7 +26,8 @@ SUBCOMMANDS: tuple[Command, ...] = (
             "back)", "racker.cli.cmd_node:run_exclude"),
     Command("include", "Add an excluded node back, at the end of the arrays",
             "racker.cli.cmd_node:run_include"),
-    Command("reprovision", "Reinstall a node via PXE now (removes its flag file)",
+    Command("reprovision", "Reinstall a node via PXE now (its flag file goes once the "
+            "reinstall starts)",
             "racker.cli.cmd_node:run_reprovision"),
     Command("replace", "A node's server was swapped: new MACs everywhere, same name and "
             "addresses", "racker.cli.cmd_node:run_replace"),
@@ -33,7 +35,8 @@ SUBCOMMANDS: tuple[Command, ...] = (
             "racker.cli.node_timeline:run"),
 )
 
-_MAC_HELP = "any of the node's MAC addresses from nodes.csv"
+_MAC_HELP = ("any of the node's MAC addresses from nodes.csv (e.g. aa:bb:cc:dd:ee:ff), or its "
+             "name (node-1, lokomotive-worker-0)")
 
 
 def usage() -> str:
@@ -42,7 +45,7 @@ def usage() -> str:
 
 def _parser(name: str) -> argparse.ArgumentParser:
     summary = next(c.summary for c in SUBCOMMANDS if c.name == name)
-    p = argparse.ArgumentParser(prog=f"racker node {name}", description=summary + ".")
+    p = Parser(prog=f"racker node {name}", description=summary + ".")
     p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
                    help="the configuration folder (default: the current one, else the one in "
                         "your home folder)")
@@ -54,16 +57,16 @@ def _parser(name: str) -> argparse.ArgumentParser:
                        help="the new server's secondary MAC (needed when the old one had one "
                             "with a static public address)")
     else:
-        p.add_argument("mac", metavar="MAC", help=_MAC_HELP)
+        p.add_argument("mac", metavar="NODE", help=_MAC_HELP)
     if name == "replace":
         p.epilog = "Then run 'racker apply' to install the new server."
     return p
 
 
 def reprovision(paths: Paths, folder: Path, mac: str, make_executor: MakeExecutor) -> int:
-    """Remove the node's flag file and reinstall it through apply's executor."""
-    primary = nodeops.forget_provisioned(paths, folder, mac)
-    ap = plan_apply(paths, folder, only={primary})
+    """Reinstall the node through apply's executor (its flag file goes once that starts)."""
+    primary = nodeops.reprovisionable(paths, folder, mac)
+    ap = plan_apply(paths, folder, only={primary}, reinstall={primary})
     for line in describe(ap):
         print(line)
     sys.stdout.flush()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from racker.app.configuration.loaded import find_folder, load_configured
 from racker.app.pxeboot import RETRY_SEC, Control, OpenControl, find_node, pxe_boot
+from racker.cli.parsing import Parser
 from racker.core.macs import parse_mac
-from racker.errors import InputError
-from racker.model import ClusterPlan
+from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
 
 DESCRIPTION = """\
@@ -27,9 +27,16 @@ def _open_control(paths: Paths, plan: ClusterPlan) -> Control:
     return control(paths, plan, Settings.from_env(), retry_sec=min(RETRY_SEC, 50.0))
 
 
+def _open_window(paths: Paths, node: PlannedNode) -> None:
+    from racker.compose.rack import open_install_window
+
+    open_install_window(paths, node)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="racker pxe-boot", description=DESCRIPTION)
-    p.add_argument("mac", metavar="MAC", help="the node's primary MAC address")
+    p = Parser(prog="racker pxe-boot", description=DESCRIPTION)
+    p.add_argument("mac", metavar="MAC",
+                   help="any of the node's MAC addresses from nodes.csv, or its name")
     p.add_argument("domain", metavar="DOMAIN", help="the node's name (used in messages)")
     p.add_argument("-C", dest="folder", metavar="DIR", type=Path,
                    help="the configuration folder (default: the current one, else the one in "
@@ -38,24 +45,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], *, paths: Paths, open_ctl: OpenControl = _open_control,
-         retry_sec: float = RETRY_SEC) -> int:
+         retry_sec: float = RETRY_SEC,
+         open_window: Callable[[Paths, PlannedNode], None] = _open_window) -> int:
     """`racker pxe-boot` with the outside world passed in."""
     try:
         args = _parser().parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
-    mac = parse_mac(args.mac)
-    if mac is None:
-        raise InputError(f'"{args.mac}" is not a MAC address',
-                         hint="give the node's primary MAC address, e.g. aa:bb:cc:dd:ee:ff")
     c = load_configured(paths, find_folder(paths, args.folder))
-    node = find_node(c.plan, mac)
+    node = find_node(c.plan, parse_mac(args.mac) or c.node(args.mac).primary_mac)
     control = open_ctl(paths, c.plan)
 
     async def go() -> None:
         try:
             await pxe_boot(control, node, args.domain, retry_sec=retry_sec,
-                           say=lambda t: print(f"{node.mac}: {t}", flush=True))
+                           say=lambda t: print(f"{node.mac}: {t}", flush=True),
+                           opening=lambda n: open_window(paths, n))
         finally:
             await control.close()
 

@@ -9,28 +9,41 @@ import sys
 from collections.abc import Sequence
 
 from racker.app.status import render_table, to_json
+from racker.cli.parsing import Parser
 from racker.errors import RackerError
 from racker.paths import Paths
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="racker status",
         description="Show, for every node of nodes.csv: whether its BMC answers, its power "
                     "state, whether the OS is provisioned, whether it joined the cluster, and "
                     "its host names. BMCs are queried at the same time.")
     p.add_argument("-full", "--full", action="store_true",
-                   help="also print every node's diagnosis (as 'ipmi NODE diag')")
+                   help="also print every node's diagnosis (as 'ipmi NODE diag'); with --json as "
+                        "each node's \"diagnosis\": {\"ok\", \"text\"}")
     p.add_argument("-json", "--json", action="store_true", help="print JSON for scripts")
     return p
 
 
-def _status(paths: Paths, as_json: bool) -> int:
+def _status(paths: Paths, as_json: bool, full: bool = False) -> int:
     from racker.compose.rack import rack_status  # the BMC stack loads only when it is needed
 
     status = asyncio.run(rack_status(paths))
     if as_json:
-        print(json.dumps(to_json(status), indent=2, ensure_ascii=False))
+        data = to_json(status)
+        code = 0
+        if full:  # each node's diagnosis (as 'ipmi NODE diag') beside its row
+            from racker.cli.ipmi import diagnoses
+
+            found = diagnoses()
+            for node in data["nodes"]:
+                text, ok = found.get(node["mac"], ("", False))
+                node["diagnosis"] = {"ok": ok, "text": text}
+                code = code or (0 if ok else 1)
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return code
     else:
         print("\n".join(render_table(status)))
     return 0
@@ -43,7 +56,7 @@ def run(argv: Sequence[str]) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     paths = Paths.from_env()
-    code = _status(paths, args.json)
+    code = _status(paths, args.json, args.full)
     if args.full and not args.json:
         from racker.cli.ipmi import run as ipmi_run
 

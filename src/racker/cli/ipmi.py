@@ -12,12 +12,16 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from racker.cli.run import run_main
 from racker.core import ipmitool as h
 from racker.errors import RackerError
 from racker.model import Credentials, Inventory
 from racker.paths import Paths
+
+if TYPE_CHECKING:
+    from racker.app.ipmi_builtins import Bmcs
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,29 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     inventory = load.inventory(paths)
     credentials = load.credentials(paths)
     from racker.app.ipmi_helper import run_request
-    from racker.compose.rack import locator
+    from racker.compose.rack import helper_bmcs, locator
+
+    def bmcs() -> Bmcs:
+        timeout = None if settings.ipmi_timeout is None else float(settings.ipmi_timeout)
+        return helper_bmcs(paths, inventory.pxe_interface, credentials,
+                           retry_sec=settings.retry_sec, timeout=timeout)
 
     return run_request(request, settings, paths, inventory, credentials,
-                       locator(paths, inventory.pxe_interface), e)
+                       locator(paths, inventory.pxe_interface), e, bmcs)
+
+
+def diagnoses(*, env: Mapping[str, str] | None = None, loaders: Loaders | None = None
+              ) -> dict[str, tuple[str, bool]]:
+    """Every node's `ipmi NODE diag` as data: primary MAC → (text, succeeded)."""
+    e = os.environ if env is None else env
+    paths = Paths.from_env(e)
+    load = loaders or default_loaders()
+    inventory = load.inventory(paths)
+    from racker.app.ipmi_helper import diagnose_all
+    from racker.compose.rack import locator
+
+    return diagnose_all(h.parse_settings(e), paths, inventory, load.credentials(paths),
+                        locator(paths, inventory.pxe_interface), e)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

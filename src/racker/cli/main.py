@@ -9,6 +9,7 @@ from racker import __version__
 from racker.cli import registry
 from racker.cli.registry import Command
 from racker.cli.run import run_main
+from racker.errors import InputError
 
 COMMANDS: tuple[Command, ...] = (
     Command("bootstrap", "Provision the rack: configure, PXE boot and install every node",
@@ -51,6 +52,13 @@ def usage() -> str:
 
 def cmd_version(argv: Sequence[str]) -> int:
     """`racker version`"""
+    if any(a in ("-h", "-help", "--help") for a in argv):
+        print("Usage: racker version\n\nPrint the installed racker version (also: racker -v, "
+              "racker --version).")
+        return 0
+    if argv:
+        raise InputError(f"racker version takes no arguments (got {argv[0]!r})",
+                         hint="run 'racker version'")
     print(__version__)
     return 0
 
@@ -68,7 +76,7 @@ def dispatch(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_main("racker", dispatch, argv)
+    return run_main("racker", dispatch, argv, sigterm_as_interrupt=True)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@ errors) with times, from racker's event store."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 
 from racker.app.node_events import events_json, node_events
+from racker.cli.parsing import Parser
 from racker.core.macs import parse_mac
 from racker.core.timeline import timeline_lines
 from racker.errors import InputError, Where
@@ -16,20 +16,19 @@ from racker.paths import Paths
 
 def run(argv: Sequence[str]) -> int:
     """Entry point of `racker node timeline`."""
-    p = argparse.ArgumentParser(prog="racker node timeline",
+    p = Parser(prog="racker node timeline",
                                 description="Show what happened to a node, oldest first: DHCP "
                                             "leases of the node and its BMC, boot server "
                                             "requests, stages, reports and errors.")
-    p.add_argument("mac", metavar="MAC", help="the node's primary or BMC MAC address")
+    p.add_argument("mac", metavar="MAC", help="any of the node's MAC addresses from nodes.csv, or "
+                                             "its name")
     p.add_argument("-json", "--json", action="store_true", help="print JSON for scripts")
     try:
         args = p.parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
-    mac = parse_mac(args.mac)
-    if mac is None:
-        raise InputError(f"'{args.mac}' is not a MAC address", where=Where(flag="MAC"))
     paths = Paths.from_env()
+    mac = parse_mac(args.mac) or _mac_of_name(paths, args.mac)
     from racker.compose.rack import store  # the store opens only once the MAC is valid
 
     node, events = node_events(paths, mac, lambda: store(paths))
@@ -41,3 +40,17 @@ def run(argv: Sequence[str]) -> int:
         print(f"Timeline of {node.primary_mac} (BMC {node.bmc_mac}):")
         print("\n".join(timeline_lines(events)))
     return 0
+
+
+def _mac_of_name(paths: Paths, text: str) -> str:
+    """The primary MAC of the node called `text` in the configured rack."""
+    from racker.app.configuration.loaded import find_folder, load_configured
+
+    try:
+        folder = find_folder(paths, None)
+    except InputError:
+        raise InputError(f"'{text}' is not a MAC address, and there is no configured rack to "
+                         "look a node name up in", where=Where(flag="MAC"),
+                         hint="give one of the node's MAC addresses from nodes.csv, e.g. "
+                              "aa:bb:cc:dd:ee:ff") from None
+    return load_configured(paths, folder).node(text).primary_mac

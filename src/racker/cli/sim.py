@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from racker.cli import registry
+from racker.cli.parsing import Parser
 from racker.cli.registry import Command
 from racker.cli.run import run_main
 from racker.errors import InputError, Where
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _bmc_serve_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="racker-sim bmc serve",
         description="Run one virtual IPMI 2.0 (lanplus) BMC in the foreground with an in-memory "
                     "chassis; power and boot device changes are logged, the serial console "

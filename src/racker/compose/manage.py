@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from racker.adapters.bmc.control import RackControl
 from racker.adapters.fs.apitoken import TokenFile, ensure_token, new_token, token_path
+from racker.adapters.fs.manageurl import remove_url, write_url
 from racker.adapters.http.serve import server as http_server
 from racker.adapters.metrics.expose import Exposition, exposition
 from racker.app.actions import Record
@@ -64,9 +66,11 @@ GRACE = 2
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, host: str, port: int) -> AsyncIterator[str]:
+async def serving(app: Any, host: str, port: int,
+                  record: Path | None = None) -> AsyncIterator[str]:
     """`app` served on host:port while the block runs; yields its URL (the real port when
-    `port` is 0). ServiceError when it cannot listen."""
+    `port` is 0), recorded in the state folder `record` meanwhile (for a command that borrows
+    serve's services to name serve's dashboard). ServiceError when it cannot listen."""
     web = http_server(app, host, port, graceful_shutdown=GRACE)
     task = asyncio.create_task(web.serve())
     try:
@@ -81,7 +85,14 @@ async def serving(app: Any, host: str, port: int) -> AsyncIterator[str]:
                                     "RACKER_MANAGE_PORT to a free port (0: any)")
         bound = web.servers[0].sockets[0].getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
-        yield f"http://{shown}:{bound}"
+        url = f"http://{shown}:{bound}"
+        if record is not None:
+            write_url(record, url)
+        try:
+            yield url
+        finally:
+            if record is not None:
+                remove_url(record, url)
     finally:
         web.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, SystemExit):

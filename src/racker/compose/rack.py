@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TextIO
 
@@ -20,9 +21,12 @@ from racker.adapters.bmc.control import RackControl, bmc_ref
 from racker.adapters.bmc.interfaces import DriverOptions
 from racker.adapters.bmc.locate import Locator
 from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
+from racker.adapters.fs import runlock
 from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
+from racker.adapters.handover import Handover, socket_path
+from racker.app import pxeboot
 from racker.app.apply import ApplyPlan, Executor, OpenSsh
 from racker.app.bmc_credentials import RotationReport, Target, rotate_credentials
 from racker.app.configuration.create import ConfigureResult
@@ -59,9 +63,26 @@ def secret_from_file(path: Path, what: str) -> str:
     return read_secret_file(path, what)
 
 
+def run_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
+    """Held while `racker bootstrap` or `racker apply` provisions: a second one is refused at
+    once, naming the first (`<state>/run.lock`, released by the kernel when it ends)."""
+    return runlock.held(paths.state_dir / "run.lock", command)
+
+
+def serve_lock(paths: Paths) -> AbstractContextManager[None]:
+    """Held while `racker serve` runs: a second serve is refused at once (`<state>/serve.lock`)."""
+    return runlock.held(paths.state_dir / "serve.lock", "racker serve")
+
+
 def store(paths: Paths) -> Store:
     """The rack's event store (`<state>/racker.db`)."""
     return Store.in_state_dir(paths.state_dir)
+
+
+def open_install_window(paths: Paths, node: PlannedNode) -> None:
+    """`racker pxe-boot`'s mark in the rack's store: racker is installing `node` now."""
+    with store(paths) as s:
+        pxeboot.open_install_window(s, node)
 
 
 def locator(paths: Paths, pxe_interface: str) -> Locator:
@@ -81,6 +102,17 @@ def rack_bmcs(paths: Paths, pxe_interface: str, *, retry_sec: float,
                     wait_for_answer=wait_for_answer, warn=warn)
 
 
+def helper_bmcs(paths: Paths, pxe_interface: str, credentials: Credentials, *, retry_sec: float,
+                timeout: float | None) -> RackBmcs:
+    """The `ipmi` helper's BMCs for its built-in subcommands: reported as they answer (no
+    waiting for a BMC that is found but silent), `timeout` seconds per attempt (IPMI_TIMEOUT;
+    None: the driver's default)."""
+    opts = DriverOptions(retries=1) if timeout is None else DriverOptions(timeout=timeout,
+                                                                          retries=1)
+    return rack_bmcs(paths, pxe_interface, retry_sec=retry_sec, credentials=credentials,
+                     options=opts, wait_for_answer=False)
+
+
 def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
             retry_sec: float | None = None, warn: Warn = warn_on_stderr) -> RackControl:
     """What the engine drives `plan`'s BMCs with; `retry_sec` bounds the search for a BMC
@@ -92,13 +124,27 @@ def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
 
 def provisioner(paths: Paths, plan: ClusterPlan, out: TextIO, *,
                 settings: Settings | None = None, ask: Ask = input,
-                warn: Warn = warn_on_stderr, management: Management | None = None
-                ) -> Provisioner:
-    """The provisioning use case with real BMCs, dnsmasq, the boot server and the store;
-    `management` (the front end's API, dashboard and metrics) runs beside the services."""
+                warn: Warn = warn_on_stderr, borrow: bool = True,
+                management: Management | None = None) -> Provisioner:
+    """The provisioning use case with real BMCs, dnsmasq, the boot server and the store.
+
+    `borrow`: take the services over from a running `racker serve` (False for serve itself).
+    `management` (the front end's API, dashboard and metrics) runs beside the services unless
+    they are borrowed: then serve's own listener, which keeps running, shows the run."""
     s = settings or Settings.from_env()
-    return Provisioner(paths, s, control(paths, plan, s, warn=warn),
-                       RackServices(paths, s, management), lambda: store(paths), out, ask)
+
+    def say(text: str) -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    services = RackServices(paths, s, say=say if borrow else None, management=management)
+    return Provisioner(paths, s, control(paths, plan, s, warn=warn), services,
+                       lambda: store(paths), out, ask)
+
+
+def serve_lender(paths: Paths) -> Handover:
+    """`racker serve`'s management socket, through which other commands borrow its services."""
+    return Handover(socket_path(paths.state_dir))
 
 
 def provision_rack(paths: Paths, configured: ConfigureResult,
@@ -114,7 +160,7 @@ def apply_executor(paths: Paths, ap: ApplyPlan, out: TextIO,
     settings = Settings.from_env()
     p = provisioner(paths, ap.plan, out, settings=settings, management=management)
     # RACKER_SSH_USER: the nodes' user is `core`; tests log in to an sshd as another user
-    ssh = OpenSsh(paths.home / ".ssh" / "id_rsa", user=os.environ.get("RACKER_SSH_USER", "core"))
+    ssh = OpenSsh(paths.ssh_key, user=os.environ.get("RACKER_SSH_USER", "core"))
     return Executor(paths, p.session, ssh, out, boot_timeout=900.0 * settings.timeout_scale)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from racker.core.macs import parse_mac
@@ -114,12 +114,19 @@ class _Problems:
                                      hint=hint))
 
 
+PxeFile = tuple[Path | str, str]
+"""The OEM folder's `pxe_interface` file of the older layout: its path and its text."""
+
+
 def check_nodes_csv(
-    text: str, path: Path | str, this_machine_macs: Mapping[str, str]
+    text: str, path: Path | str, this_machine_macs: Mapping[str, str],
+    pxe_file: PxeFile | None = None,
 ) -> tuple[Inventory | None, tuple[InputError, ...]]:
     """Parse `text` and collect every problem found; the Inventory is None when there are any.
 
     Pure: `path` is only used in messages; `this_machine_macs` maps interface names to MACs.
+    `pxe_file`: in the older four-column layout the management row has no secondary MAC, and
+    the file `pxe_interface` beside nodes.csv names the management node's internal NIC.
     """
     problems = _Problems(str(path))
     lines = [ln.removesuffix("\r") for ln in text.removeprefix("\ufeff").split("\n")]
@@ -146,10 +153,11 @@ def check_nodes_csv(
                      f"    {EXAMPLE_ROW}")
         return None, tuple(problems.found)
     nodes = [_node(r) for r in rows]
-    management, pxe_interface = _management(nodes, rows, layout, this_machine_macs, problems)
+    management, pxe_interface = _management(nodes, rows, layout, this_machine_macs, problems,
+                                            pxe_file)
     if problems.found or management is None:
         return None, tuple(problems.found)
-    others = tuple(n for n in nodes if n is not management)
+    others = tuple(n for n in nodes if n.line != management.line)
     return Inventory(path=Path(path), management=management, nodes=others,
                      pxe_interface=pxe_interface), ()
 
@@ -201,8 +209,8 @@ def _check_row(raw: str, line_no: int, layout: tuple[str, ...],
 
 
 def _management(nodes: list[Node], rows: list[_Row], layout: tuple[str, ...],
-                this_machine_macs: Mapping[str, str], problems: _Problems
-                ) -> tuple[Node | None, str]:
+                this_machine_macs: Mapping[str, str], problems: _Problems,
+                pxe_file: PxeFile | None = None) -> tuple[Node | None, str]:
     """The management node's row (this machine's) and its PXE interface, or the problems."""
     machine = normalise_machine_macs(this_machine_macs)
     machine_macs = set(machine.values())
@@ -223,12 +231,15 @@ def _management(nodes: list[Node], rows: list[_Row], layout: tuple[str, ...],
                      "only one row may describe the management node; remove the other")
     management = mgmt_rows[0]
     row = next(r for r in rows if r.line == management.line)
+    if management.secondary_mac is None and pxe_file is not None:
+        return _named_pxe_interface(management, machine, pxe_file, problems)
     if management.secondary_mac is None:
         col = row.fields["secondary"].column if "secondary" in row.fields else None
         hint = ("the management row's secondary MAC must be the MAC of its NIC on the "
                 "rack-internal network: racker serves DHCP and PXE there")
         if layout is _LAYOUT_4:
-            hint += f"; the header has the older layout without that column, use:\n    {HEADER}"
+            hint += (f"; the header has the older layout without that column: use\n    {HEADER}"
+                     "\n  or name that NIC in a file pxe_interface beside nodes.csv")
         problems.add("the management node's row (this machine) has no Secondary MAC address",
                      management.line, col, hint)
         return management, ""
@@ -242,6 +253,23 @@ def _management(nodes: list[Node], rows: list[_Row], layout: tuple[str, ...],
                      "NIC on the rack-internal network")
         return management, ""
     return management, ifaces[0]
+
+
+def _named_pxe_interface(management: Node, machine: Mapping[str, str], pxe_file: PxeFile,
+                         problems: _Problems) -> tuple[Node | None, str]:
+    """The management node of the older layout, its internal NIC named by `pxe_interface`."""
+    where, text = pxe_file
+    name = text.strip()
+    if name in machine:
+        return replace(management, secondary_mac=machine[name]), name
+    listed = ", ".join(machine) or "none found"
+    problems.found.append(InputError(
+        f"pxe_interface names {name!r}, which is not an interface of this machine "
+        f"(it has: {listed})" if name else "pxe_interface is empty",
+        where=Where(file=str(where), line=1),
+        hint="write the name of the management node's NIC on the rack-internal network "
+             "(e.g. eth1) into it"))
+    return management, ""
 
 
 def _header_for(layout: tuple[str, ...]) -> str:
@@ -263,14 +291,14 @@ def _node(row: _Row) -> Node:
     )
 
 
-def parse_nodes_csv(text: str, path: Path | str,
-                    this_machine_macs: Mapping[str, str]) -> Inventory:
+def parse_nodes_csv(text: str, path: Path | str, this_machine_macs: Mapping[str, str],
+                    pxe_file: PxeFile | None = None) -> Inventory:
     """Parse nodes.csv text into the Inventory; raise the first problem as an InputError.
 
     Pure. When there are several problems, the hint of the raised error says how many more
     there are (`racker factory check` lists them all).
     """
-    inventory, problems = check_nodes_csv(text, path, this_machine_macs)
+    inventory, problems = check_nodes_csv(text, path, this_machine_macs, pxe_file)
     if problems:
         first = problems[0]
         if len(problems) > 1:

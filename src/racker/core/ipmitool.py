@@ -16,6 +16,8 @@ from racker.model import Inventory, Node
 
 SOL = ("sol", "activate")
 DIAG = ("diag",)
+POWER_STATUS = (("power", "status"), ("chassis", "power", "status"))
+"""Spellings of the power query the helper answers itself (racker's driver, not ipmitool)."""
 DIAG_COMMANDS = (("chassis", "status"), ("chassis", "bootparam", "get", "5"))
 """What `diag` asks the BMC, in order."""
 BATCH = ("exec", "/dev/stdin")
@@ -52,7 +54,13 @@ class Kind(Enum):
 
     SOL = "sol"
     DIAG = "diag"
+    POWER_STATUS = "power-status"
     PASSTHROUGH = "passthrough"
+
+    @property
+    def builtin(self) -> bool:
+        """Answered through racker's own BMC driver (pooled sessions), not by ipmitool."""
+        return self in (Kind.DIAG, Kind.POWER_STATUS)
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,8 @@ def parse_args(argv: Sequence[str]) -> Request | None:
     if not argv or argv[0] in ("-h", "--help"):
         return None
     command = tuple(argv[1:]) or SOL
-    kind = Kind.SOL if command == SOL else Kind.DIAG if command == DIAG else Kind.PASSTHROUGH
+    kind = (Kind.SOL if command == SOL else Kind.DIAG if command == DIAG
+            else Kind.POWER_STATUS if command in POWER_STATUS else Kind.PASSTHROUGH)
     req = Request(target=argv[0], command=command, kind=kind)
     if req.all_nodes and kind is Kind.SOL:
         raise InputError(
@@ -278,3 +287,11 @@ def all_block(bmc_mac: str, output: str, ok: bool) -> str:
     body = output if not output or output.endswith("\n") else output + "\n"
     tail = "" if ok else "Failed\n"
     return f"Output for {bmc_mac}:\n{body}{tail}\n"
+
+
+def waiting_line(bmc_mac: str, interface: str, retry_sec: int) -> str:
+    """What the helper says while it looks for a BMC it does not know yet (pure)."""
+    return (f"Waiting up to {retry_sec} s for BMC {bmc_mac} to appear on {interface} (a DHCP "
+            "lease from racker's dnsmasq, the neighbour table or an ARP scan); a BMC gets an "
+            "address only while racker serves DHCP ('racker serve'). Ctrl-C stops, RETRY_SEC "
+            "changes the wait.")

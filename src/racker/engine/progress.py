@@ -53,6 +53,10 @@ class ProgressDisplay:
         self._drawn = 0
         self._last_plain = ""
         self._tick = 0
+        self._seen: dict[str, tuple[set[str], set[str]]] = {}
+        """title → (every node shown, the nodes done) since the title's last finish: a
+        recheck of some nodes (apply's BMC re-checks) adds to the counts instead of starting
+        them again, so counters never go backwards."""
 
     def _room(self) -> int:
         return max(0, shutil.get_terminal_size((80, 24)).lines - 4)
@@ -66,8 +70,11 @@ class ProgressDisplay:
 
     def update(self, title: str, run: RunState, done: int | None = None) -> None:
         """Show `title` with the count of finished nodes and the busy nodes below it."""
-        total = len(run.nodes)
-        finished = run.count(NodeState.DONE) if done is None else done
+        nodes, finished_nodes = self._seen.setdefault(title, (set(), set()))
+        nodes.update(run.nodes)
+        finished_nodes.update(m for m, s in run.nodes.items() if s.state is NodeState.DONE)
+        total = len(nodes)
+        finished = len(finished_nodes) if done is None else done
         if self.tty:
             self._tick += 1
             line = stage_line(title, finished, total, Outcome.RUNNING, self._tick)
@@ -81,6 +88,7 @@ class ProgressDisplay:
 
     def finish(self, title: str, run: RunState, ok: bool) -> None:
         """The final stage line; on failure the failed nodes stay listed below it."""
+        self._seen.pop(title, None)
         line = stage_line(title, run.count(NodeState.DONE), len(run.nodes),
                           Outcome.DONE if ok else Outcome.FAILED)
         failed = [] if ok else node_lines(

@@ -44,6 +44,8 @@ class RunState:
     """All nodes of one run; the progress display reads it."""
 
     nodes: dict[str, NodeStatus] = field(default_factory=dict)
+    bmc_check: bool = False
+    """A run of stage `bmc` only (check_bmcs): shown under its own title."""
 
     def count(self, state: NodeState, past: Stage | None = None) -> int:
         return sum(1 for s in self.nodes.values() if s.state is state
@@ -114,7 +116,7 @@ class Engine:
 
     async def check_bmcs(self, nodes: Sequence[PlannedNode]) -> RunState:
         """Stage `bmc` for every node at once; the caller stops when any failed."""
-        run = RunState({n.mac: NodeStatus(n) for n in nodes})
+        run = RunState({n.mac: NodeStatus(n) for n in nodes}, bmc_check=True)
 
         async def one(st: NodeStatus) -> None:
             self._enter(run, st, Stage.BMC)

@@ -23,14 +23,17 @@ from racker.sim.net.netlink import set_address
 from racker.sim.net.topology import NODE_IFACE, SimServer, Topology
 from racker.sim.nodes.chassis import NodeChassis
 from racker.sim.nodes.lite import NODE_FAULTS, LiteNode
-from racker.sim.nodes.qemu import QEMU_FAULTS, QemuNode, QemuSpec, pick_accel
+from racker.sim.nodes.qemu import QEMU_FAULTS, Firmware, QemuNode, QemuSpec, pick_accel
 from racker.sim.nodes.testos import ensure_testos
 from racker.sim.state import RackDir, append_timeline, load_topology, read_credentials
 from racker.sim.vbmc.server import VirtualBmc, bind_udp_in_netns
 
 BMC_SLOW_DELAY = 1.5
 """Seconds a slow BMC takes per answer (ipmitool's own retry timer is 1 s, doubling)."""
-BMC_FAULTS = ("bmc-down", "bmc-slow", "bmc-bad-credentials", "bmc-no-session", "boot-flag-lost")
+BMC_FAULTS = ("bmc-down", "bmc-slow", "bmc-bad-credentials", "bmc-no-session", "boot-flag-lost",
+              "bmc-lossy")
+BMC_LOSSY_RATE = 0.3
+"""The share of datagrams a `bmc-lossy` BMC drops."""
 
 HOOK = """#!/bin/sh
 # racker-sim BMC DHCP hook (udhcpc -s). It configures only the interface of the namespace it
@@ -100,7 +103,7 @@ class Simulator:
                 timeline = self.rd.timeline(s)
                 spec = QemuSpec(s.name, s.primary_mac, self.t.net_ns, self.rd.disk(self.t, s),
                                 timeline.with_suffix(".console"), testos, accel=accel,
-                                tap=self.t.tap(s))
+                                tap=self.t.tap(s), firmware=Firmware(self.t.firmware))
                 node = QemuNode(spec, chassis, functools.partial(append_timeline, timeline),
                                 console=chassis.emit_console)
             chassis.subscribe(node.power_event)
@@ -187,6 +190,8 @@ class Simulator:
                 faults.reject_auth = on
             elif kind == "bmc-no-session":
                 faults.no_session = on
+            elif kind == "bmc-lossy":
+                faults.loss = BMC_LOSSY_RATE if on else 0.0
             else:
                 faults.lose_boot_flags = on
             target = self.bmc_faults[s.name]

@@ -17,12 +17,14 @@ from typing import Any
 from racker.adapters.fs import rackmeta
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.procs import running
-from racker.core import inventory
+from racker.core import discovery, inventory
+from racker.core.layout import load_layout
 from racker.core.macs import parse_mac
 from racker.errors import InputError, RackerError, Where
 from racker.sim import state
 from racker.sim.net.netns import Runner, list_netns, netns_pids
 from racker.sim.net.topology import (
+    PREFIX,
     SimServer,
     Topology,
     create_commands,
@@ -30,6 +32,7 @@ from racker.sim.net.topology import (
     rack_namespaces,
     sys_class_net,
 )
+from racker.sim.nodes.qemu import uefi_vars_of
 
 DAEMON_START_TIMEOUT = 60.0
 
@@ -46,7 +49,7 @@ def _machine_macs(text: str, mac: str) -> dict[str, str]:
         if mac in fields:
             primary, secondary = fields[0], fields[2] if len(fields) > 2 else None
             return {k: v for k, v in (("eth0", primary), ("eth1", secondary)) if v}
-    return {"eth1": mac}
+    return {}
 
 
 def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, str]:
@@ -55,7 +58,13 @@ def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, s
     if mac is None:
         raise InputError(f"'{mgmt_mac}' is not a MAC address", where=Where(flag="MGMT_MAC"))
     text = rackmeta.read_nodes_csv_text(path)
-    inv = inventory.parse_nodes_csv(text, path, _machine_macs(text, mac))
+    machine = _machine_macs(text, mac)
+    if not machine:
+        raise InputError(f"MGMT_MAC {mac} is not in {path}: no row of it has this MAC",
+                         where=Where(file=str(path)),
+                         hint="give a MAC of the management node's row (its primary, BMC or "
+                              "secondary MAC) as MGMT_MAC")
+    inv = inventory.parse_nodes_csv(text, path, machine)
     mgmt = inv.management
     if mgmt.secondary_mac is None:  # the inventory requires it; kept for the type checker
         raise InputError("the management row has no secondary MAC", where=Where(file=str(path)))
@@ -145,6 +154,29 @@ def _daemon_pid(rd: state.RackDir) -> int | None:
     return pid if b"racker.sim.daemon" in cmdline else None
 
 
+def check_free(rd: state.RackDir, rack: str) -> None:
+    """InputError when a rack called `rack` exists: its daemon runs from `rd`, or its network
+    namespaces exist for a rack of another RACKER_SIM_DIR (namespace names are global)."""
+    here = rd.rack_json.exists()
+    hint = (f"destroy it first ('racker-sim destroy {rack}'), pick another --name, or give "
+            "--replace to rebuild it")
+    if here and (_daemon_pid(rd) is not None or _daemons_named(rack)):
+        raise InputError(f"rack {rack} exists already and runs (state in {rd.root})",
+                         where=Where(flag="--name"), hint=hint)
+    if not here and (rack_namespaces(rack, list_netns()) or _daemons_named(rack)):
+        raise InputError(f"a rack named {rack} exists already outside RACKER_SIM_DIR "
+                         f"{rd.root.parent} (its network namespaces {PREFIX}-{rack}-*): rack "
+                         "names are global on a machine", where=Where(flag="--name"),
+                         hint=hint)
+
+
+def exists(rd: state.RackDir, rack: str) -> bool:
+    """Whether there is anything of rack `rack` to destroy: its state here, its namespaces or
+    its daemon (leftovers of a crash count)."""
+    return (rd.root.exists() or bool(rack_namespaces(rack, list_netns()))
+            or bool(_daemons_named(rack)))
+
+
 def _daemons_named(rack: str) -> list[int]:
     """Pids of simulator daemons of a rack called `rack`, whatever base dir they run from.
 
@@ -208,8 +240,9 @@ def destroy(rd: state.RackDir, rack: str, runner: Runner, keep_files: bool = Fal
             t = state.load_topology(rd)
             if t.disk_dir:  # disks kept outside the state dir go too, as the reference did
                 for s in t.servers:
-                    with contextlib.suppress(FileNotFoundError):
-                        rd.disk(t, s).unlink()
+                    for f in (rd.disk(t, s), uefi_vars_of(rd.disk(t, s))):
+                        with contextlib.suppress(FileNotFoundError):
+                            f.unlink()
         shutil.rmtree(rd.root)
     else:
         for f in (rd.pid_file, rd.socket):
@@ -233,6 +266,9 @@ def status(rd: state.RackDir) -> dict[str, Any]:
         info["daemon"] = "not running"
         info["servers"] = [{"node": s.name, "primary_mac": s.primary_mac,
                             "bmc_mac": s.bmc_mac} for s in t.servers]
+    names = racker_names(rd)
+    for server in info["servers"]:
+        server["racker_name"] = names.get(server.get("primary_mac", ""))
     return info
 
 
@@ -242,8 +278,8 @@ def format_status(info: dict[str, Any]) -> str:
     lines = [f"rack {info['rack']}: daemon {info['daemon']}"
              + (f" (pid {info['pid']})" if "pid" in info else "")
              + f", namespaces {sum(ns.values())}/{len(ns)} present, state in {info['dir']}"]
-    cols = ("node", "primary_mac", "bmc_mac", "bmc_ip", "power", "boot_device", "phase",
-            "node_ip", "faults")
+    cols = ("node", "racker_name", "primary_mac", "bmc_mac", "bmc_ip", "power", "boot_device",
+            "phase", "node_ip", "faults")
     rows = [[str(s.get(c) if not isinstance(s.get(c), list) else ",".join(s[c]) or "-")
              if s.get(c) not in (None, "") else "-" for c in cols] for s in info["servers"]]
     head = [c.upper().replace("_", " ") for c in cols]
@@ -253,11 +289,50 @@ def format_status(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def find_server(t: Topology, ref: str) -> SimServer:
-    """The server `ref` names, or an InputError listing the names."""
-    s = t.server(ref)
+def find_server(t: Topology, ref: str, rd: state.RackDir | None = None) -> SimServer:
+    """The server `ref` names (node3, 3, a MAC, or with `rd` the name racker gave it, such as
+    node-0 or lokomotive-worker-0), or an InputError listing the ways to name one."""
+    s = t.server(ref) or (_by_racker_name(t, rd, ref) if rd is not None else None)
     if s is None:
         raise InputError(f"no node '{ref}' in rack {t.rack}", where=Where(flag="NODE"),
                          hint="name a node as node1.."
-                              f"node{len(t.servers)}, by number, or by primary or BMC MAC")
+                              f"node{len(t.servers)}, by number, by primary or BMC MAC, or by "
+                              "the name racker gave it (node-0, …) once it is bootstrapped")
     return s
+
+
+def racker_names(rd: state.RackDir) -> dict[str, str]:
+    """Primary MAC → the name racker gave the node, from the layout racker records in its
+    configuration folder under the simulated home (excluded nodes keep their names there)."""
+    names: dict[str, str] = {}
+    for folder in (rd.home / "flatcar-container-linux", rd.home / "lokomotive"):
+        with contextlib.suppress(InputError, OSError):
+            layout = load_layout(folder)
+            for slot in (*layout.active, *layout.excluded) if layout else ():
+                if slot.name:
+                    names[slot.mac] = slot.name
+    return names
+
+
+def _by_racker_name(t: Topology, rd: state.RackDir, name: str) -> SimServer | None:
+    """The server racker calls `name`: the layout racker records in its configuration folder
+    (excluded nodes keep their names there), else its hosts entries name an address that
+    racker's dnsmasq.conf plans for one of the server's MACs."""
+    want = name.strip().lower()
+    for mac, known in racker_names(rd).items():
+        if want in (known.lower(), known.lower().split(".")[0]):
+            found = t.server(mac)
+            if found is not None:
+                return found
+    try:
+        hosts = rd.hosts.read_text(errors="replace")
+        conf = (rd.racker_state / "dnsmasq" / "dnsmasq.conf").read_text(errors="replace")
+    except OSError:
+        return None
+    planned = discovery.parse_dhcp_hosts(conf)
+    for ip in discovery.ips_for_name(discovery.parse_hosts(hosts), name):
+        for mac in discovery.macs_for_ip(planned, ip):
+            found = t.server(mac)
+            if found is not None:
+                return found
+    return None

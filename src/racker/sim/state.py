@@ -111,6 +111,12 @@ class RackDir:
         }
 
 
+def path_with_first(path: str, folder: str) -> str:
+    """`PATH` with `folder` first and not repeated later (empty entries dropped)."""
+    rest = [p for p in path.split(os.pathsep) if p and p != folder]
+    return os.pathsep.join([folder, *rest])
+
+
 def rack_dir(name: str, env: dict[str, str] | None = None) -> RackDir:
     """The state dir of rack `name`."""
     return RackDir(base_dir(env) / check_rack_name(name))
@@ -126,6 +132,7 @@ def topology_to_json(t: Topology) -> str:
                      "node_type": s.node_type} for s in t.servers],
         "node_kind": t.node_kind,
         "disk_dir": t.disk_dir,
+        "firmware": t.firmware,
     }, indent=2) + "\n"
 
 
@@ -133,6 +140,8 @@ def topology_from_json(text: str, file: str) -> Topology:
     """Parse rack.json."""
     try:
         d = json.loads(text)
+        if d.get("firmware", "uefi") not in ("uefi", "bios"):
+            raise ValueError(f"firmware {d['firmware']!r} is neither uefi nor bios")
         return Topology(
             rack=d["rack"], mgmt_primary_mac=d["mgmt_primary_mac"],
             mgmt_secondary_mac=d["mgmt_secondary_mac"],
@@ -140,6 +149,7 @@ def topology_from_json(text: str, file: str) -> Topology:
                                     s.get("node_type", "")) for s in d["servers"]),
             node_kind=d.get("node_kind", "lite"),
             disk_dir=d.get("disk_dir", ""),
+            firmware=d.get("firmware", "uefi"),
         )
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"broken rack state: {e}", where=Where(file=file),

@@ -49,7 +49,7 @@ async def listening(paths: Paths, settings: Settings, say: Say) -> AsyncIterator
             NodeActions(paths, manage.action_control, manage.recorder(view)))
     try:
         async with manage.serving(create_app(w), settings.manage_bind,
-                                  settings.manage_port) as url:
+                                  settings.manage_port, record=paths.state_dir) as url:
             access = "read-only without a token" if loopback else "API token needed"
             say(f"Dashboard: {url}/ (API {url}/api/v1, metrics {url}/metrics; {access})")
             try:

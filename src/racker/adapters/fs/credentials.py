@@ -7,6 +7,7 @@ the BMCs on the rack-internal network.
 
 from __future__ import annotations
 
+import shlex
 import stat
 from pathlib import Path
 
@@ -15,9 +16,21 @@ from racker.model import Credentials
 from racker.paths import Paths
 
 
+def create_hint(path: Path, what: str) -> str:
+    """How to create the `what` file. A password is read without echo and written by a shell
+    under umask 077, so the file is born with mode 0600 and the password never appears in an
+    argv or in the shell history (`echo SECRET | sudo tee` would put it in both)."""
+    if "password" not in what.lower() and "secret" not in what.lower():
+        return f"create it: echo VALUE | sudo tee {path}"
+    target = str(path).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    script = (f'umask 077; read -rsp "{what}: " v; echo; printf "%s\\n" "$v" > "{target}"')
+    return ("create it (mode 0600; the password is typed, not echoed or kept in the shell "
+            f"history): sudo bash -c {shlex.quote(script)}")
+
+
 def _read(path: Path, what: str) -> str:
     """The file's text without the trailing newline, or an InputError naming the file."""
-    create = f"create it: echo VALUE | sudo tee {path}"
+    create = create_hint(path, what)
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -40,8 +40,9 @@ def update_hosts(path: Path, entries: Sequence[HostsEntry]) -> bool:
     """Replace racker's lines in the hosts file by `entries`; True when the file changed.
 
     A symlinked hosts file is written through to its target; mode and owner are kept. When the
-    file is a mount point (a container's bind-mounted /etc/hosts) it cannot be renamed over, and
-    is rewritten in place instead.
+    file is a mount point (a container's bind-mounted /etc/hosts, or the only writable path in a
+    read-only /etc as racker's service sees it) it cannot be renamed over, and is rewritten in
+    place instead.
     """
     target = path.resolve()
     try:
@@ -60,7 +61,9 @@ def update_hosts(path: Path, entries: Sequence[HostsEntry]) -> bool:
         try:
             write_atomic(target, new, mode=mode)
         except OSError as e:
-            if e.errno not in (errno.EBUSY, errno.EXDEV):
+            # EROFS: the unit's ProtectSystem=strict leaves /etc read-only and only the file
+            # itself writable (ReadWritePaths=/etc/hosts)
+            if e.errno not in (errno.EBUSY, errno.EXDEV, errno.EROFS):
                 raise
             _write_in_place(target, new)
         if st is not None and (st.st_uid, st.st_gid) != _owner(target):

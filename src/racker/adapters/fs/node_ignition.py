@@ -26,7 +26,6 @@ from racker.errors import InputError, Where
 from racker.paths import Paths
 
 BASE_TEMPLATE = Path("templates/base.yaml.tmpl")
-SSH_PUBLIC_KEY = Path(".ssh/id_rsa.pub")
 
 
 class FolderKind(StrEnum):
@@ -127,7 +126,7 @@ def node_ignition(folder: ConfigFolder, name: str, paths: Paths,
     if folder.kind is FolderKind.FLATCAR:
         template = folder.path / BASE_TEMPLATE
         if template.is_file():
-            key_file = paths.home / SSH_PUBLIC_KEY
+            key_file = paths.ssh_public_key
             if not key_file.is_file():
                 raise InputError(f"{key_file} is missing; the base config needs it",
                                  hint="create it with 'racker factory gen-ssh-key'")

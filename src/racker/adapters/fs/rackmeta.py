@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from racker.core.inventory import EXAMPLE_ROW, HEADER, parse_nodes_csv
+from racker.core.inventory import EXAMPLE_ROW, HEADER, PxeFile, parse_nodes_csv
 from racker.errors import InputError, Where
 from racker.model import Inventory
 from racker.paths import Paths
@@ -36,7 +36,7 @@ def read_nodes_csv_text(path: Path) -> str:
         raise InputError(
             "the rack metadata file nodes.csv is missing", where=Where(file=str(path)),
             hint=f"create it with the header line and one row per server:\n    {HEADER}\n"
-                 f"    {EXAMPLE_ROW}\n  (see 'Setting up the rack metadata' in the docs)",
+                 f"    {EXAMPLE_ROW}\n  (see the section 'nodes.csv' of docs/management-node.md)",
         ) from None
     except IsADirectoryError:
         raise InputError("nodes.csv is a directory, not a file",
@@ -59,7 +59,20 @@ def read_nodes_csv_text(path: Path) -> str:
                          hint="save the file as plain UTF-8 (or ASCII) text") from None
 
 
+def read_pxe_file(paths: Paths) -> PxeFile | None:
+    """The OEM folder's `pxe_interface` file (older layout), or None when there is none."""
+    try:
+        return paths.pxe_interface_file, paths.pxe_interface_file.read_text()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"pxe_interface cannot be read: {e}",
+                         where=Where(file=str(paths.pxe_interface_file))) from None
+
+
 def load_inventory(paths: Paths) -> Inventory:
-    """Read `$RACKER_OEM_DIR/nodes.csv` and this machine's MACs, and parse the inventory."""
+    """Read `$RACKER_OEM_DIR/nodes.csv` (and `pxe_interface`) and this machine's MACs, and
+    parse the inventory."""
     text = read_nodes_csv_text(paths.nodes_csv)
-    return parse_nodes_csv(text, paths.nodes_csv, read_machine_macs(paths.sys_class_net))
+    return parse_nodes_csv(text, paths.nodes_csv, read_machine_macs(paths.sys_class_net),
+                           read_pxe_file(paths))

@@ -7,16 +7,18 @@ and `racker node timeline` read them. Writes are single transactions, so the dat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from racker.adapters.fs.writable import ensure_dir
 from racker.core.events import Event, EventKind
-from racker.errors import RackerError, Where
+from racker.errors import RackerError, StateWriteError, Where
 
 SCHEMA_VERSION = 1
 
@@ -40,7 +42,7 @@ class Store:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent, "racker's state folder", "RACKER_STATE_DIR")
         try:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -50,6 +52,11 @@ class Store:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                 (str(SCHEMA_VERSION),),
             )
+        except sqlite3.OperationalError as e:  # full, read-only or missing filesystem
+            raise StateWriteError(
+                f"cannot open the racker database: {e}", where=Where(file=str(path)),
+                hint="free space on the state folder's filesystem (RACKER_STATE_DIR) or make "
+                     "it writable, then run the command again") from None
         except sqlite3.DatabaseError as e:
             raise RackerError(
                 f"cannot open the racker database: {e}",
@@ -74,13 +81,23 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                # NOTE: a COMMIT that failed (disk full) can leave the transaction open or
+                # already rolled back; either way nothing of it is kept.
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:  # full, read-only or failing filesystem
+            raise StateWriteError(
+                f"cannot write racker's event store: {e}", where=Where(file=str(self.path)),
+                hint="free space on the state folder's filesystem (RACKER_STATE_DIR) or make "
+                     "it writable, then run the command again: it continues where it stopped"
+            ) from None
 
     def add(
         self,
@@ -126,6 +143,31 @@ class Store:
             (kind.value,),
         )
         return {e.mac: e for e in map(_event, rows)}
+
+    def last_of(self, mac: str, kinds: Iterable[EventKind],
+                stage: str | None = None) -> Event | None:
+        """The node's newest event of one of `kinds`; of kind `stage` only with that stage
+        when `stage` is given."""
+        names = sorted(k.value for k in kinds)
+        row = self._db.execute(
+            "SELECT id, ts, mac, kind, stage, detail FROM events WHERE mac = ? AND kind IN "
+            f"({', '.join('?' * len(names))}) AND (kind != 'stage' OR ? IS NULL OR stage = ?) "
+            "ORDER BY id DESC LIMIT 1",
+            (mac, *names, stage, stage),
+        ).fetchone()
+        return None if row is None else _event(row)
+
+    def trim(self, kind: EventKind, keep: int) -> int:
+        """Delete all but the newest `keep` events of `kind` (a log that cannot fill the disk);
+        returns how many were deleted."""
+        with self._tx() as db:
+            row = db.execute("SELECT id FROM events WHERE kind = ? ORDER BY id DESC "
+                             "LIMIT 1 OFFSET ?", (kind.value, keep)).fetchone()
+            if row is None:
+                return 0
+            cur = db.execute("DELETE FROM events WHERE kind = ? AND id <= ?",
+                             (kind.value, row[0]))
+            return cur.rowcount
 
     def macs(self) -> list[str]:
         """Every node that has events, sorted."""

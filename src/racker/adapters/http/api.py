@@ -2,7 +2,9 @@
 
 `POST /racker/v1/nodes/{mac}/events` and `POST /racker/v1/self/events` (the node named by its
 address) take `{"event": "installed"|"booted"}` from the node's own address; the report hook
-runs before the answer. `GET /racker/v1/nodes` lists the nodes with their last reports.
+runs before the answer. `installed` is accepted only while racker installs the node; a report
+repeated within the gate's interval is answered without acting again. `GET /racker/v1/nodes`
+lists the nodes with their last reports, to this machine only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from starlette.routing import Route
 from racker.adapters.http.requests import NotFound, Served, client_of
 from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
+from racker.core.hostkeys import parse_host_keys
 from racker.errors import InputError
 
 _REPORTS = {"installed": EventKind.INSTALLED, "booted": EventKind.BOOTED}
@@ -37,17 +40,36 @@ def api_routes(s: Served) -> list[Route]:
         node = reporting_node(request)
         s.check_source(request, node)
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(await s.body(request) or b"{}")
             kind = _REPORTS[body["event"]]
         except (ValueError, KeyError, TypeError) as e:
             raise InputError("the body must be JSON like {\"event\": \"installed\"}",
                              hint=f"events: {', '.join(_REPORTS)}") from e
+        detail: dict[str, object] = {"client": client_of(request) or ""}
+        if kind is EventKind.BOOTED:  # the keys the node generated (racker apply checks them)
+            keys = parse_host_keys(body.get("host_keys"))
+            if keys:
+                detail["host_keys"] = list(keys)
+        epoch = s.report_epoch(node, kind)
+        if s.gate.repeat(node.mac, kind, epoch):
+            # a retry, or a flood: answered, but the BMC is not driven again
+            s.record(request, node, 200)
+            return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True,
+                                 "repeat": True})
+        if kind is EventKind.INSTALLED:
+            s.check_install_window(node, "the report 'installed'")
+        s.gate.acted(node.mac, kind, epoch)
         s.record(request, node, 200)
-        await s.on_report(node, kind)
-        s.store.add(node.mac, kind, detail={"client": client_of(request) or ""})
+        try:
+            await s.on_report(node, kind)
+        except BaseException:
+            s.gate.forget(node.mac, kind)
+            raise
+        s.store.add(node.mac, kind, detail=detail)
         return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True})
 
     async def list_nodes(request: Request) -> Response:
+        s.check_management(request)
         last = {k: s.store.last_by_kind(k) for k in (EventKind.INSTALLED, EventKind.BOOTED)}
         out = []
         for n in sorted(s.catalog.all(), key=lambda n: n.mac):

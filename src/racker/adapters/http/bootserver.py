@@ -7,6 +7,10 @@ The routes are in `boot` (matchbox-compatible: what PXE-booting nodes fetch) and
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,7 +28,7 @@ from racker.adapters.http.requests import (
     accept_report,
 )
 from racker.core.bootnode import Catalog
-from racker.errors import HTTP_STATUS, RackerError, http_status
+from racker.errors import HTTP_STATUS, RackerError, StateWriteError, http_status
 
 __all__ = ["BootServerConfig", "Forbidden", "NodeReport", "NotFound", "create_app"]
 
@@ -38,14 +42,17 @@ def create_app(
     catalog: Catalog,
     store: Store,
     on_report: NodeReport = accept_report,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    """The ASGI app. `store` is used from the event loop's thread only."""
-    served = Served(config, catalog, store, on_report)
+    """The ASGI app. `store` is used from the event loop's thread only; `clock` (the store's
+    time) tells whether a node's install window is still open."""
+    served = Served(config, catalog, store, on_report, clock)
 
     async def racker_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RackerError)
         status = http_status(exc)
-        served.record(request, None, status)
+        with contextlib.suppress(StateWriteError):  # a full disk must not turn into a 500
+            served.record(request, None, status)
         return PlainTextResponse(f"{exc.message}\n", status_code=status)
 
     async def http_error(request: Request, exc: Exception) -> Response:

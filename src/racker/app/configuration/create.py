@@ -7,6 +7,7 @@ BMC, a service or the network.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from racker.adapters.fs.configdir import check_folders, render_record, write_new
 from racker.adapters.fs.credentials import load_credentials
 from racker.adapters.fs.hostsfile import update_hosts
 from racker.adapters.fs.rackmeta import load_inventory
+from racker.adapters.fs.writable import ensure_dir
 from racker.core.plan import make_plan
 from racker.core.render import config_folder
 from racker.core.render.dnsmasq import DnsmasqSettings, render_dnsmasq
@@ -79,10 +81,18 @@ def write_configuration(
     dnsmasq_text = render_dnsmasq(plan, dnsmasq_settings(paths, plan.inventory.pxe_interface))
     entries = hosts_entries(plan)
 
-    written = write_new_folder(folder, files)
     conf = dnsmasq_conf_path(paths)
-    write_atomic(conf, dnsmasq_text)
-    changed = update_hosts(paths.hosts_file, entries)
+    # checked before the first write: a folder racker cannot use leaves nothing behind
+    ensure_dir(paths.state_dir, "racker's state folder", "RACKER_STATE_DIR")
+    ensure_dir(folder.parent, "the home folder", "HOME")
+    written = write_new_folder(folder, files)
+    try:
+        write_atomic(conf, dnsmasq_text)
+        changed = update_hosts(paths.hosts_file, entries)
+    except BaseException:
+        # NOTE: a folder left here would make every later bootstrap refuse ("already exists")
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return ConfigureResult(plan=plan, folder=folder, files=written, dnsmasq_conf=conf,
                            hosts_file=paths.hosts_file, hosts_entries=entries,
                            hosts_changed=changed, render_only=render_only)

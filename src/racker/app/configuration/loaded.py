@@ -62,11 +62,16 @@ class Configured:
     layout_recorded: bool
 
     def node(self, text: str) -> Node:
-        """The nodes.csv node named by any of its MACs; InputError naming the MAC otherwise."""
-        mac = parse_mac(text)
+        """The nodes.csv node named by any of its MACs, its name or its host name (the name's
+        first label, e.g. `lokomotive-worker-0`); InputError saying what was not found."""
+        mac = parse_mac(text) or self._mac_of_name(text)
         if mac is None:
-            raise InputError(f'"{text}" is not a MAC address',
-                             hint="give the node's primary MAC address, e.g. aa:bb:cc:dd:ee:ff")
+            names = [n.name for n in self.plan.nodes][:4]
+            raise InputError(f'"{text}" is neither a MAC address nor the name of a node of '
+                             f"{self.folder}",
+                             hint="give one of the node's MAC addresses from nodes.csv (e.g. "
+                                  "aa:bb:cc:dd:ee:ff) or its name"
+                                  + (f" ({', '.join(names)}, …)" if names else ""))
         if mac in self.inventory.management.macs:
             raise InputError(f"{mac} is the management node (this machine)",
                              where=Where(file=str(self.inventory.path)),
@@ -77,6 +82,17 @@ class Configured:
         raise InputError(f"{mac} is not a MAC address of any node in {self.inventory.path}",
                          where=Where(file=str(self.inventory.path)),
                          hint="use a primary, BMC or secondary MAC address listed in nodes.csv")
+
+    def _mac_of_name(self, text: str) -> str | None:
+        """The primary MAC of the node called `text` (planned or excluded, any case)."""
+        want = text.strip().lower().rstrip(".")
+        named = [(n.name, n.mac) for n in self.plan.nodes]
+        named += [(s.name, s.mac) for s in (*self.layout.active, *self.layout.excluded)
+                  if s.name]
+        for name, mac in named:
+            if want in (name.lower(), name.lower().split(".", 1)[0]):
+                return mac
+        return None
 
     def planned(self, mac: str) -> bool:
         """True when the node of primary MAC `mac` takes part in the plan."""

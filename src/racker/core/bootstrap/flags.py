@@ -19,6 +19,7 @@ from racker.core.bootstrap.options import (
     flag_where,
     normalize,
 )
+from racker.core.suggest import did_you_mean
 from racker.errors import InputError, Where
 from racker.model import Provision
 
@@ -136,8 +137,11 @@ def _check_names(args: Sequence[str]) -> None:
         name, eq, _ = word.lstrip("-").partition("=")
         if name not in BY_NAME or word.startswith("---"):
             shown = word.split("=", 1)[0]
+            known = [f"-{n}" for n in (*BY_NAME, "render-only")]
+            guess = did_you_mean(shown, known)
             raise InputError(f"unknown flag {shown}", where=Where(flag=shown),
-                             hint="run 'racker bootstrap -h' for the flags")
+                             hint=(f"{guess} " if guess else "")
+                             + "run 'racker bootstrap -h' for the flags")
         if not eq:
             i += 1  # the next word is this flag's value, whatever it looks like
 

@@ -435,3 +435,30 @@ def describe(options: Options) -> list[str]:
     if o.exclude:
         lines.append("excluded: " + " ".join(o.exclude))
     return lines
+
+
+def recorded_values(o: Options) -> dict[str, str]:
+    """The flag values (normalised as `checked_value` gives them) that the recorded options of
+    a configuration stand for: what a resumed bootstrap compares the flags it is given with."""
+    values = {
+        "provision": o.provision.value, "onfailure": o.onfailure.value,
+        "retries": str(o.retries), "exclude": " ".join(o.exclude), "ip-addrs": o.ip_addrs,
+        "subnet-prefix": o.subnet_prefix,
+    }
+    if o.provision is Provision.LOKOMOTIVE:
+        values |= {
+            "cluster-name": o.cluster_name, "num-controllers": str(o.num_controllers),
+            "controller-type": o.controller_type, "k8s-domain-name": o.k8s_domain_name,
+            "web-ui": "true" if o.web_ui else "false",
+            "storage-provider": o.storage_provider.value,
+            "storage-node-type": o.storage_node_type,
+            "number-of-storage-nodes": (ALL if o.number_of_storage_nodes is None
+                                        else str(o.number_of_storage_nodes)),
+            "config-backup": "true" if o.backup else "false",
+        }
+        if o.backup is not None:
+            values |= {"backup-name": o.backup.name, "backup-s3-bucket": o.backup.s3_bucket,
+                       "backup-aws-location": o.backup.aws_location,
+                       "aws-access-key": o.backup.aws_access_key,
+                       "aws-secret-key": o.backup.aws_secret_key}
+    return values

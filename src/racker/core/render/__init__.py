@@ -26,7 +26,14 @@ DEFAULT_KERNEL_CONSOLE = ("console=ttyS1,57600n8", "earlyprintk=serial,ttyS1,576
 PXE_COMMANDS = "racker pxe-boot $mac $domain"
 """What Terraform/lokoctl run to force a PXE reinstall; they set `$mac` and `$domain`."""
 
-SSH_PUBKEY = "~/.ssh/id_rsa.pub"
+def ssh_pubkey(paths: Paths) -> str:
+    """The management key's public half as the rendered Terraform/lokoctl files name it:
+    `~/...` under the home folder (as the reference wrote it), else its absolute path."""
+    pub = paths.ssh_public_key
+    try:
+        return "~/" + pub.relative_to(paths.home).as_posix()
+    except ValueError:
+        return pub.as_posix()
 
 
 @dataclass(frozen=True)

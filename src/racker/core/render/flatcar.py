@@ -13,13 +13,13 @@ from racker.core.render import (
     DEFAULT_KERNEL_CONSOLE,
     MATCHBOX_API_PORT,
     PXE_COMMANDS,
-    SSH_PUBKEY,
     RenderedFile,
     asset_dir,
     clc,
     clc_paths,
     hcl,
     install_pre_reboot_command,
+    ssh_pubkey,
 )
 from racker.model import ClusterPlan, Provision
 from racker.paths import Paths
@@ -76,7 +76,7 @@ module "flatcar-provisioning" {{
   cached_install           = "true"
   kernel_args              = ["flatcar.autologin"]
   install_to_smallest_disk = "true"
-  ssh_keys                 = [file(pathexpand("{SSH_PUBKEY}"))]
+  ssh_keys                 = [file(pathexpand({hcl.string(ssh_pubkey(paths))}))]
   asset_dir                = var.asset_dir
   kernel_console           = var.kernel_console
   pxe_commands             = var.pxe_commands
@@ -101,7 +101,7 @@ provider "matchbox" {{
 data "ct_config" "node_clc_config" {{
   count = length(var.node_names)
   content = templatefile("${{path.module}}/templates/base.yaml.tmpl", {{
-    ssh_keys = jsonencode([file(pathexpand("{SSH_PUBKEY}"))])
+    ssh_keys = jsonencode([file(pathexpand({hcl.string(ssh_pubkey(paths))}))])
   }})
 
   snippets = [for path in lookup(var.clc_snippets, var.node_names[count.index], []) : file(path)]

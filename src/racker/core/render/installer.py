@@ -100,13 +100,38 @@ def installer_clc(s: InstallerSettings) -> str:
     return yaml.safe_dump(clc, sort_keys=False)
 
 
+def booted_report_script(base_url: str, mac: str) -> str:
+    """The installed node's report: `booted` with its SSH host keys (`ssh-keygen -A` makes
+    them first if sshd has not yet), which `racker apply` then checks.
+
+    `RACKER_ROOT` (unset on nodes) lets tests run it against a folder instead of `/`.
+    """
+    url = shlex.quote(events_url(base_url, mac))
+    return "\n".join([
+        "#!/bin/sh",
+        'root="${RACKER_ROOT:-}"',
+        'if [ -n "$root" ]; then ssh-keygen -A -f "$root" >/dev/null 2>&1; '
+        "else ssh-keygen -A >/dev/null 2>&1; fi",
+        "keys=",
+        'for f in "$root"/etc/ssh/ssh_host_*_key.pub; do',
+        '  [ -r "$f" ] || continue',
+        "  k=$(cut -d' ' -f1,2 \"$f\")",
+        '  keys="$keys${keys:+,}\\"$k\\""',
+        "done",
+        f"exec curl --fail --silent --show-error --retry 30 --retry-delay 2 --retry-all-errors "
+        f"--max-time 300 -H 'Content-Type: application/json' "
+        f'-d "{{\\"event\\": \\"booted\\", \\"host_keys\\": [$keys]}}" {url}',
+        "",
+    ])
+
+
 def booted_report_clc(base_url: str, mac: str) -> str:
     """A unit of the installed node that tells racker `booted` once the network is up."""
     unit = ("[Unit]\nDescription=Report to racker that this node booted\n"
             "Wants=network-online.target\nAfter=network-online.target\n"
             f"[Service]\nType=oneshot\nExecStart={REPORT_SCRIPT}\n"
             "[Install]\nWantedBy=multi-user.target\n")
-    script = f"#!/bin/sh\nexec {_post(base_url, mac, 'booted')}\n"
+    script = booted_report_script(base_url, mac)
     return yaml.safe_dump({
         "systemd": {"units": [
             {"name": "racker-report-booted.service", "enabled": True, "contents": unit}]},

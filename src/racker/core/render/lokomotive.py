@@ -11,10 +11,10 @@ from pathlib import PurePosixPath
 from racker.core.render import (
     BOOT_HTTP_PORT,
     MATCHBOX_API_PORT,
-    SSH_PUBKEY,
     RenderedFile,
     asset_dir,
     hcl,
+    ssh_pubkey,
 )
 from racker.core.render.flatcar import common_tail, node_files, snippet_maps
 from racker.model import Backup, ClusterPlan, Provision, StorageProvider
@@ -79,7 +79,7 @@ def baremetal_lokocfg(paths: Paths) -> str:
     cluster = f'''\
 cluster "bare-metal" {{
   asset_dir                 = var.asset_dir
-  ssh_pubkeys               = [file(pathexpand("{SSH_PUBKEY}"))]
+  ssh_pubkeys               = [file(pathexpand({hcl.string(ssh_pubkey(paths))}))]
   cached_install            = "true"
   matchbox_ca_path          = pathexpand("{client / "ca.crt"}")
   matchbox_client_cert_path = pathexpand("{client / "client.crt"}")

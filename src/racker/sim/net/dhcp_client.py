@@ -99,12 +99,16 @@ async def _recv_reply(sock: socket.socket, xid: int, mac: str, want: dp.MessageT
 
 async def obtain_lease(ns: str, iface: str, profile: dp.ClientProfile, *,
                        attempts: int = 4, wait: float = 2.0,
-                       deaf: bool = False) -> dp.DhcpMessage:
+                       deaf: bool = False, loss: float = 0.0) -> dp.DhcpMessage:
     """Run one DHCP exchange in namespace `ns` on `iface`; return the ACK.
 
     Bounded: `attempts` DISCOVERs, each waiting `wait` seconds (doubling, as PXE ROMs do).
-    `deaf` drops every answer, as when replies are lost on the way (the dhcp-lost fault).
+    `deaf` drops every answer, as when replies are lost on the way (the dhcp-lost fault);
+    `loss` drops that share of the packets sent and received (the net-lossy fault).
     """
+    def lost() -> bool:
+        return loss > 0 and random.random() < loss
+
     # NOTE: a packet socket made for a protocol, then bound, and every packet socket closed,
     # waits for an RCU grace period in the kernel (10-25 ms here). Made for no protocol, bound
     # once and closed off the event loop, 48 nodes asking at once no longer wait for each other.
@@ -120,18 +124,21 @@ async def obtain_lease(ns: str, iface: str, profile: dp.ClientProfile, *,
             secs = int(time.monotonic() - started)
             pkt = dp.ipv4_udp("0.0.0.0", "255.255.255.255", dp.CLIENT_PORT, dp.SERVER_PORT,
                               dp.encode(dp.discover(profile, xid, secs)))
-            await loop.sock_sendto(sock, pkt, (iface, ETH_P_IP, 0, 0, BROADCAST_MAC))
+            if not lost():
+                await loop.sock_sendto(sock, pkt, (iface, ETH_P_IP, 0, 0, BROADCAST_MAC))
             offer = await _recv_reply(sock, xid, profile.mac, dp.MessageType.OFFER,
                                       time.monotonic() + timeout)
             timeout *= 2
-            if deaf or offer is None or offer.message_type is not dp.MessageType.OFFER:
+            if deaf or offer is None or offer.message_type is not dp.MessageType.OFFER \
+                    or lost():
                 continue
             req = dp.ipv4_udp("0.0.0.0", "255.255.255.255", dp.CLIENT_PORT, dp.SERVER_PORT,
                               dp.encode(dp.request(profile, xid, offer, secs)))
-            await loop.sock_sendto(sock, req, (iface, ETH_P_IP, 0, 0, BROADCAST_MAC))
+            if not lost():
+                await loop.sock_sendto(sock, req, (iface, ETH_P_IP, 0, 0, BROADCAST_MAC))
             ack = await _recv_reply(sock, xid, profile.mac, dp.MessageType.ACK,
                                     time.monotonic() + wait)
-            if ack is not None and ack.message_type is dp.MessageType.ACK:
+            if ack is not None and ack.message_type is dp.MessageType.ACK and not lost():
                 # Boot file and next server come with the OFFER; keep them if the ACK lacks them.
                 if not ack.boot_file and offer.boot_file:
                     return dataclasses.replace(ack, file=offer.boot_file,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import socket
 import time
 import typing
@@ -34,7 +35,9 @@ class _Transfer(asyncio.DatagramProtocol):
     the transfer itself once 48 nodes fetched iPXE at once; callbacks and one timer do not.
     """
 
-    def __init__(self, server: str, filename: str, timeout: float, retries: int) -> None:
+    def __init__(self, server: str, filename: str, timeout: float, retries: int,
+                 loss: float = 0.0) -> None:
+        self.loss = loss
         self.server, self.filename = server, filename
         self.timeout, self.retries = timeout, retries
         self.done: asyncio.Future[TftpResult] = asyncio.get_running_loop().create_future()
@@ -96,8 +99,8 @@ class _Transfer(asyncio.DatagramProtocol):
         self._finish(TftpFailed(f"{self.filename} from {self.server}: {exc}"))
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.done.done():
-            return
+        if self.done.done() or (self.loss and random.random() < self.loss):
+            return  # done, or lost on a lossy link (the timer resends)
         if addr[0] != self.server or (self.peer is not None and addr != self.peer):
             return  # a stray packet, not from our transfer
         try:
@@ -129,12 +132,13 @@ class _Transfer(asyncio.DatagramProtocol):
 
 
 async def tftp_get(ns: str, server: str, filename: str, *, timeout: float = 2.0,
-                   retries: int = 5) -> TftpResult:
-    """Fetch `filename` from `server` in namespace `ns`; bounded by `retries` per packet."""
+                   retries: int = 5, loss: float = 0.0) -> TftpResult:
+    """Fetch `filename` from `server` in namespace `ns`; bounded by `retries` per packet.
+    `loss`: the share of received datagrams dropped, as on a lossy link."""
     sock = await asocket_in_netns(ns, socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("0.0.0.0", 0))
     transport, transfer = await asyncio.get_running_loop().create_datagram_endpoint(
-        lambda: _Transfer(server, filename, timeout, retries), sock=sock)
+        lambda: _Transfer(server, filename, timeout, retries, loss), sock=sock)
     try:
         return await transfer.done
     finally:

@@ -56,6 +56,8 @@ class Topology:
     """`lite` (a namespace per node) or `qemu` (a tap per node on the bridge)."""
     disk_dir: str = ""
     """Where QEMU nodes keep their virtual disks (empty: the rack's state dir)."""
+    firmware: str = "uefi"
+    """What QEMU nodes boot: `uefi` (OVMF, UEFI PXE) or `bios` (SeaBIOS, legacy iPXE ROM)."""
 
     @property
     def ns_prefix(self) -> str:

@@ -28,7 +28,10 @@ from racker.sim.nodes.chassis import BootDevice, Chassis, PowerEvent
 from racker.sim.nodes.ipxe_interp import Boot, Chain, ipxe_vars, run_script
 from racker.sim.state import append_timeline
 
-NODE_FAULTS = ("no-pxe", "installer-fails", "no-boot-report", "dhcp-lost")
+NODE_FAULTS = ("no-pxe", "installer-fails", "no-boot-report", "dhcp-lost", "net-lossy")
+NET_LOSSY_RATE = 0.05
+"""The share of a `net-lossy` node's DHCP and TFTP datagrams lost on its link (TCP, and so
+HTTP, recovers from loss below the application: only the UDP protocols see it)."""
 MAX_BOOTS = 20
 MAX_CHAIN = 8
 FAILED_BOOT_PAUSE = 10.0
@@ -148,11 +151,14 @@ class LiteNode:
             self._phase("reboot")
         self._phase("halted", reason=f"gave up after {MAX_BOOTS} boots")
 
+    def _loss(self) -> float:
+        return NET_LOSSY_RATE if "net-lossy" in self.state.faults else 0.0
+
     async def _lease(self, profile: dp.ClientProfile, stage: str) -> dp.DhcpMessage:
         self._phase(stage, user_class=profile.user_class or "", arch=profile.arch)
         try:
             ack = await obtain_lease(self.ns, self.iface, profile,
-                                     deaf="dhcp-lost" in self.state.faults)
+                                     deaf="dhcp-lost" in self.state.faults, loss=self._loss())
         except DhcpTimeout as e:
             raise BootFailed(f"{stage}: {e}") from None
         cidr = f"{ack.yiaddr}/{ack.prefix_len}"
@@ -199,7 +205,7 @@ class LiteNode:
             raise BootFailed("pxe-dhcp: the DHCP answer names no boot file")
         self._phase("tftp", server=ack.next_server, file=ack.boot_file)
         try:
-            got = await tftp_get(self.ns, ack.next_server, ack.boot_file)
+            got = await tftp_get(self.ns, ack.next_server, ack.boot_file, loss=self._loss())
         except TftpFailed as e:
             raise BootFailed(f"tftp: {e}") from None
         if got.size == 0:

@@ -3,12 +3,16 @@
 The VM runs in the namespace that holds its tap: in a simulated rack the rack network's own
 namespace, the tap a port of the rack bridge (racker.sim.net.topology); `attach_commands` instead
 puts a tap behind a namespace's uplink veth (a node namespace of its own). Its virtio NIC has the
-node's primary MAC and the iPXE option ROM from Debian `ipxe-qemu`. Each firmware start
-asks the chassis for the boot device: PXE (or no override and nothing installed) starts QEMU with
-`-boot n`, so the iPXE ROM does the DHCP/HTTP chain; disk (or no override and an installed disk)
-starts it with the test OS kernel and initramfs, which then finds the marker on `/dev/vda`, as a
-bootloader would start the installed OS. `-no-reboot` makes a guest reboot end QEMU, so the
-chassis decides each boot anew, as the reference simulator restarted QEMU.
+node's primary MAC. The firmware is UEFI by default: OVMF (Debian `ovmf`) with its own
+virtio-net driver and PXE client, which asks DHCP as client arch 7, fetches `ipxe.efi` by TFTP and
+runs it; that iPXE asks again with its `iPXE` user class and chains to the boot server, the path
+racker uses on real servers. `bios` is SeaBIOS with the legacy iPXE option ROM from Debian
+`ipxe-qemu`, which does the DHCP/HTTP chain itself. Each firmware start asks the chassis for the
+boot device: PXE (or no override and nothing installed) starts QEMU with the NIC first; disk (or
+no override and an installed disk) starts it with the test OS kernel and initramfs, which then
+finds the marker on `/dev/vda`, as a bootloader would start the installed OS. `-no-reboot` makes
+a guest reboot end QEMU, so the chassis decides each boot anew, as the reference simulator
+restarted QEMU.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +42,20 @@ IPXE_ROM = Path("/usr/lib/ipxe/qemu/pxe-virtio.rom")
 NOTE: its PCI header names the modern virtio-net device (1af4:1041), and SeaBIOS runs a PCI ROM
 only when that matches the device, so the NIC is made modern-only (`disable-legacy=on`).
 """
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+"""Debian ovmf's UEFI firmware (read-only code) and the template of a VM's own variable store."""
+
+
+class Firmware(StrEnum):
+    """What a QEMU node boots first."""
+
+    UEFI = "uefi"
+    """OVMF: UEFI PXE (client arch 7) → ipxe.efi by TFTP → iPXE → the boot server."""
+    BIOS = "bios"
+    """SeaBIOS and iPXE's legacy option ROM (the userclass chain straight from the ROM)."""
+
+
 TAP = "tap0"
 NODE_BRIDGE = "qbr0"
 DISK_SIZE = 64 * 1024 * 1024
@@ -77,6 +96,17 @@ class QemuSpec:
     accel: str = "tcg"
     memory_mb: int = MEMORY_MB
     tap: str = TAP
+    firmware: Firmware = Firmware.UEFI
+
+    @property
+    def uefi_vars(self) -> Path:
+        """The VM's own UEFI variable store (a copy of OVMF's template, beside its disk)."""
+        return uefi_vars_of(self.disk)
+
+
+def uefi_vars_of(disk: Path) -> Path:
+    """Where the UEFI variable store of the VM with `disk` lives (removed with the disk)."""
+    return disk.with_name(disk.name + ".OVMF_VARS.fd")
 
 
 # --- pure parts -----------------------------------------------------------------------------
@@ -121,16 +151,27 @@ def qemu_argv(spec: QemuSpec, boot: BootDevice, faults: Iterable[str] = ()) -> l
         "-serial", "null", "-serial", "chardev:sol",
         "-drive", f"file={spec.disk},format=raw,if=virtio,cache=writeback",
         "-netdev", f"tap,id=net0,ifname={spec.tap},script=no,downscript=no",
-        "-device", f"virtio-net-pci,disable-legacy=on,netdev=net0,mac={spec.mac},"
-                   f"romfile={IPXE_ROM}",
     ]
-    if SEABIOS.exists():
-        argv += ["-bios", str(SEABIOS)]
+    if spec.firmware is Firmware.UEFI:
+        # NOTE: no option ROM (romfile=): OVMF's own virtio-net driver and PXE client boot, so
+        # DHCP sees client arch 7 and hands out ipxe.efi, as with a real server's UEFI
+        first = ",bootindex=1" if boot is BootDevice.PXE else ""
+        argv += [
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={spec.uefi_vars}",
+            "-device", f"virtio-net-pci,netdev=net0,mac={spec.mac},romfile={first}",
+        ]
+    else:
+        argv += ["-device", f"virtio-net-pci,disable-legacy=on,netdev=net0,mac={spec.mac},"
+                            f"romfile={IPXE_ROM}"]
+        if SEABIOS.exists():
+            argv += ["-bios", str(SEABIOS)]
     testos_faults = sorted(set(faults) & set(TESTOS_FAULTS))
     if testos_faults:
         argv += ["-fw_cfg", f"name=opt/racker/faults,string={':'.join(testos_faults)}"]
     if boot is BootDevice.PXE:
-        argv += ["-boot", "order=n"]
+        if spec.firmware is Firmware.BIOS:  # OVMF follows the NIC's bootindex instead
+            argv += ["-boot", "order=n"]
     else:
         argv += ["-kernel", str(spec.testos.kernel), "-initrd", str(spec.testos.initrd),
                  "-append", f"{KERNEL_CONSOLE} racker.mac={spec.mac}"]
@@ -315,6 +356,8 @@ class QemuNode:
         if not self.spec.disk.exists():
             with self.spec.disk.open("wb") as f:
                 f.truncate(DISK_SIZE)
+        if self.spec.firmware is Firmware.UEFI and not self.spec.uefi_vars.exists():
+            write_atomic(self.spec.uefi_vars, OVMF_VARS.read_bytes(), 0o644)
 
     # -- power -----------------------------------------------------------------------------
     def power_event(self, event: PowerEvent) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import random
 import socket
 import threading
 import uuid
@@ -32,6 +33,9 @@ from racker.sim.vbmc.chassis import Chassis
 from racker.sim.vbmc.engine import BmcEngine
 from racker.sim.vbmc.sessions import Addr, Faults, Outbound
 from racker.sim.vbmc.state import BootOptions, UserTable
+
+_LOSS = random.Random()
+"""Which datagrams a lossy BMC drops (not a secret: plain `random`)."""
 
 T = TypeVar("T")
 
@@ -158,7 +162,7 @@ class VirtualBmc:
 
     def _received(self, data: bytes, addr: Addr) -> None:
         faults = self.faults
-        if faults.drop:
+        if faults.drop or (faults.loss and _LOSS.random() < faults.loss):
             return
         delay = faults.delay + self.latency
         if delay > 0 and self._loop is not None:

@@ -27,6 +27,8 @@ class Faults:
     """No answer at all: every datagram is ignored."""
     delay: float = 0.0
     """Slow answer: every datagram is handled this many seconds late."""
+    loss: float = 0.0
+    """A lossy BMC: this fraction of the datagrams it receives is dropped unanswered."""
     reject_auth: bool = False
     """Wrong credentials: every login fails as with a wrong password."""
     no_session: bool = False

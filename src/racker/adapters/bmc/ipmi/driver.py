@@ -10,6 +10,7 @@ subclasses of `racker.adapters.bmc.errors`, each naming the node and the BMC add
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -154,19 +155,34 @@ class IpmiDriver(Driver):
                 await self._drop(key)
             await self._probe(target)
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
-            for attempt in (1, 2):
+            timeouts = 0
+            for attempt in itertools.count(1):
                 try:
                     command = await self._run(executor, lambda: self._new_command(target),
                                               self.settings.timeout)
                     break
                 except TimeoutError:
                     executor.shutdown(wait=False)
-                    raise BmcTimeout(target.node, _where(target),
-                                     f"no session within {self.settings.timeout:g} s") from None
+                    timeouts += 1
+                    if timeouts > self.settings.retries:
+                        raise BmcTimeout(
+                            target.node, _where(target),
+                            f"no session within {self.settings.timeout:g} s, "
+                            f"{timeouts} attempts") from None
+                    # it answered the probe: a lost datagram of the login (RAKP) exchange,
+                    # which pyghmi gives up on; a new login on a new thread
+                    executor = ThreadPoolExecutor(max_workers=1,
+                                                  thread_name_prefix="racker-ipmi")
+                    continue
                 except glue.PYGHMI_ERRORS as e:
                     message = str(e.args[0]) if e.args and e.args[0] else None
-                    if message is None and attempt == 1:
-                        continue  # it answered the probe: a reasonless failure is a race
+                    if message is None and attempt <= 1 + self.settings.retries:
+                        # it answered the probe: a reasonless failure is a race, or a lost
+                        # datagram pyghmi gave up on (a lossy link); a new login
+                        executor.shutdown(wait=False)
+                        executor = ThreadPoolExecutor(max_workers=1,
+                                                      thread_name_prefix="racker-ipmi")
+                        continue
                     executor.shutdown(wait=False)
                     raise _ERROR_CLASS[codec.login_error_kind(message)](
                         target.node, _where(target), message or "no session established",
@@ -248,9 +264,16 @@ class IpmiDriver(Driver):
         session = await self._session(target)
         try:
             async with session.turn:
+                # NOTE: pyghmi waits this long before it first resends the request, then
+                # resends on its own timer (about 1.5 s, 2.5 s, ...). Given the whole attempt's
+                # timeout it never resent within the attempt, so one lost datagram cost a whole
+                # attempt and the next one queued behind it: a BMC that drops 30 % of its
+                # datagrams failed most calls. A third of the attempt still lets a slow BMC
+                # (1.5 s) answer before a duplicate goes out.
+                first_wait = self.settings.timeout / 3
                 rsp = await self._run(
                     session.executor,
-                    lambda: session.raw(netfn, cmd, data, self.settings.timeout),
+                    lambda: session.raw(netfn, cmd, data, first_wait),
                     self.settings.timeout)
         except TimeoutError:
             # NOTE: the session stays: the blocked call still owns it (and pyghmi would hand

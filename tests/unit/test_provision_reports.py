@@ -1,0 +1,81 @@
+"""The provisioner's report hook: one background BMC task per node, whatever arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+from racker.adapters.fs.store import Store
+from racker.adapters.http.requests import NodeReport
+from racker.app.provision import Provisioner
+from racker.core.bootnode import BootNode, Catalog, StaticCatalog
+from racker.core.events import EventKind
+from racker.model import ClusterPlan, PlannedNode
+from racker.paths import Paths
+from racker.settings import Settings
+from tests.unit.test_engine import FakeRack, planned
+
+
+class SlowBmc(FakeRack):
+    """A BMC whose boot-device re-assertion hangs until released."""
+
+    started: int = 0
+    release: asyncio.Event | None = None
+
+    async def reassert_disk_boot(self, node: PlannedNode) -> None:
+        self.started += 1
+        assert self.release is not None
+        await self.release.wait()
+
+
+class CapturingServices:
+    hook: NodeReport | None = None
+
+    @contextlib.asynccontextmanager
+    async def run(self, plan: ClusterPlan, store: Store, catalog: Catalog,
+                  on_report: NodeReport) -> AsyncIterator[None]:
+        self.hook = on_report
+        yield
+
+
+class Plan:
+    def __init__(self, nodes: list[PlannedNode]) -> None:
+        self.nodes = nodes
+
+
+def test_booted_floods_start_one_bmc_task_per_node(tmp_path: Path) -> None:
+    paths = Paths.from_env({"RACKER_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    store = Store(tmp_path / "db")
+    bmc = SlowBmc(store)
+    services = CapturingServices()
+    prov = Provisioner(paths, Settings(), bmc, services, lambda: store, io.StringIO())
+    nodes = [planned(0), planned(1)]
+    boot = [BootNode(n.mac, n.ip, n.name, b"{}", b"{}") for n in nodes]
+
+    async def go() -> None:
+        bmc.release = asyncio.Event()
+        plan = cast(ClusterPlan, Plan(nodes))
+        async with prov._services(plan, store, StaticCatalog(boot)):
+            assert services.hook is not None
+            for _ in range(100):
+                for b in boot:
+                    await services.hook(b, EventKind.BOOTED)
+            await asyncio.sleep(0.05)
+            assert bmc.started == 2  # one per node, not 200
+            assert len(prov._background) == 2
+            bmc.release.set()
+            for _ in range(100):
+                if not prov._background:
+                    break
+                await asyncio.sleep(0.01)
+            assert not prov._background  # finished tasks are forgotten
+            await services.hook(boot[0], EventKind.BOOTED)  # a later boot: a new task
+            await asyncio.sleep(0.05)
+            assert bmc.started == 3
+
+    asyncio.run(go())
+    store.close()
