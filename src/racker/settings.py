@@ -45,6 +45,12 @@ class Settings:
     API token."""
     manage_port: int = MANAGE_PORT
     """Its port (`RACKER_MANAGE_PORT`; 0: any free port, printed at start)."""
+    bmc_protocol: str = "auto"
+    """How racker speaks to BMCs (`RACKER_BMC_PROTOCOL`): `auto` (Redfish where a BMC's
+    `/redfish/v1` answers over HTTPS, IPMI otherwise), `ipmi` or `redfish`."""
+    bmc_ca_bundle: Path | None = None
+    """A site CA bundle for Redfish BMC certificates (`RACKER_BMC_CA_BUNDLE`); without it each
+    BMC's certificate is pinned on first use."""
 
     @property
     def base_url(self) -> str:
@@ -72,6 +78,8 @@ class Settings:
             legacy_boot=mode == "legacy",
             manage_bind=_address(e.get("RACKER_MANAGE_BIND", "127.0.0.1")),
             manage_port=_port(e, "RACKER_MANAGE_PORT", str(MANAGE_PORT)),
+            bmc_protocol=_bmc_protocol(e.get("RACKER_BMC_PROTOCOL", "auto")),
+            bmc_ca_bundle=_ca_bundle(e.get("RACKER_BMC_CA_BUNDLE") or None),
         )
 
 
@@ -91,6 +99,29 @@ def _port(env: Mapping[str, str], name: str, default: str) -> int:
         return int(raw)
     raise InputError(f"{name} must be a port number (0 to 65535), not {raw!r}",
                      where=Where(variable=name), hint="0 picks any free port")
+
+
+BMC_PROTOCOLS = ("auto", "ipmi", "redfish")
+
+
+def _bmc_protocol(raw: str) -> str:
+    if raw in BMC_PROTOCOLS:
+        return raw
+    raise InputError(f"RACKER_BMC_PROTOCOL must be one of {', '.join(BMC_PROTOCOLS)}, "
+                     f"not {raw!r}", where=Where(variable="RACKER_BMC_PROTOCOL"),
+                     hint="unset it to let racker pick Redfish or IPMI per BMC (auto)")
+
+
+def _ca_bundle(raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise InputError(f"RACKER_BMC_CA_BUNDLE names {raw!r}, which is not a file",
+                         where=Where(variable="RACKER_BMC_CA_BUNDLE"),
+                         hint="point it at the PEM file of your site's CA, or unset it to pin "
+                              "each BMC's certificate on first use")
+    return path
 
 
 def _positive(env: Mapping[str, str], name: str, default: str) -> float:

@@ -26,7 +26,7 @@ def test_demo_provisions_shows_status_and_destroys(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert "➤ OS installation via PXE (2/2)... ✓ done" in r.stdout
     table = r.stdout[r.stdout.index("MAC address"):].splitlines()
-    assert [line.split()[1:4] for line in table[1:3]] == [["✓", "on", "✓"]] * 2
+    assert [line.split()[1:5] for line in table[1:3]] == [["✓", "IPMI", "on", "✓"]] * 2
     assert "make demo-destroy" in r.stdout
     url = r.stdout.split("racker-sim forward):\n", 1)[1].split()[0]
     assert url.startswith("http://127.0.0.1:")

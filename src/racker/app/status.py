@@ -1,7 +1,8 @@
 """`racker status`: one table for the whole rack (pure parts plus one gathering function).
 
 Columns as operators know them: `MAC address | BMC reached | Power | OS provisioned |
-Joined cluster | Hostnames`, with ✓ × ○. BMCs are queried concurrently.
+Joined cluster | Hostnames`, with ✓ × ○, plus `Protocol` (IPMI or Redfish) after `BMC
+reached`. BMCs are queried concurrently.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from racker.model import ClusterPlan, Options, PlannedNode, Provision
 from racker.paths import Paths
 
 YES, NO, NA = "✓", "×", "○"
+PROTOCOL_NAMES = {"ipmi": "IPMI", "redfish": "Redfish"}
 
 PowerQuery = Callable[[PlannedNode], Awaitable[str | None]]
 """The node's power state (`on`/`off`, None: not known) from its BMC; raises RackerError when
 unreachable."""
+
+ProtocolQuery = Callable[[PlannedNode], str | None]
+"""The protocol the node's BMC was reached over (after its power query), or is recorded to
+speak; None when unknown."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class Row:
     excluded: bool = False
     """Left out of the configuration (`-exclude`, `racker node exclude`): not provisioned on
     purpose."""
+    protocol: str | None = None
+    """`ipmi` or `redfish`: what the BMC was reached over (or is recorded to speak)."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +87,10 @@ def render_table(status: RackStatus) -> list[str]:
     if status.kubernetes_api is not None:
         out.append(f"Kubernetes API reached: {'yes' if status.kubernetes_api else 'no'}")
     out.append("")
-    head = ("MAC address", "BMC reached", "Power", "OS provisioned", "Joined cluster",
-            "Hostnames")
-    rows = [(r.mac, _mark(r.bmc_reached), r.power or "?",
-             "excluded" if r.excluded else _mark(r.provisioned),
+    head = ("MAC address", "BMC reached", "Protocol", "Power", "OS provisioned",
+            "Joined cluster", "Hostnames")
+    rows = [(r.mac, _mark(r.bmc_reached), PROTOCOL_NAMES.get(r.protocol or "", "?"),
+             r.power or "?", "excluded" if r.excluded else _mark(r.provisioned),
              _mark(r.joined), " ".join(r.hostnames)) for r in status.rows]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(head)]
@@ -175,7 +183,8 @@ def dhcp_served(paths: Paths) -> bool:
 
 async def gather(paths: Paths, power: PowerQuery,
                  joined: Callable[[ClusterPlan], set[str] | None] = lambda _p: None,
-                 *, activity: Activity | None = None,
+                 protocol: ProtocolQuery = lambda _n: None, *,
+                 activity: Activity | None = None,
                  planned: Planned | None = None) -> RackStatus:
     """Query every BMC at once and read flag files and hosts entries; each node's stage,
     failure and last event come from `activity` (the event log folded), when given.
@@ -196,7 +205,7 @@ async def gather(paths: Paths, power: PowerQuery,
                    joined=None if label != "Lokomotive" else n.mac in (members or set()),
                    hostnames=names.get(n.ip, ()), bmc_error=error, ip=n.ip,
                    **_activity(activity, n.mac, excluded=n.mac in excluded),
-                   excluded=n.mac in excluded)
+                   excluded=n.mac in excluded, protocol=protocol(n))
 
     rows = await asyncio.gather(*(row(n) for n in sorted(plan.nodes, key=lambda n: n.mac)))
     return RackStatus(label, None if label != "Lokomotive" else members is not None,
