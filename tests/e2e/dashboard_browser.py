@@ -75,6 +75,9 @@ def watch(url: str, screenshot: str) -> dict[str, Any]:
         WebDriverWait(driver, WAIT_PROVISIONED, poll_frequency=0.1).until(all_provisioned)
         out["seconds_to_provisioned"] = round(time.monotonic() - started, 1)
         out["final"] = states(driver)
+        out["protocols"] = {r.get_attribute("data-mac") or "": r.find_element(
+            By.CSS_SELECTOR, '[data-field="protocol"]').text
+            for r in driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")}
         out["seen"] = {mac: sorted(s) for mac, s in seen.items()}
         out["same_document"] = driver.execute_script("return window.__sameDocument === true;")
         out["live"] = driver.execute_script("return document.body.dataset.live === '1';")
@@ -107,6 +110,7 @@ def node_page(url: str) -> dict[str, Any]:
         out["timeline"] = [li.text for li in driver.find_elements(By.CSS_SELECTOR,
                                                                    "#timeline li")]
         out["node_title"] = driver.find_element(By.TAG_NAME, "h1").text
+        out["node_protocol"] = driver.find_element(By.ID, "protocol").text
         driver.find_element(By.LINK_TEXT, "reprovision").click()
         # NOTE: a click returns before the next page is there: wait for it, never read the old
         WebDriverWait(driver, 10).until(lambda d: "/actions/reprovision" in d.current_url)

@@ -1,6 +1,6 @@
-"""The dashboard in a real headless Chromium during `racker bootstrap` of a simulated rack:
-every node reaches "provisioned" on the page without a reload; a node page shows its
-timeline; a wrong token is refused."""
+"""The dashboard in a real headless Chromium during `racker bootstrap` of a simulated rack with
+Redfish and IPMI BMCs: every node reaches "provisioned" on the page without a reload, with its
+BMC's protocol; a node page shows its protocol and timeline; a wrong token is refused."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_browser_sees_every_node_provisioned_live(tmp_path: Path) -> None:
     require_tool("chromium")
     require_tool("chromedriver")
     shot = tmp_path / "dashboard.png"
-    with sim_rack(tmp_path, 4) as rack:
+    with sim_rack(tmp_path, 4, bmc="mixed") as rack:  # Redfish and IPMI BMCs side by side
         # the nodes ignore PXE until the browser has the page: they fail their DHCP stage and
         # the bootstrap retries, so the page sees them go from waiting to provisioned
         servers = rack.nodes()
@@ -52,6 +52,10 @@ def test_browser_sees_every_node_provisioned_live(tmp_path: Path) -> None:
         out, _ = boot.communicate(timeout=600)
         assert boot.returncode == 0, out
         assert f"Dashboard: {DASHBOARD}" in out
+        status = rack.racker("status", "--json")
+        assert status.returncode == 0, status.stdout + status.stderr
+        names = {"ipmi": "IPMI", "redfish": "Redfish"}
+        protocols = {n["mac"]: names[n["protocol"]] for n in json.loads(status.stdout)["nodes"]}
         serve = subprocess.Popen(rack.racker_argv("serve"), env=rack.env, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
@@ -68,7 +72,10 @@ def test_browser_sees_every_node_provisioned_live(tmp_path: Path) -> None:
     assert watched["summary"].startswith("4/4 provisioned")
     assert watched["run_outcome"] == "succeeded"
     assert watched["stage_counts"] == ["4/4"] * 6  # the progress bars: every stage done
+    # the protocol column, filled in live as racker reached each BMC, is what status says
+    assert watched["protocols"] == protocols and set(protocols.values()) == {"IPMI", "Redfish"}
     assert node["node_title"].startswith(node["node_name"])
+    assert node["node_protocol"] in ("IPMI", "Redfish")
     assert any("node reported booted" in line for line in node["timeline"]), node["timeline"]
     assert node["confirm"].startswith("Reinstall") and node["confirm_needs_login"]
     assert "wrong" in node["wrong_token"] and "401" in node["wrong_token_title"]

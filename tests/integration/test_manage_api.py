@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from racker.adapters.bmc.protocol import ProtocolRecord
 from racker.adapters.fs.store import Store
 from racker.core.events import EventKind
 from racker.errors import InputError
@@ -51,6 +52,10 @@ def seed_run(paths: Paths) -> None:
 def rack(tmp_path: Path) -> Paths:
     paths = configured_rack(tmp_path, 3)
     seed_run(paths)
+    # what RackBmcs records when it reaches a BMC (issue 11): node 3's BMC was never reached
+    record = ProtocolRecord.in_state_dir(paths.state_dir)
+    record.put(bmc_mac(1), "redfish")
+    record.put(bmc_mac(2), "ipmi")
     return paths
 
 
@@ -64,7 +69,8 @@ def test_api_returns_the_cli_shapes(rack: Paths) -> None:
         assert set(nodes) == set(status)
         assert [set(n) for n in nodes["nodes"]] == [set(n) for n in status["nodes"]]
         # what the event log says is the same in both; the CLI also asked the (absent) BMCs
-        keep = ("mac", "name", "ip", "stage", "state", "failure", "last_event", "hostnames")
+        keep = ("mac", "name", "ip", "stage", "state", "failure", "last_event", "hostnames",
+                "excluded", "protocol")
         assert [{k: n[k] for k in keep} for n in nodes["nodes"]] == [
             {k: n[k] for k in keep} for n in status["nodes"]]
         by_mac = {n["mac"]: n for n in nodes["nodes"]}
@@ -72,6 +78,8 @@ def test_api_returns_the_cli_shapes(rack: Paths) -> None:
         assert by_mac[primary_mac(2)]["state"] == "failed"
         assert by_mac[primary_mac(2)]["failure"] == "no DHCP request"
         assert by_mac[primary_mac(3)]["bmc_reached"] is False
+        assert [by_mac[primary_mac(i)]["protocol"] for i in (1, 2, 3)] == [
+            "redfish", "ipmi", None]
         one = httpx.get(f"{web.url}/api/v1/nodes/{bmc_mac(2).replace(':', '-').upper()}")
         assert one.json() == by_mac[primary_mac(2)]
         timeline = httpx.get(f"{web.url}/api/v1/nodes/{primary_mac(1)}/timeline").json()
@@ -192,3 +200,22 @@ def test_dashboard_login_session_and_csrf(rack: Paths) -> None:
         racker(rack, "api", "token", "--rotate")
         stale = browser.post(f"/nodes/{mac}/actions/include", data={"csrf": csrf})
         assert stale.status_code == 401  # the session ended with the old token
+
+
+def test_the_dashboard_shows_each_bmcs_protocol(rack: Paths) -> None:
+    """The rack page's Protocol column and the node page name the protocol racker recorded for
+    the BMC (`?` for one never reached), as `racker status` does."""
+    import re
+
+    with running_listener(rack) as web:
+        page = httpx.get(f"{web.url}/").text
+        cells = {mac: re.search(rf'id="node-{mac}".*?data-field="protocol">([^<]*)<', page,
+                                re.DOTALL) for mac in (primary_mac(i) for i in (1, 2, 3))}
+        assert {mac: m.group(1) if m else None for mac, m in cells.items()} == {
+            primary_mac(1): "Redfish", primary_mac(2): "IPMI", primary_mac(3): "?"}
+        node = httpx.get(f"{web.url}/nodes/{primary_mac(1)}").text
+        assert '<dd id="protocol">Redfish</dd>' in node
+        # a BMC reached over another protocol later: the next look shows it
+        ProtocolRecord.in_state_dir(rack.state_dir).put(bmc_mac(2), "redfish")
+        assert httpx.get(f"{web.url}/api/v1/nodes/{primary_mac(2)}").json()["protocol"] == (
+            "redfish")

@@ -10,7 +10,7 @@ recorded (the listener does not poll BMCs behind the engine's back).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ class RackView:
 
     paths: Paths
     store: Store
+    protocols: Callable[[], Mapping[str, str]] = dict
+    """BMC MAC → the protocol racker last reached it over (`<state>/bmc-protocols.json`)."""
     activity: Activity = field(default_factory=Activity)
     _planned: Planned | None = None
     _plan_key: tuple[float, ...] = ()
@@ -85,7 +87,10 @@ class RackView:
                 raise RackerError("racker has not reached this BMC yet (no run recorded it)")
             return "on" if a.powered_on or a.state == "provisioned" else None
 
-        return await gather(self.paths, power, activity=self.activity, planned=planned)
+        recorded = self.protocols()  # read once per look, not once per node
+        return await gather(self.paths, power,
+                            protocol=lambda n: recorded.get(n.node.bmc_mac.lower()),
+                            activity=self.activity, planned=planned)
 
     async def nodes_json(self) -> dict[str, Any]:
         """`racker status --json`'s shape."""
@@ -171,7 +176,9 @@ def _flag_dir(paths: Paths, plan: ClusterPlan) -> Path:
 OpenView = Callable[[], RackView]
 
 
-def open_view(paths: Paths, open_store: Callable[[], Store]) -> RackView:
-    """A view over the rack's store; the inventory is checked first (InputError on a bad one)."""
+def open_view(paths: Paths, open_store: Callable[[], Store],
+              protocols: Callable[[], Mapping[str, str]] = dict) -> RackView:
+    """A view over the rack's store and its record of BMC protocols; the inventory is checked
+    first (InputError on a bad one)."""
     load_inventory(paths)
-    return RackView(paths, open_store())
+    return RackView(paths, open_store(), protocols)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from racker.adapters.bmc.control import RackControl
+from racker.adapters.bmc.protocol import ProtocolRecord
 from racker.adapters.fs.apitoken import TokenFile, ensure_token, new_token, token_path
 from racker.adapters.fs.manageurl import remove_url, write_url
 from racker.adapters.http.serve import server as http_server
@@ -39,7 +40,8 @@ def api_token(paths: Paths, *, rotate: bool = False) -> str:
 
 def rack_view(paths: Paths) -> RackView:
     """The rack's nodes, timelines and runs over its event store."""
-    return open_view(paths, lambda: store(paths))
+    return open_view(paths, lambda: store(paths),
+                     ProtocolRecord.in_state_dir(paths.state_dir).all)
 
 
 def metrics(view: RackView) -> Exposition:

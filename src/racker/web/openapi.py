@@ -29,7 +29,8 @@ SCHEMAS: dict[str, Any] = {
         "joined": {"type": "boolean", "nullable": True},
         "hostnames": {"type": "array", "items": _STR}, "bmc_error": _NSTR, "ip": _NSTR,
         "stage": _NSTR, "state": {"type": "string", "enum": _STATES}, "failure": _NSTR,
-        "last_event": _NSTR, "last_event_at": _NUM,
+        "last_event": _NSTR, "last_event_at": _NUM, "excluded": {"type": "boolean"},
+        "protocol": {"type": "string", "enum": ["ipmi", "redfish"], "nullable": True},
     }),
     "Status": _obj({
         "provisioned": {"type": "string", "enum": ["Flatcar", "Lokomotive", "no"]},
@@ -37,6 +38,7 @@ SCHEMAS: dict[str, Any] = {
         "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
         "provisioned_nodes": {"type": "integer", "minimum": 0},
         "total_nodes": {"type": "integer", "minimum": 0},
+        "dhcp_served": {"type": "boolean", "nullable": True},
     }),
     "Event": _obj({
         "ts": {"type": "number"}, "mac": _STR,

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from racker.app.actions import CONFIRM, Action, parse_action
+from racker.app.status import PROTOCOL_NAMES
 from racker.core.timeline import timeline_lines
 from racker.errors import InputError, RackerError, Unauthorized
 from racker.web.auth import COOKIE
@@ -53,6 +54,14 @@ def stage_text(node: Mapping[str, Any]) -> str:
 
 
 _env.globals["stage_text"] = stage_text
+
+
+def protocol_name(node: Mapping[str, Any]) -> str:
+    """The BMC protocol as `racker status` names it (IPMI, Redfish), `?` before any run."""
+    return PROTOCOL_NAMES.get(node.get("protocol") or "", "?")
+
+
+_env.globals["protocol_name"] = protocol_name
 
 
 def render(request: Request, w: Web, name: str, code: int = 200,

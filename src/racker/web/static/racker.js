@@ -2,6 +2,8 @@
 // The page is complete without this script; it only saves reloading.
 "use strict";
 
+const PROTOCOL_NAMES = {ipmi: "IPMI", redfish: "Redfish"};
+
 function stageText(n) {
   if (n.state === "running") return n.stage + "…";
   if (n.state === "failed") return "failed in " + n.stage;
@@ -24,6 +26,7 @@ function applyNodes(status) {
     if (!row) continue;
     setText(row, "bmc_reached", n.bmc_reached ? "✓" : "×");
     setText(row, "power", n.power || "?");
+    setText(row, "protocol", PROTOCOL_NAMES[n.protocol] || "?");
     setText(row, "failure", n.failure || "");
     setText(row, "last_event", n.last_event || "");
     const cell = row.querySelector('[data-field="stage"]');
