@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import logging
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from racker.adapters.fs.atomic import write_atomic
+from racker.adapters.fs.atomic import exclusive, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +83,8 @@ class ProtocolRecord:
         """The protocol recorded for `mac`."""
         return self.all().get(mac.lower())
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive(self.path, self._lock)
 
     def put(self, mac: str, protocol: str) -> None:
         """Record `protocol` for `mac` (written only when it changes)."""

@@ -11,13 +11,12 @@ present the same one: urllib3 compares the fingerprint during each handshake.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from sushy import connector as sushy_connector
 from racker.adapters.bmc.errors import BmcCertificateChanged, BmcTlsFailed, RedfishUnreachable
 from racker.adapters.bmc.interfaces import BmcTarget
 from racker.adapters.bmc.redfish.codec import fingerprint
-from racker.adapters.fs.atomic import write_atomic
+from racker.adapters.fs.atomic import exclusive, write_atomic
 
 PIN_FILE = "bmc-certificates.json"
 
@@ -69,15 +68,8 @@ class PinStore:
                                     "BMC's certificate anew on next contact") from None
         return data if isinstance(data, dict) else {}
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive(self.path, self._lock)
 
     def get(self, key: str) -> Pin | None:
         """The pin of the BMC `key` (its MAC), if any."""
