@@ -111,6 +111,13 @@ def node_page(url: str) -> dict[str, Any]:
                                                                    "#timeline li")]
         out["node_title"] = driver.find_element(By.TAG_NAME, "h1").text
         out["node_protocol"] = driver.find_element(By.ID, "protocol").text
+        node_url = driver.current_url
+        driver.find_element(By.ID, "diagnose").click()  # the BMC asked now
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "diagnosis-ok"))
+        out["diagnosis"] = driver.find_element(By.ID, "diagnosis-ok").text
+        out["diagnosis_text"] = driver.find_element(By.ID, "diagnosis-text").text
+        driver.get(node_url)
+        WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "timeline"))
         driver.find_element(By.LINK_TEXT, "reprovision").click()
         # NOTE: a click returns before the next page is there: wait for it, never read the old
         WebDriverWait(driver, 10).until(lambda d: "/actions/reprovision" in d.current_url)

@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium during `racker bootstrap` of a simulated rack with
 Redfish and IPMI BMCs: every node reaches "provisioned" on the page without a reload, with its
-BMC's protocol; a node page shows its protocol and timeline; a wrong token is refused."""
+BMC's protocol; a node page shows its protocol and timeline and asks its BMC for a live
+diagnosis; a wrong token is refused."""
 
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ def test_browser_sees_every_node_provisioned_live(tmp_path: Path) -> None:
     assert watched["protocols"] == protocols and set(protocols.values()) == {"IPMI", "Redfish"}
     assert node["node_title"].startswith(node["node_name"])
     assert node["node_protocol"] in ("IPMI", "Redfish")
+    assert node["diagnosis"] == "answered" and node["diagnosis_text"].strip(), node
     assert any("node reported booted" in line for line in node["timeline"]), node["timeline"]
     assert node["confirm"].startswith("Reinstall") and node["confirm_needs_login"]
     assert "wrong" in node["wrong_token"] and "401" in node["wrong_token_title"]

@@ -1,7 +1,7 @@
 """The management listener beyond loopback, in a simulated rack: `racker serve` bound to the
 management node's rack-network address refuses to start without a token, then needs it on
-every route; the token is in no log and no command line; a power cycle through the API drives
-the node's (virtual) BMC."""
+every route; the token is in no log and no command line; a live diagnosis and a power cycle
+through the API drive the node's (virtual) BMC."""
 
 from __future__ import annotations
 
@@ -68,12 +68,17 @@ def test_serve_beyond_loopback_needs_the_token(tmp_path: Path) -> None:
             node = rack.nodes()[0]["primary_mac"]
             routes = ["/", f"/nodes/{node}", "/metrics", "/api/v1/nodes", "/api/v1/runs",
                       f"/api/v1/nodes/{node}", f"/api/v1/nodes/{node}/timeline",
+                      f"/api/v1/nodes/{node}/diagnosis", f"/nodes/{node}/diagnosis",
                       "/api/v1/openapi.json"]
             for route in routes:
                 assert curl(rack, url + route)[0] == 401, route
                 assert curl(rack, url + route, headers=wrong)[0] == 401, route
                 code, body = curl(rack, url + route, headers=headers)
                 assert code == 200, (route, body[-500:])
+            # the live diagnosis asks the node's (virtual) BMC, as 'ipmi NODE diag'
+            code, body = curl(rack, f"{url}/api/v1/nodes/{node}/diagnosis", headers=headers)
+            diag = json.loads(body)
+            assert code == 200 and diag["ok"] is True and diag["text"].strip(), diag
             action = f"{url}/api/v1/nodes/{node}/actions/power-cycle"
             assert curl(rack, action, method="POST")[0] == 401
             code, body = curl(rack, action, headers=headers, method="POST")

@@ -150,7 +150,9 @@ def test_beyond_loopback_without_a_token_nothing_listens(rack: Paths) -> None:
     assert not (rack.state_dir / "api-token").exists()
 
 
-def test_openapi_document_holds_against_schemathesis(rack: Paths, tmp_path: Path) -> None:
+def test_openapi_document_holds_against_schemathesis(rack: Paths, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETRY_SEC", "1")  # a diagnosis of a known node looks for its BMC
     token = racker(rack, "api", "token").stdout.strip()
     config = tmp_path / "schemathesis.toml"
     config.write_text('[headers]\nAuthorization = "Bearer ${RACKER_TEST_TOKEN}"\n')
@@ -159,6 +161,7 @@ def test_openapi_document_holds_against_schemathesis(rack: Paths, tmp_path: Path
         assert doc["openapi"].startswith("3.")
         assert set(doc["paths"]) == {"/api/v1/nodes", "/api/v1/nodes/{mac}",
                                      "/api/v1/nodes/{mac}/timeline", "/api/v1/runs",
+                                     "/api/v1/nodes/{mac}/diagnosis",
                                      "/api/v1/nodes/{mac}/actions/{action}"}
         for extra in ([], ["--config-file", str(config)]):
             # without the token: reads work (loopback), writes get 401; with it: everything
@@ -219,3 +222,27 @@ def test_the_dashboard_shows_each_bmcs_protocol(rack: Paths) -> None:
         ProtocolRecord.in_state_dir(rack.state_dir).put(bmc_mac(2), "redfish")
         assert httpx.get(f"{web.url}/api/v1/nodes/{primary_mac(2)}").json()["protocol"] == (
             "redfish")
+
+
+
+def test_live_diagnosis_is_the_clis(rack: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node's live diagnosis (API and page) is the `diagnosis` of `racker status --json
+    --full` for it: here the BMC is nowhere on the network, and both say so alike."""
+    monkeypatch.setenv("RETRY_SEC", "2")  # how long both look for the BMC
+    with running_listener(rack) as web:
+        api = httpx.get(f"{web.url}/api/v1/nodes/{bmc_mac(1)}/diagnosis", timeout=60)
+        assert api.status_code == 200, api.text
+        found = api.json()
+        page = httpx.get(f"{web.url}/nodes/{primary_mac(1)}/diagnosis", timeout=60).text
+        node = httpx.get(f"{web.url}/nodes/{primary_mac(1)}").text
+        unknown = httpx.get(f"{web.url}/api/v1/nodes/02:00:00:00:00:99/diagnosis")
+    cli = racker(rack, "status", "--json", "--full")
+    full = {n["mac"]: n["diagnosis"] for n in json.loads(cli.stdout)["nodes"]}
+    assert found["mac"] == primary_mac(1)
+    assert {"ok": found["ok"], "text": found["text"]} == full[primary_mac(1)]
+    assert found["ok"] is False and f"could not find the IP address of {bmc_mac(1)}" in (
+        found["text"])
+    assert 'id="diagnosis-ok" class="state failed">failed<' in page
+    assert "could not find the IP address" in page
+    assert f'href="/nodes/{primary_mac(1)}/diagnosis"' in node
+    assert unknown.status_code == 404

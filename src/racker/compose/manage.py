@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from racker.adapters.http.serve import server as http_server
 from racker.adapters.metrics.expose import Exposition, exposition
 from racker.app.actions import Record
 from racker.app.rackview import RackView, open_view
-from racker.compose.rack import control, store
+from racker.compose.rack import control, credentials, helper_redfish, inventory, locator, store
+from racker.core import ipmitool
 from racker.core.events import EventKind
 from racker.errors import ServiceError, Where
 from racker.model import ClusterPlan
@@ -61,6 +63,32 @@ def recorder(view: RackView) -> Record:
 def action_control(paths: Paths, plan: ClusterPlan) -> RackControl:
     """The BMCs of `plan` for one action of the API (PXE boot, power cycle, reprovision)."""
     return control(paths, plan, Settings.from_env(), warn=lambda _m: None)
+
+
+DIAGNOSIS_RETRY_SEC = 15
+"""How long the dashboard's live diagnosis looks for a BMC that is not in the leases (a page
+waits for it; the ipmi helper's own default is minutes)."""
+
+
+def diagnosis(paths: Paths) -> Callable[[str], tuple[str, bool]]:
+    """A node's live diagnosis, as 'ipmi NODE diag' (and `racker status --json --full`) give
+    it: its text and whether it succeeded. Blocking (the helper's BMC calls): run it in a
+    thread. Each call reads nodes.csv and the credentials again (they may have changed)."""
+
+    def diagnose(mac: str) -> tuple[str, bool]:
+        from racker.app.ipmi_helper import diagnose_all  # late: loads the BMC stack
+
+        retry = min(float(os.environ.get("RETRY_SEC") or DIAGNOSIS_RETRY_SEC),
+                    DIAGNOSIS_RETRY_SEC)
+        env = {**os.environ, "RETRY_SEC": f"{retry:g}"}
+        inv = inventory(paths)
+        creds = credentials(paths)
+        found = diagnose_all(ipmitool.parse_settings(env), paths, inv, creds,
+                             locator(paths, inv.pxe_interface), env,
+                             helper_redfish(paths, creds, env), only={mac})
+        return found.get(mac, ("", False))
+
+    return diagnose
 
 
 GRACE = 2

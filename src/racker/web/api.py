@@ -1,4 +1,5 @@
-"""`/api/v1`: nodes, one node, its timeline, runs, node actions, and the OpenAPI document.
+"""`/api/v1`: nodes, one node, its timeline, its live diagnosis, runs, node actions, and the
+OpenAPI document.
 
 The shapes are the CLI's `--json` ones (the same use-case functions build them); errors are
 JSON with the CLI's message, place and hint.
@@ -34,6 +35,10 @@ def api_routes(w: Web) -> list[Route]:
         w.policy.check(request, write=False)
         return JSONResponse(w.view.timeline_json(request.path_params["mac"]))
 
+    async def diagnosis(request: Request) -> Response:
+        w.policy.check(request, write=False)
+        return JSONResponse(await w.diagnosis(request.path_params["mac"]))
+
     async def runs(request: Request) -> Response:
         w.policy.check(request, write=False)
         return JSONResponse(w.view.runs_json())
@@ -52,6 +57,7 @@ def api_routes(w: Web) -> list[Route]:
         Route("/api/v1/nodes", nodes, name="api_nodes"),
         Route("/api/v1/nodes/{mac}", node, name="api_node"),
         Route("/api/v1/nodes/{mac}/timeline", timeline, name="api_timeline"),
+        Route("/api/v1/nodes/{mac}/diagnosis", diagnosis, name="api_diagnosis"),
         Route("/api/v1/runs", runs, name="api_runs"),
         Route("/api/v1/nodes/{mac}/actions/{action}", action, methods=["POST"],
               name="api_action"),

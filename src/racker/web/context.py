@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from racker.app.actions import Action, NodeActions
 from racker.app.rackview import RackView
@@ -19,6 +20,8 @@ class Web:
     policy: Policy
     metrics: Callable[[], tuple[bytes, str]]
     actions: NodeActions
+    diagnose: Callable[[str], tuple[str, bool]] = lambda _mac: ("", False)
+    """A node's live diagnosis by primary MAC (blocking: the composition root's BMC calls)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the listener stops: event streams end."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -34,6 +37,13 @@ class Web:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
         return started.lines, True
+
+    async def diagnosis(self, raw_mac: str) -> dict[str, Any]:
+        """The node's live diagnosis as `racker status --json --full` gives it, in a thread
+        (the BMC calls block); NotFound/InputError for a MAC of no node."""
+        mac = self.view.primary(raw_mac)
+        text, ok = await asyncio.to_thread(self.diagnose, mac)
+        return {"mac": mac, "ok": ok, "text": text}
 
     async def stop(self) -> None:
         """End the event streams and the actions still at work."""

@@ -46,7 +46,8 @@ async def listening(paths: Paths, settings: Settings, say: Say) -> AsyncIterator
     check_bind(paths, settings)
     view = manage.rack_view(paths)
     w = Web(view, Policy(tokens.current, loopback), manage.metrics(view),
-            NodeActions(paths, manage.action_control, manage.recorder(view)))
+            NodeActions(paths, manage.action_control, manage.recorder(view)),
+            manage.diagnosis(paths))
     try:
         async with manage.serving(create_app(w), settings.manage_bind,
                                   settings.manage_port, record=paths.state_dir) as url:

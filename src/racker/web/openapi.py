@@ -57,6 +57,7 @@ SCHEMAS: dict[str, Any] = {
             "mac": _STR, "name": _STR, "stage": _NSTR,
             "outcome": {"type": "string", "enum": _STATES}, "failure": _NSTR})},
     }),
+    "Diagnosis": _obj({"mac": _STR, "ok": {"type": "boolean"}, "text": _STR}),
     "ActionResult": _obj({"mac": _STR, "action": _STR,
                           "lines": {"type": "array", "items": _STR}}),
     "Error": _obj({"error": _STR, "where": _NSTR, "hint": _NSTR}),
@@ -112,6 +113,11 @@ def document() -> dict[str, Any]:
                 "The node's events, as 'racker node timeline --json'",
                 _ok({"type": "array", "items": _ref("Event")}, "oldest first"), _NODE_ERRORS,
                 [_MAC]),
+            "/api/v1/nodes/{mac}/diagnosis": _get(
+                "The node's BMC asked now, as 'ipmi NODE diag' (the 'diagnosis' of "
+                "'racker status --json --full'); waits for the BMC, up to about 15 s for one "
+                "that is not found", _ok(_ref("Diagnosis"), "ok: whether the BMC answered"),
+                _NODE_ERRORS, [_MAC]),
             "/api/v1/runs": _get("Every bootstrap/apply run, newest first",
                                  _ok({"type": "array", "items": _ref("Run")}, "the runs"),
                                  _READ_ERRORS),

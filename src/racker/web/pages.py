@@ -96,7 +96,8 @@ def diagnosis(node: Mapping[str, Any]) -> list[str]:
         out.append(f"failed in stage {node.get('stage')}: {node['failure']}")
     if not node.get("bmc_reached"):
         out.append(f"BMC not reached: {node.get('bmc_error') or 'no run reached it yet'}")
-    out.append(f"Query the BMC live with 'ipmi {node['mac']} diag' on the management node.")
+    out.append(f"Ask the BMC now (below), or run 'ipmi {node['mac']} diag' on the management "
+               "node.")
     return out
 
 
@@ -142,6 +143,13 @@ def page_routes(w: Web) -> list[BaseRoute]:
         return render(request, w, "node.html", node=row, diagnosis=diagnosis(row),
                       timeline=timeline_lines(events), actions=[a.value for a in Action])
 
+    async def live_diagnosis(request: Request) -> Response:
+        w.policy.check(request, write=False)
+        row = await w.view.node_json(request.path_params["mac"])
+        found = await w.diagnosis(row["mac"])
+        return render(request, w, "diagnosis.html", node=row, ok=found["ok"],
+                      text=found["text"])
+
     async def confirm(request: Request) -> Response:
         w.policy.check(request, write=False)
         action = parse_action(request.path_params["action"])
@@ -184,6 +192,7 @@ def page_routes(w: Web) -> list[BaseRoute]:
     return [
         Route("/", rack, name="rack"),
         Route("/nodes/{mac}", node, name="node"),
+        Route("/nodes/{mac}/diagnosis", live_diagnosis, name="diagnosis"),
         Route("/nodes/{mac}/actions/{action}", confirm, name="confirm"),
         Route("/nodes/{mac}/actions/{action}", act, methods=["POST"], name="act"),
         Route("/login", login, methods=["GET", "POST"], name="login"),
