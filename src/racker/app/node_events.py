@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from racker.adapters.fs.consolelog import follow, read_lines
 from racker.adapters.fs.rackmeta import load_inventory
@@ -48,3 +49,9 @@ def _node(paths: Paths, mac: str) -> Node:
                          where=Where(file=str(paths.nodes_csv)),
                          hint="use a primary, BMC or secondary MAC of a node")
     return node
+
+
+def events_json(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """Events as `racker node timeline --json` prints them (and the API returns them)."""
+    return [{"ts": e.ts, "mac": e.mac, "kind": e.kind.value, "stage": e.stage,
+             "detail": dict(e.detail)} for e in events]

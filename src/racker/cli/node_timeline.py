@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from racker.app.node_events import node_console, node_events
+from racker.app.node_events import events_json, node_console, node_events
 from racker.cli.parsing import Parser
 from racker.core.macs import parse_mac
 from racker.core.timeline import timeline_lines
@@ -36,8 +36,7 @@ def run(argv: Sequence[str]) -> int:
     node, events = node_events(paths, mac, lambda: store(paths))
     console = node_console(paths, mac)[1] if args.console else []
     if args.json:
-        print(json.dumps([{"ts": e.ts, "mac": e.mac, "kind": e.kind.value, "stage": e.stage,
-                           "detail": dict(e.detail)} for e in events], indent=2))
+        print(json.dumps(events_json(events), indent=2))
     elif not events and not console:
         print(f"No events for {node.primary_mac} yet.")
     else:

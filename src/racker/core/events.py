@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     EXCLUDED = "excluded"
     CONSOLE = "console"  # racker's capture of the node's serial console began, ended or cannot
     ERROR = "error"
+    RUN = "run"  # a bootstrap/apply started or finished (mac "", detail: phase, command, run)
 
 
 @dataclass(frozen=True)
