@@ -80,3 +80,33 @@ def test_the_vm_console_is_recorded_by_racker_and_shown_by_ipmitool_sol(tmp_path
         assert b"racker-testos: up (kernel " in got, got[-3000:]
     finally:
         rack.sim("destroy", name, check=False)
+
+
+@pytest.mark.timeout(900)
+def test_a_vm_whose_ignition_fails_is_named_by_its_console(tmp_path: Path) -> None:
+    """`ignition-fails` on a QEMU node: the installed VM prints Ignition's error on its real
+    console and never reports; the boot-stage failure names that line."""
+    require_root()
+    for tool in ("qemu-system-x86_64", "dnsmasq", "gpg"):
+        require_tool(tool)
+    name = "q" + secrets.token_hex(3)
+    rack = QemuSimRack(name, tmp_path / "sim")
+    (tmp_path / "disks").mkdir()
+    rack.sim("create", "--generate", "1", "--nodes", "qemu", "--firmware", "uefi", "--name",
+             name, "--disk-dir", str(tmp_path / "disks"), timeout=300)
+    try:
+        (node,) = rack.nodes()
+        rack.sim("fault", node["node"], "ignition-fails", "--name", name)
+        # NOTE: 0.3 of a real rack's deadlines, as test_qemu_bootstrap (the VM's firmware and
+        # iPXE take seconds): the boot stage waits 270 s for a report that never comes
+        r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "cancel",
+                        extra={"RACKER_TIMEOUT_SCALE": "0.3"}, timeout=800)
+        assert r.returncode == 1, r.stdout + r.stderr
+        line = ("racker-testos: ignition[702]: CRITICAL : Ignition failed: config is not "
+                "valid (fault)")
+        assert f"failed at stage boot: timed out waiting for the first boot from disk (270 s); " \
+               f"its console: {line}\n" in r.stdout, r.stdout
+        assert "    > racker-testos: halted: emergency shell: Ignition has failed (fault)" in \
+            r.stdout
+    finally:
+        rack.sim("destroy", name, check=False)

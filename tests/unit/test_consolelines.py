@@ -70,6 +70,10 @@ IGN = "[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config"
     ([IGN, "[FAILED] Failed to start ignition-fetch.service - Ignition (fetch).",
       "Press Enter for maintenance"], IGN),
     (["[FAILED] Failed to start x.service.", "login:"], "[FAILED] Failed to start x.service."),
+    (["testos: ignition[702]: CRITICAL : Ignition failed: bad", "testos: halted: emergency "
+      "shell: Ignition has failed", "Error: later"], "testos: ignition[702]: CRITICAL : "
+     "Ignition failed: bad"),
+    (["You are in emergency mode.", "[FAILED] Failed to start a."], "You are in emergency mode."),
     (["all fine", "login:"], "login:"),
     (["[racker] serial console not captured: error", "host line"], "host line"),
     ([], None),

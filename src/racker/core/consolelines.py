@@ -81,16 +81,21 @@ def parse_line(line: str) -> tuple[float, str] | None:
     return whole + int(m.group(2)) / 1000, m.group(3)
 
 
-_SEVERE = ("critical", "panic", "error", "fatal", "emergency shell")
-_FAILED = ("fail", "cannot", "not found", "timed out")
+_TIERS = (
+    ("critical", "panic", "fatal"),  # Ignition's CRITICAL, a kernel panic: the cause
+    ("error",),
+    ("emergency shell", "emergency mode"),  # where the node stopped, not why
+    ("fail", "cannot", "not found", "timed out"),
+)
 
 
 def telling_line(lines: list[str]) -> str | None:
-    """The console line that best says why a node stopped: the last one that reports an error
-    (Ignition's `CRITICAL`, a kernel panic), else the last one about a failure, else the last
-    line; None without lines. racker's own notes (`[racker] …`) never count."""
+    """The console line that best says why a node stopped: the last one of the most telling
+    kind (Ignition's `CRITICAL` or a kernel panic, then an error, then the emergency shell,
+    then any failure), else the last line; None without lines. racker's own notes
+    (`[racker] …`) never count."""
     host = [line for line in lines if line.strip() and not line.startswith("[racker] ")]
-    for words in (_SEVERE, _FAILED):
+    for words in _TIERS:
         found = [line for line in host if any(w in line.lower() for w in words)]
         if found:
             return found[-1]
