@@ -47,16 +47,23 @@ def _gone(err: str) -> bool:
     return "No such process" in err or "ProcessLookupError" in err
 
 
+def _sent_directly(pid: int, sig: signal.Signals) -> bool:
+    """True when racker itself sent the signal, or the process is gone; False when the kernel
+    refused (no CAP_KILL for another user's process): the helper must send it."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return True
+
+
 def send_signal(pid: int, sig: signal.Signals, user: str, group: str) -> None:
     """Send `sig` to dnsmasq's `pid`, which runs as `user`:`group`; a process that has exited
     already is not an error. ServiceError when the signal cannot be sent."""
-    try:
-        os.kill(pid, sig)
+    if _sent_directly(pid, sig):
         return
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        pass
     try:
         proc = subprocess.run(kill_argv(pid, sig), user=user, group=group, extra_groups=[],
                               capture_output=True, text=True, timeout=KILL_SEC, check=False)
@@ -68,13 +75,8 @@ def send_signal(pid: int, sig: signal.Signals, user: str, group: str) -> None:
 
 async def send_signal_async(pid: int, sig: signal.Signals, user: str, group: str) -> None:
     """`send_signal` without blocking the event loop while the helper runs."""
-    try:
-        os.kill(pid, sig)
+    if _sent_directly(pid, sig):
         return
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        pass
     try:
         proc = await asyncio.create_subprocess_exec(
             *kill_argv(pid, sig), user=user, group=group, extra_groups=[],
