@@ -66,6 +66,7 @@ class FakeSsh:
 class FakeSession:
     store: Store
     engine: Engine
+    exit_code: int = 0
 
 
 @dataclass
