@@ -354,6 +354,9 @@ def test_installer_and_booted_report_configs_pass(tmp_path: Path) -> None:
         result = transpile([(name, text)])
         assert result.warnings == ()
         validate(tmp_path, result.config, f"{name}.ign")
+        if name == "installer":  # the inventory collector ships in the validated config
+            files = {f["path"]: f for f in result.config["storage"]["files"]}
+            assert files["/opt/racker-inventory"]["mode"] == 0o555
     merged = transpile([("node", NODE), ("booted", booted_report_clc(s.base_url, s.mac))])
     validate(tmp_path, merged.config, "node-and-booted.ign")
 

@@ -68,7 +68,7 @@ def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, s
     mgmt = inv.management
     if mgmt.secondary_mac is None:  # the inventory requires it; kept for the type checker
         raise InputError("the management row has no secondary MAC", where=Where(file=str(path)))
-    servers = tuple(SimServer(i, n.primary_mac, n.bmc_mac, n.node_type)
+    servers = tuple(SimServer(i, n.primary_mac, n.bmc_mac, n.node_type, n.secondary_mac or "")
                     for i, n in enumerate(inv.nodes, start=1))
     return Topology(rack, mgmt.primary_mac, mgmt.secondary_mac, servers), text
 

@@ -129,7 +129,8 @@ def topology_to_json(t: Topology) -> str:
         "mgmt_primary_mac": t.mgmt_primary_mac,
         "mgmt_secondary_mac": t.mgmt_secondary_mac,
         "servers": [{"index": s.index, "primary_mac": s.primary_mac, "bmc_mac": s.bmc_mac,
-                     "node_type": s.node_type} for s in t.servers],
+                     "node_type": s.node_type, "secondary_mac": s.secondary_mac,
+                     "miscabled": s.miscabled} for s in t.servers],
         "node_kind": t.node_kind,
         "disk_dir": t.disk_dir,
         "firmware": t.firmware,
@@ -146,7 +147,8 @@ def topology_from_json(text: str, file: str) -> Topology:
             rack=d["rack"], mgmt_primary_mac=d["mgmt_primary_mac"],
             mgmt_secondary_mac=d["mgmt_secondary_mac"],
             servers=tuple(SimServer(int(s["index"]), s["primary_mac"], s["bmc_mac"],
-                                    s.get("node_type", "")) for s in d["servers"]),
+                                    s.get("node_type", ""), s.get("secondary_mac", ""),
+                                    bool(s.get("miscabled", False))) for s in d["servers"]),
             node_kind=d.get("node_kind", "lite"),
             disk_dir=d.get("disk_dir", ""),
             firmware=d.get("firmware", "uefi"),
@@ -185,8 +187,8 @@ def generate_topology(rack: str, count: int, types: tuple[str, ...] = ()) -> Top
     mp, _mb, ms = rack_macs(rack, 0)
     servers = []
     for i in range(1, count + 1):
-        p, b, _s = rack_macs(rack, i)
-        servers.append(SimServer(i, p, b, types[(i - 1) % len(types)] if types else "sim"))
+        p, b, sec = rack_macs(rack, i)
+        servers.append(SimServer(i, p, b, types[(i - 1) % len(types)] if types else "sim", sec))
     return Topology(rack, mp, ms, tuple(servers))
 
 

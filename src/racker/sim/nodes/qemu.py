@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.sim.nodes.chassis import BootDevice, PowerEvent
+from racker.sim.nodes.hardware import smbios_uuid
 from racker.sim.nodes.testos import TestOs, read_marker
 
 QEMU = "qemu-system-x86_64"
@@ -145,7 +146,7 @@ def qemu_argv(spec: QemuSpec, boot: BootDevice, faults: Iterable[str] = ()) -> l
     """
     argv = [
         QEMU, "-name", spec.name, "-machine", "pc", "-accel", spec.accel,
-        "-m", str(spec.memory_mb), "-smp", "1",
+        "-m", str(spec.memory_mb), "-smp", "1", "-uuid", smbios_uuid(spec.mac),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-chardev", f"file,id=sol,path={spec.console_log},append=on",
         "-serial", "null", "-serial", "chardev:sol",
@@ -322,6 +323,11 @@ class QemuNode:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def uuid(self) -> str:
+        """The VM's SMBIOS system UUID (QEMU's -uuid)."""
+        return smbios_uuid(self.spec.mac)
 
     @property
     def is_running(self) -> bool:
