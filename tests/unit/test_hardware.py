@@ -12,6 +12,7 @@ from racker.core.hardware import (
     Nic,
     describe,
     guid_matches,
+    guid_readings,
     guid_text,
     hardware_from_json,
     human_bytes,
@@ -126,14 +127,17 @@ def test_normalise_uuid(text: object, want: str | None) -> None:
     assert normalise_uuid(text) == want
 
 
-def test_guid_matches_both_byte_orders() -> None:
+def test_guid_matches_every_encoding() -> None:
     u = uuid.UUID("4c4c4544-0042-3510-8052-b4c04f333132")
     assert guid_matches(u.bytes_le, str(u)) and guid_matches(u.bytes, str(u).upper())
-    assert guid_text(u.bytes_le) == str(u)
+    assert guid_matches(u.bytes[::-1], str(u))  # the IPMI specification's order
+    assert guid_text(u.bytes_le) == str(u)  # version 3: the SMBIOS reading is plausible
+    assert guid_text(b"\x01" * 3) == "010101"
     other = uuid.UUID("4c4c4544-0042-3510-8052-b4c04f333133")
     assert not guid_matches(other.bytes_le, str(u))
     assert not guid_matches(b"\x00" * 15, str(u))
     assert not guid_matches(u.bytes_le, "")
+    assert guid_readings(b"") == {}
 
 
 def test_human_lines() -> None:

@@ -7,15 +7,15 @@ Everything else happens here, on racker's side, where it is typed and tested: th
 becomes a `Hardware` value, every field bounded (the node is not trusted), or an InputError
 naming the field at fault.
 
-The same module compares BMC system GUIDs with SMBIOS UUIDs: IPMI sends the GUID's first three
-fields little-endian on many BMCs and big-endian on others, so both orders match.
+The same module compares BMC system GUIDs with SMBIOS UUIDs: BMCs lay the GUID's bytes out in
+SMBIOS, IPMI or RFC 4122 order (ipmitool `mc guid` names the same three), so each one matches.
 """
 
 from __future__ import annotations
 
 import re
 import uuid as uuidlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -124,19 +124,40 @@ def normalise_uuid(value: object) -> str | None:
     return str(u)
 
 
+GUID_ENCODINGS: dict[str, Callable[[bytes], uuidlib.UUID]] = {
+    "smbios": lambda b: uuidlib.UUID(bytes_le=b),
+    "ipmi": lambda b: uuidlib.UUID(bytes=b[::-1]),
+    "rfc4122": lambda b: uuidlib.UUID(bytes=b),
+}
+"""How BMCs lay out the 16 bytes of Get System GUID (ipmitool's `mc guid` modes): SMBIOS order
+(first three fields little-endian, the common one), the IPMI specification's (all 16 reversed)
+and RFC 4122's (big-endian)."""
+
+
+def guid_readings(guid: bytes) -> dict[str, str]:
+    """The GUID's text under each encoding of `GUID_ENCODINGS` (empty unless 16 bytes)."""
+    if len(guid) != 16:
+        return {}
+    return {name: str(decode(guid)) for name, decode in GUID_ENCODINGS.items()}
+
+
 def guid_matches(guid: bytes, smbios_uuid: str) -> bool:
-    """Whether the 16 bytes of an IPMI Get System GUID answer name the node of `smbios_uuid`,
-    in either byte order of its first three fields (see REFERENCE-FACTS: BMCs differ)."""
+    """Whether the 16 bytes of a Get System GUID answer (or Redfish's UUID as bytes) name the
+    server of `smbios_uuid`, in any encoding BMCs use (REFERENCE-FACTS: BMCs differ)."""
     u = normalise_uuid(smbios_uuid)
-    if u is None or len(guid) != 16:
-        return False
-    want = uuidlib.UUID(u)
-    return guid in (want.bytes, want.bytes_le)
+    return u is not None and u in guid_readings(guid).values()
 
 
 def guid_text(guid: bytes) -> str:
-    """The GUID of an IPMI answer as SMBIOS text (IPMI's usual little-endian field order)."""
-    return str(uuidlib.UUID(bytes_le=guid)) if len(guid) == 16 else guid.hex()
+    """The GUID as text for people: the first encoding (SMBIOS, IPMI, RFC 4122) whose version
+    field is a valid one (1-5), as ipmitool's automatic mode picks it; else the SMBIOS one."""
+    readings = guid_readings(guid)
+    if not readings:
+        return guid.hex()
+    for text in readings.values():
+        if 1 <= int(text[14], 16) <= 5:  # the version nibble, whatever the variant
+            return text
+    return readings["smbios"]
 
 
 def _seq(raw: Mapping[str, Any], key: str, limit: int) -> Sequence[Any]:
