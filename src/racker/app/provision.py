@@ -260,6 +260,7 @@ class Provisioner:
             self._title = INSTALL_TITLE
             run = await engine.install(plan.nodes)
             display.finish(INSTALL_TITLE, run, not run.failed)
+            self._cabling_warnings(run)
             self._record_applied(plan, run)
             if not run.failed:
                 return None
@@ -365,6 +366,14 @@ class Provisioner:
         macs = " ".join(s.node.mac for s in failed)
         self.say("Please verify all servers are present and that the BMC DHCP assignment "
                  f"worked, or exclude their MAC addresses with -exclude=\"{macs}\".")
+
+    def _cabling_warnings(self, run: RunState) -> None:
+        """What the cabling check found that did not stop an install (each row named)."""
+        if run.warnings:
+            self.say(f"Cabling check: {len(run.warnings)} problems (see 'racker node show "
+                     "<MAC>' for what each server reported):")
+            for warning in run.warnings:
+                self.say(f"  ! {warning}")
 
     def _failure(self, nodes: list[PlannedNode]) -> None:
         self.say(f"Failed to provision the following {len(nodes)} nodes:")
