@@ -107,6 +107,10 @@ def cmd_create(argv: Sequence[str]) -> int:
                    help="folder for the QEMU nodes' virtual disks (default: the rack's state)")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
+    p.add_argument("--miscabled", action="append", default=[], metavar="NODE",
+                   help="swap the cables of this server's two NICs (its name, e.g. node3, or "
+                        "its primary MAC; repeatable): it PXE boots from its secondary MAC, "
+                        "for racker's cabling check to find")
     p.add_argument("--replace", action="store_true",
                    help="destroy a rack of the same name first (without it, creating over a "
                         "running rack is refused; rack names are global on a machine)")
@@ -130,6 +134,7 @@ def cmd_create(argv: Sequence[str]) -> int:
             raise InputError(f"{a.disk_dir} is not a folder", where=Where(flag="--disk-dir"))
         disk_dir = str(a.disk_dir.resolve())
     topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir, firmware=a.firmware)
+    topo = state.miscable(topo, a.miscabled)
     _require_root()
     mirror_files: dict[str, bytes] | None = None
     if a.nodes == "qemu":

@@ -104,7 +104,7 @@ class Simulator:
                                 node_type=s.node_type)
             else:
                 timeline = self.rd.timeline(s)
-                spec = QemuSpec(s.name, s.primary_mac, self.t.net_ns, self.rd.disk(self.t, s),
+                spec = QemuSpec(s.name, s.rack_mac, self.t.net_ns, self.rd.disk(self.t, s),
                                 timeline.with_suffix(".console"), testos, accel=accel,
                                 tap=self.t.tap(s), firmware=Firmware(self.t.firmware))
                 node = QemuNode(spec, chassis, functools.partial(append_timeline, timeline),

@@ -8,17 +8,19 @@ the BMC DHCP hook), `timeline/NODE.jsonl`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from racker.adapters.fs.atomic import write_atomic
+from racker.core.macs import parse_mac
 from racker.errors import InputError, Where
 from racker.sim.net.topology import SimServer, Topology, check_rack_name
 
@@ -190,6 +192,27 @@ def generate_topology(rack: str, count: int, types: tuple[str, ...] = ()) -> Top
         p, b, sec = rack_macs(rack, i)
         servers.append(SimServer(i, p, b, types[(i - 1) % len(types)] if types else "sim", sec))
     return Topology(rack, mp, ms, tuple(servers))
+
+
+def miscable(t: Topology, which: Sequence[str]) -> Topology:
+    """`t` with the NIC cables of the servers `which` (names or primary MACs) swapped;
+    InputError naming `--miscabled` for a server the rack does not have or one without a
+    secondary NIC."""
+    chosen = set()
+    for text in which:
+        mac = parse_mac(text)
+        s = next((x for x in t.servers if text == x.name or mac == x.primary_mac), None)
+        if s is None:
+            names = [x.name for x in t.servers]
+            raise InputError(f"the rack has no server {text!r}", where=Where(flag="--miscabled"),
+                             hint=f"name one of {names[0]}..{names[-1]}, or its primary MAC"
+                             if names else "the rack has no servers")
+        if not s.secondary_mac:
+            raise InputError(f"{s.name} has no secondary MAC in nodes.csv: there is no second "
+                             "NIC to swap its cable with", where=Where(flag="--miscabled"))
+        chosen.add(s.index)
+    return dataclasses.replace(t, servers=tuple(
+        dataclasses.replace(s, miscabled=True) if s.index in chosen else s for s in t.servers))
 
 
 def render_nodes_csv(t: Topology) -> str:
