@@ -1,10 +1,17 @@
-"""Benchmark: power and chassis status of 48 BMCs, racker's concurrent pooled-session path vs.
-sequential `ipmitool` per node (what the reference's `ipmi --all` did).
+"""Benchmark: power status of 48 BMCs, racker's concurrent path vs. one client run per BMC,
+one after the other, for both protocols.
 
-Starts 48 OpenIPMI `ipmi_sim` BMCs on loopback addresses 127.X.Y.1..48, then runs ten rounds
-of each path. Every round is bounded in time; afterwards every BMC must report exactly the
-sessions expected (racker's one while it works, none left after it closed).
-Last line: `RESULT bmcs=48 racker_s=… sequential_ipmitool_s=… speedup=…` (seconds per round).
+IPMI: 48 OpenIPMI `ipmi_sim` BMCs on loopback addresses 127.X.Y.1..48, ten rounds of racker's
+pooled sessions (power and chassis status) against sequential `ipmitool` per node (what the
+reference's `ipmi --all` did); afterwards every BMC must report exactly the sessions expected.
+
+Redfish: 48 of the simulator's virtual BMCs speaking Redfish over HTTPS (in a child process,
+`bench._redfish_fleet`), on 127.X.Z.1..48. A racker round is what `racker status` does: a new
+driver, every BMC's certificate checked against its pin, a session opened, the power state
+read, the session deleted. Against it, DMTF's `redfishtool` run once per BMC, one after the
+other (Session auth, the system's PowerState).
+Last line: `RESULT bmcs=48 racker_s=… sequential_ipmitool_s=… speedup=… redfish_racker_s=…
+sequential_redfishtool_s=… redfish_speedup=…` (seconds per round).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.integration.ipmisim import IpmiSim, start_ipmi_sim
 
 from bench._common import result_line
+from bench._redfish import redfish_figures
 from racker.adapters.bmc.interfaces import BmcTarget
 from racker.adapters.bmc.ipmi.driver import IpmiBmc, IpmiDriver, IpmiSettings
 
@@ -118,9 +126,12 @@ def main() -> int:
           and set(left_after_racker) == {0} and set(left_after_tool) == {0})
     print(f"per round, mean over {ROUNDS}: racker {racker_s:.3f} s, "
           f"sequential ipmitool {tool_s:.3f} s; checks {'passed' if ok else 'FAILED'}")
+    rf = redfish_figures(BMCS)
     print(result_line(bmcs=BMCS, racker_s=racker_s, sequential_ipmitool_s=tool_s,
-                      speedup=f"{tool_s / racker_s:.1f}"))
-    return 0 if ok else 1
+                      speedup=f"{tool_s / racker_s:.1f}", redfish_racker_s=rf.racker_s,
+                      sequential_redfishtool_s=rf.tool_s,
+                      redfish_speedup=f"{rf.tool_s / rf.racker_s:.1f}"))
+    return 0 if ok and rf.ok else 1
 
 
 if __name__ == "__main__":

@@ -37,6 +37,12 @@ class Settings:
     """How long to look for a BMC by its MAC (`RETRY_SEC`, as the ipmi helper)."""
     legacy_boot: bool = False
     """Legacy BIOS boot flags instead of EFI (`RACKER_BOOT_MODE=legacy`)."""
+    bmc_protocol: str = "auto"
+    """How racker speaks to BMCs (`RACKER_BMC_PROTOCOL`): `auto` (Redfish where a BMC's
+    `/redfish/v1` answers over HTTPS, IPMI otherwise), `ipmi` or `redfish`."""
+    bmc_ca_bundle: Path | None = None
+    """A site CA bundle for Redfish BMC certificates (`RACKER_BMC_CA_BUNDLE`); without it each
+    BMC's certificate is pinned on first use."""
 
     @property
     def base_url(self) -> str:
@@ -62,7 +68,32 @@ class Settings:
             timeout_scale=_positive(e, "RACKER_TIMEOUT_SCALE", "1"),
             retry_sec=_positive(e, "RETRY_SEC", "150"),
             legacy_boot=mode == "legacy",
+            bmc_protocol=_bmc_protocol(e.get("RACKER_BMC_PROTOCOL", "auto")),
+            bmc_ca_bundle=_ca_bundle(e.get("RACKER_BMC_CA_BUNDLE") or None),
         )
+
+
+BMC_PROTOCOLS = ("auto", "ipmi", "redfish")
+
+
+def _bmc_protocol(raw: str) -> str:
+    if raw in BMC_PROTOCOLS:
+        return raw
+    raise InputError(f"RACKER_BMC_PROTOCOL must be one of {', '.join(BMC_PROTOCOLS)}, "
+                     f"not {raw!r}", where=Where(variable="RACKER_BMC_PROTOCOL"),
+                     hint="unset it to let racker pick Redfish or IPMI per BMC (auto)")
+
+
+def _ca_bundle(raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise InputError(f"RACKER_BMC_CA_BUNDLE names {raw!r}, which is not a file",
+                         where=Where(variable="RACKER_BMC_CA_BUNDLE"),
+                         hint="point it at the PEM file of your site's CA, or unset it to pin "
+                              "each BMC's certificate on first use")
+    return path
 
 
 def _positive(env: Mapping[str, str], name: str, default: str) -> float:

@@ -85,15 +85,17 @@ class SimRack:
 
 @contextmanager
 def sim_rack(tmp_path: Path, nodes: int, kind: str = "lite",
-             create: Sequence[str] = ()) -> Iterator[SimRack]:
-    """Create a rack of `nodes` lite (or QEMU) nodes (`create`: more `racker-sim create`
-    arguments); destroy it afterwards whatever happened."""
+             bmc: str = "ipmi", create: Sequence[str] = ()) -> Iterator[SimRack]:
+    """Create a rack of `nodes` lite (or QEMU) nodes whose BMCs speak `bmc` (ipmi, redfish,
+    both, mixed), `create`: more `racker-sim create` arguments; destroy it afterwards whatever
+    happened."""
     require_root()
     for tool in ("dnsmasq", "ip", "gpg"):
         require_tool(tool)
     name = "e" + secrets.token_hex(3)
     rack = SimRack(name, tmp_path / "sim")
-    rack.sim("create", "--generate", str(nodes), "--name", name, "--nodes", kind, *create,
+    rack.sim("create", "--generate", str(nodes), "--name", name, "--nodes", kind, "--bmc", bmc,
+             *create,
              timeout=900)
     try:
         yield rack

@@ -24,7 +24,7 @@ def test_demo_provisions_shows_status_and_destroys(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert "➤ OS installation via PXE (2/2)... ✓ done" in r.stdout
     table = r.stdout[r.stdout.index("MAC address"):].splitlines()
-    assert [line.split()[1:4] for line in table[1:3]] == [["✓", "on", "✓"]] * 2
+    assert [line.split()[1:5] for line in table[1:3]] == [["✓", "IPMI", "on", "✓"]] * 2
     assert "make demo-destroy" in r.stdout
     flags = root / "sim" / name / "home" / "flatcar-container-linux" / "assets"
     assert len(list(flags.iterdir())) == 2

@@ -138,3 +138,22 @@ def test_locate_names_the_node_and_passes_the_planned_address() -> None:
     found = asyncio.run(bmcs(FlakyBmc([]), 30, locator).locate(
         BmcRef("node-7", "02:00:00:00:01:07", "10.0.0.9")))
     assert found.planned_ip == "10.0.0.9" and locator.lookups == [("02:00:00:00:01:07", "node-7")]
+
+
+def test_auto_guessed_ipmi_bmc_that_never_answers_says_redfish_did_not_either() -> None:
+    from racker.adapters.bmc.protocol import AUTO, Protocols
+
+    driver = FlakyBmc([BmcUnreachable("node-0", "10.0.0.5", "no answer")])
+    probed: list[tuple[str, int]] = []
+
+    def probe(address: str, port: int, timeout: float) -> bool:
+        probed.append((address, port))
+        return False
+
+    rack = bmcs(driver, 0)
+    rack.protocols = Protocols(AUTO, None, probe)
+    rack.wait_for_answer = False
+    with pytest.raises(BmcUnreachable) as e:
+        asyncio.run(RackControl(rack).check_bmc(NODE))
+    assert "nor did https://10.0.0.5/redfish/v1 answer" in str(e.value)
+    assert probed == [("10.0.0.5", 443)] and driver.opened[0].port == 623

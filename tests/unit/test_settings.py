@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from racker.errors import InputError
@@ -52,3 +54,17 @@ def test_crafted_settings_are_refused(variable: str, value: str, allowed: str) -
 def test_mirror_url_is_kept() -> None:
     url = "http://127.0.0.1:8000/stable/amd64-usr"
     assert Settings.from_env({"RACKER_FLATCAR_BASE_URL": url}).base_url == url
+
+
+def test_bmc_protocol_and_ca_bundle(tmp_path: Path) -> None:
+    assert Settings.from_env({}).bmc_protocol == "auto"
+    assert Settings.from_env({"RACKER_BMC_PROTOCOL": "redfish"}).bmc_protocol == "redfish"
+    with pytest.raises(InputError, match="RACKER_BMC_PROTOCOL must be one of auto, ipmi, "
+                                         "redfish, not 'snmp'") as e:
+        Settings.from_env({"RACKER_BMC_PROTOCOL": "snmp"})
+    assert "RACKER_BMC_PROTOCOL" in str(e.value)
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Settings.from_env({"RACKER_BMC_CA_BUNDLE": str(bundle)}).bmc_ca_bundle == bundle
+    with pytest.raises(InputError, match="not a file"):
+        Settings.from_env({"RACKER_BMC_CA_BUNDLE": str(tmp_path / "missing.pem")})

@@ -134,3 +134,16 @@ def test_miscabled_servers_pxe_boot_from_their_secondary_mac() -> None:
                                                                        secondary_mac=""),))
     with pytest.raises(InputError, match="no secondary MAC"):
         state.miscable(no_secondary, ["node1"])
+
+
+def test_bmc_protocols_mixed_alternates_and_round_trips() -> None:
+    t = state.with_bmc_protocols(state.generate_topology("demo", 4), "mixed")
+    assert [s.bmc_protocol for s in t.servers] == ["redfish", "ipmi", "redfish", "ipmi"]
+    assert state.topology_from_json(state.topology_to_json(t), "rack.json") == t
+    both = state.with_bmc_protocols(t, "both")
+    assert {s.bmc_protocol for s in both.servers} == {"both"}
+    # a rack.json written before BMCs spoke Redfish reads as IPMI
+    old = state.topology_to_json(t).replace('"bmc_protocol": "redfish"', '"x": 1')
+    assert state.topology_from_json(old, "rack.json").servers[0].bmc_protocol == "ipmi"
+    with pytest.raises(InputError, match="--bmc must be one of"):
+        state.with_bmc_protocols(t, "snmp")

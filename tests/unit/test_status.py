@@ -15,7 +15,7 @@ from tests.rackfixtures import write_rack
 def test_table_layout_and_marks() -> None:
     status = RackStatus("Flatcar", None, (
         Row("02:00:00:00:00:01", "02:00:00:00:01:01", "node-0", True, "on", True, None,
-            ("node-0",)),
+            ("node-0",), protocol="redfish"),
         Row("02:00:00:00:00:02", "02:00:00:00:01:02", "node-1", False, None, False, None, (),
             "BMC 02:00:00:00:01:02 was not found"),
     ))
@@ -23,8 +23,9 @@ def test_table_layout_and_marks() -> None:
     assert lines[0] == "Provisioned: Flatcar"
     assert lines[2].split("  ")[0] == "MAC address"
     assert lines[2].endswith("Hostnames")
-    assert lines[3].split() == ["02:00:00:00:00:01", "✓", "on", "✓", "○", "node-0"]
-    assert lines[4].split() == ["02:00:00:00:00:02", "×", "?", "×", "○"]
+    assert lines[2].split()[4] == "Protocol"
+    assert lines[3].split() == ["02:00:00:00:00:01", "✓", "Redfish", "on", "✓", "○", "node-0"]
+    assert lines[4].split() == ["02:00:00:00:00:02", "×", "?", "?", "×", "○"]
     assert "02:00:00:00:00:02: BMC 02:00:00:00:01:02 was not found" in lines
     assert any("racker node timeline" in line for line in lines)
 
@@ -53,7 +54,10 @@ def test_gather_reads_flags_hosts_and_bmcs(tmp_path: Path) -> None:
         await asyncio.sleep(0.01)
         return "on" if n.mac == first.mac else "off"
 
-    status = asyncio.run(gather(paths, power))
+    def protocol(n: PlannedNode) -> str | None:
+        return None if n.mac == third.mac else "redfish" if n.mac == first.mac else "ipmi"
+
+    status = asyncio.run(gather(paths, power, protocol=protocol))
     assert status.provisioned_as == "Flatcar"
     rows = {r.mac: r for r in status.rows}
     assert rows[first.mac].provisioned and rows[first.mac].power == "on"
@@ -62,6 +66,8 @@ def test_gather_reads_flags_hosts_and_bmcs(tmp_path: Path) -> None:
     assert rows[first.mac].hostnames == (first.name,)
     data = json.loads(json.dumps(to_json(status)))
     assert data["provisioned_nodes"] == 1 and data["total_nodes"] == 3
+    protocols = {n["mac"]: n["protocol"] for n in data["nodes"]}
+    assert protocols == {first.mac: "redfish", second.mac: "ipmi", third.mac: None}
 
 
 def test_gather_without_configuration(tmp_path: Path) -> None:

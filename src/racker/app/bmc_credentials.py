@@ -189,7 +189,7 @@ async def rotate_credentials(targets: Sequence[Target], current: Credentials, ne
             return replace(o, failed_stage=Stage.CREATE, error=_short(e))
         try:
             proof = await driver.open(as_user(t, new))
-            await proof.chassis_status()
+            await proof.power_status()  # a call every protocol has
         except RackerError as e:
             return replace(o, failed_stage=Stage.PROVE, error=_short(e))
         return replace(o, proven=True)

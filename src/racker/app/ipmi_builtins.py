@@ -1,6 +1,7 @@
 """The `ipmi` helper's built-in subcommands, `power status` and `diag`, through racker's own BMC
-driver: one process, pooled sessions, every BMC of `--all` at once. ipmitool stays for
-passthrough and the serial console (`racker.app.ipmi_helper`).
+drivers (each BMC over its protocol, IPMI or Redfish): one process, pooled sessions, every BMC
+of `--all` at once. ipmitool stays for passthrough and the serial console
+(`racker.app.ipmi_helper`).
 
 The texts follow ipmitool's wording (`Chassis Power is on`, `System Power : on`, `Boot parameter
 data: …`) so that scripts written against the reference's helper keep working.
@@ -15,7 +16,9 @@ from typing import Protocol
 
 from racker.adapters.bmc.interfaces import Bmc, BootSetting, BootTarget, ChassisStatus
 from racker.adapters.bmc.locate import LocatedBmc
+from racker.adapters.bmc.protocol import REDFISH
 from racker.adapters.bmc.rack import BmcRef
+from racker.app import ipmi_redfish
 from racker.core import discovery
 from racker.core import ipmitool as h
 from racker.errors import RackerError
@@ -33,6 +36,10 @@ class Bmcs(Protocol):
 
     async def open(self, ref: BmcRef) -> Bmc:
         """A session to the BMC, reused until `aclose`."""
+        ...
+
+    def protocol(self, ref: BmcRef) -> str | None:
+        """The protocol the BMC was reached over (`ipmi`, `redfish`)."""
         ...
 
     async def aclose(self) -> None:
@@ -124,6 +131,10 @@ async def node_lines(node: Node, request: h.Request, bmcs: Bmcs, planned: dict[s
     bmc = await bmcs.open(ref)
     if request.kind is h.Kind.POWER_STATUS:
         echo(power_line((await bmc.power_status()).value))
+        return
+    if bmcs.protocol(ref) == REDFISH:  # no chassis status or boot flags: Redfish's own facts
+        for line in await ipmi_redfish.diag_lines(bmc):
+            echo(line)
         return
     for line in chassis_lines(await bmc.chassis_status()):
         echo(line)

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from racker.adapters.bmc.ipmi.passthrough import BlockSink, Sink, TerminalSink
 from racker.adapters.bmc.locate import Found, Locator
+from racker.adapters.bmc.protocol import REDFISH
 from racker.adapters.fs.hostsfile import read_text
 from racker.app import ipmi_builtins
+from racker.app.ipmi_redfish import HelperBmcs
 from racker.core import discovery
 from racker.core import ipmitool as h
 from racker.errors import RackerError
@@ -37,6 +39,8 @@ class Context:
     hosts: Sequence[discovery.HostsEntry]
     located: Mapping[str, Found] | None = None
     """BMC MAC → address, when looked up for many nodes at once (`--all`); None: look up."""
+    redfish: HelperBmcs | None = None
+    """Protocol choice and Redfish calls; None: every BMC is driven with ipmitool."""
 
 
 def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
@@ -62,24 +66,50 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
     def argv(command: Sequence[str]) -> list[str]:
         return h.ipmitool_argv(bmc.ip, ctx.credentials.user, command, s.ipmi_timeout)
 
+    if ctx.redfish is not None and ctx.redfish.protocol(node.bmc_mac, bmc.ip) == REDFISH:
+        if request.kind is not h.Kind.SOL:
+            return _run_redfish(node, bmc.ip, request, ctx, ctx.redfish, sink)
+        if not ctx.redfish.has_sol(bmc.ip):
+            raise h.no_sol_error(node.primary_mac)
     if request.kind is h.Kind.SOL:
         sink.quiet(argv(("sol", "deactivate")))  # a dangling session would refuse activate
         sink.echo(h.detach_hint(s.in_ssh))
         return sink.run(argv(h.SOL))
     if request.kind is h.Kind.DIAG:
-        nic = ctx.locator.lookup_once(node.primary_mac)  # once: the node may well be off
-        internal = nic.ip if nic else None
-        planned_internal = ctx.planned.get(node.primary_mac)
-        warning = h.internal_ip_warning(internal, planned_internal)
-        if warning:
-            sink.echo(warning)
-        # The planned address names the node in the hosts file; without a plan, the found one.
-        name_ip = planned_internal or internal
-        names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
-        for line in h.diag_lines(node.bmc_mac, bmc.ip, node.primary_mac, internal, names):
+        for line in _diag_header(node, bmc.ip, ctx):
             sink.echo(line)
         return sink.run(argv(h.BATCH), h.batch_input(h.DIAG_COMMANDS))
     return sink.run(argv(request.command))
+
+
+def _diag_header(node: Node, bmc_ip: str, ctx: Context) -> list[str]:
+    """diag's address lines, with warnings where the node's address is not the planned one."""
+    nic = ctx.locator.lookup_once(node.primary_mac)  # once: the node may well be off
+    internal = nic.ip if nic else None
+    planned_internal = ctx.planned.get(node.primary_mac)
+    warning = h.internal_ip_warning(internal, planned_internal)
+    # The planned address names the node in the hosts file; without a plan, the found one.
+    name_ip = planned_internal or internal
+    names = discovery.names_for_ip(ctx.hosts, name_ip) if name_ip else ()
+    return ([warning] if warning else []) + h.diag_lines(node.bmc_mac, bmc_ip, node.primary_mac,
+                                                         internal, names)
+
+
+def _run_redfish(node: Node, bmc_ip: str, request: h.Request, ctx: Context, bmcs: HelperBmcs,
+                 sink: Sink) -> int:
+    """diag and power for a BMC driven over Redfish; other ipmitool commands are refused."""
+    if request.kind is h.Kind.DIAG:
+        for line in _diag_header(node, bmc_ip, ctx):
+            sink.echo(line)
+        for line in bmcs.facts_lines(node.primary_mac, node.bmc_mac, bmc_ip):
+            sink.echo(line)
+        return 0
+    action = h.redfish_power_action(request.command)
+    if action is None:
+        raise h.redfish_only_error(node.primary_mac, request.command)
+    state = bmcs.power(node.primary_mac, node.bmc_mac, bmc_ip, action)
+    sink.echo(h.POWER_LINES[action].format(state=state.value))
+    return 0
 
 
 def _block_for(node: Node, request: h.Request, ctx: Context, env: Mapping[str, str]) -> tuple[
@@ -142,12 +172,15 @@ def run_builtin(request: h.Request, ctx: Context, node: Node | None, nodes: Sequ
 
 def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventory: Inventory,
                 credentials: Credentials, locator: Locator, env: Mapping[str, str],
-                bmcs: Callable[[], ipmi_builtins.Bmcs]) -> int:
+                bmcs: Callable[[], ipmi_builtins.Bmcs], redfish: HelperBmcs | None = None
+                ) -> int:
     """Do what `request` asks for one node or, with `--all`, for every node; `bmcs` makes the
-    rack's BMCs (racker's driver) for the built-in subcommands."""
+    rack's BMCs (racker's driver, each BMC over its protocol) for the built-in subcommands,
+    `redfish` sends the others of a BMC driven over Redfish its way (None: ipmitool only)."""
     ctx = Context(
         settings=settings, credentials=credentials, locator=locator,
         planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
+        redfish=redfish,
     )
     node = None if request.all_nodes else h.resolve_node(request.target, inventory, ctx.planned,
                                                          ctx.hosts)
@@ -160,13 +193,14 @@ def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventor
 
 
 def diagnose_all(settings: h.Settings, paths: Paths, inventory: Inventory,
-                 credentials: Credentials, locator: Locator, env: Mapping[str, str]
-                 ) -> dict[str, tuple[str, bool]]:
+                 credentials: Credentials, locator: Locator, env: Mapping[str, str],
+                 redfish: HelperBmcs | None = None) -> dict[str, tuple[str, bool]]:
     """`ipmi --all diag` as data (`racker status --json --full`): node primary MAC → (the
     diagnosis text, whether it succeeded)."""
     ctx = Context(
         settings=settings, credentials=credentials, locator=locator,
         planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
+        redfish=redfish,
     )
     nodes = h.all_nodes(inventory)
     if not nodes:

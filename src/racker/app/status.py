@@ -1,7 +1,8 @@
 """`racker status`: one table for the whole rack (pure parts plus one gathering function).
 
 Columns as operators know them: `MAC address | BMC reached | Power | OS provisioned |
-Joined cluster | Hostnames`, with ✓ × ○. BMCs are queried concurrently.
+Joined cluster | Hostnames`, with ✓ × ○, plus `Protocol` (IPMI or Redfish) after `BMC
+reached`. BMCs are queried concurrently.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ from racker.model import ClusterPlan, Options, PlannedNode, Provision
 from racker.paths import Paths
 
 YES, NO, NA = "✓", "×", "○"
+PROTOCOL_NAMES = {"ipmi": "IPMI", "redfish": "Redfish"}
 
 PowerQuery = Callable[[PlannedNode], Awaitable[str]]
 """The node's power state (`on`/`off`) from its BMC; raises RackerError when unreachable."""
+
+ProtocolQuery = Callable[[PlannedNode], str | None]
+"""The protocol the node's BMC was reached over (after its power query), or is recorded to
+speak; None when unknown."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class Row:
     excluded: bool = False
     """Left out of the configuration (`-exclude`, `racker node exclude`): not provisioned on
     purpose."""
+    protocol: str | None = None
+    """`ipmi` or `redfish`: what the BMC was reached over (or is recorded to speak)."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,10 @@ def render_table(status: RackStatus) -> list[str]:
     if status.kubernetes_api is not None:
         out.append(f"Kubernetes API reached: {'yes' if status.kubernetes_api else 'no'}")
     out.append("")
-    head = ("MAC address", "BMC reached", "Power", "OS provisioned", "Joined cluster",
-            "Hostnames")
-    rows = [(r.mac, _mark(r.bmc_reached), r.power or "?",
-             "excluded" if r.excluded else _mark(r.provisioned),
+    head = ("MAC address", "BMC reached", "Protocol", "Power", "OS provisioned",
+            "Joined cluster", "Hostnames")
+    rows = [(r.mac, _mark(r.bmc_reached), PROTOCOL_NAMES.get(r.protocol or "", "?"),
+             r.power or "?", "excluded" if r.excluded else _mark(r.provisioned),
              _mark(r.joined), " ".join(r.hostnames)) for r in status.rows]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(head)]
@@ -168,7 +176,7 @@ def dhcp_served(paths: Paths) -> bool:
 
 async def gather(paths: Paths, power: PowerQuery,
                  joined: Callable[[ClusterPlan], set[str] | None] = lambda _p: None,
-                 ) -> RackStatus:
+                 protocol: ProtocolQuery = lambda _n: None) -> RackStatus:
     """Query every BMC at once and read flag files and hosts entries."""
     label, plan, excluded = rack_plan(paths)
     flags = asset_dir(paths, plan.options.provision)
@@ -185,7 +193,7 @@ async def gather(paths: Paths, power: PowerQuery,
                    power=state, provisioned=label != "no" and (flags / n.mac).is_file(),
                    joined=None if label != "Lokomotive" else n.mac in (members or set()),
                    hostnames=names.get(n.ip, ()), bmc_error=error,
-                   excluded=n.mac in excluded)
+                   excluded=n.mac in excluded, protocol=protocol(n))
 
     rows = await asyncio.gather(*(row(n) for n in sorted(plan.nodes, key=lambda n: n.mac)))
     return RackStatus(label, None if label != "Lokomotive" else members is not None,

@@ -21,7 +21,8 @@ from racker.paths import Paths
 Resolver = Callable[[Paths], list[Target]]
 """Finds (node label, BMC address, port) for every BMC of the rack."""
 
-USAGE = "racker bmc rotate-credentials NEW_USER [-password-file F] [-disable-old] [-dry-run]"
+USAGE = ("racker bmc rotate-credentials NEW_USER [-password-file F] [-disable-old] [-dry-run]"
+         "\n       racker bmc trust-cert NODE")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,7 +48,14 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="BMC_MAC=IP[:PORT]",
                    help="address of a BMC (repeat for every BMC); by default every node's BMC "
                         "of nodes.csv is found on the PXE interface")
-    r.add_argument("--driver", default="ipmi", help=argparse.SUPPRESS)
+    r.add_argument("--driver", default=None, help=argparse.SUPPRESS)
+    t = sub.add_parser(
+        "trust-cert", allow_abbrev=False,
+        help="accept the new TLS certificate of a node's Redfish BMC",
+        description="Forget the certificate pinned for the node's BMC (racker pins each "
+                    "Redfish BMC's certificate on first use and refuses a changed one); the "
+                    "next contact pins the certificate the BMC then presents.")
+    t.add_argument("node", metavar="NODE", help="the node's name, MAC or BMC MAC")
     return p
 
 
@@ -98,12 +106,18 @@ def run(argv: Sequence[str], *, resolve: Resolver | None = None,
         env: Mapping[str, str] | None = None) -> int:
     """`racker bmc ...`"""
     args = _parser().parse_args(list(argv))
-    if args.command != "rotate-credentials":
+    if args.command not in ("rotate-credentials", "trust-cert"):
         print(f"Usage: {USAGE}", file=sys.stderr)
         return 2
     environ = os.environ if env is None else env
     paths = Paths.from_env(environ)
     from racker.compose import rack  # the BMC stack loads only when it is needed
+
+    if args.command == "trust-cert":
+        if not os.access(paths.state_dir, os.W_OK):
+            raise InputError(f"cannot write to {paths.state_dir}", hint="run racker with sudo")
+        print(rack.trust_bmc_certificate(paths, args.node))
+        return 0
 
     current = rack.credentials(paths)
     if args.password_file is not None:
@@ -121,7 +135,7 @@ def run(argv: Sequence[str], *, resolve: Resolver | None = None,
         raise InputError(f"cannot write to {paths.oem_dir}", hint="run racker with sudo")
     report = asyncio.run(rack.rotate_bmc_credentials(
         paths, targets, current, new, protocol=args.driver, disable_old=args.disable_old,
-        dry_run=args.dry_run))
+        dry_run=args.dry_run, env=environ))
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

@@ -58,15 +58,16 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     inventory = load.inventory(paths)
     credentials = load.credentials(paths)
     from racker.app.ipmi_helper import run_request
-    from racker.compose.rack import helper_bmcs, locator
+    from racker.compose.rack import helper_bmcs, helper_redfish, locator
 
     def bmcs() -> Bmcs:
         timeout = None if settings.ipmi_timeout is None else float(settings.ipmi_timeout)
         return helper_bmcs(paths, inventory.pxe_interface, credentials,
-                           retry_sec=settings.retry_sec, timeout=timeout)
+                           retry_sec=settings.retry_sec, timeout=timeout, env=e)
 
     return run_request(request, settings, paths, inventory, credentials,
-                       locator(paths, inventory.pxe_interface), e, bmcs)
+                       locator(paths, inventory.pxe_interface), e, bmcs,
+                       helper_redfish(paths, credentials, e))
 
 
 def diagnoses(*, env: Mapping[str, str] | None = None, loaders: Loaders | None = None
@@ -77,10 +78,12 @@ def diagnoses(*, env: Mapping[str, str] | None = None, loaders: Loaders | None =
     load = loaders or default_loaders()
     inventory = load.inventory(paths)
     from racker.app.ipmi_helper import diagnose_all
-    from racker.compose.rack import locator
+    from racker.compose.rack import helper_redfish, locator
 
-    return diagnose_all(h.parse_settings(e), paths, inventory, load.credentials(paths),
-                        locator(paths, inventory.pxe_interface), e)
+    credentials = load.credentials(paths)
+    return diagnose_all(h.parse_settings(e), paths, inventory, credentials,
+                        locator(paths, inventory.pxe_interface), e,
+                        helper_redfish(paths, credentials, e))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -20,7 +21,8 @@ from racker.adapters.bmc import registry
 from racker.adapters.bmc.control import RackControl, bmc_ref
 from racker.adapters.bmc.interfaces import DriverOptions
 from racker.adapters.bmc.locate import Locator
-from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, RackBmcs
+from racker.adapters.bmc.protocol import ProtocolRecord, Protocols
+from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, ByProtocol, RackBmcs
 from racker.adapters.fs import runlock
 from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
@@ -29,10 +31,12 @@ from racker.adapters.handover import Handover, socket_path
 from racker.app import pxeboot
 from racker.app.apply import ApplyPlan, Executor, OpenSsh
 from racker.app.bmc_credentials import RotationReport, Target, rotate_credentials
+from racker.app.bmc_trust import Forgotten, trust_new_certificate
 from racker.app.configuration.create import ConfigureResult
+from racker.app.ipmi_redfish import HelperBmcs
 from racker.app.lokomotive import cluster_nodes, joined
 from racker.app.provision import Ask, Provisioner
-from racker.app.status import RackStatus, gather
+from racker.app.status import RackStatus, gather, rack_plan
 from racker.compose.services import RackServices
 from racker.errors import BmcError, InputError, RackerError, Where
 from racker.model import ClusterPlan, Credentials, Inventory, Node, PlannedNode
@@ -90,26 +94,44 @@ def locator(paths: Paths, pxe_interface: str) -> Locator:
     return Locator(paths, pxe_interface)
 
 
+def bmc_protocols(paths: Paths, settings: Settings) -> Protocols:
+    """Which protocol each BMC speaks: RACKER_BMC_PROTOCOL over the record in the state
+    folder (auto: detected on first contact)."""
+    return Protocols(settings.bmc_protocol, ProtocolRecord.in_state_dir(paths.state_dir))
+
+
+def driver_options(paths: Paths, settings: Settings, *, timeout: float = 5.0,
+                   retries: int = 2) -> DriverOptions:
+    """The drivers' patience and trust: pins in the state folder, or the site CA bundle."""
+    return DriverOptions(timeout=timeout, retries=retries, state_dir=paths.state_dir,
+                         ca_bundle=settings.bmc_ca_bundle)
+
+
 def rack_bmcs(paths: Paths, pxe_interface: str, *, retry_sec: float,
               credentials: Credentials | None = None, options: DriverOptions | None = None,
-              wait_for_answer: bool = True, warn: Warn = lambda _m: None) -> RackBmcs:
+              wait_for_answer: bool = True, warn: Warn = lambda _m: None,
+              settings: Settings | None = None) -> RackBmcs:
     """The rack's BMCs for one command: found on the PXE interface, reached with the rack's
-    credentials (`ipmi_user`, `ipmi_password`) through the protocol's registered driver."""
-    opts = options or DriverOptions()
+    credentials (`ipmi_user`, `ipmi_password`) through the driver of each BMC's protocol."""
+    s = settings or Settings.from_env()
+    opts = options or driver_options(paths, s)
     return RackBmcs(credentials or load_credentials(paths), locator(paths, pxe_interface),
                     lambda protocol: registry.create(protocol, opts), retry_sec,
-                    wait_for_answer=wait_for_answer, warn=warn)
+                    wait_for_answer=wait_for_answer, warn=warn,
+                    protocols=bmc_protocols(paths, s))
 
 
 def helper_bmcs(paths: Paths, pxe_interface: str, credentials: Credentials, *, retry_sec: float,
-                timeout: float | None) -> RackBmcs:
+                timeout: float | None, env: Mapping[str, str] | None = None) -> RackBmcs:
     """The `ipmi` helper's BMCs for its built-in subcommands: reported as they answer (no
     waiting for a BMC that is found but silent), `timeout` seconds per attempt (IPMI_TIMEOUT;
     None: the driver's default)."""
-    opts = DriverOptions(retries=1) if timeout is None else DriverOptions(timeout=timeout,
-                                                                          retries=1)
+    settings = Settings.from_env(env)
+    opts = driver_options(paths, settings, retries=1)  # the pins and CA bundle of every command
+    if timeout is not None:
+        opts = replace(opts, timeout=timeout)
     return rack_bmcs(paths, pxe_interface, retry_sec=retry_sec, credentials=credentials,
-                     options=opts, wait_for_answer=False)
+                     options=opts, wait_for_answer=False, settings=settings)
 
 
 def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
@@ -117,7 +139,8 @@ def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
     """What the engine drives `plan`'s BMCs with; `retry_sec` bounds the search for a BMC
     (default: the RETRY_SEC setting)."""
     wait = settings.retry_sec if retry_sec is None else retry_sec
-    bmcs = rack_bmcs(paths, plan.inventory.pxe_interface, retry_sec=wait, warn=warn)
+    bmcs = rack_bmcs(paths, plan.inventory.pxe_interface, retry_sec=wait, warn=warn,
+                     settings=settings)
     return RackControl(bmcs, legacy_boot=settings.legacy_boot)
 
 
@@ -165,8 +188,10 @@ async def rack_status(paths: Paths) -> RackStatus:
     """`racker status`: every node's BMC queried at once (short timeouts), flag files, hosts
     entries and, for Lokomotive, the cluster's members."""
     inventory = load_inventory(paths)
+    settings = Settings.from_env()
     bmcs = rack_bmcs(paths, inventory.pxe_interface, retry_sec=STATUS_RETRY_SEC,
-                     options=DriverOptions(timeout=3.0, retries=1), wait_for_answer=False)
+                     options=driver_options(paths, settings, timeout=3.0, retries=1),
+                     wait_for_answer=False, settings=settings)
 
     async def power(node: PlannedNode) -> str:
         bmc = await bmcs.open(bmc_ref(node))
@@ -177,7 +202,7 @@ async def rack_status(paths: Paths) -> RackStatus:
         return None if names is None else joined(plan, names)
 
     async with bmcs:
-        return await gather(paths, power, members)
+        return await gather(paths, power, members, lambda n: bmcs.protocol(bmc_ref(n)))
 
 
 async def bmc_targets(paths: Paths, retry_sec: float) -> list[Target]:
@@ -208,13 +233,48 @@ async def bmc_targets(paths: Paths, retry_sec: float) -> list[Target]:
 
 
 async def rotate_bmc_credentials(paths: Paths, targets: Sequence[Target], current: Credentials,
-                                 new: Credentials, *, protocol: str = "ipmi",
-                                 disable_old: bool = False, dry_run: bool = False
-                                 ) -> RotationReport:
-    """`racker bmc rotate-credentials` over the protocol's registered driver."""
-    driver = registry.create(protocol)
+                                 new: Credentials, *, protocol: str | None = None,
+                                 disable_old: bool = False, dry_run: bool = False,
+                                 env: Mapping[str, str] | None = None) -> RotationReport:
+    """`racker bmc rotate-credentials`, each BMC over its protocol (RACKER_BMC_PROTOCOL, the
+    record, detection), or over `protocol` when given."""
+    settings = Settings.from_env(env)
+    opts = driver_options(paths, settings)
+    protocols = bmc_protocols(paths, settings)
+    if protocol is not None:
+        protocols = replace(protocols, setting=protocol)
+    driver = ByProtocol(protocols, lambda p: registry.create(p, opts))
     try:
         return await rotate_credentials(targets, current, new, driver, paths,
                                         disable_old=disable_old, dry_run=dry_run)
     finally:
         await driver.aclose()
+
+
+def trust_bmc_certificate(paths: Paths, which: str) -> str:
+    """`racker bmc trust-cert NODE`: drop the pin of the node's BMC certificate."""
+    from racker.adapters.bmc.redfish.tls import PinStore  # late: loads sushy
+
+    pins = PinStore.in_state_dir(paths.state_dir)
+
+    def forget(mac: str) -> Forgotten | None:
+        old = pins.forget(mac)
+        return None if old is None else Forgotten(old.sha256, old.address)
+
+    return trust_new_certificate(rack_plan(paths)[1], which, forget)
+
+
+def helper_redfish(paths: Paths, credentials: Credentials, env: Mapping[str, str]
+                   ) -> HelperBmcs:
+    """The ipmi helper's protocol choice and Redfish driver for what it otherwise runs with
+    ipmitool (power actions, the serial console check)."""
+    settings = Settings.from_env(env)
+    opts = driver_options(paths, settings)
+
+    def ipmi_answers(ip: str, port: int) -> bool:
+        from racker.adapters.bmc.ipmi.pyghmi_glue import probe  # late: loads pyghmi
+
+        return asyncio.run(probe(ip, port, 1.5)) is None
+
+    return HelperBmcs(bmc_protocols(paths, settings), lambda p: registry.create(p, opts),
+                      credentials, ipmi_answers)

@@ -295,3 +295,42 @@ def waiting_line(bmc_mac: str, interface: str, retry_sec: int) -> str:
             "lease from racker's dnsmasq, the neighbour table or an ARP scan); a BMC gets an "
             "address only while racker serves DHCP ('racker serve'). Ctrl-C stops, RETRY_SEC "
             "changes the wait.")
+
+
+# --- BMCs driven over Redfish: what of the helper's commands carries over -----------------
+
+REDFISH_POWER = {"status": "status", "on": "on", "off": "off", "cycle": "cycle",
+                 "reset": "cycle"}
+"""`power X` / `chassis power X` words → the Redfish power action the helper runs."""
+
+POWER_LINES = {"status": "Chassis Power is {state}", "on": "Chassis Power Control: Up/On",
+               "off": "Chassis Power Control: Down/Off", "cycle": "Chassis Power Control: Cycle"}
+"""What ipmitool prints for each action, so that scripts read a Redfish BMC's answer alike."""
+
+
+def redfish_power_action(command: Sequence[str]) -> str | None:
+    """The power action of an ipmitool command (`power on`, `chassis power status`), or None
+    when the command is something else. Pure."""
+    words = tuple(w.lower() for w in command)
+    if words[:1] == ("chassis",):
+        words = words[1:]
+    if len(words) == 2 and words[0] == "power":
+        return REDFISH_POWER.get(words[1])
+    return None
+
+
+def redfish_only_error(node_mac: str, command: Sequence[str]) -> InputError:
+    """The error for an ipmitool command sent to a BMC that racker drives over Redfish."""
+    return InputError(
+        f"the BMC of {node_mac} is driven over Redfish; '{' '.join(command)}' is an ipmitool "
+        "command", hint="for a Redfish BMC the ipmi helper runs 'diag' and 'power "
+                        "status|on|off|cycle'; set RACKER_BMC_PROTOCOL=ipmi if the BMC also "
+                        "speaks IPMI over LAN")
+
+
+def no_sol_error(node_mac: str) -> InputError:
+    """The error for a serial console on a BMC that speaks only Redfish."""
+    return InputError(
+        f"the BMC of {node_mac} speaks Redfish only: it has no IPMI Serial over LAN, which is "
+        "racker's serial console", hint="enable IPMI over LAN on the BMC (racker then uses its "
+                                        "SOL), or use the BMC's own web console")

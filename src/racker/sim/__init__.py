@@ -12,6 +12,9 @@ Virtual BMC API (for the simulator and tests):
   request, serial console both ways); `MemoryChassis` is a ready one with listeners.
 - `racker.sim.vbmc.sessions.Faults`: drop, delay, reject_auth, no_session, lose_boot_flags,
   ignore_boot_flags; switchable at run time (`bmc.faults.drop = True`).
+- `racker.sim.vbmc.redfish.server.serve_redfish(bmc, sock)`: the BMC's Redfish side over HTTPS
+  on a bound TCP socket (`bind_tcp`, or `server.in_netns(netns, ...)`), sharing its state;
+  `.rotate_cert()`, `.model.settings_only`; `bmc.lan_enabled = False` makes it Redfish-only.
 """
 
 from __future__ import annotations

@@ -40,6 +40,10 @@ FAULTS: dict[str, str] = {
     "boot-flag-lost": "the BMC forgets its boot device at every power cycle, as some firmware "
                       "does (racker sets disk boot again on each boot report)",
     "bmc-lossy": "the BMC drops about 30 % of the datagrams it receives (racker's retries)",
+    "bmc-cert-changed": "the BMC's Redfish side presents a new certificate (stage bmc: the pin "
+                        "check, until 'racker bmc trust-cert NODE'; --clear keeps it)",
+    "redfish-settings-only": "the Redfish BMC takes a boot override only through "
+                             "@Redfish.Settings (racker uses the Settings URI)",
     "net-lossy": "5 % of the node's DHCP and TFTP datagrams are lost on its link (lite nodes; "
                  "TCP hides loss from HTTP)",
 }
@@ -114,6 +118,10 @@ def cmd_create(argv: Sequence[str]) -> int:
     p.add_argument("--replace", action="store_true",
                    help="destroy a rack of the same name first (without it, creating over a "
                         "running rack is refused; rack names are global on a machine)")
+    p.add_argument("--bmc", choices=state.BMC_CHOICES, default="ipmi",
+                   help="what the BMCs speak: ipmi (default), redfish (HTTPS on port 443 of "
+                        "the BMC's address, IPMI over LAN off), both, or mixed (odd nodes "
+                        "Redfish-only, even ones IPMI-only)")
     a = p.parse_args(list(argv))
     name = check_rack_name(a.name or state.DEFAULT_RACK)
     if a.generate is not None:
@@ -133,7 +141,9 @@ def cmd_create(argv: Sequence[str]) -> int:
         if not a.disk_dir.is_dir():
             raise InputError(f"{a.disk_dir} is not a folder", where=Where(flag="--disk-dir"))
         disk_dir = str(a.disk_dir.resolve())
-    topo = dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir, firmware=a.firmware)
+    topo = state.with_bmc_protocols(
+        dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir, firmware=a.firmware),
+        a.bmc)
     topo = state.miscable(topo, a.miscabled)
     _require_root()
     mirror_files: dict[str, bytes] | None = None

@@ -27,14 +27,18 @@ from racker.sim.nodes.lite import NODE_FAULTS, LiteNode
 from racker.sim.nodes.qemu import QEMU_FAULTS, Firmware, QemuNode, QemuSpec, pick_accel
 from racker.sim.nodes.testos import ensure_testos
 from racker.sim.state import RackDir, append_timeline, load_topology, read_credentials
-from racker.sim.vbmc.server import VirtualBmc, bind_udp_in_netns
+from racker.sim.vbmc.redfish.server import RedfishServer, bind_tcp, serve_redfish
+from racker.sim.vbmc.server import VirtualBmc, bind_udp_in_netns, in_netns
 
 BMC_SLOW_DELAY = 1.5
 """Seconds a slow BMC takes per answer (ipmitool's own retry timer is 1 s, doubling)."""
 BMC_FAULTS = ("bmc-down", "bmc-slow", "bmc-bad-credentials", "bmc-no-session", "boot-flag-lost",
-              "bmc-lossy")
+              "bmc-lossy", "bmc-cert-changed", "redfish-settings-only")
 BMC_LOSSY_RATE = 0.3
 """The share of datagrams a `bmc-lossy` BMC drops."""
+REDFISH_FAULTS = ("bmc-cert-changed", "redfish-settings-only")
+"""Faults only a BMC that speaks Redfish can have."""
+REDFISH_PORT = 443
 
 HOOK = """#!/bin/sh
 # racker-sim BMC DHCP hook (udhcpc -s). It configures only the interface of the namespace it
@@ -67,6 +71,7 @@ class _Server:
     node: LiteNode | QemuNode
     bmc: VirtualBmc
     dhcp: asyncio.subprocess.Process | None = None
+    redfish: RedfishServer | None = None
 
 
 def _bmc_logger(node: LiteNode | QemuNode) -> Callable[[str], None]:
@@ -119,9 +124,20 @@ class Simulator:
             await bmc.astart()
             chassis.bmc = bmc
             srv = _Server(s, chassis, node, bmc)
+            await self._start_redfish(srv)
             srv.dhcp = await self._start_udhcpc(s, hook)
             self.servers[s.name] = srv
             self.bmc_faults[s.name] = set()
+
+    async def _start_redfish(self, srv: _Server) -> None:
+        """The BMC's Redfish side (HTTPS on port 443 of its address) where it speaks Redfish;
+        a Redfish-only BMC has IPMI over LAN off."""
+        s = srv.server
+        if s.bmc_protocol not in ("redfish", "both"):
+            return
+        srv.bmc.lan_enabled = s.bmc_protocol == "both"
+        sock = in_netns(self.t.bmc_ns(s), lambda: bind_tcp("0.0.0.0", REDFISH_PORT))
+        srv.redfish = await serve_redfish(srv.bmc, sock)
 
     async def _start_udhcpc(self, s: SimServer, hook: Path) -> asyncio.subprocess.Process:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -143,6 +159,8 @@ class Simulator:
                     srv.dhcp.terminate()
         for srv in self.servers.values():
             await srv.node.close()
+            if srv.redfish is not None:
+                await srv.redfish.astop()
             await srv.bmc.astop()
             if srv.dhcp is not None:
                 try:
@@ -163,6 +181,7 @@ class Simulator:
             out.append({
                 "node": name, "primary_mac": srv.server.primary_mac,
                 "bmc_mac": srv.server.bmc_mac, "bmc_ip": lease.get("ip"),
+                "bmc": srv.server.bmc_protocol,
                 "power": srv.chassis.power_state().value,
                 "boot_device": srv.chassis.boot_device().value,
                 "boot_persistent": srv.chassis.boot_persistent(),
@@ -183,6 +202,15 @@ class Simulator:
                 return {"error": f"fault {kind} is not available for QEMU nodes",
                         "hint": "QEMU nodes honour " + ", ".join(QEMU_FAULTS)}
             target = srv.node.state.faults
+        elif kind in REDFISH_FAULTS:
+            if srv.redfish is None:
+                return {"error": f"fault {kind} needs a BMC that speaks Redfish",
+                        "hint": "create the rack with --bmc redfish, both or mixed"}
+            if kind == "bmc-cert-changed" and not clear:
+                srv.redfish.rotate_cert()
+            elif kind == "redfish-settings-only":
+                srv.redfish.model.settings_only = not clear
+            target = self.bmc_faults[s.name]
         elif kind in BMC_FAULTS:
             on = not clear
             faults = srv.bmc.faults

@@ -68,7 +68,8 @@ def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, s
     mgmt = inv.management
     if mgmt.secondary_mac is None:  # the inventory requires it; kept for the type checker
         raise InputError("the management row has no secondary MAC", where=Where(file=str(path)))
-    servers = tuple(SimServer(i, n.primary_mac, n.bmc_mac, n.node_type, n.secondary_mac or "")
+    servers = tuple(SimServer(i, n.primary_mac, n.bmc_mac, n.node_type,
+                              secondary_mac=n.secondary_mac or "")
                     for i, n in enumerate(inv.nodes, start=1))
     return Topology(rack, mgmt.primary_mac, mgmt.secondary_mac, servers), text
 
@@ -265,7 +266,7 @@ def status(rd: state.RackDir) -> dict[str, Any]:
     except SimError:
         info["daemon"] = "not running"
         info["servers"] = [{"node": s.name, "primary_mac": s.primary_mac,
-                            "bmc_mac": s.bmc_mac} for s in t.servers]
+                            "bmc_mac": s.bmc_mac, "bmc": s.bmc_protocol} for s in t.servers]
     names = racker_names(rd)
     for server in info["servers"]:
         server["racker_name"] = names.get(server.get("primary_mac", ""))
@@ -278,8 +279,8 @@ def format_status(info: dict[str, Any]) -> str:
     lines = [f"rack {info['rack']}: daemon {info['daemon']}"
              + (f" (pid {info['pid']})" if "pid" in info else "")
              + f", namespaces {sum(ns.values())}/{len(ns)} present, state in {info['dir']}"]
-    cols = ("node", "racker_name", "primary_mac", "bmc_mac", "bmc_ip", "power", "boot_device",
-            "phase", "node_ip", "faults")
+    cols = ("node", "racker_name", "primary_mac", "bmc_mac", "bmc_ip", "bmc", "power",
+            "boot_device", "phase", "node_ip", "faults")
     rows = [[str(s.get(c) if not isinstance(s.get(c), list) else ",".join(s[c]) or "-")
              if s.get(c) not in (None, "") else "-" for c in cols] for s in info["servers"]]
     head = [c.upper().replace("_", " ") for c in cols]

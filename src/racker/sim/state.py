@@ -131,7 +131,8 @@ def topology_to_json(t: Topology) -> str:
         "mgmt_primary_mac": t.mgmt_primary_mac,
         "mgmt_secondary_mac": t.mgmt_secondary_mac,
         "servers": [{"index": s.index, "primary_mac": s.primary_mac, "bmc_mac": s.bmc_mac,
-                     "node_type": s.node_type, "secondary_mac": s.secondary_mac,
+                     "node_type": s.node_type, "bmc_protocol": s.bmc_protocol,
+                     "secondary_mac": s.secondary_mac,
                      "miscabled": s.miscabled} for s in t.servers],
         "node_kind": t.node_kind,
         "disk_dir": t.disk_dir,
@@ -149,7 +150,8 @@ def topology_from_json(text: str, file: str) -> Topology:
             rack=d["rack"], mgmt_primary_mac=d["mgmt_primary_mac"],
             mgmt_secondary_mac=d["mgmt_secondary_mac"],
             servers=tuple(SimServer(int(s["index"]), s["primary_mac"], s["bmc_mac"],
-                                    s.get("node_type", ""), s.get("secondary_mac", ""),
+                                    s.get("node_type", ""), s.get("bmc_protocol", "ipmi"),
+                                    s.get("secondary_mac", ""),
                                     bool(s.get("miscabled", False))) for s in d["servers"]),
             node_kind=d.get("node_kind", "lite"),
             disk_dir=d.get("disk_dir", ""),
@@ -190,7 +192,8 @@ def generate_topology(rack: str, count: int, types: tuple[str, ...] = ()) -> Top
     servers = []
     for i in range(1, count + 1):
         p, b, sec = rack_macs(rack, i)
-        servers.append(SimServer(i, p, b, types[(i - 1) % len(types)] if types else "sim", sec))
+        servers.append(SimServer(i, p, b, types[(i - 1) % len(types)] if types else "sim",
+                                 secondary_mac=sec))
     return Topology(rack, mp, ms, tuple(servers))
 
 
@@ -281,3 +284,22 @@ def format_entry(entry: dict[str, Any]) -> str:
     """One timeline entry as a console line: time, event, the other fields as key=value."""
     rest = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("t", "event"))
     return f"{entry.get('t', '?')}  {entry.get('event', '?'):<16} {rest}".rstrip()
+
+
+BMC_CHOICES = ("ipmi", "redfish", "both", "mixed")
+
+
+def with_bmc_protocols(t: Topology, choice: str) -> Topology:
+    """`t` with every BMC speaking `choice`; `mixed` alternates Redfish-only (odd servers)
+    and IPMI-only (even ones), for mixed-rack tests."""
+    if choice not in BMC_CHOICES:
+        raise InputError(f"--bmc must be one of {', '.join(BMC_CHOICES)}, not {choice!r}",
+                         where=Where(flag="--bmc"))
+
+    def protocol(s: SimServer) -> str:
+        if choice == "mixed":
+            return "redfish" if s.index % 2 else "ipmi"
+        return choice
+
+    return dataclasses.replace(t, servers=tuple(dataclasses.replace(s, bmc_protocol=protocol(s))
+                                                for s in t.servers))

@@ -60,3 +60,21 @@ class BootFlagsNotKept(BmcFailure):
     default_hint = ("the BMC did not store the boot device; set it by hand with "
                     "'ipmi NODE raw 0x0 0x8 0x3 0x1f' and 'ipmi NODE raw 0x00 0x08 0x05 ...' and "
                     "check 'ipmi NODE chassis bootparam get 5', or update the BMC firmware")
+
+
+class BmcCertificateChanged(BmcFailure):
+    """A Redfish BMC presents another TLS certificate than the one pinned for its MAC."""
+
+    summary = "TLS certificate changed"
+
+
+class BmcTlsFailed(BmcFailure):
+    """The TLS handshake with a Redfish BMC failed (no certificate, CA check refused)."""
+
+    summary = "TLS failed"
+
+
+class RedfishUnreachable(BmcUnreachable):
+    summary = "unreachable (no answer to Redfish over HTTPS)"
+    default_hint = ("check that the BMC got its address via DHCP, is cabled to the internal "
+                    "network and has Redfish enabled; 'ipmi NODE diag' shows the address found")

@@ -12,6 +12,7 @@ import abc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, StrEnum
+from pathlib import Path
 
 from racker.adapters.bmc.errors import Unsupported
 
@@ -118,6 +119,9 @@ class BmcTarget:
     user: str
     password: str = field(repr=False)
     port: int = 623
+    bmc_mac: str = ""
+    """The BMC's MAC where known: what racker keys what it learns of a BMC by (Redfish: its
+    pinned TLS certificate), since its address may change with its DHCP lease."""
 
 
 class BmcHandle(abc.ABC):
@@ -234,10 +238,15 @@ class DriverOptions:
     """Seconds one attempt of one call may take, login included."""
     retries: int = 2
     """Further attempts after a transient failure (timeout, busy, lost session)."""
+    state_dir: Path | None = None
+    """Where a protocol keeps what it learns of BMCs (Redfish: the pinned certificates); None
+    keeps nothing (a protocol that needs it refuses to connect)."""
+    ca_bundle: Path | None = None
+    """A site CA bundle that BMC certificates are verified against instead of being pinned."""
 
 
 class Driver(abc.ABC):
-    """A transport (IPMI, later Redfish): hands out handles for BMCs, owns their sessions."""
+    """A transport (IPMI, Redfish): hands out handles for BMCs, owns their sessions."""
 
     @abc.abstractmethod
     async def open(self, target: BmcTarget) -> Bmc:

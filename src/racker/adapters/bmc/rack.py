@@ -9,6 +9,7 @@ from the composition root (`racker.compose`); none of them builds a driver or a 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Protocol
 from racker.adapters.bmc.errors import BmcTimeout, BmcUnreachable
 from racker.adapters.bmc.interfaces import Bmc, BmcTarget, Driver
 from racker.adapters.bmc.locate import LocatedBmc
+from racker.adapters.bmc.protocol import AUTO, IPMI, Protocols
+from racker.core.macs import parse_mac
 from racker.model import Credentials
 
 IPMI_PORT = 623
@@ -56,11 +59,12 @@ class RackBmcs:
     wait_for_answer: bool = True
     """Whether a BMC that is found but does not answer is tried again until `retry_sec`
     (a run waits for BMCs that are coming up; `racker status` reports them at once)."""
-    protocol_of: Callable[[BmcRef], str] = lambda _ref: "ipmi"
-    """The protocol each BMC speaks (one rack setting today; per node once it is recorded)."""
+    protocols: Protocols = field(default_factory=Protocols)
+    """Which protocol each BMC speaks (the rack setting, the record, a probe)."""
     warn: Callable[[str], None] = lambda _msg: None
     _drivers: dict[str, Driver] = field(default_factory=dict)
     _open: dict[str, Bmc] = field(default_factory=dict)
+    _used: dict[str, str] = field(default_factory=dict)
     _locating: ThreadPoolExecutor | None = None
 
     def driver(self, protocol: str) -> Driver:
@@ -82,7 +86,11 @@ class RackBmcs:
     def target(self, ref: BmcRef, address: str, port: int = IPMI_PORT) -> BmcTarget:
         """Where and as whom to reach `ref` at `address`."""
         return BmcTarget(ref.name, address, self.credentials.user, self.credentials.password,
-                         port)
+                         port, bmc_mac=ref.bmc_mac)
+
+    def protocol(self, ref: BmcRef) -> str | None:
+        """The protocol `ref` was reached over in this run, else the one recorded for it."""
+        return self._used.get(ref.bmc_mac) or self.protocols.recorded(ref.bmc_mac)
 
     async def open(self, ref: BmcRef) -> Bmc:
         """A session to the BMC, proven by a power query; reused until `aclose`.
@@ -98,19 +106,34 @@ class RackBmcs:
         while True:
             found = await self.locate(ref)
             try:
-                bmc = await self.driver(self.protocol_of(ref)).open(self.target(ref, found.ip))
+                protocol = await self.protocols.choose(ref.bmc_mac, found.ip)
+                bmc = await self.driver(protocol).open(
+                    self.target(ref, found.ip, self.protocols.port(protocol)))
                 await bmc.power_status()
                 break
-            except (BmcUnreachable, BmcTimeout):
+            except (BmcUnreachable, BmcTimeout) as e:
                 if not self.wait_for_answer or loop.time() >= deadline:
-                    raise
+                    raise self._unanswered(ref, protocol, e) from None
                 await asyncio.sleep(1.0)
         if found.differs_from_plan:
             self.warn(f"{ref.name}: BMC {ref.bmc_mac} answers on {found.ip}, not on the planned "
                       f"{found.planned_ip} (its DHCP lease is older than racker's configuration; "
                       "it moves on renewal)")
         self._open[ref.bmc_mac] = bmc
+        self._used[ref.bmc_mac] = protocol
+        await asyncio.to_thread(self.protocols.remember, ref.bmc_mac, protocol)
         return bmc
+
+    def _unanswered(self, ref: BmcRef, protocol: str,
+                    e: BmcUnreachable | BmcTimeout) -> BmcUnreachable | BmcTimeout:
+        """The error of a BMC that never answered; one whose protocol was guessed because
+        Redfish did not answer either says so (it may be a Redfish BMC that is down)."""
+        guessed = (self.protocols.setting == AUTO and protocol == IPMI
+                   and self.protocols.recorded(ref.bmc_mac) is None)
+        if not guessed or not isinstance(e, BmcUnreachable):
+            return e
+        return BmcUnreachable(e.node, e.address, f"{e.detail}; nor did https://{e.address}"
+                              f"/redfish/v1 answer (RACKER_BMC_PROTOCOL=auto)", hint=e.hint)
 
     def opened(self, ref: BmcRef) -> Bmc | None:
         """The BMC's session if one is open already (never waits to find a BMC)."""
@@ -139,3 +162,35 @@ class RackBmcs:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.aclose()
+
+
+class ByProtocol(Driver):
+    """A driver over every protocol: each BMC is opened over the protocol it speaks (for use
+    cases that take one `Driver` for a whole rack, such as the credential rotation).
+
+    A target's BMC MAC (or, failing that, its node label when that is a MAC) keys the record;
+    a target given with the IPMI port is reached on the Redfish port when it speaks Redfish.
+    """
+
+    def __init__(self, protocols: Protocols, make_driver: MakeDriver):
+        self.protocols = protocols
+        self._make = make_driver
+        self._drivers: dict[str, Driver] = {}
+
+    async def open(self, target: BmcTarget) -> Bmc:
+        """`target` opened over its protocol."""
+        mac = target.bmc_mac or parse_mac(target.node) or ""
+        protocol = await self.protocols.choose(mac, target.address)
+        driver = self._drivers.get(protocol)
+        if driver is None:
+            driver = self._drivers[protocol] = self._make(protocol)
+        if target.port == IPMI_PORT:
+            target = dataclasses.replace(target, port=self.protocols.port(protocol))
+        # the MAC keys what racker knows of the BMC (its pinned certificate, its protocol)
+        return await driver.open(dataclasses.replace(target, bmc_mac=mac))
+
+    async def aclose(self) -> None:
+        """Close every protocol's driver."""
+        drivers, self._drivers = list(self._drivers.values()), {}
+        for d in drivers:
+            await d.aclose()

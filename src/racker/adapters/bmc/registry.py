@@ -44,3 +44,18 @@ def _ipmi(options: DriverOptions) -> Driver:
 
 
 register("ipmi", _ipmi)
+
+
+def _redfish(options: DriverOptions) -> Driver:
+    from racker.adapters.bmc.redfish.driver import (  # late: sushy loads only when used
+        RedfishDriver,
+        RedfishSettings,
+    )
+    from racker.adapters.bmc.redfish.tls import PinStore
+
+    pins = None if options.state_dir is None else PinStore.in_state_dir(options.state_dir)
+    return RedfishDriver(RedfishSettings(timeout=options.timeout, retries=options.retries,
+                                         pins=pins, ca_bundle=options.ca_bundle))
+
+
+register("redfish", _redfish)

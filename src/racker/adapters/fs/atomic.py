@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -29,3 +32,16 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, thread_lock: threading.Lock) -> Iterator[None]:
+    """Hold `path`'s lock against this process's other threads (`thread_lock`) and other
+    processes (`flock` on `path` with the suffix `.lock`), for a read-modify-write of `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with thread_lock, open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

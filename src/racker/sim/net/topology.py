@@ -38,6 +38,8 @@ class SimServer:
     primary_mac: str
     bmc_mac: str
     node_type: str = ""
+    bmc_protocol: str = "ipmi"
+    """What its BMC speaks: `ipmi`, `redfish` (IPMI over LAN off) or `both`."""
     secondary_mac: str = ""
     """The server's second NIC (its inventory lists it; no cable in the simulator)."""
     miscabled: bool = False

@@ -212,9 +212,14 @@ def _chassis_status(e: EngineView, s: Session, data: bytes) -> Reply:
 def _chassis_control(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 1:
         return fail(CC_BAD_LENGTH)
-    directive = data[0] & 0x0F
+    return fail(power_control(e, data[0] & 0x0F))
+
+
+def power_control(e: EngineView, directive: int) -> int:
+    """Carry out chassis control `directive` (table 28-4) as the BMC does for IPMI and for
+    Redfish's Reset alike; the completion code."""
     if directive > 5:
-        return fail(CC_INVALID_DATA)
+        return CC_INVALID_DATA
     now = e.clock()
     e.boot.chassis_control(now)
     on = e.chassis.is_powered_on()
@@ -235,13 +240,13 @@ def _chassis_control(e: EngineView, s: Session, data: bytes) -> Reply:
     elif not on:
         # NOTE: the spec recommends D5h for a power cycle while off; many BMCs do the same
         # for reset and NMI, so callers must power on explicitly.
-        return fail(CC_NOT_IN_PRESENT_STATE)
+        return CC_NOT_IN_PRESENT_STATE
     elif action == PowerAction.DIAG:
         e.chassis.power(action, None)
     else:
         e.chassis.power(action, e.boot.consume(now, reset=action == PowerAction.RESET))
         e.last_power_event, e.restart_cause = LAST_EVENT_COMMAND, 0x01
-    return ok()
+    return CC_OK
 
 
 def _identify(e: EngineView, s: Session, data: bytes) -> Reply:

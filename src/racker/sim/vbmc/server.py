@@ -73,6 +73,8 @@ class VirtualBmc:
         self.port = port
         self.name = name or address
         self.faults = Faults()
+        self.lan_enabled = True
+        """IPMI over LAN answers (off: a Redfish-only BMC, as many ship today)."""
         self.users = users if users is not None else UserTable.with_admin(user, password,
                                                                           max_users)
         self.boot = BootOptions(valid_timeout=boot_valid_timeout)
@@ -162,7 +164,8 @@ class VirtualBmc:
 
     def _received(self, data: bytes, addr: Addr) -> None:
         faults = self.faults
-        if faults.drop or (faults.loss and _LOSS.random() < faults.loss):
+        lost = faults.loss and _LOSS.random() < faults.loss
+        if faults.drop or not self.lan_enabled or lost:
             return
         delay = faults.delay + self.latency
         if delay > 0 and self._loop is not None:
@@ -260,12 +263,17 @@ def bind_udp(address: str, port: int) -> socket.socket:
 
 
 def bind_udp_in_netns(netns: str, address: str, port: int) -> socket.socket:
-    """A UDP socket bound inside the named network namespace (`ip netns add NAME`).
+    """A UDP socket bound inside the named network namespace (`ip netns add NAME`)."""
+    return in_netns(netns, lambda: bind_udp(address, port))
+
+
+def in_netns(netns: str, make: Callable[[], T]) -> T:
+    """`make()` run inside the named network namespace, for sockets that must live there.
 
     The socket stays in that namespace while this process and its other sockets stay where
     they are: only a short-lived helper thread switches namespace (needs root).
     """
-    result: list[socket.socket | BaseException] = []
+    result: list[T | BaseException] = []
 
     def work() -> None:
         try:
@@ -274,16 +282,17 @@ def bind_udp_in_netns(netns: str, address: str, port: int) -> socket.socket:
                 if libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
                     err = ctypes.get_errno()
                     raise OSError(err, f"setns({netns}): {os.strerror(err)}")
-            result.append(bind_udp(address, port))
+            result.append(make())
         except BaseException as e:  # handed to the calling thread below
             result.append(e)
 
     thread = threading.Thread(target=work, name=f"netns-{netns}")
     thread.start()
     thread.join()
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    return result[0]
+    first = result[0]
+    if isinstance(first, BaseException):
+        raise first
+    return first
 
 
 async def aserve(address: str, port: int, user: str, password: str, chassis: Chassis,

@@ -50,6 +50,9 @@ class BootOptions:
     flags: bytearray = field(default_factory=lambda: bytearray(5))
     other: dict[int, bytes] = field(default_factory=lambda: {1: b"\0", 2: b"\0", 6: bytes(9)})
     timer_started: float | None = None
+    pending: bytes | None = None
+    """Boot flags staged through Redfish's @Redfish.Settings, applied at the next power-up or
+    reset (as BMCs apply pending settings)."""
 
     def expire(self, now: float) -> None:
         """Apply the 60-second rule as of `now`."""
@@ -104,6 +107,13 @@ class BootOptions:
         """Lose the boot flags, as a flaky BMC does (the `lose_boot_flags` fault)."""
         self.flags[:] = bytes(5)
         self.timer_started = None
+        self.pending = None
+
+    def set_override(self, flags: bytes) -> None:
+        """Boot flags written through Redfish: no 60-second timer (a Redfish override stays
+        until it is used or changed)."""
+        self.flags[:] = flags
+        self.timer_started = None
 
     def chassis_control(self, now: float) -> None:
         """A chassis control command arrived: it stops the 60-second timer."""
@@ -125,6 +135,9 @@ class BootOptions:
 
     def consume(self, now: float, reset: bool) -> BootRequest:
         """A power-up (`reset=False`) or a reset: the boot request, cleared as the spec says."""
+        if self.pending is not None:
+            self.set_override(self.pending)
+            self.pending = None
         request = self.boot_request(now)
         keep = KEEP_ON_RESET if reset else KEEP_ON_POWER_UP
         if (self.flags[0] & FLAG_VALID and not self.flags[0] & FLAG_PERSISTENT

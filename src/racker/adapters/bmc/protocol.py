@@ -1,0 +1,139 @@
+"""Which protocol each BMC speaks: the rack setting, else what was recorded for the BMC, else
+detected (Redfish where `/redfish/v1` answers over HTTPS, IPMI otherwise).
+
+The choice is recorded per BMC MAC in `<state>/bmc-protocols.json` once a session over it has
+been proven, so later commands (status, the ipmi helper, rotation) use the same protocol
+without probing, and `racker status` shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from racker.adapters.fs.atomic import exclusive, write_atomic
+
+log = logging.getLogger(__name__)
+
+AUTO, IPMI, REDFISH = "auto", "ipmi", "redfish"
+PORTS: Mapping[str, int] = {IPMI: 623, REDFISH: 443}
+"""Where each protocol listens on a BMC."""
+
+RECORD_FILE = "bmc-protocols.json"
+
+
+def redfish_status(first_line: bytes) -> bool:
+    """Whether an HTTP status line is a Redfish service root's answer: 200, or 401/403 from
+    a BMC that wants a login even for the root. Pure."""
+    words = first_line.split()
+    return (len(words) >= 2 and words[0].startswith(b"HTTP/")
+            and words[1] in (b"200", b"401", b"403"))
+
+
+def redfish_answers(address: str, port: int, timeout: float) -> bool:
+    """Whether `GET /redfish/v1/` over HTTPS answers as a Redfish service does (blocking).
+
+    NOTE: only a probe: the certificate is not checked here and nothing is sent but the GET;
+    the driver then checks it (pinned or against the CA bundle) before any login.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    host = f"[{address}]" if ":" in address else address
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as raw, \
+                ctx.wrap_socket(raw, server_hostname=address) as tls:
+            tls.sendall(f"GET /redfish/v1/ HTTP/1.1\r\nHost: {host}\r\nAccept: "
+                        "application/json\r\nConnection: close\r\n\r\n".encode())
+            head = tls.recv(256)
+    except OSError:
+        return False
+    return redfish_status(head.split(b"\r\n", 1)[0])
+
+
+class ProtocolRecord:
+    """The protocol each BMC was last reached over, by BMC MAC (one JSON file, atomic)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> ProtocolRecord:
+        """The record of the rack whose state folder is `state_dir`."""
+        return cls(state_dir / RECORD_FILE)
+
+    def all(self) -> dict[str, str]:
+        """Every recorded BMC MAC → protocol (an unreadable file counts as empty)."""
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def get(self, mac: str) -> str | None:
+        """The protocol recorded for `mac`."""
+        return self.all().get(mac.lower())
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive(self.path, self._lock)
+
+    def put(self, mac: str, protocol: str) -> None:
+        """Record `protocol` for `mac` (written only when it changes)."""
+        with self._locked():
+            data = self.all()
+            if data.get(mac.lower()) == protocol:
+                return
+            data[mac.lower()] = protocol
+            write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+Probe = Callable[[str, int, float], bool]
+
+
+@dataclass
+class Protocols:
+    """The rack's protocol setting over the record and a probe."""
+
+    setting: str = IPMI
+    record: ProtocolRecord | None = None
+    probe: Probe = redfish_answers
+    probe_timeout: float = 2.0
+    ports: Mapping[str, int] = field(default_factory=lambda: dict(PORTS))
+
+    async def choose(self, bmc_mac: str, address: str) -> str:
+        """The protocol to reach the BMC at `address` over."""
+        if self.setting != AUTO:
+            return self.setting
+        recorded = self.record.get(bmc_mac) if self.record is not None else None
+        if recorded is not None:
+            return recorded
+        found = await asyncio.to_thread(self.probe, address, self.ports[REDFISH],
+                                        self.probe_timeout)
+        return REDFISH if found else IPMI
+
+    def remember(self, bmc_mac: str, protocol: str) -> None:
+        """Record the protocol a session was proven over."""
+        if self.record is not None and bmc_mac:
+            try:
+                self.record.put(bmc_mac, protocol)
+            except OSError as e:  # a reader without write access (status as a user): no record
+                log.debug("cannot record the protocol of %s: %s", bmc_mac, e)
+
+    def recorded(self, bmc_mac: str) -> str | None:
+        """What is known of the BMC without asking it: the setting, else the record."""
+        if self.setting != AUTO:
+            return self.setting
+        return self.record.get(bmc_mac) if self.record is not None else None
+
+    def port(self, protocol: str) -> int:
+        """The port `protocol` listens on."""
+        return self.ports[protocol]

@@ -1,0 +1,1 @@
+"""The Redfish BMC driver on sushy: `codec` (pure), `tls` (certificate pinning), `driver`."""
