@@ -180,20 +180,7 @@ class Provisioner:
             self.say(f"Created the SSH key {self.paths.ssh_key} for the nodes")
 
     def _fetch_assets(self) -> None:
-        s = self.settings
-        source: Source = DirSource(s.assets_from) if s.assets_from else HttpSource(s.base_url)
-        fingerprint = None if s.flatcar_key else "F88CFEDEFF29A5B4D9523864E25D9AED0593B34A"
-        self.out.write(f"➤ Flatcar Container Linux {s.flatcar_channel}/{s.flatcar_version} "
-                       "assets...")
-        self.out.flush()
-        try:
-            got = install_flatcar(self.paths.state_dir / "assets", source,
-                                  version=s.flatcar_version, key_file=s.flatcar_key,
-                                  fingerprint=fingerprint)
-        except RackerError:
-            self.say(" × failed")
-            raise
-        self.say(f" ✓ {got.version} {'verified and installed' if got.fetched else 'up to date'}")
+        fetch_assets(self.paths, self.settings, self.out)
 
     def _ensure_address(self, plan: ClusterPlan) -> None:
         """The PXE interface carries the management address (PREFIX.1/24), idempotently."""
@@ -396,6 +383,24 @@ class Provisioner:
         self.say("See the rack with 'racker status'. DHCP and the boot server stop with this "
                  "command: keep them running with 'racker serve' (installed as a service by "
                  "'racker install'), or BMC leases run out.")
+
+
+def fetch_assets(paths: Paths, settings: Settings, out: TextIO) -> None:
+    """The Flatcar PXE and install images into the state folder (signature checked), with a
+    progress line on `out`."""
+    s = settings
+    source: Source = DirSource(s.assets_from) if s.assets_from else HttpSource(s.base_url)
+    fingerprint = None if s.flatcar_key else "F88CFEDEFF29A5B4D9523864E25D9AED0593B34A"
+    out.write(f"➤ Flatcar Container Linux {s.flatcar_channel}/{s.flatcar_version} assets...")
+    out.flush()
+    try:
+        got = install_flatcar(paths.state_dir / "assets", source, version=s.flatcar_version,
+                              key_file=s.flatcar_key, fingerprint=fingerprint)
+    except RackerError:
+        out.write(" × failed\n")
+        raise
+    out.write(f" ✓ {got.version} {'verified and installed' if got.fetched else 'up to date'}\n")
+    out.flush()
 
 
 def _kind(plan: ClusterPlan) -> FolderKind:

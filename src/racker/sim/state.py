@@ -229,9 +229,20 @@ def render_nodes_csv(t: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_oem(rd: RackDir, nodes_csv: str, user: str = SIM_USER) -> str:
-    """Write nodes.csv and the IPMI credentials (0600); return the password (reused if set)."""
-    write_atomic(rd.oem / "nodes.csv", nodes_csv)
+SIM_NODES_CSV = "sim-nodes.csv"
+"""The rack's own nodes.csv, kept beside its state (what `--no-inventory` leaves out of the
+management node's metadata: what discovery should find)."""
+
+
+def write_oem(rd: RackDir, nodes_csv: str, user: str = SIM_USER,
+              inventory: bool = True) -> str:
+    """Write nodes.csv (unless `inventory` is false) and the IPMI credentials (0600); return
+    the password (reused if set). The rack's nodes.csv is kept as `sim-nodes.csv` either way."""
+    write_atomic(rd.root / SIM_NODES_CSV, nodes_csv)
+    if inventory:
+        write_atomic(rd.oem / "nodes.csv", nodes_csv)
+    else:
+        (rd.oem / "nodes.csv").unlink(missing_ok=True)
     pw_file = rd.oem / "ipmi_password"
     try:
         password = pw_file.read_text().strip()

@@ -161,3 +161,28 @@ def booted_report_clc(base_url: str, mac: str) -> str:
         "storage": {"files": [{"path": REPORT_SCRIPT, "filesystem": "root", "mode": 0o555,
                                "contents": {"inline": script}}]},
     }, sort_keys=False)
+
+
+DISCOVERY_SCRIPT = "/opt/racker-discovery"
+
+
+def discovery_clc(base_url: str, mac: str) -> str:
+    """`racker factory discover`'s configuration: post the hardware inventory, then power the
+    server off (nothing is installed; the disks are not touched)."""
+    script = "\n".join(["#!/bin/bash", "# racker-discovery: report the hardware, power off",
+                        "set -uo pipefail", post_inventory(base_url, mac),
+                        "systemctl poweroff", ""])
+    unit = ("[Unit]\nDescription=Report this server's hardware to racker, then power off\n"
+            "Requires=network-online.target\nAfter=network-online.target\n"
+            f"[Service]\nType=oneshot\nExecStart={DISCOVERY_SCRIPT}\n"
+            "[Install]\nWantedBy=multi-user.target\n")
+    return yaml.safe_dump({
+        "systemd": {"units": [{"name": "racker-discovery.service", "enabled": True,
+                               "contents": unit}]},
+        "storage": {"files": [
+            {"path": DISCOVERY_SCRIPT, "filesystem": "root", "mode": 0o500,
+             "contents": {"inline": script}},
+            {"path": COLLECTOR_SCRIPT, "filesystem": "root", "mode": 0o555,
+             "contents": {"inline": collector_script()}},
+        ]},
+    }, sort_keys=False)

@@ -258,6 +258,10 @@ class LiteNode:
         if ic.posts_inventory(texts):  # as the collector would, before touching the disks
             await self._post_inventory(client, ic.find_event_url(texts)
                                        or f"{base}/racker/v1/nodes/{self.mac}/events")
+        if ic.is_discovery(texts):  # racker only wanted to know the hardware
+            self.chassis.shut_down()
+            self._phase("off", reason="the discovery configuration powered the server off")
+            return _Outcome.HALT
         self._phase("installing")
         if "installer-fails" in self.state.faults:
             self._phase("install-failed", reason="flatcar-install failed (fault)")

@@ -1,0 +1,61 @@
+"""`racker factory discover` on a simulated rack made without nodes.csv
+(`racker-sim create --generate N --no-inventory`): the written nodes.csv equals the rack's own
+as a set of rows (the MAC columns; node types are named after the hardware profile), and
+`racker bootstrap` provisions every node from it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from racker.core.events import EventKind
+from tests.e2e.simrack import SimRack, sim_rack
+
+pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
+
+
+def mac_rows(text: str) -> set[tuple[str, str, str]]:
+    """The (primary, BMC, secondary) MACs of every row of a nodes.csv text."""
+    rows = set()
+    for line in text.splitlines()[1:]:
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) >= 3:
+            rows.add((fields[0], fields[1], fields[2]))
+    return rows
+
+
+def discover(rack: SimRack, *extra: str) -> tuple[str, float]:
+    own = (rack.root / "sim-nodes.csv").read_text()
+    mgmt_bmc = own.splitlines()[1].split(",")[1].strip()
+    started = time.monotonic()
+    r = rack.racker("factory", "discover", "-interface", "eth1", "-management-bmc", mgmt_bmc,
+                    *extra, timeout=600)
+    took = time.monotonic() - started
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    return r.stdout, took
+
+
+@pytest.mark.timeout(1200)
+def test_discover_twelve_nodes_then_bootstrap(tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 12, create=("--no-inventory",)) as rack:
+        csv = rack.root / "oem" / "nodes.csv"
+        assert not csv.exists()
+        out, took = discover(rack)
+        own = (rack.root / "sim-nodes.csv").read_text()
+        assert mac_rows(csv.read_text()) == mac_rows(own)
+        assert "the management node and 12 servers" in out and "Not paired" not in out
+        print(f"RESULT discover 12 nodes: {took:.1f} s")
+        # never over an existing nodes.csv without -force
+        again = rack.racker("factory", "discover", "-interface", "eth1")
+        assert again.returncode == 2 and "-force" in again.stderr, again.stdout + again.stderr
+        check = rack.racker("factory", "check")
+        assert check.returncode == 0, check.stdout + check.stderr
+        r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "cancel")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "➤ OS installation via PXE (12/12)... ✓ done" in r.stdout
+        assert "Cabling check:" not in r.stdout
+        primaries = {row[0] for row in mac_rows(own)} - {own.splitlines()[1].split(",")[0]}
+        assert {e.mac for e in rack.events() if e.kind is EventKind.BOOTED} == primaries
