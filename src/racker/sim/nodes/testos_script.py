@@ -275,6 +275,10 @@ if grep -q racker-inventory /tmp/texts; then  # as racker's collector does, befo
     say "the hardware inventory was not accepted"
   fi
 fi
+if grep -q racker-discovery /tmp/texts; then  # racker only wanted to know the hardware
+  say "discovery done: powering off"
+  poweroff -f
+fi
 has_fault installer-fails && halt_here "flatcar-install failed (fault)"
 base=$(install_base /tmp/texts)
 if [ -n "$base" ]; then
