@@ -59,3 +59,19 @@ def test_discover_twelve_nodes_then_bootstrap(tmp_path: Path) -> None:
         assert "Cabling check:" not in r.stdout
         primaries = {row[0] for row in mac_rows(own)} - {own.splitlines()[1].split(",")[0]}
         assert {e.mac for e in rack.events() if e.kind is EventKind.BOOTED} == primaries
+
+
+def test_discover_lists_what_it_could_not_pair_with_the_reason(tmp_path: Path) -> None:
+    with sim_rack(tmp_path, 3, create=("--no-inventory",)) as rack:
+        servers = rack.nodes()
+        rack.sim("fault", servers[0]["node"], "bmc-bad-credentials", "--name", rack.name)
+        rack.sim("fault", servers[1]["node"], "no-pxe", "--name", rack.name)
+        out, _ = discover(rack)
+        csv = (rack.root / "oem" / "nodes.csv").read_text()
+        mgmt_primary = (rack.root / "sim-nodes.csv").read_text().splitlines()[1].split(",")[0]
+        assert {row[0] for row in mac_rows(csv)} == {mgmt_primary, servers[2]["primary_mac"]}
+        assert "Not paired (2):" in out
+        assert f"× BMC {servers[0]['bmc_mac']} (" in out
+        assert "refused the credentials of ipmi_user and ipmi_password" in out
+        assert f"× BMC {servers[1]['bmc_mac']}" in out
+        assert "its server never reported" in out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -165,8 +166,9 @@ class Discovery:
         credentials = load_credentials(self.paths)
         plan = _plan(self.paths, opts, mgmt)
         fetch_assets(self.paths, self.settings, self.out)  # the discovery image is Flatcar's
-        write_atomic(dnsmasq_conf_path(self.paths),
-                     render_dnsmasq(plan, dnsmasq_settings(self.paths, opts.interface)))
+        # NOTE: no ICMP check before each pool offer: every BMC and server takes one now
+        dhcp = dataclasses.replace(dnsmasq_settings(self.paths, opts.interface), no_ping=True)
+        write_atomic(dnsmasq_conf_path(self.paths), render_dnsmasq(plan, dhcp))
         self.netns_ip(["link", "set", opts.interface, "up"])
         self.netns_ip(["addr", "replace", f"{plan.management_ip}/24", "dev", opts.interface])
         base_url = f"http://{plan.management_ip}:{self.settings.boot_port}"
@@ -244,7 +246,7 @@ class Discovery:
         await asyncio.gather(*run.probes)
         good = [b for b in run.bmcs.values() if not b.error]
         self.say(f"➤ {len(run.bmcs)} addresses leased, {len(good)} BMCs answered with their "
-                 "system GUID")
+                 f"system GUID ({self.clock() - start:.1f} s)")
 
     async def _probe(self, run: _Run, mac: str, ip: str, credentials: Credentials) -> None:
         """A session and the system GUID of what leased `mac`. NOTE: the lease is recorded
@@ -290,7 +292,9 @@ class Discovery:
 
         good = [b for b in run.bmcs.values() if not b.error]
         self.say(f"➤ Powering on {len(good)} servers from the network...")
+        start = self.clock()
         await asyncio.gather(*(one(b) for b in good))
+        self.say(f"  done ({self.clock() - start:.1f} s)")
 
     async def _wait_for_servers(self, store: Store, run: _Run, opts: DiscoverOptions) -> None:
         """Collect the inventories; done when every BMC's server reported (or after
@@ -305,7 +309,8 @@ class Discovery:
             if self._all_reported(run):
                 break
             await asyncio.sleep(0.2)
-        self.say(f"➤ {len(run.servers)} servers reported their hardware")
+        self.say(f"➤ {len(run.servers)} servers reported their hardware "
+                 f"({self.clock() - start:.1f} s)")
 
     @staticmethod
     def _all_reported(run: _Run) -> bool:
