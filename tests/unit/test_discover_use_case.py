@@ -85,3 +85,22 @@ def test_the_catalog_serves_discovery_to_leased_servers_only(tmp_path: Path) -> 
         opened = [e for e in store.events("02:00:00:00:01:00") if e.kind is EventKind.STAGE]
         assert [(e.stage, e.detail) for e in opened] == [("pxe", {"discovery": "yes"})]
         assert catalog.all() == []
+
+
+def test_this_machines_bmc_is_taken_out_before_any_server_is_powered() -> None:
+    import uuid
+
+    from racker.app.discover import take_management_bmc
+    from racker.core.discover import FoundBmc, Row
+
+    own = uuid.UUID("4c4c4544-0042-3510-8052-b4c04f333132")
+    mgmt = Row("02:00:00:00:00:10", "", "02:00:00:00:00:12", "mgmt", "management node")
+    bmcs = {"02:00:00:00:00:11": FoundBmc("02:00:00:00:00:11", "x", own.bytes_le),
+            "02:00:00:00:01:01": FoundBmc("02:00:00:00:01:01", "y", uuid.uuid4().bytes_le)}
+    row = take_management_bmc(mgmt, bmcs, str(own))
+    assert row.bmc == "02:00:00:00:00:11" and list(bmcs) == ["02:00:00:00:01:01"]
+    given = Row(mgmt.primary, "02:00:00:00:01:01", mgmt.secondary, "mgmt", "")
+    assert take_management_bmc(given, bmcs, "") == given and not bmcs  # by -management-bmc
+    with pytest.raises(InputError, match="no server was powered on") as e:
+        take_management_bmc(mgmt, {}, "")
+    assert e.value.where is not None and e.value.where.flag == "-management-bmc"

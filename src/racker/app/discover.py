@@ -134,6 +134,23 @@ def _check_start(paths: Paths, opts: DiscoverOptions) -> tuple[Row, dict[str, st
     return Row(primary, bmc or "", machine[opts.interface], "mgmt", "management node"), machine
 
 
+def take_management_bmc(mgmt: Row, bmcs: dict[str, FoundBmc], own_uuid: str) -> Row:
+    """This machine's BMC (-management-bmc, or the one answering this machine's SMBIOS UUID)
+    taken out of `bmcs` before any server is powered: racker must never PXE boot the machine
+    it runs on. The management row with its BMC MAC; InputError when it is not known."""
+    own = next((b for b in bmcs.values() if b.mac == mgmt.bmc or (
+        own_uuid and b.guid is not None and guid_matches(b.guid, own_uuid))), None)
+    if own is not None:
+        del bmcs[own.mac]
+        return Row(mgmt.primary, own.mac, mgmt.secondary, mgmt.node_type, mgmt.comment)
+    if mgmt.bmc:
+        return mgmt
+    raise InputError("this machine's BMC was not found: its row of nodes.csv needs its BMC MAC "
+                     "(no server was powered on)", where=Where(flag="-management-bmc"),
+                     hint="give it with -management-bmc MAC (it is on the server's label or "
+                          "in its BMC's network settings)")
+
+
 def _plan(paths: Paths, opts: DiscoverOptions, mgmt: Row) -> ClusterPlan:
     prefix = check_subnet_prefix(opts.subnet_prefix)
     node = Node(mgmt.primary, mgmt.bmc or mgmt.primary, mgmt.secondary, "mgmt", "", 2)
@@ -163,6 +180,7 @@ class Discovery:
         """Discover, write the proposed nodes.csv, print the summary; 0 when rows were
         found."""
         mgmt, _machine = _check_start(self.paths, opts)
+        own_uuid = self._own_uuid()
         credentials = load_credentials(self.paths)
         plan = _plan(self.paths, opts, mgmt)
         fetch_assets(self.paths, self.settings, self.out)  # the discovery image is Flatcar's
@@ -181,29 +199,23 @@ class Discovery:
             async with self.services.run(plan, store, catalog, accept_report):
                 try:
                     await self._find_bmcs(store, run, credentials, opts)
+                    mgmt = take_management_bmc(mgmt, run.bmcs, own_uuid)
                     await self._boot_servers(run, credentials)
                     await self._wait_for_servers(store, run, opts)
                 finally:
                     await self._power_off(run, credentials)
                     await self.driver.aclose()
         proposal = pair(list(run.bmcs.values()), list(run.servers.values()))
-        if mgmt.bmc == "":
-            mgmt = self._management_bmc(mgmt, proposal, run)
         return self._write(mgmt, proposal)
 
-    def _management_bmc(self, mgmt: Row, proposal: Proposal, run: _Run) -> Row:
-        # NOTE: this machine's own BMC answers this machine's SMBIOS UUID
+    def _own_uuid(self) -> str:
+        """This machine's SMBIOS UUID. NOTE: read from the DMI folder beside sys/class/net, so
+        RACKER_SYS_CLASS_NET points both at a test tree."""
         try:
-            own = (self.paths.sys_class_net.parent / "dmi" / "id" / "product_uuid").read_text()
+            return (self.paths.sys_class_net.parent / "dmi" / "id" / "product_uuid"
+                    ).read_text().strip()
         except OSError:
-            own = ""
-        for b in run.bmcs.values():
-            if b.guid is not None and own.strip() and guid_matches(b.guid, own.strip()):
-                return Row(mgmt.primary, b.mac, mgmt.secondary, mgmt.node_type, mgmt.comment)
-        raise InputError("this machine's BMC was not found: its row of nodes.csv needs its "
-                         "BMC MAC", where=Where(flag="-management-bmc"),
-                         hint="give it with -management-bmc MAC (it is on the server's label "
-                              "or in its BMC's network settings)")
+            return ""
 
     def _write(self, mgmt: Row, proposal: Proposal) -> int:
         if not proposal.rows:
