@@ -5,13 +5,17 @@ as a set of rows (the MAC columns; node types are named after the hardware profi
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 
 import pytest
 
 from racker.core.events import EventKind
+from racker.sim.nodes.qemu import DISK_SIZE, MEMORY_MB
+from tests.conftest import require_root, require_tool
 from tests.e2e.simrack import SimRack, sim_rack
+from tests.e2e.test_qemu_bootstrap import QemuSimRack
 
 pytestmark = [pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
 
@@ -26,12 +30,13 @@ def mac_rows(text: str) -> set[tuple[str, str, str]]:
     return rows
 
 
-def discover(rack: SimRack, *extra: str) -> tuple[str, float]:
+def discover(rack: SimRack, *args: str,
+             extra: dict[str, str] | None = None) -> tuple[str, float]:
     own = (rack.root / "sim-nodes.csv").read_text()
     mgmt_bmc = own.splitlines()[1].split(",")[1].strip()
     started = time.monotonic()
     r = rack.racker("factory", "discover", "-interface", "eth1", "-management-bmc", mgmt_bmc,
-                    *extra, timeout=600)
+                    *args, extra=extra, timeout=600)
     took = time.monotonic() - started
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
@@ -75,3 +80,36 @@ def test_discover_lists_what_it_could_not_pair_with_the_reason(tmp_path: Path) -
         assert "refused the credentials of ipmi_user and ipmi_password" in out
         assert f"× BMC {servers[1]['bmc_mac']}" in out
         assert "its server never reported" in out
+
+
+@pytest.mark.qemu
+@pytest.mark.timeout(900)
+def test_discover_qemu_nodes_reports_what_each_vm_has(tmp_path: Path) -> None:
+    """QEMU nodes boot the discovery configuration for real (their test OS reads /sys and
+    /proc), report, and power their VM off."""
+    require_root()
+    for tool in ("qemu-system-x86_64", "dnsmasq", "gpg"):
+        require_tool(tool)
+    name = "q" + secrets.token_hex(3)
+    rack = QemuSimRack(name, tmp_path / "sim")
+    (tmp_path / "disks").mkdir()
+    rack.sim("create", "--generate", "2", "--nodes", "qemu", "--name", name, "--no-inventory",
+             "--disk-dir", str(tmp_path / "disks"), timeout=300)
+    try:
+        _, took = discover(rack, extra={"RACKER_TIMEOUT_SCALE": "0.3"})
+        own = (rack.root / "sim-nodes.csv").read_text()
+        found = mac_rows((rack.root / "oem" / "nodes.csv").read_text())
+        # a VM has one NIC: no secondary MAC is proposed for it (the management row keeps its)
+        assert {r[:2] for r in found} == {r[:2] for r in mac_rows(own)}
+        assert sorted(r[2] for r in found)[:2] == ["", ""]
+        print(f"RESULT discover 2 QEMU nodes: {took:.1f} s")
+        for s in rack.nodes():
+            (inv,) = [e for e in rack.events(s["primary_mac"])
+                      if e.kind is EventKind.INVENTORY]
+            hw = inv.detail["hardware"]
+            assert hw["memory_bytes"] == MEMORY_MB << 20
+            assert [(d["name"], d["size_bytes"]) for d in hw["disks"]] == [("vda", DISK_SIZE)]
+            assert [n["mac"] for n in hw["nics"]] == [s["primary_mac"]]
+            assert s["power"] == "off"  # the discovery image powered the VM off
+    finally:
+        rack.sim("destroy", name, check=False)

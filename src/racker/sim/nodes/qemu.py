@@ -83,6 +83,10 @@ class Chassis(Protocol):
         """The device to boot from now; a one-time override is used up."""
         ...
 
+    def shut_down(self) -> None:
+        """The OS powered the server off by itself."""
+        ...
+
 
 @dataclass(frozen=True)
 class QemuSpec:
@@ -274,7 +278,8 @@ def console_event(line: str) -> tuple[str, str] | None:
     events = {"up": "testos-up", "lease": "lease", "installer": "installer",
               "ignition": "ignition", "image": "image", "installed": "installed-to-disk",
               "reported": "reported", "disk": "disk-os", "running": "running",
-              "rebooting": "reboot-requested", "halted": "testos-halted"}
+              "rebooting": "reboot-requested", "halted": "testos-halted",
+              "poweroff": "poweroff-requested"}
     return events.get(word, "testos"), text
 
 
@@ -425,6 +430,9 @@ class QemuNode:
                     await asyncio.sleep(FAILED_BOOT_PAUSE)
                     continue
                 rc = await self.boot(choice)
+                if rc == 0 and self.state.phase == "poweroff-requested":  # the OS's own
+                    self.chassis.shut_down()
+                    return self._phase("off", reason="the test OS powered the VM off")
                 if rc != 0:
                     self._phase("qemu-failed", returncode=rc,
                                 hint=f"see {self.spec.console_log}")

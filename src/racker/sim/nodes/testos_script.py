@@ -276,7 +276,7 @@ if grep -q racker-inventory /tmp/texts; then  # as racker's collector does, befo
   fi
 fi
 if grep -q racker-discovery /tmp/texts; then  # racker only wanted to know the hardware
-  say "discovery done: powering off"
+  say "poweroff (discovery done)"
   poweroff -f
 fi
 has_fault installer-fails && halt_here "flatcar-install failed (fault)"
