@@ -163,7 +163,11 @@ def test_nodes_api(tmp_path: Path, store: Store) -> None:
     store.add(NODE.mac, EventKind.BOOTED, ts=42.0)
     r = asyncio.run(_get(make_client(tmp_path, store, client_ip="127.0.0.1"), "/racker/v1/nodes"))
     assert r.json() == [{"mac": NODE.mac, "name": "node-0", "ip": NODE.ip,
-                         "installed_at": None, "booted_at": 42.0}]
+                         "installed_at": None, "booted_at": 42.0, "inventory_at": None,
+                         "hardware": None}]
+    store.add(NODE.mac, EventKind.INVENTORY, ts=41.0, detail={"summary": "Dell R640, 20 cores"})
+    r = asyncio.run(_get(make_client(tmp_path, store, client_ip="127.0.0.1"), "/racker/v1/nodes"))
+    assert (r.json()[0]["inventory_at"], r.json()[0]["hardware"]) == (41.0, "Dell R640, 20 cores")
 
 
 def test_self_events_name_the_node_by_its_address(tmp_path: Path, store: Store) -> None:

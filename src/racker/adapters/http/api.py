@@ -6,7 +6,7 @@ runs before the answer. `{"event": "inventory", "inventory": RAW}` carries the c
 hardware document (core/hardware.py), checked and stored as the node's inventory.
 `installed` and `inventory` are accepted only while racker installs the node; a report
 repeated within the gate's interval is answered without acting again. `GET /racker/v1/nodes`
-lists the nodes with their last reports, to this machine only.
+lists the nodes with their last reports (and a line of their hardware), to this machine only.
 """
 
 from __future__ import annotations
@@ -80,13 +80,17 @@ def api_routes(s: Served) -> list[Route]:
 
     async def list_nodes(request: Request) -> Response:
         s.check_management(request)
-        last = {k: s.store.last_by_kind(k) for k in (EventKind.INSTALLED, EventKind.BOOTED)}
+        last = {k: s.store.last_by_kind(k)
+                for k in (EventKind.INSTALLED, EventKind.BOOTED, EventKind.INVENTORY)}
         out = []
         for n in sorted(s.catalog.all(), key=lambda n: n.mac):
+            inventory = last[EventKind.INVENTORY].get(n.mac)
             out.append({
                 "mac": n.mac, "name": n.name, "ip": n.ip,
                 "installed_at": _ts(last[EventKind.INSTALLED].get(n.mac)),
                 "booted_at": _ts(last[EventKind.BOOTED].get(n.mac)),
+                "inventory_at": _ts(inventory),
+                "hardware": (inventory.detail.get("summary") if inventory else None),
             })
         return JSONResponse(out)
 
