@@ -113,3 +113,16 @@ def test_discover_qemu_nodes_reports_what_each_vm_has(tmp_path: Path) -> None:
             assert s["power"] == "off"  # the discovery image powered the VM off
     finally:
         rack.sim("destroy", name, check=False)
+
+
+def test_discover_a_mixed_rack_of_ipmi_and_redfish_bmcs(tmp_path: Path) -> None:
+    """Redfish-only BMCs are found too: opened over the protocol each speaks (detected and
+    recorded), their system `UUID` pairs them."""
+    with sim_rack(tmp_path, 4, bmc="mixed", create=("--no-inventory",)) as rack:
+        out, _ = discover(rack)
+        own = (rack.root / "sim-nodes.csv").read_text()
+        assert mac_rows((rack.root / "oem" / "nodes.csv").read_text()) == mac_rows(own)
+        assert "Not paired" not in out
+        r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "cancel")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "➤ OS installation via PXE (4/4)... ✓ done" in r.stdout

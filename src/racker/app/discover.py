@@ -3,11 +3,12 @@ one.
 
 Racker serves DHCP on the PXE interface and collects the BMCs that lease an address (all at
 once: each is probed as soon as it leases), opens a session on each with the rack's
-credentials and reads its system GUID, sets PXE and powers every server on. Each server boots
-the discovery configuration (the PXE image with an Ignition that posts the hardware inventory
-and powers off); the boot server serves it to any MAC that leased an address while discovery
-runs and is not a BMC. Servers and BMCs are paired by UUID (core/discover.py) and the proposed
-nodes.csv is written atomically, never over an existing one without `-force`.
+credentials (over the protocol it speaks: the driver it is given) and reads its system GUID,
+sets PXE and powers every server on. Each server boots the discovery configuration (the PXE
+image with an Ignition that posts the hardware inventory and powers off); the boot server
+serves it to any MAC that leased an address while discovery runs and is not a BMC. Servers and
+BMCs are paired by UUID (core/discover.py) and the proposed nodes.csv is written atomically,
+never over an existing one without `-force`.
 """
 
 from __future__ import annotations

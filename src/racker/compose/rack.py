@@ -283,7 +283,10 @@ def helper_redfish(paths: Paths, credentials: Credentials, env: Mapping[str, str
 
 def discovery(paths: Paths, out: TextIO, settings: Settings | None = None) -> Discovery:
     """`racker factory discover` with racker's dnsmasq and boot server (never borrowed from
-    `racker serve`: discovery serves a rack without nodes.csv), an IPMI driver and the store."""
+    `racker serve`: discovery serves a rack without nodes.csv), each BMC opened over the
+    protocol it speaks (RACKER_BMC_PROTOCOL; auto: detected and recorded for the bootstrap
+    after), and the store."""
     s = settings or Settings.from_env()
-    driver = registry.create("ipmi", driver_options(paths, s))
+    opts = driver_options(paths, s)
+    driver = ByProtocol(bmc_protocols(paths, s), lambda p: registry.create(p, opts))
     return Discovery(paths, s, RackServices(paths, s), driver, lambda: store(paths), out)
