@@ -57,4 +57,9 @@ def test_inventory_stored_and_a_miscabled_row_named(tmp_path: Path) -> None:
         assert f"{servers[2]['primary_mac']}  Dell Inc. PowerEdge R440, 10 cores, 64.0 GiB" \
             in full.stdout
         assert f"{bad['primary_mac']}  - (not reported yet)" in full.stdout
+        assert "Cabling check: no problem found" in full.stdout  # every BMC is its server's
+        as_json = json.loads(rack.racker("status", "--full", "--json").stdout)
+        assert as_json["cabling"] == []
+        by_mac = {n["mac"]: n for n in as_json["nodes"]}
+        assert by_mac[servers[0]["primary_mac"]]["inventory"]["memory_bytes"] == 192 << 30
         print(f"RESULT bootstrap with a miscabled node: {took:.1f} s")

@@ -111,3 +111,21 @@ def test_engine_fails_a_node_that_pxe_boots_from_its_secondary_mac(tmp_path: Pat
     assert run.nodes[nodes[0].mac].state is NodeState.DONE
     kinds = [e.kind for e in store.events(nodes[1].mac)]
     assert EventKind.CABLING in kinds and kinds[-1] is EventKind.ERROR
+
+
+def test_the_check_over_the_store_names_each_problem(store: Store) -> None:
+    from racker.app.hardware import cabling_problems
+    from racker.app.status import cabling_lines
+
+    nodes = [node(0), node(1)]
+    for i, n in enumerate(nodes):
+        # the BMC check recorded each BMC's GUID: the two rows' BMC MACs are swapped
+        store.add(n.mac, EventKind.STAGE, stage="bmc",
+                  detail={"result": "ok", "bmc_guid": guid_of(1 - i).hex()})
+        store.add(n.mac, EventKind.INVENTORY, detail={"hardware": hardware(i).as_json()})
+    problems = cabling_problems(nodes, store)
+    assert len(problems) == 2 and problems[1].startswith("nodes.csv line 3 (node-1)")
+    assert "the BMC of node-1" in problems[0] and "the BMC of node-0" in problems[1]
+    assert cabling_lines(problems)[:2] == ["Cabling check: 2 problems:", f"  ! {problems[0]}"]
+    assert cabling_lines([]) == ["Cabling check: no problem found in what the installers "
+                                 "reported."]

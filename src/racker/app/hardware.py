@@ -1,4 +1,5 @@
-"""Use cases: a node's hardware inventory (`racker node show`, `racker status --full`).
+"""Use cases: a node's hardware inventory (`racker node show`, `racker status --full`) and the
+cabling check over what the store holds.
 
 The installer reports the inventory (`inventory` events, core/hardware.py); the newest one of
 each node is its inventory, with the time it was reported.
@@ -6,16 +7,17 @@ each node is its inventory, with the time it was reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
+from racker.core.cabling import check_hardware, recorded_guid
 from racker.core.events import Event, EventKind
 from racker.core.hardware import Hardware, hardware_from_json
 from racker.errors import InputError, Where
-from racker.model import Node
+from racker.model import Node, PlannedNode
 from racker.paths import Paths
 
 
@@ -44,6 +46,25 @@ def reported(event: Event | None) -> Reported | None:
     except (KeyError, TypeError, ValueError):  # written by another racker version
         return None
     return Reported(event.ts, hw, str(event.detail.get("client", "")))
+
+
+def cabling_problems(nodes: Sequence[PlannedNode], store: Store) -> list[str]:
+    """The cabling check over what the store holds: each node's newest inventory against its
+    row, with the BMC GUID of its last BMC check (`racker status --full`, and a Lokomotive
+    bring-up, whose installs lokoctl drives)."""
+    guids = {}
+    for n in nodes:
+        last = store.last_of(n.mac, (EventKind.STAGE,), stage="bmc")
+        guid = recorded_guid(last.detail) if last is not None else None
+        if guid is not None:
+            guids[n.name] = guid
+    found = {n.mac: reported(store.last_of(n.mac, (EventKind.INVENTORY,))) for n in nodes}
+    out = []
+    for n in nodes:
+        inv = found[n.mac]
+        if inv is not None:
+            out += [str(p) for p in check_hardware(n, inv.hardware, guids.get(n.name), guids)]
+    return out
 
 
 def node_of(paths: Paths, mac: str) -> Node:

@@ -133,6 +133,13 @@ def hardware_lines(macs: Sequence[str], hardware: Mapping[str, Reported]) -> lis
     return out
 
 
+def cabling_lines(problems: Sequence[str]) -> list[str]:
+    """`racker status --full`'s cabling check section (pure)."""
+    if not problems:
+        return ["Cabling check: no problem found in what the installers reported."]
+    return [f"Cabling check: {len(problems)} problems:", *(f"  ! {p}" for p in problems)]
+
+
 def hostnames_by_ip(lines: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """`IP → names` from racker's hosts lines (pure)."""
     out: dict[str, tuple[str, ...]] = {}

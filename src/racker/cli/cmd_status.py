@@ -8,8 +8,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from racker.app.hardware import rack_hardware
-from racker.app.status import hardware_lines, render_table, to_json
+from racker.app.hardware import cabling_problems, rack_hardware
+from racker.app.status import cabling_lines, hardware_lines, rack_plan, render_table, to_json
 from racker.cli.parsing import Parser
 from racker.errors import RackerError
 from racker.paths import Paths
@@ -35,6 +35,10 @@ def _status(paths: Paths, as_json: bool, full: bool = False) -> int:
     status = asyncio.run(rack_status(paths))
     hardware = (rack_hardware([r.mac for r in status.rows], lambda: store(paths))
                 if full else {})
+    cabling: list[str] = []
+    if full:  # the cabling check over what the installers reported
+        with store(paths) as s:
+            cabling = cabling_problems(rack_plan(paths)[1].nodes, s)
     if as_json:
         data = to_json(status)
         code = 0
@@ -48,6 +52,8 @@ def _status(paths: Paths, as_json: bool, full: bool = False) -> int:
                 inv = hardware.get(node["mac"])
                 node["inventory"] = inv.as_json() if inv else None
                 code = code or (0 if ok else 1)
+        if full:
+            data["cabling"] = cabling
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return code
     else:
@@ -55,6 +61,7 @@ def _status(paths: Paths, as_json: bool, full: bool = False) -> int:
         if full:
             print()
             print("\n".join(hardware_lines([r.mac for r in status.rows], hardware)))
+            print("\n".join(cabling_lines(cabling)))
     return 0
 
 

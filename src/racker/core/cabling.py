@@ -31,6 +31,15 @@ class Problem:
         return f"nodes.csv line {self.line} ({self.node}): {self.text}"
 
 
+def recorded_guid(detail: Mapping[str, object]) -> bytes | None:
+    """The BMC GUID the engine recorded with a BMC check (`bmc_guid`, hex), if any."""
+    text = str(detail.get("bmc_guid", ""))
+    try:
+        return bytes.fromhex(text) if len(text) == 32 else None
+    except ValueError:
+        return None
+
+
 def pxe_from_secondary(node: PlannedNode) -> Problem:
     """The server leased an address on the rack network for its secondary MAC: it PXE boots
     from the NIC nodes.csv says is its public one (the install cannot find its config)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.store import Store
-from racker.core.cabling import check_hardware, pxe_from_secondary
+from racker.core.cabling import check_hardware, pxe_from_secondary, recorded_guid
 from racker.core.events import Event, EventKind
 from racker.core.hardware import hardware_from_json
 from racker.engine.control import Control
@@ -171,11 +171,7 @@ class Engine:
         if node.mac in self.guids:
             return self.guids[node.mac]
         last = self.store.last_of(node.mac, (EventKind.STAGE,), stage=Stage.BMC.value)
-        text = str(last.detail.get("bmc_guid", "")) if last is not None else ""
-        try:
-            return bytes.fromhex(text) if len(text) == 32 else None
-        except ValueError:
-            return None
+        return recorded_guid(last.detail) if last is not None else None
 
     def _check_inventory(self, run: RunState, st: NodeStatus, reported: Event) -> None:
         """The cabling check on the node's inventory: warnings, each an event and shown."""
