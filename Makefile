@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Debian packages racker and its tests use (see README "What make setup installs").
 DEB_PACKAGES := openipmi ipmitool dnsmasq-base ipxe ipxe-qemu ovmf qemu-system-x86 ignition \
 	arp-scan nginx-light busybox udhcpc iproute2 gnupg cpio bzip2 procps openssh-client \
-	openssh-server
+	openssh-server prometheus chromium chromium-driver
 
 .PHONY: setup demo demo-destroy test lint typecheck layers unit integration e2e bench clean
 

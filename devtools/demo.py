@@ -4,20 +4,27 @@ Creates a rack of lite nodes with `racker-sim` (network namespaces, virtual BMCs
 and HTTP boot), runs `racker bootstrap -provision flatcar` inside its management node exactly as
 an operator would, keeps `racker serve` running, shows `racker status`, and says how to look
 around and how to remove it all. Everything lives under ./demo/ and in namespaces named after
-the rack; `python -m devtools.demo --destroy` (`make demo-destroy`) removes it.
+the rack; the dashboard is relayed to this host's loopback (`racker-sim forward`) and its URL
+printed. `python -m devtools.demo --destroy` (`make demo-destroy`) removes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 RACK = "demo"
+DASHBOARD_PORT = 8081
+"""racker's management listener inside the management node, and the host port tried first."""
 MARKER = ".racker-demo"
 """File that marks a folder as the demo's own, so that it may be emptied on the next run."""
 BIN = Path(sys.executable).parent
@@ -42,12 +49,52 @@ def _prepare(root: Path) -> None:
     (root / MARKER).write_text("made by python -m devtools.demo\n")
 
 
+def _stop_forward(root: Path) -> None:
+    """Stop the dashboard relay this demo started (its process id is in forward.pid)."""
+    pid_file = root / "forward.pid"
+    if pid_file.is_file():
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        pid_file.unlink()
+
+
+def _free_port(preferred: int) -> int:
+    """`preferred` when nothing listens on it on the host's loopback, else any free port."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _forward(root: Path, env: dict[str, str], rack: str) -> str:
+    """Relay a host loopback port to the dashboard inside the management node; its URL, once
+    racker serve says its listener is up (bounded wait)."""
+    deadline = time.monotonic() + 60
+    while "Dashboard: " not in (root / "serve.log").read_text():
+        if time.monotonic() > deadline:
+            _say(f"racker serve did not start its dashboard within 60 s; see {root}/serve.log")
+            break
+        time.sleep(0.1)
+    port = _free_port(DASHBOARD_PORT)
+    with (root / "forward.log").open("w") as log:
+        proc = subprocess.Popen([str(BIN / "racker-sim"), "forward", rack, "--port",
+                                 str(DASHBOARD_PORT), "--listen", f"127.0.0.1:{port}"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    (root / "forward.pid").write_text(f"{proc.pid}\n")
+    return f"http://127.0.0.1:{port}/"
+
+
 def destroy(root: Path, rack: str = RACK) -> int:
     """Remove the demo rack (namespaces, processes) and its files; the signing key stays."""
+    _stop_forward(root)
     env = {**os.environ, "RACKER_SIM_DIR": str(root / "sim")}
     if (root / "sim" / rack).exists():
         _sim(env, "destroy", rack, check=False)
-    for name in ("sim", "serve.log"):
+    for name in ("sim", "serve.log", "forward.log"):
         path = root / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -85,6 +132,9 @@ def run(root: Path, nodes: int, rack: str = RACK) -> int:
                          stdin=subprocess.DEVNULL, start_new_session=True)
     _say("\n== 4. racker status")
     subprocess.run([*exec_racker, "status"], env=env, check=False)
+    url = _forward(root, env, rack)
+    _say(f"\n== 5. The dashboard (racker serve's management listener, relayed to this host by "
+         f"racker-sim forward):\n  {url}")
     _guide(root, rack)
     return 0
 

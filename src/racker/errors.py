@@ -75,3 +75,48 @@ class ServiceError(RackerError):
 
 class ProvisionError(RackerError):
     """Provisioning of one or more nodes failed."""
+
+
+class NotFound(RackerError):
+    """No such node, file or resource (a request named something racker does not know)."""
+
+
+class Forbidden(RackerError):
+    """The request came from an address that may not have this resource."""
+
+
+class Unauthorized(RackerError):
+    """The request needs racker's API token and did not carry the right one."""
+
+
+class TooLarge(RackerError):
+    """A request body past the limit (answered 413 before the rest is read)."""
+
+
+class TooBusy(RackerError):
+    """The client already runs as many downloads as it may."""
+
+
+class StateWriteError(RackerError):
+    """The event store could not be written (full or read-only filesystem); nothing of the
+    failed write was kept."""
+
+
+HTTP_STATUS: tuple[tuple[type[RackerError], int], ...] = (
+    (InputError, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (TooLarge, 413),
+    (TooBusy, 429),
+    (BmcError, 502),
+    (StateWriteError, 503),
+    (RackerError, 500),
+)
+"""Racker's errors → HTTP statuses, most specific first: the one table the boot server and the
+management listener both answer with."""
+
+
+def http_status(error: RackerError) -> int:
+    """The HTTP status of `error` (from HTTP_STATUS)."""
+    return next(code for cls, code in HTTP_STATUS if isinstance(error, cls))

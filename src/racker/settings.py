@@ -6,6 +6,7 @@ offline racks use them); every one has the production default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ DEFAULT_BASE_URL = "https://{channel}.release.flatcar-linux.net/amd64-usr"
 """Flatcar's release server, one tree per channel."""
 
 BOOT_PORT = 8080
+MANAGE_PORT = 8081
+"""The management listener's port (API, dashboard, metrics), `RACKER_MANAGE_PORT`."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Settings:
     """How long to look for a BMC by its MAC (`RETRY_SEC`, as the ipmi helper)."""
     legacy_boot: bool = False
     """Legacy BIOS boot flags instead of EFI (`RACKER_BOOT_MODE=legacy`)."""
+    manage_bind: str = "127.0.0.1"
+    """The management listener's address (`RACKER_MANAGE_BIND`); beyond loopback it needs the
+    API token."""
+    manage_port: int = MANAGE_PORT
+    """Its port (`RACKER_MANAGE_PORT`; 0: any free port, printed at start)."""
     bmc_protocol: str = "auto"
     """How racker speaks to BMCs (`RACKER_BMC_PROTOCOL`): `auto` (Redfish where a BMC's
     `/redfish/v1` answers over HTTPS, IPMI otherwise), `ipmi` or `redfish`."""
@@ -68,9 +76,29 @@ class Settings:
             timeout_scale=_positive(e, "RACKER_TIMEOUT_SCALE", "1"),
             retry_sec=_positive(e, "RETRY_SEC", "150"),
             legacy_boot=mode == "legacy",
+            manage_bind=_address(e.get("RACKER_MANAGE_BIND", "127.0.0.1")),
+            manage_port=_port(e, "RACKER_MANAGE_PORT", str(MANAGE_PORT)),
             bmc_protocol=_bmc_protocol(e.get("RACKER_BMC_PROTOCOL", "auto")),
             bmc_ca_bundle=_ca_bundle(e.get("RACKER_BMC_CA_BUNDLE") or None),
         )
+
+
+def _address(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        raise InputError(f"RACKER_MANAGE_BIND must be an IP address, not {raw!r}",
+                         where=Where(variable="RACKER_MANAGE_BIND"),
+                         hint="e.g. 127.0.0.1 (the default) or the management node's address"
+                         ) from None
+
+
+def _port(env: Mapping[str, str], name: str, default: str) -> int:
+    raw = env.get(name, default)
+    if raw.isdigit() and int(raw) <= 65535:
+        return int(raw)
+    raise InputError(f"{name} must be a port number (0 to 65535), not {raw!r}",
+                     where=Where(variable=name), hint="0 picks any free port")
 
 
 BMC_PROTOCOLS = ("auto", "ipmi", "redfish")

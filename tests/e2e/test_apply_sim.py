@@ -34,6 +34,10 @@ def test_apply_reinstalls_only_the_node_without_flag_file(tmp_path: Path) -> Non
         assert {m: installs(rack, m) for m in macs} == {m: 1 + (m == target) for m in macs}
         assert (rack.folder / "assets" / target).read_text() == name
         assert "Traceback" not in r.stdout + r.stderr
+        runs = [dict(e.detail) for e in rack.events("") if e.kind is EventKind.RUN]
+        assert [(d["phase"], d["command"], d.get("exit_code")) for d in runs] == [
+            ("start", "bootstrap", None), ("end", "bootstrap", 0),
+            ("start", "apply", None), ("end", "apply", 0)]  # the dashboard's runs
 
 
 def test_replaced_server_is_installed_under_the_old_name_and_ip(tmp_path: Path) -> None:

@@ -68,7 +68,9 @@ def test_serve_keeps_dhcp_and_the_boot_server_running(tmp_path: Path) -> None:
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             assert serve.stdout is not None
-            first = serve.stdout.readline()  # once this is printed, both services are up
+            # the management listener comes up first (it lives as long as serve), then the services
+            dashboard, first = serve.stdout.readline(), serve.stdout.readline()
+            assert dashboard.startswith("Dashboard: http://127.0.0.1:8081/"), dashboard
             assert first.startswith("Serving DHCP on"), first
             r = rack.racker("status", "--json")
             assert r.returncode == 0, r.stdout + r.stderr

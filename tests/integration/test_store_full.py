@@ -13,10 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from racker.adapters.fs.store import StateWriteError, Store
+from racker.adapters.fs.store import Store
 from racker.adapters.http.bootserver import BootServerConfig, create_app
 from racker.core.bootnode import BootNode, StaticCatalog
 from racker.core.events import EventKind
+from racker.errors import StateWriteError
 from tests.conftest import require_root
 
 MAC = "aa:bb:cc:00:00:02"

@@ -68,6 +68,7 @@ class FakeSsh:
 class FakeSession:
     store: Store
     engine: Engine
+    exit_code: int = 0
 
 
 @dataclass

@@ -114,6 +114,7 @@ HELP_COMMANDS = [
     ["racker", "node", "timeline"], ["racker", "bmc", "rotate-credentials"],
     ["racker-sim", "create"], ["racker-sim", "destroy"], ["racker-sim", "status"],
     ["racker-sim", "fault"], ["racker-sim", "console"], ["racker-sim", "bmc", "serve"],
+    ["racker", "api", "token"], ["racker-sim", "forward"],
 ]
 
 

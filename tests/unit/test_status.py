@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 
 from racker.app.configuration.create import configure
@@ -79,3 +80,36 @@ def test_gather_without_configuration(tmp_path: Path) -> None:
     status = asyncio.run(gather(paths, power))
     assert status.provisioned_as == "no"
     assert [r.provisioned for r in status.rows] == [False, False]
+
+
+def test_the_configuration_decides_excluded_the_event_log_the_rest(tmp_path: Path) -> None:
+    """A node left out of the configuration is `excluded` whatever its events say; one added back
+    ('racker node include' records no event) is no longer excluded though its last event was an
+    exclusion; stage and failure come from the event log."""
+    from racker.core.activity import Activity
+    from racker.core.events import Event, EventKind
+
+    paths = Paths.from_env(write_rack(tmp_path, 3))
+    everyone = configure(paths, Options(provision=Provision.FLATCAR), render_only=True)
+    first, second, third = sorted(everyone.plan.nodes, key=lambda n: n.mac)
+    shutil.rmtree(everyone.folder)
+    configure(paths, Options(provision=Provision.FLATCAR, exclude=(third.mac,)),
+              render_only=True)
+    activity = Activity()
+    activity.feed([
+        Event(1, 10.0, first.mac, EventKind.EXCLUDED, None, {}),  # then included again
+        Event(2, 11.0, second.mac, EventKind.STAGE, "dhcp", {}),
+        Event(3, 12.0, second.mac, EventKind.ERROR, "dhcp", {"error": "no DHCP request"}),
+        Event(4, 13.0, third.mac, EventKind.STAGE, "pxe", {}),
+    ])
+
+    async def power(n: PlannedNode) -> str:
+        return "off"
+
+    rows = {r.mac: r for r in asyncio.run(gather(paths, power, activity=activity)).rows}
+    assert (rows[first.mac].state, rows[first.mac].excluded) == ("idle", False)
+    assert (rows[second.mac].state, rows[second.mac].stage, rows[second.mac].failure) == (
+        "failed", "dhcp", "no DHCP request")
+    assert (rows[third.mac].state, rows[third.mac].excluded) == ("excluded", True)
+    lines = render_table(asyncio.run(gather(paths, power, activity=activity)))
+    assert any(line.startswith(third.mac) and "excluded" in line for line in lines)

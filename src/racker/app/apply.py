@@ -263,6 +263,8 @@ class Session(Protocol):
 
     store: Store
     engine: Engine
+    exit_code: int
+    """Set by the executor: the run's outcome, recorded when the session ends."""
 
 
 OpenSession = Callable[[ClusterPlan, bool], AbstractAsyncContextManager[Session]]
@@ -312,8 +314,9 @@ class Executor:
         async with self.session(ap.plan, bool(reinstall)) as s:
             outcome = await asyncio.gather(self._reinstall(s, reinstall, ap.plan.options.provision),
                                            self._rerun(s, rerun))
-        for part in outcome:
-            failed += part
+            for part in outcome:
+                failed += part
+            s.exit_code = 1 if failed else 0
         done = len(reinstall) + len(rerun) - len(failed)
         mark = "×" if failed else "✓"
         self.say(f"{mark} {done} of {_nodes(len(reinstall) + len(rerun))} applied")

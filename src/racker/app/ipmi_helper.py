@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -194,15 +194,16 @@ def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventor
 
 def diagnose_all(settings: h.Settings, paths: Paths, inventory: Inventory,
                  credentials: Credentials, locator: Locator, env: Mapping[str, str],
-                 redfish: HelperBmcs | None = None) -> dict[str, tuple[str, bool]]:
+                 redfish: HelperBmcs | None = None, *, only: Collection[str] | None = None
+                 ) -> dict[str, tuple[str, bool]]:
     """`ipmi --all diag` as data (`racker status --json --full`): node primary MAC → (the
-    diagnosis text, whether it succeeded)."""
+    diagnosis text, whether it succeeded); `only` those primary MACs (the dashboard's one)."""
     ctx = Context(
         settings=settings, credentials=credentials, locator=locator,
         planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
         redfish=redfish,
     )
-    nodes = h.all_nodes(inventory)
+    nodes = [n for n in h.all_nodes(inventory) if only is None or n.primary_mac in only]
     if not nodes:
         return {}
     child = h.child_env(env, credentials.password)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from racker.adapters.fs.store import Store
 from racker.app.hardware import node_of
@@ -22,3 +23,9 @@ def node_events(paths: Paths, mac: str, open_store: Callable[[], Store]
         events = sorted(store.events(node.primary_mac) + store.events(node.bmc_mac),
                         key=lambda e: (e.ts, e.id))
     return node, events
+
+
+def events_json(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """Events as `racker node timeline --json` prints them (and the API returns them)."""
+    return [{"ts": e.ts, "mac": e.mac, "kind": e.kind.value, "stage": e.stage,
+             "detail": dict(e.detail)} for e in events]

@@ -389,3 +389,14 @@ def reprovisionable(paths: Paths, folder: Path, mac: str) -> str:
         raise InputError(f"{node.primary_mac} is excluded from the configuration",
                          hint=f"add it back first with 'racker node include {node.primary_mac}'")
     return node.primary_mac
+
+
+def forget_provisioned(paths: Paths, folder: Path, mac: str) -> str:
+    """A reinstall that starts at once (the dashboard's reprovision: a PXE boot right away):
+    the node's flag file and recorded Ignition go now, so that the installer is served and
+    apply installs it again. Returns its primary MAC (InputError when it is excluded)."""
+    primary = reprovisionable(paths, folder, mac)
+    provision = load_configured(paths, folder).options.provision
+    FlagFiles(asset_dir(paths, provision)).path(primary).unlink(missing_ok=True)
+    AppliedHashes(paths.state_dir).forget(primary)
+    return primary

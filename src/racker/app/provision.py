@@ -73,6 +73,8 @@ class Session:
 
     store: Store
     engine: Engine
+    exit_code: int = 0
+    """The run's outcome as its user sets it (recorded as the run's end, e.g. for metrics)."""
 
 
 @dataclass
@@ -111,17 +113,25 @@ class Provisioner:
         self._ensure_address(plan)
         store = self.open_store()
         catalog = StaticCatalog(self._boot_nodes(plan))
+        code, finished = 1, False
+        run = run_started(store, "bootstrap")
         try:
             async with self._services(plan, store, catalog):
                 code = await self._provision(plan, store, catalog)
+                # recorded while the dashboard still runs, so that it shows the outcome
+                run_finished(store, run, "bootstrap", code)
+                finished = True
         finally:
+            if not finished:
+                run_finished(store, run, "bootstrap", code)
             await self.control.close()
             _write_log(logs / "events.log", store)
             store.close()
         return code
 
     @contextlib.asynccontextmanager
-    async def session(self, plan: ClusterPlan, assets: bool) -> AsyncIterator[Session]:
+    async def session(self, plan: ClusterPlan, assets: bool,
+                      command: str = "apply") -> AsyncIterator[Session]:
         """The services up for `plan` outside a bootstrap (`racker apply`, `node reprovision`).
 
         Assets are fetched only when `assets` (a PXE install needs them, an Ignition re-run
@@ -143,10 +153,19 @@ class Provisioner:
         engine = Engine(self.control, store, flags, timeouts,
                         on_change=lambda run: display.update(
                             BMC_TITLE if run.bmc_check else INSTALL_TITLE, run))
+        run = run_started(store, command)
+        code, finished = 1, False
         try:
             async with self._services(plan, store, catalog):
-                yield Session(store, engine)
+                session = Session(store, engine)
+                yield session
+                code = session.exit_code
+                # recorded while the dashboard still runs, so that it shows the outcome
+                run_finished(store, run, command, code)
+                finished = True
         finally:
+            if not finished:
+                run_finished(store, run, command, code)
             await self.control.close()
             _write_log(logs / "events.log", store)
             store.close()
@@ -423,6 +442,17 @@ def _ip(argv: list[str]) -> None:
     if r.returncode != 0:
         raise ServiceError(f"ip {' '.join(argv)} failed: {r.stderr.strip()}",
                            hint="racker configures the PXE interface itself; run it as root")
+
+
+def run_started(store: Store, command: str) -> int:
+    """Record that `racker COMMAND` started a run; the run's id (its event's id)."""
+    return store.add("", EventKind.RUN, detail={"phase": "start", "command": command}).id
+
+
+def run_finished(store: Store, run: int, command: str, exit_code: int) -> None:
+    """Record the end of run `run` with its exit code (the dashboard's runs list reads both)."""
+    store.add("", EventKind.RUN, detail={"phase": "end", "run": run, "command": command,
+                                         "exit_code": exit_code})
 
 
 def _write_log(path: Path, store: Store) -> None:

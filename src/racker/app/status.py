@@ -17,6 +17,7 @@ from racker.adapters.fs.hostsfile import read_managed
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.app.configuration.loaded import dnsmasq_running, load_configured
 from racker.app.hardware import Reported
+from racker.core.activity import Activity
 from racker.core.hardware import summary
 from racker.core.plan import make_plan
 from racker.core.render import asset_dir, config_folder
@@ -28,8 +29,9 @@ from racker.paths import Paths
 YES, NO, NA = "✓", "×", "○"
 PROTOCOL_NAMES = {"ipmi": "IPMI", "redfish": "Redfish"}
 
-PowerQuery = Callable[[PlannedNode], Awaitable[str]]
-"""The node's power state (`on`/`off`) from its BMC; raises RackerError when unreachable."""
+PowerQuery = Callable[[PlannedNode], Awaitable[str | None]]
+"""The node's power state (`on`/`off`, None: not known) from its BMC; raises RackerError when
+unreachable."""
 
 ProtocolQuery = Callable[[PlannedNode], str | None]
 """The protocol the node's BMC was reached over (after its power query), or is recorded to
@@ -48,6 +50,16 @@ class Row:
     """None when the rack runs no Kubernetes."""
     hostnames: tuple[str, ...]
     bmc_error: str | None = None
+    ip: str | None = None
+    """The node's internal address on the rack network."""
+    stage: str | None = None
+    """The provisioning stage racker last had the node in (None before any run)."""
+    state: str = "idle"
+    """`idle`, `running`, `failed`, `provisioned` or `excluded` (the configuration says
+    whether it is excluded; the event log the rest)."""
+    failure: str | None = None
+    last_event: str | None = None
+    last_event_at: float | None = None
     excluded: bool = False
     """Left out of the configuration (`-exclude`, `racker node exclude`): not provisioned on
     purpose."""
@@ -140,6 +152,16 @@ def cabling_lines(problems: Sequence[str]) -> list[str]:
     return [f"Cabling check: {len(problems)} problems:", *(f"  ! {p}" for p in problems)]
 
 
+def _activity(activity: Activity | None, mac: str, *, excluded: bool) -> dict[str, Any]:
+    a = activity.nodes.get(mac) if activity else None
+    if a is None:
+        return {"state": "excluded"} if excluded else {}
+    # the configuration decides exclusion: 'racker node include' records no event
+    state = "excluded" if excluded else ("idle" if a.state == "excluded" else a.state)
+    return {"stage": a.stage, "state": state, "failure": a.failure,
+            "last_event": a.last_event, "last_event_at": a.last_event_at}
+
+
 def hostnames_by_ip(lines: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """`IP → names` from racker's hosts lines (pure)."""
     out: dict[str, tuple[str, ...]] = {}
@@ -155,7 +177,11 @@ NO_DHCP = ("No racker process serves DHCP on the rack network, so the BMCs' 2-mi
            "racker-serve service: systemctl start racker-serve).")
 
 
-def rack_plan(paths: Paths) -> tuple[str, ClusterPlan, frozenset[str]]:
+Planned = tuple[str, ClusterPlan, frozenset[str]]
+"""`rack_plan`'s answer: what was provisioned, every node's plan, the excluded primary MACs."""
+
+
+def rack_plan(paths: Paths) -> Planned:
     """What was provisioned, the plan of every node (excluded ones too: all of nodes.csv) and
     the primary MACs of the excluded nodes."""
     inventory = load_inventory(paths)
@@ -183,9 +209,13 @@ def dhcp_served(paths: Paths) -> bool:
 
 async def gather(paths: Paths, power: PowerQuery,
                  joined: Callable[[ClusterPlan], set[str] | None] = lambda _p: None,
-                 protocol: ProtocolQuery = lambda _n: None) -> RackStatus:
-    """Query every BMC at once and read flag files and hosts entries."""
-    label, plan, excluded = rack_plan(paths)
+                 protocol: ProtocolQuery = lambda _n: None, *,
+                 activity: Activity | None = None,
+                 planned: Planned | None = None) -> RackStatus:
+    """Query every BMC at once and read flag files and hosts entries; each node's stage,
+    failure and last event come from `activity` (the event log folded), when given.
+    `planned` is `rack_plan(paths)` when the caller keeps it."""
+    label, plan, excluded = planned or rack_plan(paths)
     flags = asset_dir(paths, plan.options.provision)
     names = hostnames_by_ip(read_managed(paths.hosts_file))
     members = joined(plan) if label == "Lokomotive" else None
@@ -199,7 +229,8 @@ async def gather(paths: Paths, power: PowerQuery,
         return Row(mac=n.mac, bmc_mac=n.node.bmc_mac, name=n.name, bmc_reached=error is None,
                    power=state, provisioned=label != "no" and (flags / n.mac).is_file(),
                    joined=None if label != "Lokomotive" else n.mac in (members or set()),
-                   hostnames=names.get(n.ip, ()), bmc_error=error,
+                   hostnames=names.get(n.ip, ()), bmc_error=error, ip=n.ip,
+                   **_activity(activity, n.mac, excluded=n.mac in excluded),
                    excluded=n.mac in excluded, protocol=protocol(n))
 
     rows = await asyncio.gather(*(row(n) for n in sorted(plan.nodes, key=lambda n: n.mac)))

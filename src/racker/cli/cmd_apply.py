@@ -39,8 +39,14 @@ def run_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
 def real_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
     """The executor with racker's services, the rack's BMCs and the ssh client."""
     from racker.compose.rack import apply_executor  # the engine and the BMC stack load here
+    from racker.settings import Settings
+    from racker.web.listener import management
 
-    return apply_executor(paths, ap, out)
+    def say(text: str) -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    return apply_executor(paths, ap, out, management(paths, Settings.from_env(), say))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -66,8 +66,10 @@ def _run_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
 def _provision(paths: Paths, configured: ConfigureResult) -> int:
     # imported here: the engine, the services and the IPMI stack load only when provisioning
     from racker.compose.rack import provision_rack
+    from racker.settings import Settings
+    from racker.web.listener import management, say
 
-    return provision_rack(paths, configured)
+    return provision_rack(paths, configured, management(paths, Settings.from_env(), say))
 
 
 def _report(result: ConfigureResult) -> None:

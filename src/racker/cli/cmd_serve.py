@@ -15,13 +15,16 @@ from racker.app.resume import configured_rack
 from racker.cli.parsing import Parser
 from racker.paths import Paths
 from racker.settings import Settings
+from racker.web.listener import check_bind, listening
 
 
 def _parser() -> argparse.ArgumentParser:
     return Parser(
         prog="racker serve",
-        description="Run racker's DHCP/TFTP server (dnsmasq) and its HTTP boot server for the "
-                    "configured rack in the foreground, until Ctrl-C or SIGTERM. This is what "
+        description="Run racker's DHCP/TFTP server (dnsmasq), its HTTP boot server and its "
+                    "management listener (dashboard, API, metrics on RACKER_MANAGE_BIND:"
+                    "RACKER_MANAGE_PORT, 127.0.0.1:8081 by default) for the configured rack in "
+                    "the foreground, until Ctrl-C or SIGTERM. This is what "
                     "the racker-serve service runs on a management node; BMC and node leases "
                     "are only renewed while it runs. Other racker commands (bootstrap, apply, node "
                     "reprovision) borrow both services through its management socket "
@@ -54,6 +57,8 @@ def _serve(paths: Paths) -> int:
     def say(text: str) -> None:
         print(text, flush=True)
 
+    check_bind(paths, settings)  # a bad bind is refused before anything starts
+
     def make(configured: ConfigureResult) -> Provisioner:
         return make_provisioner(paths, configured.plan, sys.stdout, settings=settings,
                                 warn=lambda _msg: None, borrow=False)
@@ -63,6 +68,9 @@ def _serve(paths: Paths) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await serving.serve(paths, serve_lender(paths), make, stop, say)
+        # NOTE: the listener lives as long as serve, across the services it lends: the
+        # dashboard of a management node stays up, and shows the borrowers' runs
+        async with listening(paths, settings, say):
+            return await serving.serve(paths, serve_lender(paths), make, stop, say)
 
     return asyncio.run(main())

@@ -29,6 +29,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("serve", "Run DHCP and the boot server for the rack (what the service runs)",
             "racker.cli.cmd_serve:run"),
     Command("bmc", "BMC maintenance: rotate credentials", "racker.cli.cmd_bmc:run"),
+    Command("api", "The management API and dashboard: token [--rotate]",
+            "racker.cli.cmd_api:run"),
     Command("version", "Print the installed racker version", "racker.cli.main:cmd_version"),
     Command("update", "Install updates for the current racker version (same series)",
             "racker.cli.cmd_lifecycle:update"),

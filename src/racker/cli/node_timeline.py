@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from racker.app.node_events import node_events
+from racker.app.node_events import events_json, node_events
 from racker.cli.parsing import Parser
 from racker.core.macs import parse_mac
 from racker.core.timeline import timeline_lines
@@ -33,8 +33,7 @@ def run(argv: Sequence[str]) -> int:
 
     node, events = node_events(paths, mac, lambda: store(paths))
     if args.json:
-        print(json.dumps([{"ts": e.ts, "mac": e.mac, "kind": e.kind.value, "stage": e.stage,
-                           "detail": dict(e.detail)} for e in events], indent=2))
+        print(json.dumps(events_json(events), indent=2))
     elif not events:
         print(f"No events for {node.primary_mac} yet.")
     else:

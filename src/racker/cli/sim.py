@@ -33,6 +33,8 @@ SUBCOMMANDS: tuple[Command, ...] = (
                "racker.sim.commands:cmd_status"),
     Command("exec", "Run a command in the management namespace with racker's paths",
                "racker.sim.commands:cmd_exec"),
+    Command("forward", "Relay a host loopback port into the management node (the dashboard)",
+               "racker.sim.commands:cmd_forward"),
     Command("fault", "Inject or clear a fault on a node or its BMC",
                "racker.sim.commands:cmd_fault"),
     Command("console", "Show a node's timeline (its serial console)",

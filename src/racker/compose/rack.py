@@ -38,7 +38,8 @@ from racker.app.ipmi_redfish import HelperBmcs
 from racker.app.lokomotive import cluster_nodes, joined
 from racker.app.provision import Ask, Provisioner
 from racker.app.status import RackStatus, gather, rack_plan
-from racker.compose.services import RackServices
+from racker.compose.services import Management, RackServices
+from racker.core.activity import Activity
 from racker.errors import BmcError, InputError, RackerError, Where
 from racker.model import ClusterPlan, Credentials, Inventory, Node, PlannedNode
 from racker.paths import Paths
@@ -147,17 +148,20 @@ def control(paths: Paths, plan: ClusterPlan, settings: Settings, *,
 
 def provisioner(paths: Paths, plan: ClusterPlan, out: TextIO, *,
                 settings: Settings | None = None, ask: Ask = input,
-                warn: Warn = warn_on_stderr, borrow: bool = True) -> Provisioner:
+                warn: Warn = warn_on_stderr, borrow: bool = True,
+                management: Management | None = None) -> Provisioner:
     """The provisioning use case with real BMCs, dnsmasq, the boot server and the store.
 
-    `borrow`: take the services over from a running `racker serve` (False for serve itself)."""
+    `borrow`: take the services over from a running `racker serve` (False for serve itself).
+    `management` (the front end's API, dashboard and metrics) runs beside the services unless
+    they are borrowed: then serve's own listener, which keeps running, shows the run."""
     s = settings or Settings.from_env()
 
     def say(text: str) -> None:
         out.write(text + "\n")
         out.flush()
 
-    services = RackServices(paths, s, say=say if borrow else None)
+    services = RackServices(paths, s, say=say if borrow else None, management=management)
     return Provisioner(paths, s, control(paths, plan, s, warn=warn), services,
                        lambda: store(paths), out, ask)
 
@@ -167,15 +171,18 @@ def serve_lender(paths: Paths) -> Handover:
     return Handover(socket_path(paths.state_dir))
 
 
-def provision_rack(paths: Paths, configured: ConfigureResult) -> int:
+def provision_rack(paths: Paths, configured: ConfigureResult,
+                   management: Management | None = None) -> int:
     """`racker bootstrap` after the configuration: provision on real BMCs, output on stdout."""
-    return asyncio.run(provisioner(paths, configured.plan, sys.stdout).run(configured))
+    p = provisioner(paths, configured.plan, sys.stdout, management=management)
+    return asyncio.run(p.run(configured))
 
 
-def apply_executor(paths: Paths, ap: ApplyPlan, out: TextIO) -> Executor:
+def apply_executor(paths: Paths, ap: ApplyPlan, out: TextIO,
+                   management: Management | None = None) -> Executor:
     """`racker apply`'s executor: racker's services, the rack's BMCs and the ssh client."""
     settings = Settings.from_env()
-    p = provisioner(paths, ap.plan, out, settings=settings)
+    p = provisioner(paths, ap.plan, out, settings=settings, management=management)
     # RACKER_SSH_USER: the nodes' user is `core`; tests log in to an sshd as another user
     ssh = OpenSsh(paths.ssh_key, user=os.environ.get("RACKER_SSH_USER", "core"))
     return Executor(paths, p.session, ssh, out, boot_timeout=900.0 * settings.timeout_scale)
@@ -202,8 +209,13 @@ async def rack_status(paths: Paths) -> RackStatus:
         names = cluster_nodes(paths.lokomotive_dir)
         return None if names is None else joined(plan, names)
 
+    activity = Activity(owner={n.bmc_mac: n.primary_mac for n in inventory.nodes})
+    if (paths.state_dir / "racker.db").is_file():  # status never creates the state folder
+        with store(paths) as events:
+            activity.feed(events.events())
     async with bmcs:
-        return await gather(paths, power, members, lambda n: bmcs.protocol(bmc_ref(n)))
+        return await gather(paths, power, members, lambda n: bmcs.protocol(bmc_ref(n)),
+                            activity=activity)
 
 
 async def bmc_targets(paths: Paths, retry_sec: float) -> list[Target]:

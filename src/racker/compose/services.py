@@ -1,13 +1,16 @@
-"""dnsmasq and the boot server for one run, started and stopped together."""
+"""dnsmasq, the boot server and the management listener for one run, started and stopped
+together."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from racker.adapters.dnsmasq.supervisor import Dnsmasq, DnsmasqFiles
+from racker.adapters.fs.manageurl import read_url
 from racker.adapters.fs.store import Store
 from racker.adapters.handover import borrowed
 from racker.adapters.http.bootserver import BootServerConfig, create_app
@@ -21,6 +24,9 @@ from racker.model import ClusterPlan
 from racker.paths import Paths
 from racker.settings import Settings
 
+Management = Callable[[ClusterPlan], AbstractAsyncContextManager[object]]
+"""The management listener (API, dashboard, metrics) for a plan, given by the front end."""
+
 
 @dataclass(frozen=True)
 class RackServices:
@@ -31,6 +37,10 @@ class RackServices:
     say: Callable[[str], None] | None = None
     """Where to tell that a running `racker serve` lent its services; None: never borrow
     (serve's own services)."""
+    management: Management | None = None
+    """Run beside the services this process starts itself; not when it borrows serve's (serve's
+    own listener keeps running and shows this run) nor for serve (it runs its listener for its
+    whole life, across the services it lends)."""
 
     @contextlib.asynccontextmanager
     async def run(self, plan: ClusterPlan, store: Store, catalog: Catalog,
@@ -39,19 +49,22 @@ class RackServices:
         happened. A running `racker serve` hands its services over for the block and takes
         them back after it. ServiceError when the boot server cannot listen."""
         if self.say is None:
-            async with self._run(plan, store, catalog, on_report):
+            async with self._run(plan, store, catalog, on_report, None):
                 yield
             return
         async with borrowed(self.paths.state_dir) as lent:
             if lent:
                 self.say("'racker serve' runs: it hands DHCP and the boot server over to this "
                          "command and takes them back when it ends")
-            async with self._run(plan, store, catalog, on_report):
+                self.say(served_dashboard(self.paths))
+            async with self._run(plan, store, catalog, on_report,
+                                 None if lent else self.management):
                 yield
 
     @contextlib.asynccontextmanager
     async def _run(self, plan: ClusterPlan, store: Store, catalog: Catalog,
-                   on_report: NodeReport) -> AsyncIterator[None]:
+                   on_report: NodeReport, management: Management | None
+                   ) -> AsyncIterator[None]:
         t = Timeouts.scaled(self.settings.timeout_scale)
         # the install window: from racker's PXE boot of a node to its `installed`, as long as
         # the engine waits for them
@@ -77,7 +90,11 @@ class RackServices:
                 raise ServiceError(f"the boot server could not start on "
                                    f"{plan.management_ip}:{self.settings.boot_port}",
                                    hint="run again with RACKER_DEBUG=1 and report it")
-            yield
+            if management is None:
+                yield
+            else:
+                async with management(plan):
+                    yield
         finally:
             web.should_exit = True
             # NOTE: TimeoutError too: the stop must go on (dnsmasq) whatever a client holds
@@ -85,3 +102,11 @@ class RackServices:
                 await asyncio.wait_for(task, 10)
             sock.close()
             await dnsmasq.stop()
+
+
+def served_dashboard(paths: Paths) -> str:
+    """What a command that borrowed serve's services says of the dashboard: serve's listener
+    keeps running, and shows this run (both read the same event store)."""
+    url = read_url(paths.state_dir)
+    where = f" at {url}/" if url else ""
+    return f"Dashboard: racker serve's{where} shows this run"

@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     PROVISIONED = "provisioned"  # the engine finished the node
     EXCLUDED = "excluded"
     ERROR = "error"
+    RUN = "run"  # a bootstrap/apply started or finished (mac "", detail: phase, command, run)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ def describe(e: Event) -> str:
         return f"stage {printable(e.stage)} started"
     if e.kind is EventKind.ERROR:
         return f"error in stage {printable(e.stage)}: {d.get('error', '')}"
+    if e.kind is EventKind.RUN:
+        command = printable(str(d.get("command", "")))
+        if d.get("phase") == "start":
+            return f"racker {command} started"
+        return f"racker {command} finished (exit code {d.get('exit_code', '')})"
     if e.kind in (EventKind.INSTALLED, EventKind.BOOTED):
         return f"node reported {e.kind.value}"
     if e.kind is EventKind.INVENTORY:

@@ -7,6 +7,8 @@ Each `cmd_*` takes the arguments after the subcommand and returns an exit code; 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -21,6 +23,7 @@ from racker.errors import InputError, Where
 from racker.sim import rack, state
 from racker.sim.daemon import BMC_SLOW_DELAY
 from racker.sim.mirror import serve as mirrorserve
+from racker.sim.net import forward
 from racker.sim.net.netns import Runner
 from racker.sim.net.topology import check_rack_name
 from racker.sim.nodes.testos import ensure_testos, mirror_contents
@@ -193,6 +196,31 @@ def cmd_status(argv: Sequence[str]) -> int:
     a = p.parse_args(list(argv))
     info = rack.status(state.rack_dir(_rack_name(a.name)))
     print(json.dumps(info, indent=2) if a.json else rack.format_status(info))
+    return 0
+
+
+def cmd_forward(argv: Sequence[str]) -> int:
+    """`racker-sim forward [NAME] [--port 8081] [--listen 127.0.0.1:PORT]`"""
+    p = _Parser(prog="racker-sim forward",
+                description="Relay a TCP port of the host's loopback to the same port on the "
+                            "simulated management node's loopback (e.g. racker's dashboard), "
+                            "in the foreground until Ctrl-C.")
+    p.add_argument("name", nargs="?", metavar="NAME",
+                   help="the rack (default: the only rack of RACKER_SIM_DIR)")
+    p.add_argument("--port", type=int, default=8081,
+                   help="the port inside the management namespace (8081: racker's dashboard)")
+    p.add_argument("--listen", default=None, metavar="ADDR:PORT",
+                   help="where to listen on the host (default 127.0.0.1 and the same port)")
+    a = p.parse_args(list(argv))
+    _require_root()
+    t = state.load_topology(state.rack_dir(_rack_name(a.name)))
+    host, _, port = (a.listen or f"127.0.0.1:{a.port}").rpartition(":")
+    if not port.isdigit() or not host:
+        raise InputError(f"--listen must be ADDR:PORT, not {a.listen!r}", where=Where(
+            flag="--listen"), hint="e.g. 127.0.0.1:8081")
+    print(f"forwarding http://{host}:{port}/ to port {a.port} of {t.mgmt_ns}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(forward.relay(t.mgmt_ns, a.port, host, int(port)))
     return 0
 
 

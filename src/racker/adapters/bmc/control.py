@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from racker.adapters.bmc.errors import Unsupported
-from racker.adapters.bmc.interfaces import BootTarget
+from racker.adapters.bmc.interfaces import BootTarget, PowerState
 from racker.adapters.bmc.rack import BmcRef, RackBmcs
 from racker.model import PlannedNode
 
@@ -46,6 +46,15 @@ class RackControl:
     async def power_on(self, node: PlannedNode) -> None:
         """Power the node on."""
         await (await self.bmcs.open(bmc_ref(node))).power_on()
+
+    async def power_cycle(self, node: PlannedNode) -> None:
+        """Power-cycle the node (power on when it is off: a cycle of a node that is off is an
+        error on many BMCs)."""
+        bmc = await self.bmcs.open(bmc_ref(node))
+        if await bmc.power_status() is PowerState.OFF:
+            await bmc.power_on()
+        else:
+            await bmc.power_cycle()
 
     async def set_disk_boot(self, node: PlannedNode) -> None:
         """Boot device disk (persistent, read back)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from racker.adapters.fs.writable import ensure_dir
 from racker.core.events import Event, EventKind
-from racker.errors import RackerError, Where
+from racker.errors import RackerError, StateWriteError, Where
 
 SCHEMA_VERSION = 1
 
@@ -34,11 +34,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_mac ON events (mac, id);
 """
-
-
-class StateWriteError(RackerError):
-    """The event store could not be written (full or read-only filesystem); nothing of the
-    failed write was kept."""
 
 
 class Store:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from racker.adapters.fs.store import StateWriteError, Store
+from racker.adapters.fs.store import Store
 from racker.adapters.http.api import api_routes
 from racker.adapters.http.boot import boot_routes
 from racker.adapters.http.requests import (
@@ -25,26 +25,16 @@ from racker.adapters.http.requests import (
     NodeReport,
     NotFound,
     Served,
-    TooBusy,
-    TooLarge,
     accept_report,
 )
 from racker.core.bootnode import Catalog
-from racker.errors import BmcError, InputError, RackerError
+from racker.errors import HTTP_STATUS, RackerError, StateWriteError, http_status
 
 __all__ = ["BootServerConfig", "Forbidden", "NodeReport", "NotFound", "create_app"]
 
-STATUS: tuple[tuple[type[RackerError], int], ...] = (
-    (InputError, 400),
-    (Forbidden, 403),
-    (NotFound, 404),
-    (TooLarge, 413),
-    (TooBusy, 429),
-    (BmcError, 502),
-    (StateWriteError, 503),
-    (RackerError, 500),
-)
-"""Racker's errors → HTTP statuses, most specific first (the one place they are mapped)."""
+STATUS = HTTP_STATUS
+"""Racker's errors → HTTP statuses (`racker.errors.HTTP_STATUS`, shared with the management
+listener)."""
 
 
 def create_app(
@@ -60,7 +50,7 @@ def create_app(
 
     async def racker_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RackerError)
-        status = next(code for cls, code in STATUS if isinstance(exc, cls))
+        status = http_status(exc)
         with contextlib.suppress(StateWriteError):  # a full disk must not turn into a 500
             served.record(request, None, status)
         return PlainTextResponse(f"{exc.message}\n", status_code=status)

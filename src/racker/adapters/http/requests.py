@@ -24,7 +24,10 @@ from racker.core.nodetrust import (
     in_install_window,
     report_epoch_kinds,
 )
-from racker.errors import InputError, RackerError
+from racker.errors import Forbidden, InputError, NotFound, TooBusy, TooLarge
+
+# the errors the routers raise, re-exported
+__all__ = ["Forbidden", "NotFound", "TooBusy", "TooLarge"]
 
 NodeReport = Callable[[BootNode, EventKind], Awaitable[None]]
 """Called when a node reports `installed` or `booted`, before the answer is sent.
@@ -70,10 +73,6 @@ class BootServerConfig:
         return urlsplit(self.base_url).hostname or ""
 
 
-class TooLarge(RackerError):
-    """A request body past `MAX_BODY` (answered 413 before the rest is read)."""
-
-
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The request's body, refused with TooLarge once it passes `limit` bytes: at once for a
     declared Content-Length, else as the chunks arrive (nothing past the limit is kept)."""
@@ -88,18 +87,6 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
             raise TooLarge(f"the request body has more than {limit} bytes accepted")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-class NotFound(RackerError):
-    """The boot server knows no such node or file."""
-
-
-class Forbidden(RackerError):
-    """The request came from an address that may not have this resource."""
-
-
-class TooBusy(RackerError):
-    """The client already runs as many downloads as it may."""
 
 
 def client_of(request: Request) -> str | None:

@@ -221,12 +221,15 @@ class SendfileH11Protocol(H11Protocol):
 
 
 def server(app: Any, host: str, port: int, *, log_level: str = "warning",
-           limits: Limits | None = None) -> uvicorn.Server:
-    """A uvicorn server for `app` using the sendfile protocol; run it with `await s.serve()`."""
+           limits: Limits | None = None, graceful_shutdown: int | None = None
+           ) -> uvicorn.Server:
+    """A uvicorn server for `app` using the sendfile protocol; run it with `await s.serve()`.
+    `graceful_shutdown` bounds the wait for open requests at exit (event streams never end)."""
     lim = limits or Limits()
     config = _Config(app, host=host, port=port, http=SendfileH11Protocol,
                      log_level=log_level, access_log=False, lifespan="off",
-                     timeout_keep_alive=30, limit_concurrency=lim.concurrency)
+                     timeout_keep_alive=30, limit_concurrency=lim.concurrency,
+                     timeout_graceful_shutdown=graceful_shutdown)
     config.limits = lim
     return uvicorn.Server(config)
 
