@@ -63,3 +63,26 @@ def test_inventory_stored_and_a_miscabled_row_named(tmp_path: Path) -> None:
         by_mac = {n["mac"]: n for n in as_json["nodes"]}
         assert by_mac[servers[0]["primary_mac"]]["inventory"]["memory_bytes"] == 192 << 30
         print(f"RESULT bootstrap with a miscabled node: {took:.1f} s")
+
+
+def test_swapped_bmc_macs_are_named_with_the_row_whose_bmc_it_is(tmp_path: Path) -> None:
+    """nodes.csv gives two rows each other's BMC MAC: every server still installs (each row's
+    BMC powers the other row's server), and the cabling check names both rows, what the BMC
+    answers and what the server reports."""
+    with sim_rack(tmp_path, 3) as rack:
+        csv = rack.root / "oem" / "nodes.csv"
+        lines = csv.read_text().splitlines()
+        a, b = (line.split(", ") for line in lines[2:4])
+        a[1], b[1] = b[1], a[1]
+        lines[2:4] = [", ".join(a), ", ".join(b)]
+        csv.write_text("\n".join(lines) + "\n")
+        r = rack.racker("bootstrap", "-provision", "flatcar", "-onfailure", "cancel")
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out
+        assert "➤ OS installation via PXE (3/3)... ✓ done" in out
+        assert "Cabling check: 2 problems" in out
+        for row, (primary, bmc) in ((3, (a[0], a[1])), (4, (b[0], b[1]))):
+            line = next(x for x in out.splitlines() if f"nodes.csv line {row} " in x)
+            assert f"the BMC {bmc} answers system GUID" in line
+            assert f"SMBIOS UUID {smbios_uuid(primary)}" in line
+            assert "this server's UUID is the system GUID of the BMC of node-" in line
