@@ -25,16 +25,21 @@ def test_installer_script_installs_from_racker_and_reports() -> None:
     assert "ignition.config.url=http://172.24.213.1:8080/ignition?mac=aa-bb-cc-00-00-02" \
            "&os=installed" in grub
     assert "console=ttyS1,57600n8" in grub
-    report = lines.index(next(line for line in lines if "racker/v1/nodes" in line))
+    report = lines.index(next(line for line in lines if '"installed"' in line))
     assert lines.index("umount /tmp/oemfs") < report < lines.index("systemctl reboot")
-    assert '{"event": "installed"}' in lines[report]
+    assert "racker/v1/nodes/aa-bb-cc-00-00-02/events" in lines[report]
+    # the hardware inventory goes first, before anything touches the disks
+    inventory = lines.index(next(line for line in lines if '"inventory"' in line))
+    assert inventory < lines.index(next(line for line in lines if "flatcar-install" in line))
+    assert "/opt/racker-inventory" in lines[inventory]
+    assert "|| echo" in lines[inventory]  # a refused inventory does not stop the install
 
 
 def test_installer_disk_and_pre_reboot_commands() -> None:
     s = InstallerSettings("http://m:8080", "aa:bb:cc:00:00:02", install_disk="/dev/sda",
                           channel="beta", version="3600.1.0", pre_reboot_commands=("echo hi",))
     lines = installer_script(s).splitlines()
-    assert lines[2].startswith("flatcar-install -d /dev/sda -C beta -V 3600.1.0")
+    assert lines[3].startswith("flatcar-install -d /dev/sda -C beta -V 3600.1.0")
     assert lines.index("echo hi") < lines.index("systemctl reboot")
 
 
@@ -42,8 +47,10 @@ def test_installer_clc_shape() -> None:
     clc = yaml.safe_load(installer_clc(S))
     names = [u["name"] for u in clc["systemd"]["units"]]
     assert names == ["installer.service", "sshd.socket"]
-    (f,) = clc["storage"]["files"]
+    f, collector = clc["storage"]["files"]
     assert f["path"] == "/opt/racker-installer" and f["mode"] == 0o500
+    assert collector["path"] == "/opt/racker-inventory"
+    assert collector["contents"]["inline"].startswith("#!/bin/bash\n")
     assert "passwd" not in clc
     with_keys = yaml.safe_load(installer_clc(InstallerSettings("http://m", "aa:bb:cc:00:00:02",
                                                                 ssh_keys=("ssh-ed25519 AAAA",))))
@@ -68,7 +75,7 @@ def test_installer_script_quotes_every_value(tmp_path: Path) -> None:
     pwned = tmp_path / "pwned"
     s = InstallerSettings("http://m:8080", "aa:bb:cc:00:00:02", channel=f"stable; touch {pwned}",
                           version="$(touch x)", install_disk="/dev/sda b")
-    line = installer_script(s).splitlines()[2]
+    line = installer_script(s).splitlines()[3]
     assert shlex.split(line)[:7] == ["flatcar-install", "-d", "/dev/sda b", "-C",
                                      f"stable; touch {pwned}", "-V", "$(touch x)"]
     # Run the line with flatcar-install replaced by a no-op: nothing else may run.

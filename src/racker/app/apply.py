@@ -356,6 +356,11 @@ class Executor:
                 flags.path(n.mac).unlink(missing_ok=True)
                 AppliedHashes(self.paths.state_dir).forget(n.mac)
         run = await s.engine.install(reachable) if reachable else None
+        if run is not None and run.warnings:  # the cabling check's findings, rows named
+            self.say(f"Cabling check: {len(run.warnings)} problems (see 'racker node show "
+                     "<MAC>'):")
+            for warning in run.warnings:
+                self.say(f"  ! {warning}")
         applied = AppliedHashes(self.paths.state_dir)
         for st in (run.nodes.values() if run else ()):
             if st.state is NodeState.DONE:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
+from racker.app.hardware import node_of
 from racker.core.events import Event
-from racker.errors import InputError, Where
 from racker.model import Node
 from racker.paths import Paths
 
@@ -17,11 +16,7 @@ def node_events(paths: Paths, mac: str, open_store: Callable[[], Store]
                 ) -> tuple[Node, list[Event]]:
     """The node of `mac` (any of its MACs) and the events of its primary and BMC MACs, oldest
     first by event time (ties in the order they were recorded)."""
-    node = next((n for n in load_inventory(paths).nodes if mac in n.macs), None)
-    if node is None:
-        raise InputError(f"no node with MAC {mac} in nodes.csv",
-                         where=Where(file=str(paths.nodes_csv)),
-                         hint="use a primary, BMC or secondary MAC of a node")
+    node = node_of(paths, mac)
     # NOTE: by time, not by row id: the lease hook's events reach the store up to a spool pass
     # after they happened, so insertion order can put a DHCP lease after a later request.
     with open_store() as store:

@@ -199,20 +199,7 @@ class Provisioner:
             self.say(f"Created the SSH key {self.paths.ssh_key} for the nodes")
 
     def _fetch_assets(self) -> None:
-        s = self.settings
-        source: Source = DirSource(s.assets_from) if s.assets_from else HttpSource(s.base_url)
-        fingerprint = None if s.flatcar_key else "F88CFEDEFF29A5B4D9523864E25D9AED0593B34A"
-        self.out.write(f"➤ Flatcar Container Linux {s.flatcar_channel}/{s.flatcar_version} "
-                       "assets...")
-        self.out.flush()
-        try:
-            got = install_flatcar(self.paths.state_dir / "assets", source,
-                                  version=s.flatcar_version, key_file=s.flatcar_key,
-                                  fingerprint=fingerprint)
-        except RackerError:
-            self.say(" × failed")
-            raise
-        self.say(f" ✓ {got.version} {'verified and installed' if got.fetched else 'up to date'}")
+        fetch_assets(self.paths, self.settings, self.out)
 
     def _ensure_address(self, plan: ClusterPlan) -> None:
         """The PXE interface carries the management address (PREFIX.1/24), idempotently."""
@@ -279,6 +266,7 @@ class Provisioner:
             self._title = INSTALL_TITLE
             run = await engine.install(plan.nodes)
             display.finish(INSTALL_TITLE, run, not run.failed)
+            self._cabling_warnings(run)
             await self._record_applied(plan, run)
             if not run.failed:
                 return None
@@ -386,6 +374,14 @@ class Provisioner:
         self.say("Please verify all servers are present and that the BMC DHCP assignment "
                  f"worked, or exclude their MAC addresses with -exclude=\"{macs}\".")
 
+    def _cabling_warnings(self, run: RunState) -> None:
+        """What the cabling check found that did not stop an install (each row named)."""
+        if run.warnings:
+            self.say(f"Cabling check: {len(run.warnings)} problems (see 'racker node show "
+                     "<MAC>' for what each server reported):")
+            for warning in run.warnings:
+                self.say(f"  ! {warning}")
+
     def _failure(self, nodes: list[PlannedNode]) -> None:
         self.say(f"Failed to provision the following {len(nodes)} nodes:")
         self.say(" ".join(n.mac for n in nodes))
@@ -407,6 +403,24 @@ class Provisioner:
         self.say("See the rack with 'racker status'. DHCP and the boot server stop with this "
                  "command: keep them running with 'racker serve' (installed as a service by "
                  "'racker install'), or BMC leases run out.")
+
+
+def fetch_assets(paths: Paths, settings: Settings, out: TextIO) -> None:
+    """The Flatcar PXE and install images into the state folder (signature checked), with a
+    progress line on `out`."""
+    s = settings
+    source: Source = DirSource(s.assets_from) if s.assets_from else HttpSource(s.base_url)
+    fingerprint = None if s.flatcar_key else "F88CFEDEFF29A5B4D9523864E25D9AED0593B34A"
+    out.write(f"➤ Flatcar Container Linux {s.flatcar_channel}/{s.flatcar_version} assets...")
+    out.flush()
+    try:
+        got = install_flatcar(paths.state_dir / "assets", source, version=s.flatcar_version,
+                              key_file=s.flatcar_key, fingerprint=fingerprint)
+    except RackerError:
+        out.write(" × failed\n")
+        raise
+    out.write(f" ✓ {got.version} {'verified and installed' if got.fetched else 'up to date'}\n")
+    out.flush()
 
 
 def _kind(plan: ClusterPlan) -> FolderKind:

@@ -1,7 +1,7 @@
 """`racker node SUBCOMMAND`: operations on one node.
 
 exclude, include, reprovision and replace change the configured rack (racker.app.nodeops, and
-racker.app.apply for the reinstall); timeline shows a node's events.
+racker.app.apply for the reinstall); timeline shows a node's events, show its hardware.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ SUBCOMMANDS: tuple[Command, ...] = (
             "addresses", "racker.cli.cmd_node:run_replace"),
     Command("timeline", "Show what happened to a node, with times",
             "racker.cli.node_timeline:run"),
+    Command("show", "Show a node's MACs and the hardware inventory it reported",
+            "racker.cli.node_show:run"),
 )
 
 _MAC_HELP = ("any of the node's MAC addresses from nodes.csv (e.g. aa:bb:cc:dd:ee:ff), or its "

@@ -8,7 +8,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from racker.app.status import render_table, to_json
+from racker.app.hardware import cabling_problems, rack_hardware
+from racker.app.status import cabling_lines, hardware_lines, rack_plan, render_table, to_json
 from racker.cli.parsing import Parser
 from racker.errors import RackerError
 from racker.paths import Paths
@@ -21,31 +22,46 @@ def _parser() -> argparse.ArgumentParser:
                     "state, whether the OS is provisioned, whether it joined the cluster, and "
                     "its host names. BMCs are queried at the same time.")
     p.add_argument("-full", "--full", action="store_true",
-                   help="also print every node's diagnosis (as 'ipmi NODE diag'); with --json as "
-                        "each node's \"diagnosis\": {\"ok\", \"text\"}")
+                   help="also print every node's hardware inventory and diagnosis (as 'ipmi NODE "
+                        "diag'); with --json as each node's \"inventory\" and \"diagnosis\": "
+                        "{\"ok\", \"text\"}")
     p.add_argument("-json", "--json", action="store_true", help="print JSON for scripts")
     return p
 
 
 def _status(paths: Paths, as_json: bool, full: bool = False) -> int:
-    from racker.compose.rack import rack_status  # the BMC stack loads only when it is needed
+    from racker.compose.rack import rack_status, store  # the BMC stack loads only when needed
 
     status = asyncio.run(rack_status(paths))
+    hardware = (rack_hardware([r.mac for r in status.rows], lambda: store(paths))
+                if full else {})
+    cabling: list[str] = []
+    if full:  # the cabling check over what the installers reported
+        with store(paths) as s:
+            cabling = cabling_problems(rack_plan(paths)[1].nodes, s)
     if as_json:
         data = to_json(status)
         code = 0
-        if full:  # each node's diagnosis (as 'ipmi NODE diag') beside its row
+        if full:  # each node's diagnosis (as 'ipmi NODE diag') and inventory beside its row
             from racker.cli.ipmi import diagnoses
 
             found = diagnoses()
             for node in data["nodes"]:
                 text, ok = found.get(node["mac"], ("", False))
                 node["diagnosis"] = {"ok": ok, "text": text}
+                inv = hardware.get(node["mac"])
+                node["inventory"] = inv.as_json() if inv else None
                 code = code or (0 if ok else 1)
+        if full:
+            data["cabling"] = cabling
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return code
     else:
         print("\n".join(render_table(status)))
+        if full:
+            print()
+            print("\n".join(hardware_lines([r.mac for r in status.rows], hardware)))
+            print("\n".join(cabling_lines(cabling)))
     return 0
 
 

@@ -28,7 +28,7 @@ def run(argv: Sequence[str]) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     paths = Paths.from_env()
-    mac = parse_mac(args.mac) or _mac_of_name(paths, args.mac)
+    mac = parse_mac(args.mac) or mac_of_name(paths, args.mac)
     from racker.compose.rack import store  # the store opens only once the MAC is valid
 
     node, events = node_events(paths, mac, lambda: store(paths))
@@ -42,7 +42,7 @@ def run(argv: Sequence[str]) -> int:
     return 0
 
 
-def _mac_of_name(paths: Paths, text: str) -> str:
+def mac_of_name(paths: Paths, text: str) -> str:
     """The primary MAC of the node called `text` in the configured rack."""
     from racker.app.configuration.loaded import find_folder, load_configured
 

@@ -17,6 +17,8 @@ class EventKind(StrEnum):
     STAGE = "stage"  # the engine entered a stage
     INSTALLED = "installed"  # the installer reported completion
     BOOTED = "booted"  # the installed OS reported its first boot
+    INVENTORY = "inventory"  # the installer reported the node's hardware
+    CABLING = "cabling"  # what the hardware says differs from nodes.csv (a warning)
     PROVISIONED = "provisioned"  # the engine finished the node
     EXCLUDED = "excluded"
     ERROR = "error"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from racker.adapters.bmc.errors import Unsupported
 from racker.adapters.bmc.interfaces import BootTarget, PowerState
 from racker.adapters.bmc.rack import BmcRef, RackBmcs
 from racker.model import PlannedNode
@@ -28,6 +29,13 @@ class RackControl:
     async def check_bmc(self, node: PlannedNode) -> str:
         """Find the BMC and prove a session; its address."""
         return (await self.bmcs.open(bmc_ref(node))).target.address
+
+    async def system_guid(self, node: PlannedNode) -> bytes | None:
+        """The BMC's system GUID; None when it does not support reading it."""
+        try:
+            return await (await self.bmcs.open(bmc_ref(node))).system_guid()
+        except Unsupported:
+            return None
 
     async def prepare_pxe(self, node: PlannedNode) -> None:
         """Power off, then boot device PXE (persistent, read back)."""

@@ -2,9 +2,11 @@
 
 `POST /racker/v1/nodes/{mac}/events` and `POST /racker/v1/self/events` (the node named by its
 address) take `{"event": "installed"|"booted"}` from the node's own address; the report hook
-runs before the answer. `installed` is accepted only while racker installs the node; a report
+runs before the answer. `{"event": "inventory", "inventory": RAW}` carries the collector's
+hardware document (core/hardware.py), checked and stored as the node's inventory.
+`installed` and `inventory` are accepted only while racker installs the node; a report
 repeated within the gate's interval is answered without acting again. `GET /racker/v1/nodes`
-lists the nodes with their last reports, to this machine only.
+lists the nodes with their last reports (and a line of their hardware), to this machine only.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from starlette.routing import Route
 from racker.adapters.http.requests import NotFound, Served, client_of
 from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
+from racker.core.hardware import parse_hardware, summary
 from racker.core.hostkeys import parse_host_keys
 from racker.errors import InputError
 
-_REPORTS = {"installed": EventKind.INSTALLED, "booted": EventKind.BOOTED}
+_REPORTS = {"installed": EventKind.INSTALLED, "booted": EventKind.BOOTED,
+            "inventory": EventKind.INVENTORY}
 
 
 def api_routes(s: Served) -> list[Route]:
@@ -46,6 +50,9 @@ def api_routes(s: Served) -> list[Route]:
             raise InputError("the body must be JSON like {\"event\": \"installed\"}",
                              hint=f"events: {', '.join(_REPORTS)}") from e
         detail: dict[str, object] = {"client": client_of(request) or ""}
+        if kind is EventKind.INVENTORY:  # checked before anything is recorded
+            hardware = parse_hardware(body.get("inventory"))
+            detail.update(hardware=hardware.as_json(), summary=summary(hardware))
         if kind is EventKind.BOOTED:  # the keys the node generated (racker apply checks them)
             keys = parse_host_keys(body.get("host_keys"))
             if keys:
@@ -56,10 +63,13 @@ def api_routes(s: Served) -> list[Route]:
             s.record(request, node, 200)
             return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True,
                                  "repeat": True})
-        if kind is EventKind.INSTALLED:
-            s.check_install_window(node, "the report 'installed'")
+        if kind in (EventKind.INSTALLED, EventKind.INVENTORY):
+            s.check_install_window(node, f"the report '{kind.value}'")
         s.gate.acted(node.mac, kind, epoch)
         s.record(request, node, 200)
+        if kind is EventKind.INVENTORY:  # information: nothing to drive
+            s.store.add(node.mac, kind, detail=detail)
+            return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True})
         try:
             await s.on_report(node, kind)
         except BaseException:
@@ -70,13 +80,17 @@ def api_routes(s: Served) -> list[Route]:
 
     async def list_nodes(request: Request) -> Response:
         s.check_management(request)
-        last = {k: s.store.last_by_kind(k) for k in (EventKind.INSTALLED, EventKind.BOOTED)}
+        last = {k: s.store.last_by_kind(k)
+                for k in (EventKind.INSTALLED, EventKind.BOOTED, EventKind.INVENTORY)}
         out = []
         for n in sorted(s.catalog.all(), key=lambda n: n.mac):
+            inventory = last[EventKind.INVENTORY].get(n.mac)
             out.append({
                 "mac": n.mac, "name": n.name, "ip": n.ip,
                 "installed_at": _ts(last[EventKind.INSTALLED].get(n.mac)),
                 "booted_at": _ts(last[EventKind.BOOTED].get(n.mac)),
+                "inventory_at": _ts(inventory),
+                "hardware": (inventory.detail.get("summary") if inventory else None),
             })
         return JSONResponse(out)
 
