@@ -340,3 +340,12 @@ def test_a_bmc_that_answers_late_is_checked_again(harness: Harness) -> None:
     harness.rack.check_bmc = real  # type: ignore[method-assign]
     _, code = harness.apply()
     assert code == 1  # still down after the re-checks: reported, nothing installed
+
+
+def test_applied_hashes_recorded_many_at_once(tmp_path: Path) -> None:
+    hashes = AppliedHashes(tmp_path / "state")
+    hashes.record("02:00:00:00:00:01", "old")
+    digests = {f"02:00:00:00:00:{i:02x}": f"{i:064x}" for i in range(1, 49)}
+    hashes.record_many(digests)
+    assert {mac: hashes.get(mac) for mac in digests} == digests  # the older record replaced
+    assert sorted(p.name for p in hashes.dir.iterdir()) == sorted(f"{m}.sha256" for m in digests)

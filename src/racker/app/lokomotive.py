@@ -143,7 +143,7 @@ async def mark_booted(plan: ClusterPlan, store: Store, flags: FlagFiles,
             last = e.id
             node = by_mac.get(e.mac)
             if e.kind is EventKind.BOOTED and node is not None and not flags.done(node.mac):
-                flags.mark(node)
+                await asyncio.to_thread(flags.mark, node)  # file system waits off the loop
                 store.add(node.mac, EventKind.PROVISIONED)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)

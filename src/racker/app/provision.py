@@ -267,7 +267,7 @@ class Provisioner:
             run = await engine.install(plan.nodes)
             display.finish(INSTALL_TITLE, run, not run.failed)
             self._cabling_warnings(run)
-            self._record_applied(plan, run)
+            await self._record_applied(plan, run)
             if not run.failed:
                 return None
             failed = [s.node for s in run.failed]
@@ -311,14 +311,15 @@ class Provisioner:
             self._guidance()
             return 1
 
-    def _record_applied(self, plan: ClusterPlan, run: RunState) -> None:
+    async def _record_applied(self, plan: ClusterPlan, run: RunState) -> None:
         """Remember which Ignition each installed node runs, so `racker apply` sees changes."""
         folder = read_config_folder(_folder(self.paths, plan), _kind(plan))
         hashes = AppliedHashes(self.paths.state_dir)
-        for st in run.nodes.values():
-            if st.state is NodeState.DONE and hashes.get(st.node.mac) is None:
-                config = node_ignition(folder, st.node.name, self.paths)
-                hashes.record(st.node.mac, ignition_hash(config.to_json(pretty=False)))
+        digests = {st.node.mac: ignition_hash(node_ignition(folder, st.node.name, self.paths)
+                                              .to_json(pretty=False))
+                   for st in run.nodes.values()
+                   if st.state is NodeState.DONE and hashes.get(st.node.mac) is None}
+        await asyncio.to_thread(hashes.record_many, digests)
 
     async def _reassert_disk_boot(self, node: PlannedNode, store: Store) -> None:
         try:

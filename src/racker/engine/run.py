@@ -268,7 +268,10 @@ class Engine:
             finally:
                 for fut in (*expected.values(), *guards):
                     fut.cancel()
-            self.flags.mark(st.node)
+            # NOTE: off the event loop: creating and syncing a file waits for the file system's
+            # journal, which a busy management node commits slowly, and the loop also runs the
+            # boot server the other nodes are booting from
+            await asyncio.to_thread(self.flags.mark, st.node)
             st.state = NodeState.DONE
             self._event(st, EventKind.PROVISIONED)
             self.on_change(run)

@@ -96,6 +96,16 @@ def installer_script(s: InstallerSettings) -> str:
     return "\n".join(lines) + "\n"
 
 
+_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _dump(data: object) -> str:
+    """YAML text of `data` (pure): libyaml's emitter where PyYAML has it. It folds long
+    strings elsewhere than the Python one, the data is the same; a rack's boot catalog makes
+    two of these a node, and the Python emitter took 3.6 ms for them (0.17 s for 48 nodes)."""
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False)
+
+
 def installer_clc(s: InstallerSettings) -> str:
     """The installer's Container Linux Config (YAML)."""
     units = [
@@ -120,7 +130,7 @@ def installer_clc(s: InstallerSettings) -> str:
     }
     if s.ssh_keys:
         clc["passwd"] = {"users": [{"name": "core", "ssh_authorized_keys": list(s.ssh_keys)}]}
-    return yaml.safe_dump(clc, sort_keys=False)
+    return _dump(clc)
 
 
 def booted_report_script(base_url: str, mac: str) -> str:
@@ -155,12 +165,12 @@ def booted_report_clc(base_url: str, mac: str) -> str:
             f"[Service]\nType=oneshot\nExecStart={REPORT_SCRIPT}\n"
             "[Install]\nWantedBy=multi-user.target\n")
     script = booted_report_script(base_url, mac)
-    return yaml.safe_dump({
+    return _dump({
         "systemd": {"units": [
             {"name": "racker-report-booted.service", "enabled": True, "contents": unit}]},
         "storage": {"files": [{"path": REPORT_SCRIPT, "filesystem": "root", "mode": 0o555,
                                "contents": {"inline": script}}]},
-    }, sort_keys=False)
+    })
 
 
 DISCOVERY_SCRIPT = "/opt/racker-discovery"
