@@ -5,25 +5,21 @@ install window the report is refused and the install goes on."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from racker.adapters.fs.store import Store
-from racker.adapters.http.bootserver import BootServerConfig, create_app
-from racker.adapters.http.serve import server
 from racker.app.hardware import rack_hardware, reported
-from racker.core.bootnode import BootNode, StaticCatalog
+from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
 from racker.core.render.collector import collector_script
 from racker.core.render.installer import post_inventory
+from tests.bootthread import boot_server_thread
 from tests.conftest import require_tool
-from tests.integration.test_booted_report import free_port
 
 NODE = BootNode("52:54:00:00:00:07", "127.0.0.1", "node-7", b"{}", b"{}")
 UUID = "4c4c4544-0042-3510-8052-b4c04f333132"
@@ -74,33 +70,9 @@ def first_ether() -> tuple[str, str]:
 
 @contextmanager
 def boot_server(tmp_path: Path) -> Iterator[str]:
-    """racker's boot server on a free loopback port; yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    ready, stop = threading.Event(), threading.Event()
-
-    def run() -> None:
-        async def main() -> None:
-            with Store(tmp_path / "racker.db") as store:
-                s = server(create_app(BootServerConfig(base, tmp_path), StaticCatalog([NODE]),
-                                      store), "127.0.0.1", port)
-                task = asyncio.create_task(s.serve())
-                while not s.started:
-                    await asyncio.sleep(0.01)
-                ready.set()
-                await asyncio.to_thread(stop.wait)
-                s.should_exit = True
-                await task
-        asyncio.run(main())
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        assert ready.wait(15)
-        yield base
-    finally:
-        stop.set()
-        t.join(15)
+    """racker's boot server on a loopback port of its own; yields its base URL."""
+    with boot_server_thread(tmp_path, tmp_path / "racker.db", [NODE]) as running:
+        yield running.url
 
 
 def run_post(tmp_path: Path, base: str, root: Path) -> subprocess.CompletedProcess[str]:
