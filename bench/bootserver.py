@@ -17,6 +17,8 @@ import textwrap
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script too
+
 from bench._common import result_line
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "48"))

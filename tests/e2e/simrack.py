@@ -8,7 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,15 +85,17 @@ class SimRack:
 
 @contextmanager
 def sim_rack(tmp_path: Path, nodes: int, kind: str = "lite",
-             bmc: str = "ipmi") -> Iterator[SimRack]:
+             bmc: str = "ipmi", create: Sequence[str] = ()) -> Iterator[SimRack]:
     """Create a rack of `nodes` lite (or QEMU) nodes whose BMCs speak `bmc` (ipmi, redfish,
-    both, mixed); destroy it afterwards whatever happened."""
+    both, mixed), `create`: more `racker-sim create` arguments; destroy it afterwards whatever
+    happened."""
     require_root()
     for tool in ("dnsmasq", "ip", "gpg"):
         require_tool(tool)
     name = "e" + secrets.token_hex(3)
     rack = SimRack(name, tmp_path / "sim")
     rack.sim("create", "--generate", str(nodes), "--name", name, "--nodes", kind, "--bmc", bmc,
+             *create,
              timeout=900)
     try:
         yield rack

@@ -18,6 +18,8 @@ import pytest
 
 from racker.core.events import EventKind
 from racker.sim.net.netns import list_netns, netns_pids
+from racker.sim.nodes.hardware import smbios_uuid
+from racker.sim.nodes.qemu import DISK_SIZE, MEMORY_MB
 from racker.sim.nodes.testos import cache_root
 from racker.sim.state import RackDir, read_credentials
 from tests.conftest import require_root, require_tool
@@ -65,6 +67,18 @@ def test_bootstrap_installs_two_qemu_nodes(tmp_path: Path) -> None:
             assert kinds.index(EventKind.INSTALLED) < kinds.index(EventKind.BOOTED)
             disk = tmp_path / "disks" / f"{name}-{s['node']}.img"
             assert disk.read_bytes()[:17] == b"racker-installed "
+        # each VM's installer reported what the VM has (read from /sys and /proc in the test
+        # OS); its BMC's GUID is the VM's SMBIOS UUID, so the cabling check had nothing to say
+        assert "Cabling check:" not in r.stdout
+        for s in rack.nodes():
+            show = rack.racker("node", "show", s["primary_mac"], "--json")
+            assert show.returncode == 0, show.stdout + show.stderr
+            inv = json.loads(show.stdout)["inventory"]
+            assert inv["uuid"] == smbios_uuid(s["primary_mac"])
+            assert inv["memory_bytes"] == MEMORY_MB << 20, inv
+            assert [(d["name"], d["size_bytes"]) for d in inv["disks"]] == [("vda", DISK_SIZE)]
+            assert [n["mac"] for n in inv["nics"]] == [s["primary_mac"]]
+            assert inv["nics"][0]["link"] and inv["cpu_threads"] == 1
         # UEFI firmware took racker's default path: PXE (client arch 7) → ipxe.efi by TFTP
         tftp = (rack.state / "dnsmasq" / "dnsmasq.log").read_text(errors="replace")
         assert tftp.count("sent /usr/lib/ipxe/ipxe.efi to") >= 2, tftp[-3000:]

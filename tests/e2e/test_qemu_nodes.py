@@ -113,6 +113,9 @@ class TestChassis:
     def take_boot_device(self) -> BootDevice:
         return self.device
 
+    def shut_down(self) -> None:
+        self.device = BootDevice.NONE
+
 
 def dnsmasq_conf(tmp: Path) -> Path:
     conf = tmp / "dnsmasq.conf"

@@ -122,7 +122,9 @@ def test_changed_certificate_fails_only_that_nodes_bmc_stage(tmp_path: Path) -> 
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             assert serve.stdout is not None
-            first = serve.stdout.readline()
+            # the management listener comes up first (it lives as long as serve), then the services
+            dashboard, first = serve.stdout.readline(), serve.stdout.readline()
+            assert dashboard.startswith("Dashboard: "), dashboard
             assert first.startswith("Serving DHCP on"), first
             reached: dict[str, bool] = {}
             for _ in range(60):  # bounded: until every BMC has its lease and answers

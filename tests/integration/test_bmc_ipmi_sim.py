@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from racker.adapters.bmc.interfaces import (
 )
 from racker.adapters.bmc.ipmi import codec
 from racker.adapters.bmc.ipmi.driver import BootReadback, IpmiDriver, IpmiSettings
+from racker.core.hardware import guid_matches, guid_readings, guid_text
 from tests.conftest import require_tool
 from tests.integration.ipmisim import (
     ADMIN_PASSWORD,
@@ -335,3 +337,32 @@ def test_full_session_table_is_no_free_session_slot(sim: IpmiSim) -> None:
 
 def _target(address: str, port: int) -> BmcTarget:
     return BmcTarget(node="node-x", address=address, user="admin", password="x", port=port)
+
+
+def _guid_printed_by_ipmitool(text: str) -> str:
+    """The GUID of `ipmitool mc guid` (`System GUID  : 67452301-...`), lower case."""
+    line = next(x for x in text.splitlines() if x.strip().startswith("System GUID"))
+    return line.split(":", 1)[1].strip().lower()
+
+
+def test_system_guid_is_read_and_decoded_as_ipmitool_decodes_it(sim: IpmiSim) -> None:
+    """ipmi_sim's GUID (lan.conf `guid`): racker reads the 16 bytes as sent; each of its
+    readings is what `ipmitool mc guid MODE` prints for the same BMC."""
+    async def go() -> bytes:
+        async with IpmiDriver(FAST) as driver:
+            bmc = await driver.open(sim.target())
+            return await bmc.system_guid()
+
+    guid = run(go())
+    assert guid == bytes.fromhex("a123456789abcdefa123456789abcdef")
+    readings = guid_readings(guid)
+    for mode in ("smbios", "ipmi"):
+        out = sim.ipmitool("mc", "guid", mode)
+        assert out.returncode == 0, out.stderr
+        assert _guid_printed_by_ipmitool(out.stdout) == readings[mode]
+        assert guid_matches(guid, readings[mode])
+    # NOTE: ipmitool 1.8.19's `rfc4122` mode decodes as `ipmi`; its `dump` shows the bytes
+    dump = sim.ipmitool("mc", "guid", "dump")
+    assert str(uuid.UUID(hex=_guid_printed_by_ipmitool(dump.stdout))) == readings["rfc4122"]
+    auto = sim.ipmitool("mc", "guid")
+    assert _guid_printed_by_ipmitool(auto.stdout) == guid_text(guid)  # both pick `ipmi`

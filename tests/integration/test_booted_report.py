@@ -4,58 +4,27 @@ apply's known_hosts holds exactly them."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 from racker.adapters.fs.store import Store
-from racker.adapters.http.bootserver import BootServerConfig, create_app
-from racker.adapters.http.serve import server
 from racker.app.sshtrust import host_trust
-from racker.core.bootnode import BootNode, StaticCatalog
+from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
 from racker.core.render.installer import booted_report_script
+from tests.bootthread import boot_server_thread
 from tests.conftest import require_tool
 from tests.unit.test_engine import planned
 
 NODE = BootNode("52:54:00:00:00:00", "127.0.0.1", "node-0", b"{}", b"{}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_booted_report_carries_the_generated_host_keys(tmp_path: Path) -> None:
     require_tool("ssh-keygen")
     require_tool("curl")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    ready, stop = threading.Event(), threading.Event()
-
-    def run() -> None:
-        async def main() -> None:
-            with Store(tmp_path / "racker.db") as store:
-                s = server(create_app(BootServerConfig(base, tmp_path), StaticCatalog([NODE]),
-                                      store), "127.0.0.1", port)
-                task = asyncio.create_task(s.serve())
-                while not s.started:
-                    await asyncio.sleep(0.01)
-                ready.set()
-                await asyncio.to_thread(stop.wait)
-                s.should_exit = True
-                await task
-        asyncio.run(main())
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        assert ready.wait(15)
+    with boot_server_thread(tmp_path, tmp_path / "racker.db", [NODE]) as running:
+        base = running.url
         root = tmp_path / "node"
         (root / "etc" / "ssh").mkdir(parents=True)  # no host keys yet: the first boot
         script = tmp_path / "report"
@@ -63,9 +32,6 @@ def test_booted_report_carries_the_generated_host_keys(tmp_path: Path) -> None:
         r = subprocess.run(["sh", str(script)], env={**os.environ, "RACKER_ROOT": str(root)},
                            capture_output=True, text=True, timeout=60, check=False)
         assert r.returncode == 0, r.stdout + r.stderr
-    finally:
-        stop.set()
-        t.join(15)
     generated = sorted(" ".join(p.read_text().split()[:2])
                        for p in (root / "etc" / "ssh").glob("ssh_host_*_key.pub"))
     assert len(generated) >= 2 and any(k.startswith("ssh-ed25519 ") for k in generated)

@@ -5,10 +5,8 @@ waits for an answer that does not come."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from racker.adapters.fs.store import Store
-from racker.adapters.http.bootserver import BootServerConfig, create_app
 from racker.adapters.http.requests import MAX_BODY
-from racker.adapters.http.serve import server
-from racker.core.bootnode import BootNode, StaticCatalog
+from racker.core.bootnode import BootNode
+from tests.bootthread import boot_server_thread
 
 MAC = "aa:bb:cc:00:00:02"
 NODE = BootNode(MAC, "127.0.0.1", "node-0", b'{"i": 1}', b'{"i": 2}')
@@ -45,35 +41,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     (assets / "flatcar" / "1.0.0" / "initrd").write_bytes(b"initrd" * 1000)
     (assets / "flatcar" / "current").symlink_to("1.0.0")
     (tmp / "secret").write_text("outside the assets\n")
-    sock = socket.create_server(("127.0.0.1", 0))  # bound here: no port to race for
-    port = sock.getsockname()[1]
-    ready = threading.Event()
-    holder: dict[str, object] = {}
-
-    def run() -> None:
-        async def main() -> None:
-            store = Store(tmp / "racker.db")  # used from the server's own thread only
-            app = create_app(BootServerConfig(f"http://127.0.0.1:{port}", assets),
-                             StaticCatalog([NODE]), store)
-            s = server(app, "127.0.0.1", port)
-            holder["server"] = s
-            task = asyncio.create_task(s.serve(sockets=[sock]))
-            while not s.started:
-                await asyncio.sleep(0.01)
-            ready.set()
-            await task
-            store.close()
-        asyncio.run(main())
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    assert ready.wait(30)
-    try:
-        yield Served(port, assets)
-    finally:
-        holder["server"].should_exit = True  # type: ignore[attr-defined]
-        t.join(30)
-        sock.close()
+    with boot_server_thread(assets, tmp / "racker.db", [NODE], wait=30) as running:
+        yield Served(running.port, assets)
 
 
 def exchange(port: int, raw: bytes) -> tuple[int | None, bytes]:

@@ -3,12 +3,10 @@ stall it: a node still installs, and every stalled connection is closed in bound
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,22 +17,15 @@ import pytest
 import uvicorn
 
 from racker.adapters.fs.store import Store
-from racker.adapters.http.bootserver import BootServerConfig, create_app
 from racker.adapters.http.requests import MAX_BODY
-from racker.adapters.http.serve import Limits, server
-from racker.core.bootnode import BootNode, StaticCatalog
+from racker.adapters.http.serve import Limits
+from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
+from tests.bootthread import boot_server_thread
 
 NODE = BootNode("aa:bb:cc:00:00:02", "127.0.0.100", "node-0", b'{"i": 1}', b'{"i": 2}')
 LIMITS = Limits(header_timeout=2.0, send_wait=3.0, transfer_deadline=20.0)
 BIG = 48 << 20  # far more than loopback's socket buffers hold
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -72,37 +63,12 @@ def serving(tmp_path: Path, limits: Limits) -> Iterator[Served]:
     with (assets / "image.bin.bz2").open("wb") as f:
         f.write(os.urandom(1 << 20) * (BIG >> 20))
     (assets / "kernel").write_bytes(os.urandom(300_000))
-    port = free_port()
     db = tmp_path / "racker.db"
     with Store(db) as store:  # racker is installing the node
         store.add(NODE.mac, EventKind.STAGE, stage="pxe")
-    ready = threading.Event()
-    holder: dict[str, object] = {}
-
-    def run() -> None:
-        async def main() -> None:
-            store = Store(db)
-            app = create_app(BootServerConfig(f"http://127.0.0.1:{port}", tmp_path / "assets"),
-                             StaticCatalog([NODE]), store)
-            s = server(app, "127.0.0.1", port, limits=limits)
-            holder["server"] = s
-            task = asyncio.create_task(s.serve())
-            while not s.started:
-                await asyncio.sleep(0.01)
-            ready.set()
-            await task
-            store.close()
-        asyncio.run(main())
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    assert ready.wait(15)
-    try:
-        yield Served(port, db, holder["server"])  # type: ignore[arg-type]
-    finally:
-        holder["server"].should_exit = True  # type: ignore[attr-defined]
-        t.join(15)
-        assert not t.is_alive(), "the boot server did not stop"
+    with boot_server_thread(tmp_path / "assets", db, [NODE], limits=limits) as running:
+        yield Served(running.port, db, running.server)
+    assert not running.thread.is_alive(), "the boot server did not stop"
 
 
 def closed_by_server(s: socket.socket) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from racker.adapters.dnsmasq.supervisor import DnsmasqFiles
+from racker.adapters.dnsmasq.supervisor import DnsmasqFiles, unprivileged_user
 from racker.adapters.fs.store import Store
 from racker.app.install import Layout, render_serve_unit
 from racker.core.events import EventKind
@@ -59,6 +59,7 @@ def test_dnsmasq_serves_under_the_units_restrictions(tmp_path: Path) -> None:
         require_tool(tool)
     caps = unit_capabilities()
     assert "dac_override" not in caps and "chown" not in caps and "fowner" not in caps
+    assert "kill" not in caps  # racker signals dnsmasq from a helper run as dnsmasq's user
     files = DnsmasqFiles(tmp_path / "state")
     with veth_pair("rks", right_mac=CLIENT_MAC) as link:
         subprocess.run(["ip", "-n", link.left_ns, "addr", "add", "10.213.0.1/24", "dev",
@@ -80,7 +81,7 @@ def test_dnsmasq_serves_under_the_units_restrictions(tmp_path: Path) -> None:
             assert "bound 10.213.0.2" in got.stdout, got.stdout + got.stderr
             racker.stdin.write("stop\n")
             racker.stdin.flush()
-            # stopped by SIGTERM from racker (CAP_KILL: dnsmasq runs as another user)
+            # stopped by SIGTERM from racker, sent as dnsmasq's user (racker has no CAP_KILL)
             assert racker.stdout.readline().split() == ["stopped", "0"]  # its TERM handler
             assert racker.wait(15) == 0
         finally:
@@ -96,3 +97,27 @@ def test_dnsmasq_serves_under_the_units_restrictions(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert leases and leases[0].detail["ip"] == "10.213.0.2"  # the hook ran
     assert b"DHCPACK" in files.log.read_bytes()  # racker wrote dnsmasq's log
+
+
+def test_signals_reach_dnsmasqs_user_without_cap_kill() -> None:
+    """`send_signal` (stop_orphan's path) under the unit's bounding set: a process of dnsmasq's
+    user gets the signal; one that has exited already is not an error."""
+    require_root()
+    require_tool("setpriv")
+    user, group = unprivileged_user()
+    caps = ",".join("+" + c for c in unit_capabilities())
+    target = subprocess.Popen(["setpriv", f"--reuid={user}", f"--regid={group}",
+                               "--clear-groups", "sleep", "60"])
+    try:
+        code = (f"import signal; from racker.adapters.dnsmasq.signals import send_signal; "
+                f"send_signal({target.pid}, signal.SIGTERM, {user!r}, {group!r}); "
+                f"send_signal(2**22 + 7, signal.SIGTERM, {user!r}, {group!r})")
+        sender = subprocess.run(["setpriv", "--no-new-privs", "--inh-caps=-all",
+                                 f"--bounding-set=-all,{caps}", sys.executable, "-c", code],
+                                capture_output=True, text=True, timeout=30)
+        assert sender.returncode == 0, sender.stderr
+        assert target.wait(10) == -15
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait(5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,19 +13,11 @@ import httpx
 import pytest
 
 from racker.adapters.fs.store import Store
-from racker.adapters.http.bootserver import BootServerConfig, create_app
-from racker.adapters.http.serve import server
-from racker.core.bootnode import BootNode, StaticCatalog
+from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
+from tests.bootthread import boot_server_thread
 
 NODE = BootNode("aa:bb:cc:00:00:02", "127.0.0.1", "node-0", b'{"i": 1}', b'{"i": 2}')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -36,33 +27,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     blob = bytes(range(256)) * 40_000 + b"tail"  # ~10 MB, not a multiple of any buffer
     (assets / "flatcar" / "1.0.0" / "initrd").write_bytes(blob)
     (assets / "flatcar" / "current").symlink_to("1.0.0")
-    port = free_port()
-    ready = threading.Event()
-    holder: dict[str, object] = {}
-
-    def run() -> None:
-        async def main() -> None:
-            store = Store(tmp_path / "racker.db")  # created in the server's own thread
-            app = create_app(BootServerConfig(f"http://127.0.0.1:{port}", assets),
-                             StaticCatalog([NODE]), store)
-            s = server(app, "127.0.0.1", port)
-            holder["server"] = s
-            task = asyncio.create_task(s.serve())
-            while not s.started:
-                await asyncio.sleep(0.01)
-            ready.set()
-            await task
-            store.close()
-        asyncio.run(main())
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    assert ready.wait(10)
-    try:
-        yield f"http://127.0.0.1:{port}", assets
-    finally:
-        holder["server"].should_exit = True  # type: ignore[attr-defined]
-        t.join(10)
+    with boot_server_thread(assets, tmp_path / "racker.db", [NODE], wait=10) as running:
+        yield running.url, assets
 
 
 def test_whole_file_range_and_keepalive(served: tuple[str, Path], tmp_path: Path) -> None:

@@ -24,7 +24,12 @@ from racker.cli.main import main
 from racker.core.render import config_folder
 from racker.core.render.folder import render_config
 from racker.core.render.ignition import to_json, transpile
-from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
+from racker.core.render.installer import (
+    InstallerSettings,
+    booted_report_clc,
+    discovery_clc,
+    installer_clc,
+)
 from racker.model import Provision
 from racker.paths import Paths
 from tests.conftest import require_tool
@@ -354,6 +359,12 @@ def test_installer_and_booted_report_configs_pass(tmp_path: Path) -> None:
         result = transpile([(name, text)])
         assert result.warnings == ()
         validate(tmp_path, result.config, f"{name}.ign")
+        if name == "installer":  # the inventory collector ships in the validated config
+            files = {f["path"]: f for f in result.config["storage"]["files"]}
+            assert files["/opt/racker-inventory"]["mode"] == 0o555
+    discovery = transpile([("discovery", discovery_clc(s.base_url, s.mac))])
+    assert discovery.warnings == ()
+    validate(tmp_path, discovery.config, "discovery.ign")
     merged = transpile([("node", NODE), ("booted", booted_report_clc(s.base_url, s.mac))])
     validate(tmp_path, merged.config, "node-and-booted.ign")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from racker import __version__
-from racker.app.install import Layout, install
+from racker.app.install import UNIT_NAME, Layout, install, render_serve_unit
 from racker.cli.main import main
 from tests.conftest import require_tool
 
@@ -127,7 +127,7 @@ def test_path_overrides_go_into_the_unit(tmp_path: Path, monkeypatch: pytest.Mon
     assert rc == 0, err
     unit = (tmp_path / UNIT).read_text()
     assert "Environment=RACKER_SSH_KEY=/etc/racker/id_ed25519\n" in unit
-    assert 'ReadWritePaths="/srv/rack state" "-/etc/hosts" ' in unit
+    assert 'ReadWritePaths="/srv/rack state" "-/etc/hosts"\n' in unit
     assert 'Environment="RACKER_STATE_DIR=/srv/rack state"\n' in unit
     assert "Environment=RACKER_VERSION_FILE=/srv/racker/VERSION\n" in unit
     assert "Environment=RACKER_OEM_DIR=/srv/oem-100%%h\n" in unit
@@ -139,6 +139,26 @@ def test_path_overrides_go_into_the_unit(tmp_path: Path, monkeypatch: pytest.Mon
     assert verify.returncode == 0, verify.stderr
     assert "racker-serve.service" not in verify.stderr, verify.stderr
 
+
+
+def test_paths_under_home_folders_pass_systemd(tmp_path: Path) -> None:
+    """ProtectHome=tmpfs hides /root and /home: racker's paths there are bound in, and
+    systemd's own parser accepts the binds (spaces, `%`, `:` quoted). The venv is this one
+    (verify checks that ExecStart exists); tests/unit/test_install.py binds one under /root."""
+    layout = Layout(venv=Path(sys.prefix), state_dir=Path("/home/ops/rack state:1"),
+                    version_file=Path("/opt/racker/RACKER_VERSION"),
+                    environment=(("RACKER_SSH_KEY", "/home/ops/.ssh/rack-100%h"),))
+    unit = render_serve_unit(layout)
+    assert "ProtectHome=tmpfs\n" in unit
+    assert 'BindPaths="/home/ops/rack state:1" "-/root/flatcar-container-linux" ' in unit
+    ro = next(line for line in unit.splitlines() if line.startswith("BindReadOnlyPaths="))
+    assert ro.endswith(' "-/home/ops/.ssh/rack-100%%h.pub"') or \
+        ro == 'BindReadOnlyPaths="-/home/ops/.ssh/rack-100%%h.pub"'  # (a venv under /root first)
+    (tmp_path / UNIT_NAME).write_text(unit)
+    verify = subprocess.run([require_tool("systemd-analyze"), "verify", str(tmp_path / UNIT_NAME)],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, verify.stderr
+    assert "racker-serve.service" not in verify.stderr, verify.stderr
 
 def test_foreign_files_are_left_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "opt/bin").mkdir(parents=True)

@@ -9,52 +9,18 @@ the stand-ins wrote (a unit's output is its journal; there is no journald in a t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from racker.adapters.fs.store import Store
-from racker.adapters.http.bootserver import BootServerConfig, create_app
-from racker.adapters.http.serve import server
-from racker.core.bootnode import BootNode, StaticCatalog
+from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
 from racker.core.render.installer import InstallerSettings, installer_script
+from tests.bootthread import boot_server_thread
 from tests.conftest import require_tool
-from tests.integration.test_booted_report import free_port
 
 NODE = BootNode("52:54:00:00:00:07", "127.0.0.1", "node-7", b"{}", b"{}")
-
-
-@contextmanager
-def boot_server(tmp_path: Path, port: int) -> Iterator[None]:
-    ready, stop = threading.Event(), threading.Event()
-
-    def run() -> None:
-        async def main() -> None:
-            with Store(tmp_path / "racker.db") as store:
-                s = server(create_app(BootServerConfig(f"http://127.0.0.1:{port}", tmp_path),
-                                      StaticCatalog([NODE]), store), "127.0.0.1", port)
-                task = asyncio.create_task(s.serve())
-                while not s.started:
-                    await asyncio.sleep(0.01)
-                ready.set()
-                await asyncio.to_thread(stop.wait)
-                s.should_exit = True
-                await task
-        asyncio.run(main())
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        assert ready.wait(15)
-        yield
-    finally:
-        stop.set()
-        t.join(15)
 
 
 def node_tools(bin_dir: Path, journal: Path, install_fails: bool, no_oem: bool) -> None:
@@ -75,13 +41,13 @@ def node_tools(bin_dir: Path, journal: Path, install_fails: bool, no_oem: bool) 
         (bin_dir / name).chmod(0o755)
 
 
-def run_installer(tmp_path: Path, port: int, install_fails: bool,
+def run_installer(tmp_path: Path, base: str, install_fails: bool,
                   no_oem: bool = False) -> subprocess.CompletedProcess[str]:
     journal = tmp_path / "journal.txt"
     journal.write_text("systemd[1]: Starting Install Flatcar Container Linux for racker...\n")
     node_tools(tmp_path / "bin", journal, install_fails, no_oem)
     script = tmp_path / "racker-installer"
-    text = installer_script(InstallerSettings(f"http://127.0.0.1:{port}", NODE.mac))
+    text = installer_script(InstallerSettings(base, NODE.mac))
     # the GRUB edit goes to the OEM partition mounted at /tmp/oemfs; here a folder of the test
     script.write_text(text.replace("/tmp/oemfs", str(tmp_path / "oemfs")))
     return subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120,
@@ -92,11 +58,10 @@ def run_installer(tmp_path: Path, port: int, install_fails: bool,
 def test_a_failing_install_step_reports_install_failed_with_the_journal(tmp_path: Path) -> None:
     require_tool("curl")
     require_tool("base64")
-    port = free_port()
     with Store(tmp_path / "racker.db") as store:
         store.add(NODE.mac, EventKind.STAGE, stage="pxe")  # the engine opened the window
-    with boot_server(tmp_path, port):
-        r = run_installer(tmp_path, port, install_fails=True)
+    with boot_server_thread(tmp_path, tmp_path / "racker.db", [NODE]) as boot:
+        r = run_installer(tmp_path, boot.url, install_fails=True)
     assert r.returncode == 1, r.stdout + r.stderr  # the unit fails with the step's status
     with Store(tmp_path / "racker.db") as store:
         events = store.events(NODE.mac)
@@ -113,12 +78,11 @@ def test_a_failing_install_step_reports_install_failed_with_the_journal(tmp_path
 
 def test_a_successful_install_reports_only_installed(tmp_path: Path) -> None:
     require_tool("curl")
-    port = free_port()
     (tmp_path / "oemfs").mkdir()
     with Store(tmp_path / "racker.db") as store:
         store.add(NODE.mac, EventKind.STAGE, stage="pxe")
-    with boot_server(tmp_path, port):
-        r = run_installer(tmp_path, port, install_fails=False)
+    with boot_server_thread(tmp_path, tmp_path / "racker.db", [NODE]) as boot:
+        r = run_installer(tmp_path, boot.url, install_fails=False)
     assert r.returncode == 0, r.stdout + r.stderr
     with Store(tmp_path / "racker.db") as store:
         kinds = [e.kind for e in store.events(NODE.mac)]
@@ -130,11 +94,10 @@ def test_a_successful_install_reports_only_installed(tmp_path: Path) -> None:
 def test_a_failing_grub_edit_reports_install_failed_too(tmp_path: Path) -> None:
     """flatcar-install succeeds but the OEM partition is missing: the GRUB edit fails."""
     require_tool("curl")
-    port = free_port()
     with Store(tmp_path / "racker.db") as store:
         store.add(NODE.mac, EventKind.STAGE, stage="pxe")
-    with boot_server(tmp_path, port):
-        r = run_installer(tmp_path, port, install_fails=False, no_oem=True)
+    with boot_server_thread(tmp_path, tmp_path / "racker.db", [NODE]) as boot:
+        r = run_installer(tmp_path, boot.url, install_fails=False, no_oem=True)
     assert r.returncode == 32, r.stdout + r.stderr
     with Store(tmp_path / "racker.db") as store:
         events = store.events(NODE.mac)
@@ -148,12 +111,11 @@ def test_a_long_journal_arrives_bounded_to_its_tail(tmp_path: Path) -> None:
     """A chatty installer: 5,000 lines of journal; the script sends its last 32 KiB, the boot
     server keeps the last 100 lines, ending with the failure."""
     require_tool("curl")
-    port = free_port()
     with Store(tmp_path / "racker.db") as store:
         store.add(NODE.mac, EventKind.STAGE, stage="pxe")
-    with boot_server(tmp_path, port):
+    with boot_server_thread(tmp_path, tmp_path / "racker.db", [NODE]) as boot:
         journal = tmp_path / "journal.txt"
-        r = run_installer(tmp_path, port, install_fails=True)
+        r = run_installer(tmp_path, boot.url, install_fails=True)
         assert r.returncode == 1
         # a second attempt in a new window, after a journal grown long
         with Store(tmp_path / "racker.db") as store:

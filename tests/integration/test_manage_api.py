@@ -162,6 +162,7 @@ def test_openapi_document_holds_against_schemathesis(rack: Paths, tmp_path: Path
         assert set(doc["paths"]) == {"/api/v1/nodes", "/api/v1/nodes/{mac}",
                                      "/api/v1/nodes/{mac}/timeline", "/api/v1/runs",
                                      "/api/v1/nodes/{mac}/diagnosis",
+                                     "/api/v1/nodes/{mac}/hardware",
                                      "/api/v1/nodes/{mac}/actions/{action}"}
         for extra in ([], ["--config-file", str(config)]):
             # without the token: reads work (loopback), writes get 401; with it: everything
@@ -246,3 +247,38 @@ def test_live_diagnosis_is_the_clis(rack: Paths, monkeypatch: pytest.MonkeyPatch
     assert "could not find the IP address" in page
     assert f'href="/nodes/{primary_mac(1)}/diagnosis"' in node
     assert unknown.status_code == 404
+
+
+def test_hardware_is_the_clis_with_the_cabling_check(rack: Paths) -> None:
+    import uuid
+
+    from racker.core.hardware import Hardware, Nic
+
+    server = uuid.UUID("4c4c4544-0042-3510-8052-b4c04f333132")
+    hw = Hardware(str(server), "Dell <Inc>", "PowerEdge R640", nics=(
+        Nic("eno1", primary_mac(1), "i40e", 10000, True),))
+    with Store.in_state_dir(rack.state_dir) as s:
+        # the BMC check read a GUID that is not this server's: the row's BMC is another's
+        s.add(primary_mac(1), EventKind.STAGE, stage="bmc",
+              detail={"result": "ok", "bmc_guid": uuid.UUID(int=5).bytes_le.hex()})
+        s.add(primary_mac(1), EventKind.INVENTORY,
+              detail={"hardware": hw.as_json(), "client": "172.24.213.2"})
+    with running_listener(rack) as web:
+        got = httpx.get(f"{web.url}/api/v1/nodes/{primary_mac(1)}/hardware").json()
+        none = httpx.get(f"{web.url}/api/v1/nodes/{primary_mac(3)}/hardware").json()
+        timeline = httpx.get(f"{web.url}/api/v1/nodes/{primary_mac(1)}/timeline").json()
+        page = httpx.get(f"{web.url}/nodes/{primary_mac(1)}").text
+        blank = httpx.get(f"{web.url}/nodes/{primary_mac(3)}").text
+    # the node page shows what 'racker node show' prints, and the cabling warning
+    assert "PowerEdge R640" in page and f"UUID:     {server}" in page
+    assert f"SMBIOS UUID {server}" in page.split('id="cabling"')[1]
+    assert "Dell &lt;Inc&gt;" in page and "<Inc>" not in page  # what a node sent: escaped
+    assert "Not reported yet" in blank
+    cli = racker(rack, "node", "show", "--json", primary_mac(1))
+    assert cli.returncode == 0, cli.stderr
+    assert got["inventory"] == json.loads(cli.stdout)["inventory"]
+    assert got["inventory"]["uuid"] == str(server)
+    (problem,) = got["cabling"]
+    assert f"SMBIOS UUID {server}" in problem and bmc_mac(1) in problem
+    assert none == {"mac": primary_mac(3), "inventory": None, "cabling": []}
+    assert "inventory" in [e["kind"] for e in timeline]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from racker.core.hardware import parse_hardware
 from racker.core.render.ignition import transpile
 from racker.core.render.installer import InstallerSettings, booted_report_clc, installer_clc
 from racker.sim.nodes import testos_script as ts
@@ -118,3 +120,49 @@ def test_unit_contents_in_the_raw_config(tmp_path: Path) -> None:
         'assets/flatcar\\necho done\\ncurl -X POST http://h:8080/racker/v1/nodes/a-b/events\\n"}]}}')
     out = sh(tmp_path, "ign_texts c.json > t; install_base t; events_url t")
     assert out == "http://h:8080/assets/flatcar\nhttp://h:8080/racker/v1/nodes/a-b/events\n"
+
+
+def test_installer_ignition_asks_for_the_inventory(installer: Path) -> None:
+    assert "racker-inventory" in installer.read_text()  # the test OS posts one when it sees it
+
+
+def test_inventory_json_reads_sys_and_proc_as_racker_parses_it(tmp_path: Path) -> None:
+    """The test OS's busybox collector over a /sys and /proc tree as a QEMU VM shows them."""
+    root = tmp_path / "vm"
+    dmi = root / "sys/class/dmi/id"
+    dmi.mkdir(parents=True)
+    (dmi / "product_uuid").write_text("6d1c5a52-6c3e-5f2a-9d0b-0123456789ab\n")
+    (dmi / "sys_vendor").write_text("QEMU\n")
+    (dmi / "product_name").write_text('Standard PC (i440FX + PIIX, "1996")\n')
+    (root / "proc").mkdir()
+    (root / "proc/cpuinfo").write_text("processor\t: 0\nmodel name\t: QEMU Virtual CPU\n\n")
+    (root / "proc/meminfo").write_text("MemTotal:         460000 kB\n")
+    mem = root / "sys/devices/system/memory"
+    for i in range(4):
+        (mem / f"memory{i}").mkdir(parents=True)
+        (mem / f"memory{i}/online").write_text("1\n")
+    (mem / "block_size_bytes").write_text("8000000\n")
+    vda = root / "sys/block/vda"
+    (vda / "device").mkdir(parents=True)
+    (vda / "queue").mkdir()
+    (vda / "size").write_text("4194304\n")  # 2 GiB in 512-byte sectors
+    (vda / "queue/rotational").write_text("1\n")
+    (root / "sys/block/loop0").mkdir()  # no device: not a disk
+    eth0 = root / "sys/class/net/eth0"
+    (eth0 / "device").mkdir(parents=True)
+    (eth0 / "device/driver").symlink_to("../../../bus/virtio/drivers/virtio_net")
+    (eth0 / "address").write_text("52:54:00:7a:00:01\n")
+    (eth0 / "operstate").write_text("up\n")
+    (eth0 / "speed").write_text("-1\n")
+    (eth0 / "carrier").write_text("1\n")
+    (root / "sys/class/net/lo").mkdir()
+    out = sh(tmp_path, f"RACKER_ROOT={root} inventory_json")
+    hw = parse_hardware(json.loads(out))
+    assert (hw.uuid, hw.vendor, hw.model) == ("6d1c5a52-6c3e-5f2a-9d0b-0123456789ab", "QEMU",
+                                              'Standard PC (i440FX + PIIX, "1996")')
+    assert (hw.cpu_model, hw.cpu_threads, hw.memory_bytes) == ("QEMU Virtual CPU", 1, 512 << 20)
+    (disk,) = hw.disks
+    assert (disk.name, disk.size_bytes, disk.rotational) == ("vda", 2 << 30, True)
+    (nic,) = hw.nics
+    assert (nic.name, nic.mac, nic.driver, nic.speed_mbps, nic.link) == (
+        "eth0", MAC, "virtio_net", None, True)

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
 
+from racker.sim.nodes.hardware import smbios_uuid
 from racker.sim.vbmc.chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
 from racker.sim.vbmc.server import BmcRunner, VirtualBmc, bind_udp_in_netns, serve
 from tests.conftest import require_root, require_tool
@@ -407,3 +409,18 @@ def test_serve_without_runner_owns_its_thread() -> None:
     with pytest.raises(OSError):
         VirtualBmc(MemoryChassis(), address="192.0.2.1", port=0).start()
     assert set(threading.enumerate()) <= before
+
+
+def test_mc_guid_is_the_node_smbios_uuid(runner: BmcRunner, chassis: MemoryChassis) -> None:
+    """`ipmitool mc guid` against a virtual BMC prints its node's SMBIOS UUID (as racker-sim
+    gives every BMC: `sim/nodes/hardware.smbios_uuid`)."""
+    require_tool("ipmitool")
+    node_uuid = smbios_uuid("02:aa:bb:cc:01:00")
+    b = serve("127.0.0.1", 0, USER, PASSWORD, chassis, runner=runner,
+              guid=uuid.UUID(node_uuid))
+    try:
+        out = ok(b, "mc", "guid")
+    finally:
+        b.stop()
+    line = next(x for x in out.splitlines() if x.strip().startswith("System GUID"))
+    assert line.split(":", 1)[1].strip().lower() == node_uuid

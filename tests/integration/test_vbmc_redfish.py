@@ -20,6 +20,7 @@ from racker.adapters.bmc.interfaces import BmcTarget, BootTarget, PowerState
 from racker.adapters.bmc.ipmi.driver import IpmiDriver, IpmiSettings
 from racker.adapters.bmc.redfish.driver import RedfishDriver, RedfishSettings
 from racker.adapters.bmc.redfish.tls import PinStore
+from racker.core.hardware import guid_matches
 from racker.sim.vbmc.chassis import BootDevice, MemoryChassis
 from racker.sim.vbmc.redfish.server import RedfishServer, bind_tcp, serve_redfish
 from racker.sim.vbmc.server import BmcRunner, VirtualBmc
@@ -290,3 +291,20 @@ def test_serial_console_only_where_the_bmc_also_speaks_ipmi(sim: Sim, tmp_path: 
     sim.bmc.lan_enabled = False  # Redfish only
     assert not bmcs.has_sol(sim.address)
     assert "speaks Redfish only" in ipmitool.no_sol_error("02:00:00:00:00:07").message
+
+
+def test_system_uuid_over_redfish_is_the_ipmi_guid(sim: Sim, tmp_path: Path) -> None:
+    """The Redfish System's `UUID` and IPMI's Get System GUID name the same server, the one
+    the simulator gives the BMC (its node's SMBIOS UUID)."""
+    async def go() -> tuple[bytes, bytes]:
+        async with RedfishDriver(settings(tmp_path)) as rf, \
+                IpmiDriver(IpmiSettings(timeout=2.0, retries=1)) as ipmi:
+            over_redfish = await (await rf.open(sim.target())).system_guid()
+            over_ipmi = await (await ipmi.open(BmcTarget("node7", sim.address, USER, PASSWORD,
+                                                         sim.bmc.port))).system_guid()
+            return over_redfish, over_ipmi
+
+    over_redfish, over_ipmi = asyncio.run(go())
+    assert guid_matches(over_redfish, str(sim.bmc.guid))
+    assert guid_matches(over_ipmi, str(sim.bmc.guid))
+    assert over_redfish == sim.bmc.guid.bytes and over_ipmi == sim.bmc.guid.bytes_le

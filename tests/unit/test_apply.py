@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from racker.app.apply import REBOOT, Action, ApplyPlan, Executor, plan_apply
 from racker.app.sshtrust import HostTrust
 from racker.cli import cmd_apply
 from racker.core.events import EventKind
+from racker.core.hardware import Hardware, Nic
 from racker.core.render import asset_dir, config_folder
 from racker.engine.run import Engine, FlagFiles
 from racker.model import ClusterPlan, Options, PlannedNode, Provision
@@ -76,6 +78,7 @@ class Harness:
     rack: FakeRack
     ssh: FakeSsh | None = None
     sessions: list[bool] = field(default_factory=list)
+    out: io.StringIO = field(default_factory=io.StringIO)
 
     def executor(self, ap: ApplyPlan) -> Executor:
         self.ssh = self.ssh or FakeSsh(self.store, ap.plan)
@@ -87,7 +90,7 @@ class Harness:
             self.sessions.append(assets)
             yield FakeSession(self.store, engine)
 
-        return Executor(self.paths, session, self.ssh, io.StringIO(), boot_timeout=2,
+        return Executor(self.paths, session, self.ssh, self.out, boot_timeout=2,
                         bmc_recheck_pause=0.01)
 
     def apply(self, provision: Provision = Provision.FLATCAR, include_controllers: bool = False
@@ -102,6 +105,23 @@ def harness(tmp_path: Path) -> Harness:
     paths = configured_rack(tmp_path, 4)
     store = Store(tmp_path / "events.db")
     return Harness(paths, store, FakeRack(store))
+
+
+def test_reinstall_prints_what_the_cabling_check_found(harness: Harness) -> None:
+    plan = provisioned(harness.paths)
+    target = plan.nodes[1]
+    FlagFiles(asset_dir(harness.paths, Provision.FLATCAR)).path(target.mac).unlink()
+    # the server that PXE booted as this row has a BMC whose GUID is another machine's
+    harness.rack.guids[target.mac] = uuid.UUID(int=7).bytes_le
+    harness.rack.hardware[target.mac] = Hardware(
+        str(uuid.UUID("4c4c4544-0042-3510-8052-b4c04f333132")),
+        nics=(Nic("eno1", target.mac, link=True),))
+    _, code = harness.apply()
+    assert code == 0  # a warning: the node is installed
+    out = harness.out.getvalue()
+    assert "Cabling check: 1 problems" in out
+    assert (f"  ! nodes.csv line {target.node.line} ({target.name}): the BMC "
+            f"{target.node.bmc_mac} answers system GUID") in out
 
 
 def test_fresh_provisioned_rack_is_up_to_date(harness: Harness) -> None:
@@ -320,3 +340,12 @@ def test_a_bmc_that_answers_late_is_checked_again(harness: Harness) -> None:
     harness.rack.check_bmc = real  # type: ignore[method-assign]
     _, code = harness.apply()
     assert code == 1  # still down after the re-checks: reported, nothing installed
+
+
+def test_applied_hashes_recorded_many_at_once(tmp_path: Path) -> None:
+    hashes = AppliedHashes(tmp_path / "state")
+    hashes.record("02:00:00:00:00:01", "old")
+    digests = {f"02:00:00:00:00:{i:02x}": f"{i:064x}" for i in range(1, 49)}
+    hashes.record_many(digests)
+    assert {mac: hashes.get(mac) for mac in digests} == digests  # the older record replaced
+    assert sorted(p.name for p in hashes.dir.iterdir()) == sorted(f"{m}.sha256" for m in digests)

@@ -248,3 +248,12 @@ def test_channel_auth_probe_bytes() -> None:
     assert codec.is_channel_auth_reply(reply)
     assert not codec.is_channel_auth_reply(probe)
     assert not codec.is_channel_auth_reply(b"")
+
+
+def test_system_guid_is_sixteen_bytes_as_sent() -> None:
+    from racker.adapters.bmc.ipmi.codec import decode_system_guid
+
+    raw = bytes(range(16))
+    assert decode_system_guid(raw) == raw
+    with pytest.raises(ValueError, match="16 bytes"):
+        decode_system_guid(raw[:15])

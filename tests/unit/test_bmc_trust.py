@@ -4,6 +4,8 @@ record and the pin store keep their files whole."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,45 @@ def test_protocol_record_round_trip(tmp_path: Path) -> None:
     record.path.write_text("{broken")
     assert record.all() == {}
 
+
+
+def test_protocol_record_from_many_threads_at_once(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """48 BMC checks record their protocols at once: every entry is there when its put returns,
+    in far fewer writes than entries (those waiting for the lock are written together)."""
+    import racker.adapters.bmc.protocol as protocol
+    from racker.adapters.fs.atomic import write_atomic as real_write
+
+    record = ProtocolRecord.in_state_dir(tmp_path)
+    writes: list[int] = []
+    gate = threading.Event()
+
+    def slow_write(path: Path, data: str, mode: int = 0o644) -> None:
+        writes.append(len(json.loads(data)))
+        gate.wait(10)  # the first write waits until every other thread has queued its entry
+        real_write(path, data, mode)
+
+    monkeypatch.setattr(protocol, "write_atomic", slow_write)
+    macs = [f"02:00:00:00:01:{i:02x}" for i in range(48)]
+    seen: dict[str, str | None] = {}
+
+    def put(mac: str) -> None:
+        record.put(mac, "ipmi")
+        seen[mac] = ProtocolRecord(record.path).get(mac)  # on disk once put returns
+
+    threads = [threading.Thread(target=put, args=(m,)) for m in macs]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while (not writes or writes[0] + len(record._pending) < len(macs)) and \
+            time.monotonic() < deadline:
+        time.sleep(0.01)
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert seen == dict.fromkeys(macs, "ipmi")
+    assert record.all() == dict.fromkeys(macs, "ipmi")
+    assert len(writes) == 2 and writes[-1] == 48
 
 @pytest.mark.parametrize(("line", "ok"), [
     (b"HTTP/1.1 200 OK", True), (b"HTTP/1.0 401 UNAUTHORIZED", True),

@@ -164,7 +164,11 @@ def test_nodes_api(tmp_path: Path, store: Store) -> None:
     store.add(NODE.mac, EventKind.BOOTED, ts=42.0)
     r = asyncio.run(_get(make_client(tmp_path, store, client_ip="127.0.0.1"), "/racker/v1/nodes"))
     assert r.json() == [{"mac": NODE.mac, "name": "node-0", "ip": NODE.ip,
-                         "installed_at": None, "booted_at": 42.0}]
+                         "installed_at": None, "booted_at": 42.0, "inventory_at": None,
+                         "hardware": None}]
+    store.add(NODE.mac, EventKind.INVENTORY, ts=41.0, detail={"summary": "Dell R640, 20 cores"})
+    r = asyncio.run(_get(make_client(tmp_path, store, client_ip="127.0.0.1"), "/racker/v1/nodes"))
+    assert (r.json()[0]["inventory_at"], r.json()[0]["hardware"]) == (41.0, "Dell R640, 20 cores")
 
 
 def test_self_events_name_the_node_by_its_address(tmp_path: Path, store: Store) -> None:
@@ -376,3 +380,26 @@ def test_install_failed_outside_the_window_or_from_another_address_is_refused(
 
     assert asyncio.run(foreign()).status_code == 403
     assert EventKind.INSTALL_FAILED not in [e.kind for e in store.events(NODE.mac)]
+
+
+def test_inventory_is_stored_in_the_install_window_only(tmp_path: Path, store: Store) -> None:
+    raw = {"system": {"uuid": "4C4C4544-0042-3510-8052-B4C04F333132"},
+           "links": [{"ifname": "eno1", "address": NODE.mac, "link_type": "ether"}]}
+    reports: list[tuple[str, EventKind]] = []
+    r = asyncio.run(_post_body(make_client(tmp_path, store),
+                               {"event": "inventory", "inventory": raw}))
+    assert r.status_code == 403 and "not installing this node" in r.text
+    open_window(store)
+    r = asyncio.run(_post_body(make_client(tmp_path, store, reports=reports),
+                               {"event": "inventory", "inventory": raw}))
+    assert r.status_code == 200 and r.json()["event"] == "inventory"
+    (inv,) = [e for e in store.events(NODE.mac) if e.kind is EventKind.INVENTORY]
+    assert inv.detail["hardware"]["uuid"] == "4c4c4544-0042-3510-8052-b4c04f333132"
+    assert inv.detail["hardware"]["nics"][0]["mac"] == NODE.mac
+    assert reports == []  # information only: the engine is not called
+    # the window stays open: the installer still reports `installed` afterwards
+    r = asyncio.run(_post_body(make_client(tmp_path, store), {"event": "installed"}))
+    assert r.status_code == 200
+    bad = asyncio.run(_post_body(make_client(tmp_path, store),
+                                 {"event": "inventory", "inventory": ["x"]}))
+    assert bad.status_code == 400 and "JSON object" in bad.text

@@ -64,9 +64,11 @@ def test_follow_sees_new_lines_across_a_rotation(tmp_path: Path) -> None:
     done = threading.Event()
     wrote = threading.Event()
 
+    # the follower starts at the end as it is now: "before" is not followed
+    lines = follow(tmp_path, MAC, interval=0.01, sleep=lambda s: (wrote.wait(s), None)[1])
+
     def reader() -> None:
-        for _, text in follow(tmp_path, MAC, interval=0.01,
-                              sleep=lambda s: (wrote.wait(s), None)[1]):
+        for _, text in lines:
             seen.append(text)
             if text == "last":
                 done.set()
@@ -74,7 +76,6 @@ def test_follow_sees_new_lines_across_a_rotation(tmp_path: Path) -> None:
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    # the follower starts at the end: "before" is not followed
     for i in range(200):
         log.write(f"n{i:03d} ".encode() + b"x" * 40 + b"\n")
     log.write(b"last\n")

@@ -11,6 +11,7 @@ import pytest
 
 from racker.adapters.fs.store import Store
 from racker.core.events import EventKind
+from racker.core.hardware import Hardware
 from racker.engine.run import Engine, FlagFiles, NodeState, RunState
 from racker.engine.stages import Stage, Timeouts
 from racker.errors import BmcError
@@ -36,11 +37,20 @@ class FakeRack:
     """Nodes whose installer reports `install-failed` with these journal lines."""
     pxe_set: set[str] = field(default_factory=set)
     powered: list[str] = field(default_factory=list)
+    guids: dict[str, bytes] = field(default_factory=dict)
+    """Each node's BMC system GUID (none: the BMC cannot tell)."""
+    hardware: dict[str, Hardware] = field(default_factory=dict)
+    """What a node's installer reports before `installed` (none: no inventory)."""
+    swapped: set[str] = field(default_factory=set)
+    """Nodes whose NIC cables are swapped: they lease for their secondary MAC, and stop."""
 
     async def check_bmc(self, node: PlannedNode) -> str:
         if node.mac in self.bmc_down:
             raise BmcError(f"BMC {node.node.bmc_mac} of {node.name} is unreachable")
         return node.bmc_ip
+
+    async def system_guid(self, node: PlannedNode) -> bytes | None:
+        return self.guids.get(node.mac)
 
     async def prepare_pxe(self, node: PlannedNode) -> None:
         self.pxe_set.add(node.mac)
@@ -51,6 +61,14 @@ class FakeRack:
         asyncio.get_running_loop().create_task(self._boot(node))
 
     async def _boot(self, node: PlannedNode) -> None:
+        if node.mac in self.swapped:
+            await asyncio.sleep(0.01)
+            assert node.node.secondary_mac
+            self.store.add(node.node.secondary_mac, EventKind.LEASE, detail={"action": "add"})
+            return
+        if node.mac in self.hardware:
+            self.store.add(node.mac, EventKind.INVENTORY,
+                           detail={"hardware": self.hardware[node.mac].as_json()})
         steps: list[tuple[Stage, EventKind, dict[str, object]]] = [
                  (Stage.DHCP, EventKind.LEASE, {"action": "add", "ip": node.ip}),
                  (Stage.IPXE, EventKind.REQUEST, {"path": "/ipxe", "status": 200}),

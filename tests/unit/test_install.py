@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -43,16 +44,18 @@ def test_unit_sections_and_keys() -> None:
     assert unit["Unit"]["Wants"] == ["network-online.target"]
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
     caps = svc["CapabilityBoundingSet"][0].split()
-    # dnsmasq: DHCP raw sockets, ports 67/69, its switch to its own user, and racker must be
-    # able to signal it; nothing that overrides file permissions or ownership
-    assert sorted(caps) == ["CAP_KILL", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW",
+    # dnsmasq: DHCP raw sockets, ports 67/69, its switch to its own user; nothing that overrides
+    # file permissions or ownership, and no CAP_KILL (racker signals dnsmasq as its user)
+    assert sorted(caps) == ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW",
                             "CAP_SETGID", "CAP_SETUID"]
     assert "AF_PACKET" in svc["RestrictAddressFamilies"][0].split()
     # the whole system read-only but the state, /etc/hosts and the configuration folders
     assert svc["ProtectSystem"] == ["strict"]
-    assert svc["ProtectHome"] == ["read-only"]
-    assert svc["ReadWritePaths"] == ['"/opt/racker-state" "-/etc/hosts" '
-                                     '"-/root/flatcar-container-linux" "-/root/lokomotive"']
+    # home folders empty but the configuration folders (writable) and the public keys
+    assert svc["ProtectHome"] == ["tmpfs"]
+    assert svc["ReadWritePaths"] == ['"/opt/racker-state" "-/etc/hosts"']
+    assert svc["BindPaths"] == ['"-/root/flatcar-container-linux" "-/root/lokomotive"']
+    assert svc["BindReadOnlyPaths"] == ['"-/root/.ssh/id_ed25519.pub" "-/root/.ssh/id_rsa.pub"']
     assert svc["SystemCallFilter"] == ["@system-service", "~@resources"]
     assert svc["UMask"] == ["0077"]
     assert "Environment" not in svc
@@ -61,6 +64,21 @@ def test_unit_sections_and_keys() -> None:
 def test_read_write_paths_follow_the_settings() -> None:
     unit = _sections(render_serve_unit(_layout((("RACKER_HOSTS_FILE", "/srv/100% hosts"),))))
     assert '"-/srv/100%% hosts"' in unit["Service"]["ReadWritePaths"][0]
+
+
+def test_paths_under_home_folders_are_bound_into_the_empty_home() -> None:
+    layout = dataclasses.replace(
+        _layout((("RACKER_SSH_KEY", "/home/ops/keys/rack key"), ("RACKER_OEM_DIR", "/srv/oem"),
+                 ("RACKER_HOSTS_FILE", "/root/hosts"))),
+        venv=Path("/root/venv"), state_dir=Path("/home/ops/state"))
+    svc = _sections(render_serve_unit(layout))["Service"]
+    assert svc["ProtectHome"] == ["tmpfs"]
+    # written: bound read-write; the state folder must exist, the rest may be missing
+    assert svc["BindPaths"] == ['"/home/ops/state" "-/root/hosts" '
+                                '"-/root/flatcar-container-linux" "-/root/lokomotive"']
+    # read: the venv and the public half of the key only (/srv/oem is visible anyway)
+    assert svc["BindReadOnlyPaths"] == ['"/root/venv" "-/home/ops/keys/rack key.pub"']
+    assert "ReadWritePaths" not in svc  # nothing left outside the home folders
 
 
 @pytest.mark.parametrize(("name", "value", "line"), [

@@ -107,6 +107,35 @@ def test_parse_call(name: str, text: str, expected: object) -> None:
     assert parse_call(name, text) == expected
 
 
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("4242.0", "add\nm\n", (1732270000.25, ["add", "m"])),  # the hook's: its mtime
+    ("4242.3", "old\nm\n", (1732270000.25, ["old", "m"])),
+    ("4242.0", "add\nm", None),  # still being written
+    ("1732270000.5-42", "add\nm\n", (1732270000.5, ["add", "m"])),  # an older hook's
+    ("4242", "add\n", None),
+    ("x.0", "add\n", None),
+])
+def test_parse_call_by_modification_time(name: str, text: str, expected: object) -> None:
+    assert parse_call(name, text, 1732270000.25) == expected
+
+
+def test_the_hook_never_overwrites_an_uncollected_call(tmp_path: Path) -> None:
+    """A pid used again before racker collected its earlier file: the new call gets `.1`."""
+    hook, spool = _hook(tmp_path)
+    spool.mkdir(parents=True)
+    # the shell leaves the earlier call's file under its own pid, then runs the hook in place
+    earlier = "printf 'add\\naa:bb:cc:dd:ee:01\\n10.0.0.1\\n' > \"$1/$$.0\""
+    r = subprocess.run(["sh", "-c", f'{earlier}; echo $$; exec "$2" add aa:bb:cc:dd:ee:02 10.0.0.2',
+                        "sh", str(spool), str(hook)], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    pid = r.stdout.strip()
+    assert sorted(p.name for p in spool.iterdir()) == [f"{pid}.0", f"{pid}.1"]
+    assert (spool / f"{pid}.0").read_text() == "add\naa:bb:cc:dd:ee:01\n10.0.0.1\n"
+    with Store.in_state_dir(tmp_path) as store:
+        assert LeaseSpool(spool, store).collect() == 2
+        assert [e.detail["ip"] for e in store.events()] == ["10.0.0.1", "10.0.0.2"]
+
+
 def test_argv_and_hook() -> None:
     files = DnsmasqFiles(Path("/state dir"))
     argv = dnsmasq_argv(files, netns="ns1")
@@ -116,4 +145,5 @@ def test_argv_and_hook() -> None:
     assert argv[-2:] == ["--user=dnsmasq", "--group=nogroup"]  # not root once bound
     script = hook_script(files.spool)
     assert script.startswith("#!/bin/sh\n")
-    assert "> '/state dir/dnsmasq/lease-events/'\"$t-$$\"" in script
+    assert "> '/state dir/dnsmasq/lease-events/'\"$$.$n\"" in script
+    assert "date" not in script  # the file's modification time is the call's time

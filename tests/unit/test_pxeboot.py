@@ -39,6 +39,9 @@ class FlakyControl:
         await self._step("check", node)
         return node.bmc_ip
 
+    async def system_guid(self, node: PlannedNode) -> bytes | None:
+        return None
+
     async def prepare_pxe(self, node: PlannedNode) -> None:
         await self._step("pxe", node)
 

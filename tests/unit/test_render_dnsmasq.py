@@ -80,3 +80,12 @@ def test_ipxe_binaries_exist_where_tftp_root_points() -> None:
     # Debian's ipxe package: the files dnsmasq hands out must be in tftp-root.
     assert (IPXE_DIR / "undionly.kpxe").is_file()
     assert (IPXE_DIR / "ipxe.efi").is_file()
+
+
+
+def test_no_ping_only_when_asked() -> None:
+    from dataclasses import replace
+
+    plan = build_plan(2, flatcar())
+    assert "no-ping" not in directives(render_dnsmasq(plan, SETTINGS))
+    assert "no-ping" in directives(render_dnsmasq(plan, replace(SETTINGS, no_ping=True)))

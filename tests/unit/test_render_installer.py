@@ -25,9 +25,14 @@ def test_installer_script_installs_from_racker_and_reports() -> None:
     assert "ignition.config.url=http://172.24.213.1:8080/ignition?mac=aa-bb-cc-00-00-02" \
            "&os=installed" in grub
     assert "console=ttyS1,57600n8" in grub
-    report = lines.index(next(line for line in lines if '{"event": "installed"}' in line))
+    report = lines.index(next(line for line in lines if '"installed"' in line))
     assert lines.index("umount /tmp/oemfs") < report < lines.index("systemctl reboot")
     assert "racker/v1/nodes/aa-bb-cc-00-00-02/events" in lines[report]
+    # the hardware inventory goes first, before anything touches the disks
+    inventory = lines.index(next(line for line in lines if '"inventory"' in line))
+    assert inventory < lines.index(next(line for line in lines if "flatcar-install" in line))
+    assert "/opt/racker-inventory" in lines[inventory]
+    assert "|| echo" in lines[inventory]  # a refused inventory does not stop the install
     # every step after the trap reports its failure (run for real in test_install_failed_report)
     trap = lines.index("trap report_failure EXIT")
     assert lines.index("set -euo pipefail") < trap < min(
@@ -47,8 +52,10 @@ def test_installer_clc_shape() -> None:
     clc = yaml.safe_load(installer_clc(S))
     names = [u["name"] for u in clc["systemd"]["units"]]
     assert names == ["installer.service", "sshd.socket"]
-    (f,) = clc["storage"]["files"]
+    f, collector = clc["storage"]["files"]
     assert f["path"] == "/opt/racker-installer" and f["mode"] == 0o500
+    assert collector["path"] == "/opt/racker-inventory"
+    assert collector["contents"]["inline"].startswith("#!/bin/bash\n")
     assert "passwd" not in clc
     with_keys = yaml.safe_load(installer_clc(InstallerSettings("http://m", "aa:bb:cc:00:00:02",
                                                                 ssh_keys=("ssh-ed25519 AAAA",))))

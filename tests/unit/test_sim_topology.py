@@ -118,6 +118,24 @@ def test_exec_path_puts_racker_sims_bin_first_once() -> None:
     assert path_with_first("", "/venv/bin") == "/venv/bin"
 
 
+def test_miscabled_servers_pxe_boot_from_their_secondary_mac() -> None:
+    t = state.generate_topology("demo", 3, ("worker", "storage"))
+    m = state.miscable(t, ["node2", t.servers[2].primary_mac])
+    assert [s.miscabled for s in m.servers] == [False, True, True]
+    assert m.servers[0].rack_mac == t.servers[0].primary_mac
+    assert m.servers[1].rack_mac == t.servers[1].secondary_mac != t.servers[1].primary_mac
+    assert state.topology_from_json(state.topology_to_json(m), "rack.json") == m
+    # nodes.csv stays as it was: the cables are wrong, not the file
+    assert state.render_nodes_csv(m) == state.render_nodes_csv(t)
+    with pytest.raises(InputError, match="no server 'node9'") as e:
+        state.miscable(t, ["node9"])
+    assert e.value.where is not None and e.value.where.flag == "--miscabled"
+    no_secondary = dataclasses.replace(t, servers=(dataclasses.replace(t.servers[0],
+                                                                       secondary_mac=""),))
+    with pytest.raises(InputError, match="no secondary MAC"):
+        state.miscable(no_secondary, ["node1"])
+
+
 def test_bmc_protocols_mixed_alternates_and_round_trips() -> None:
     t = state.with_bmc_protocols(state.generate_topology("demo", 4), "mixed")
     assert [s.bmc_protocol for s in t.servers] == ["redfish", "ipmi", "redfish", "ipmi"]

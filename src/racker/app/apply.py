@@ -357,6 +357,11 @@ class Executor:
                 flags.path(n.mac).unlink(missing_ok=True)
                 AppliedHashes(self.paths.state_dir).forget(n.mac)
         run = await s.engine.install(reachable) if reachable else None
+        if run is not None and run.warnings:  # the cabling check's findings, rows named
+            self.say(f"Cabling check: {len(run.warnings)} problems (see 'racker node show "
+                     "<MAC>'):")
+            for warning in run.warnings:
+                self.say(f"  ! {warning}")
         # what a failed node said (the installer's journal) and showed (its console)
         for line in failure_details(run.failed if run else []):
             self.say(line)

@@ -160,19 +160,49 @@ HOME = Path("/root")
 """The service's home (root's, as systemd gives no HOME to a unit without User=)."""
 
 
-def _rw_paths(layout: Layout) -> str:
-    """`ReadWritePaths=` of the unit: the state folder, the hosts file, the configuration
-    folders; each quoted, the optional ones with `-`."""
-    env = dict(layout.environment)
-    hosts = Path(env.get("RACKER_HOSTS_FILE", "/etc/hosts"))
-    paths = [("", layout.state_dir), ("-", hosts), ("-", HOME / "flatcar-container-linux"),
-             ("-", HOME / "lokomotive")]
+HOMES = (Path("/home"), HOME, Path("/run/user"))
+"""What `ProtectHome=tmpfs` hides behind an empty read-only tmpfs."""
+
+
+def _hidden(path: Path) -> bool:
+    """True for a path under a home folder, which the unit must bind to be reachable."""
+    return any(path == h or h in path.parents for h in HOMES)
+
+
+def _unit_paths(paths: list[tuple[str, Path]]) -> str:
+    """Paths as one value of a `*Paths=` directive: each quoted, `-` for the optional ones."""
     out = []
     for optional, path in paths:
         text = check_unit_value("a path of the unit", str(path))
         escaped = _specifiers(text.replace("\\", "\\\\").replace('"', '\\"'))
         out.append(f'"{optional}{escaped}"')
     return " ".join(out)
+
+
+def _mount_paths(layout: Layout) -> str:
+    """The unit's `ReadWritePaths=`, `BindPaths=` and `BindReadOnlyPaths=` lines.
+
+    Written to: the state folder, the hosts file, the configuration folders. Read under a
+    home folder: the venv (when installed there) and the SSH public keys the nodes' configs
+    carry, never the private keys. A path under a home folder is bound into the unit's empty
+    home (`ProtectHome=tmpfs`); any other stays where it is, writable where listed."""
+    env = dict(layout.environment)
+    hosts = Path(env.get("RACKER_HOSTS_FILE", "/etc/hosts"))
+    written = [("", layout.state_dir), ("-", hosts), ("-", HOME / "flatcar-container-linux"),
+               ("-", HOME / "lokomotive")]
+    key = env.get("RACKER_SSH_KEY")
+    keys = [Path(f"{key}.pub")] if key else [HOME / ".ssh/id_ed25519.pub",
+                                             HOME / ".ssh/id_rsa.pub"]
+    read = [("", layout.venv), *(("-", k) for k in keys)]
+    if env.get("RACKER_OEM_DIR"):
+        read.append(("-", Path(env["RACKER_OEM_DIR"])))
+    lines = []
+    for directive, paths in (("ReadWritePaths", [p for p in written if not _hidden(p[1])]),
+                             ("BindPaths", [p for p in written if _hidden(p[1])]),
+                             ("BindReadOnlyPaths", [p for p in read if _hidden(p[1])])):
+        if paths:
+            lines.append(f"{directive}={_unit_paths(paths)}")
+    return "\n".join(lines)
 
 
 def render_serve_unit(layout: Layout) -> str:
@@ -196,17 +226,18 @@ TimeoutStopSec=30
 EnvironmentFile=-{ENV_FILE}
 {env}UMask=0077
 # Only what DHCP/PXE need: dnsmasq's raw and packet sockets, ports 67/69 and the interface's
-# address (NET_*), its switch to its own user once bound (SETUID, SETGID), and racker's signals
-# to it (KILL: it no longer runs as root).
-CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID \
-CAP_KILL
+# address (NET_*), its switch to its own user once bound (SETUID, SETGID; racker signals it
+# from a helper run as that user, so no CAP_KILL).
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET
 NoNewPrivileges=yes
 # The whole file system read-only but racker's state, the hosts file it keeps entries in and
-# the configuration folders it writes flag files into ("-": those that exist).
+# the configuration folders it writes flag files into ("-": those that exist). The home folders
+# are an empty read-only tmpfs: what racker uses there is bound in, the configuration folders
+# writable, the SSH public keys read-only (the private keys stay out of reach).
 ProtectSystem=strict
-ProtectHome=read-only
-ReadWritePaths={_rw_paths(layout)}
+ProtectHome=tmpfs
+{_mount_paths(layout)}
 PrivateTmp=yes
 PrivateDevices=yes
 PrivateMounts=yes

@@ -23,6 +23,7 @@ import httpx
 import yaml
 
 from racker.adapters.fs.store import Store
+from racker.app.hardware import cabling_problems
 from racker.core.events import EventKind
 from racker.core.render import asset_dir
 from racker.engine.progress import Outcome, stage_line
@@ -142,7 +143,7 @@ async def mark_booted(plan: ClusterPlan, store: Store, flags: FlagFiles,
             last = e.id
             node = by_mac.get(e.mac)
             if e.kind is EventKind.BOOTED and node is not None and not flags.done(node.mac):
-                flags.mark(node)
+                await asyncio.to_thread(flags.mark, node)  # file system waits off the loop
                 store.add(node.mac, EventKind.PROVISIONED)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
@@ -207,6 +208,8 @@ class Bringup:
             self._say(" ".join(n.mac for n in absent))
             self._say(self.p.hint())
             return absent
+        for problem in cabling_problems(plan.nodes, self.store):  # from the installers
+            self._say(f"  ! cabling check: {problem}")
         names = cluster_nodes(self.folder)
         self._say(line(BRINGUP_TITLE, 0, 0, rc == 0 and names is not None)
                   .replace(" (0/0)", ""))

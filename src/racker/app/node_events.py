@@ -7,10 +7,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from racker.adapters.fs.consolelog import follow, read_lines
-from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
+from racker.app.hardware import node_of
 from racker.core.events import Event
-from racker.errors import InputError, Where
 from racker.model import Node
 from racker.paths import Paths
 
@@ -19,7 +18,7 @@ def node_events(paths: Paths, mac: str, open_store: Callable[[], Store]
                 ) -> tuple[Node, list[Event]]:
     """The node of `mac` (any of its MACs) and the events of its primary and BMC MACs, oldest
     first by event time (ties in the order they were recorded)."""
-    node = _node(paths, mac)
+    node = node_of(paths, mac)
     # NOTE: by time, not by row id: the lease hook's events reach the store up to a spool pass
     # after they happened, so insertion order can put a DHCP lease after a later request.
     with open_store() as store:
@@ -32,7 +31,7 @@ def node_console(paths: Paths, mac: str, since: float | None = None
                  ) -> tuple[Node, list[tuple[float, str]]]:
     """The node of `mac` and its recorded console lines (time, text), oldest first, from
     `since` on (a time) if given."""
-    node = _node(paths, mac)
+    node = node_of(paths, mac)
     lines = read_lines(paths.console_dir, node.primary_mac)
     return node, [x for x in lines if since is None or x[0] >= since]
 
@@ -40,15 +39,6 @@ def node_console(paths: Paths, mac: str, since: float | None = None
 def follow_console(paths: Paths, node: Node) -> Iterator[tuple[float, str]]:
     """The node's console lines as racker records them, forever (Ctrl-C ends it)."""
     return follow(paths.console_dir, node.primary_mac)
-
-
-def _node(paths: Paths, mac: str) -> Node:
-    node = next((n for n in load_inventory(paths).nodes if mac in n.macs), None)
-    if node is None:
-        raise InputError(f"no node with MAC {mac} in nodes.csv",
-                         where=Where(file=str(paths.nodes_csv)),
-                         hint="use a primary, BMC or secondary MAC of a node")
-    return node
 
 
 def events_json(events: Sequence[Event]) -> list[dict[str, Any]]:

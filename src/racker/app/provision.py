@@ -204,20 +204,7 @@ class Provisioner:
             self.say(f"Created the SSH key {self.paths.ssh_key} for the nodes")
 
     def _fetch_assets(self) -> None:
-        s = self.settings
-        source: Source = DirSource(s.assets_from) if s.assets_from else HttpSource(s.base_url)
-        fingerprint = None if s.flatcar_key else "F88CFEDEFF29A5B4D9523864E25D9AED0593B34A"
-        self.out.write(f"➤ Flatcar Container Linux {s.flatcar_channel}/{s.flatcar_version} "
-                       "assets...")
-        self.out.flush()
-        try:
-            got = install_flatcar(self.paths.state_dir / "assets", source,
-                                  version=s.flatcar_version, key_file=s.flatcar_key,
-                                  fingerprint=fingerprint)
-        except RackerError:
-            self.say(" × failed")
-            raise
-        self.say(f" ✓ {got.version} {'verified and installed' if got.fetched else 'up to date'}")
+        fetch_assets(self.paths, self.settings, self.out)
 
     def _ensure_address(self, plan: ClusterPlan) -> None:
         """The PXE interface carries the management address (PREFIX.1/24), idempotently."""
@@ -291,7 +278,8 @@ class Provisioner:
             self._title = INSTALL_TITLE
             run = await engine.install(plan.nodes)
             display.finish(INSTALL_TITLE, run, not run.failed)
-            self._record_applied(plan, run)
+            self._cabling_warnings(run)
+            await self._record_applied(plan, run)
             if not run.failed:
                 return None
             self._failure(run.failed)
@@ -334,14 +322,15 @@ class Provisioner:
             self._guidance()
             return 1
 
-    def _record_applied(self, plan: ClusterPlan, run: RunState) -> None:
+    async def _record_applied(self, plan: ClusterPlan, run: RunState) -> None:
         """Remember which Ignition each installed node runs, so `racker apply` sees changes."""
         folder = read_config_folder(_folder(self.paths, plan), _kind(plan))
         hashes = AppliedHashes(self.paths.state_dir)
-        for st in run.nodes.values():
-            if st.state is NodeState.DONE and hashes.get(st.node.mac) is None:
-                config = node_ignition(folder, st.node.name, self.paths)
-                hashes.record(st.node.mac, ignition_hash(config.to_json(pretty=False)))
+        digests = {st.node.mac: ignition_hash(node_ignition(folder, st.node.name, self.paths)
+                                              .to_json(pretty=False))
+                   for st in run.nodes.values()
+                   if st.state is NodeState.DONE and hashes.get(st.node.mac) is None}
+        await asyncio.to_thread(hashes.record_many, digests)
 
     async def _reassert_disk_boot(self, node: PlannedNode, store: Store) -> None:
         try:
@@ -396,6 +385,14 @@ class Provisioner:
         self.say("Please verify all servers are present and that the BMC DHCP assignment "
                  f"worked, or exclude their MAC addresses with -exclude=\"{macs}\".")
 
+    def _cabling_warnings(self, run: RunState) -> None:
+        """What the cabling check found that did not stop an install (each row named)."""
+        if run.warnings:
+            self.say(f"Cabling check: {len(run.warnings)} problems (see 'racker node show "
+                     "<MAC>' for what each server reported):")
+            for warning in run.warnings:
+                self.say(f"  ! {warning}")
+
     def _failure(self, failed: list[NodeStatus]) -> None:
         self.say(f"Failed to provision the following {len(failed)} nodes:")
         self.say(" ".join(s.node.mac for s in failed))
@@ -432,6 +429,24 @@ class Provisioner:
         self.say("See the rack with 'racker status'. DHCP and the boot server stop with this "
                  "command: keep them running with 'racker serve' (installed as a service by "
                  "'racker install'), or BMC leases run out.")
+
+
+def fetch_assets(paths: Paths, settings: Settings, out: TextIO) -> None:
+    """The Flatcar PXE and install images into the state folder (signature checked), with a
+    progress line on `out`."""
+    s = settings
+    source: Source = DirSource(s.assets_from) if s.assets_from else HttpSource(s.base_url)
+    fingerprint = None if s.flatcar_key else "F88CFEDEFF29A5B4D9523864E25D9AED0593B34A"
+    out.write(f"➤ Flatcar Container Linux {s.flatcar_channel}/{s.flatcar_version} assets...")
+    out.flush()
+    try:
+        got = install_flatcar(paths.state_dir / "assets", source, version=s.flatcar_version,
+                              key_file=s.flatcar_key, fingerprint=fingerprint)
+    except RackerError:
+        out.write(" × failed\n")
+        raise
+    out.write(f" ✓ {got.version} {'verified and installed' if got.fetched else 'up to date'}\n")
+    out.flush()
 
 
 def _kind(plan: ClusterPlan) -> FolderKind:

@@ -1,7 +1,8 @@
 """Use case: the rack as the management listener shows it (REST API, dashboard, metrics).
 
 The same data and shapes as the CLI: `racker status --json` (`status.gather`/`to_json`) for the
-nodes, `racker node timeline --json` (`node_events`) for a timeline, plus the runs. It keeps the
+nodes, `racker node timeline --json` (`node_events`) for a timeline, `racker node show --json`
+for a node's hardware, plus the runs. It keeps the
 event log folded (`core.activity`) and feeds only new events in at each look, so a page of a
 62-node rack never re-reads the log; BMC reachability and power come from what the runs
 recorded (the listener does not poll BMCs behind the engine's back).
@@ -18,10 +19,11 @@ from typing import Any
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
 from racker.adapters.metrics.rack import NodeFigures, RackFigures
+from racker.app.hardware import cabling_problems, reported
 from racker.app.node_events import events_json
 from racker.app.status import Planned, RackStatus, gather, rack_plan, to_json
 from racker.core.activity import Activity, run_json
-from racker.core.events import Event
+from racker.core.events import Event, EventKind
 from racker.core.macs import parse_mac
 from racker.core.render import asset_dir
 from racker.errors import InputError, NotFound, RackerError, Where
@@ -128,6 +130,18 @@ class RackView:
     def timeline_json(self, raw_mac: str) -> list[dict[str, Any]]:
         """`racker node timeline --json`'s shape."""
         return events_json(self.timeline(raw_mac)[1])
+
+    def hardware_json(self, raw_mac: str) -> dict[str, Any]:
+        """The node's newest hardware inventory (`racker node show --json`'s) and what the
+        cabling check finds in it."""
+        mac = self.primary(raw_mac)
+        nodes = self.planned()[1].nodes
+        node = next(n for n in nodes if n.mac == mac)
+        found = reported(self.store.last_of(mac, (EventKind.INVENTORY,)))
+        mine = f"nodes.csv line {node.node.line} ({node.name}):"
+        return {"mac": mac, "inventory": found.as_json() if found else None,
+                "cabling": [p for p in cabling_problems(nodes, self.store)
+                            if p.startswith(mine)]}
 
     def runs_json(self) -> list[dict[str, Any]]:
         """Every bootstrap/apply run, newest first, with its stages and per-node outcome."""

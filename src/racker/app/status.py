@@ -8,16 +8,20 @@ reached`. BMCs are queried concurrently.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from racker.adapters.fs.hostsfile import read_managed
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.app.configuration.loaded import dnsmasq_running, load_configured
+from racker.app.hardware import Reported
 from racker.core.activity import Activity
+from racker.core.hardware import summary
 from racker.core.plan import make_plan
 from racker.core.render import asset_dir, config_folder
+from racker.core.timeline import printable
 from racker.errors import RackerError
 from racker.model import ClusterPlan, Options, PlannedNode, Provision
 from racker.paths import Paths
@@ -124,6 +128,28 @@ def to_json(status: RackStatus) -> dict[str, Any]:
         "total_nodes": len(status.rows),
         "dhcp_served": status.dhcp_served,
     }
+
+
+def hardware_lines(macs: Sequence[str], hardware: Mapping[str, Reported]) -> list[str]:
+    """`racker status --full`'s inventory section: one line per node (pure)."""
+    out = ["Hardware inventory (as the installers reported it; 'racker node show MAC' for "
+           "details):"]
+    for mac in macs:
+        found = hardware.get(mac)
+        if found is None:
+            out.append(f"{mac}  - (not reported yet)")
+        else:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(found.ts))
+            out.append(f"{mac}  {printable(summary(found.hardware))}  "
+                       f"UUID {found.hardware.uuid or '-'}  ({when})")
+    return out
+
+
+def cabling_lines(problems: Sequence[str]) -> list[str]:
+    """`racker status --full`'s cabling check section (pure)."""
+    if not problems:
+        return ["Cabling check: no problem found in what the installers reported."]
+    return [f"Cabling check: {len(problems)} problems:", *(f"  ! {p}" for p in problems)]
 
 
 def _activity(activity: Activity | None, mac: str, *, excluded: bool) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`racker factory check | reset | gen-ssh-key`: preparing a rack for its operator."""
+"""`racker factory check | reset | gen-ssh-key | discover`: preparing a rack for its operator."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ Commands:
   gen-ssh-key [-print-private-key]             Create the SSH key ~/.ssh/id_ed25519(.pub)
                                                without passphrase and show its public key and
                                                fingerprint
+  discover -interface IFACE [-force]           Find the servers of a rack without nodes.csv
+                                               (by their BMCs and PXE) and write a proposed
+                                               nodes.csv
   help                                         Show this help"""
 
 RESET_USAGE = """\
@@ -170,7 +173,15 @@ def cmd_gen_ssh_key(argv: Sequence[str], stdout_is_tty: bool | None = None) -> i
     return 0
 
 
-SUBCOMMANDS = {"check": cmd_check, "reset": cmd_reset, "gen-ssh-key": cmd_gen_ssh_key}
+def cmd_discover(argv: Sequence[str]) -> int:
+    """`racker factory discover -interface IFACE [-force] [-management-bmc MAC]`"""
+    from racker.cli.factory_discover import run as discover
+
+    return discover(argv)
+
+
+SUBCOMMANDS = {"check": cmd_check, "reset": cmd_reset, "gen-ssh-key": cmd_gen_ssh_key,
+               "discover": cmd_discover}
 
 
 def run(argv: Sequence[str]) -> int:

@@ -1,7 +1,8 @@
 """`racker node SUBCOMMAND`: operations on one node.
 
 exclude, include, reprovision and replace change the configured rack (racker.app.nodeops, and
-racker.app.apply for the reinstall); timeline shows a node's events, console-log its console.
+racker.app.apply for the reinstall); timeline shows a node's events, show its hardware,
+console-log its console.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ SUBCOMMANDS: tuple[Command, ...] = (
             "racker.cli.node_timeline:run"),
     Command("console-log", "Print a node's serial console as racker recorded it",
             "racker.cli.node_console:run"),
+    Command("show", "Show a node's MACs and the hardware inventory it reported",
+            "racker.cli.node_show:run"),
 )
 
 _MAC_HELP = ("any of the node's MAC addresses from nodes.csv (e.g. aa:bb:cc:dd:ee:ff), or its "

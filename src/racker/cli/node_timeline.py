@@ -47,10 +47,10 @@ def run(argv: Sequence[str]) -> int:
 
 def resolve_mac(paths: Paths, text: str) -> str:
     """The MAC `text` gives, or the primary MAC of the node it names."""
-    return parse_mac(text) or _mac_of_name(paths, text)
+    return parse_mac(text) or mac_of_name(paths, text)
 
 
-def _mac_of_name(paths: Paths, text: str) -> str:
+def mac_of_name(paths: Paths, text: str) -> str:
     """The primary MAC of the node called `text` in the configured rack."""
     from racker.app.configuration.loaded import find_folder, load_configured
 

@@ -33,6 +33,7 @@ from racker.app.apply import ApplyPlan, Executor, OpenSsh
 from racker.app.bmc_credentials import RotationReport, Target, rotate_credentials
 from racker.app.bmc_trust import Forgotten, trust_new_certificate
 from racker.app.configuration.create import ConfigureResult
+from racker.app.discover import Discovery
 from racker.app.ipmi_redfish import HelperBmcs
 from racker.app.lokomotive import cluster_nodes, joined
 from racker.app.provision import Ask, Provisioner
@@ -291,3 +292,14 @@ def helper_redfish(paths: Paths, credentials: Credentials, env: Mapping[str, str
 
     return HelperBmcs(bmc_protocols(paths, settings), lambda p: registry.create(p, opts),
                       credentials, ipmi_answers)
+
+
+def discovery(paths: Paths, out: TextIO, settings: Settings | None = None) -> Discovery:
+    """`racker factory discover` with racker's dnsmasq and boot server (never borrowed from
+    `racker serve`: discovery serves a rack without nodes.csv), each BMC opened over the
+    protocol it speaks (RACKER_BMC_PROTOCOL; auto: detected and recorded for the bootstrap
+    after), and the store."""
+    s = settings or Settings.from_env()
+    opts = driver_options(paths, s)
+    driver = ByProtocol(bmc_protocols(paths, s), lambda p: registry.create(p, opts))
+    return Discovery(paths, s, RackServices(paths, s), driver, lambda: store(paths), out)

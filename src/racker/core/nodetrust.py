@@ -38,8 +38,8 @@ def opens_window(e: Event) -> bool:
 
 def report_epoch_kinds(kind: EventKind) -> tuple[frozenset[EventKind], str | None]:
     """Which events start a new epoch of reports of `kind` (`ReportGate`): the window's opening
-    for `installed` and `install-failed`, an `installed` for `booted`."""
-    if kind in (EventKind.INSTALLED, EventKind.INSTALL_FAILED):
+    for `installed`, `install-failed` and `inventory`, an `installed` for `booted`."""
+    if kind in (EventKind.INSTALLED, EventKind.INSTALL_FAILED, EventKind.INVENTORY):
         return frozenset({EventKind.STAGE}), OPENS_STAGE
     return frozenset({EventKind.INSTALLED}), None
 

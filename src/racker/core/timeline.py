@@ -50,6 +50,10 @@ def describe(e: Event) -> str:
         return f"racker {command} finished (exit code {d.get('exit_code', '')})"
     if e.kind in (EventKind.INSTALLED, EventKind.BOOTED):
         return f"node reported {e.kind.value}"
+    if e.kind is EventKind.INVENTORY:
+        return f"node reported its hardware: {d.get('summary', '')}".rstrip(": ")
+    if e.kind is EventKind.CABLING:
+        return f"cabling check: {d.get('problem', '')}"
     if e.kind is EventKind.CONSOLE:
         state = e.detail.get("state")
         what = {"capturing": "console capture: Serial over LAN",

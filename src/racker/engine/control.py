@@ -18,6 +18,11 @@ class Control(Protocol):
         """
         ...
 
+    async def system_guid(self, node: PlannedNode) -> bytes | None:
+        """The 16 bytes of the BMC's system GUID over its open session; None when the BMC
+        cannot tell (the cabling check then skips the pairing)."""
+        ...
+
     async def prepare_pxe(self, node: PlannedNode) -> None:
         """Boot-flag timer off, power off, boot device PXE (persistent, read back)."""
         ...

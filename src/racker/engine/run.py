@@ -14,8 +14,10 @@ from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.store import Store
+from racker.core.cabling import check_hardware, pxe_from_secondary, recorded_guid
 from racker.core.consolelines import telling_line
 from racker.core.events import Event, EventKind
+from racker.core.hardware import hardware_from_json
 from racker.core.installreport import failure_reason
 from racker.engine.control import Control, NoWatch, Watch
 from racker.engine.stages import WHAT, Stage, Timeouts
@@ -25,6 +27,10 @@ from racker.model import PlannedNode
 
 CONSOLE_LINES = 20
 """A failed node's last console lines that the failure reports show."""
+
+
+class CablingError(RackerError):
+    """The hardware contradicts nodes.csv in a way that stops the node's install."""
 
 
 class NodeState(StrEnum):
@@ -42,6 +48,8 @@ class NodeStatus:
     stage: Stage = Stage.BMC
     state: NodeState = NodeState.PENDING
     error: str = ""
+    warnings: list[str] = field(default_factory=list)
+    """What the cabling check found that does not stop the install."""
     report: tuple[str, ...] = ()
     """What the node itself said about its failure (the installer's journal tail), if any."""
     console: tuple[str, ...] = ()
@@ -63,6 +71,12 @@ class RunState:
     @property
     def failed(self) -> list[NodeStatus]:
         return [s for s in self.nodes.values() if s.state is NodeState.FAILED]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every node's cabling warnings, in node name order."""
+        return [w for s in sorted(self.nodes.values(), key=lambda s: s.node.name)
+                for w in s.warnings]
 
 
 Changed = Callable[[RunState], None]
@@ -120,6 +134,8 @@ class Engine:
     """At most this many nodes between power-on and first boot at once (None: all)."""
     on_change: Changed = lambda _state: None
     poll_interval: float = 0.2
+    guids: dict[str, bytes] = field(default_factory=dict)
+    """Each node's BMC system GUID (primary MAC → 16 bytes) as the BMC check read it."""
     watch: Watch = field(default_factory=NoWatch)
     """What records the nodes' consoles while they are installed."""
     console_lines: int = CONSOLE_LINES
@@ -159,12 +175,49 @@ class Engine:
             except RackerError as e:
                 self._fail(run, st, e.message)
                 return
+            guid = await self._read_guid(st.node)
             st.state = NodeState.DONE
-            self._event(st, EventKind.STAGE, result="ok", bmc=found)
+            self._event(st, EventKind.STAGE, result="ok", bmc=found,
+                        **({"bmc_guid": guid.hex()} if guid else {}))
             self.on_change(run)
 
         await asyncio.gather(*(one(s) for s in run.nodes.values()))
         return run
+
+    async def _read_guid(self, node: PlannedNode) -> bytes | None:
+        """The BMC's system GUID for the cabling check; a BMC that cannot tell is no failure."""
+        try:
+            guid = await asyncio.wait_for(self.control.system_guid(node),
+                                          self.timeouts.of(Stage.BMC))
+        except (TimeoutError, RackerError):
+            return None
+        if guid is not None:
+            self.guids[node.mac] = guid
+        return guid
+
+    def _guid_of(self, node: PlannedNode) -> bytes | None:
+        """The GUID read by this engine's BMC check, else by an earlier run's (the store)."""
+        if node.mac in self.guids:
+            return self.guids[node.mac]
+        last = self.store.last_of(node.mac, (EventKind.STAGE,), stage=Stage.BMC.value)
+        return recorded_guid(last.detail) if last is not None else None
+
+    def _check_inventory(self, run: RunState, st: NodeStatus, reported: Event) -> None:
+        """The cabling check on the node's inventory: warnings, each an event and shown."""
+        data = reported.detail.get("hardware")
+        if not isinstance(data, dict):
+            return
+        try:
+            hw = hardware_from_json(data)
+        except (KeyError, TypeError, ValueError):
+            return
+        others = {s.node.name: g for s in run.nodes.values()
+                  if (g := self._guid_of(s.node)) is not None}
+        for problem in check_hardware(st.node, hw, self._guid_of(st.node), others):
+            st.warnings.append(str(problem))
+            self.store.add(st.node.mac, EventKind.CABLING, stage=st.stage.value,
+                           detail={"problem": str(problem)})
+        self.on_change(run)
 
     async def install(self, nodes: Sequence[PlannedNode]) -> RunState:
         """Stages `pxe` … `boot` for every node not yet provisioned."""
@@ -185,10 +238,22 @@ class Engine:
             await self.watch.stop()
         return run
 
+    def _guards(self, run: RunState, st: NodeStatus, watcher: EventWatcher
+                ) -> list[asyncio.Future[Event]]:
+        """What the cabling check watches while the node installs: its inventory report
+        (checked when it comes) and, when it has a secondary MAC, a lease for that one (the
+        install cannot go on: the stages wait on it too)."""
+        inventory = watcher.expect(st.node.mac, _kind(EventKind.INVENTORY))
+        inventory.add_done_callback(
+            lambda f: None if f.cancelled() else self._check_inventory(run, st, f.result()))
+        secondary = st.node.node.secondary_mac
+        return [inventory, *([watcher.expect(secondary, _lease)] if secondary else [])]
+
     async def _install_one(self, run: RunState, st: NodeStatus, watcher: EventWatcher,
                            limit: asyncio.Semaphore) -> None:
         mac = st.node.mac
         expected: dict[Stage, asyncio.Future[Event]] = {}
+        guards: list[asyncio.Future[Event]] = []
         # the installer's own failure report ends the wait of any stage before the first boot
         failed = watcher.expect(mac, _kind(EventKind.INSTALL_FAILED))
         async with limit:
@@ -203,6 +268,7 @@ class Engine:
                     Stage.INSTALL: watcher.expect(mac, _kind(EventKind.INSTALLED)),
                     Stage.BOOT: watcher.expect(mac, _kind(EventKind.BOOTED)),
                 }
+                guards = self._guards(run, st, watcher)
                 await asyncio.wait_for(self.control.power_on(st.node),
                                        self.timeouts.of(Stage.PXE))
                 stages = list(expected.items())
@@ -215,11 +281,16 @@ class Engine:
                         st.stage = stage
                         continue
                     self._enter(run, st, stage)
-                    until = pending if stage is Stage.BOOT else [*pending, failed]
+                    until = [*pending, *guards[1:]] + ([] if stage is Stage.BOOT else [failed])
                     done, _ = await asyncio.wait(until,
                                                  timeout=self.timeouts.of(stage),
                                                  return_when=asyncio.FIRST_COMPLETED)
                     _raise_reported(failed, stage)
+                    if guards[1:] and guards[1] in done:  # booted from its secondary MAC
+                        problem = str(pxe_from_secondary(st.node))
+                        self.store.add(mac, EventKind.CABLING, stage=st.stage.value,
+                                       detail={"problem": problem})
+                        raise CablingError(problem)
                     if not done:
                         raise TimeoutError
                 await stages[-1][1]
@@ -236,9 +307,12 @@ class Engine:
                 self._fail(run, st, e.message)
                 return
             finally:
-                for fut in [*expected.values(), failed]:
+                for fut in (*expected.values(), *guards, failed):
                     fut.cancel()
-            self.flags.mark(st.node)
+            # NOTE: off the event loop: creating and syncing a file waits for the file system's
+            # journal, which a busy management node commits slowly, and the loop also runs the
+            # boot server the other nodes are booting from
+            await asyncio.to_thread(self.flags.mark, st.node)
             st.state = NodeState.DONE
             self._event(st, EventKind.PROVISIONED)
             self.on_change(run)

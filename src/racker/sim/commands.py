@@ -116,6 +116,13 @@ def cmd_create(argv: Sequence[str]) -> int:
                    help="folder for the QEMU nodes' virtual disks (default: the rack's state)")
     p.add_argument("--mgmt-ip", help="address/prefix to put on the management node's "
                                      "secondary NIC (default: none, racker sets it)")
+    p.add_argument("--miscabled", action="append", default=[], metavar="NODE",
+                   help="swap the cables of this server's two NICs (its name, e.g. node3, or "
+                        "its primary MAC; repeatable): it PXE boots from its secondary MAC, "
+                        "for racker's cabling check to find")
+    p.add_argument("--no-inventory", action="store_true",
+                   help="give the management node the credentials but no nodes.csv (for "
+                        "'racker factory discover'; the rack's own is kept as sim-nodes.csv)")
     p.add_argument("--replace", action="store_true",
                    help="destroy a rack of the same name first (without it, creating over a "
                         "running rack is refused; rack names are global on a machine)")
@@ -145,6 +152,7 @@ def cmd_create(argv: Sequence[str]) -> int:
     topo = state.with_bmc_protocols(
         dataclasses.replace(topo, node_kind=a.nodes, disk_dir=disk_dir, firmware=a.firmware),
         a.bmc)
+    topo = state.miscable(topo, a.miscabled)
     _require_root()
     mirror_files: dict[str, bytes] | None = None
     if a.nodes == "qemu":
@@ -155,7 +163,7 @@ def cmd_create(argv: Sequence[str]) -> int:
     if not a.replace:
         rack.check_free(rd, name)
     started = time.monotonic()
-    rack.create(rd, topo, csv_text, Runner(), a.mgmt_ip)
+    rack.create(rd, topo, csv_text, Runner(), a.mgmt_ip, inventory=not a.no_inventory)
     mirrorserve.start(rd.root, topo.mgmt_ns, mirror_files)
     print(f"created rack {name}: {len(topo.servers)} nodes, management namespace "
           f"{topo.mgmt_ns}, state in {rd.root} ({time.monotonic() - started:.1f} s)")

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,11 +103,13 @@ class Simulator:
             chassis = NodeChassis()
             node: LiteNode | QemuNode
             if testos is None:
-                node = LiteNode(s.name, s.primary_mac, self.t.node_ns(s), NODE_IFACE, chassis,
-                                self.rd.timeline(s), set_address, console=chassis.emit_console)
+                node = LiteNode(s.name, s.rack_mac, self.t.node_ns(s), NODE_IFACE, chassis,
+                                self.rd.timeline(s), set_address, console=chassis.emit_console,
+                                primary_mac=s.primary_mac, secondary_mac=s.secondary_mac,
+                                node_type=s.node_type)
             else:
                 timeline = self.rd.timeline(s)
-                spec = QemuSpec(s.name, s.primary_mac, self.t.net_ns, self.rd.disk(self.t, s),
+                spec = QemuSpec(s.name, s.rack_mac, self.t.net_ns, self.rd.disk(self.t, s),
                                 timeline.with_suffix(".console"), testos, accel=accel,
                                 tap=self.t.tap(s), firmware=Firmware(self.t.firmware))
                 node = QemuNode(spec, chassis, functools.partial(append_timeline, timeline),
@@ -114,9 +117,10 @@ class Simulator:
             chassis.subscribe(node.power_event)
             # The vBMC runs on this loop; its socket was opened inside the BMC's namespace.
             sock = bind_udp_in_netns(self.t.bmc_ns(s), "0.0.0.0", 623)
+            # Get System GUID answers the server's SMBIOS UUID (the pairing racker checks)
             bmc = VirtualBmc(chassis, address="0.0.0.0", port=623, user=user,
                              password=password, sock=sock, name=s.name,
-                             log=_bmc_logger(node))
+                             log=_bmc_logger(node), guid=uuid.UUID(node.uuid))
             await bmc.astart()
             chassis.bmc = bmc
             srv = _Server(s, chassis, node, bmc)

@@ -68,16 +68,18 @@ def topology_from_csv(path: Path, mgmt_mac: str, rack: str) -> tuple[Topology, s
     mgmt = inv.management
     if mgmt.secondary_mac is None:  # the inventory requires it; kept for the type checker
         raise InputError("the management row has no secondary MAC", where=Where(file=str(path)))
-    servers = tuple(SimServer(i, n.primary_mac, n.bmc_mac, n.node_type)
+    servers = tuple(SimServer(i, n.primary_mac, n.bmc_mac, n.node_type,
+                              secondary_mac=n.secondary_mac or "")
                     for i, n in enumerate(inv.nodes, start=1))
     return Topology(rack, mgmt.primary_mac, mgmt.secondary_mac, servers), text
 
 
-def _prepare_files(rd: state.RackDir, t: Topology, nodes_csv: str) -> None:
+def _prepare_files(rd: state.RackDir, t: Topology, nodes_csv: str,
+                   inventory: bool = True) -> None:
     rd.root.mkdir(parents=True, exist_ok=True)
     os.chmod(rd.root, 0o700)
     write_atomic(rd.rack_json, state.topology_to_json(t))
-    state.write_oem(rd, nodes_csv)
+    state.write_oem(rd, nodes_csv, inventory=inventory)
     state.write_sys_class_net(rd, t, sys_class_net(t))
     if not rd.hosts.exists():
         write_atomic(rd.hosts, "127.0.0.1\tlocalhost\n")
@@ -86,10 +88,11 @@ def _prepare_files(rd: state.RackDir, t: Topology, nodes_csv: str) -> None:
 
 
 def create(rd: state.RackDir, t: Topology, nodes_csv: str, runner: Runner,
-           mgmt_ip: str | None = None) -> dict[str, Any]:
-    """Build the rack (after removing leftovers of the same name) and start its daemon."""
+           mgmt_ip: str | None = None, inventory: bool = True) -> dict[str, Any]:
+    """Build the rack (after removing leftovers of the same name) and start its daemon;
+    without `inventory` the management node gets no nodes.csv (for discovery)."""
     destroy(rd, t.rack, runner, keep_files=True)
-    _prepare_files(rd, t, nodes_csv)
+    _prepare_files(rd, t, nodes_csv, inventory)
     try:
         runner.run_all(create_commands(t))
         if mgmt_ip:

@@ -14,12 +14,13 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from racker.adapters.fs.atomic import write_atomic
+from racker.core.macs import parse_mac
 from racker.errors import InputError, Where
 from racker.sim.net.topology import SimServer, Topology, check_rack_name
 
@@ -130,8 +131,9 @@ def topology_to_json(t: Topology) -> str:
         "mgmt_primary_mac": t.mgmt_primary_mac,
         "mgmt_secondary_mac": t.mgmt_secondary_mac,
         "servers": [{"index": s.index, "primary_mac": s.primary_mac, "bmc_mac": s.bmc_mac,
-                     "node_type": s.node_type, "bmc_protocol": s.bmc_protocol}
-                    for s in t.servers],
+                     "node_type": s.node_type, "bmc_protocol": s.bmc_protocol,
+                     "secondary_mac": s.secondary_mac,
+                     "miscabled": s.miscabled} for s in t.servers],
         "node_kind": t.node_kind,
         "disk_dir": t.disk_dir,
         "firmware": t.firmware,
@@ -148,8 +150,9 @@ def topology_from_json(text: str, file: str) -> Topology:
             rack=d["rack"], mgmt_primary_mac=d["mgmt_primary_mac"],
             mgmt_secondary_mac=d["mgmt_secondary_mac"],
             servers=tuple(SimServer(int(s["index"]), s["primary_mac"], s["bmc_mac"],
-                                    s.get("node_type", ""), s.get("bmc_protocol", "ipmi"))
-                          for s in d["servers"]),
+                                    s.get("node_type", ""), s.get("bmc_protocol", "ipmi"),
+                                    s.get("secondary_mac", ""),
+                                    bool(s.get("miscabled", False))) for s in d["servers"]),
             node_kind=d.get("node_kind", "lite"),
             disk_dir=d.get("disk_dir", ""),
             firmware=d.get("firmware", "uefi"),
@@ -188,9 +191,31 @@ def generate_topology(rack: str, count: int, types: tuple[str, ...] = ()) -> Top
     mp, _mb, ms = rack_macs(rack, 0)
     servers = []
     for i in range(1, count + 1):
-        p, b, _s = rack_macs(rack, i)
-        servers.append(SimServer(i, p, b, types[(i - 1) % len(types)] if types else "sim"))
+        p, b, sec = rack_macs(rack, i)
+        servers.append(SimServer(i, p, b, types[(i - 1) % len(types)] if types else "sim",
+                                 secondary_mac=sec))
     return Topology(rack, mp, ms, tuple(servers))
+
+
+def miscable(t: Topology, which: Sequence[str]) -> Topology:
+    """`t` with the NIC cables of the servers `which` (names or primary MACs) swapped;
+    InputError naming `--miscabled` for a server the rack does not have or one without a
+    secondary NIC."""
+    chosen = set()
+    for text in which:
+        mac = parse_mac(text)
+        s = next((x for x in t.servers if text == x.name or mac == x.primary_mac), None)
+        if s is None:
+            names = [x.name for x in t.servers]
+            raise InputError(f"the rack has no server {text!r}", where=Where(flag="--miscabled"),
+                             hint=f"name one of {names[0]}..{names[-1]}, or its primary MAC"
+                             if names else "the rack has no servers")
+        if not s.secondary_mac:
+            raise InputError(f"{s.name} has no secondary MAC in nodes.csv: there is no second "
+                             "NIC to swap its cable with", where=Where(flag="--miscabled"))
+        chosen.add(s.index)
+    return dataclasses.replace(t, servers=tuple(
+        dataclasses.replace(s, miscabled=True) if s.index in chosen else s for s in t.servers))
 
 
 def render_nodes_csv(t: Topology) -> str:
@@ -204,9 +229,20 @@ def render_nodes_csv(t: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_oem(rd: RackDir, nodes_csv: str, user: str = SIM_USER) -> str:
-    """Write nodes.csv and the IPMI credentials (0600); return the password (reused if set)."""
-    write_atomic(rd.oem / "nodes.csv", nodes_csv)
+SIM_NODES_CSV = "sim-nodes.csv"
+"""The rack's own nodes.csv, kept beside its state (what `--no-inventory` leaves out of the
+management node's metadata: what discovery should find)."""
+
+
+def write_oem(rd: RackDir, nodes_csv: str, user: str = SIM_USER,
+              inventory: bool = True) -> str:
+    """Write nodes.csv (unless `inventory` is false) and the IPMI credentials (0600); return
+    the password (reused if set). The rack's nodes.csv is kept as `sim-nodes.csv` either way."""
+    write_atomic(rd.root / SIM_NODES_CSV, nodes_csv)
+    if inventory:
+        write_atomic(rd.oem / "nodes.csv", nodes_csv)
+    else:
+        (rd.oem / "nodes.csv").unlink(missing_ok=True)
     pw_file = rd.oem / "ipmi_password"
     try:
         password = pw_file.read_text().strip()

@@ -1,5 +1,5 @@
-"""`/api/v1`: nodes, one node, its timeline, its live diagnosis, runs, node actions, and the
-OpenAPI document.
+"""`/api/v1`: nodes, one node, its timeline, its live diagnosis, its hardware inventory, runs,
+node actions, and the OpenAPI document.
 
 The shapes are the CLI's `--json` ones (the same use-case functions build them); errors are
 JSON with the CLI's message, place and hint.
@@ -35,6 +35,11 @@ def api_routes(w: Web) -> list[Route]:
         w.policy.check(request, write=False)
         return JSONResponse(w.view.timeline_json(request.path_params["mac"]))
 
+    async def hardware(request: Request) -> Response:
+        w.policy.check(request, write=False)
+        w.view.refresh()
+        return JSONResponse(w.view.hardware_json(request.path_params["mac"]))
+
     async def diagnosis(request: Request) -> Response:
         w.policy.check(request, write=False)
         return JSONResponse(await w.diagnosis(request.path_params["mac"]))
@@ -58,6 +63,7 @@ def api_routes(w: Web) -> list[Route]:
         Route("/api/v1/nodes/{mac}", node, name="api_node"),
         Route("/api/v1/nodes/{mac}/timeline", timeline, name="api_timeline"),
         Route("/api/v1/nodes/{mac}/diagnosis", diagnosis, name="api_diagnosis"),
+        Route("/api/v1/nodes/{mac}/hardware", hardware, name="api_hardware"),
         Route("/api/v1/runs", runs, name="api_runs"),
         Route("/api/v1/nodes/{mac}/actions/{action}", action, methods=["POST"],
               name="api_action"),

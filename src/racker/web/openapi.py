@@ -43,7 +43,8 @@ SCHEMAS: dict[str, Any] = {
     "Event": _obj({
         "ts": {"type": "number"}, "mac": _STR,
         "kind": {"type": "string", "enum": ["request", "lease", "stage", "installed", "booted",
-                                            "provisioned", "excluded", "error", "run"]},
+                                            "inventory", "cabling", "provisioned", "excluded",
+                                            "error", "run"]},
         "stage": _NSTR, "detail": {"type": "object"},
     }),
     "Run": _obj({
@@ -58,6 +59,10 @@ SCHEMAS: dict[str, Any] = {
             "outcome": {"type": "string", "enum": _STATES}, "failure": _NSTR})},
     }),
     "Diagnosis": _obj({"mac": _STR, "ok": {"type": "boolean"}, "text": _STR}),
+    "Hardware": _obj({"mac": _STR,
+                      "inventory": {"type": "object", "nullable": True,
+                                    "description": "as 'racker node show --json'"},
+                      "cabling": {"type": "array", "items": _STR}}),
     "ActionResult": _obj({"mac": _STR, "action": _STR,
                           "lines": {"type": "array", "items": _STR}}),
     "Error": _obj({"error": _STR, "where": _NSTR, "hint": _NSTR}),
@@ -117,6 +122,10 @@ def document() -> dict[str, Any]:
                 "The node's BMC asked now, as 'ipmi NODE diag' (the 'diagnosis' of "
                 "'racker status --json --full'); waits for the BMC, up to about 15 s for one "
                 "that is not found", _ok(_ref("Diagnosis"), "ok: whether the BMC answered"),
+                _NODE_ERRORS, [_MAC]),
+            "/api/v1/nodes/{mac}/hardware": _get(
+                "The hardware the node's installer reported (null until it did), and what the "
+                "cabling check finds in it", _ok(_ref("Hardware"), "the inventory"),
                 _NODE_ERRORS, [_MAC]),
             "/api/v1/runs": _get("Every bootstrap/apply run, newest first",
                                  _ok({"type": "array", "items": _ref("Run")}, "the runs"),

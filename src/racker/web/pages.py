@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from racker.app.actions import CONFIRM, Action, parse_action
 from racker.app.status import PROTOCOL_NAMES
+from racker.core.hardware import describe, hardware_from_json
 from racker.core.timeline import timeline_lines
 from racker.errors import InputError, RackerError, Unauthorized
 from racker.web.auth import COOKIE
@@ -140,8 +141,12 @@ def page_routes(w: Web) -> list[BaseRoute]:
         w.policy.check(request, write=False)
         row = await w.view.node_json(request.path_params["mac"])
         _node, events = w.view.timeline(row["mac"])
+        hw = w.view.hardware_json(row["mac"])
+        inventory = hw["inventory"]
         return render(request, w, "node.html", node=row, diagnosis=diagnosis(row),
-                      timeline=timeline_lines(events), actions=[a.value for a in Action])
+                      timeline=timeline_lines(events), actions=[a.value for a in Action],
+                      hardware=describe(hardware_from_json(inventory)) if inventory else [],
+                      cabling=hw["cabling"])
 
     async def live_diagnosis(request: Request) -> Response:
         w.policy.check(request, write=False)

@@ -31,6 +31,13 @@ class RackControl:
         """Find the BMC and prove a session; its address."""
         return (await self.bmcs.open(bmc_ref(node))).target.address
 
+    async def system_guid(self, node: PlannedNode) -> bytes | None:
+        """The BMC's system GUID; None when it does not support reading it."""
+        try:
+            return await (await self.bmcs.open(bmc_ref(node))).system_guid()
+        except Unsupported:
+            return None
+
     async def prepare_pxe(self, node: PlannedNode) -> None:
         """Power off, then boot device PXE (persistent, read back)."""
         bmc = await self.bmcs.open(bmc_ref(node))

@@ -213,7 +213,17 @@ class Raw(BmcHandle):
         """Send any IPMI request; a non-zero completion code is returned, not raised."""
 
 
-class Bmc(Power, BootDevice, Chassis, Console, Users, Raw):
+class Identity(BmcHandle):
+    """Which server the BMC belongs to."""
+
+    async def system_guid(self) -> bytes:
+        """The 16 bytes of the managed system's GUID as the BMC gives them (IPMI Get System
+        GUID; Redfish's `UUID` as bytes); it names the server's SMBIOS UUID, in either byte
+        order of its first three fields (`racker.core.hardware.guid_matches`)."""
+        raise self.unsupported("reading the system GUID")
+
+
+class Bmc(Power, BootDevice, Chassis, Console, Users, Raw, Identity):
     """One BMC with every interface (a driver's handle implements all, some may raise)."""
 
     @abc.abstractmethod

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from racker.adapters.dnsmasq.leasehook import LeaseSpool, hook_script
+from racker.adapters.dnsmasq.signals import send_signal, send_signal_async
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.store import Store
 from racker.errors import ServiceError, Where
@@ -150,14 +151,13 @@ def stop_orphan(files: DnsmasqFiles, timeout: float = 5.0) -> int | None:
         raise ServiceError(f"racker's dnsmasq already runs for {files.state_dir} (pid {pid}, "
                            f"supervised by pid {parent})",
                            hint="stop 'racker serve' (systemctl stop racker-serve) first")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    user, group = unprivileged_user()
+    send_signal(pid, signal.SIGTERM, user, group)
     deadline = time.monotonic() + timeout
     while running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     if running(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        send_signal(pid, signal.SIGKILL, user, group)
     return pid
 
 
@@ -333,24 +333,29 @@ class Dnsmasq:
             self.restarts += 1
             await self._spawn()
 
+    async def _signal(self, proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+        """Signal the running dnsmasq (as its user where racker lacks CAP_KILL)."""
+        if proc.returncode is None:
+            await send_signal_async(proc.pid, sig, self.user, self.group)
+
     async def reload(self) -> None:
         """Apply a re-rendered configuration: check it, then restart dnsmasq."""
         check_config(self.files)
         proc = self._proc
         if proc and proc.returncode is None:
             self._delay = 0.0  # the watcher restarts it at once
-            proc.terminate()
+            await self._signal(proc, signal.SIGTERM)
 
     async def stop(self) -> None:
         """Stop dnsmasq and the watcher."""
         self._stopping = True
         proc = self._proc
         if proc and proc.returncode is None:
-            proc.terminate()
+            await self._signal(proc, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), 5)
             except TimeoutError:
-                proc.kill()
+                await self._signal(proc, signal.SIGKILL)
                 await proc.wait()
         for task in (self._task, self._collector):
             if task:

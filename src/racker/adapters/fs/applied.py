@@ -8,9 +8,13 @@ re-run. A node without a record is compared with what racker rendered for it (th
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from racker.adapters.fs.atomic import write_atomic
+
+_WRITERS = 16
 
 
 def ignition_hash(ignition_json: str) -> str:
@@ -38,6 +42,13 @@ class AppliedHashes:
     def record(self, mac: str, digest: str) -> None:
         """Remember that node `mac` now runs the Ignition of `digest`."""
         write_atomic(self.path(mac), digest + "\n")
+
+    def record_many(self, digests: Mapping[str, str]) -> None:
+        """`record` for many nodes (MAC → digest) at once."""
+        # NOTE: each write waits for its fsync; in parallel the file system commits them
+        # together (one by one, 48 records took a second on a busy management node)
+        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+            list(pool.map(lambda item: self.record(*item), digests.items()))
 
     def forget(self, mac: str) -> None:
         """Drop the record (the node leaves, or its server is replaced)."""

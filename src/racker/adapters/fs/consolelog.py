@@ -112,11 +112,19 @@ def tail(console_dir: Path, mac: str, n: int) -> list[tuple[float, str]]:
 
 def follow(console_dir: Path, mac: str, interval: float = 0.5,
            sleep: Callable[[float], None] = time.sleep) -> Iterator[tuple[float, str]]:
-    """Console lines as they are appended (after the ones there now), forever; survives the
-    rotation (a renamed log is read to its end first)."""
+    """Console lines as they are appended (after the ones there at the call, not at the first
+    `next`), forever; survives the rotation (a renamed log is read to its end first)."""
     path = log_path(console_dir, mac)
-    pos = path.stat().st_size if path.exists() else 0
-    ino = path.stat().st_ino if path.exists() else None
+    try:
+        st = path.stat()
+        pos, ino = st.st_size, st.st_ino
+    except FileNotFoundError:
+        pos, ino = 0, None
+    return _follow(path, pos, ino, interval, sleep)
+
+
+def _follow(path: Path, pos: int, ino: int | None, interval: float,
+            sleep: Callable[[float], None]) -> Iterator[tuple[float, str]]:
     rest = b""
     while True:
         try:

@@ -2,10 +2,13 @@
 
 `POST /racker/v1/nodes/{mac}/events` and `POST /racker/v1/self/events` (the node named by its
 address) take `{"event": "installed"|"install-failed"|"booted"}` from the node's own address;
-the report hook runs before the answer. `installed` and `install-failed` (with the tail of the
-installer's journal, `racker.core.installreport`) are accepted only while racker installs the
-node; a report repeated within the gate's interval is answered without acting again.
-`GET /racker/v1/nodes` lists the nodes with their last reports, to this machine only.
+the report hook runs before the answer. `{"event": "inventory", "inventory": RAW}` carries the
+collector's hardware document (core/hardware.py), checked and stored as the node's inventory.
+`installed`, `install-failed` (with the tail of the installer's journal,
+`racker.core.installreport`) and `inventory` are accepted only while racker installs the node;
+a report repeated within the gate's interval is answered without acting again.
+`GET /racker/v1/nodes` lists the nodes with their last reports (and a line of their hardware),
+to this machine only.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from starlette.routing import Route
 from racker.adapters.http.requests import NotFound, Served, client_of
 from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
+from racker.core.hardware import parse_hardware, summary
 from racker.core.hostkeys import parse_host_keys
 from racker.core.installreport import exit_status_of, journal_of
 from racker.errors import InputError
 
 _REPORTS = {"installed": EventKind.INSTALLED, "install-failed": EventKind.INSTALL_FAILED,
-            "booted": EventKind.BOOTED}
-_IN_WINDOW = frozenset({EventKind.INSTALLED, EventKind.INSTALL_FAILED})
+            "booted": EventKind.BOOTED, "inventory": EventKind.INVENTORY}
+_IN_WINDOW = frozenset({EventKind.INSTALLED, EventKind.INSTALL_FAILED, EventKind.INVENTORY})
 """Reports accepted only in the node's install window."""
 
 
@@ -53,6 +57,9 @@ def api_routes(s: Served) -> list[Route]:
             raise InputError("the body must be JSON like {\"event\": \"installed\"}",
                              hint=f"events: {', '.join(_REPORTS)}") from e
         detail: dict[str, object] = {"client": client_of(request) or ""}
+        if kind is EventKind.INVENTORY:  # checked before anything is recorded
+            hardware = parse_hardware(body.get("inventory"))
+            detail.update(hardware=hardware.as_json(), summary=summary(hardware))
         if kind is EventKind.BOOTED:  # the keys the node generated (racker apply checks them)
             keys = parse_host_keys(body.get("host_keys"))
             if keys:
@@ -72,6 +79,9 @@ def api_routes(s: Served) -> list[Route]:
             s.check_install_window(node, f"the report '{kind.value}'")
         s.gate.acted(node.mac, kind, epoch)
         s.record(request, node, 200)
+        if kind is EventKind.INVENTORY:  # information: nothing to drive
+            s.store.add(node.mac, kind, detail=detail)
+            return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True})
         try:
             if kind is not EventKind.INSTALL_FAILED:  # nothing to drive: the engine fails it
                 await s.on_report(node, kind)
@@ -83,13 +93,17 @@ def api_routes(s: Served) -> list[Route]:
 
     async def list_nodes(request: Request) -> Response:
         s.check_management(request)
-        last = {k: s.store.last_by_kind(k) for k in (EventKind.INSTALLED, EventKind.BOOTED)}
+        last = {k: s.store.last_by_kind(k)
+                for k in (EventKind.INSTALLED, EventKind.BOOTED, EventKind.INVENTORY)}
         out = []
         for n in sorted(s.catalog.all(), key=lambda n: n.mac):
+            inventory = last[EventKind.INVENTORY].get(n.mac)
             out.append({
                 "mac": n.mac, "name": n.name, "ip": n.ip,
                 "installed_at": _ts(last[EventKind.INSTALLED].get(n.mac)),
                 "booted_at": _ts(last[EventKind.BOOTED].get(n.mac)),
+                "inventory_at": _ts(inventory),
+                "hardware": (inventory.detail.get("summary") if inventory else None),
             })
         return JSONResponse(out)
 

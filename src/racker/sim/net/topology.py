@@ -40,6 +40,16 @@ class SimServer:
     node_type: str = ""
     bmc_protocol: str = "ipmi"
     """What its BMC speaks: `ipmi`, `redfish` (IPMI over LAN off) or `both`."""
+    secondary_mac: str = ""
+    """The server's second NIC (its inventory lists it; no cable in the simulator)."""
+    miscabled: bool = False
+    """`--miscabled`: the cables of the two NICs are swapped, so the server PXE boots from its
+    secondary MAC and its primary NIC is the one without link."""
+
+    @property
+    def rack_mac(self) -> str:
+        """The MAC of the NIC cabled to the rack network (what the server PXE boots from)."""
+        return self.secondary_mac if self.miscabled and self.secondary_mac else self.primary_mac
 
     @property
     def name(self) -> str:

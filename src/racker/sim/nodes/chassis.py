@@ -79,6 +79,10 @@ class Chassis(Protocol):
         """Call `listener` on every power event."""
         ...
 
+    def shut_down(self) -> None:
+        """The node's OS powered the server off by itself."""
+        ...
+
 
 class NodeChassis:
     """The chassis between one vBMC and one lite node (set `bmc` before the first power-on)."""
@@ -93,6 +97,10 @@ class NodeChassis:
     # -- the vBMC's side -----------------------------------------------------------------------
     def is_powered_on(self) -> bool:
         return self._on
+
+    def shut_down(self) -> None:
+        """The node's OS powered the server off (`systemctl poweroff`): the BMC sees it off."""
+        self._on = False
 
     def power(self, action: vc.PowerAction, boot: vc.BootRequest | None) -> None:
         """A chassis control command from the vBMC (it has already consumed the boot flags)."""
@@ -193,6 +201,11 @@ class SimChassis:
     def subscribe(self, listener: PowerListener) -> None:
         with self._lock:
             self._listeners.append(listener)
+
+    def shut_down(self) -> None:
+        """The node's OS powered the server off by itself (no power event: the node stops)."""
+        with self._lock:
+            self._power = Power.OFF
 
     def set_boot_device(self, device: BootDevice, persistent: bool = True) -> None:
         """What Set System Boot Options parameter 5 does."""

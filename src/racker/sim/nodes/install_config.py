@@ -106,6 +106,16 @@ def find_event_url(texts: list[str]) -> str | None:
     return None
 
 
+def posts_inventory(texts: list[str]) -> bool:
+    """Whether the installer posts a hardware inventory (racker's collector is in it)."""
+    return any('"inventory"' in text and "racker-inventory" in text for text in texts)
+
+
+def is_discovery(texts: list[str]) -> bool:
+    """Whether the config is racker's discovery configuration (report, then power off)."""
+    return any("racker-discovery" in text for text in texts)
+
+
 def find_installed_ignition_url(texts: list[str]) -> str | None:
     """The `ignition.config.url` the installed system boots with, or None."""
     for text in texts:

@@ -26,6 +26,7 @@ from racker.sim.net.http import client_in_netns
 from racker.sim.net.tftp_client import TftpFailed, tftp_get
 from racker.sim.nodes import install_config as ic
 from racker.sim.nodes.chassis import BootDevice, Chassis, PowerEvent
+from racker.sim.nodes.hardware import lite_inventory, smbios_uuid
 from racker.sim.nodes.ipxe_interp import Boot, Chain, ipxe_vars, run_script
 from racker.sim.nodes.liteconsole import IGNITION_ERROR, console_lines
 from racker.sim.state import append_timeline
@@ -83,14 +84,19 @@ class LiteNode:
 
     def __init__(self, name: str, mac: str, ns: str, iface: str, chassis: Chassis,
                  timeline: Path, set_address: Callable[[str, str, str | None], Any],
-                 console: Callable[[str], None] | None = None) -> None:
+                 console: Callable[[str], None] | None = None, *, primary_mac: str = "",
+                 secondary_mac: str = "", node_type: str = "") -> None:
         self.name = name
         self.mac = mac
+        """The MAC of the NIC cabled to the rack network (it PXE boots from it)."""
+        self.primary_mac = primary_mac or mac
+        self.secondary_mac = secondary_mac
+        self.node_type = node_type
         self.ns = ns
         self.iface = iface
         self.chassis = chassis
         self.timeline = timeline
-        self.uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, f"racker-sim:{mac}"))
+        self.uuid = smbios_uuid(self.primary_mac)
         self.state = LiteNodeState()
         self._set_address = set_address
         self._console = console
@@ -270,6 +276,13 @@ class LiteNode:
         texts = ic.config_texts(ign)
         mgmt = urlsplit(ign_url)
         base = f"{mgmt.scheme}://{mgmt.netloc}"
+        if ic.posts_inventory(texts):  # as the collector would, before touching the disks
+            await self._post_inventory(client, ic.find_event_url(texts)
+                                       or f"{base}/racker/v1/nodes/{self.mac}/events")
+        if ic.is_discovery(texts):  # racker only wanted to know the hardware
+            self.chassis.shut_down()
+            self._phase("off", reason="the discovery configuration powered the server off")
+            return _Outcome.HALT
         self._phase("installing")
         events = ic.find_event_url(texts) or f"{base}/racker/v1/nodes/{self.mac}/events"
         if "installer-fails" in self.state.faults:
@@ -300,6 +313,17 @@ class LiteNode:
         with contextlib.suppress(BootFailed):  # refused or unreachable: the node stays up
             await self._post_event(client, events, "install-failed", 60.0, body)
         return _Outcome.HALT
+
+    async def _post_inventory(self, client: httpx.AsyncClient, url: str) -> None:
+        """Post the node type's hardware; like the real installer, go on when refused."""
+        raw = lite_inventory(self.uuid, self.primary_mac, self.secondary_mac, self.node_type)
+        self._phase("report-inventory", url=url)
+        try:
+            r = await client.post(url, json={"event": "inventory", "inventory": raw},
+                                  timeout=60.0)
+            self.log("http", url=url, method="POST", status=r.status_code)
+        except httpx.HTTPError as e:
+            self.log("http-error", url=url, error=f"{type(e).__name__}")
 
     async def _post_event(self, client: httpx.AsyncClient, url: str, event: str,
                           wait: float, body: dict[str, object] | None = None) -> None:

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.sim.nodes.chassis import BootDevice, PowerEvent
+from racker.sim.nodes.hardware import smbios_uuid
 from racker.sim.nodes.testos import TestOs, read_marker
 
 QEMU = "qemu-system-x86_64"
@@ -80,6 +81,10 @@ class Chassis(Protocol):
 
     def take_boot_device(self) -> BootDevice:
         """The device to boot from now; a one-time override is used up."""
+        ...
+
+    def shut_down(self) -> None:
+        """The OS powered the server off by itself."""
         ...
 
 
@@ -145,7 +150,7 @@ def qemu_argv(spec: QemuSpec, boot: BootDevice, faults: Iterable[str] = ()) -> l
     """
     argv = [
         QEMU, "-name", spec.name, "-machine", "pc", "-accel", spec.accel,
-        "-m", str(spec.memory_mb), "-smp", "1",
+        "-m", str(spec.memory_mb), "-smp", "1", "-uuid", smbios_uuid(spec.mac),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-chardev", f"file,id=sol,path={spec.console_log},append=on",
         "-serial", "null", "-serial", "chardev:sol",
@@ -273,7 +278,8 @@ def console_event(line: str) -> tuple[str, str] | None:
     events = {"up": "testos-up", "lease": "lease", "installer": "installer",
               "ignition": "ignition", "image": "image", "installed": "installed-to-disk",
               "reported": "reported", "disk": "disk-os", "running": "running",
-              "rebooting": "reboot-requested", "halted": "testos-halted"}
+              "rebooting": "reboot-requested", "halted": "testos-halted",
+              "poweroff": "poweroff-requested"}
     return events.get(word, "testos"), text
 
 
@@ -322,6 +328,11 @@ class QemuNode:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def uuid(self) -> str:
+        """The VM's SMBIOS system UUID (QEMU's -uuid)."""
+        return smbios_uuid(self.spec.mac)
 
     @property
     def is_running(self) -> bool:
@@ -419,6 +430,9 @@ class QemuNode:
                     await asyncio.sleep(FAILED_BOOT_PAUSE)
                     continue
                 rc = await self.boot(choice)
+                if rc == 0 and self.state.phase == "poweroff-requested":  # the OS's own
+                    self.chassis.shut_down()
+                    return self._phase("off", reason="the test OS powered the VM off")
                 if rc != 0:
                     self._phase("qemu-failed", returncode=rc,
                                 hint=f"see {self.spec.console_log}")

@@ -2,8 +2,9 @@
 
 The test OS plays both parts a Flatcar node plays for racker, chosen by its disk:
 - no marker on `/dev/vda` → the PXE-booted **installer**: fetch the Ignition named by
-  `ignition.config.url`, download the OS image `flatcar-install -b BASE` would, write the marker,
-  POST `installed` and wait for the answer, then reboot;
+  `ignition.config.url`, post the VM's hardware inventory (read from /sys and /proc), download
+  the OS image `flatcar-install -b BASE` would, write the marker, POST `installed` and wait for
+  the answer, then reboot;
 - marker `racker-installed MAC IGNITION_URL` on `/dev/vda` → the **installed system**: fetch its
   own Ignition and POST `booted` where its report script would.
 
@@ -91,6 +92,66 @@ has_fault() {
 # base_of URL: scheme://host[:port] of URL
 base_of() {
   echo "$1" | sed 's#^\([a-z]*://[^/]*\).*#\1#'
+}
+
+# js TEXT: TEXT as a JSON string (control characters dropped, at most 128 characters)
+js() {
+  printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | head -c 128 |
+    sed 's/\\/\\\\/g; s/"/\\"/g')"
+}
+
+# rd FILE: the first line of FILE, or nothing
+rd() { head -n 1 "$1" 2>/dev/null | head -c 128; }
+
+# inventory_json: the raw hardware document racker's collector prints, read from /sys and
+# /proc as busybox can (no lsblk -J, no ip -j: their JSON is written here from /sys/block and
+# /sys/class/net). RACKER_ROOT (unset in the VM) points at a test tree.
+inventory_json() {
+  r="${RACKER_ROOT:-}"
+  d="$r/sys/class/dmi/id"
+  printf '{"system":{"uuid":%s,"vendor":%s,"model":%s,"serial":%s},' \
+    "$(js "$(rd "$d/product_uuid")")" "$(js "$(rd "$d/sys_vendor")")" \
+    "$(js "$(rd "$d/product_name")")" "$(js "$(rd "$d/product_serial")")"
+  model=$(grep -m 1 '^model name' "$r/proc/cpuinfo" | cut -d: -f2- | sed 's/^ *//')
+  threads=$(grep -c '^processor' "$r/proc/cpuinfo")
+  printf '"cpu":{"model":%s,"cores":%s,"threads":%s},' "$(js "$model")" "${threads:-0}" \
+    "${threads:-0}"
+  m="$r/sys/devices/system/memory"
+  blocks=$(cat "$m"/memory*/online 2>/dev/null | grep -c '^1$')
+  total=$(awk '/^MemTotal:/{print $2}' "$r/proc/meminfo")
+  printf '"memory":{"blocks":%s,"block_size_hex":%s,"total_kb":%s},' "${blocks:-0}" \
+    "$(js "$(rd "$m/block_size_bytes")")" "${total:-0}"
+  printf '"lsblk":{"blockdevices":['
+  sep=
+  for b in "$r"/sys/block/*; do
+    [ -e "$b/device" ] || continue
+    sectors=$(rd "$b/size")
+    printf '%s{"name":%s,"size":%s,"model":%s,"serial":%s,"rota":%s,"type":"disk"}' "$sep" \
+      "$(js "${b##*/}")" "$((${sectors:-0} * 512))" "$(js "$(rd "$b/device/model")")" \
+      "$(js "$(rd "$b/device/serial")")" "$(js "$(rd "$b/queue/rotational")")"
+    sep=,
+  done
+  printf ']},"links":['
+  sep=
+  for n in "$r"/sys/class/net/*; do
+    [ -e "$n/device" ] || continue
+    printf '%s{"ifname":%s,"address":%s,"link_type":"ether","operstate":%s}' "$sep" \
+      "$(js "${n##*/}")" "$(js "$(rd "$n/address")")" "$(js "$(rd "$n/operstate" |
+      tr a-z A-Z)")"
+    sep=,
+  done
+  printf '],"nics":['
+  sep=
+  for n in "$r"/sys/class/net/*; do
+    [ -e "$n/device" ] || continue
+    drv=$(readlink "$n/device/driver")
+    speed=$(rd "$n/speed")
+    case "$speed" in -*) speed= ;; esac
+    printf '%s{"name":%s,"driver":%s,"speed":%s,"carrier":%s}' "$sep" "$(js "${n##*/}")" \
+      "$(js "${drv##*/}")" "$(js "$speed")" "$(js "$(rd "$n/carrier")")"
+    sep=,
+  done
+  printf ']}'
 }
 
 # mac_of_url URL: the mac= query value of URL
@@ -206,12 +267,26 @@ say "installer of $mac, ignition $url"
 fetch "$url" /tmp/ignition.json || halt_here "cannot fetch $url"
 say "ignition fetched ($(wc -c </tmp/ignition.json) bytes)"
 ign_texts /tmp/ignition.json >/tmp/texts
+ev=$(events_url /tmp/texts)
+[ -n "$ev" ] || ev="$(base_of "$url")/racker/v1/nodes/$mac/events"
+if grep -q racker-inventory /tmp/texts; then  # as racker's collector does, before installing
+  { printf '{"event": "inventory", "inventory": '; inventory_json; printf '}'; } \
+    >/tmp/inventory.json
+  if timeout 60 wget -q -O /tmp/answer --header 'Content-Type: application/json' \
+      --post-file /tmp/inventory.json "$ev"; then
+    say "reported inventory ($(wc -c </tmp/inventory.json) bytes)"
+  else
+    say "the hardware inventory was not accepted"
+  fi
+fi
+if grep -q racker-discovery /tmp/texts; then  # racker only wanted to know the hardware
+  say "poweroff (discovery done)"
+  poweroff -f
+fi
 if has_fault installer-fails; then
   # as racker's installer unit does: install-failed with the journal's tail, then stay up
   err="flatcar-install: Error: failed to write the image to /dev/vda: Input/output error (fault)"
   say "$err"
-  ev=$(events_url /tmp/texts)
-  [ -n "$ev" ] || ev="$(base_of "$url")/racker/v1/nodes/$mac/events"
   j=$(printf '%s\n' "racker-installer: installing to /dev/vda" "$err" | base64 | tr -d '\n')
   timeout 60 wget -q -O /tmp/answer --header 'Content-Type: application/json' \
     --post-data "{\"event\": \"install-failed\", \"exit_status\": 1, \"journal_b64\": \"$j\"}" \
@@ -237,8 +312,6 @@ iurl=$(installed_url /tmp/texts)
 printf '__MARKER__ %s %s\n' "$mac" "$iurl" | dd of=/dev/vda conv=notrunc,fsync 2>/dev/null ||
   halt_here "cannot write /dev/vda"
 say "installed to /dev/vda"
-ev=$(events_url /tmp/texts)
-[ -n "$ev" ] || ev="$(base_of "$url")/racker/v1/nodes/$mac/events"
 post_event "$ev" installed || halt_here "cannot report installed"
 say "rebooting"
 sync

@@ -32,6 +32,7 @@ CMD_GET_BOOT_OPTIONS = 0x09
 CMD_GET_DEVICE_ID = 0x01
 CMD_GET_CHANNEL_AUTH_CAPS = 0x38
 CMD_GET_SESSION_INFO = 0x3D
+CMD_GET_SYSTEM_GUID = 0x37
 CMD_SET_USER_ACCESS = 0x43
 CMD_GET_USER_ACCESS = 0x44
 CMD_SET_USER_NAME = 0x45
@@ -278,6 +279,13 @@ def decode_session_info(data: bytes) -> tuple[int, int]:
     if len(data) < 3:
         raise ValueError(f"session info needs 3 bytes, got {data.hex()}")
     return data[1] & 0x3F, data[2] & 0x3F
+
+
+def decode_system_guid(data: bytes) -> bytes:
+    """Get System GUID response data → its 16 bytes, in the order the BMC sent them."""
+    if len(data) != 16:
+        raise ValueError(f"a system GUID has 16 bytes, got {len(data)}: {data.hex()}")
+    return bytes(data)
 
 
 # --- errors -----------------------------------------------------------------------------

@@ -421,6 +421,10 @@ class IpmiBmc(Bmc):
         data = await self._call(codec.NETFN_APP, codec.CMD_GET_SESSION_INFO, b"\x00")
         return self._decode(codec.decode_session_info, data)
 
+    async def system_guid(self) -> bytes:
+        data = await self._call(codec.NETFN_APP, codec.CMD_GET_SYSTEM_GUID)
+        return self._decode(codec.decode_system_guid, data)
+
     async def close(self) -> None:
         await self._driver.release(self._target)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid as uuidlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -288,6 +289,17 @@ class RedfishBmc(Bmc):
             doc = s.conn.get(s.system_path).json()
             return codec.power_state(doc.get("PowerState"))
         return await self._call(get)
+
+    async def system_guid(self) -> bytes:
+        """The system's `UUID` (its SMBIOS UUID) as RFC 4122 bytes."""
+        def get(s: _Session) -> str:
+            return str(s.conn.get(s.system_path).json().get("UUID") or "")
+        text = await self._call(get)
+        try:
+            return uuidlib.UUID(text).bytes
+        except ValueError:
+            raise self.unsupported(f"reading the system UUID (the system says {text[:40]!r})"
+                                   ) from None
 
     async def _reset(self, choices: Sequence[str], what: str) -> None:
         def reset(s: _Session) -> None:
