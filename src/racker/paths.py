@@ -92,6 +92,11 @@ class Paths:
         return self.state_dir / "dnsmasq"
 
     @property
+    def console_dir(self) -> Path:
+        """`<state>/console/`: each node's serial console as racker captured it."""
+        return self.state_dir / "console"
+
+    @property
     def dnsmasq_conf(self) -> Path:
         """The rendered dnsmasq configuration (its `dhcp-host=` lines are the planned addresses)."""
         return self.dnsmasq_dir / "dnsmasq.conf"

@@ -40,6 +40,9 @@ class Settings:
     """How long to look for a BMC by its MAC (`RETRY_SEC`, as the ipmi helper)."""
     legacy_boot: bool = False
     """Legacy BIOS boot flags instead of EFI (`RACKER_BOOT_MODE=legacy`)."""
+    console_capture: bool = True
+    """Record the serial consoles of the nodes being provisioned (`RACKER_CONSOLE_CAPTURE=0`
+    turns it off, e.g. to measure what it costs)."""
     manage_bind: str = "127.0.0.1"
     """The management listener's address (`RACKER_MANAGE_BIND`); beyond loopback it needs the
     API token."""
@@ -67,7 +70,12 @@ class Settings:
         if mode not in ("efi", "legacy"):
             raise InputError(f"RACKER_BOOT_MODE must be efi or legacy, not '{mode}'",
                              where=Where(variable="RACKER_BOOT_MODE"))
+        capture = e.get("RACKER_CONSOLE_CAPTURE", "1")
+        if capture not in ("0", "1"):
+            raise InputError(f"RACKER_CONSOLE_CAPTURE must be 0 or 1, not '{capture}'",
+                             where=Where(variable="RACKER_CONSOLE_CAPTURE"))
         return cls(
+            console_capture=capture == "1",
             flatcar_channel=_channel(e.get("RACKER_FLATCAR_CHANNEL", "stable")),
             flatcar_version=_version(e.get("RACKER_FLATCAR_VERSION", "current")),
             flatcar_base_url=_base_url(e.get("RACKER_FLATCAR_BASE_URL") or None),

@@ -330,6 +330,12 @@ def test_installer_fails_and_no_boot_report_faults(rack: Rack, tmp_path: Path) -
     assert "halted: flatcar-install failed (fault)" in run.consoles["node1"], run.why("node1",
                                                                                        failing)
     assert kinds(run.store, failing).count(EventKind.INSTALLED) == 0
+    # it told racker so, with its journal's tail, from its own address in its install window
+    (report,) = [e for e in run.store.events(failing) if e.kind is EventKind.INSTALL_FAILED]
+    assert report.detail["exit_status"] == 1 and report.detail["journal"][-1] == (
+        "flatcar-install: Error: failed to write the image to /dev/vda: Input/output error "
+        "(fault)"), report
+    assert "reported install-failed" in run.consoles["node1"]
     assert run.nodes[0].disk_marker() is None
     assert any("os=installer" in p for p in paths(run.store, failing))
     # the silent node installed, booted from disk, fetched its own Ignition and said nothing

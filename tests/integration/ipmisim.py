@@ -133,8 +133,10 @@ def _user_line(u: SimUser) -> str:
             "none md2 md5 straight")
 
 
-def write_config(workdir: Path, address: str, port: int, users: Sequence[SimUser]) -> None:
-    """lan.conf, the command file and the chassis script for one simulated BMC."""
+def write_config(workdir: Path, address: str, port: int, users: Sequence[SimUser],
+                 sol: str | None = None) -> None:
+    """lan.conf, the command file and the chassis script for one simulated BMC; `sol`: the
+    host's serial port for Serial over LAN (`tcp:ADDRESS:PORT`, see ipmi_lan(5))."""
     chassis = workdir / "chassis"
     chassis.mkdir(parents=True, exist_ok=True)
     script = workdir / "chassis_control"
@@ -152,6 +154,7 @@ def write_config(workdir: Path, address: str, port: int, users: Sequence[SimUser
         "    allowed_auths_admin none md2 md5 straight",
         "    guid a123456789abcdefa123456789abcdef",
         "  endlan",
+        *([f'  sol "{sol}" 115200'] if sol else []),
         f'  chassis_control "{script} {chassis}"',
         '  user 1 true "" "anonymous-unused" user 10 none md2 md5 straight',
         *(_user_line(u) for u in users),
@@ -181,14 +184,14 @@ def wait_ready(address: str, port: int, deadline_s: float = 5.0) -> bool:
 
 def start_ipmi_sim(tmp_path: Path, address: str | None = None, port: int | None = None,
                    users: Sequence[SimUser] = DEFAULT_USERS, power: str = "0",
-                   binary: str | None = None) -> IpmiSim:
+                   binary: str | None = None, sol: str | None = None) -> IpmiSim:
     """Start ipmi_sim on `address:port` (random loopback address and free port by default)."""
     binary = binary or shutil.which("ipmi_sim") or "/usr/bin/ipmi_sim"
     address = address or random_loopback()
     port = port or free_udp_port(address)
     workdir = tmp_path / f"ipmisim-{address}-{port}"
     workdir.mkdir(parents=True, exist_ok=True)
-    write_config(workdir, address, port, users)
+    write_config(workdir, address, port, users, sol)
     (workdir / "chassis" / "power").write_text(power + "\n")
     state = workdir / "state"
     state.mkdir(exist_ok=True)

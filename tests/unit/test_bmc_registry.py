@@ -8,8 +8,8 @@ import pytest
 
 from racker.adapters.bmc import registry
 from racker.adapters.bmc.errors import Unsupported
-from racker.adapters.bmc.interfaces import BmcTarget, Driver, DriverOptions
-from racker.adapters.bmc.ipmi.driver import IpmiBmc, IpmiDriver
+from racker.adapters.bmc.interfaces import BmcTarget, Console, Driver, DriverOptions
+from racker.adapters.bmc.ipmi.driver import IpmiDriver
 from racker.errors import InputError
 
 
@@ -46,9 +46,20 @@ def test_register_a_driver() -> None:
         registry._FACTORIES.pop("fake-test")
 
 
+class _NoSol(Console):
+    """A protocol's handle that does not implement the serial console (a Redfish-only BMC)."""
+
+    def __init__(self, target: BmcTarget) -> None:
+        self._target = target
+
+    @property
+    def target(self) -> BmcTarget:
+        return self._target
+
+
 def test_serial_console_is_unsupported_by_default() -> None:
     target = BmcTarget(node="node-4", address="10.0.0.9", user="u", password="p")
-    bmc = IpmiBmc(IpmiDriver(), target)
+    bmc = _NoSol(target)
     with pytest.raises(Unsupported) as e:
         asyncio.run(bmc.serial_console())
     assert str(e.value).startswith("node node-4: BMC 10.0.0.9: command not supported: serial")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -340,6 +341,45 @@ def test_a_reinstall_at_once_is_acted_on_again(tmp_path: Path, store: Store) -> 
 
     assert asyncio.run(go()) == [False] * 4
     assert [k for _, k in reports] == [EventKind.INSTALLED, EventKind.BOOTED] * 2
+
+
+def _journal_b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_install_failed_is_stored_with_its_journal_without_acting(tmp_path: Path,
+                                                                  store: Store) -> None:
+    """`install-failed` in the window: stored with the bounded, escaped journal and the exit
+    status; the report hook (the BMC) is not called; the window is closed by it."""
+    reports: list[tuple[str, EventKind]] = []
+    open_window(store)
+    journal = "flatcar-install: downloading\nError: \x1b[2Jdisk /dev/sda not found\n"
+    r = asyncio.run(_post_body(make_client(tmp_path, store, reports=reports), {
+        "event": "install-failed", "exit_status": 1, "journal_b64": _journal_b64(journal)}))
+    assert r.status_code == 200 and r.json()["event"] == "install-failed"
+    assert reports == []
+    (failed,) = [e for e in store.events(NODE.mac) if e.kind is EventKind.INSTALL_FAILED]
+    assert failed.detail["journal"] == ["flatcar-install: downloading",
+                                        "Error: \\x1b[2Jdisk /dev/sda not found"]
+    assert failed.detail["exit_status"] == 1 and failed.detail["client"] == NODE.ip
+    r = asyncio.run(_get(make_client(tmp_path, store), "/ignition?mac=aa-bb-cc-00-00-02"))
+    assert r.status_code == 403  # the install attempt is over: no installer Ignition
+
+
+def test_install_failed_outside_the_window_or_from_another_address_is_refused(
+        tmp_path: Path, store: Store) -> None:
+    body = {"event": "install-failed", "journal_b64": _journal_b64("Error: spoofed\n")}
+    r = asyncio.run(_post_body(make_client(tmp_path, store), body))
+    assert r.status_code == 403 and "racker is not installing this node now" in r.text
+    open_window(store)
+
+    async def foreign() -> httpx.Response:
+        async with make_client(tmp_path, store, client_ip="172.24.213.99") as c:
+            return await c.post("/racker/v1/nodes/aa-bb-cc-00-00-02/events",
+                                content=json.dumps(body))
+
+    assert asyncio.run(foreign()).status_code == 403
+    assert EventKind.INSTALL_FAILED not in [e.kind for e in store.events(NODE.mac)]
 
 
 def test_inventory_is_stored_in_the_install_window_only(tmp_path: Path, store: Store) -> None:

@@ -43,3 +43,10 @@ def test_unexpected_exception_has_no_traceback(capsys: pytest.CaptureFixture[str
     assert run_main("racker", entry, []) == 70
     err = capsys.readouterr().err
     assert "internal error" in err and "Traceback" not in err
+
+
+def test_console_log_refuses_a_since_that_is_no_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["node", "console-log", "52:54:00:00:00:01", "--since", "last tuesday"]) != 0
+    err = capsys.readouterr().err
+    assert "--since 'last tuesday' is neither a run nor a time" in err
+    assert "20261204-033832" in err and "Traceback" not in err

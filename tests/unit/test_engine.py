@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,8 @@ class FakeRack:
     store: Store
     bmc_down: set[str] = field(default_factory=set)
     stuck_at: dict[str, Stage] = field(default_factory=dict)
+    install_fails: dict[str, list[str]] = field(default_factory=dict)
+    """Nodes whose installer reports `install-failed` with these journal lines."""
     pxe_set: set[str] = field(default_factory=set)
     powered: list[str] = field(default_factory=list)
     guids: dict[str, bytes] = field(default_factory=dict)
@@ -74,6 +77,10 @@ class FakeRack:
         for stage, kind, detail in steps:
             await asyncio.sleep(0.01)
             if self.stuck_at.get(node.mac) is stage:
+                return
+            if stage is Stage.INSTALL and node.mac in self.install_fails:
+                self.store.add(node.mac, EventKind.INSTALL_FAILED, detail={
+                    "journal": self.install_fails[node.mac], "exit_status": 1})
                 return
             self.store.add(node.mac, kind, detail=detail)
 
@@ -194,3 +201,86 @@ def test_a_late_lease_event_does_not_hold_the_node_back(tmp_path: Path, store: S
     rack._boot = boot_without_lease  # type: ignore[method-assign]
     run = asyncio.run(engine(rack, tmp_path).install([planned(0)]))
     assert run.count(NodeState.DONE) == 1 and late  # ... and it still finished
+
+
+def test_an_installer_failure_report_fails_the_install_stage_at_once(
+        tmp_path: Path, store: Store) -> None:
+    """`install-failed` ends the wait: with an install timeout of an hour the run still ends,
+    the node failed at stage install with the journal's telling line, the others done."""
+    journal = ["2026-12-04T03:00:00+0000 localhost racker-installer[812]: downloading image",
+               "2026-12-04T03:00:01+0000 localhost racker-installer[812]: "
+               "Error: failed to write image to /dev/sda: No space left on device",
+               "2026-12-04T03:00:01+0000 localhost systemd[1]: installer.service: "
+               "Main process exited, code=exited, status=1/FAILURE"]
+    rack = FakeRack(store, install_fails={planned(1).mac: journal})
+    slow = Timeouts(bmc=1, pxe=1, dhcp=1, ipxe=1, install=3600, boot=1)
+    eng = Engine(rack, store, FlagFiles(tmp_path / "assets"), slow, poll_interval=0.02)
+    run = asyncio.run(asyncio.wait_for(eng.install([planned(i) for i in range(3)]), 60))
+    (failed,) = run.failed
+    assert failed.node.mac == planned(1).mac and failed.stage is Stage.INSTALL
+    assert failed.error == ("the installer failed (exit status 1): Error: failed to write "
+                            "image to /dev/sda: No space left on device")
+    assert failed.report == tuple(journal)
+    assert run.count(NodeState.DONE) == 2
+    (error,) = [e for e in store.events(planned(1).mac) if e.kind is EventKind.ERROR]
+    assert error.stage == "install" and error.detail["error"] == failed.error
+
+
+def test_an_installer_failure_reported_before_the_lease_event_still_fails_it(
+        tmp_path: Path, store: Store) -> None:
+    """The lease hook may lag: `install-failed` seen while the engine waits for DHCP fails
+    the node at stage install all the same."""
+    rack = FakeRack(store, stuck_at={planned(0).mac: Stage.DHCP})
+    slow = Timeouts(bmc=1, pxe=1, dhcp=3600, ipxe=1, install=3600, boot=1)
+    eng = Engine(rack, store, FlagFiles(tmp_path / "assets"), slow, poll_interval=0.02)
+
+    async def main() -> RunState:
+        task = asyncio.create_task(eng.install([planned(0)]))
+        while not any(e.kind is EventKind.STAGE and e.stage == "dhcp"
+                      for e in store.events(planned(0).mac)):
+            await asyncio.sleep(0.01)
+        store.add(planned(0).mac, EventKind.INSTALL_FAILED, detail={"journal": ["boom"]})
+        return await asyncio.wait_for(task, 60)
+
+    run = asyncio.run(main())
+    (failed,) = run.failed
+    assert failed.stage is Stage.INSTALL
+    assert failed.error == "the installer failed: boom" and failed.report == ("boom",)
+
+
+@dataclass
+class RecordingWatch:
+    """The engine's calls on its `Watch`, in order; a console that ends in an Ignition error."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def start(self, nodes: Sequence[PlannedNode]) -> None:
+        self.calls += [f"start {n.name}" for n in nodes]
+
+    async def ready(self, node: PlannedNode) -> None:
+        self.calls.append(f"ready {node.name}")
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+    def last_lines(self, node: PlannedNode, n: int) -> list[str]:
+        return ["[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config",
+                "Press Enter for maintenance"][-n:]
+
+
+def test_consoles_are_watched_through_the_install_and_named_by_a_boot_failure(
+        tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store, stuck_at={planned(1).mac: Stage.BOOT})
+    watch = RecordingWatch()
+    eng = Engine(rack, store, FlagFiles(tmp_path / "assets"), FAST, poll_interval=0.02,
+                 watch=watch)
+    FlagFiles(tmp_path / "assets").mark(planned(2))  # provisioned already: not watched
+    run = asyncio.run(eng.install([planned(i) for i in range(3)]))
+    assert watch.calls[:2] == ["start node-0", "start node-1"]
+    assert sorted(c for c in watch.calls if c.startswith("ready")) == ["ready node-0",
+                                                                       "ready node-1"]
+    assert watch.calls[-1] == "stop" and watch.calls.count("stop") == 1
+    (failed,) = run.failed
+    assert failed.error == ("timed out waiting for the first boot from disk (1 s); its console: "
+                            "[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config")
+    assert failed.console[-1] == "Press Enter for maintenance"

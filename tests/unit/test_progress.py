@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import io
 
-from racker.engine.progress import Outcome, ProgressDisplay, node_lines, stage_line
+from racker.engine.progress import (
+    Outcome,
+    ProgressDisplay,
+    failure_details,
+    node_lines,
+    stage_line,
+)
 from racker.engine.run import NodeState, NodeStatus, RunState
 from racker.engine.stages import Stage
 from racker.model import Node, PlannedNode, Role
@@ -93,3 +99,22 @@ def test_counters_never_go_backwards_over_a_recheck() -> None:
     counts = [int(m.group(1)) for line in lines
               if (m := re.search(r"\((\d+)/", line))]
     assert counts == sorted(counts)
+
+
+def test_failure_details_show_the_journal_console_and_the_installers_ssh() -> None:
+    failed = status(1, Stage.INSTALL, NodeState.FAILED, "the installer failed: disk gone")
+    failed.report = tuple(f"journal {i}" for i in range(30))
+    failed.console = ("BdsDxe: loading", "[FAILED] Failed to start installer.service.")
+    quiet = status(2, Stage.DHCP, NodeState.FAILED, "timed out")  # nothing to add: left out
+    lines = failure_details([quiet, failed])
+    assert lines[0] == ("node-1 (52:54:00:00:00:01) failed at stage install: the installer "
+                        "failed: disk gone")
+    assert lines[1] == ("  the installer's journal (last 20 lines; 10 more in 'racker node "
+                        "timeline 52:54:00:00:00:01'):")
+    assert lines[2] == "    | journal 10" and lines[21] == "    | journal 29"
+    assert lines[22] == ("  its console (last 2 lines; all with 'racker node console-log "
+                         "52:54:00:00:00:01'):")
+    assert lines[23:25] == ["    > BdsDxe: loading",
+                            "    > [FAILED] Failed to start installer.service."]
+    assert lines[25] == "  the installer stays up for a look: ssh -p 2222 core@10.0.0.2"
+    assert len(lines) == 26

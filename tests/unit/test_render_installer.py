@@ -33,13 +33,18 @@ def test_installer_script_installs_from_racker_and_reports() -> None:
     assert inventory < lines.index(next(line for line in lines if "flatcar-install" in line))
     assert "/opt/racker-inventory" in lines[inventory]
     assert "|| echo" in lines[inventory]  # a refused inventory does not stop the install
+    # every step after the trap reports its failure (run for real in test_install_failed_report)
+    trap = lines.index("trap report_failure EXIT")
+    assert lines.index("set -euo pipefail") < trap < min(
+        i for i, line in enumerate(lines) if line.startswith("flatcar-install"))
 
 
 def test_installer_disk_and_pre_reboot_commands() -> None:
     s = InstallerSettings("http://m:8080", "aa:bb:cc:00:00:02", install_disk="/dev/sda",
                           channel="beta", version="3600.1.0", pre_reboot_commands=("echo hi",))
     lines = installer_script(s).splitlines()
-    assert lines[3].startswith("flatcar-install -d /dev/sda -C beta -V 3600.1.0")
+    assert any(line.startswith("flatcar-install -d /dev/sda -C beta -V 3600.1.0")
+               for line in lines)
     assert lines.index("echo hi") < lines.index("systemctl reboot")
 
 
@@ -75,7 +80,7 @@ def test_installer_script_quotes_every_value(tmp_path: Path) -> None:
     pwned = tmp_path / "pwned"
     s = InstallerSettings("http://m:8080", "aa:bb:cc:00:00:02", channel=f"stable; touch {pwned}",
                           version="$(touch x)", install_disk="/dev/sda b")
-    line = installer_script(s).splitlines()[3]
+    line = next(x for x in installer_script(s).splitlines() if x.startswith("flatcar-install"))
     assert shlex.split(line)[:7] == ["flatcar-install", "-d", "/dev/sda b", "-C",
                                      f"stable; touch {pwned}", "-V", "$(touch x)"]
     # Run the line with flatcar-install replaced by a no-op: nothing else may run.

@@ -68,3 +68,11 @@ def test_bmc_protocol_and_ca_bundle(tmp_path: Path) -> None:
     assert Settings.from_env({"RACKER_BMC_CA_BUNDLE": str(bundle)}).bmc_ca_bundle == bundle
     with pytest.raises(InputError, match="not a file"):
         Settings.from_env({"RACKER_BMC_CA_BUNDLE": str(tmp_path / "missing.pem")})
+
+
+def test_console_capture_switch() -> None:
+    assert Settings.from_env({}).console_capture is True
+    assert Settings.from_env({"RACKER_CONSOLE_CAPTURE": "0"}).console_capture is False
+    with pytest.raises(InputError) as e:
+        Settings.from_env({"RACKER_CONSOLE_CAPTURE": "off"})
+    assert e.value.where is not None and e.value.where.variable == "RACKER_CONSOLE_CAPTURE"

@@ -57,3 +57,25 @@ def test_timeline_orders_by_event_time_not_insertion() -> None:
         "1970-01-01 00:01:41.000  +    0.04s  HTTP /boot.ipxe → 200 from 10.0.0.2",
         "1970-01-01 00:01:41.000  +    0.04s  stage ipxe started",
     ]
+
+
+def test_install_failed_and_console_events_are_described() -> None:
+    text = describe(ev(1, 0, EventKind.INSTALL_FAILED, journal=["a", "b\x1b[2J"],
+                       exit_status=1))
+    assert text.splitlines() == ["node reported install-failed (exit status 1), its "
+                                 "journal's tail:", "    | a", "    | b\\x1b[2J"]
+    assert describe(ev(2, 0, EventKind.CONSOLE, state="capturing")) == \
+        "console capture: Serial over LAN"
+    assert describe(ev(3, 0, EventKind.CONSOLE, state="unsupported", detail="redfish")) == \
+        "console capture: none, the BMC has no serial console (redfish)"
+
+
+def test_console_lines_interleave_by_time() -> None:
+    events = [ev(1, 10.0, EventKind.STAGE, "pxe"), ev(2, 12.0, EventKind.ERROR, "boot",
+                                                      error="timed out")]
+    lines = timeline_lines(events, utc=True, console=[(11.0, "Linux version"),
+                                                      (12.0, "emergency\x07")])
+    assert [line.split("s  ", 1)[1] for line in lines] == [
+        "stage pxe started", "console | Linux version", "error in stage boot: timed out",
+        "console | emergency?"]
+    assert "  +    1.00s  console | Linux version" in lines[1]

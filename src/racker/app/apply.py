@@ -35,6 +35,7 @@ from racker.core.events import EventKind
 from racker.core.layout import Layout
 from racker.core.render import RenderedFile, asset_dir
 from racker.core.render.folder import render_config
+from racker.engine.progress import failure_details
 from racker.engine.run import Engine, FlagFiles, NodeState
 from racker.engine.watch import EventWatcher
 from racker.errors import RackerError
@@ -361,6 +362,9 @@ class Executor:
                      "<MAC>'):")
             for warning in run.warnings:
                 self.say(f"  ! {warning}")
+        # what a failed node said (the installer's journal) and showed (its console)
+        for line in failure_details(run.failed if run else []):
+            self.say(line)
         applied = AppliedHashes(self.paths.state_dir)
         for st in (run.nodes.values() if run else ()):
             if st.state is NodeState.DONE:

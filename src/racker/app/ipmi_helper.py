@@ -14,10 +14,12 @@ import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from racker.adapters.bmc.ipmi.passthrough import BlockSink, Sink, TerminalSink
 from racker.adapters.bmc.locate import Found, Locator
 from racker.adapters.bmc.protocol import REDFISH
+from racker.adapters.fs.consolelog import holder
 from racker.adapters.fs.hostsfile import read_text
 from racker.app import ipmi_builtins
 from racker.app.ipmi_redfish import HelperBmcs
@@ -41,6 +43,8 @@ class Context:
     """BMC MAC → address, when looked up for many nodes at once (`--all`); None: look up."""
     redfish: HelperBmcs | None = None
     """Protocol choice and Redfish calls; None: every BMC is driven with ipmitool."""
+    console_dir: Path | None = None
+    """Where racker records consoles (it says which node's SOL session a run holds)."""
 
 
 def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
@@ -72,6 +76,12 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
         if not ctx.redfish.has_sol(bmc.ip):
             raise h.no_sol_error(node.primary_mac)
     if request.kind is h.Kind.SOL:
+        recorder = holder(ctx.console_dir, node.primary_mac) if ctx.console_dir else None
+        if recorder is not None:
+            sink.echo(f"racker (pid {recorder}) is recording this node's console over Serial "
+                      "over LAN; taking the session over. racker records again once you leave "
+                      "(it does not take it back from you); the lines you see here are not "
+                      "in 'racker node console-log'.")
         sink.quiet(argv(("sol", "deactivate")))  # a dangling session would refuse activate
         sink.echo(h.detach_hint(s.in_ssh))
         return sink.run(argv(h.SOL))
@@ -180,7 +190,7 @@ def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventor
     ctx = Context(
         settings=settings, credentials=credentials, locator=locator,
         planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
-        redfish=redfish,
+        redfish=redfish, console_dir=paths.console_dir,
     )
     node = None if request.all_nodes else h.resolve_node(request.target, inventory, ctx.planned,
                                                          ctx.hosts)

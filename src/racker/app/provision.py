@@ -25,15 +25,16 @@ from racker.adapters.fs.store import Store
 from racker.adapters.http.requests import NodeReport
 from racker.app.bootcatalog import boot_nodes
 from racker.app.configuration.create import ConfigureResult
+from racker.app.consolecapture import ConsoleCapture, OpenConsole
 from racker.app.factory import gen_ssh_key
 from racker.app.nodeops import exclude_nodes
 from racker.app.resume import mark_finished, mark_started
 from racker.core.bootnode import BootNode, Catalog, StaticCatalog
 from racker.core.events import EventKind
 from racker.core.render import asset_dir, config_folder
-from racker.engine.control import Control
-from racker.engine.progress import ProgressDisplay
-from racker.engine.run import Engine, FlagFiles, NodeState, RunState
+from racker.engine.control import Control, NoWatch, Watch
+from racker.engine.progress import ProgressDisplay, failure_details
+from racker.engine.run import Engine, FlagFiles, NodeState, NodeStatus, RunState
 from racker.engine.stages import Timeouts
 from racker.errors import RackerError, ServiceError
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
@@ -89,6 +90,8 @@ class Provisioner:
     out: TextIO
     ask: Ask = input
     netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
+    open_console: OpenConsole | None = None
+    """The nodes' serial consoles, recorded while they are provisioned (None: not recorded)."""
     _title: str = BMC_TITLE
     _logs: Path = Path(".")
     _background: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
@@ -139,6 +142,7 @@ class Provisioner:
         """
         logs = _folder(self.paths, plan) / "logs" / time.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
+        self._logs = logs
         self.say(f"Logs: {logs}")
         if assets:
             self._fetch_assets()
@@ -152,7 +156,8 @@ class Provisioner:
         timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
         engine = Engine(self.control, store, flags, timeouts,
                         on_change=lambda run: display.update(
-                            BMC_TITLE if run.bmc_check else INSTALL_TITLE, run))
+                            BMC_TITLE if run.bmc_check else INSTALL_TITLE, run),
+                        watch=self._watch(store))
         run = run_started(store, command)
         code, finished = 1, False
         try:
@@ -235,6 +240,12 @@ class Provisioner:
 
         return self.services.run(plan, store, catalog, on_report)
 
+    def _watch(self, store: Store) -> Watch:
+        """The console capture of a run (RACKER_CONSOLE_CAPTURE=0: none)."""
+        if self.open_console is None or not self.settings.console_capture:
+            return NoWatch()
+        return ConsoleCapture(self.open_console, self.paths.console_dir, store)
+
     def _forget_task(self, mac: str, task: asyncio.Task[None]) -> None:
         if self._background.get(mac) is task:
             del self._background[mac]
@@ -248,7 +259,8 @@ class Provisioner:
         # the BMC stage includes looking for the BMC by its MAC for RETRY_SEC
         timeouts = dataclasses.replace(timeouts, bmc=self.settings.retry_sec + timeouts.bmc)
         engine = Engine(self.control, store, flags, timeouts,
-                        on_change=lambda run: display.update(self._title, run))
+                        on_change=lambda run: display.update(self._title, run),
+                        watch=self._watch(store))
         self._title = BMC_TITLE
         checked = await engine.check_bmcs(plan.nodes)
         ok = not checked.failed
@@ -270,9 +282,8 @@ class Provisioner:
             await self._record_applied(plan, run)
             if not run.failed:
                 return None
-            failed = [s.node for s in run.failed]
-            self._failure(failed)
-            return failed
+            self._failure(run.failed)
+            return [s.node for s in run.failed]
 
         return await self.with_policy(plan, catalog, install, self._success)
 
@@ -382,10 +393,25 @@ class Provisioner:
             for warning in run.warnings:
                 self.say(f"  ! {warning}")
 
-    def _failure(self, nodes: list[PlannedNode]) -> None:
-        self.say(f"Failed to provision the following {len(nodes)} nodes:")
-        self.say(" ".join(n.mac for n in nodes))
+    def _failure(self, failed: list[NodeStatus]) -> None:
+        self.say(f"Failed to provision the following {len(failed)} nodes:")
+        self.say(" ".join(s.node.mac for s in failed))
+        details = failure_details(failed)
+        for line in details:
+            self.say(line)
+        self._keep_failures(failed, details)
         self.say(self.hint())
+
+    def _keep_failures(self, failed: list[NodeStatus], details: list[str]) -> None:
+        """The failures of this round in the run's log folder (`failures.txt`, one section
+        per round of the failure policy), with every failed node's reason."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        lines = [f"# {stamp}: {len(failed)} nodes failed",
+                 *(f"{s.node.name} ({s.node.mac}) at stage {s.stage.value}: {s.error}"
+                   for s in failed), *details, ""]
+        # a full disk must not hide the summary above
+        with contextlib.suppress(OSError), (self._logs / "failures.txt").open("a") as f:
+            f.write("\n".join(lines) + "\n")
 
     def _guidance(self) -> None:
         self.say("If individual nodes did not come up, you can retry later with:")

@@ -1,7 +1,8 @@
 """`racker node SUBCOMMAND`: operations on one node.
 
 exclude, include, reprovision and replace change the configured rack (racker.app.nodeops, and
-racker.app.apply for the reinstall); timeline shows a node's events, show its hardware.
+racker.app.apply for the reinstall); timeline shows a node's events, show its hardware,
+console-log its console.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ SUBCOMMANDS: tuple[Command, ...] = (
             "addresses", "racker.cli.cmd_node:run_replace"),
     Command("timeline", "Show what happened to a node, with times",
             "racker.cli.node_timeline:run"),
+    Command("console-log", "Print a node's serial console as racker recorded it",
+            "racker.cli.node_console:run"),
     Command("show", "Show a node's MACs and the hardware inventory it reported",
             "racker.cli.node_show:run"),
 )

@@ -22,7 +22,7 @@ COMMANDS: tuple[Command, ...] = (
             "racker.cli.cmd_ignition:run"),
     Command("apply", "Apply the configuration folder: reinstall or re-run Ignition where needed",
             "racker.cli.cmd_apply:run"),
-    Command("node", "One node: exclude, include, reprovision, replace, timeline",
+    Command("node", "One node: exclude, include, reprovision, replace, timeline, console-log",
             "racker.cli.cmd_node:run"),
     Command("pxe-boot", "Force a PXE boot of a node (the configuration's pxe_commands)",
             "racker.cli.cmd_pxe_boot:run"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from racker.app.node_events import events_json, node_events
+from racker.app.node_events import events_json, node_console, node_events
 from racker.cli.parsing import Parser
 from racker.core.macs import parse_mac
 from racker.core.timeline import timeline_lines
@@ -23,23 +23,31 @@ def run(argv: Sequence[str]) -> int:
     p.add_argument("mac", metavar="MAC", help="any of the node's MAC addresses from nodes.csv, or "
                                              "its name")
     p.add_argument("-json", "--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--console", "-console", action="store_true",
+                   help="interleave the node's console lines as racker recorded them")
     try:
         args = p.parse_args(list(argv))
     except SystemExit as e:
         return int(e.code or 0)
     paths = Paths.from_env()
-    mac = parse_mac(args.mac) or mac_of_name(paths, args.mac)
+    mac = resolve_mac(paths, args.mac)
     from racker.compose.rack import store  # the store opens only once the MAC is valid
 
     node, events = node_events(paths, mac, lambda: store(paths))
+    console = node_console(paths, mac)[1] if args.console else []
     if args.json:
         print(json.dumps(events_json(events), indent=2))
-    elif not events:
+    elif not events and not console:
         print(f"No events for {node.primary_mac} yet.")
     else:
         print(f"Timeline of {node.primary_mac} (BMC {node.bmc_mac}):")
-        print("\n".join(timeline_lines(events)))
+        print("\n".join(timeline_lines(events, console=console)))
     return 0
+
+
+def resolve_mac(paths: Paths, text: str) -> str:
+    """The MAC `text` gives, or the primary MAC of the node it names."""
+    return parse_mac(text) or mac_of_name(paths, text)
 
 
 def mac_of_name(paths: Paths, text: str) -> str:

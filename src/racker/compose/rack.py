@@ -162,8 +162,9 @@ def provisioner(paths: Paths, plan: ClusterPlan, out: TextIO, *,
         out.flush()
 
     services = RackServices(paths, s, say=say if borrow else None, management=management)
-    return Provisioner(paths, s, control(paths, plan, s, warn=warn), services,
-                       lambda: store(paths), out, ask)
+    ctl = control(paths, plan, s, warn=warn)
+    return Provisioner(paths, s, ctl, services, lambda: store(paths), out, ask,
+                       open_console=ctl.serial_console)
 
 
 def serve_lender(paths: Paths) -> Handover:

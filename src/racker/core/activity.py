@@ -118,7 +118,8 @@ class Activity:
                             stopped.state = "idle"
 
     def _apply(self, a: NodeActivity, e: Event, *, timed: bool) -> None:
-        a.last_event, a.last_event_at = describe(e), e.ts
+        # the first line: an installer's failure report lists its journal below it
+        a.last_event, a.last_event_at = describe(e).split("\n", 1)[0], e.ts
         if e.kind is EventKind.STAGE and e.stage:
             if e.detail.get("result") == "ok":
                 self._stage_done(a, e.stage, e, timed)

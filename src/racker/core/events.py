@@ -16,11 +16,13 @@ class EventKind(StrEnum):
     LEASE = "lease"  # dnsmasq handed out or renewed a lease
     STAGE = "stage"  # the engine entered a stage
     INSTALLED = "installed"  # the installer reported completion
+    INSTALL_FAILED = "install-failed"  # the installer reported a failure, with its journal
     BOOTED = "booted"  # the installed OS reported its first boot
     INVENTORY = "inventory"  # the installer reported the node's hardware
     CABLING = "cabling"  # what the hardware says differs from nodes.csv (a warning)
     PROVISIONED = "provisioned"  # the engine finished the node
     EXCLUDED = "excluded"
+    CONSOLE = "console"  # racker's capture of the node's serial console began, ended or cannot
     ERROR = "error"
     RUN = "run"  # a bootstrap/apply started or finished (mac "", detail: phase, command, run)
 

@@ -19,7 +19,8 @@ OPENS_STAGE = "pxe"
 racker is about to power the node on from the network."""
 
 CLOSES: frozenset[EventKind] = frozenset({
-    EventKind.INSTALLED, EventKind.PROVISIONED, EventKind.ERROR, EventKind.EXCLUDED,
+    EventKind.INSTALLED, EventKind.INSTALL_FAILED, EventKind.PROVISIONED, EventKind.ERROR,
+    EventKind.EXCLUDED,
 })
 """Events after which the node is no longer being installed."""
 
@@ -37,8 +38,8 @@ def opens_window(e: Event) -> bool:
 
 def report_epoch_kinds(kind: EventKind) -> tuple[frozenset[EventKind], str | None]:
     """Which events start a new epoch of reports of `kind` (`ReportGate`): the window's opening
-    for `installed` and `inventory`, an `installed` for `booted`."""
-    if kind in (EventKind.INSTALLED, EventKind.INVENTORY):
+    for `installed`, `install-failed` and `inventory`, an `installed` for `booted`."""
+    if kind in (EventKind.INSTALLED, EventKind.INSTALL_FAILED, EventKind.INVENTORY):
         return frozenset({EventKind.STAGE}), OPENS_STAGE
     return frozenset({EventKind.INSTALLED}), None
 

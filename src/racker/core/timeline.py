@@ -54,19 +54,43 @@ def describe(e: Event) -> str:
         return f"node reported its hardware: {d.get('summary', '')}".rstrip(": ")
     if e.kind is EventKind.CABLING:
         return f"cabling check: {d.get('problem', '')}"
+    if e.kind is EventKind.CONSOLE:
+        state = e.detail.get("state")
+        what = {"capturing": "console capture: Serial over LAN",
+                "unsupported": "console capture: none, the BMC has no serial console",
+                "lost": "console capture interrupted"}.get(str(state), f"console {d.get('state')}")
+        return what + (f" ({d['detail']})" if d.get("detail") else "")
+    if e.kind is EventKind.INSTALL_FAILED:
+        journal = e.detail.get("journal")
+        lines = [printable(x) for x in journal] if isinstance(journal, list) else []
+        status = e.detail.get("exit_status")
+        head = "node reported install-failed" + (
+            f" (exit status {printable(status)})" if status is not None else "")
+        return "\n".join([head + (", its journal's tail:" if lines else ""),
+                           *(f"    | {x}" for x in lines)])
     return e.kind.value
 
 
-def timeline_lines(events: Sequence[Event], *, utc: bool = False) -> list[str]:
+def timeline_lines(events: Sequence[Event], *, utc: bool = False,
+                   console: Sequence[tuple[float, str]] = ()) -> list[str]:
     """`time  +seconds since the first event  what` per event, oldest first by event time (the
-    order events reached the store is not the order they happened)."""
-    if not events:
+    order events reached the store is not the order they happened); with `console`, the
+    node's console lines (time, text) interleaved as `console | text`."""
+    entries = sorted([(e.ts, 0, describe(e)) for e in events]
+                     + [(ts, 1, f"console | {_shown(text)}") for ts, text in console],
+                     key=lambda x: (x[0], x[1]))  # stable: equal times keep their order
+    if not entries:
         return []
-    events = sorted(events, key=lambda e: e.ts)  # stable: equal times keep their order
-    start = events[0].ts
+    start = entries[0][0]
     conv = time.gmtime if utc else time.localtime
     out = []
-    for e in events:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", conv(e.ts)) + f".{int(e.ts * 1000) % 1000:03d}"
-        out.append(f"{stamp}  +{e.ts - start:8.2f}s  {describe(e)}")
+    for ts, _, what in entries:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", conv(ts)) + f".{int(ts * 1000) % 1000:03d}"
+        out.append(f"{stamp}  +{ts - start:8.2f}s  {what}")
     return out
+
+
+def _shown(text: str) -> str:
+    """A console log line as shown: it was escaped when recorded (`consolelines.clean`), so
+    only what is still not printable (a log edited by hand) is replaced."""
+    return "".join(c if c.isprintable() else "?" for c in text)

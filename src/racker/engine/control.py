@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from racker.model import PlannedNode
@@ -42,3 +43,42 @@ class Control(Protocol):
     async def close(self) -> None:
         """Log out of every BMC session."""
         ...
+
+
+class Watch(Protocol):
+    """What watches the nodes while they are provisioned (their serial consoles): started for
+    the nodes a run installs, stopped when the run ends; it tells what the node last showed."""
+
+    def start(self, nodes: Sequence[PlannedNode]) -> None:
+        """Begin watching `nodes` (in the background; never waits for a BMC)."""
+        ...
+
+    async def ready(self, node: PlannedNode) -> None:
+        """Wait (bounded) until `node` is watched, so that its power-on is seen from the
+        first line; returns at once when it cannot be watched."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop watching every node."""
+        ...
+
+    def last_lines(self, node: PlannedNode, n: int) -> list[str]:
+        """The node's last `n` console lines, oldest first (none when nothing was seen)."""
+        ...
+
+
+class NoWatch:
+    """No watching (tests, and runs without console capture)."""
+
+    def start(self, nodes: Sequence[PlannedNode]) -> None:
+        """Nothing to start."""
+
+    async def ready(self, node: PlannedNode) -> None:
+        """Nothing to wait for."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    def last_lines(self, node: PlannedNode, n: int) -> list[str]:
+        """Nothing seen."""
+        return []

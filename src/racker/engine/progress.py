@@ -7,11 +7,14 @@ with one line per unfinished node below the stage line when the terminal has roo
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import TextIO
 
-from racker.engine.run import NodeState, RunState
-from racker.engine.stages import WHAT
+from racker.core.installreport import SHOWN_LINES
+from racker.core.render.installer import INSTALLER_SSH_PORT
+from racker.engine.run import NodeState, NodeStatus, RunState
+from racker.engine.stages import WHAT, Stage
 
 
 class Outcome(StrEnum):
@@ -41,6 +44,30 @@ def node_lines(run: RunState, limit: int) -> list[str]:
         out.append(f"  {mark} {s.node.name:<28} {s.node.mac}  {s.stage.value:<7} {what}")
     if len(busy) > limit:
         out.append(f"  … and {len(busy) - limit} more")
+    return out
+
+
+def failure_details(failed: Sequence[NodeStatus], shown: int = SHOWN_LINES) -> list[str]:
+    """What each failed node said about its failure (pure): its reason, the last `shown` lines
+    of its own report (the installer's journal) and of its console, for the failure summary."""
+    out = []
+    for s in sorted(failed, key=lambda s: s.node.name):
+        if not s.report and not s.console:
+            continue
+        out.append(f"{s.node.name} ({s.node.mac}) failed at stage {s.stage.value}: {s.error}")
+        if s.report:
+            more = len(s.report) - shown
+            out.append(f"  the installer's journal (last {min(shown, len(s.report))} lines"
+                       + (f"; {more} more in 'racker node timeline {s.node.mac}'" if more > 0
+                          else "") + "):")
+            out.extend(f"    | {line}" for line in s.report[-shown:])
+        if s.console:
+            out.append(f"  its console (last {min(shown, len(s.console))} lines; all with "
+                       f"'racker node console-log {s.node.mac}'):")
+            out.extend(f"    > {line}" for line in s.console[-shown:])
+        if s.report and s.stage is Stage.INSTALL:
+            out.append(f"  the installer stays up for a look: ssh -p {INSTALLER_SSH_PORT} "
+                       f"core@{s.node.ip}")
     return out
 
 

@@ -15,13 +15,18 @@ from pathlib import Path
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.store import Store
 from racker.core.cabling import check_hardware, pxe_from_secondary, recorded_guid
+from racker.core.consolelines import telling_line
 from racker.core.events import Event, EventKind
 from racker.core.hardware import hardware_from_json
-from racker.engine.control import Control
+from racker.core.installreport import failure_reason
+from racker.engine.control import Control, NoWatch, Watch
 from racker.engine.stages import WHAT, Stage, Timeouts
 from racker.engine.watch import EventWatcher
 from racker.errors import RackerError
 from racker.model import PlannedNode
+
+CONSOLE_LINES = 20
+"""A failed node's last console lines that the failure reports show."""
 
 
 class CablingError(RackerError):
@@ -45,6 +50,10 @@ class NodeStatus:
     error: str = ""
     warnings: list[str] = field(default_factory=list)
     """What the cabling check found that does not stop the install."""
+    report: tuple[str, ...] = ()
+    """What the node itself said about its failure (the installer's journal tail), if any."""
+    console: tuple[str, ...] = ()
+    """The node's last console lines when it failed (if its console was captured)."""
 
 
 @dataclass
@@ -102,6 +111,17 @@ def _kind(kind: EventKind) -> Callable[[Event], bool]:
     return lambda e: e.kind is kind
 
 
+class NodeReportedFailure(RackerError):
+    """The node told racker that a stage failed (the installer's `install-failed`)."""
+
+    def __init__(self, stage: Stage, event: Event) -> None:
+        journal = event.detail.get("journal")
+        self.stage = stage
+        self.lines = tuple(str(x) for x in journal) if isinstance(journal, list) else ()
+        status = event.detail.get("exit_status")
+        super().__init__(failure_reason(self.lines, status if isinstance(status, int) else None))
+
+
 @dataclass
 class Engine:
     """Runs the stages. `control` drives BMCs; the store is where node reports arrive."""
@@ -116,6 +136,9 @@ class Engine:
     poll_interval: float = 0.2
     guids: dict[str, bytes] = field(default_factory=dict)
     """Each node's BMC system GUID (primary MAC → 16 bytes) as the BMC check read it."""
+    watch: Watch = field(default_factory=NoWatch)
+    """What records the nodes' consoles while they are installed."""
+    console_lines: int = CONSOLE_LINES
 
     def _event(self, st: NodeStatus, kind: EventKind, **detail: str) -> None:
         self.store.add(st.node.mac, kind, stage=st.stage.value, detail=detail)
@@ -127,6 +150,12 @@ class Engine:
 
     def _fail(self, run: RunState, st: NodeStatus, error: str) -> None:
         st.state, st.error = NodeState.FAILED, error
+        if not run.bmc_check:
+            st.console = tuple(self.watch.last_lines(st.node, self.console_lines))
+            telling = telling_line(list(st.console))
+            if telling is not None and st.stage is Stage.BOOT:
+                # the installed system never reported: what it last showed says why
+                st.error = error = f"{error}; its console: {telling}"
         self._event(st, EventKind.ERROR, error=error)
         self.on_change(run)
 
@@ -200,12 +229,13 @@ class Engine:
         watcher = EventWatcher(self.store, self.poll_interval)
         watcher.start()
         limit = asyncio.Semaphore(self.concurrency or max(1, len(nodes)))
+        todo = [st for st in run.nodes.values() if st.state is not NodeState.DONE]
+        self.watch.start([st.node for st in todo])
         try:
-            await asyncio.gather(*(self._install_one(run, st, watcher, limit)
-                                   for st in run.nodes.values()
-                                   if st.state is not NodeState.DONE))
+            await asyncio.gather(*(self._install_one(run, st, watcher, limit) for st in todo))
         finally:
             await watcher.stop()
+            await self.watch.stop()
         return run
 
     def _guards(self, run: RunState, st: NodeStatus, watcher: EventWatcher
@@ -224,11 +254,14 @@ class Engine:
         mac = st.node.mac
         expected: dict[Stage, asyncio.Future[Event]] = {}
         guards: list[asyncio.Future[Event]] = []
+        # the installer's own failure report ends the wait of any stage before the first boot
+        failed = watcher.expect(mac, _kind(EventKind.INSTALL_FAILED))
         async with limit:
             try:
                 self._enter(run, st, Stage.PXE)
                 await asyncio.wait_for(self.control.prepare_pxe(st.node),
                                        self.timeouts.of(Stage.PXE))
+                await self.watch.ready(st.node)
                 expected = {
                     Stage.DHCP: watcher.expect(mac, _lease),
                     Stage.IPXE: watcher.expect(mac, _ipxe),
@@ -243,13 +276,16 @@ class Engine:
                     # NOTE: reports come from several sources (the lease hook runs serially in
                     # dnsmasq and may lag): a later stage's event proves the earlier ones
                     pending = [f for _, f in stages[i:]]
+                    _raise_reported(failed, stage)
                     if any(f.done() for f in pending):
                         st.stage = stage
                         continue
                     self._enter(run, st, stage)
-                    done, _ = await asyncio.wait([*pending, *guards[1:]],
+                    until = [*pending, *guards[1:]] + ([] if stage is Stage.BOOT else [failed])
+                    done, _ = await asyncio.wait(until,
                                                  timeout=self.timeouts.of(stage),
                                                  return_when=asyncio.FIRST_COMPLETED)
+                    _raise_reported(failed, stage)
                     if guards[1:] and guards[1] in done:  # booted from its secondary MAC
                         problem = str(pxe_from_secondary(st.node))
                         self.store.add(mac, EventKind.CABLING, stage=st.stage.value,
@@ -262,11 +298,16 @@ class Engine:
                 self._fail(run, st, f"timed out {WHAT[st.stage]} "
                                     f"({self.timeouts.of(st.stage):.0f} s)")
                 return
+            except NodeReportedFailure as e:
+                # the installer reports from the install stage, whatever the engine last saw
+                st.stage, st.report = e.stage, e.lines
+                self._fail(run, st, e.message)
+                return
             except RackerError as e:
                 self._fail(run, st, e.message)
                 return
             finally:
-                for fut in (*expected.values(), *guards):
+                for fut in (*expected.values(), *guards, failed):
                     fut.cancel()
             # NOTE: off the event loop: creating and syncing a file waits for the file system's
             # journal, which a busy management node commits slowly, and the loop also runs the
@@ -275,3 +316,9 @@ class Engine:
             st.state = NodeState.DONE
             self._event(st, EventKind.PROVISIONED)
             self.on_change(run)
+
+
+def _raise_reported(failed: asyncio.Future[Event], stage: Stage) -> None:
+    """NodeReportedFailure if the installer reported a failure before the node booted."""
+    if failed.done() and not failed.cancelled() and stage is not Stage.BOOT:
+        raise NodeReportedFailure(Stage.INSTALL, failed.result())

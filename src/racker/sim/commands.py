@@ -32,8 +32,10 @@ FAULTS: dict[str, str] = {
     "no-pxe": "the node's firmware does not network-boot: it never asks for a DHCP lease "
               "(racker fails it at stage dhcp)",
     "dhcp-lost": "every DHCP answer to the node is lost on the way (stage dhcp)",
-    "installer-fails": "flatcar-install fails; the node never reports installed (stage "
-                       "install; lite nodes only)",
+    "installer-fails": "flatcar-install fails; the installer reports install-failed with its "
+                       "journal and stays up (stage install, failed at once)",
+    "ignition-fails": "the installed system stops at its first boot with an Ignition error "
+                      "on its console (emergency shell; stage boot)",
     "no-boot-report": "the installed node boots but its booted report is lost (stage boot; "
                       "lite nodes only)",
     "bmc-down": "the BMC answers no IPMI packet (stage bmc; status shows it unreachable)",

@@ -5,6 +5,7 @@ One `RackBmcs` for the whole run, so every BMC keeps one session from the BMC ch
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from racker.adapters.bmc.errors import Unsupported
@@ -66,6 +67,20 @@ class RackControl:
         bmc = self.bmcs.opened(bmc_ref(node))
         if bmc is not None:
             await bmc.set_boot_device(BootTarget.DISK, persistent=True, efi=not self.legacy_boot)
+
+    async def serial_console(self, node: PlannedNode,
+                             take_over: bool = True) -> AsyncIterator[bytes]:
+        """The node's serial console over its BMC; Unsupported naming the BMC's protocol when
+        that has none (a Redfish-only BMC: racker's console is IPMI Serial over LAN)."""
+        ref = bmc_ref(node)
+        bmc = await self.bmcs.open(ref)
+        try:
+            return await bmc.serial_console(take_over=take_over)
+        except Unsupported:
+            protocol = self.bmcs.protocol(ref) or "its protocol"
+            raise Unsupported(node.name, bmc.target.address,
+                              f"serial console (the BMC is driven over {protocol}, which has "
+                              "no Serial over LAN)") from None
 
     async def close(self) -> None:
         """Log out of every BMC session."""

@@ -173,8 +173,9 @@ class Chassis(BmcHandle):
 
 
 class Console(BmcHandle):
-    async def serial_console(self) -> AsyncIterator[bytes]:
-        """The host's serial console as a byte stream (Serial over LAN)."""
+    async def serial_console(self, *, take_over: bool = True) -> AsyncIterator[bytes]:
+        """The host's serial console as a byte stream (Serial over LAN); `take_over`: end a
+        session another client holds first (else that is a BmcFailure)."""
         raise self.unsupported("serial console")
 
 

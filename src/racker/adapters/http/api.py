@@ -1,12 +1,14 @@
 """Racker's own API on the boot server: node reports and the node list (`/racker/v1/...`).
 
 `POST /racker/v1/nodes/{mac}/events` and `POST /racker/v1/self/events` (the node named by its
-address) take `{"event": "installed"|"booted"}` from the node's own address; the report hook
-runs before the answer. `{"event": "inventory", "inventory": RAW}` carries the collector's
-hardware document (core/hardware.py), checked and stored as the node's inventory.
-`installed` and `inventory` are accepted only while racker installs the node; a report
-repeated within the gate's interval is answered without acting again. `GET /racker/v1/nodes`
-lists the nodes with their last reports (and a line of their hardware), to this machine only.
+address) take `{"event": "installed"|"install-failed"|"booted"}` from the node's own address;
+the report hook runs before the answer. `{"event": "inventory", "inventory": RAW}` carries the
+collector's hardware document (core/hardware.py), checked and stored as the node's inventory.
+`installed`, `install-failed` (with the tail of the installer's journal,
+`racker.core.installreport`) and `inventory` are accepted only while racker installs the node;
+a report repeated within the gate's interval is answered without acting again.
+`GET /racker/v1/nodes` lists the nodes with their last reports (and a line of their hardware),
+to this machine only.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from racker.core.bootnode import BootNode
 from racker.core.events import EventKind
 from racker.core.hardware import parse_hardware, summary
 from racker.core.hostkeys import parse_host_keys
+from racker.core.installreport import exit_status_of, journal_of
 from racker.errors import InputError
 
-_REPORTS = {"installed": EventKind.INSTALLED, "booted": EventKind.BOOTED,
-            "inventory": EventKind.INVENTORY}
+_REPORTS = {"installed": EventKind.INSTALLED, "install-failed": EventKind.INSTALL_FAILED,
+            "booted": EventKind.BOOTED, "inventory": EventKind.INVENTORY}
+_IN_WINDOW = frozenset({EventKind.INSTALLED, EventKind.INSTALL_FAILED, EventKind.INVENTORY})
+"""Reports accepted only in the node's install window."""
 
 
 def api_routes(s: Served) -> list[Route]:
@@ -46,6 +51,8 @@ def api_routes(s: Served) -> list[Route]:
         try:
             body = json.loads(await s.body(request) or b"{}")
             kind = _REPORTS[body["event"]]
+            if not isinstance(body, dict):
+                raise TypeError
         except (ValueError, KeyError, TypeError) as e:
             raise InputError("the body must be JSON like {\"event\": \"installed\"}",
                              hint=f"events: {', '.join(_REPORTS)}") from e
@@ -57,13 +64,18 @@ def api_routes(s: Served) -> list[Route]:
             keys = parse_host_keys(body.get("host_keys"))
             if keys:
                 detail["host_keys"] = list(keys)
+        if kind is EventKind.INSTALL_FAILED:  # what the installer's journal said, bounded
+            detail["journal"] = journal_of(body)
+            status = exit_status_of(body)
+            if status is not None:
+                detail["exit_status"] = status
         epoch = s.report_epoch(node, kind)
         if s.gate.repeat(node.mac, kind, epoch):
             # a retry, or a flood: answered, but the BMC is not driven again
             s.record(request, node, 200)
             return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True,
                                  "repeat": True})
-        if kind in (EventKind.INSTALLED, EventKind.INVENTORY):
+        if kind in _IN_WINDOW:
             s.check_install_window(node, f"the report '{kind.value}'")
         s.gate.acted(node.mac, kind, epoch)
         s.record(request, node, 200)
@@ -71,7 +83,8 @@ def api_routes(s: Served) -> list[Route]:
             s.store.add(node.mac, kind, detail=detail)
             return JSONResponse({"mac": node.mac, "event": kind.value, "ok": True})
         try:
-            await s.on_report(node, kind)
+            if kind is not EventKind.INSTALL_FAILED:  # nothing to drive: the engine fails it
+                await s.on_report(node, kind)
         except BaseException:
             s.gate.forget(node.mac, kind)
             raise

@@ -4,6 +4,8 @@ The PXE-booted installer posts the node's hardware inventory (`collector.py`), r
 `flatcar-install` against racker's asset mirror, points the installed system's GRUB at the
 node's own Ignition (`os=installed`), tells racker `installed` and waits for the answer (racker
 sets the boot device to disk before answering), then reboots.
+If any step fails (flatcar-install, the GRUB edit, the report itself) it tells racker
+`install-failed` with the tail of its journal instead and stays up (SSH on 2222) for a look.
 The installed node reports `booted` once it is up.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from racker.core.installreport import JOURNAL_BYTES, JOURNAL_LINES
 from racker.core.macs import hyphenated
 from racker.core.render.collector import COLLECTOR_SCRIPT, collector_script
 
@@ -50,6 +53,31 @@ def _post(base_url: str, mac: str, event: str) -> str:
             f"-d {shlex.quote(body)} {shlex.quote(events_url(base_url, mac))}")
 
 
+def _failure_trap(base_url: str, mac: str) -> list[str]:
+    """Bash lines that post `install-failed` with the journal's tail when the script exits
+    with an error (`set -e` makes every failed step one)."""
+    url = shlex.quote(events_url(base_url, mac))
+    # NOTE: base64 because the installer has no JSON encoder: base64 text in printf's format
+    # is always a valid JSON string, whatever the journal holds
+    return [
+        "report_failure() {",
+        "  rc=$?",
+        '  [ "$rc" -eq 0 ] && return 0',
+        "  set +e",
+        "  trap - EXIT",
+        "  journalctl --sync >/dev/null 2>&1",
+        f"  journal=$(journalctl -u installer.service -b -n {JOURNAL_LINES} -o short-iso "
+        f"--no-pager 2>&1 | tail -c {JOURNAL_BYTES} | base64 -w0)",
+        "  printf '{\"event\": \"install-failed\", \"exit_status\": %d, "
+        "\"journal_b64\": \"%s\"}' \"$rc\" \"$journal\" |",
+        "    curl --fail --silent --show-error --retry 10 --retry-delay 2 --retry-all-errors "
+        f"--max-time 60 -H 'Content-Type: application/json' --data-binary @- {url}",
+        '  exit "$rc"',
+        "}",
+        "trap report_failure EXIT",
+    ]
+
+
 def post_inventory(base_url: str, mac: str) -> str:
     """The installer's line that collects the hardware inventory and posts it to racker.
 
@@ -81,6 +109,7 @@ def installer_script(s: InstallerSettings) -> str:
     lines = [
         "#!/bin/bash",
         "set -euo pipefail",
+        *_failure_trap(s.base_url, s.mac),
         post_inventory(s.base_url, s.mac),
         f"flatcar-install {disk} -C {q(s.channel)} -V {q(s.version)} -o '' "
         f"-b {q(s.base_url + '/assets/flatcar')}",

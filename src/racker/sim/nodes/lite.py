@@ -6,6 +6,7 @@ Driven only by its chassis (power events, boot device). Every step goes to its t
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import uuid as uuidlib
 from collections.abc import Callable
@@ -27,9 +28,11 @@ from racker.sim.nodes import install_config as ic
 from racker.sim.nodes.chassis import BootDevice, Chassis, PowerEvent
 from racker.sim.nodes.hardware import lite_inventory, smbios_uuid
 from racker.sim.nodes.ipxe_interp import Boot, Chain, ipxe_vars, run_script
+from racker.sim.nodes.liteconsole import IGNITION_ERROR, console_lines
 from racker.sim.state import append_timeline
 
-NODE_FAULTS = ("no-pxe", "installer-fails", "no-boot-report", "dhcp-lost", "net-lossy")
+NODE_FAULTS = ("no-pxe", "installer-fails", "ignition-fails", "no-boot-report", "dhcp-lost",
+               "net-lossy")
 NET_LOSSY_RATE = 0.05
 """The share of a `net-lossy` node's DHCP and TFTP datagrams lost on its link (TCP, and so
 HTTP, recovers from loss below the application: only the UDP protocols see it)."""
@@ -38,6 +41,23 @@ MAX_CHAIN = 8
 FAILED_BOOT_PAUSE = 10.0
 INSTALLED_WAIT = 300.0
 HTTP_TRIES = 3
+
+
+def installer_failure_journal(name: str) -> list[str]:
+    """What the journal of a real installer unit holds when flatcar-install cannot write its
+    image (the `installer-fails` fault): the lines racker shows in its failure summary."""
+    unit = f"{name} racker-installer[812]"
+    return [
+        f"{name} systemd[1]: Starting installer.service - Install Flatcar Container Linux for "
+        "racker...",
+        f"{unit}: Downloading, writing and verifying flatcar_production_image.bin.bz2...",
+        f"{unit}: bzip2: (stdin): unexpected end of file",
+        f"{unit}: Error: failed to write flatcar_production_image.bin.bz2 to /dev/sda: "
+        "Input/output error",
+        f"{name} systemd[1]: installer.service: Main process exited, code=exited, "
+        "status=1/FAILURE",
+        f"{name} systemd[1]: installer.service: Failed with result 'exit-code'.",
+    ]
 
 
 class _Outcome(Enum):
@@ -111,11 +131,12 @@ class LiteNode:
                 await task
 
     def log(self, event: str, **fields: Any) -> None:
-        """Append to the node's timeline (and show it on an attached serial console)."""
+        """Append to the node's timeline and write what a real server would show of it on
+        its serial console (`liteconsole`; an attached SOL session carries it)."""
         append_timeline(self.timeline, event, **fields)
         if self._console is not None:
-            rest = " ".join(f"{k}={v}" for k, v in fields.items())
-            self._console(f"[{self.name}] {event} {rest}".rstrip())
+            for line in console_lines(self.name, event, fields):
+                self._console(line)
 
     def _phase(self, phase: str, **fields: Any) -> None:
         self.state.phase = phase
@@ -263,9 +284,9 @@ class LiteNode:
             self._phase("off", reason="the discovery configuration powered the server off")
             return _Outcome.HALT
         self._phase("installing")
+        events = ic.find_event_url(texts) or f"{base}/racker/v1/nodes/{self.mac}/events"
         if "installer-fails" in self.state.faults:
-            self._phase("install-failed", reason="flatcar-install failed (fault)")
-            return _Outcome.HALT
+            return await self._install_fails(client, events)
         plan = ic.find_install_plan(texts)
         if plan is None:
             self.log("install-image-skipped", reason="no 'flatcar-install -b' in the Ignition")
@@ -278,10 +299,20 @@ class LiteNode:
         self.state.installed_ignition_url = (ic.find_installed_ignition_url(texts)
                                              or f"{base}/ignition?mac={hyphenated(self.mac)}"
                                                 "&os=installed")
-        events = ic.find_event_url(texts) or f"{base}/racker/v1/nodes/{self.mac}/events"
         await self._post_event(client, events, "installed", INSTALLED_WAIT)
         self.state.installed = True
         return _Outcome.REBOOT
+
+    async def _install_fails(self, client: httpx.AsyncClient, events: str) -> _Outcome:
+        """The installer's unit fails as racker's installer script does on a real node: it
+        reports `install-failed` with its journal's tail and stays up (it does not reboot)."""
+        journal = installer_failure_journal(self.name)
+        self._phase("install-failed", reason="flatcar-install failed (fault)")
+        body = {"event": "install-failed", "exit_status": 1,
+                "journal_b64": base64.b64encode("\n".join(journal).encode()).decode()}
+        with contextlib.suppress(BootFailed):  # refused or unreachable: the node stays up
+            await self._post_event(client, events, "install-failed", 60.0, body)
+        return _Outcome.HALT
 
     async def _post_inventory(self, client: httpx.AsyncClient, url: str) -> None:
         """Post the node type's hardware; like the real installer, go on when refused."""
@@ -295,11 +326,11 @@ class LiteNode:
             self.log("http-error", url=url, error=f"{type(e).__name__}")
 
     async def _post_event(self, client: httpx.AsyncClient, url: str, event: str,
-                          wait: float) -> None:
+                          wait: float, body: dict[str, object] | None = None) -> None:
         self._phase(f"report-{event}", url=url)
         for attempt in range(1, HTTP_TRIES + 1):
             try:
-                r = await client.post(url, json={"event": event}, timeout=wait)
+                r = await client.post(url, json=body or {"event": event}, timeout=wait)
                 self.log("http", url=url, method="POST", status=r.status_code)
                 if r.status_code < 300:
                     return
@@ -319,6 +350,9 @@ class LiteNode:
         async with client_in_netns(self.ns) as client:
             self._phase("os-ignition", url=url)
             ign, _ = await self._get(client, url, "os-ignition")
+            if "ignition-fails" in self.state.faults:  # stops in the emergency shell
+                self._phase("ignition-failed", reason=f"{IGNITION_ERROR} (fault)")
+                return _Outcome.HALT
             if "no-boot-report" in self.state.faults:
                 self._phase("running", reported=False, reason="boot report lost (fault)")
                 return _Outcome.HALT

@@ -68,7 +68,7 @@ ACCEL_ENV = "RACKER_SIM_ACCEL"
 KVM_GET_API_VERSION = 0xAE00
 TESTOS_PREFIX = "racker-testos: "
 CONSOLE_POLL = 0.5
-TESTOS_FAULTS = ("installer-fails", "no-boot-report")
+TESTOS_FAULTS = ("installer-fails", "ignition-fails", "no-boot-report")
 """Faults the test OS acts on (told through fw_cfg)."""
 QEMU_FAULTS = ("no-pxe", "dhcp-lost", *TESTOS_FAULTS)
 """Node faults a QEMU node honours; each takes effect at the node's next boot."""

@@ -248,6 +248,10 @@ if [ "$1" = "__MARKER__" ]; then
   say "disk boot: installed system of $mac, ignition $url"
   fetch "$url" /tmp/ignition.json || halt_here "cannot fetch $url"
   say "ignition fetched ($(wc -c </tmp/ignition.json) bytes)"
+  if has_fault ignition-fails; then
+    say "ignition[702]: CRITICAL : Ignition failed: config is not valid (fault)"
+    halt_here "emergency shell: Ignition has failed (fault)"
+  fi
   has_fault no-boot-report && halt_here "running; boot report lost (fault)"
   ign_texts /tmp/ignition.json >/tmp/texts
   ev=$(events_url /tmp/texts)
@@ -279,7 +283,16 @@ if grep -q racker-discovery /tmp/texts; then  # racker only wanted to know the h
   say "poweroff (discovery done)"
   poweroff -f
 fi
-has_fault installer-fails && halt_here "flatcar-install failed (fault)"
+if has_fault installer-fails; then
+  # as racker's installer unit does: install-failed with the journal's tail, then stay up
+  err="flatcar-install: Error: failed to write the image to /dev/vda: Input/output error (fault)"
+  say "$err"
+  j=$(printf '%s\n' "racker-installer: installing to /dev/vda" "$err" | base64 | tr -d '\n')
+  timeout 60 wget -q -O /tmp/answer --header 'Content-Type: application/json' \
+    --post-data "{\"event\": \"install-failed\", \"exit_status\": 1, \"journal_b64\": \"$j\"}" \
+    "$ev" && say "reported install-failed"
+  halt_here "flatcar-install failed (fault)"
+fi
 base=$(install_base /tmp/texts)
 if [ -n "$base" ]; then
   version=$(install_version /tmp/texts)

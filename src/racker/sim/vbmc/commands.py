@@ -205,6 +205,17 @@ def _payload_status(e: EngineView, s: Session, data: bytes) -> Reply:
     return ok(bytes([1, 1 if e.sol is not None else 0, 0]))
 
 
+def _payload_instance_info(e: EngineView, s: Session, data: bytes) -> Reply:
+    """Which session holds the SOL payload (zeros: none). NOTE: pyghmi's console asks this as
+    its keepalive and gives its session up when the BMC does not answer it."""
+    if len(data) != 2:
+        return fail(CC_BAD_LENGTH)
+    if data[0] & 0x3F != wire.Payload.SOL or data[1] & 0x0F != 1:
+        return fail(CC_INVALID_DATA)
+    owner = e.sol.session.managed_sid if e.sol is not None else bytes(4)
+    return ok(owner + bytes(8))
+
+
 def _chassis_status(e: EngineView, s: Session, data: bytes) -> Reply:
     return ok(chassis_status(e.chassis.is_powered_on(), e.restore_policy, e.last_power_event))
 
@@ -318,6 +329,7 @@ COMMANDS: dict[tuple[int, int], tuple[int, Handler]] = {
     (0x06, 0x48): (PRIV_USER, _activate_payload),
     (0x06, 0x49): (PRIV_USER, _deactivate_payload),
     (0x06, 0x4A): (PRIV_USER, _payload_status),
+    (0x06, 0x4B): (PRIV_USER, _payload_instance_info),
     (0x06, 0x54): (PRIV_CALLBACK, _cipher_suites),
     (0x00, 0x01): (PRIV_USER, _chassis_status),
     (0x00, 0x02): (PRIV_OPERATOR, _chassis_control),

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,7 +41,7 @@ from racker.adapters.bmc.interfaces import (
     Privilege,
     RawResponse,
 )
-from racker.adapters.bmc.ipmi import codec
+from racker.adapters.bmc.ipmi import codec, sol
 from racker.adapters.bmc.ipmi import pyghmi_glue as glue
 from racker.adapters.bmc.ipmi.codec import ErrorKind
 
@@ -409,6 +409,12 @@ class IpmiBmc(Bmc):
     # Raw
     async def raw(self, netfn: int, command: int, data: bytes = b"") -> RawResponse:
         return await self._driver.call(self._target, netfn, command, data, check=False)
+
+    async def serial_console(self, *, take_over: bool = True) -> AsyncIterator[bytes]:
+        """The host's serial console over a SOL session of its own (`sol.SolStream`; close
+        it with `aclose`)."""
+        return await sol.open_sol(self._target, self._driver.settings.timeout * 2,
+                                  take_over=take_over)
 
     async def session_info(self) -> tuple[int, int]:
         """(session slots, active sessions) as the BMC counts them, this one included."""

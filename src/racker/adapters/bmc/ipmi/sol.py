@@ -1,0 +1,212 @@
+"""Serial over LAN on pyghmi's console: one SOL session per BMC as a stream of bytes.
+
+pyghmi's `Console` logs in on a session of its own (not the driver's pooled one, so the pool's
+re-logins never cut a console) and hands what the host writes to a callback, but only while
+somebody runs pyghmi's event loop (`Session.wait_for_rsp`). One thread of this module runs that
+loop while any console is open; the callback moves bytes into the console's asyncio queue.
+A SOL payload left active by another client (a crashed tool) is deactivated first when asked
+(`take_over`: pyghmi's `force`, as the `ipmi` helper does with `sol deactivate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from racker.adapters.bmc.errors import BmcCommandFailed, BmcTimeout
+from racker.adapters.bmc.interfaces import BmcTarget
+from racker.adapters.bmc.ipmi import pyghmi_glue as glue
+
+PUMP_INTERVAL = 0.2
+"""Seconds pyghmi's loop waits for a packet at most in one round (it returns at once on one)."""
+QUEUE_LIMIT = 4096
+"""Chunks a console buffers for a slow reader before it drops the oldest."""
+
+
+class _Pump:
+    """The one thread that runs pyghmi's event loop while consoles are open."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="racker-sol",
+                                                daemon=True)
+                self._thread.start()
+
+    def release(self) -> None:
+        with self._lock:
+            self._users = max(0, self._users - 1)
+
+    def _run(self) -> None:
+        from pyghmi.ipmi.private import session
+
+        while True:
+            with self._lock:
+                if self._users == 0:
+                    self._thread = None
+                    return
+            try:
+                session.Session.wait_for_rsp(PUMP_INTERVAL)
+            except glue.PYGHMI_ERRORS:  # one BMC's broken session must not stop the others
+                continue
+
+
+_PUMP = _Pump()
+_THREADS: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    """Threads for pyghmi's blocking login and logout: one per BMC of a 64-server rack at once
+    (asyncio's default pool has 6 on a small management node, and a run closes every console
+    at its end: 48 consoles closed 6 at a time held the run's end up by seconds)."""
+    global _THREADS
+    if _THREADS is None:
+        _THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="racker-sol-io")
+    return _THREADS
+
+
+class SolStream(AsyncIterator[bytes]):
+    """The host's serial output over one SOL session; `aclose` deactivates it and logs out.
+
+    Iteration ends with BmcCommandFailed when the BMC ends the session (another client took
+    SOL over, the BMC reset, the session was lost).
+    """
+
+    def __init__(self, target: BmcTarget, timeout: float, take_over: bool = True) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.take_over = take_over
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[bytes | str | None] = asyncio.Queue()
+        self._console: Any = None
+        self._closed = False
+        self._inbox: list[bytes | str] = []
+        self._inbox_lock = threading.Lock()
+
+    def _where(self) -> str:
+        return f"{self.target.address}:{self.target.port}"
+
+    def _received(self, data: Any) -> None:
+        """pyghmi's callback (its loop's thread): bytes, or a dict with an error or info."""
+        item: bytes | str | None
+        if isinstance(data, dict):
+            if "error" not in data:
+                return
+            item = str(data["error"])
+        elif isinstance(data, str):
+            item = data.encode("utf-8", errors="replace")
+        else:
+            item = bytes(data)
+        # NOTE: one wake-up of the event loop per burst, not per SOL packet (a booting host
+        # sends hundreds of small packets; each wake-up costs more than the bytes)
+        with self._inbox_lock:
+            self._inbox.append(item)
+            wake = len(self._inbox) == 1
+        if wake:
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._inbox_lock:
+            items, self._inbox = self._inbox, []
+        merged: list[bytes | str] = []
+        for item in items:  # consecutive bytes as one chunk
+            if merged and isinstance(item, bytes) and isinstance(merged[-1], bytes):
+                merged[-1] += item
+            else:
+                merged.append(item)
+        for item in merged:
+            self._put(item)
+
+    def _put(self, item: bytes | str | None) -> None:
+        if self._queue.qsize() >= QUEUE_LIMIT:  # a stalled reader loses the oldest output
+            self._queue.get_nowait()
+        self._queue.put_nowait(item)
+
+    async def start(self) -> SolStream:
+        """Log in and activate SOL (a dangling payload is deactivated first)."""
+        from pyghmi.ipmi import console
+
+        t = self.target
+
+        def connect() -> Any:
+            glue.patch_lost_wakeup()
+            return console.Console(t.address, t.user, t.password, self._received, port=t.port,
+                                   force=self.take_over)
+
+        _PUMP.acquire()
+        try:
+            self._console = await asyncio.wait_for(
+                self._loop.run_in_executor(_threads(), connect), self.timeout)
+            deadline = self._loop.time() + self.timeout
+            while not self._console.connected:
+                if not self._queue.empty():
+                    first = self._queue.get_nowait()
+                    if isinstance(first, str):
+                        raise BmcCommandFailed(t.node, self._where(),
+                                               f"Serial over LAN not activated: {first}")
+                    self._queue.put_nowait(first)
+                if self._loop.time() >= deadline:
+                    raise BmcTimeout(t.node, self._where(),
+                                     f"Serial over LAN not activated within {self.timeout:g} s")
+                await asyncio.sleep(0.05)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    def __aiter__(self) -> SolStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is None:
+            raise StopAsyncIteration
+        if isinstance(item, str):
+            raise BmcCommandFailed(self.target.node, self._where(),
+                                   f"Serial over LAN ended: {item}")
+        return item
+
+    async def aclose(self) -> None:
+        """Deactivate SOL and log out (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        cons, self._console = self._console, None
+        try:
+            if cons is not None:
+                await asyncio.wait_for(self._loop.run_in_executor(_threads(), _close, cons),
+                                       self.timeout)
+        except (TimeoutError, *glue.PYGHMI_ERRORS):
+            pass  # the BMC forgets an idle session by itself
+        finally:
+            _PUMP.release()
+            self._queue.put_nowait(None)
+
+
+def _close(cons: Any) -> None:
+    """End the console's session. NOTE: a logout alone: closing a session deactivates the
+    payloads it holds (IPMI 2.0 §24.3), so pyghmi's own `close` (a Deactivate Payload first)
+    would only add a round trip, and a run closes every node's console at its end."""
+    session = cons.ipmi_session
+    if session is None:
+        return
+    session.unregister_keepalive(cons.keepaliveid)
+    session.sol_handler = None
+    session.logout()
+
+
+async def open_sol(target: BmcTarget, timeout: float, *, take_over: bool = True) -> SolStream:
+    """A started SOL stream to `target` (BmcFailure when SOL cannot be activated; without
+    `take_over`, also when another client holds it)."""
+    return await SolStream(target, timeout, take_over).start()

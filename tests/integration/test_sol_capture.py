@@ -1,0 +1,157 @@
+"""racker's Serial-over-LAN client (pyghmi's console, through the IPMI driver) against real
+BMC servers: OpenIPMI's `ipmi_sim` with its SOL wired to a TCP "serial port" this test writes
+to, and the project's virtual BMC (which `racker-sim` nodes write their consoles to).
+
+Found about ipmi_sim here (OpenIPMI 2.0.x, Debian): it supports SOL when its MC is given
+`sol "tcp:ADDRESS:PORT" BAUD` (ipmi_lan(5)); it connects to that TCP port as the host's serial
+port, and the bytes written there arrive over SOL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from racker.adapters.bmc.interfaces import BmcTarget
+from racker.adapters.bmc.ipmi.driver import IpmiDriver, IpmiSettings
+from racker.sim.vbmc.chassis import MemoryChassis
+from racker.sim.vbmc.server import BmcRunner, serve
+from tests.conftest import require_tool
+from tests.integration.ipmisim import start_ipmi_sim
+
+SETTINGS = IpmiSettings(timeout=3.0, retries=1)
+
+
+class SerialPort:
+    """The host side of ipmi_sim's SOL: a TCP server that ipmi_sim connects to; `say` writes
+    a line to it as a host's serial port would."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.conn: socket.socket | None = None
+        self.connected = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.conn, _ = self.server.accept()
+        self.connected.set()
+
+    def say(self, text: str) -> None:
+        assert self.conn is not None
+        self.conn.sendall(text.encode() + b"\r\n")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.server.close()
+
+
+@pytest.fixture
+def serial_port() -> Iterator[SerialPort]:
+    p = SerialPort()
+    yield p
+    p.close()
+
+
+async def read_until(stream: object, marker: bytes, timeout: float = 20.0) -> bytes:
+    got = b""
+
+    async def read() -> None:
+        nonlocal got
+        async for chunk in stream:  # type: ignore[attr-defined]
+            got += chunk
+            if marker in got:
+                return
+
+    await asyncio.wait_for(read(), timeout)
+    return got
+
+
+def test_pyghmi_console_reads_ipmi_sims_serial_port(tmp_path: Path,
+                                                    serial_port: SerialPort) -> None:
+    require_tool("ipmi_sim")
+    with start_ipmi_sim(tmp_path, sol=f"tcp:127.0.0.1:{serial_port.port}") as sim:
+        assert serial_port.connected.wait(15), sim.log()
+
+        async def main() -> bytes:
+            async with IpmiDriver(SETTINGS) as driver:
+                bmc = await driver.open(sim.target())
+                stream = await bmc.serial_console()
+                try:
+                    # the host keeps writing until racker has seen its line: SOL carries only
+                    # what is written while a session is active
+                    async def host() -> None:
+                        for i in range(200):
+                            serial_port.say(f"Linux version 6.6 line {i}")
+                            await asyncio.sleep(0.1)
+
+                    writer = asyncio.create_task(host())
+                    got = await read_until(stream, b"Linux version 6.6 line")
+                    writer.cancel()
+                    # power commands go on beside the console (its own session)
+                    assert (await bmc.power_status()).value in ("on", "off")
+                    return got
+                finally:
+                    await stream.aclose()  # type: ignore[attr-defined]
+
+        got = asyncio.run(main())
+    assert b"Linux version 6.6 line " in got
+
+
+def _target(port: int) -> BmcTarget:
+    return BmcTarget(node="node-1", address="127.0.0.1", user="admin", password="vbmc-pass-1",
+                     port=port)
+
+
+def test_a_dangling_sol_session_is_taken_over_and_closing_deactivates_it() -> None:
+    chassis = MemoryChassis()
+    with BmcRunner() as runner, serve("127.0.0.1", 0, "admin", "vbmc-pass-1", chassis,
+                                      runner=runner) as b:
+        async def main() -> tuple[bytes, bool]:
+            async with IpmiDriver(SETTINGS) as first, IpmiDriver(SETTINGS) as second:
+                # a client that activated SOL and went away without deactivating it
+                dangling = await (await first.open(_target(b.port))).serial_console()
+                stream = await (await second.open(_target(b.port))).serial_console()
+                chassis.emit_console(b"BdsDxe: loading Boot0001\r\n")
+                got = await read_until(stream, b"Boot0001")
+                await stream.aclose()  # type: ignore[attr-defined]
+                # deactivated: the payload status says so, and output has nowhere to go
+                status = await (await second.open(_target(b.port))).raw(0x06, 0x4A, b"\x01")
+                await dangling.aclose()  # type: ignore[attr-defined]
+                return got, bool(status.data[1] & 1)
+
+        got, active = asyncio.run(main())
+    # NOTE: the dangling client learns it lost SOL only at its next keepalive (pyghmi's,
+    # tens of seconds), as a crashed tool never does: what matters is that racker took over
+    assert b"BdsDxe: loading Boot0001" in got
+    assert not active and not chassis.emit_console(b"lost\r\n")
+
+
+def test_a_sol_session_outlives_pyghmis_keepalive() -> None:
+    """pyghmi's console checks its payload (Get Payload Instance Info) each MAX_IDLE seconds
+    and gives the session up when the BMC does not answer it: past that, output still flows
+    (an install takes minutes, and a silent console is the usual case)."""
+    from pyghmi.ipmi.private.session import MAX_IDLE
+
+    chassis = MemoryChassis()
+    with BmcRunner() as runner, serve("127.0.0.1", 0, "admin", "vbmc-pass-1", chassis,
+                                      runner=runner) as b:
+        async def main() -> bytes:
+            async with IpmiDriver(SETTINGS) as driver:
+                stream = await (await driver.open(_target(b.port))).serial_console()
+                try:
+                    chassis.emit_console(b"before\r\n")
+                    await read_until(stream, b"before")
+                    await asyncio.sleep(MAX_IDLE + 6)  # NOTE: the point: one keepalive round
+                    assert chassis.emit_console(b"after the keepalive\r\n")
+                    return await read_until(stream, b"after the keepalive")
+                finally:
+                    await stream.aclose()  # type: ignore[attr-defined]
+
+        assert b"after the keepalive" in asyncio.run(main())
