@@ -45,6 +45,8 @@ class Context:
     """Protocol choice and Redfish calls; None: every BMC is driven with ipmitool."""
     console_dir: Path | None = None
     """Where racker records consoles (it says which node's SOL session a run holds)."""
+    confirm: Callable[[str], bool] | None = None
+    """Asks the operator a yes/no question (an interactive terminal); None: nobody to ask."""
 
 
 def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
@@ -78,8 +80,15 @@ def run_node(node: Node, request: h.Request, ctx: Context, sink: Sink) -> int:
     if request.kind is h.Kind.SOL:
         recorder = holder(ctx.console_dir, node.primary_mac) if ctx.console_dir else None
         if recorder is not None:
-            sink.echo(f"racker (pid {recorder}) is recording this node's console over Serial "
-                      "over LAN; taking the session over. racker records again once you leave "
+            held = (f"racker (pid {recorder}) is recording this node's console over Serial over "
+                    "LAN")
+            if ctx.confirm is not None and not ctx.confirm(
+                    f"{held}. Take the session over (racker's recording stops while you are "
+                    "attached)? [y/N] "):
+                sink.echo(f"Left racker's recording alone; 'racker node console-log "
+                          f"{node.primary_mac} -f' follows it.")
+                return 1
+            sink.echo(f"{held}; taking the session over. racker records again once you leave "
                       "(it does not take it back from you); the lines you see here are not "
                       "in 'racker node console-log'.")
         sink.quiet(argv(("sol", "deactivate")))  # a dangling session would refuse activate
@@ -182,15 +191,16 @@ def run_builtin(request: h.Request, ctx: Context, node: Node | None, nodes: Sequ
 
 def run_request(request: h.Request, settings: h.Settings, paths: Paths, inventory: Inventory,
                 credentials: Credentials, locator: Locator, env: Mapping[str, str],
-                bmcs: Callable[[], ipmi_builtins.Bmcs], redfish: HelperBmcs | None = None
-                ) -> int:
+                bmcs: Callable[[], ipmi_builtins.Bmcs], redfish: HelperBmcs | None = None,
+                confirm: Callable[[str], bool] | None = None) -> int:
     """Do what `request` asks for one node or, with `--all`, for every node; `bmcs` makes the
     rack's BMCs (racker's driver, each BMC over its protocol) for the built-in subcommands,
-    `redfish` sends the others of a BMC driven over Redfish its way (None: ipmitool only)."""
+    `redfish` sends the others of a BMC driven over Redfish its way (None: ipmitool only),
+    `confirm` asks the operator before the serial console is taken from racker's recording."""
     ctx = Context(
         settings=settings, credentials=credentials, locator=locator,
         planned=locator.planned(), hosts=discovery.parse_hosts(read_text(paths.hosts_file)),
-        redfish=redfish, console_dir=paths.console_dir,
+        redfish=redfish, console_dir=paths.console_dir, confirm=confirm,
     )
     node = None if request.all_nodes else h.resolve_node(request.target, inventory, ctx.planned,
                                                          ctx.hosts)

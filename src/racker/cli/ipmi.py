@@ -65,9 +65,20 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
         return helper_bmcs(paths, inventory.pxe_interface, credentials,
                            retry_sec=settings.retry_sec, timeout=timeout, env=e)
 
+    interactive = settings.use_stdin and sys.stdin.isatty()
     return run_request(request, settings, paths, inventory, credentials,
                        locator(paths, inventory.pxe_interface), e, bmcs,
-                       helper_redfish(paths, credentials, e))
+                       helper_redfish(paths, credentials, e),
+                       confirm=ask_yes_no if interactive else None)
+
+
+def ask_yes_no(question: str) -> bool:
+    """The operator's answer at the terminal: yes only for y or yes (Ctrl-D: no)."""
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def diagnoses(*, env: Mapping[str, str] | None = None, loaders: Loaders | None = None
