@@ -269,9 +269,13 @@ def test_node_faults_no_pxe_dhcp_lost_installer_fails(rack: Rack) -> None:
     sim("fault", node.name, "installer-fails", "--name", rack.name, env=rack.env)
     rack.ipmitool(bmc_ip, "power", "reset")
     wait_for("install-failed", lambda: rack.count(node.name, "install-failed") == 1)
-    assert _events(rack, node_ip) == []
+    # the installer reports its failure (with its journal's tail), never `installed`
+    wait_for("the installer's failure report",
+             lambda: "install-failed" in _events(rack, node_ip))
+    assert _events(rack, node_ip) == ["install-failed"]
     st = {x["node"]: x for x in rack.status()["servers"]}[node.name]
-    assert st["phase"] == "install-failed" and "installer-fails" in st["faults"]
+    # its last step: the failure report (after the failure itself, which its console shows)
+    assert st["phase"] == "report-install-failed" and "installer-fails" in st["faults"]
     rack.ipmitool(bmc_ip, "power", "off")
     wait_for("power off", lambda: {x["node"]: x for x in rack.status()["servers"]}[
         node.name]["phase"] == "off")
