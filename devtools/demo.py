@@ -160,7 +160,16 @@ Look around (as root):
   {sim} fault node2 no-pxe           # break a node, then reprovision it
   ls {_short(root)}/sim/{rack}/home/flatcar-container-linux   # the configuration folder
 Remove everything:
-  make demo-destroy""")
+  {_destroy_command(root, rack)}""")
+
+
+def _destroy_command(root: Path, rack: str) -> str:
+    """The command that removes this demo: `make demo-destroy` for the default folder and
+    name, else the script with the folder and name it was made with."""
+    if root == Path("demo").resolve() and rack == RACK:
+        return "make demo-destroy"
+    return (f"{_short(BIN)}/python -m devtools.demo --destroy --dir {_short(root)} "
+            f"--name {rack}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shlex
 import subprocess
 import sys
 import time
@@ -27,7 +28,9 @@ def test_demo_provisions_shows_status_and_destroys(tmp_path: Path) -> None:
     assert "➤ OS installation via PXE (2/2)... ✓ done" in r.stdout
     table = r.stdout[r.stdout.index("MAC address"):].splitlines()
     assert [line.split()[1:5] for line in table[1:3]] == [["✓", "IPMI", "on", "✓"]] * 2
-    assert "make demo-destroy" in r.stdout
+    # another folder and name than make's: the hint is the command that removes this demo
+    destroy = r.stdout.split("Remove everything:\n", 1)[1].splitlines()[0].strip()
+    assert destroy.endswith(f"-m devtools.demo --destroy --dir {root} --name {name}"), destroy
     url = r.stdout.split("racker-sim forward):\n", 1)[1].split()[0]
     assert url.startswith("http://127.0.0.1:")
     page = reach(url)  # from the host, through the simulator's relay
@@ -36,9 +39,8 @@ def test_demo_provisions_shows_status_and_destroys(tmp_path: Path) -> None:
     assert api["provisioned_nodes"] == 2
     flags = root / "sim" / name / "home" / "flatcar-container-linux" / "assets"
     assert len(list(flags.iterdir())) == 2
-    d = subprocess.run([sys.executable, "-m", "devtools.demo", "--dir", str(root), "--destroy",
-                        "--name", name],
-                       capture_output=True, text=True, timeout=120, check=False)
+    d = subprocess.run(shlex.split(destroy), capture_output=True, text=True, timeout=120,
+                       check=False)
     assert d.returncode == 0, d.stdout + d.stderr
     assert not (root / "sim").exists()
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
