@@ -14,6 +14,7 @@ from racker.adapters.bmc.control import RackControl
 from racker.adapters.bmc.protocol import ProtocolRecord
 from racker.adapters.fs.apitoken import TokenFile, ensure_token, new_token, token_path
 from racker.adapters.fs.manageurl import remove_url, write_url
+from racker.adapters.handover import socket_path
 from racker.adapters.http.serve import server as http_server
 from racker.adapters.metrics.expose import Exposition, exposition
 from racker.app.actions import Record
@@ -27,6 +28,12 @@ from racker.paths import Paths
 from racker.settings import Settings
 
 __all__ = ["Exposition", "TokenFile"]
+
+
+def serve_may_lend(paths: Paths) -> bool:
+    """Whether a `racker serve` has its hand-over socket in the state folder (a command then
+    borrows its services and shows its dashboard instead of listening itself)."""
+    return socket_path(paths.state_dir).exists()
 
 
 def token_file(paths: Paths) -> TokenFile:

@@ -64,6 +64,8 @@ async def listening(paths: Paths, settings: Settings, say: Say) -> AsyncIterator
 def management(paths: Paths, settings: Settings, say: Say
                ) -> Callable[[ClusterPlan], AbstractAsyncContextManager[str]]:
     """The listener as the composition root's services run it beside dnsmasq and the boot
-    server; its address is checked now, before the command starts anything."""
-    check_bind(paths, settings)
+    server; its address is checked now, before the command starts anything, unless a running
+    `racker serve` will lend its services (and its listener) instead."""
+    if not manage.serve_may_lend(paths):
+        check_bind(paths, settings)
     return lambda _plan: listening(paths, settings, say)
