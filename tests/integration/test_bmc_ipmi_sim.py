@@ -46,7 +46,8 @@ from tests.integration.ipmisim import (
 
 pytestmark = [pytest.mark.ipmi_sim]
 
-FAST = IpmiSettings(timeout=1.0, retries=1, backoff=0.1, probe_timeout=0.6, max_workers=8)
+FAST = IpmiSettings(timeout=1.0, retries=1, backoff=0.1, probe_timeout=0.6, max_workers=8,
+                    session_wait=0.0)
 
 
 @pytest.fixture

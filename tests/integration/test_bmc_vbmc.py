@@ -25,7 +25,7 @@ from racker.sim.vbmc.chassis import MemoryChassis
 from racker.sim.vbmc.server import BmcRunner, VirtualBmc, serve
 
 USER, PASSWORD = "admin", "vbmc-pass-1"
-FAST = IpmiSettings(timeout=1.0, retries=1, backoff=0.1, probe_timeout=0.6)
+FAST = IpmiSettings(timeout=1.0, retries=1, backoff=0.1, probe_timeout=0.6, session_wait=0.0)
 T = TypeVar("T")
 
 
@@ -107,6 +107,40 @@ def test_fault_is_a_clear_error_in_bounded_time_while_the_other_bmc_answers(
         assert isinstance(bad_result, error), bad_result
         assert "node-bad" in str(bad_result) and f"127.0.0.1:{bad.port}" in str(bad_result)
         assert elapsed < (FAST.retries + 1) * FAST.timeout + FAST.probe_timeout + 1.0
+
+
+def test_login_waits_for_a_session_slot_to_free(runner: BmcRunner) -> None:
+    """A BMC whose session slots are all taken (by other clients, or by half-open sessions a
+    lossy link left behind) frees one within a minute: the login asks again with growing
+    pauses instead of failing the node at once; past `session_wait` it says how long it
+    waited."""
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as b:
+        b.faults.no_session = True
+        waiting = IpmiSettings(timeout=1.0, retries=1, backoff=0.1, probe_timeout=0.6,
+                               session_wait=20.0)
+
+        async def freed_later() -> tuple[PowerState, float]:
+            async with IpmiDriver(waiting) as driver:
+                asyncio.get_running_loop().call_later(
+                    1.2, setattr, b.faults, "no_session", False)
+                start = time.monotonic()
+                state = await (await driver.open(_target(b, "node-4"))).power_status()
+                return state, time.monotonic() - start
+
+        state, elapsed = run(freed_later())
+        assert state is PowerState.OFF and elapsed >= 1.2
+
+        b.faults.no_session = True
+        short = IpmiSettings(timeout=1.0, retries=1, backoff=0.1, probe_timeout=0.6,
+                             session_wait=1.0)
+
+        async def never_freed() -> None:
+            async with IpmiDriver(short) as driver:
+                await driver.open(_target(b, "node-4"))
+
+        with pytest.raises(BmcNoFreeSession) as e:
+            run(never_freed())
+        assert "none freed within 0.5 s" in str(e.value) and "node-4" in str(e.value)
 
 
 def test_idle_session_expired_by_the_bmc_is_replaced(runner: BmcRunner) -> None:

@@ -83,6 +83,10 @@ class IpmiSettings:
     channel: int = 1
     idle_relogin: float = 20.0
     """Seconds a session may sit unused before racker logs in anew (BMCs expire idle ones)."""
+    session_wait: float = 65.0
+    """Seconds a login waits for a free session slot before it reports none: a BMC frees an
+    idle session after 60 s (the spec's default), sooner a half-open one that a lost datagram
+    left behind."""
 
 
 class _Transient(Exception):
@@ -154,44 +158,57 @@ class IpmiDriver(Driver):
                 # a call on it would only time out. Log in again instead.
                 await self._drop(key)
             await self._probe(target)
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
-            timeouts = 0
-            for attempt in itertools.count(1):
-                try:
-                    command = await self._run(executor, lambda: self._new_command(target),
-                                              self.settings.timeout)
-                    break
-                except TimeoutError:
-                    executor.shutdown(wait=False)
-                    timeouts += 1
-                    if timeouts > self.settings.retries:
-                        raise BmcTimeout(
-                            target.node, _where(target),
-                            f"no session within {self.settings.timeout:g} s, "
-                            f"{timeouts} attempts") from None
-                    # it answered the probe: a lost datagram of the login (RAKP) exchange,
-                    # which pyghmi gives up on; a new login on a new thread
-                    executor = ThreadPoolExecutor(max_workers=1,
-                                                  thread_name_prefix="racker-ipmi")
-                    continue
-                except glue.PYGHMI_ERRORS as e:
-                    message = str(e.args[0]) if e.args and e.args[0] else None
-                    if message is None and attempt <= 1 + self.settings.retries:
-                        # it answered the probe: a reasonless failure is a race, or a lost
-                        # datagram pyghmi gave up on (a lossy link); a new login
-                        executor.shutdown(wait=False)
-                        executor = ThreadPoolExecutor(max_workers=1,
-                                                      thread_name_prefix="racker-ipmi")
-                        continue
-                    executor.shutdown(wait=False)
-                    raise _ERROR_CLASS[codec.login_error_kind(message)](
-                        target.node, _where(target), message or "no session established",
-                    ) from None
+            command, executor = await self._login(target)
             session = glue.PyghmiSession(command, target.password, executor)
             self._pool[key] = session
             self.logins += 1
             log.debug("%s %s: logged in as %s", target.node, _where(target), target.user)
             return session
+
+    async def _login(self, target: BmcTarget) -> tuple[Any, ThreadPoolExecutor]:
+        """A logged-in pyghmi Command and the one thread it runs on, or the BmcFailure why not.
+
+        Lost datagrams of the login exchange are retried; a BMC without a free session slot
+        is asked again, with growing pauses, until `session_wait` has passed."""
+        s = self.settings
+        timeouts = 0
+        waited = 0.0
+        pause = 0.5
+        for attempt in itertools.count(1):
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
+            try:
+                command = await self._run(executor, lambda: self._new_command(target), s.timeout)
+                return command, executor
+            except TimeoutError:
+                executor.shutdown(wait=False)
+                timeouts += 1
+                if timeouts > s.retries:
+                    raise BmcTimeout(target.node, _where(target),
+                                     f"no session within {s.timeout:g} s, {timeouts} attempts",
+                                     ) from None
+                # it answered the probe: a lost datagram of the login (RAKP) exchange, which
+                # pyghmi gives up on; a new login on a new thread
+            except glue.PYGHMI_ERRORS as e:
+                executor.shutdown(wait=False)
+                message = str(e.args[0]) if e.args and e.args[0] else None
+                if message is None and attempt <= 1 + s.retries:
+                    # it answered the probe: a reasonless failure is a race, or a lost datagram
+                    # pyghmi gave up on (a lossy link); a new login
+                    continue
+                kind = codec.login_error_kind(message)
+                if kind is ErrorKind.NO_SESSION and waited + pause <= s.session_wait:
+                    if not waited:
+                        log.info("%s %s: no free session slot; waiting up to %g s for one",
+                                 target.node, _where(target), s.session_wait)
+                    await asyncio.sleep(pause)
+                    waited += pause
+                    pause = min(pause * 2, 8.0)
+                    continue
+                if kind is ErrorKind.NO_SESSION and waited:
+                    message = f"{message}; none freed within {waited:g} s"
+                raise _ERROR_CLASS[kind](target.node, _where(target),
+                                         message or "no session established") from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _drop(self, key: Key) -> None:
         """Forget a session and log it out (waits for a call still running on it)."""
