@@ -64,9 +64,18 @@ class SimRack:
 
     def racker(self, *args: str, extra: Mapping[str, str] | None = None,
                timeout: float = 300, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        """`racker ARGS` in the management namespace with the rack's paths."""
-        return subprocess.run(self.racker_argv(*args, extra=extra), env=self.env, text=True,
-                              capture_output=True, timeout=timeout, input=stdin, check=False)
+        """`racker ARGS` in the management namespace with the rack's paths; past `timeout`, an
+        AssertionError with all racker printed and where each simulated server is."""
+        try:
+            return subprocess.run(self.racker_argv(*args, extra=extra), env=self.env,
+                                  text=True, capture_output=True, timeout=timeout, input=stdin,
+                                  check=False)
+        except subprocess.TimeoutExpired as e:
+            printed = b"".join(x if isinstance(x, bytes) else x.encode()
+                               for x in (e.stdout, e.stderr) if x).decode(errors="replace")
+            where = self.sim("status", "--name", self.name, check=False).stdout
+            raise AssertionError(f"racker {' '.join(args)} still ran after {timeout:g} s; it "
+                                 f"printed:\n{printed}\nthe rack:\n{where}") from None
 
     def nodes(self) -> list[dict[str, Any]]:
         """The servers of the rack as `racker-sim status --json` lists them."""
