@@ -193,7 +193,8 @@ def test_a_lossy_rack_is_provisioned_through_by_retries(tmp_path: Path) -> None:
         # NOTE: a real rack's stage deadlines (the other lite tests use 0.02): a node
         # whose link loses 5 % of its TFTP blocks waits out the PXE ROM's 2 s timer some 30
         # times for ipxe.efi, as a real one would. racker's own calls are not given longer.
-        r = rack.racker(*BOOTSTRAP, extra={"RACKER_TIMEOUT_SCALE": "1"}, timeout=900)
+        r = rack.racker(*BOOTSTRAP, extra={"RACKER_TIMEOUT_SCALE": "1", "RACKER_DEBUG": "1"},
+                        timeout=900)
         print(f"lossy_bootstrap_s={time.monotonic() - started:.1f}")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "➤ OS installation via PXE (3/3)... ✓ done" in r.stdout, r.stdout

@@ -155,3 +155,26 @@ def test_a_sol_session_outlives_pyghmis_keepalive() -> None:
                     await stream.aclose()  # type: ignore[attr-defined]
 
         assert b"after the keepalive" in asyncio.run(main())
+
+
+def test_a_bmc_that_stops_answering_fails_the_console_as_a_bmc_error() -> None:
+    """A lossy or dead link during the SOL login is a BMC failure naming the node (the capture
+    retries those), never a bare TimeoutError: one ended a bootstrap with an empty error."""
+    from racker.adapters.bmc.errors import BmcFailure
+
+    with BmcRunner() as runner, serve("127.0.0.1", 0, "admin", "vbmc-pass-1", MemoryChassis(),
+                                      runner=runner) as b:
+        async def main() -> BaseException | None:
+            async with IpmiDriver(IpmiSettings(timeout=1.0, retries=0)) as driver:
+                bmc = await driver.open(_target(b.port))
+                b.faults.drop = True
+                try:
+                    stream = await bmc.serial_console()
+                except Exception as e:  # the point: which exception
+                    return e
+                await stream.aclose()  # type: ignore[attr-defined]
+                return None
+
+        error = asyncio.run(main())
+    assert isinstance(error, BmcFailure), repr(error)
+    assert "node-1" in str(error) and f"127.0.0.1:{b.port}" in str(error)

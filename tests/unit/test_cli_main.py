@@ -45,6 +45,27 @@ def test_unexpected_exception_has_no_traceback(capsys: pytest.CaptureFixture[str
     assert "internal error" in err and "Traceback" not in err
 
 
+def test_a_bare_timeout_is_an_internal_error_not_a_path_problem(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """TimeoutError is an OSError without a path or words: it once read "racker: error: "
+    followed by advice about path settings."""
+    def entry(argv: object) -> int:
+        raise TimeoutError()
+
+    assert run_main("racker", entry, []) == 70
+    err = capsys.readouterr().err
+    assert "internal error: TimeoutError" in err and "RACKER_STATE_DIR" not in err
+
+
+def test_a_path_problem_names_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    def entry(argv: object) -> int:
+        raise PermissionError(13, "Permission denied", "/var/lib/racker/x")
+
+    assert run_main("racker", entry, []) == 1
+    err = capsys.readouterr().err
+    assert "error: /var/lib/racker/x: Permission denied" in err and "RACKER_STATE_DIR" in err
+
+
 def test_console_log_refuses_a_since_that_is_no_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["node", "console-log", "52:54:00:00:00:01", "--since", "last tuesday"]) != 0
     err = capsys.readouterr().err

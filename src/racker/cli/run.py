@@ -52,6 +52,8 @@ def run_main(prog: str, entry: Entry, argv: Sequence[str] | None = None, *,
     except BrokenPipeError:
         return 141
     except OSError as e:
+        if not e.filename and not e.strerror:  # a bare TimeoutError or the like: a bug
+            return _internal_error(prog, e)
         # a location of the environment racker cannot use (a path setting, a full disk): the
         # path and the reason, not a traceback
         where = f"{e.filename}: " if e.filename else ""
@@ -60,11 +62,16 @@ def run_main(prog: str, entry: Entry, argv: Sequence[str] | None = None, *,
               "RACKER_OEM_DIR, RACKER_HOSTS_FILE, HOME) and its permissions", file=sys.stderr)
         return 1
     except Exception as e:  # the single catch-all, by design
-        if os.environ.get("RACKER_DEBUG"):
-            traceback.print_exc()
-        print(
-            f"{prog}: internal error: {type(e).__name__}: {e}\n"
-            "  hint: this is a bug in racker; run again with RACKER_DEBUG=1 for the details",
-            file=sys.stderr,
-        )
-        return 70
+        return _internal_error(prog, e)
+
+
+def _internal_error(prog: str, e: Exception) -> int:
+    """A failure racker did not foresee: its type and words (the traceback with RACKER_DEBUG)."""
+    if os.environ.get("RACKER_DEBUG"):
+        traceback.print_exception(e)
+    print(
+        f"{prog}: internal error: {type(e).__name__}: {e}\n"
+        "  hint: this is a bug in racker; run again with RACKER_DEBUG=1 for the details",
+        file=sys.stderr,
+    )
+    return 70

@@ -132,5 +132,7 @@ async def serving(app: Any, host: str, port: int,
                 remove_url(record, url)
     finally:
         web.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError, SystemExit):
+        # NOTE: TimeoutError too: a client that holds on past the grace must not turn the
+        # run's end into an error (the boot server's stop does the same)
+        with contextlib.suppress(asyncio.CancelledError, SystemExit, TimeoutError):
             await asyncio.wait_for(task, GRACE + 10)

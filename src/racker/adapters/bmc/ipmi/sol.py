@@ -144,8 +144,18 @@ class SolStream(AsyncIterator[bytes]):
 
         _PUMP.acquire()
         try:
-            self._console = await asyncio.wait_for(
-                self._loop.run_in_executor(_threads(), connect), self.timeout)
+            try:
+                self._console = await asyncio.wait_for(
+                    self._loop.run_in_executor(_threads(), connect), self.timeout)
+            except TimeoutError:
+                # NOTE: a lossy link loses the login's datagrams; this must reach the capture
+                # as a BMC failure it retries, never as a bare TimeoutError that ends the run
+                raise BmcTimeout(t.node, self._where(),
+                                 f"no Serial-over-LAN session within {self.timeout:g} s",
+                                 ) from None
+            except glue.PYGHMI_ERRORS as e:
+                raise BmcCommandFailed(t.node, self._where(),
+                                       f"Serial over LAN not activated: {e}") from None
             deadline = self._loop.time() + self.timeout
             while not self._console.connected:
                 if not self._queue.empty():
