@@ -176,10 +176,16 @@ class IpmiDriver(Driver):
         pause = 0.5
         for attempt in itertools.count(1):
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
+            login = executor.submit(self._new_command, target)
             try:
-                command = await self._run(executor, lambda: self._new_command(target), s.timeout)
+                async with self._slots:
+                    command = await asyncio.wait_for(asyncio.wrap_future(login), s.timeout)
                 return command, executor
             except TimeoutError:
+                # NOTE: the login goes on in its thread; one that completes after racker gave
+                # up is logged out there, or pyghmi would keep it alive and hold one of the
+                # BMC's few session slots for as long as racker runs
+                login.add_done_callback(glue.forget_login)
                 executor.shutdown(wait=False)
                 timeouts += 1
                 if timeouts > s.retries:

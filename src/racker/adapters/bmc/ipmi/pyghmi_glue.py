@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pyghmi.exceptions import PyghmiException
@@ -67,6 +67,18 @@ class PyghmiSession:
                 log.debug("logout failed: %s", e)
 
 
+def forget_login(login: Future[Any]) -> None:
+    """End the session of a login racker stopped waiting for (a done-callback: it runs in the
+    login's own thread once the login ends, whichever way)."""
+    if login.cancelled() or login.exception() is not None:
+        return
+    session = login.result().ipmi_session
+    try:
+        session.logout()
+    except PYGHMI_ERRORS as e:  # the BMC forgets it after its idle timeout: no keepalives go
+        log.debug("logout of an abandoned login failed: %s", e)
+
+
 class _Probe(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -108,7 +120,7 @@ async def probe(address: str, port: int, timeout: float) -> str | None:
 
 def new_command(bmc: str, userid: str, password: str, port: int) -> Any:
     """A logged-in pyghmi Command (blocking; run it on the session's own thread)."""
-    patch_lost_wakeup()
+    patch_pyghmi()
     from pyghmi.ipmi import command  # imported late: pyghmi is slow to import
     from pyghmi.ipmi.private import session
 
@@ -134,19 +146,39 @@ def new_command(bmc: str, userid: str, password: str, port: int) -> Any:
 _patched = False
 
 
-def patch_lost_wakeup() -> None:
-    """Make pyghmi notice a reply that arrived before its caller started waiting.
+def patch_pyghmi() -> None:
+    """Mend two faults of pyghmi's process-wide state before the first session (idempotent).
 
-    NOTE: pyghmi's I/O thread wakes a waiting caller only for packets read in the same round
-    as the caller registered; a reply faster than that (a quick BMC on a short path) sits in
-    the session's queue until the retransmit timer, 0.5-1 s later. Measured against ipmi_sim:
-    25 of 300 Get Session Info calls took 0.5-1 s, none with this check.
+    1. A lost wake-up: pyghmi's I/O thread wakes a waiting caller only for packets read in the
+       same round as the caller registered; a reply faster than that (a quick BMC on a short
+       path) sits in the session's queue until the retransmit timer, 0.5-1 s later. Measured
+       against ipmi_sim: 25 of 300 Get Session Info calls took 0.5-1 s, none with this check.
+    2. A deadlock: pyghmi guards its keepalive and retransmit tables with two locks taken in
+       both orders (`send_payload` holds KEEPALIVE_SESSIONS and takes WAITING_SESSIONS for a
+       delayed send; `wait_for_rsp` holds WAITING_SESSIONS while a timed-out session resends,
+       which takes KEEPALIVE_SESSIONS). Two threads (a session's calls and the SOL pump) met
+       that way on a lossy link and every BMC call of the process hung for good (a bootstrap
+       stopped for 15 minutes, all of its threads in `protect.__enter__`). One re-entrant lock
+       for both tables cannot be taken in two orders; neither is held across a wait for I/O.
+    3. A race: `Session.__new__` looks for a session to share and deletes broken ones from a
+       process-wide table without a lock; two logins at once (a BMC's command session and its
+       console) deleted the same entry and one failed with KeyError. `__new__` does no I/O
+       (the login is `__init__`'s): it runs under a lock.
     """
     global _patched
     if _patched:
         return
     from pyghmi.ipmi.private import session
 
+    session.WAITING_SESSIONS = session.KEEPALIVE_SESSIONS
+    find_or_make = session.Session.__new__
+    table_lock = threading.Lock()
+
+    def locked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        with table_lock:
+            return find_or_make(cls, *args, **kwargs)
+
+    session.Session.__new__ = locked_new
     original = session._io_wait
 
     def io_wait(timeout: float, myaddr: Any = None, evq: Any = None) -> None:

@@ -138,7 +138,7 @@ class SolStream(AsyncIterator[bytes]):
         t = self.target
 
         def connect() -> Any:
-            glue.patch_lost_wakeup()
+            glue.patch_pyghmi()
             return console.Console(t.address, t.user, t.password, self._received, port=t.port,
                                    force=self.take_over)
 
