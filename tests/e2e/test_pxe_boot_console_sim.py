@@ -57,8 +57,8 @@ def test_serve_records_the_console_of_the_boot_pxe_boot_started(tmp_path: Path) 
             new = wait_for_console_line(rack, mac, ENDED, before)
             serve_out = "".join(serve.seen)
         # the boot pxe-boot started, recorded from power-on to the first boot from disk
-        assert new[0].endswith("[racker] serial console captured (Serial over LAN)"), new
-        order = ["iPXE 1.21.1+ -- Open Source Network Boot Firmware",
+        order = ["[racker] serial console captured (Serial over LAN)",
+                 "iPXE 1.21.1+ -- Open Source Network Boot Firmware",
                  "Linux version 6.6.60-flatcar", "racker-installer[812]: Downloading",
                  "reboot: Restarting system", "Booting `Flatcar default'", ENDED]
         at = [next((i for i, line in enumerate(new) if text in line), -1) for text in order]
@@ -68,7 +68,7 @@ def test_serve_records_the_console_of_the_boot_pxe_boot_started(tmp_path: Path) 
                   and e.detail.get("by") == "racker pxe-boot")
         booted = [e for e in events if e.kind is EventKind.BOOTED and e.id > pxe]
         capturing = [e for e in events if e.kind is EventKind.CONSOLE and e.id > pxe]
-        assert booted and [e.detail["state"] for e in capturing] == ["capturing"], events
+        assert booted and "capturing" in [e.detail["state"] for e in capturing], events
         # serve's SOL session ended with the recording: the console is free for `ipmi NODE`
         assert not list((rack.state / "console").glob("*.held"))
         assert "Traceback" not in serve_out + r.stderr
