@@ -144,6 +144,16 @@ def test_ha_bringup_all_stages(tmp_path: Path) -> None:
         status = json.loads(rack.racker("status", "--json").stdout)
         assert status["provisioned"] == "Lokomotive" and status["kubernetes_api_reached"]
         assert [n["joined"] for n in status["nodes"]] == [True] * 4
+        # lokoctl's pxe-boot calls were recorded by the bootstrap that runs the services
+        (logs,) = (rack.home / "lokomotive" / "logs").iterdir()
+        said = (logs / "lokoctl-cluster.log").read_text()
+        for server in rack.nodes():
+            mac = server["primary_mac"]
+            assert f"{mac}: racker bootstrap (pid " in said, said
+            log = rack.racker("node", "console-log", mac).stdout
+            for line in ("[racker] serial console captured (Serial over LAN)",
+                         "iPXE 1.21.1+", "Booting `Flatcar default'"):
+                assert line in log, (mac, line, log)
 
 
 def test_a_node_that_never_joins_is_excluded_and_the_retry_succeeds(tmp_path: Path) -> None:

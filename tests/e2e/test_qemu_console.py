@@ -1,6 +1,6 @@
 """A QEMU node's real console through its virtual BMC: racker records it over SOL while it
-installs the VM, and `ipmitool sol activate` shows it (the VM's second UART, ttyS1, which
-racker's kernel arguments name, is carried by the virtual BMC's SOL)."""
+installs the VM, and `ipmitool sol activate` shows it and types into it (the VM's second UART,
+ttyS1, which racker's kernel arguments name, is carried both ways by the virtual BMC's SOL)."""
 
 from __future__ import annotations
 
@@ -22,29 +22,41 @@ from tests.e2e.test_qemu_bootstrap import QemuSimRack
 pytestmark = [pytest.mark.qemu, pytest.mark.root, pytest.mark.dnsmasq, pytest.mark.slow]
 
 
-def sol_output_until(argv: list[str], env: dict[str, str], marker: bytes,
-                     timeout: float) -> bytes:
-    """Run `ipmitool … sol activate` on a terminal of its own (it wants one) and collect what
-    it prints until `marker` shows (bounded); then end it."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, env=env, stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True)
-    os.close(slave)
-    got = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while marker not in got and time.monotonic() < deadline and proc.poll() is None:
-            ready, _, _ = select.select([master], [], [], 0.5)
+class SolTerminal:
+    """`ipmitool … sol activate` on a terminal of its own (it wants one): what it prints is
+    read, what the test types goes to its keyboard."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(argv, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True)
+        os.close(slave)
+        self.got = b""
+
+    def read_until(self, marker: bytes, timeout: float) -> bool:
+        """Collect output until `marker` shows after what was read before (bounded)."""
+        start = len(self.got)
+        deadline = time.monotonic() + timeout
+        while marker not in self.got[start:] and time.monotonic() < deadline \
+                and self.proc.poll() is None:
+            ready, _, _ = select.select([self.master], [], [], 0.5)
             if ready:
                 try:
-                    got += os.read(master, 65536)
+                    self.got += os.read(self.master, 65536)
                 except OSError:
                     break
-    finally:
-        proc.kill()
-        proc.wait(10)
-        os.close(master)
-    return got
+        return marker in self.got[start:]
+
+    def type(self, keys: bytes) -> None:
+        """Keys at the terminal, one at a time as a person types them."""
+        for key in keys:
+            os.write(self.master, bytes([key]))
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+        os.close(self.master)
 
 
 @pytest.mark.timeout(900)
@@ -75,9 +87,19 @@ def test_the_vm_console_is_recorded_by_racker_and_shown_by_ipmitool_sol(tmp_path
                                text=True, timeout=60, check=False)
         assert reset.returncode == 0, reset.stdout + reset.stderr
         # the installed VM boots from disk again: its console reaches ipmitool's SOL
-        got = sol_output_until([*ipmitool, "sol", "activate"], env, b"racker-testos: up",
-                               timeout=240)
-        assert b"racker-testos: up (kernel " in got, got[-3000:]
+        sol = SolTerminal([*ipmitool, "sol", "activate"], env)
+        try:
+            assert sol.read_until(b"racker-testos: up (kernel ", 240), sol.got[-3000:]
+            # racker's services are down: the VM gets no lease and stops in its emergency
+            # shell on the serial console, where what is typed over SOL reaches the VM
+            assert sol.read_until(b"racker-testos: halted: no DHCP lease", 240), sol.got[-3000:]
+            assert sol.read_until(b"# ", 60), sol.got[-3000:]  # the shell's prompt
+            sol.type(b"echo racker-$((6*7)) from $(cat /sys/class/net/eth0/address)\r")
+            # the typed line comes back as the VM's echo, then what the VM's shell made of it
+            assert sol.read_until(f"racker-42 from {node['primary_mac']}".encode(), 60), \
+                sol.got[-3000:]
+        finally:
+            sol.close()
     finally:
         rack.sim("destroy", name, check=False)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from racker.adapters.fs.runlock import AlreadyRunning, held
+from racker.adapters.fs.runlock import holder as probe
 from tests.conftest import require_root
 from tests.rackfixtures import write_rack
 
@@ -110,3 +111,20 @@ def test_a_read_only_state_folder_is_named(tmp_path: Path, env: dict[str, str]) 
     assert r.returncode == 1
     assert f"cannot create the lock file {ro / 'run.lock'}: Read-only file system" in r.stderr
     assert "RACKER_STATE_DIR" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_probe_names_a_live_holder_and_nothing_else(env: dict[str, str]) -> None:
+    lock = Path(env["RACKER_STATE_DIR"]) / "console-recorder.lock"
+    assert probe(lock) is None  # no file: nobody ever held it
+    with holder(lock, "racker serve") as first:
+        found = probe(lock)
+        assert found is not None and found.startswith(f"pid {first.pid}: racker serve (started ")
+        with pytest.raises(AlreadyRunning), held(lock, "racker apply"):
+            pass
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+        assert probe(lock) is None  # the file names it still, but it is gone
+    with held(lock, "racker apply"):  # the probe left the lock free; this process holds it
+        found = probe(lock)
+        assert found is not None and found.startswith(f"pid {os.getpid()}: racker apply")
+    assert probe(lock) is None

@@ -59,7 +59,7 @@ def test_booted_floods_start_one_bmc_task_per_node(tmp_path: Path) -> None:
     async def go() -> None:
         bmc.release = asyncio.Event()
         plan = cast(ClusterPlan, Plan(nodes))
-        async with prov._services(plan, store, StaticCatalog(boot)):
+        async with prov._services(plan, store, StaticCatalog(boot), "bootstrap"):
             assert services.hook is not None
             for _ in range(100):
                 for b in boot:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from racker.adapters.fs.store import Store
-from racker.app.pxeboot import pxe_boot
+from racker.app.pxeboot import open_window_recorded, pxe_boot, recorder_name, recording_line
 from racker.cli import cmd_pxe_boot
+from racker.core.events import EventKind
 from racker.core.nodetrust import WINDOW_KINDS, in_install_window
 from racker.errors import BmcError, InputError
 from racker.model import ClusterPlan, PlannedNode
@@ -125,9 +126,11 @@ def test_the_install_window_opens_once_before_power_on() -> None:
     ctl = FlakyControl(fails={"on": 2})
     order: list[str] = []
 
+    async def opening(n: PlannedNode) -> None:
+        order.append(f"window {n.mac} after {ctl.done}")
+
     async def go() -> None:
-        await pxe_boot(ctl, planned(0), "node-0", retry_sec=5, interval=0.01,
-                       opening=lambda n: order.append(f"window {n.mac} after {ctl.done}"))
+        await pxe_boot(ctl, planned(0), "node-0", retry_sec=5, interval=0.01, opening=opening)
 
     asyncio.run(go())
     assert order == ["window 52:54:00:00:00:00 after ['check', 'pxe']"]
@@ -140,3 +143,62 @@ def test_cli_records_the_window_in_the_rack_store(tmp_path: Path) -> None:
     with Store.in_state_dir(paths.state_dir) as store:
         last = store.last_of(primary_mac(1), WINDOW_KINDS, stage="pxe")
     assert last is not None and in_install_window(last, time.time())
+
+
+@pytest.mark.parametrize(("holder", "name"), [
+    ("pid 4242: racker serve (started 2026-12-04 10:40:00)", "racker serve (pid 4242)"),
+    ("pid 7: racker apply (started x)", "racker apply (pid 7)"),
+    ("another racker process", "another racker process"),  # a file read mid-write
+])
+def test_the_recorder_is_named_by_command_and_pid(holder: str, name: str) -> None:
+    assert recorder_name(holder) == name
+
+
+def test_pxe_boot_says_in_one_line_whether_its_boot_is_recorded() -> None:
+    mac = planned(0).mac
+    nobody = recording_line(planned(0), None)
+    assert "\n" not in nobody
+    assert nobody.startswith(f"{mac}: nothing records the serial console of this boot")
+    assert f"'ipmi {mac}'" in nobody and f"'racker node console-log {mac} -f'" in nobody
+    serve = recording_line(planned(0), "pid 9: racker serve (started t)")
+    assert serve == (f"{mac}: racker serve (pid 9) records the serial console of this boot "
+                     "until the node reports booted; follow it with 'racker node console-log "
+                     f"{mac} -f'")
+
+
+def test_power_on_waits_for_the_recorder_only_when_there_is_one(tmp_path: Path) -> None:
+    node = planned(0)
+    said: list[str] = []
+    serve = "pid 1: racker serve (started t)"
+
+    async def looks(store: Store, holder: str | None, held: bool = False,
+                    answers: bool = False) -> int:
+        """How often the wait looked at the node's console before power-on."""
+        seen = [0]
+
+        def is_held() -> bool:
+            seen[0] += 1
+            if answers and seen[0] == 3:  # the recorder's capture begins meanwhile
+                store.add(node.mac, EventKind.CONSOLE, detail={"state": "capturing"})
+            return held
+
+        await open_window_recorded(store, node, holder, said.append, held=is_held, wait=60.0,
+                                   interval=0.01)
+        return seen[0]
+
+    with Store(tmp_path / "racker.db") as store:
+        store.add(node.mac, EventKind.CONSOLE, detail={"state": "capturing"})  # an older one
+        assert asyncio.run(looks(store, None)) == 0  # nobody records: no wait
+        assert "nothing records" in said[-1]
+        assert asyncio.run(looks(store, serve, answers=True)) == 3
+        assert said[-1].startswith(f"{node.mac}: racker serve (pid 1) records")
+        # the node's console is recorded already (an earlier boot's recording goes on)
+        assert asyncio.run(looks(store, serve, held=True)) == 1
+        opens = [e for e in store.events(node.mac) if e.kind is EventKind.STAGE]
+        # a recorder that does not answer holds power-on up for `wait` at most
+        started = time.monotonic()
+        asyncio.run(open_window_recorded(store, node, serve, said.append, held=lambda: False,
+                                         wait=0.3, interval=0.01))
+        assert time.monotonic() - started >= 0.3
+    assert len(opens) == 3 and all(in_install_window(e, time.time()) for e in opens)
+    assert all(e.detail == {"by": "racker pxe-boot"} for e in opens)

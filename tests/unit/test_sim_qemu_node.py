@@ -34,7 +34,8 @@ def opt(argv: list[str], flag: str) -> list[str]:
 
 
 def test_pxe_boot_argv_legacy_bios() -> None:
-    argv = qemu_argv(dataclasses.replace(SPEC, firmware=Firmware.BIOS), BootDevice.PXE)
+    argv = qemu_argv(dataclasses.replace(SPEC, firmware=Firmware.BIOS), BootDevice.PXE,
+                     console_fd=7)
     assert argv[0] == "qemu-system-x86_64"
     assert opt(argv, "-accel") == ["tcg"] and opt(argv, "-m") == ["512"]
     assert "-no-reboot" in argv and "-nodefaults" in argv
@@ -44,13 +45,14 @@ def test_pxe_boot_argv_legacy_bios() -> None:
     assert "disable-legacy=on" in nic
     assert opt(argv, "-netdev") == ["tap,id=net0,ifname=tap0,script=no,downscript=no"]
     assert opt(argv, "-drive") == ["file=/d/node1.raw,format=raw,if=virtio,cache=writeback"]
-    # ttyS0 unused, ttyS1 (racker's console= port) is the console log
+    # ttyS0 unused, ttyS1 (racker's console= port) is the simulator's socket (SOL, both ways),
+    # logged to the console log
     assert opt(argv, "-serial") == ["null", "chardev:sol"]
-    assert opt(argv, "-chardev") == ["file,id=sol,path=/t/node1.console,append=on"]
+    assert opt(argv, "-chardev") == ["socket,id=sol,fd=7,logfile=/t/node1.console,logappend=on"]
 
 
 def test_pxe_boot_argv_uefi_by_default() -> None:
-    argv = qemu_argv(SPEC, BootDevice.PXE)
+    argv = qemu_argv(SPEC, BootDevice.PXE, console_fd=7)
     assert SPEC.firmware is Firmware.UEFI
     # OVMF's code read-only, the VM's own variable store beside its disk
     assert opt(argv, "-drive") == [
@@ -62,13 +64,13 @@ def test_pxe_boot_argv_uefi_by_default() -> None:
     (nic,) = opt(argv, "-device")
     assert nic == "virtio-net-pci,netdev=net0,mac=52:54:00:7a:00:01,romfile=,bootindex=1"
     assert "-boot" not in argv and "-bios" not in argv and "-kernel" not in argv
-    disk = qemu_argv(SPEC, BootDevice.DISK)
+    disk = qemu_argv(SPEC, BootDevice.DISK, console_fd=7)
     assert opt(disk, "-device") == ["virtio-net-pci,netdev=net0,mac=52:54:00:7a:00:01,romfile="]
     assert opt(disk, "-kernel") == ["/c/testos-x/vmlinuz"]
 
 
 def test_disk_boot_argv_starts_the_test_os() -> None:
-    argv = qemu_argv(SPEC, BootDevice.DISK)
+    argv = qemu_argv(SPEC, BootDevice.DISK, console_fd=7)
     assert "-boot" not in argv
     assert opt(argv, "-kernel") == ["/c/testos-x/vmlinuz"]
     assert opt(argv, "-initrd") == ["/c/testos-x/initrd.cpio.gz"]
@@ -130,7 +132,7 @@ def test_pick_accel_honours_the_environment() -> None:
      ["name=opt/racker/faults,string=installer-fails:no-boot-report"]),
 ])
 def test_faults_reach_the_test_os_through_fw_cfg(faults: set[str], fw_cfg: list[str]) -> None:
-    assert opt(qemu_argv(SPEC, BootDevice.PXE, faults), "-fw_cfg") == fw_cfg
+    assert opt(qemu_argv(SPEC, BootDevice.PXE, faults, console_fd=7), "-fw_cfg") == fw_cfg
 
 
 @pytest.mark.parametrize(("line", "expected"), [

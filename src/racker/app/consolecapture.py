@@ -65,14 +65,23 @@ class ConsoleCapture:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), self.ready_wait)
 
-    async def stop(self) -> None:
-        """End every capture (each deactivates its SOL session and writes its last line)."""
-        tasks, self._tasks = list(self._tasks.values()), {}
+    async def stop(self, nodes: Sequence[PlannedNode] | None = None, note: str = "") -> None:
+        """End the capture of `nodes` (default: every node); each deactivates its SOL session
+        and writes its last line, then `note` as a line of racker's own."""
+        if nodes is None:
+            tasks, self._tasks = list(self._tasks.values()), {}
+        else:
+            tasks = [t for t in (self._tasks.pop(n.mac, None) for n in nodes) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if note:
+            for node in nodes or ():
+                log = self._log(node)
+                log.note(note)
+                log.close()
 
     def last_lines(self, node: PlannedNode, n: int) -> list[str]:
         """The node's last `n` console lines (from its log: earlier runs' lines too)."""

@@ -28,6 +28,7 @@ from racker.app.configuration.create import ConfigureResult
 from racker.app.consolecapture import ConsoleCapture, OpenConsole
 from racker.app.factory import gen_ssh_key
 from racker.app.nodeops import exclude_nodes
+from racker.app.pxecapture import RecorderLock, recording_pxe_boots
 from racker.app.resume import mark_finished, mark_started
 from racker.core.bootnode import BootNode, Catalog, StaticCatalog
 from racker.core.events import EventKind
@@ -92,6 +93,9 @@ class Provisioner:
     netns_ip: Callable[[list[str]], None] = lambda argv: _ip(argv)
     open_console: OpenConsole | None = None
     """The nodes' serial consoles, recorded while they are provisioned (None: not recorded)."""
+    recorder_lock: RecorderLock | None = None
+    """Held while this process records the consoles of PXE boots no engine follows (None:
+    it does not record them)."""
     _title: str = BMC_TITLE
     _logs: Path = Path(".")
     _background: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
@@ -119,7 +123,7 @@ class Provisioner:
         code, finished = 1, False
         run = run_started(store, "bootstrap")
         try:
-            async with self._services(plan, store, catalog):
+            async with self._services(plan, store, catalog, "bootstrap"):
                 code = await self._provision(plan, store, catalog)
                 # recorded while the dashboard still runs, so that it shows the outcome
                 run_finished(store, run, "bootstrap", code)
@@ -161,7 +165,7 @@ class Provisioner:
         run = run_started(store, command)
         code, finished = 1, False
         try:
-            async with self._services(plan, store, catalog):
+            async with self._services(plan, store, catalog, command):
                 session = Session(store, engine)
                 yield session
                 code = session.exit_code
@@ -184,7 +188,7 @@ class Provisioner:
         store = self.open_store()
         try:
             catalog = StaticCatalog(self._boot_nodes(plan))
-            async with self._services(plan, store, catalog):
+            async with self._services(plan, store, catalog, "serve"):
                 self.say(f"Serving DHCP on {plan.inventory.pxe_interface} and the boot server on "
                          f"http://{plan.management_ip}:{self.settings.boot_port} "
                          f"for {len(plan.nodes)} nodes (stop with Ctrl-C or SIGTERM)")
@@ -216,8 +220,10 @@ class Provisioner:
         folder = read_config_folder(_folder(self.paths, plan), _kind(plan))
         return boot_nodes(plan, folder, self.paths, self.settings)
 
-    def _services(self, plan: ClusterPlan, store: Store,
-                  catalog: StaticCatalog) -> AbstractAsyncContextManager[None]:
+    def _services(self, plan: ClusterPlan, store: Store, catalog: StaticCatalog,
+                  command: str) -> AbstractAsyncContextManager[None]:
+        """The services for `plan`; beside them, the consoles of the PXE boots that `racker
+        pxe-boot` and the dashboard start (racker.app.pxecapture)."""
         by_mac = {n.mac: n for n in plan.nodes}
 
         async def on_report(node: BootNode, kind: EventKind) -> None:
@@ -238,7 +244,12 @@ class Provisioner:
                 self._background[planned.mac] = task
                 task.add_done_callback(lambda t: self._forget_task(planned.mac, t))
 
-        return self.services.run(plan, store, catalog, on_report)
+        services = self.services.run(plan, store, catalog, on_report)
+        watch = self._watch(store)
+        if self.recorder_lock is None or not isinstance(watch, ConsoleCapture):
+            return services
+        return recording_pxe_boots(services, plan, store, watch, self.settings.timeout_scale,
+                                   self.recorder_lock, f"racker {command}")
 
     def _watch(self, store: Store) -> Watch:
         """The console capture of a run (RACKER_CONSOLE_CAPTURE=0: none)."""

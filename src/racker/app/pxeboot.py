@@ -12,8 +12,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from racker.adapters.fs.store import Store
-from racker.core.events import EventKind
+from racker.app.consolecapture import READY_WAIT
+from racker.core.events import Event, EventKind
 from racker.core.nodetrust import OPENS_STAGE
+from racker.core.pxewatch import BY_PXE_BOOT, console_answered
 from racker.engine.control import Control as Control  # re-exported: the type front ends pass
 from racker.errors import BmcError, InputError, RackerError, Where
 from racker.model import ClusterPlan, PlannedNode
@@ -39,20 +41,56 @@ def find_node(plan: ClusterPlan, mac: str) -> PlannedNode:
                      hint="give the node's primary MAC address from nodes.csv")
 
 
-def open_install_window(store: Store, node: PlannedNode) -> None:
+def open_install_window(store: Store, node: PlannedNode) -> Event:
     """Record that racker is about to PXE-boot `node`: the boot server (maybe another process,
     e.g. a bootstrap whose lokoctl runs `racker pxe-boot`) then serves its installer."""
-    store.add(node.mac, EventKind.STAGE, stage=OPENS_STAGE, detail={"by": "racker pxe-boot"})
+    return store.add(node.mac, EventKind.STAGE, stage=OPENS_STAGE, detail={"by": BY_PXE_BOOT})
+
+
+def recorder_name(holder: str) -> str:
+    """`racker serve (pid 42)` of the recorder lock's `pid 42: racker serve (started …)`."""
+    pid, sep, rest = holder.partition(": ")
+    command = rest.rsplit(" (started ", 1)[0]
+    return f"{command} ({pid})" if sep and pid.startswith("pid ") and command else holder
+
+
+def recording_line(node: PlannedNode, holder: str | None) -> str:
+    """What `racker pxe-boot` says of the console of the boot it starts (one line)."""
+    if holder is None:
+        return (f"{node.mac}: nothing records the serial console of this boot (no racker serve, "
+                f"bootstrap or apply records consoles now); watch it with 'ipmi {node.mac}', or "
+                f"with 'racker node console-log {node.mac} -f' while 'racker serve' runs")
+    return (f"{node.mac}: {recorder_name(holder)} records the serial console of this boot until "
+            f"the node reports booted; follow it with 'racker node console-log {node.mac} -f'")
+
+
+async def open_window_recorded(store: Store, node: PlannedNode, holder: str | None,
+                               say: Callable[[str], None], *, held: Callable[[], bool],
+                               wait: float = READY_WAIT, interval: float = 0.1,
+                               clock: Callable[[], float] = time.monotonic) -> None:
+    """Open the node's install window and say whether a racker (`holder`) records its console;
+    when one does, wait (at most `wait` seconds) until its recording answers, so that the
+    console is recorded from power-on (as the engine waits for its own capture). `held`: the
+    node's console is recorded already (an earlier boot's recording goes on)."""
+    opened = open_install_window(store, node)
+    say(recording_line(node, holder))
+    if holder is None:
+        return
+    deadline = clock() + wait
+    while clock() < deadline and not held():
+        if console_answered(store.events(node.mac, since_id=opened.id), node.mac, opened.id):
+            return
+        await asyncio.sleep(interval)
 
 
 async def pxe_boot(control: Control, node: PlannedNode, domain: str, *,
                    retry_sec: float = RETRY_SEC, interval: float = 1.0,
                    clock: Callable[[], float] = time.monotonic,
                    say: Callable[[str], None] = lambda _t: None,
-                   opening: Callable[[PlannedNode], None] = lambda _n: None) -> None:
+                   opening: Callable[[PlannedNode], Awaitable[None]] | None = None) -> None:
     """Force a PXE boot of `node`, each step retried until `retry_sec` have passed.
 
-    `opening` is called once before the node is powered on (`open_install_window`)."""
+    `opening` is awaited once before the node is powered on (`open_window_recorded`)."""
     deadline = clock() + retry_sec
     steps: list[tuple[str, Callable[[PlannedNode], Awaitable[object]]]] = [
         ("finding the BMC", control.check_bmc),
@@ -61,8 +99,8 @@ async def pxe_boot(control: Control, node: PlannedNode, domain: str, *,
     ]
     last = ""
     for what, step in steps:
-        if step is steps[-1][1]:  # power on comes last
-            opening(node)
+        if step is steps[-1][1] and opening is not None:  # power on comes last
+            await opening(node)
         while True:
             left = deadline - clock()
             if left <= 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from racker.app.configuration.loaded import find_folder, load_configured
@@ -17,7 +17,9 @@ from racker.paths import Paths
 DESCRIPTION = """\
 Force a PXE boot of a node, which reinstalls it: find its BMC, turn off the timer that clears
 the boot flags, power off, set the boot device to PXE (persistent), power on. Each step is
-retried for up to 60 s. Terraform and lokoctl run this as the configuration's pxe_commands."""
+retried for up to 60 s. Terraform and lokoctl run this as the configuration's pxe_commands.
+While racker serve (or a bootstrap or apply) runs, it records the node's serial console from
+power-on until the node reports booted or fails: see 'racker node console-log MAC -f'."""
 
 def _open_control(paths: Paths, plan: ClusterPlan) -> Control:
     from racker.compose.rack import control  # the BMC stack loads only when it is needed
@@ -27,10 +29,10 @@ def _open_control(paths: Paths, plan: ClusterPlan) -> Control:
     return control(paths, plan, Settings.from_env(), retry_sec=min(RETRY_SEC, 50.0))
 
 
-def _open_window(paths: Paths, node: PlannedNode) -> None:
+async def _open_window(paths: Paths, node: PlannedNode) -> None:
     from racker.compose.rack import open_install_window
 
-    open_install_window(paths, node)
+    await open_install_window(paths, node, lambda text: print(text, flush=True))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str], *, paths: Paths, open_ctl: OpenControl = _open_control,
          retry_sec: float = RETRY_SEC,
-         open_window: Callable[[Paths, PlannedNode], None] = _open_window) -> int:
+         open_window: Callable[[Paths, PlannedNode], Awaitable[None]] = _open_window) -> int:
     """`racker pxe-boot` with the outside world passed in."""
     try:
         args = _parser().parse_args(list(argv))

@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                     "reprovision) borrow both services through its management socket "
                     "(<state>/serve.sock) while they run, and serve takes them back with the "
                     "configuration they wrote; node exclude, include and replace ask it to "
-                    "reload.")
+                    "reload. It records the serial console of each boot that racker pxe-boot "
+                    "or the dashboard starts (racker node console-log NODE).")
 
 
 def run(argv: Sequence[str]) -> int:

@@ -43,7 +43,7 @@ def run(argv: Sequence[str]) -> int:
         print(f"No console recorded for {node.primary_mac}"
               + (" since then." if since is not None else " yet.")
               + " racker records it while it provisions the node (bootstrap, apply, node "
-                "reprovision, pxe-boot).")
+                "reprovision; pxe-boot while racker serve, a bootstrap or an apply runs).")
         return 0
     for ts, text in lines:
         print(format_line(ts, text))

@@ -24,6 +24,7 @@ from racker.adapters.bmc.locate import Locator
 from racker.adapters.bmc.protocol import ProtocolRecord, Protocols
 from racker.adapters.bmc.rack import IPMI_PORT, BmcRef, ByProtocol, RackBmcs
 from racker.adapters.fs import runlock
+from racker.adapters.fs.consolelog import holder as console_holder
 from racker.adapters.fs.credentials import load_credentials, read_secret_file
 from racker.adapters.fs.rackmeta import load_inventory
 from racker.adapters.fs.store import Store
@@ -46,6 +47,8 @@ from racker.paths import Paths
 from racker.settings import Settings
 
 Warn = Callable[[str], None]
+
+CONSOLE_RECORDER_LOCK = "console-recorder.lock"
 
 
 def warn_on_stderr(message: str) -> None:
@@ -79,15 +82,32 @@ def serve_lock(paths: Paths) -> AbstractContextManager[None]:
     return runlock.held(paths.state_dir / "serve.lock", "racker serve")
 
 
+def console_recorder_lock(paths: Paths, command: str) -> AbstractContextManager[None]:
+    """Held by the one racker that records the consoles of PXE boots no engine follows
+    (`<state>/console-recorder.lock`: serve, or the bootstrap or apply that borrowed its
+    services); RackerError at once when another process holds it."""
+    return runlock.held(paths.state_dir / CONSOLE_RECORDER_LOCK, command)
+
+
+def console_recorder(paths: Paths) -> str | None:
+    """Which racker records the consoles of PXE boots now (`pid N: racker serve (started …)`),
+    or None when none does."""
+    return runlock.holder(paths.state_dir / CONSOLE_RECORDER_LOCK)
+
+
 def store(paths: Paths) -> Store:
     """The rack's event store (`<state>/racker.db`)."""
     return Store.in_state_dir(paths.state_dir)
 
 
-def open_install_window(paths: Paths, node: PlannedNode) -> None:
-    """`racker pxe-boot`'s mark in the rack's store: racker is installing `node` now."""
+async def open_install_window(paths: Paths, node: PlannedNode, say: Callable[[str], None]
+                              ) -> None:
+    """`racker pxe-boot`'s mark in the rack's store (racker is installing `node` now), and
+    whether a racker records the console of this boot (said; waited for, briefly)."""
     with store(paths) as s:
-        pxeboot.open_install_window(s, node)
+        await pxeboot.open_window_recorded(
+            s, node, console_recorder(paths), say,
+            held=lambda: console_holder(paths.console_dir, node.mac) is not None)
 
 
 def locator(paths: Paths, pxe_interface: str) -> Locator:
@@ -164,7 +184,8 @@ def provisioner(paths: Paths, plan: ClusterPlan, out: TextIO, *,
     services = RackServices(paths, s, say=say if borrow else None, management=management)
     ctl = control(paths, plan, s, warn=warn)
     return Provisioner(paths, s, ctl, services, lambda: store(paths), out, ask,
-                       open_console=ctl.serial_console)
+                       open_console=ctl.serial_console,
+                       recorder_lock=lambda command: console_recorder_lock(paths, command))
 
 
 def serve_lender(paths: Paths) -> Handover:

@@ -113,7 +113,8 @@ class Simulator:
                                 timeline.with_suffix(".console"), testos, accel=accel,
                                 tap=self.t.tap(s), firmware=Firmware(self.t.firmware))
                 node = QemuNode(spec, chassis, functools.partial(append_timeline, timeline),
-                                console=chassis.emit_console)
+                                console=chassis.emit_console_bytes)
+                chassis.on_console_input(node.console_input)  # SOL both ways
             chassis.subscribe(node.power_event)
             # The vBMC runs on this loop; its socket was opened inside the BMC's namespace.
             sock = bind_udp_in_netns(self.t.bmc_ns(s), "0.0.0.0", 623)

@@ -71,3 +71,23 @@ def held(lock_file: Path, command: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock (the kernel does the same if we die first)
+
+
+def holder(lock_file: Path) -> str | None:
+    """What the lock file says of the process holding it (`pid N: COMMAND (started …)`), or
+    None when no process holds it (or there is no such file). Takes the lock for an instant
+    when it is free, as a holder would: a probe, never a wait."""
+    try:
+        fd = os.open(lock_file, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return None
+            return _read_holder(fd)
+        return None
+    finally:
+        os.close(fd)  # releases the shared lock taken above, if any

@@ -93,6 +93,7 @@ class NodeChassis:
         self._pending: vc.BootRequest | None = None
         self._listeners: list[PowerListener] = []
         self._sink: vc.ConsoleSink | None = None
+        self._typed: Callable[[bytes], None] | None = None
 
     # -- the vBMC's side -----------------------------------------------------------------------
     def is_powered_on(self) -> bool:
@@ -119,16 +120,29 @@ class NodeChassis:
             listener(event)
 
     def console_input(self, data: bytes) -> None:
-        """Typed on SOL; a lite node has no shell, so the bytes are dropped."""
+        """Typed on SOL: for the node's serial input (a QEMU VM's UART); a lite node has no
+        shell, so there the bytes are dropped."""
+        typed = self._typed
+        if typed is not None:
+            typed(data)
 
     def attach_console(self, sink: vc.ConsoleSink | None) -> None:
         self._sink = sink
 
     def emit_console(self, line: str) -> None:
         """One line of serial output, to an attached SOL console if any."""
+        self.emit_console_bytes(line.encode() + b"\r\n")
+
+    def emit_console_bytes(self, data: bytes) -> None:
+        """Serial output as the UART sent it (a prompt has no newline), to an attached SOL
+        console if any."""
         sink = self._sink
         if sink is not None:
-            sink(line.encode() + b"\r\n")
+            sink(data)
+
+    def on_console_input(self, typed: Callable[[bytes], None] | None) -> None:
+        """Where what SOL types goes (the QEMU node's serial input)."""
+        self._typed = typed
 
     # -- the node's side -----------------------------------------------------------------------
     def _now(self) -> float:

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from racker.adapters.fs.atomic import write_atomic
 from racker.sim.nodes.chassis import BootDevice, PowerEvent
 from racker.sim.nodes.hardware import smbios_uuid
+from racker.sim.nodes.qemuserial import SerialLink, chardev_arg
 from racker.sim.nodes.testos import TestOs, read_marker
 
 QEMU = "qemu-system-x86_64"
@@ -67,7 +68,6 @@ STOP_WAIT = 5.0
 ACCEL_ENV = "RACKER_SIM_ACCEL"
 KVM_GET_API_VERSION = 0xAE00
 TESTOS_PREFIX = "racker-testos: "
-CONSOLE_POLL = 0.5
 TESTOS_FAULTS = ("installer-fails", "ignition-fails", "no-boot-report")
 """Faults the test OS acts on (told through fw_cfg)."""
 QEMU_FAULTS = ("no-pxe", "dhcp-lost", *TESTOS_FAULTS)
@@ -143,16 +143,18 @@ def attach_commands(ns: str, uplink: str, mac: str, tap: str = TAP,
     ]
 
 
-def qemu_argv(spec: QemuSpec, boot: BootDevice, faults: Iterable[str] = ()) -> list[str]:
+def qemu_argv(spec: QemuSpec, boot: BootDevice, faults: Iterable[str] = (), *,
+              console_fd: int) -> list[str]:
     """The QEMU command line of one boot (`boot` is PXE or DISK).
 
     The test OS reads `faults` (those it acts on) from the fw_cfg file `opt/racker/faults`.
+    `console_fd`: the simulator's socket for the SOL UART (racker.sim.nodes.qemuserial).
     """
     argv = [
         QEMU, "-name", spec.name, "-machine", "pc", "-accel", spec.accel,
         "-m", str(spec.memory_mb), "-smp", "1", "-uuid", smbios_uuid(spec.mac),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-chardev", f"file,id=sol,path={spec.console_log},append=on",
+        "-chardev", chardev_arg(console_fd, spec.console_log),
         "-serial", "null", "-serial", "chardev:sol",
         "-drive", f"file={spec.disk},format=raw,if=virtio,cache=writeback",
         "-netdev", f"tap,id=net0,ifname={spec.tap},script=no,downscript=no",
@@ -314,14 +316,13 @@ class QemuNode:
 
     def __init__(self, spec: QemuSpec, chassis: Chassis,
                  log: Callable[..., None] | None = None,
-                 console: Callable[[str], None] | None = None) -> None:
+                 console: Callable[[bytes], None] | None = None) -> None:
         self.spec = spec
         self.chassis = chassis
         self.state = QemuNodeState()
         self._log = log
         self._console = console
-        self._console_pos = 0
-        self._console_rest = b""
+        self._serial: SerialLink | None = None
         self._task: asyncio.Task[None] | None = None
         self._proc: asyncio.subprocess.Process | None = None
 
@@ -445,31 +446,32 @@ class QemuNode:
     async def boot(self, device: BootDevice) -> int:
         """Run one boot of the VM from `device` (PXE or DISK) until QEMU exits; its exit code."""
         self.ensure_disk()
-        argv = qemu_argv(self.spec, device, self.state.faults)
+        serial = SerialLink(self._console, self._console_line)
+        fd = serial.open()
+        argv = qemu_argv(self.spec, device, self.state.faults, console_fd=fd)
         # NOTE: dhcp-lost cuts the VM's cable before it boots: its DHCP requests go nowhere,
         # as when a switch port or relay drops them
         lost = "dhcp-lost" in self.state.faults
         await _ip("-n", self.spec.ns, "link", "set", self.spec.tap, "down" if lost else "up")
         with self.spec.console_log.open("a") as f:
             f.write(f"\n--- racker-sim: {self.name} boots from {device.value} ---\n")
-        self._proc = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", self.spec.ns, *argv, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        self.state.boots += 1
-        self.state.pid = self._proc.pid
-        self.state.last_boot = device.value
-        self._phase("pxe-boot" if device is BootDevice.PXE else "disk-boot",
-                    pid=self._proc.pid, accel=self.spec.accel)
-        self._console_pos = self.spec.console_log.stat().st_size
-        self._console_rest = b""
-        follow = asyncio.get_running_loop().create_task(self._follow_console())
         try:
+            self._proc = await asyncio.create_subprocess_exec(
+                "ip", "netns", "exec", self.spec.ns, *argv, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                pass_fds=(fd,))
+            await serial.attach()
+            self._serial = serial
+            self.state.boots += 1
+            self.state.pid = self._proc.pid
+            self.state.last_boot = device.value
+            self._phase("pxe-boot" if device is BootDevice.PXE else "disk-boot",
+                        pid=self._proc.pid, accel=self.spec.accel)
             _, err = await self._proc.communicate()
         finally:
-            follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follow
-            self._read_console()
+            self._serial = None
+            # a VM powered off is killed after this (the boot loop's end): nothing to drain
+            await serial.close(drain=self._proc is not None and self._proc.returncode is not None)
         rc = self._proc.returncode
         assert rc is not None
         self.state.pid = None
@@ -479,31 +481,16 @@ class QemuNode:
         return rc
 
     # -- serial console --------------------------------------------------------------------
-    async def _follow_console(self) -> None:
-        """Forward new serial output while QEMU runs (a poll of the log file QEMU writes)."""
-        while True:
-            await asyncio.sleep(CONSOLE_POLL)
-            self._read_console()
+    def console_input(self, data: bytes) -> None:
+        """What a SOL client typed, for the VM's serial port (dropped while no VM runs)."""
+        if self._serial is not None:
+            self._serial.write(data)
 
-    def _read_console(self) -> None:
-        """Forward whole lines written since the last call; test OS steps go to the timeline."""
-        pos = self._console_pos
-        try:
-            with self.spec.console_log.open("rb") as f:
-                f.seek(pos)
-                data = f.read(1 << 20)
-        except FileNotFoundError:
-            return
-        self._console_pos = pos + len(data)
-        text = self._console_rest + data
-        *lines, self._console_rest = text.split(b"\n")
-        for raw in lines:
-            line = raw.decode("utf-8", "replace").rstrip("\r")
-            if self._console is not None:
-                self._console(line)
-            event = console_event(line)
-            if event is not None:
-                kind, detail = event
-                self.state.phase = kind
-                self.state.ip = lease_ip(detail) or self.state.ip
-                self.log(kind, msg=detail)
+    def _console_line(self, line: str) -> None:
+        """A whole line of the VM's serial output: the test OS's steps go to the timeline."""
+        event = console_event(line)
+        if event is not None:
+            kind, detail = event
+            self.state.phase = kind
+            self.state.ip = lease_ip(detail) or self.state.ip
+            self.log(kind, msg=detail)

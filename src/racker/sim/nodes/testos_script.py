@@ -195,9 +195,19 @@ mkdir -p /tmp
 say "up (kernel $(uname -r))"
 if cmdline_arg racker.probe >/dev/null; then say "probe ok"; poweroff -f; fi
 
+# serial_shell: a root shell on the serial console, as flatcar.autologin gives one on a real
+# node's (and its emergency mode, when it stops): what an operator types over SOL reaches it
+# (started again when it exits)
+serial_shell() {
+  while :; do
+    sh -i </dev/console >/dev/console 2>&1
+    sleep 1
+  done
+}
+
 halt_here() {
   say "halted: $*"
-  while :; do sleep 3600; done
+  serial_shell
 }
 
 # POST an event and wait for racker's answer (bounded tries)
@@ -258,7 +268,7 @@ if [ "$1" = "__MARKER__" ]; then
   [ -n "$ev" ] || ev="$(base_of "$url")/racker/v1/nodes/$mac/events"
   post_event "$ev" booted || halt_here "cannot report booted"
   say "running"
-  while :; do sleep 3600; done
+  serial_shell
 fi
 
 url=$(cmdline_arg ignition.config.url) || halt_here "no ignition.config.url and no installed disk"
