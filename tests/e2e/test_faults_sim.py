@@ -117,7 +117,11 @@ def test_sigterm_stops_a_bootstrap_cleanly_and_the_next_one_resumes(
         slow = rack.nodes()[2]
         # one node never reports: the run is surely still going when it is stopped
         rack.sim("fault", slow["node"], "no-boot-report", "--name", rack.name)
-        proc = subprocess.Popen(rack.racker_argv(*BOOTSTRAP), env=rack.env, text=True,
+        # NOTE: the slow node's boot stage must outlast the wait for its install report: at
+        # the other tests' scale (0.02) it closed after 18 s, and a fresh-clone run on a
+        # loaded machine saw the run fail that node before the test sent its signal
+        proc = subprocess.Popen(rack.racker_argv(*BOOTSTRAP, extra={"RACKER_TIMEOUT_SCALE": "0.2"}),
+                                env=rack.env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             wait_for("the slow node's install report",

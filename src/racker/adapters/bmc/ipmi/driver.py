@@ -10,7 +10,6 @@ subclasses of `racker.adapters.bmc.errors`, each naming the node and the BMC add
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -171,10 +170,10 @@ class IpmiDriver(Driver):
         Lost datagrams of the login exchange are retried; a BMC without a free session slot
         is asked again, with growing pauses, until `session_wait` has passed."""
         s = self.settings
-        timeouts = 0
+        timeouts = reasonless = 0
         waited = 0.0
         pause = 0.5
-        for attempt in itertools.count(1):
+        while True:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
             login = executor.submit(self._new_command, target)
             try:
@@ -197,7 +196,8 @@ class IpmiDriver(Driver):
             except glue.PYGHMI_ERRORS as e:
                 executor.shutdown(wait=False)
                 message = str(e.args[0]) if e.args and e.args[0] else None
-                if message is None and attempt <= 1 + s.retries:
+                reasonless += message is None
+                if message is None and reasonless <= 1 + s.retries:
                     # it answered the probe: a reasonless failure is a race, or a lost datagram
                     # pyghmi gave up on (a lossy link); a new login
                     continue
@@ -214,7 +214,6 @@ class IpmiDriver(Driver):
                     message = f"{message}; none freed within {waited:g} s"
                 raise _ERROR_CLASS[kind](target.node, _where(target),
                                          message or "no session established") from None
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _drop(self, key: Key) -> None:
         """Forget a session and log it out (waits for a call still running on it)."""
