@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from racker import __version__
@@ -71,3 +75,34 @@ def test_console_log_refuses_a_since_that_is_no_run(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "--since 'last tuesday' is neither a run nor a time" in err
     assert "20261204-033832" in err and "Traceback" not in err
+
+
+_SLEEPER = """
+import asyncio, sys
+from racker.cli.run import run_main
+
+async def work() -> None:
+    try:
+        print("started", flush=True)
+        await asyncio.sleep(60)
+    finally:
+        print("cleaned up", flush=True)
+
+sys.exit(run_main("racker", lambda _: asyncio.run(work()) or 0, [], sigterm_as_interrupt=True))
+"""
+
+
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN])
+def test_sigterm_stops_cleanly_even_when_started_with_sigint_ignored(
+        sigint: signal.Handlers) -> None:
+    # a background job of a script (`racker bootstrap &`) starts with SIGINT ignored
+    proc = subprocess.Popen([sys.executable, "-c", _SLEEPER], text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert out == "cleaned up\n"
+    assert "racker: stopped (SIGTERM)" in err and "Traceback" not in err

@@ -29,6 +29,11 @@ def _stop_on_sigterm() -> list[int]:
         signal.raise_signal(signal.SIGINT)
 
     signal.signal(signal.SIGTERM, handler)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # NOTE: a script's background job starts with SIGINT ignored (POSIX shells without job
+        # control do that); the SIGTERM above would then be ignored too, and `kill PID` did
+        # not stop a `racker bootstrap &` at all. Ctrl-C's handler is put back for the stop.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return seen
 
 
