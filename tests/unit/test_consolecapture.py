@@ -98,3 +98,31 @@ def test_ready_is_bounded_when_the_bmc_hangs(tmp_path: Path) -> None:
 
     with Store(tmp_path / "racker.db") as store:
         asyncio.run(main(store))
+
+
+def test_stopped_resolves_with_the_first_stop_line_seen_after_it_was_asked(
+        tmp_path: Path) -> None:
+    lines = asyncio.Queue[bytes]()
+
+    async def console(node: PlannedNode, take_over: bool) -> AsyncIterator[bytes]:
+        async def stream() -> AsyncIterator[bytes]:
+            while True:
+                yield await lines.get()
+        return stream()
+
+    async def main(store: Store) -> str:
+        cap = ConsoleCapture(console, tmp_path / "console", store)
+        cap.start([planned(0)])
+        await asyncio.wait_for(cap.ready(planned(0)), 5)
+        lines.put_nowait(b"You are in emergency mode (an earlier boot, nobody asked)\n")
+        while not cap.last_lines(planned(0), 1)[-1].startswith("You are"):
+            await asyncio.sleep(0.01)
+        stopped = cap.stopped(planned(0))
+        lines.put_nowait(b"[  OK  ] Reached target multi-user.target\r\n[    4.18] ignition")
+        lines.put_nowait(b"[702]: CRITICAL : Ignition failed\r\nYou are in emergency mode.\r\n")
+        line = await asyncio.wait_for(stopped, 5)
+        await cap.stop()
+        return line
+
+    with Store(tmp_path / "racker.db") as store:
+        assert asyncio.run(main(store)) == "You are in emergency mode."

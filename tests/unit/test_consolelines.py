@@ -14,6 +14,7 @@ from racker.core.consolelines import (
     LineSplitter,
     clean,
     format_line,
+    is_stop_line,
     parse_line,
     parse_since,
     telling_line,
@@ -88,3 +89,16 @@ def test_parse_since() -> None:
     assert parse_since("2026-12-04 03:38") == time.mktime((2026, 12, 4, 3, 38, 0, 0, 0, -1))
     assert parse_since("2026-12-04") is not None
     assert parse_since("yesterday") is None and parse_since("20261304-000000") is None
+
+
+@pytest.mark.parametrize(("line", "stop"), [
+    ("You are in emergency mode. After logging in, type \"journalctl -xb\"", True),
+    ("[  OK  ] Reached target emergency.target - Emergency Mode.", True),
+    ("Generating \"/run/initramfs/rdsosreport.txt\" ... Entering emergency shell", True),
+    ("[    6.1] Kernel panic - not syncing: VFS: Unable to mount root fs", True),
+    ("[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config", False),  # stops after
+    ("[racker] serial console captured (Serial over LAN)", False),
+    ("[  OK  ] Reached target multi-user.target", False),
+])
+def test_stop_lines(line: str, stop: bool) -> None:
+    assert is_stop_line(line) is stop

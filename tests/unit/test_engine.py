@@ -267,6 +267,41 @@ class RecordingWatch:
         return ["[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config",
                 "Press Enter for maintenance"][-n:]
 
+    def stopped(self, node: PlannedNode) -> asyncio.Future[str]:
+        self.calls.append(f"stopped? {node.name}")
+        return asyncio.get_running_loop().create_future()
+
+
+@dataclass
+class StoppingWatch(RecordingWatch):
+    """Node 0's console shows the emergency shell as soon as its first boot begins."""
+
+    futures: list[asyncio.Future[str]] = field(default_factory=list)
+
+    def stopped(self, node: PlannedNode) -> asyncio.Future[str]:
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if node == planned(0):
+            fut.set_result("You are in emergency mode.")
+        self.futures.append(fut)
+        return fut
+
+
+def test_a_console_that_says_the_installed_system_stopped_fails_the_boot_stage_at_once(
+        tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store, stuck_at={planned(0).mac: Stage.BOOT})
+    watch = StoppingWatch()
+    slow_boot = Timeouts(bmc=1, pxe=1, dhcp=1, ipxe=1, install=1, boot=60)
+    eng = Engine(rack, store, FlagFiles(tmp_path / "assets"), slow_boot, poll_interval=0.02,
+                 watch=watch)
+
+    run = asyncio.run(eng.install([planned(0), planned(1)]))
+    (failed,) = run.failed  # at once: the boot stage's 60 s are not waited out
+    assert failed.node == planned(0) and failed.stage is Stage.BOOT
+    assert failed.error == ("the installed system stopped at its first boot; its console: "
+                            "[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config")
+    assert [n.node for n in run.nodes.values() if n.state is NodeState.DONE] == [planned(1)]
+    assert all(f.done() for f in watch.futures)  # the engine no longer waits on any
+
 
 def test_consoles_are_watched_through_the_install_and_named_by_a_boot_failure(
         tmp_path: Path, store: Store) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from racker.adapters.bmc.errors import Unsupported
 from racker.adapters.fs.consolelog import ConsoleLog, clear_held, mark_held, tail
 from racker.adapters.fs.store import Store
+from racker.core.consolelines import is_stop_line
 from racker.core.events import EventKind
 from racker.errors import RackerError
 from racker.model import PlannedNode
@@ -47,6 +48,7 @@ class ConsoleCapture:
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _ready: dict[str, asyncio.Event] = field(default_factory=dict)
     _logs: dict[str, ConsoleLog] = field(default_factory=dict)
+    _stops: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     def start(self, nodes: Sequence[PlannedNode]) -> None:
         """One capture task per node not captured yet."""
@@ -82,6 +84,22 @@ class ConsoleCapture:
                 log = self._log(node)
                 log.note(note)
                 log.close()
+
+    def stopped(self, node: PlannedNode) -> asyncio.Future[str]:
+        """The first console line from now on that says the node stopped for good."""
+        waiting = self._stops.get(node.mac)
+        if waiting is None or waiting.done():
+            waiting = self._stops[node.mac] = asyncio.get_running_loop().create_future()
+        return waiting
+
+    def _seen(self, node: PlannedNode, lines: list[str]) -> None:
+        waiting = self._stops.get(node.mac)
+        if waiting is None or waiting.done():
+            return
+        for line in lines:
+            if is_stop_line(line):
+                waiting.set_result(line)
+                return
 
     def last_lines(self, node: PlannedNode, n: int) -> list[str]:
         """The node's last `n` console lines (from its log: earlier runs' lines too)."""
@@ -122,7 +140,7 @@ class ConsoleCapture:
                 lost = ""
                 try:
                     async for chunk in stream:
-                        log.write(chunk)
+                        self._seen(node, log.feed(chunk))
                 except RackerError as e:
                     lost = self._lost(node, log, lost, e.message)
                 finally:

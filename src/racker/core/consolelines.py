@@ -89,6 +89,16 @@ _TIERS = (
 )
 
 
+_STOPS = ("emergency mode", "emergency shell", "emergency.target", "kernel panic - not syncing")
+"""What a host writes when it has stopped for good: systemd's or the initrd's emergency shell
+(where Flatcar stops when Ignition fails), a kernel panic."""
+
+
+def is_stop_line(line: str) -> bool:
+    """`line` says the host stopped for good (it will not report or boot on by itself)."""
+    return not line.startswith("[racker] ") and any(w in line.lower() for w in _STOPS)
+
+
 def telling_line(lines: list[str]) -> str | None:
     """The console line that best says why a node stopped: the last one of the most telling
     kind (Ignition's `CRITICAL` or a kernel panic, then an error, then the emergency shell,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -66,6 +67,12 @@ class Watch(Protocol):
         """The node's last `n` console lines, oldest first (none when nothing was seen)."""
         ...
 
+    def stopped(self, node: PlannedNode) -> asyncio.Future[str]:
+        """Resolves with the first console line from now on that says the node stopped for
+        good (an emergency shell, a kernel panic); never when its console is not watched.
+        The caller cancels it when it no longer waits."""
+        ...
+
 
 class NoWatch:
     """No watching (tests, and runs without console capture)."""
@@ -82,3 +89,7 @@ class NoWatch:
     def last_lines(self, node: PlannedNode, n: int) -> list[str]:
         """Nothing seen."""
         return []
+
+    def stopped(self, node: PlannedNode) -> asyncio.Future[str]:
+        """Never: nothing is seen."""
+        return asyncio.get_running_loop().create_future()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from racker.adapters.fs.atomic import write_atomic
 from racker.adapters.fs.store import Store
@@ -109,6 +110,15 @@ def _ipxe(e: Event) -> bool:
 
 def _kind(kind: EventKind) -> Callable[[Event], bool]:
     return lambda e: e.kind is kind
+
+
+REPORT_LAG = 2.0
+"""Seconds a node's reports (the lease hook, the installer's) may come after what its console
+showed at the same time."""
+
+
+class NodeStopped(Exception):
+    """The installed system's console said it stopped for good (the line)."""
 
 
 class NodeReportedFailure(RackerError):
@@ -254,6 +264,10 @@ class Engine:
         mac = st.node.mac
         expected: dict[Stage, asyncio.Future[Event]] = {}
         guards: list[asyncio.Future[Event]] = []
+        # NOTE: a console line that says the node stopped for good (an emergency shell) fails
+        # the stage at once, not at its timeout; watched from power-on, as a fast node stops
+        # before the engine has seen its `installed` report
+        stopped: list[asyncio.Future[str]] = []
         # the installer's own failure report ends the wait of any stage before the first boot
         failed = watcher.expect(mac, _kind(EventKind.INSTALL_FAILED))
         async with limit:
@@ -269,6 +283,7 @@ class Engine:
                     Stage.BOOT: watcher.expect(mac, _kind(EventKind.BOOTED)),
                 }
                 guards = self._guards(run, st, watcher)
+                stopped.append(self.watch.stopped(st.node))
                 await asyncio.wait_for(self.control.power_on(st.node),
                                        self.timeouts.of(Stage.PXE))
                 stages = list(expected.items())
@@ -281,11 +296,18 @@ class Engine:
                         st.stage = stage
                         continue
                     self._enter(run, st, stage)
-                    until = [*pending, *guards[1:]] + ([] if stage is Stage.BOOT else [failed])
+                    until: list[asyncio.Future[Any]] = [
+                        *pending, *guards[1:], *stopped, *([] if stage is Stage.BOOT else [failed])]
                     done, _ = await asyncio.wait(until,
                                                  timeout=self.timeouts.of(stage),
                                                  return_when=asyncio.FIRST_COMPLETED)
                     _raise_reported(failed, stage)
+                    if stopped[0] in done and not pending[-1].done():
+                        if stage is not Stage.BOOT and (await asyncio.wait(
+                                pending, timeout=REPORT_LAG,
+                                return_when=asyncio.FIRST_COMPLETED))[0]:
+                            continue  # it was further on: its report came after its console
+                        raise NodeStopped(stopped[0].result())
                     if guards[1:] and guards[1] in done:  # booted from its secondary MAC
                         problem = str(pxe_from_secondary(st.node))
                         self.store.add(mac, EventKind.CABLING, stage=st.stage.value,
@@ -298,6 +320,11 @@ class Engine:
                 self._fail(run, st, f"timed out {WHAT[st.stage]} "
                                     f"({self.timeouts.of(st.stage):.0f} s)")
                 return
+            except NodeStopped as e:
+                self._fail(run, st, "the installed system stopped at its first boot"
+                           if st.stage is Stage.BOOT else
+                           f"the node stopped while {WHAT[st.stage]}: {e.args[0]}")
+                return
             except NodeReportedFailure as e:
                 # the installer reports from the install stage, whatever the engine last saw
                 st.stage, st.report = e.stage, e.lines
@@ -309,6 +336,8 @@ class Engine:
             finally:
                 for fut in (*expected.values(), *guards, failed):
                     fut.cancel()
+                for line in stopped:
+                    line.cancel()
             # NOTE: off the event loop: creating and syncing a file waits for the file system's
             # journal, which a busy management node commits slowly, and the loop also runs the
             # boot server the other nodes are booting from

@@ -44,6 +44,12 @@ class ConsoleLog:
         """Append the lines `data` completes; how many were written."""
         return self.append_lines(self._split.feed(data))
 
+    def feed(self, data: bytes) -> list[str]:
+        """Append the lines `data` completes; those lines (written or not)."""
+        lines = self._split.feed(data)
+        self.append_lines(lines)
+        return lines
+
     def note(self, text: str) -> None:
         """A line of racker's own about the console (`[racker] …`), e.g. that SOL ended."""
         self.append_lines([*self._split.flush(), f"[racker] {text}"])
