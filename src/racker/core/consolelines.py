@@ -94,9 +94,14 @@ _STOPS = ("emergency mode", "emergency shell", "emergency.target", "kernel panic
 (where Flatcar stops when Ignition fails), a kernel panic."""
 
 
+def _from_host(line: str) -> bool:
+    """A line the host wrote (not empty, not one of racker's own `[racker] …` notes)."""
+    return bool(line.strip()) and not line.startswith("[racker] ")
+
+
 def is_stop_line(line: str) -> bool:
     """`line` says the host stopped for good (it will not report or boot on by itself)."""
-    return not line.startswith("[racker] ") and any(w in line.lower() for w in _STOPS)
+    return _from_host(line) and any(w in line.lower() for w in _STOPS)
 
 
 def telling_line(lines: list[str]) -> str | None:
@@ -104,7 +109,7 @@ def telling_line(lines: list[str]) -> str | None:
     kind (Ignition's `CRITICAL` or a kernel panic, then an error, then the emergency shell,
     then any failure), else the last line; None without lines. racker's own notes
     (`[racker] …`) never count."""
-    host = [line for line in lines if line.strip() and not line.startswith("[racker] ")]
+    host = [line for line in lines if _from_host(line)]
     for words in _TIERS:
         found = [line for line in host if any(w in line.lower() for w in words)]
         if found:

@@ -303,10 +303,11 @@ class Engine:
                                                  return_when=asyncio.FIRST_COMPLETED)
                     _raise_reported(failed, stage)
                     if stopped[0] in done and not pending[-1].done():
-                        if stage is not Stage.BOOT and (await asyncio.wait(
-                                pending, timeout=REPORT_LAG,
-                                return_when=asyncio.FIRST_COMPLETED))[0]:
-                            continue  # it was further on: its report came after its console
+                        if stage is not Stage.BOOT:
+                            later, _ = await asyncio.wait(pending, timeout=REPORT_LAG,
+                                                          return_when=asyncio.FIRST_COMPLETED)
+                            if later:  # it was further on: its report came after its console
+                                continue
                         raise NodeStopped(stopped[0].result())
                     if guards[1:] and guards[1] in done:  # booted from its secondary MAC
                         problem = str(pxe_from_secondary(st.node))
