@@ -144,10 +144,12 @@ def new_command(bmc: str, userid: str, password: str, port: int) -> Any:
 
 
 _patched = False
+_patching = threading.Lock()
 
 
 def patch_pyghmi() -> None:
-    """Mend two faults of pyghmi's process-wide state before the first session (idempotent).
+    """Mend three faults of pyghmi's process-wide state before the first session (idempotent,
+    and once only when many threads log in at once: each application wraps the last one).
 
     1. A lost wake-up: pyghmi's I/O thread wakes a waiting caller only for packets read in the
        same round as the caller registered; a reply faster than that (a quick BMC on a short
@@ -163,11 +165,17 @@ def patch_pyghmi() -> None:
     3. A race: `Session.__new__` looks for a session to share and deletes broken ones from a
        process-wide table without a lock; two logins at once (a BMC's command session and its
        console) deleted the same entry and one failed with KeyError. `__new__` does no I/O
-       (the login is `__init__`'s): it runs under a lock.
+       (the login is `__init__`'s): it runs under a lock. A logout also deletes its entry,
+       from another thread and without that lock; `__new__` then looks again.
     """
     global _patched
-    if _patched:
-        return
+    with _patching:
+        if not _patched:
+            _patch()
+            _patched = True
+
+
+def _patch() -> None:
     from pyghmi.ipmi.private import session
 
     session.WAITING_SESSIONS = session.KEEPALIVE_SESSIONS
@@ -176,7 +184,11 @@ def patch_pyghmi() -> None:
 
     def locked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
         with table_lock:
-            return find_or_make(cls, *args, **kwargs)
+            while True:
+                try:
+                    return find_or_make(cls, *args, **kwargs)
+                except KeyError:  # a logout removed the entry it was about to drop
+                    continue
 
     session.Session.__new__ = locked_new
     original = session._io_wait
@@ -189,4 +201,3 @@ def patch_pyghmi() -> None:
         original(timeout, myaddr, evq)
 
     session._io_wait = io_wait
-    _patched = True

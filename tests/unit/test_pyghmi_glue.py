@@ -1,0 +1,81 @@
+"""The mends to pyghmi's process-wide state: applied once however many threads log in at
+once, and a session lookup that a logout on another thread cannot break.
+
+Each case runs in a child interpreter: pyghmi's state is per process, and other tests of
+this process may have patched it already.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def _run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_threads_that_log_in_at_once_patch_pyghmi_once() -> None:
+    # NOTE: pyghmi is not imported yet, as in a bootstrap's first logins: its slow first
+    # import is where threads that all found the patch missing used to meet
+    out = _run("""
+        import threading
+        from racker.adapters.bmc.ipmi import pyghmi_glue
+
+        start = threading.Barrier(32)
+
+        def login():
+            start.wait()
+            pyghmi_glue.patch_pyghmi()
+
+        threads = [threading.Thread(target=login) for _ in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        from pyghmi.ipmi.private import session
+
+        def wraps_pyghmis_own(f):  # a wrapper closes over the function it wraps
+            inner = [c.cell_contents for c in f.__closure__ or () if callable(c.cell_contents)]
+            return [g.__module__ for g in inner] == ["pyghmi.ipmi.private.session"]
+
+        print(wraps_pyghmis_own(session.Session.__new__), wraps_pyghmis_own(session._io_wait))
+    """)
+    assert out == "True True", "the patch wrapped an earlier application of itself"
+
+
+def test_a_logout_between_lookup_and_cleanup_does_not_fail_a_new_session() -> None:
+    # NOTE: a logout on another thread deletes its entry from pyghmi's table without the
+    # lock `__new__` holds; here the broken entry deletes itself when `__new__` reads it,
+    # just before `__new__` deletes it too
+    out = _run("""
+        import socket
+        from pyghmi.ipmi.private import session
+        from racker.adapters.bmc.ipmi import pyghmi_glue
+
+        pyghmi_glue.patch_pyghmi()
+        table = session.Session.bmc_handlers
+        keys = [r[4] for r in socket.getaddrinfo("127.0.0.1", 6230, 0, socket.SOCK_DGRAM)]
+        keys += [("::ffff:127.0.0.1", 6230, 0, 0)]
+
+        class LoggingOut:
+            broken = True
+            logging = False
+
+            @property
+            def logged(self):
+                for key in keys:
+                    table.get(key, {}).pop(40000, None)
+                return False
+
+        for key in keys:
+            table[key] = {40000: LoggingOut()}
+        new = session.Session.__new__(session.Session, "127.0.0.1", "admin", "pw", 6230)
+        print(type(new).__name__, any(40000 in table.get(key, {}) for key in keys))
+    """)
+    assert out == "Session False"
