@@ -162,3 +162,18 @@ def test_idle_session_expired_by_the_bmc_is_replaced(runner: BmcRunner) -> None:
 
         expired, logins, elapsed = run(go())
         assert expired == 0 and logins == 2 and elapsed < 0.5
+
+
+def test_a_login_racker_gave_up_on_ends_in_pyghmi_too(runner: BmcRunner) -> None:
+    # NOTE: racker stops waiting for a login after its timeout; pyghmi's own login waits for
+    # as long as its session is logging in, which on a lossy link was for good. Such threads
+    # gathered by the dozen, each woke for every packet of the process, and new logins failed
+    # with the link good again. Here the BMC says nothing: only the bound ends the login.
+    from pyghmi.exceptions import IpmiException
+
+    from racker.adapters.bmc.ipmi import pyghmi_glue
+
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as b:
+        b.faults.drop = True
+        with pytest.raises(IpmiException, match=r"no session within 0\.5 s"):
+            pyghmi_glue.new_command("127.0.0.1", USER, PASSWORD, b.port, give_up_after=0.5)

@@ -104,13 +104,11 @@ Key = tuple[str, int, str]
 class IpmiDriver(Driver):
     """Hands out `IpmiBmc` handles; owns the session pool and the worker threads."""
 
-    def __init__(self, settings: IpmiSettings | None = None,
-                 command_factory: Callable[..., Any] | None = None):
+    def __init__(self, settings: IpmiSettings | None = None):
         self.settings = settings or IpmiSettings()
         self._slots = asyncio.Semaphore(self.settings.max_workers)
         self._pool: dict[Key, glue.PyghmiSession] = {}
         self._opening: dict[Key, asyncio.Lock] = {}
-        self._command_factory = command_factory
         self.logins = 0
         """Sessions opened so far (tests check reuse with it)."""
 
@@ -139,9 +137,10 @@ class IpmiDriver(Driver):
             raise BmcUnreachable(target.node, _where(target), problem)
 
     def _new_command(self, target: BmcTarget) -> Any:
-        factory = self._command_factory or glue.new_command
-        return factory(bmc=target.address, userid=target.user, password=target.password,
-                       port=target.port)
+        # NOTE: racker stops waiting after `timeout`; the login itself ends a little later, so
+        # that racker sees the timeout, not the login's own failure
+        return glue.new_command(target.address, target.user, target.password, target.port,
+                                give_up_after=self.settings.timeout + glue.LOGIN_GRACE)
 
     async def _session(self, target: BmcTarget) -> glue.PyghmiSession:
         key: Key = (target.address, target.port, target.user)

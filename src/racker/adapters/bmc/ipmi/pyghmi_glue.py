@@ -118,8 +118,22 @@ async def probe(address: str, port: int, timeout: float) -> str | None:
         transport.close()
 
 
-def new_command(bmc: str, userid: str, password: str, port: int) -> Any:
-    """A logged-in pyghmi Command (blocking; run it on the session's own thread)."""
+LOGIN_GRACE = 0.5
+"""Seconds a login goes on after its caller stopped waiting, before it ends itself."""
+
+_login = threading.local()
+"""The login this thread runs (`new_command`): its session and when it gives up."""
+
+
+def new_command(bmc: str, userid: str, password: str, port: int, give_up_after: float) -> Any:
+    """A logged-in pyghmi Command (blocking; run it on the session's own thread).
+
+    The login ends (pyghmi's IpmiException) once `give_up_after` seconds have passed. NOTE:
+    pyghmi's login waits for as long as its session is logging in, and a lost datagram can
+    drop the session's retransmit entry while it is: the thread then waited for good. A bootstrap
+    on a lossy link gathered dozens of such threads; each woke for every packet of the process,
+    handled other sessions' replies, and new logins timed out with the link good again.
+    """
     patch_pyghmi()
     from pyghmi.ipmi import command  # imported late: pyghmi is slow to import
     from pyghmi.ipmi.private import session
@@ -136,11 +150,30 @@ def new_command(bmc: str, userid: str, password: str, port: int) -> Any:
     # driver tries once more to learn the reason.
     if not hasattr(session.Session, "errormsg"):
         session.Session.errormsg = None
+    _login.deadline, _login.limit = time.monotonic() + give_up_after, give_up_after
+    _login.session = None
     try:
         return command.Command(bmc=bmc, userid=userid, password=password, port=port,
                                keepalive=True)
     finally:
+        _login.deadline = _login.session = None
         session.Session.initting_sessions.pop(stale, None)
+
+
+def _bounded_by_login(timeout: float) -> float | None:
+    """How long this thread may wait for I/O: `timeout`, or less when the login it runs is due
+    sooner; None when that login was overdue and has just been ended (do not wait)."""
+    deadline = getattr(_login, "deadline", None)
+    if deadline is None:
+        return timeout
+    left: float = deadline - time.monotonic()
+    if left > 0:
+        return min(timeout, left)
+    s = _login.session
+    if s is not None and s.logging and not s.logged and not s.broken:
+        s._mark_broken(f"no session within {_login.limit:g} s")
+        return None
+    return timeout
 
 
 _patched = False
@@ -186,14 +219,22 @@ def _patch() -> None:
         with table_lock:
             while True:
                 try:
-                    return find_or_make(cls, *args, **kwargs)
+                    made = find_or_make(cls, *args, **kwargs)
+                    break
                 except KeyError:  # a logout removed the entry it was about to drop
                     continue
+        if getattr(_login, "deadline", None) is not None and _login.session is None:
+            _login.session = made  # the session of this thread's login (`new_command`)
+        return made
 
     session.Session.__new__ = locked_new
     original = session._io_wait
 
     def io_wait(timeout: float, myaddr: Any = None, evq: Any = None) -> None:
+        bounded = _bounded_by_login(timeout)
+        if bounded is None:
+            return
+        timeout = bounded
         if myaddr is not None:
             for s in list(session.Session.bmc_handlers.get(myaddr, {}).values()):
                 if s.pktqueue:

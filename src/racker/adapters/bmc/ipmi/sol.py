@@ -11,6 +11,7 @@ A SOL payload left active by another client (a crashed tool) is deactivated firs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -97,6 +98,8 @@ class SolStream(AsyncIterator[bytes]):
 
     def _received(self, data: Any) -> None:
         """pyghmi's callback (its loop's thread): bytes, or a dict with an error or info."""
+        if self._closed:  # NOTE: a console whose logout was lost still receives until it ends
+            return
         item: bytes | str | None
         if isinstance(data, dict):
             if "error" not in data:
@@ -112,7 +115,9 @@ class SolStream(AsyncIterator[bytes]):
             self._inbox.append(item)
             wake = len(self._inbox) == 1
         if wake:
-            self._loop.call_soon_threadsafe(self._drain)
+            # its event loop may have ended (asyncio.run returned): nobody reads then
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         with self._inbox_lock:
