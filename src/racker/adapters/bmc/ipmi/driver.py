@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -43,6 +43,7 @@ from racker.adapters.bmc.interfaces import (
 from racker.adapters.bmc.ipmi import codec, sol
 from racker.adapters.bmc.ipmi import pyghmi_glue as glue
 from racker.adapters.bmc.ipmi.codec import ErrorKind
+from racker.adapters.bmc.ipmi.daemonpool import DaemonPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,7 +125,7 @@ class IpmiDriver(Driver):
         await self._session(target)
         return IpmiBmc(self, target)
 
-    async def _run(self, executor: ThreadPoolExecutor, fn: Callable[[], T], timeout: float) -> T:
+    async def _run(self, executor: Executor, fn: Callable[[], T], timeout: float) -> T:
         """Run blocking `fn` on `executor` within `timeout`; at most max_workers at a time."""
         loop = asyncio.get_running_loop()
         async with self._slots:
@@ -163,7 +164,7 @@ class IpmiDriver(Driver):
             log.debug("%s %s: logged in as %s", target.node, _where(target), target.user)
             return session
 
-    async def _login(self, target: BmcTarget) -> tuple[Any, ThreadPoolExecutor]:
+    async def _login(self, target: BmcTarget) -> tuple[Any, Executor]:
         """A logged-in pyghmi Command and the one thread it runs on, or the BmcFailure why not.
 
         Lost datagrams of the login exchange are retried; a BMC without a free session slot
@@ -173,7 +174,7 @@ class IpmiDriver(Driver):
         waited = 0.0
         pause = 0.5
         while True:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racker-ipmi")
+            executor = DaemonPool(1, "racker-ipmi")
             login = executor.submit(self._new_command, target)
             try:
                 async with self._slots:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from pyghmi.exceptions import PyghmiException
@@ -31,7 +31,7 @@ class PyghmiSession:
     `lock` on the thread side). Different BMCs run on different threads at once.
     """
 
-    def __init__(self, command: Any, password: str, executor: ThreadPoolExecutor):
+    def __init__(self, command: Any, password: str, executor: Executor):
         self.command = command
         self.password = password
         self.executor = executor

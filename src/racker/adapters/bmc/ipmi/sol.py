@@ -14,12 +14,12 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from racker.adapters.bmc.errors import BmcCommandFailed, BmcTimeout
 from racker.adapters.bmc.interfaces import BmcTarget
 from racker.adapters.bmc.ipmi import pyghmi_glue as glue
+from racker.adapters.bmc.ipmi.daemonpool import DaemonPool
 
 PUMP_INTERVAL = 0.2
 """Seconds pyghmi's loop waits for a packet at most in one round (it returns at once on one)."""
@@ -62,16 +62,16 @@ class _Pump:
 
 
 _PUMP = _Pump()
-_THREADS: ThreadPoolExecutor | None = None
+_THREADS: DaemonPool | None = None
 
 
-def _threads() -> ThreadPoolExecutor:
+def _threads() -> DaemonPool:
     """Threads for pyghmi's blocking login and logout: one per BMC of a 64-server rack at once
     (asyncio's default pool has 6 on a small management node, and a run closes every console
     at its end: 48 consoles closed 6 at a time held the run's end up by seconds)."""
     global _THREADS
     if _THREADS is None:
-        _THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="racker-sol-io")
+        _THREADS = DaemonPool(64, "racker-sol-io")
     return _THREADS
 
 
