@@ -177,3 +177,21 @@ def test_a_login_racker_gave_up_on_ends_in_pyghmi_too(runner: BmcRunner) -> None
         b.faults.drop = True
         with pytest.raises(IpmiException, match=r"no session within 0\.5 s"):
             pyghmi_glue.new_command("127.0.0.1", USER, PASSWORD, b.port, give_up_after=0.5)
+
+
+def test_a_call_racker_gave_up_on_ends_its_session_in_pyghmi(runner: BmcRunner) -> None:
+    # NOTE: on a lossy link pyghmi logs in again inside a call and bounds that at about two
+    # minutes; every later call on the session queued behind it. Here the BMC stops
+    # answering after the login: only the bound ends the call, and its session with it.
+    from pyghmi.exceptions import IpmiException
+
+    from racker.adapters.bmc.ipmi import pyghmi_glue
+    from racker.adapters.bmc.ipmi.daemonpool import DaemonPool
+
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as b:
+        command = pyghmi_glue.new_command("127.0.0.1", USER, PASSWORD, b.port, give_up_after=5)
+        session = pyghmi_glue.PyghmiSession(command, PASSWORD, DaemonPool(1, "t"))
+        b.faults.drop = True
+        with pytest.raises(IpmiException):
+            session.raw(0x00, 0x01, b"", timeout=0.3, give_up_after=0.5)
+        assert session.broken

@@ -141,7 +141,7 @@ class IpmiDriver(Driver):
         # NOTE: racker stops waiting after `timeout`; the login itself ends a little later, so
         # that racker sees the timeout, not the login's own failure
         return glue.new_command(target.address, target.user, target.password, target.port,
-                                give_up_after=self.settings.timeout + glue.LOGIN_GRACE)
+                                give_up_after=self.settings.timeout + glue.GRACE)
 
     async def _session(self, target: BmcTarget) -> glue.PyghmiSession:
         key: Key = (target.address, target.port, target.user)
@@ -293,16 +293,16 @@ class IpmiDriver(Driver):
                 # datagrams failed most calls. A third of the attempt still lets a slow BMC
                 # (1.5 s) answer before a duplicate goes out.
                 first_wait = self.settings.timeout / 3
+                give_up = self.settings.timeout + glue.GRACE
                 rsp = await self._run(
                     session.executor,
-                    lambda: session.raw(netfn, cmd, data, first_wait),
+                    lambda: session.raw(netfn, cmd, data, first_wait, give_up),
                     self.settings.timeout)
         except TimeoutError:
-            # NOTE: the session stays: the blocked call still owns it (and pyghmi would hand
-            # the same session to a new login), and pyghmi re-logs in by itself. Later
-            # attempts queue behind it on the session's thread.
+            # NOTE: the blocked call ends its session in pyghmi a moment later (`raw`); the
+            # next attempt logs in anew, queued on the session's thread behind that end
             raise _Transient(ErrorKind.TIMEOUT, f"no answer within {self.settings.timeout:g} s",
-                             drop_session=session.broken) from None
+                             drop_session=True) from None
         except glue.PYGHMI_ERRORS as e:  # pyghmi signals a lost session by exception
             raise _Transient(ErrorKind.TIMEOUT, f"session lost ({e})", drop_session=True) from None
         code = int(rsp.get("code", 0))

@@ -7,9 +7,11 @@ here, so `racker.adapters.bmc.ipmi.driver` only deals with asyncio, retries and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -41,9 +43,15 @@ class PyghmiSession:
         """Taken before a call's deadline starts, so waiting behind another call on the same
         BMC does not eat into it."""
 
-    def raw(self, netfn: int, cmd: int, data: bytes, timeout: float) -> dict[str, Any]:
-        """Send one request and wait for its answer (blocking): pyghmi's response dict."""
-        with self.lock:
+    def raw(self, netfn: int, cmd: int, data: bytes, timeout: float,
+            give_up_after: float) -> dict[str, Any]:
+        """Send one request and wait for its answer (blocking): pyghmi's response dict.
+
+        After `give_up_after` seconds the session ends (pyghmi's IpmiException). NOTE: on a
+        lossy link pyghmi logs in again inside the call and bounds that at about two minutes;
+        every later call on the session queued behind it and timed out (a BMC answered none
+        of its calls for 15 s at 30 % loss)."""
+        with self.lock, _bounded(give_up_after, self.command.ipmi_session, "answer"):
             rsp: dict[str, Any] = self.command.raw_command(
                 netfn=netfn, command=cmd, data=tuple(data), timeout=timeout)
             return rsp
@@ -118,11 +126,23 @@ async def probe(address: str, port: int, timeout: float) -> str | None:
         transport.close()
 
 
-LOGIN_GRACE = 0.5
-"""Seconds a login goes on after its caller stopped waiting, before it ends itself."""
+GRACE = 0.5
+"""Seconds a login or call goes on in pyghmi after racker stopped waiting, before it ends
+itself (so that racker sees its own timeout, not pyghmi's failure)."""
 
-_login = threading.local()
-"""The login this thread runs (`new_command`): its session and when it gives up."""
+_work = threading.local()
+"""The login or call this thread runs: its pyghmi session (None until a login has made it)
+and when it gives up."""
+
+
+@contextlib.contextmanager
+def _bounded(seconds: float, session: Any, missing: str) -> Iterator[None]:
+    _work.deadline, _work.session = time.monotonic() + seconds, session
+    _work.failure = f"no {missing} within {seconds:g} s"
+    try:
+        yield
+    finally:
+        _work.deadline = _work.session = None
 
 
 def new_command(bmc: str, userid: str, password: str, port: int, give_up_after: float) -> Any:
@@ -150,30 +170,33 @@ def new_command(bmc: str, userid: str, password: str, port: int, give_up_after: 
     # driver tries once more to learn the reason.
     if not hasattr(session.Session, "errormsg"):
         session.Session.errormsg = None
-    _login.deadline, _login.limit = time.monotonic() + give_up_after, give_up_after
-    _login.session = None
     try:
-        return command.Command(bmc=bmc, userid=userid, password=password, port=port,
-                               keepalive=True)
+        with _bounded(give_up_after, None, "session"):
+            return command.Command(bmc=bmc, userid=userid, password=password, port=port,
+                                   keepalive=True)
     finally:
-        _login.deadline = _login.session = None
         session.Session.initting_sessions.pop(stale, None)
 
 
-def _bounded_by_login(timeout: float) -> float | None:
-    """How long this thread may wait for I/O: `timeout`, or less when the login it runs is due
-    sooner; None when that login was overdue and has just been ended (do not wait)."""
-    deadline = getattr(_login, "deadline", None)
+def _bounded_by_work(timeout: float) -> float | None:
+    """How long this thread may wait for I/O: `timeout`, or less when the login or call it runs
+    is due sooner; None when that work was overdue and its session has just been ended."""
+    deadline = getattr(_work, "deadline", None)
     if deadline is None:
         return timeout
     left: float = deadline - time.monotonic()
     if left > 0:
         return min(timeout, left)
-    s = _login.session
-    if s is not None and s.logging and not s.logged and not s.broken:
-        s._mark_broken(f"no session within {_login.limit:g} s")
-        return None
-    return timeout
+    s = _work.session
+    if s is None or s.broken:
+        return timeout
+    # NOTE: this thread's own command is what pyghmi's logout would wait for first, and what
+    # other threads' commands on the session wait for (holding the session's lock meanwhile)
+    s.incommand = False
+    while s.evq:
+        s.evq.popleft().set()
+    s._mark_broken(_work.failure)
+    return None
 
 
 _patched = False
@@ -223,15 +246,15 @@ def _patch() -> None:
                     break
                 except KeyError:  # a logout removed the entry it was about to drop
                     continue
-        if getattr(_login, "deadline", None) is not None and _login.session is None:
-            _login.session = made  # the session of this thread's login (`new_command`)
+        if getattr(_work, "deadline", None) is not None and _work.session is None:
+            _work.session = made  # the session of this thread's login (`new_command`)
         return made
 
     session.Session.__new__ = locked_new
     original = session._io_wait
 
     def io_wait(timeout: float, myaddr: Any = None, evq: Any = None) -> None:
-        bounded = _bounded_by_login(timeout)
+        bounded = _bounded_by_work(timeout)
         if bounded is None:
             return
         timeout = bounded
