@@ -137,6 +137,8 @@ and when it gives up."""
 
 @contextlib.contextmanager
 def _bounded(seconds: float, session: Any, missing: str) -> Iterator[None]:
+    """End `session` (pyghmi's IpmiException "no MISSING within SECONDS s") if this thread's
+    work in it is still waiting for I/O after `seconds` (see `_bounded_by_work`)."""
     _work.deadline, _work.session = time.monotonic() + seconds, session
     _work.failure = f"no {missing} within {seconds:g} s"
     try:
@@ -223,6 +225,8 @@ def patch_pyghmi() -> None:
        console) deleted the same entry and one failed with KeyError. `__new__` does no I/O
        (the login is `__init__`'s): it runs under a lock. A logout also deletes its entry,
        from another thread and without that lock; `__new__` then looks again.
+
+    Every wait for I/O also ends a login or call that racker gave up on (`_bounded`).
     """
     global _patched
     with _patching:
