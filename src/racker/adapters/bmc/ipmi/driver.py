@@ -293,16 +293,19 @@ class IpmiDriver(Driver):
                 # datagrams failed most calls. A third of the attempt still lets a slow BMC
                 # (1.5 s) answer before a duplicate goes out.
                 first_wait = self.settings.timeout / 3
-                give_up = self.settings.timeout + glue.GRACE
+                # NOTE: a blocked call ends its session in pyghmi once every attempt of the
+                # call would have timed out (`raw`); the next call then logs in anew
+                give_up = self.settings.timeout * (self.settings.retries + 1) + glue.GRACE
                 rsp = await self._run(
                     session.executor,
                     lambda: session.raw(netfn, cmd, data, first_wait, give_up),
                     self.settings.timeout)
         except TimeoutError:
-            # NOTE: the blocked call ends its session in pyghmi a moment later (`raw`); the
-            # next attempt logs in anew, queued on the session's thread behind that end
+            # NOTE: the session stays: the blocked call still owns it (and pyghmi would hand
+            # the same session to a new login), and pyghmi re-logs in by itself. Later
+            # attempts queue behind it on the session's thread.
             raise _Transient(ErrorKind.TIMEOUT, f"no answer within {self.settings.timeout:g} s",
-                             drop_session=True) from None
+                             drop_session=session.broken) from None
         except glue.PYGHMI_ERRORS as e:  # pyghmi signals a lost session by exception
             raise _Transient(ErrorKind.TIMEOUT, f"session lost ({e})", drop_session=True) from None
         code = int(rsp.get("code", 0))
