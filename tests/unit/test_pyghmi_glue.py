@@ -44,7 +44,9 @@ def test_threads_that_log_in_at_once_patch_pyghmi_once() -> None:
             inner = [c.cell_contents for c in f.__closure__ or () if callable(c.cell_contents)]
             return [g.__module__ for g in inner] == ["pyghmi.ipmi.private.session"]
 
-        print(wraps_pyghmis_own(session.Session.__new__), wraps_pyghmis_own(session._io_wait))
+        inner_wait = [c.cell_contents for c in session._io_wait.__closure__
+                      if callable(c.cell_contents) and c.cell_contents.__name__ == "io_wait"]
+        print(wraps_pyghmis_own(session.Session.__new__), wraps_pyghmis_own(inner_wait[0]))
     """)
     assert out == "True True", "the patch wrapped an earlier application of itself"
 
