@@ -260,10 +260,6 @@ def _patch() -> None:
     original = session._io_wait
 
     def io_wait(timeout: float, myaddr: Any = None, evq: Any = None) -> None:
-        bounded = _bounded_by_work(timeout)
-        if bounded is None:
-            return
-        timeout = bounded
         if myaddr is not None:
             for s in list(session.Session.bmc_handlers.get(myaddr, {}).values()):
                 if s.pktqueue:
@@ -303,7 +299,7 @@ def _woken_waits(session: Any, original: Any) -> Any:
             wake.set()
 
     def io_wait(timeout: float, myaddr: Any = None, evq: Any = None) -> None:
-        bounded = _bounded_by_work(timeout)
+        bounded = _bounded_by_work(timeout)  # every wait passes here first, once
         if bounded is None:
             return
         timeout = bounded
