@@ -83,3 +83,15 @@ def test_follow_sees_new_lines_across_a_rotation(tmp_path: Path) -> None:
     assert done.wait(30), seen[-3:]
     assert "before" not in seen and seen[-1] == "last"
     assert os.path.exists(str(log_path(tmp_path, MAC)) + ".1")  # it did rotate
+
+
+@pytest.mark.parametrize("n", [0, 1, 20, 600, 4000])
+def test_tail_reads_from_the_end_the_same_lines_as_the_whole_log(tmp_path: Path, n: int) -> None:
+    log = ConsoleLog(tmp_path, MAC, limit=64 * 1024)
+    for i in range(3000):  # rotated once at least; some lines longer than a read block
+        log.write(f"line {i:05d} ".encode() + b"\xc3\xa9" * (9000 if i % 700 == 0 else 20)
+                  + b"\n")
+    log.close()
+    assert log_path(tmp_path, MAC).with_name(log_path(tmp_path, MAC).name + ".1").exists()
+    whole = read_lines(tmp_path, MAC)
+    assert tail(tmp_path, MAC, n) == (whole[-n:] if n else [])

@@ -63,8 +63,8 @@ class ConsoleLog:
         """Append `lines` (cleaned already) with the time now; how many were written."""
         if not lines:
             return 0
-        now = self.clock()
-        data = "".join(format_line(now, line) + "\n" for line in lines).encode()
+        stamp = format_line(self.clock(), "")  # one time for the batch, as it arrived at once
+        data = "".join(f"{stamp}{line}\n" for line in lines).encode()
         try:
             fd = self._open(len(data))
             written = os.write(fd, data)
@@ -111,9 +111,45 @@ def read_lines(console_dir: Path, mac: str) -> list[tuple[float, str]]:
     return out
 
 
+TAIL_BLOCK = 16 << 10
+"""Bytes read at a time from a log's end for its last lines."""
+
+
 def tail(console_dir: Path, mac: str, n: int) -> list[tuple[float, str]]:
-    """The node's last `n` console lines."""
-    return read_lines(console_dir, mac)[-n:] if n > 0 else []
+    """The node's last `n` console lines, read from the end (a failure report wants 20 lines
+    of a log of up to 2 MiB; the whole of it cost more than capturing it)."""
+    path = log_path(console_dir, mac)
+    found: list[tuple[float, str]] = []
+    for p in (path, path.with_name(path.name + ".1")):
+        if len(found) >= n:
+            break
+        found = _last_lines(p, n - len(found)) + found
+    return found
+
+
+def _last_lines(path: Path, n: int) -> list[tuple[float, str]]:
+    """The last `n` log lines of the file `path` (none when it is missing)."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return []
+    with f:
+        end = start = f.seek(0, os.SEEK_END)
+        while True:
+            start = max(0, start - TAIL_BLOCK)
+            f.seek(start)
+            raws = f.read(end - start).split(b"\n")
+            if start > 0:
+                raws = raws[1:]  # the block may begin inside a line
+            out: list[tuple[float, str]] = []
+            for raw in reversed(raws):
+                parsed = parse_line(raw.decode(errors="replace"))
+                if parsed is not None:
+                    out.append(parsed)
+                    if len(out) == n:
+                        return out[::-1]
+            if start == 0:
+                return out[::-1]
 
 
 def follow(console_dir: Path, mac: str, interval: float = 0.5,
