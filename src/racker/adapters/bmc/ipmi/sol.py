@@ -25,6 +25,10 @@ PUMP_INTERVAL = 0.2
 """Seconds pyghmi's loop waits for a packet at most in one round (it returns at once on one)."""
 QUEUE_LIMIT = 4096
 """Chunks a console buffers for a slow reader before it drops the oldest."""
+DELIVER_AFTER = 0.1
+"""Seconds the host's output gathers before it reaches the reader as one chunk (a recorder's
+latency: a booting host sends a SOL packet per line, and handing each to the event loop on
+its own cost more than the capture's file writes)."""
 
 
 class _Pump:
@@ -109,27 +113,31 @@ class SolStream(AsyncIterator[bytes]):
             item = data.encode("utf-8", errors="replace")
         else:
             item = bytes(data)
-        # NOTE: one wake-up of the event loop per burst, not per SOL packet (a booting host
-        # sends hundreds of small packets; each wake-up costs more than the bytes)
+        # NOTE: one wake-up of the event loop per DELIVER_AFTER, not per SOL packet (a booting
+        # host sends hundreds of small packets; each wake-up costs more than the bytes)
         with self._inbox_lock:
             self._inbox.append(item)
             wake = len(self._inbox) == 1
         if wake:
             # its event loop may have ended (asyncio.run returned): nobody reads then
             with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._drain)
+                self._loop.call_soon_threadsafe(self._loop.call_later, DELIVER_AFTER,
+                                                self._drain)
 
     def _drain(self) -> None:
         with self._inbox_lock:
             items, self._inbox = self._inbox, []
-        merged: list[bytes | str] = []
+        run: list[bytes] = []
         for item in items:  # consecutive bytes as one chunk
-            if merged and isinstance(item, bytes) and isinstance(merged[-1], bytes):
-                merged[-1] += item
-            else:
-                merged.append(item)
-        for item in merged:
+            if isinstance(item, bytes):
+                run.append(item)
+                continue
+            if run:
+                self._put(b"".join(run))
+                run = []
             self._put(item)
+        if run:
+            self._put(b"".join(run))
 
     def _put(self, item: bytes | str | None) -> None:
         if self._queue.qsize() >= QUEUE_LIMIT:  # a stalled reader loses the oldest output
