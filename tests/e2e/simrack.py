@@ -3,11 +3,13 @@ Flatcar-layout mirror), and racker run inside the rack's management namespace.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import Any
 
 from racker.adapters.fs.store import Store
 from racker.core.events import Event
+from racker.sim.state import format_entry, read_timeline
 from tests.conftest import require_root, require_tool
 
 BIN = Path(sys.executable).parent
@@ -87,6 +90,24 @@ class SimRack:
         with Store.in_state_dir(self.state) as store:
             return store.events(mac)
 
+    def diagnosis(self, entries: int = 40) -> str:
+        """For a failed test: where each simulated server is, its timeline's last `entries`
+        (what its firmware, installer and BMC did, with times) and racker's last events of
+        it. NOTE: a rare failure in CI (both nodes' installs timed out after their report was
+        sent) could not be reproduced here; this is what the next one will show."""
+        out = [self.sim("status", "--name", self.name, check=False).stdout]
+        for path in sorted((self.root / "timeline").glob("*.jsonl")):
+            lines = [format_entry(e) for e in read_timeline(path)][-entries:]
+            out += [f"--- {path.stem}: timeline (last {len(lines)})", *lines]
+        with contextlib.suppress(Exception):  # a store that failed to open says nothing
+            with Store.in_state_dir(self.state) as store:
+                events = store.events()[-entries:]
+            out.append(f"--- racker's last {len(events)} events")
+            out += [f"{time.strftime('%H:%M:%S', time.gmtime(e.ts))}.{int(e.ts * 1000) % 1000:03d}"
+                    f" {e.mac or '-'} {e.kind.value} {e.stage or ''} {dict(e.detail)}"[:400]
+                    for e in events]
+        return "\n".join(out)
+
     def flag_files(self) -> set[str]:
         flags = self.folder / "assets"
         return {p.name for p in flags.iterdir()} if flags.is_dir() else set()
@@ -108,5 +129,8 @@ def sim_rack(tmp_path: Path, nodes: int, kind: str = "lite",
              timeout=900)
     try:
         yield rack
+    except BaseException:
+        print(rack.diagnosis())  # pytest shows it with the failure
+        raise
     finally:
         rack.sim("destroy", name, check=False)

@@ -270,8 +270,9 @@ def write_sys_class_net(rd: RackDir, t: Topology, ifaces: dict[str, str]) -> Non
 def append_timeline(path: Path, event: str, **fields: Any) -> None:
     """Append one timeline entry (a JSON line with a UTC timestamp)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"t": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) +
-             f".{int(time.time() * 1000) % 1000:03d}Z", "event": event, **fields}
+    now = time.time()  # one reading: two could fall on either side of a second
+    entry = {"t": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) +
+             f".{int(now * 1000) % 1000:03d}Z", "event": event, **fields}
     with path.open("a") as f:
         f.write(json.dumps(entry) + "\n")
 
