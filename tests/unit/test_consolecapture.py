@@ -126,3 +126,39 @@ def test_stopped_resolves_with_the_first_stop_line_seen_after_it_was_asked(
 
     with Store(tmp_path / "racker.db") as store:
         assert asyncio.run(main(store)) == "You are in emergency mode."
+
+
+class HoldingStream:
+    """A console stream that has received output its reader has not taken yet (as SolStream
+    holds up to DELIVER_AFTER of it)."""
+
+    def __init__(self) -> None:
+        self.held = b"[  OK  ] Reached target reboot.target\r\nreboot: Restarting"
+
+    def __aiter__(self) -> HoldingStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        await asyncio.sleep(3600)
+        raise StopAsyncIteration
+
+    def unread(self) -> bytes:
+        held, self.held = self.held, b""
+        return held
+
+
+def test_stopping_records_what_the_stream_received_but_had_not_handed_over(
+        tmp_path: Path) -> None:
+    async def console(node: PlannedNode, take_over: bool) -> AsyncIterator[bytes]:
+        return HoldingStream()
+
+    async def main(store: Store) -> None:
+        cap = ConsoleCapture(console, tmp_path / "console", store)
+        cap.start([planned(0)])
+        await asyncio.wait_for(cap.ready(planned(0)), 5)
+        await cap.stop()
+
+    with Store(tmp_path / "racker.db") as store:
+        asyncio.run(main(store))
+    texts = [t for _, t in read_lines(tmp_path / "console", planned(0).mac)]
+    assert texts[-2:] == ["[  OK  ] Reached target reboot.target", "reboot: Restarting"]

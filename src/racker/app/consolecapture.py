@@ -144,6 +144,7 @@ class ConsoleCapture:
                 except RackerError as e:
                     lost = self._lost(node, log, lost, e.message)
                 finally:
+                    self._seen(node, log.feed(_unread(stream)))  # stopped: what arrived last
                     clear_held(self.console_dir, node.mac)
                     await _aclose(stream)
                 first = False
@@ -165,6 +166,12 @@ class ConsoleCapture:
                      f"{self.reopen_after:g} s")
             self._event(node, "lost", why)
         return why
+
+
+def _unread(stream: AsyncIterator[bytes]) -> bytes:
+    """What the stream received but was not read yet, if it keeps such (`SolStream.unread`)."""
+    unread = getattr(stream, "unread", None)
+    return unread() if unread is not None else b""
 
 
 async def _aclose(stream: AsyncIterator[bytes]) -> None:

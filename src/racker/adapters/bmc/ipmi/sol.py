@@ -186,6 +186,16 @@ class SolStream(AsyncIterator[bytes]):
             raise
         return self
 
+    def unread(self) -> bytes:
+        """What the host wrote that arrived but was not read yet (a reader that stops takes
+        it: the last DELIVER_AFTER of a console is otherwise lost)."""
+        with self._inbox_lock:
+            items, self._inbox = self._inbox, []
+        queued: list[bytes | str | None] = []
+        while not self._queue.empty():
+            queued.append(self._queue.get_nowait())
+        return b"".join(x for x in (*queued, *items) if isinstance(x, bytes))
+
     def __aiter__(self) -> SolStream:
         return self
 

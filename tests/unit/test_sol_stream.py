@@ -1,0 +1,34 @@
+"""`SolStream`'s hand-over from pyghmi's thread to the reader (pure: its callback is called as
+pyghmi's loop thread calls it; the session itself is tested in tests/integration)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from racker.adapters.bmc.interfaces import BmcTarget
+from racker.adapters.bmc.ipmi import sol
+
+TARGET = BmcTarget(node="node-1", address="10.0.0.8", user="admin", password="x", port=623)
+
+
+def test_output_reaches_the_reader_as_one_chunk_and_unread_output_can_be_taken() -> None:
+    async def main() -> tuple[bytes, bytes]:
+        stream = sol.SolStream(TARGET, timeout=1.0)
+
+        def pyghmi_thread(parts: list[bytes]) -> None:
+            for part in parts:
+                stream._received(part)
+
+        t = threading.Thread(target=pyghmi_thread, args=([b"Boot", b"Dxe: ", b"loading\r\n"],))
+        t.start()
+        t.join()
+        first = await asyncio.wait_for(stream.__anext__(), 5)  # after DELIVER_AFTER, at once
+        t = threading.Thread(target=pyghmi_thread, args=([b"last ", b"words"],))
+        t.start()
+        t.join()
+        return first, stream.unread()  # before it was handed over
+
+    first, rest = asyncio.run(main())
+    assert first == b"BootDxe: loading\r\n"
+    assert rest == b"last words"
