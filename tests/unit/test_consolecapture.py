@@ -162,3 +162,31 @@ def test_stopping_records_what_the_stream_received_but_had_not_handed_over(
         asyncio.run(main(store))
     texts = [t for _, t in read_lines(tmp_path / "console", planned(0).mac)]
     assert texts[-2:] == ["[  OK  ] Reached target reboot.target", "reboot: Restarting"]
+
+
+def test_last_lines_include_what_the_stream_received_but_had_not_handed_over(
+        tmp_path: Path) -> None:
+    """A failing installer writes its error and reports at once: the failure report's console
+    lines must have the error even when the report arrives before the stream hands it over."""
+    stream = HoldingStream()
+    stream.held = b"[FAILED] Failed to start installer.service.\r\nSee 'systemctl status'\r\n"
+
+    async def console(node: PlannedNode, take_over: bool) -> AsyncIterator[bytes]:
+        return stream
+
+    async def main(store: Store) -> tuple[list[str], str]:
+        cap = ConsoleCapture(console, tmp_path / "console", store)
+        cap.start([planned(0)])
+        await asyncio.wait_for(cap.ready(planned(0)), 5)
+        stopped = cap.stopped(planned(0))
+        stream.held += b"You are in emergency mode.\r\n"
+        lines = cap.last_lines(planned(0), 3)
+        line = await asyncio.wait_for(stopped, 5)
+        await cap.stop()
+        return lines, line
+
+    with Store(tmp_path / "racker.db") as store:
+        lines, line = asyncio.run(main(store))
+    assert lines == ["[FAILED] Failed to start installer.service.", "See 'systemctl status'",
+                     "You are in emergency mode."]
+    assert line == "You are in emergency mode."

@@ -49,6 +49,7 @@ class ConsoleCapture:
     _ready: dict[str, asyncio.Event] = field(default_factory=dict)
     _logs: dict[str, ConsoleLog] = field(default_factory=dict)
     _stops: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    _streams: dict[str, AsyncIterator[bytes]] = field(default_factory=dict)
 
     def start(self, nodes: Sequence[PlannedNode]) -> None:
         """One capture task per node not captured yet."""
@@ -102,7 +103,12 @@ class ConsoleCapture:
                 return
 
     def last_lines(self, node: PlannedNode, n: int) -> list[str]:
-        """The node's last `n` console lines (from its log: earlier runs' lines too)."""
+        """The node's last `n` console lines (from its log: earlier runs' lines too), with
+        what its stream has received but not handed over yet. NOTE: a failing installer
+        writes its last lines and reports at once; the report must not beat them to the log."""
+        stream = self._streams.get(node.mac)
+        if stream is not None:
+            self._seen(node, self._log(node).feed(_unread(stream)))
         return [text for _, text in tail(self.console_dir, node.mac, n)]
 
     def _log(self, node: PlannedNode) -> ConsoleLog:
@@ -138,12 +144,14 @@ class ConsoleCapture:
                 self._set_ready(node)
                 mark_held(self.console_dir, node.mac)
                 lost = ""
+                self._streams[node.mac] = stream
                 try:
                     async for chunk in stream:
                         self._seen(node, log.feed(chunk))
                 except RackerError as e:
                     lost = self._lost(node, log, lost, e.message)
                 finally:
+                    del self._streams[node.mac]
                     self._seen(node, log.feed(_unread(stream)))  # stopped: what arrived last
                     clear_held(self.console_dir, node.mac)
                     await _aclose(stream)
