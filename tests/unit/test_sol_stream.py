@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from racker.adapters.bmc.errors import BmcCommandFailed
 from racker.adapters.bmc.interfaces import BmcTarget
 from racker.adapters.bmc.ipmi import sol
 
@@ -32,3 +33,23 @@ def test_output_reaches_the_reader_as_one_chunk_and_unread_output_can_be_taken()
     first, rest = asyncio.run(main())
     assert first == b"BootDxe: loading\r\n"
     assert rest == b"last words"
+
+
+def test_unread_leaves_the_end_of_the_stream_for_the_reader() -> None:
+    """A session that ended (an error item) while output was pending: `unread` takes the
+    output before the end, and the reader still learns that the session ended."""
+    async def main() -> tuple[bytes, str]:
+        stream = sol.SolStream(TARGET, timeout=1.0)
+        stream._received(b"last words\r\n")
+        stream._received({"error": "session lost"})
+        stream._received(b"after the end")
+        taken = stream.unread()
+        try:
+            await asyncio.wait_for(stream.__anext__(), 5)
+        except BmcCommandFailed as e:
+            return taken, str(e)
+        raise AssertionError("the reader did not see the end of the session")
+
+    taken, ended = asyncio.run(main())
+    assert taken == b"last words\r\n"
+    assert "Serial over LAN ended: session lost" in ended

@@ -188,13 +188,24 @@ class SolStream(AsyncIterator[bytes]):
 
     def unread(self) -> bytes:
         """What the host wrote that arrived but was not read yet (a reader that stops takes
-        it: the last DELIVER_AFTER of a console is otherwise lost)."""
+        it: the last DELIVER_AFTER of a console is otherwise lost). The stream's end (the
+        session's error, or its close) stays for the reader, with whatever came after it."""
         with self._inbox_lock:
             items, self._inbox = self._inbox, []
-        queued: list[bytes | str | None] = []
+        pending: list[bytes | str | None] = []
         while not self._queue.empty():
-            queued.append(self._queue.get_nowait())
-        return b"".join(x for x in (*queued, *items) if isinstance(x, bytes))
+            pending.append(self._queue.get_nowait())
+        pending += items
+        taken: list[bytes] = []
+        for i, item in enumerate(pending):
+            if not isinstance(item, bytes):
+                # NOTE: this runs while the capture still reads too (a failure's last lines):
+                # an end dropped here left the reader waiting for good, never reopening
+                for rest in pending[i:]:
+                    self._put(rest)
+                break
+            taken.append(item)
+        return b"".join(taken)
 
     def __aiter__(self) -> SolStream:
         return self
