@@ -263,6 +263,11 @@ def test_a_failed_report_is_acted_on_again(tmp_path: Path, store: Store) -> None
 
     assert asyncio.run(go()) == [502, 200]
     assert calls == [EventKind.INSTALLED, EventKind.INSTALLED]
+    # each try is recorded before racker acts on it, and a failed one with its reason
+    records = [(e.detail["status"], e.detail.get("report"), e.detail.get("problem"))
+               for e in store.events(NODE.mac) if e.kind is EventKind.REQUEST]
+    assert records == [(200, "installed", None), (502, "installed", "BMC did not answer"),
+                       (200, "installed", None)]
 
 
 @pytest.mark.parametrize(("client", "status"), [

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from racker.adapters.fs.store import Store
-from racker.core.events import EventKind
+from racker.core.events import Event, EventKind
 from racker.core.hardware import Hardware
-from racker.engine.run import Engine, FlagFiles, NodeState, RunState
+from racker.engine.run import Engine, FlagFiles, NodeState, RunState, late_report
 from racker.engine.stages import Stage, Timeouts
 from racker.errors import BmcError
 from racker.model import Node, PlannedNode, Role
@@ -42,6 +42,8 @@ class FakeRack:
     hardware: dict[str, Hardware] = field(default_factory=dict)
     """What a node's installer reports before `installed` (none: no inventory)."""
     swapped: set[str] = field(default_factory=set)
+    acting_on_installed: set[str] = field(default_factory=set)
+    """Nodes whose `installed` report came, and racker's BMC call for it never ends."""
     """Nodes whose NIC cables are swapped: they lease for their secondary MAC, and stop."""
 
     async def check_bmc(self, node: PlannedNode) -> str:
@@ -78,6 +80,9 @@ class FakeRack:
             await asyncio.sleep(0.01)
             if self.stuck_at.get(node.mac) is stage:
                 return
+            if stage is Stage.INSTALL and node.mac in self.acting_on_installed:
+                self.report_installed(node)  # and racker never finishes acting on it
+                return
             if stage is Stage.INSTALL and node.mac in self.install_fails:
                 self.store.add(node.mac, EventKind.INSTALL_FAILED, detail={
                     "journal": self.install_fails[node.mac], "exit_status": 1})
@@ -86,6 +91,12 @@ class FakeRack:
 
     async def set_disk_boot(self, node: PlannedNode) -> None:
         pass
+
+    def report_installed(self, node: PlannedNode) -> None:
+        """The boot server's record of the installer's `installed` report, before it acts."""
+        self.store.add(node.mac, EventKind.REQUEST, detail={
+            "path": f"/racker/v1/nodes/{node.mac}/events", "status": 200,
+            "report": "installed"})
 
     async def reassert_disk_boot(self, node: PlannedNode) -> None:
         pass
@@ -129,6 +140,46 @@ def test_a_node_stuck_fails_at_its_stage_others_finish(tmp_path: Path, store: St
     assert not (tmp_path / "assets" / planned(1).mac).exists()
     errors = [e for e in store.events(planned(1).mac) if e.kind is EventKind.ERROR]
     assert errors and errors[0].stage == "install"
+
+
+def test_an_install_timeout_says_the_report_came_and_what_racker_was_still_doing(
+        tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store, acting_on_installed={planned(0).mac})
+    run = asyncio.run(engine(rack, tmp_path).install([planned(0)]))
+    (failed,) = run.failed
+    assert failed.stage is Stage.INSTALL
+    assert failed.error.startswith("timed out waiting for the installer to finish (1 s): its "
+                                   "'installed' report came ")
+    assert failed.error.endswith(" s before, and racker was still setting its boot device to "
+                                 "disk over its BMC")
+
+
+def _request(ts: float, **detail: object) -> Event:
+    return Event(0, ts, "m", EventKind.REQUEST, None, {"path": "/racker/v1/self/events",
+                                                       **detail})
+
+
+@pytest.mark.parametrize(("since", "why"), [
+    ([], None),
+    ([_request(101, status=200)], None),  # another request (no report named)
+    ([_request(112.5, status=200, report="booted")], None),  # not the install's report
+    ([_request(100, status=200, report="installed")],
+     "its 'installed' report came 36 s before, and racker was still setting its boot device "
+     "to disk over its BMC"),
+    ([_request(131.6, status=200, report="installed"),
+      _request(135, status=502, report="installed", problem="no answer within 5 s"),
+      _request(137, status=200, report="installed")],
+     "its 'installed' report came 4.4 s before, but setting its boot device to disk over its "
+     "BMC failed: no answer within 5 s"),
+    ([_request(101, status=200, report="installed"),
+      Event(0, 102, "m", EventKind.INSTALLED, None, {})],
+     "its 'installed' report came 35 s before and was recorded, but the run did not see it "
+     "(an internal error)"),
+])
+def test_late_report_says_what_came_of_the_stage_report(since: list[Event],
+                                                         why: str | None) -> None:
+    assert late_report(Stage.INSTALL, since, 136.0) == why
+    assert late_report(Stage.DHCP, since, 136.0) is None
 
 
 def test_rerun_skips_provisioned_nodes(tmp_path: Path, store: Store) -> None:

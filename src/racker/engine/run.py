@@ -117,6 +117,40 @@ REPORT_LAG = 2.0
 showed at the same time."""
 
 
+ACTING_ON = {Stage.INSTALL: (EventKind.INSTALLED,
+                             "setting its boot device to disk over its BMC")}
+"""The report a stage waits for, when racker acts on it before it is recorded (and answered)."""
+
+
+def late_report(stage: Stage, since: Sequence[Event], now: float) -> str | None:
+    """Why `stage` timed out at `now` although its node reported: the report's request came
+    (the boot server records it before acting) but racker did not finish acting on it, or
+    acting failed. None when no such report came. `since`: the node's events since its
+    power-on (a fast node's report can come before the engine saw the stage begin)."""
+    awaited = ACTING_ON.get(stage)
+    if awaited is None:
+        return None
+    kind, acting = awaited
+    tries = [e for e in since
+             if e.kind is EventKind.REQUEST and e.detail.get("report") == kind.value]
+    if not tries:
+        return None
+    came = f"its '{kind.value}' report came {_seconds(now - tries[0].ts)} before"
+    recorded = next((e for e in since if e.kind is kind), None)
+    if recorded is not None:  # racker's own fault: the run's watch of the store missed it
+        return f"{came} and was recorded, but the run did not see it (an internal error)"
+    failed = [e for e in tries if isinstance(e.detail.get("status"), int)
+              and e.detail["status"] >= 300]
+    if failed:
+        why = failed[-1].detail.get("problem") or f"HTTP {failed[-1].detail['status']}"
+        return f"{came}, but {acting} failed: {why}"
+    return f"{came}, and racker was still {acting}"
+
+
+def _seconds(t: float) -> str:
+    return f"{max(0.0, t):.1f} s" if t < 10 else f"{t:.0f} s"
+
+
 class NodeStopped(Exception):
     """The installed system's console said it stopped for good (the line)."""
 
@@ -157,6 +191,14 @@ class Engine:
         st.stage, st.state = stage, NodeState.RUNNING
         self._event(st, EventKind.STAGE)
         self.on_change(run)
+
+    def _late_report(self, st: NodeStatus) -> str | None:
+        """What came of the node's report for its stage, when it reported and the stage
+        timed out all the same (`late_report`)."""
+        events = self.store.events(st.node.mac)
+        powered = max((i for i, e in enumerate(events)
+                       if e.kind is EventKind.STAGE and e.stage == Stage.PXE.value), default=0)
+        return late_report(st.stage, events[powered:], self.store.now())
 
     def _fail(self, run: RunState, st: NodeStatus, error: str) -> None:
         st.state, st.error = NodeState.FAILED, error
@@ -318,8 +360,9 @@ class Engine:
                         raise TimeoutError
                 await stages[-1][1]
             except TimeoutError:
-                self._fail(run, st, f"timed out {WHAT[st.stage]} "
-                                    f"({self.timeouts.of(st.stage):.0f} s)")
+                error = f"timed out {WHAT[st.stage]} ({self.timeouts.of(st.stage):.0f} s)"
+                why = self._late_report(st)
+                self._fail(run, st, error if why is None else f"{error}: {why}")
                 return
             except NodeStopped as e:
                 self._fail(run, st, "the installed system stopped at its first boot"

@@ -73,6 +73,10 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def now(self) -> float:
+        """The time as the store stamps events."""
+        return self._clock()
+
     def __enter__(self) -> Store:
         return self
 

@@ -69,6 +69,7 @@ def api_routes(s: Served) -> list[Route]:
             status = exit_status_of(body)
             if status is not None:
                 detail["exit_status"] = status
+        request.state.report = kind.value  # the request's record names it
         epoch = s.report_epoch(node, kind)
         if s.gate.repeat(node.mac, kind, epoch):
             # a retry, or a flood: answered, but the BMC is not driven again

@@ -52,7 +52,7 @@ def create_app(
         assert isinstance(exc, RackerError)
         status = http_status(exc)
         with contextlib.suppress(StateWriteError):  # a full disk must not turn into a 500
-            served.record(request, None, status)
+            served.record(request, None, status, exc.message)
         return PlainTextResponse(f"{exc.message}\n", status_code=status)
 
     async def http_error(request: Request, exc: Exception) -> Response:

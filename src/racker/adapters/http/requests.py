@@ -137,12 +137,19 @@ class Served:
         """The node whose internal address is `ip`, if any."""
         return next((n for n in self.catalog.all() if n.ip == ip), None)
 
-    def record(self, request: Request, node: BootNode | None, status: int) -> None:
-        """Every request is an event in the store, tied to the node it was for (or came from)."""
+    def record(self, request: Request, node: BootNode | None, status: int,
+               problem: str | None = None) -> None:
+        """Every request is an event in the store, tied to the node it was for (or came from);
+        a node's report names its kind (`report`), a refused request why (`problem`)."""
         client = client_of(request)
         who = node or self.node_by_ip(client)
         detail: dict[str, object] = {"path": request.url.path, "query": str(request.url.query),
                                      "client": client or "", "status": status}
+        report = getattr(request.state, "report", None)
+        if report is not None:
+            detail["report"] = report
+        if problem is not None:
+            detail["problem"] = problem
         if who is not None and client != who.ip:
             # anyone can name a node with ?mac=: the timeline shows it was not the node
             detail["foreign"] = True
