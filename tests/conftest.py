@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -20,3 +21,14 @@ def require_root() -> None:
     """Fails the test when not running as root (network namespaces need it)."""
     if os.geteuid() != 0:
         pytest.fail("this test needs root for network namespaces; CI runs as root")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Last of all the output: a few lines on each simulated rack whose test failed (CI shows
+    only the head and the tail of a long run's output; the whole diagnosis is with the test)."""
+    simrack = sys.modules.get("tests.e2e.simrack")
+    digests: list[list[str]] = getattr(simrack, "FAILED_RACKS", [])
+    if digests:
+        print("\nthe simulated racks of failed tests, last steps (whole diagnosis above):")
+        for lines in digests:
+            print("\n".join(lines))

@@ -103,14 +103,35 @@ class SimRack:
             with Store.in_state_dir(self.state) as store:
                 events = store.events()[-entries:]
             out.append(f"--- racker's last {len(events)} events")
-            out += [f"{time.strftime('%H:%M:%S', time.gmtime(e.ts))}.{int(e.ts * 1000) % 1000:03d}"
-                    f" {e.mac or '-'} {e.kind.value} {e.stage or ''} {dict(e.detail)}"[:400]
-                    for e in events]
+            out += [f"{_stamp(e.ts)} {e.mac or '-'} {e.kind.value} {e.stage or ''}"
+                    f" {dict(e.detail)}"[:400] for e in events]
         return "\n".join(out)
+
+    def digest(self, entries: int = 4) -> list[str]:
+        """A few lines for the end of the test run's output (CI keeps its head and tail, and
+        `diagnosis` lands in the middle): each server's last timeline entries and racker's
+        last events, cut to one line each."""
+        out = [f"rack {self.name} ({os.environ.get('PYTEST_CURRENT_TEST', '?')}):"]
+        for path in sorted((self.root / "timeline").glob("*.jsonl")):
+            out += [f"  {path.stem} {format_entry(e)}"[:170]
+                    for e in list(read_timeline(path))[-entries:]]
+        # a store that failed to open says nothing
+        with contextlib.suppress(Exception), Store.in_state_dir(self.state) as store:
+            out += [f"  racker {_stamp(e.ts)} {e.mac or '-'} {e.kind.value} {e.stage or ''}"
+                    f" {dict(e.detail)}"[:170] for e in store.events()[-entries - 2:]]
+        return out
 
     def flag_files(self) -> set[str]:
         flags = self.folder / "assets"
         return {p.name for p in flags.iterdir()} if flags.is_dir() else set()
+
+
+def _stamp(ts: float) -> str:
+    return f"{time.strftime('%H:%M:%S', time.gmtime(ts))}.{int(ts * 1000) % 1000:03d}"
+
+
+FAILED_RACKS: list[list[str]] = []
+"""The digest of each rack whose test failed, printed last (tests/conftest.py)."""
 
 
 @contextmanager
@@ -131,6 +152,8 @@ def sim_rack(tmp_path: Path, nodes: int, kind: str = "lite",
         yield rack
     except BaseException:
         print(rack.diagnosis())  # pytest shows it with the failure
+        with contextlib.suppress(Exception):  # the test's own failure is what counts
+            FAILED_RACKS.append(rack.digest())
         raise
     finally:
         rack.sim("destroy", name, check=False)
