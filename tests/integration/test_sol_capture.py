@@ -133,6 +133,30 @@ def test_a_dangling_sol_session_is_taken_over_and_closing_deactivates_it() -> No
     assert not active and not chassis.emit_console(b"lost\r\n")
 
 
+def test_a_console_closed_and_opened_again_comes_up_each_time() -> None:
+    """The capture opens a BMC's console again after losing it (and a retry round after the
+    last one closed): each opening logs in anew. pyghmi left the closed console's login in its
+    table and handed it to the next console of the same credentials, which waited on it."""
+    chassis = MemoryChassis()
+    with BmcRunner() as runner, serve("127.0.0.1", 0, "admin", "vbmc-pass-1", chassis,
+                                      runner=runner) as b:
+        async def main() -> list[bytes]:
+            got = []
+            async with IpmiDriver(SETTINGS) as driver:
+                bmc = await driver.open(_target(b.port))
+                for i in range(3):
+                    stream = await bmc.serial_console()
+                    try:
+                        chassis.emit_console(b"opening %d\r\n" % i)
+                        got.append(await read_until(stream, b"opening %d" % i))
+                    finally:
+                        await stream.aclose()  # type: ignore[attr-defined]
+            return got
+
+        got = asyncio.run(main())
+    assert [b"opening %d" % i in chunk for i, chunk in enumerate(got)] == [True] * 3
+
+
 def test_a_sol_session_outlives_pyghmis_keepalive() -> None:
     """pyghmi's console checks its payload (Get Payload Instance Info) each MAX_IDLE seconds
     and gives the session up when the BMC does not answer it: past that, output still flows

@@ -146,14 +146,11 @@ class SolStream(AsyncIterator[bytes]):
 
     async def start(self) -> SolStream:
         """Log in and activate SOL (a dangling payload is deactivated first)."""
-        from pyghmi.ipmi import console
-
         t = self.target
 
         def connect() -> Any:
-            glue.patch_pyghmi()
-            return console.Console(t.address, t.user, t.password, self._received, port=t.port,
-                                   force=self.take_over)
+            return glue.new_console(t.address, t.user, t.password, t.port, self._received,
+                                    self.take_over)
 
         _PUMP.acquire()
         try:
