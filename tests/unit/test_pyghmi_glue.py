@@ -81,3 +81,48 @@ def test_a_logout_between_lookup_and_cleanup_does_not_fail_a_new_session() -> No
         print(type(new).__name__, any(40000 in table.get(key, {}) for key in keys))
     """)
     assert out == "Session False"
+
+
+def test_the_io_thread_outlives_a_session_that_ends_while_its_packet_is_routed() -> None:
+    # NOTE: pyghmi's I/O thread checks that a packet's session is in its table, then indexes
+    # it; a logout on another thread deletes the entry. Here the entry is gone at the index,
+    # as if the logout ran in between. The thread must live on and route the next packet.
+    out = _run("""
+        import collections, socket, time
+        from pyghmi.ipmi.private import session
+        from racker.adapters.bmc.ipmi import pyghmi_glue
+
+        pyghmi_glue.patch_pyghmi()
+        mine = session.Session._assignsocket()  # starts pyghmi's I/O thread
+        port = mine.getsockname()[1]
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        keys = [("127.0.0.1", peer.getsockname()[1]),
+                ("::ffff:127.0.0.1", peer.getsockname()[1], 0, 0)]
+
+        class LoggedOut(dict):  # the check finds the session, the lookup does not
+            def __contains__(self, key):
+                return True
+
+            def __getitem__(self, key):
+                raise KeyError(key)
+
+        for key in keys:
+            session.Session.bmc_handlers[key] = LoggedOut()
+        peer.sendto(b"\\x06\\x00\\xff\\x07 gone", ("127.0.0.1", port))
+        time.sleep(0.5)
+        alive = session.iothread.is_alive()
+
+        class Live:
+            pktqueue = collections.deque()
+
+        live = Live()
+        for key in keys:
+            session.Session.bmc_handlers[key] = {port: live}
+        peer.sendto(b"\\x06\\x00\\xff\\x07 next", ("127.0.0.1", port))
+        deadline = time.monotonic() + 5
+        while not live.pktqueue and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print(alive, [bytes(p[0]) for p in live.pktqueue])
+    """)
+    assert out == "True [b'\\x06\\x00\\xff\\x07 next']"

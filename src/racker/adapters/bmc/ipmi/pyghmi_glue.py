@@ -228,7 +228,7 @@ _patching = threading.Lock()
 
 
 def patch_pyghmi() -> None:
-    """Mend three faults of pyghmi's process-wide state before the first session (idempotent,
+    """Mend four faults of pyghmi's process-wide state before the first session (idempotent,
     and once only when many threads log in at once: each application wraps the last one).
 
     1. A lost wake-up: pyghmi's I/O thread wakes a waiting caller only for packets read in the
@@ -249,6 +249,9 @@ def patch_pyghmi() -> None:
        console) deleted the same entry and one failed with KeyError. `__new__` does no I/O
        (the login is `__init__`'s): it runs under a lock. A logout also deletes its entry,
        from another thread and without that lock; `__new__` then looks again.
+
+    4. A race that ended pyghmi's I/O thread, and every BMC call of the process with it: a
+       packet of a session that a logout was ending (`_surviving`).
 
     Every wait for I/O also ends a login or call that racker gave up on (`_bounded`).
     """
@@ -289,6 +292,32 @@ def _patch() -> None:
         original(timeout, myaddr, evq)
 
     session._io_wait = _woken_waits(session, io_wait)
+    session._io_graball = _surviving(session._io_graball)
+
+
+def _surviving(graball: Any) -> Any:
+    """pyghmi's `_io_graball` (its I/O thread reading every socket), surviving a session that
+    ends while one of its packets is routed.
+
+    NOTE: the I/O thread looks a packet's session up in a process-wide table, checking and then
+    indexing it, without a lock; a logout on another thread deletes its entry. In between, the
+    KeyError ended the I/O thread, and with it every BMC call of the process: each waits for a
+    wake-up that only that thread gives. The packet whose session is gone is dropped; the rest
+    are read on. Anything else that fails a round is logged, and the next round goes on."""
+
+    def surviving(sockets: Any, waiters: Any) -> list[Any]:
+        routed: list[Any] = []
+        while True:
+            try:
+                routed += graball(sockets, waiters)
+                return routed
+            except KeyError:  # its session ended under it
+                continue
+            except Exception:  # the I/O thread must outlive any one packet
+                log.warning("pyghmi's I/O thread: a round failed", exc_info=True)
+                return routed
+
+    return surviving
 
 
 def _woken_waits(session: Any, original: Any) -> Any:
