@@ -79,3 +79,21 @@ def test_booted_floods_start_one_bmc_task_per_node(tmp_path: Path) -> None:
 
     asyncio.run(go())
     store.close()
+
+
+def test_a_finished_run_records_the_cpu_time_racker_used(tmp_path: Path) -> None:
+    import resource
+    import time
+
+    from racker.app.provision import run_finished, run_started
+
+    with Store(tmp_path / "racker.db") as store:
+        run = run_started(store, "bootstrap")
+        spent = time.process_time() + 0.05
+        while time.process_time() < spent:  # some CPU of its own
+            pass
+        run_finished(store, run, "bootstrap", 0)
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        end = store.events()[-1]
+    assert end.detail["phase"] == "end" and end.detail["exit_code"] == 0
+    assert 0.05 <= end.detail["cpu_s"] <= used.ru_utime + used.ru_stime + 0.001  # rounded

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import resource
 import shutil
 import subprocess
 import time
@@ -488,9 +489,12 @@ def run_started(store: Store, command: str) -> int:
 
 
 def run_finished(store: Store, run: int, command: str, exit_code: int) -> None:
-    """Record the end of run `run` with its exit code (the dashboard's runs list reads both)."""
+    """Record the end of run `run` with its exit code (the dashboard's runs list reads both)
+    and the CPU seconds this racker process used (`cpu_s`: its own threads, not dnsmasq)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
     store.add("", EventKind.RUN, detail={"phase": "end", "run": run, "command": command,
-                                         "exit_code": exit_code})
+                                         "exit_code": exit_code,
+                                         "cpu_s": round(used.ru_utime + used.ru_stime, 3)})
 
 
 def _write_log(path: Path, store: Store) -> None:
