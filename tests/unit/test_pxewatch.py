@@ -13,6 +13,7 @@ from racker.core.events import Event, EventKind
 from racker.core.pxewatch import (
     BY_PXE_BOOT,
     GRACE,
+    KINDS,
     Watched,
     console_answered,
     due,
@@ -98,3 +99,16 @@ def test_the_recorder_answered_after_the_window_opened() -> None:
     assert console_answered(events, A, after_id=3)
     assert console_answered(events, B, after_id=5)
     assert not console_answered([ev(EventKind.REQUEST, 1, id_=8)], A, after_id=5)
+
+
+def test_fold_reads_only_the_kinds_a_follower_fetches() -> None:
+    """A follower fetches only KINDS from the store: fold must come to the same over them as
+    over every event."""
+    mixed = [pxe(1, by=BY_PXE_BOOT), ev(EventKind.REQUEST, 2, detail={"path": "/ipxe"}),
+             ev(EventKind.LEASE, 3), pxe(4, B, action="pxe-boot"), ev(EventKind.INSTALLED, 5),
+             ev(EventKind.CONSOLE, 6, B), ev(EventKind.BOOTED, 7),
+             ev(EventKind.INSTALL_FAILED, 8, B), pxe(9), ev(EventKind.RUN, 10, ""),
+             pxe(11, B, by=BY_PXE_BOOT), ev(EventKind.ERROR, 12, B), ev(EventKind.EXCLUDED, 13)]
+    for n in range(len(mixed) + 1):
+        assert fold({}, [e for e in mixed[:n] if e.kind in KINDS], bound=60) == \
+            fold({}, mixed[:n], bound=60)

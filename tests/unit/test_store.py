@@ -24,6 +24,23 @@ def test_events_round_trip_in_order(tmp_path: Path) -> None:
         assert len(s.events(since_id=one[0].id)) == 2
 
 
+def test_events_of_some_kinds_only(tmp_path: Path) -> None:
+    a, b = "aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"
+    with Store(tmp_path / "racker.db") as s:
+        for mac in (a, b, a):
+            s.add(mac, EventKind.REQUEST, detail={"path": "/ipxe"})
+            s.add(mac, EventKind.STAGE, stage="pxe")
+            s.add(mac, EventKind.BOOTED)
+        wanted = {EventKind.STAGE, EventKind.BOOTED}
+        every = s.events()
+        assert s.events(kinds=wanted) == [e for e in every if e.kind in wanted]
+        assert s.events(a, kinds=wanted) == [e for e in every if e.kind in wanted and e.mac == a]
+        since = every[4].id
+        assert s.events(since_id=since, kinds=[EventKind.BOOTED]) == [
+            e for e in every if e.id > since and e.kind is EventKind.BOOTED]
+        assert s.events(kinds=()) == []
+
+
 def test_last_by_kind_takes_newest(tmp_path: Path) -> None:
     with Store(tmp_path / "racker.db") as s:
         s.add("m1", EventKind.BOOTED, ts=1.0)

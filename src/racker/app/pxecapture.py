@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from racker.adapters.fs.store import Store
 from racker.app.consolecapture import ConsoleCapture
-from racker.core.pxewatch import Watched, due, fold
+from racker.core.pxewatch import KINDS, Watched, due, fold
 from racker.engine.stages import Stage, Timeouts
 from racker.errors import RackerError
 from racker.model import ClusterPlan, PlannedNode
@@ -60,13 +60,13 @@ class PxeBootConsoles:
         """The boots started before this process took over, still within the bound (a
         bootstrap that ended while a node installs hands the recording back to serve)."""
         since = self.clock() - self.bound
-        events = self.store.events()
+        events = self.store.events(kinds=KINDS)
         self._last_id = events[-1].id if events else 0
         self._watched = fold({}, (e for e in events if e.ts >= since), bound=self.bound)
 
     async def step(self) -> None:
         """Read the new events; start and end recordings as they say."""
-        new = self.store.events(since_id=self._last_id)
+        new = self.store.events(since_id=self._last_id, kinds=KINDS)
         if new:
             self._last_id = new[-1].id
             self._watched = fold(self._watched, new, bound=self.bound)

@@ -29,6 +29,9 @@ ENDS: frozenset[EventKind] = frozenset({
 })
 """The node's reports after which its boot is over: up, or failed."""
 
+KINDS: frozenset[EventKind] = ENDS | {EventKind.STAGE}
+"""Every kind of event `fold` reads (a follower reads only these)."""
+
 GRACE = 10.0
 """Seconds the console is still recorded after the boot is over (a login prompt, the rest of
 an installer's failure text)."""

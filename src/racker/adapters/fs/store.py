@@ -124,19 +124,22 @@ class Store:
         assert row_id is not None
         return Event(row_id, when, mac, kind, stage, data)
 
-    def events(self, mac: str | None = None, *, since_id: int = 0) -> list[Event]:
-        """Events in the order they were added, of one node or of all."""
-        if mac is None:
-            rows = self._db.execute(
-                "SELECT id, ts, mac, kind, stage, detail FROM events WHERE id > ? ORDER BY id",
-                (since_id,),
-            )
-        else:
-            rows = self._db.execute(
-                "SELECT id, ts, mac, kind, stage, detail FROM events "
-                "WHERE mac = ? AND id > ? ORDER BY id",
-                (mac, since_id),
-            )
+    def events(self, mac: str | None = None, *, since_id: int = 0,
+               kinds: Iterable[EventKind] | None = None) -> list[Event]:
+        """Events in the order they were added, of one node or of all; of `kinds` only when
+        given (a follower of a few kinds must not parse a bootstrap's thousands of requests)."""
+        where: list[str] = ["id > ?"]
+        args: list[int | str] = [since_id]
+        if mac is not None:
+            where.insert(0, "mac = ?")
+            args.insert(0, mac)
+        if kinds is not None:
+            names = sorted(k.value for k in kinds)
+            where.append(f"kind IN ({', '.join('?' * len(names))})")
+            args += names
+        rows = self._db.execute(
+            "SELECT id, ts, mac, kind, stage, detail FROM events "
+            f"WHERE {' AND '.join(where)} ORDER BY id", args)
         return [_event(r) for r in rows]
 
     def last_by_kind(self, kind: EventKind) -> dict[str, Event]:
