@@ -165,6 +165,31 @@ def test_a_bmc_that_is_down_is_named_at_the_bmc_stage(tmp_path: Path) -> None:
         assert mac in (rack.folder / "racker-options.yaml").read_text()
 
 
+def test_a_bmc_that_hangs_as_the_installer_reports_fails_the_install_saying_so(
+        tmp_path: Path) -> None:
+    """The installer reports `installed`; racker answers only once the BMC has the node set
+    to boot from disk, and the BMC stops answering right then: the install stage fails, and
+    its reason is the report's fate, not only a timeout."""
+    with sim_rack(tmp_path, 1) as rack:
+        (node,) = rack.nodes()
+        rack.sim("fault", node["node"], "bmc-hangs-at-install", "--name", rack.name)
+        r = rack.racker(*BOOTSTRAP, "-onfailure", "cancel")
+        assert r.returncode == 1, r.stdout + r.stderr
+        failure = next(line for line in r.stdout.splitlines()
+                       if "failed at stage install:" in line)
+        assert "timed out waiting for the installer to finish (36 s): its 'installed' report " \
+               "came " in failure
+        # the BMC's calls give up within 20 s, well inside the stage's 36 s: the reason is theirs
+        assert "but setting its boot device to disk over its BMC failed: BMC " in failure
+        assert "no answer" in failure
+        assert not rack.flag_files()
+        # clearing the fault brings the BMC back: the rerun installs the node
+        rack.sim("fault", node["node"], "bmc-hangs-at-install", "--clear", "--name", rack.name)
+        again = rack.racker(*BOOTSTRAP, "-onfailure", "cancel")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert rack.flag_files() == {node["primary_mac"]}
+
+
 def test_kill_9_mid_install_then_rerun_completes_without_reinstalling(tmp_path: Path) -> None:
     with sim_rack(tmp_path, 3) as rack:
         slow = rack.nodes()[2]

@@ -45,6 +45,8 @@ FAULTS: dict[str, str] = {
     "boot-flag-lost": "the BMC forgets its boot device at every power cycle, as some firmware "
                       "does (racker sets disk boot again on each boot report)",
     "bmc-lossy": "the BMC drops about 30 % of the datagrams it receives (racker's retries)",
+    "bmc-hangs-at-install": "the BMC stops answering IPMI when the node's installer reports "
+                            "installed (lite nodes; stage install fails and says so)",
     "bmc-cert-changed": "the BMC's Redfish side presents a new certificate (stage bmc: the pin "
                         "check, until 'racker bmc trust-cert NODE'; --clear keeps it)",
     "redfish-settings-only": "the Redfish BMC takes a boot override only through "

@@ -33,7 +33,7 @@ from racker.sim.vbmc.server import VirtualBmc, bind_udp_in_netns, in_netns
 BMC_SLOW_DELAY = 1.5
 """Seconds a slow BMC takes per answer (ipmitool's own retry timer is 1 s, doubling)."""
 BMC_FAULTS = ("bmc-down", "bmc-slow", "bmc-bad-credentials", "bmc-no-session", "boot-flag-lost",
-              "bmc-lossy", "bmc-cert-changed", "redfish-settings-only")
+              "bmc-lossy", "bmc-cert-changed", "redfish-settings-only", "bmc-hangs-at-install")
 BMC_LOSSY_RATE = 0.3
 """The share of datagrams a `bmc-lossy` BMC drops."""
 REDFISH_FAULTS = ("bmc-cert-changed", "redfish-settings-only")
@@ -125,6 +125,8 @@ class Simulator:
             await bmc.astart()
             chassis.bmc = bmc
             srv = _Server(s, chassis, node, bmc)
+            if isinstance(node, LiteNode):
+                node.on_phase = functools.partial(self._hang_at_install, srv)
             await self._start_redfish(srv)
             srv.dhcp = await self._start_udhcpc(s, hook)
             self.servers[s.name] = srv
@@ -192,6 +194,13 @@ class Simulator:
             })
         return {"rack": self.t.rack, "pid": os.getpid(), "servers": out}
 
+    def _hang_at_install(self, srv: _Server, phase: str) -> None:
+        """`bmc-hangs-at-install`: the BMC stops answering as the installer reports."""
+        if phase == "report-installed" and "bmc-hangs-at-install" in self.bmc_faults.get(
+                srv.server.name, ()):
+            srv.bmc.faults.drop = True
+            srv.node.log("bmc-hung", reason="bmc-hangs-at-install (fault)")
+
     def fault(self, ref: str, kind: str, clear: bool) -> dict[str, Any]:
         """Set or clear fault `kind` on server `ref`."""
         s = self.t.server(ref)
@@ -215,7 +224,13 @@ class Simulator:
         elif kind in BMC_FAULTS:
             on = not clear
             faults = srv.bmc.faults
-            if kind == "bmc-down":
+            if kind == "bmc-hangs-at-install":
+                if isinstance(srv.node, QemuNode):
+                    return {"error": f"fault {kind} is not available for QEMU nodes",
+                            "hint": "it follows a lite node's installer; 'bmc-down' stops a "
+                                    "QEMU node's BMC at once"}
+                faults.drop = faults.drop and on  # clearing it brings the BMC back
+            elif kind == "bmc-down":
                 faults.drop = on
             elif kind == "bmc-slow":
                 faults.delay = BMC_SLOW_DELAY if on else 0.0

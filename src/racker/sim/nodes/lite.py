@@ -88,6 +88,8 @@ class LiteNode:
                  secondary_mac: str = "", node_type: str = "") -> None:
         self.name = name
         self.mac = mac
+        self.on_phase: Callable[[str], None] | None = None
+        """Told each phase the node enters (the simulator's faults that follow the node)."""
         """The MAC of the NIC cabled to the rack network (it PXE boots from it)."""
         self.primary_mac = primary_mac or mac
         self.secondary_mac = secondary_mac
@@ -141,6 +143,8 @@ class LiteNode:
     def _phase(self, phase: str, **fields: Any) -> None:
         self.state.phase = phase
         self.log(phase, **fields)
+        if self.on_phase is not None:
+            self.on_phase(phase)
 
     async def _unconfigure(self) -> None:
         self.state.ip = None
