@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from racker.adapters.bmc.errors import BmcTimeout
 from racker.adapters.bmc.interfaces import BmcTarget
 from racker.adapters.bmc.ipmi.driver import IpmiDriver, IpmiSettings
+from racker.adapters.bmc.ipmi.sol import open_sol
 from racker.sim.vbmc.chassis import MemoryChassis
 from racker.sim.vbmc.server import BmcRunner, serve
 from tests.conftest import require_tool
@@ -155,6 +158,49 @@ def test_a_console_closed_and_opened_again_comes_up_each_time() -> None:
 
         got = asyncio.run(main())
     assert [b"opening %d" % i in chunk for i, chunk in enumerate(got)] == [True] * 3
+
+
+def test_a_console_login_racker_gave_up_on_is_logged_out_once_it_completes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """racker stops waiting for a console's login (here its thread starts late, as on a busy
+    management node), which completes later while other consoles keep pyghmi's loop running.
+    Its session must not stay up: pyghmi keeps it alive, with the SOL payload, and each such
+    retry took one of the BMC's few session slots."""
+    from racker.adapters.bmc.ipmi import pyghmi_glue
+
+    real = pyghmi_glue.new_console
+
+    def late(*args: object) -> object:
+        time.sleep(1.0)  # past racker's wait of 0.5 s
+        return real(*args)  # type: ignore[arg-type]
+
+    with BmcRunner() as runner, \
+            serve("127.0.0.1", 0, "admin", "vbmc-pass-1", MemoryChassis(), runner=runner) as a, \
+            serve("127.0.0.1", 0, "admin", "vbmc-pass-1", MemoryChassis(), runner=runner) as b:
+        engine = b.engine
+        assert engine is not None
+
+        async def state() -> tuple[int, bool]:
+            return engine.active_sessions(), engine.sol is not None
+
+        async def main() -> list[tuple[int, bool]]:
+            other = await open_sol(_target(a.port), 5.0)  # keeps pyghmi's loop running
+            try:
+                monkeypatch.setattr(pyghmi_glue, "new_console", late)
+                with pytest.raises(BmcTimeout):
+                    await open_sol(_target(b.port), 0.5)
+                monkeypatch.setattr(pyghmi_glue, "new_console", real)
+                seen = []
+                for _ in range(40):  # 4 s: the late login comes up within 2 s
+                    seen.append(await asyncio.wrap_future(
+                        asyncio.run_coroutine_threadsafe(state(), runner.loop)))
+                    await asyncio.sleep(0.1)
+                return seen
+            finally:
+                await other.aclose()
+
+        seen = asyncio.run(main())
+    assert seen[-10:] == [(0, False)] * 10, seen
 
 
 def test_a_sol_session_outlives_pyghmis_keepalive() -> None:

@@ -11,6 +11,7 @@ A SOL payload left active by another client (a crashed tool) is deactivated firs
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import AsyncIterator
@@ -154,10 +155,16 @@ class SolStream(AsyncIterator[bytes]):
 
         _PUMP.acquire()
         try:
+            login = _threads().submit(connect)
             try:
-                self._console = await asyncio.wait_for(
-                    self._loop.run_in_executor(_threads(), connect), self.timeout)
+                self._console = await asyncio.wait_for(asyncio.wrap_future(login),
+                                                       self.timeout)
             except TimeoutError:
+                # NOTE: the login goes on in its thread; one that completes after racker gave
+                # up is logged out there, or its session (and SOL payload) stayed up, kept
+                # alive by the pump: on a lossy link each retry added one, until the BMC had
+                # no session slot left for racker's own calls
+                login.add_done_callback(_forget_console)
                 # NOTE: a lossy link loses the login's datagrams; this must reach the capture
                 # as a BMC failure it retries, never as a bare TimeoutError that ends the run
                 raise BmcTimeout(t.node, self._where(),
@@ -233,6 +240,15 @@ class SolStream(AsyncIterator[bytes]):
         finally:
             _PUMP.release()
             self._queue.put_nowait(None)
+
+
+def _forget_console(login: concurrent.futures.Future[Any]) -> None:
+    """Close a console whose login racker stopped waiting for, once it completes (a
+    done-callback: it runs in the login's thread)."""
+    if login.cancelled() or login.exception() is not None:
+        return
+    with contextlib.suppress(*glue.PYGHMI_ERRORS):  # the BMC forgets an idle session
+        _close(login.result())
 
 
 def _close(cons: Any) -> None:
