@@ -68,6 +68,9 @@ class InputError(RackerError):
 class BmcError(RackerError):
     """A BMC could not be reached or refused a command."""
 
+    transient = False
+    """The same command may well work when tried again (a timeout on a lossy link)."""
+
 
 class ServiceError(RackerError):
     """A service racker runs (dnsmasq, the boot server) failed."""

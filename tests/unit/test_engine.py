@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from racker.adapters.bmc.errors import BmcTimeout
 from racker.adapters.fs.store import Store
 from racker.core.events import Event, EventKind
 from racker.core.hardware import Hardware
+from racker.engine import run as run_module
 from racker.engine.run import Engine, FlagFiles, NodeState, RunState, late_report
 from racker.engine.stages import Stage, Timeouts
 from racker.errors import BmcError
@@ -43,6 +46,9 @@ class FakeRack:
     """What a node's installer reports before `installed` (none: no inventory)."""
     swapped: set[str] = field(default_factory=set)
     acting_on_installed: set[str] = field(default_factory=set)
+    power_fails: dict[str, list[BmcError]] = field(default_factory=dict)
+    """Errors the node's power-on raises, one per call, before it works."""
+    power_calls: list[str] = field(default_factory=list)
     """Nodes whose `installed` report came, and racker's BMC call for it never ends."""
     """Nodes whose NIC cables are swapped: they lease for their secondary MAC, and stop."""
 
@@ -59,6 +65,10 @@ class FakeRack:
 
     async def power_on(self, node: PlannedNode) -> None:
         assert node.mac in self.pxe_set
+        self.power_calls.append(node.mac)
+        failures = self.power_fails.get(node.mac)
+        if failures:
+            raise failures.pop(0)
         self.powered.append(node.mac)
         asyncio.get_running_loop().create_task(self._boot(node))
 
@@ -152,6 +162,36 @@ def test_an_install_timeout_says_the_report_came_and_what_racker_was_still_doing
                                    "'installed' report came ")
     assert failed.error.endswith(" s before, and racker was still setting its boot device to "
                                  "disk over its BMC")
+
+
+def test_a_bmc_step_that_times_out_is_tried_again_within_the_stage(
+        tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_module, "BMC_RETRY_PAUSE", 0.01)
+    timeout = BmcTimeout("node-0", "10.0.0.50", "no answer within 5 s, after 3 attempts")
+    refused = BmcError("BMC 10.0.0.51: command failed: invalid command")
+    rack = FakeRack(store, power_fails={planned(0).mac: [timeout, timeout],
+                                        planned(1).mac: [refused]})
+    slow = dataclasses.replace(FAST, pxe=30)
+    run = asyncio.run(Engine(rack, store, FlagFiles(tmp_path / "assets"), slow,
+                             poll_interval=0.02).install([planned(0), planned(1)]))
+    # a timeout may pass: tried again, and the node installs
+    assert run.nodes[planned(0).mac].state is NodeState.DONE
+    assert rack.power_calls.count(planned(0).mac) == 3
+    # a refusal will not: the node fails at once with it
+    (failed,) = run.failed
+    assert failed.node == planned(1) and failed.stage is Stage.PXE
+    assert failed.error == "BMC 10.0.0.51: command failed: invalid command"
+    assert rack.power_calls.count(planned(1).mac) == 1
+
+
+def test_a_bmc_step_is_not_tried_again_without_time_left_in_the_stage(
+        tmp_path: Path, store: Store) -> None:
+    timeout = BmcTimeout("node-0", "10.0.0.50", "no answer within 5 s, after 3 attempts")
+    rack = FakeRack(store, power_fails={planned(0).mac: [timeout] * 10})
+    run = asyncio.run(engine(rack, tmp_path).install([planned(0)]))  # a 1 s stage
+    (failed,) = run.failed
+    assert "timed out: no answer within 5 s" in failed.error
+    assert rack.power_calls == [planned(0).mac]
 
 
 def _request(ts: float, **detail: object) -> Event:

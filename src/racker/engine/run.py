@@ -7,7 +7,8 @@ about failures (retry, exclude, cancel, ask) is decided by the caller (`racker.b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -23,8 +24,10 @@ from racker.core.installreport import failure_reason
 from racker.engine.control import Control, NoWatch, Watch
 from racker.engine.stages import WHAT, Stage, Timeouts
 from racker.engine.watch import EventWatcher
-from racker.errors import RackerError
+from racker.errors import BmcError, RackerError
 from racker.model import PlannedNode
+
+log = logging.getLogger(__name__)
 
 CONSOLE_LINES = 20
 """A failed node's last console lines that the failure reports show."""
@@ -151,6 +154,12 @@ def _seconds(t: float) -> str:
     return f"{max(0.0, t):.1f} s" if t < 10 else f"{t:.0f} s"
 
 
+BMC_RETRY_PAUSE = 1.0
+"""Seconds before a BMC step that failed in a way that may pass is tried again."""
+BMC_RETRY_MIN_LEFT = 5.0
+"""Seconds of the stage that must be left to try a BMC step again."""
+
+
 class NodeStopped(Exception):
     """The installed system's console said it stopped for good (the line)."""
 
@@ -191,6 +200,24 @@ class Engine:
         st.stage, st.state = stage, NodeState.RUNNING
         self._event(st, EventKind.STAGE)
         self.on_change(run)
+
+    async def _on_bmc(self, step: Callable[[PlannedNode], Awaitable[None]], node: PlannedNode,
+                      stage: Stage) -> None:
+        """`step` on the node's BMC within `stage`'s timeout, tried again while it fails in a
+        way that may pass (a timeout: a lossy link, a busy BMC) and time is left. NOTE: the
+        driver's own retries span seconds; a stage has minutes, and a node failed for one
+        unlucky call cost a whole retry round (or the node, with -onfailure exclude)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeouts.of(stage)
+        while True:
+            try:
+                await asyncio.wait_for(step(node), max(0.0, deadline - loop.time()))
+                return
+            except BmcError as e:
+                if not e.transient or deadline - loop.time() < BMC_RETRY_MIN_LEFT:
+                    raise
+                log.info("%s: %s; trying again", node.name, e.message)
+            await asyncio.sleep(BMC_RETRY_PAUSE)
 
     def _late_report(self, st: NodeStatus) -> str | None:
         """What came of the node's report for its stage, when it reported and the stage
@@ -315,8 +342,7 @@ class Engine:
         async with limit:
             try:
                 self._enter(run, st, Stage.PXE)
-                await asyncio.wait_for(self.control.prepare_pxe(st.node),
-                                       self.timeouts.of(Stage.PXE))
+                await self._on_bmc(self.control.prepare_pxe, st.node, Stage.PXE)
                 await self.watch.ready(st.node)
                 expected = {
                     Stage.DHCP: watcher.expect(mac, _lease),
@@ -326,8 +352,7 @@ class Engine:
                 }
                 guards = self._guards(run, st, watcher)
                 stopped.append(self.watch.stopped(st.node))
-                await asyncio.wait_for(self.control.power_on(st.node),
-                                       self.timeouts.of(Stage.PXE))
+                await self._on_bmc(self.control.power_on, st.node, Stage.PXE)
                 stages = list(expected.items())
                 for i, (stage, _) in enumerate(stages):
                     # NOTE: reports come from several sources (the lease hook runs serially in

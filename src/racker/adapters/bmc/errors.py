@@ -35,6 +35,7 @@ class BmcAuthFailed(BmcFailure):
 
 class BmcTimeout(BmcFailure):
     summary = "timed out"
+    transient = True
     default_hint = ("the BMC is slow or overloaded; retry, or reset the BMC "
                     "('ipmi NODE mc reset cold')")
 
