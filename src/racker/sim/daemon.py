@@ -229,7 +229,8 @@ class Simulator:
                     return {"error": f"fault {kind} is not available for QEMU nodes",
                             "hint": "it follows a lite node's installer; 'bmc-down' stops a "
                                     "QEMU node's BMC at once"}
-                faults.drop = faults.drop and on  # clearing it brings the BMC back
+                # clearing it brings the BMC back, unless bmc-down holds it down too
+                faults.drop = faults.drop and (on or "bmc-down" in self.bmc_faults[s.name])
             elif kind == "bmc-down":
                 faults.drop = on
             elif kind == "bmc-slow":
