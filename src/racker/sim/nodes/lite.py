@@ -88,9 +88,9 @@ class LiteNode:
                  secondary_mac: str = "", node_type: str = "") -> None:
         self.name = name
         self.mac = mac
+        """The MAC of the NIC cabled to the rack network (it PXE boots from it)."""
         self.on_phase: Callable[[str], None] | None = None
         """Told each phase the node enters (the simulator's faults that follow the node)."""
-        """The MAC of the NIC cabled to the rack network (it PXE boots from it)."""
         self.primary_mac = primary_mac or mac
         self.secondary_mac = secondary_mac
         self.node_type = node_type

@@ -75,14 +75,17 @@ class PyghmiSession:
                 log.debug("logout failed: %s", e)
 
 
-def forget_login(login: Future[Any]) -> None:
+def forget_login(login: Future[Any], end: Callable[[Any], None] | None = None) -> None:
     """End the session of a login racker stopped waiting for (a done-callback: it runs in the
-    login's own thread once the login ends, whichever way)."""
+    login's own thread once the login ends, whichever way); `end` closes what the login made
+    (default: log its session out)."""
     if login.cancelled() or login.exception() is not None:
         return
-    session = login.result().ipmi_session
     try:
-        session.logout()
+        if end is None:
+            login.result().ipmi_session.logout()
+        else:
+            end(login.result())
     except PYGHMI_ERRORS as e:  # the BMC forgets it after its idle timeout: no keepalives go
         log.debug("logout of an abandoned login failed: %s", e)
 
@@ -306,16 +309,14 @@ def _surviving(graball: Any) -> Any:
     are read on. Anything else that fails a round is logged, and the next round goes on."""
 
     def surviving(sockets: Any, waiters: Any) -> list[Any]:
-        routed: list[Any] = []
         while True:
             try:
-                routed += graball(sockets, waiters)
-                return routed
-            except KeyError:  # its session ended under it
+                return list(graball(sockets, waiters))
+            except KeyError:  # its session ended under it: read on
                 continue
             except Exception:  # the I/O thread must outlive any one packet
                 log.warning("pyghmi's I/O thread: a round failed", exc_info=True)
-                return routed
+                return []
 
     return surviving
 

@@ -11,8 +11,8 @@ A SOL payload left active by another client (a crashed tool) is deactivated firs
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
+import functools
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -164,7 +164,7 @@ class SolStream(AsyncIterator[bytes]):
                 # up is logged out there, or its session (and SOL payload) stayed up, kept
                 # alive by the pump: on a lossy link each retry added one, until the BMC had
                 # no session slot left for racker's own calls
-                login.add_done_callback(_forget_console)
+                login.add_done_callback(functools.partial(glue.forget_login, end=_close))
                 # NOTE: a lossy link loses the login's datagrams; this must reach the capture
                 # as a BMC failure it retries, never as a bare TimeoutError that ends the run
                 raise BmcTimeout(t.node, self._where(),
@@ -240,15 +240,6 @@ class SolStream(AsyncIterator[bytes]):
         finally:
             _PUMP.release()
             self._queue.put_nowait(None)
-
-
-def _forget_console(login: concurrent.futures.Future[Any]) -> None:
-    """Close a console whose login racker stopped waiting for, once it completes (a
-    done-callback: it runs in the login's thread)."""
-    if login.cancelled() or login.exception() is not None:
-        return
-    with contextlib.suppress(*glue.PYGHMI_ERRORS):  # the BMC forgets an idle session
-        _close(login.result())
 
 
 def _close(cons: Any) -> None:
