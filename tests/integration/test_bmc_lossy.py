@@ -132,3 +132,85 @@ def test_sessions_and_consoles_survive_a_lossy_link_together() -> None:
     # NOTE: console output flowed (the SOL path ran beside the calls); one console may lose
     # every activation in 15 s at this loss, which the capture survives by opening it again
     assert sum(read) > 0, read
+
+
+OUTAGE_SEC = 7.0
+"""Long enough for pyghmi to spend a request's retransmits (about 10 s from the first send)
+while the BMC is away, and to see it answer again inside the call."""
+
+
+def test_a_bmc_that_stops_answering_holds_up_neither_the_other_bmcs_nor_the_consoles() -> None:
+    """One BMC stops answering for OUTAGE_SEC, twice, while a call to it is in flight and every
+    BMC's console is open: calls to the others go on (a short timeout and no retries, so any
+    stall fails one), every console's output keeps coming, the stuck call ends with a BMC
+    error within its attempts, and the BMC answers a call once it is back."""
+    chassis = [MemoryChassis() for _ in range(BMCS)]
+    quick = IpmiSettings(timeout=2.0, retries=0, probe_timeout=1.0)
+    with BmcRunner() as runner, contextlib.ExitStack() as stack:
+        bmcs = [stack.enter_context(serve("127.0.0.1", 0, USER, PASSWORD, c, runner=runner))
+                for c in chassis]
+        away = bmcs[0]
+
+        async def run() -> tuple[list[str], list[float], list[str], PowerState]:
+            async with IpmiDriver() as slow, IpmiDriver(quick) as fast:
+                handles = [await slow.open(_target(b, i)) for i, b in enumerate(bmcs)]
+                consoles = [await h.serial_console() for h in handles]
+                others = [await fast.open(_target(b, i)) for i, b in enumerate(bmcs)][1:]
+                done = asyncio.Event()
+                failures: list[str] = []
+                gaps = [0.0] * BMCS
+
+                async def read(i: int) -> None:
+                    last = time.monotonic()
+                    with contextlib.suppress(BmcFailure):
+                        async for _ in consoles[i]:
+                            now = time.monotonic()
+                            gaps[i] = max(gaps[i], now - last)
+                            last = now
+                            if done.is_set():
+                                return
+
+                async def call_others() -> None:
+                    while not done.is_set():
+                        for h in others:
+                            try:
+                                await h.power_status()
+                            except BmcFailure as e:
+                                failures.append(str(e))
+                        await asyncio.sleep(0.05)
+
+                async def outages() -> list[str]:
+                    ended = []  # NOTE: a call that never ends fails the test here (wait_for)
+                    for _ in range(2):
+                        away.faults.drop = True
+                        stuck = asyncio.create_task(handles[0].power_status())
+                        await asyncio.sleep(OUTAGE_SEC)
+                        away.faults.drop = False
+                        try:
+                            await asyncio.wait_for(stuck, 60)
+                            ended.append("answered")
+                        except BmcFailure as e:
+                            ended.append(type(e).__name__)
+                    return ended
+
+                readers = [asyncio.create_task(read(i)) for i in range(BMCS)]
+                caller = asyncio.create_task(call_others())
+                ended = await outages()
+                # NOTE: within one call's attempts (3 of 5 s): pyghmi held on to the session
+                # of the stuck call and this took 40 s
+                back = await asyncio.wait_for(handles[0].power_status(), 20)
+                done.set()
+                await caller
+                for c in consoles:
+                    await c.aclose()  # type: ignore[attr-defined]
+                await asyncio.gather(*readers)
+                return failures, gaps, ended, back
+
+        with _talking(chassis):
+            failures, gaps, ended, back = asyncio.run(run())
+    assert failures == [], failures
+    # NOTE: a host writes a line every 20 ms; the console of the BMC that was away may wait
+    # for its session to be opened again, the others never
+    assert max(gaps[1:]) < 3.0, gaps
+    assert len(ended) == 2, ended
+    assert back is PowerState.OFF

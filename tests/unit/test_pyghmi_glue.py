@@ -44,11 +44,10 @@ def test_threads_that_log_in_at_once_patch_pyghmi_once() -> None:
             inner = [c.cell_contents for c in f.__closure__ or () if callable(c.cell_contents)]
             return [g.__module__ for g in inner] == ["pyghmi.ipmi.private.session"]
 
-        inner_wait = [c.cell_contents for c in session._io_wait.__closure__
-                      if callable(c.cell_contents) and c.cell_contents.__name__ == "io_wait"]
-        print(wraps_pyghmis_own(session.Session.__new__), wraps_pyghmis_own(inner_wait[0]))
+        print(*(wraps_pyghmis_own(f) for f in (session.Session.__new__, session._io_wait,
+                                                session._io_graball, session.Session._timedout)))
     """)
-    assert out == "True True", "the patch wrapped an earlier application of itself"
+    assert out == "True True True True", "the patch wrapped an earlier application of itself"
 
 
 def test_a_logout_between_lookup_and_cleanup_does_not_fail_a_new_session() -> None:
