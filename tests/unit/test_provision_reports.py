@@ -9,11 +9,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
+import pytest
+
+from racker.adapters.bmc.errors import BmcTimeout
 from racker.adapters.fs.store import Store
 from racker.adapters.http.requests import NodeReport
 from racker.app.provision import Provisioner
 from racker.core.bootnode import BootNode, Catalog, StaticCatalog
 from racker.core.events import EventKind
+from racker.errors import BmcError
 from racker.model import ClusterPlan, PlannedNode
 from racker.paths import Paths
 from racker.settings import Settings
@@ -97,3 +101,44 @@ def test_a_finished_run_records_the_cpu_time_racker_used(tmp_path: Path) -> None
         end = store.events()[-1]
     assert end.detail["phase"] == "end" and end.detail["exit_code"] == 0
     assert 0.05 <= end.detail["cpu_s"] <= used.ru_utime + used.ru_stime + 0.001  # rounded
+
+
+class FlakyBmc(FakeRack):
+    """A BMC whose boot-device re-assertion times out `fails` times, then works."""
+
+    fails: int = 2
+    calls: int = 0
+
+    async def reassert_disk_boot(self, node: PlannedNode) -> None:
+        self.calls += 1
+        if self.calls <= self.fails:
+            raise BmcTimeout(node.name, "10.0.0.50", "no answer within 5 s, after 3 attempts")
+
+
+def test_a_reassertion_that_times_out_is_tried_again_and_records_no_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import racker.engine.run as run_module
+
+    monkeypatch.setattr(run_module, "BMC_RETRY_PAUSE", 0.01)
+    paths = Paths.from_env({"RACKER_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    with Store(tmp_path / "db") as store:
+        bmc = FlakyBmc(store)
+        prov = Provisioner(paths, Settings(), bmc, CapturingServices(), lambda: store,
+                           io.StringIO())
+        asyncio.run(prov._reassert_disk_boot(planned(0), store))
+        assert bmc.calls == 3
+        assert not [e for e in store.events() if e.kind is EventKind.ERROR]
+        # a refusal will not pass: recorded at once
+        bmc.calls, bmc.fails = 0, 0
+        refused = BmcError("BMC 10.0.0.50: command failed: invalid command")
+
+        async def refuse(node: PlannedNode) -> None:
+            bmc.calls += 1
+            raise refused
+
+        monkeypatch.setattr(bmc, "reassert_disk_boot", refuse)
+        asyncio.run(prov._reassert_disk_boot(planned(0), store))
+        (error,) = [e for e in store.events() if e.kind is EventKind.ERROR]
+    assert bmc.calls == 1
+    assert error.detail["error"] == ("boot device disk not re-asserted: BMC 10.0.0.50: command "
+                                     "failed: invalid command")

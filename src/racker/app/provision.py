@@ -36,7 +36,7 @@ from racker.core.events import EventKind
 from racker.core.render import asset_dir, config_folder
 from racker.engine.control import Control, NoWatch, Watch
 from racker.engine.progress import ProgressDisplay, failure_details
-from racker.engine.run import Engine, FlagFiles, NodeState, NodeStatus, RunState
+from racker.engine.run import Engine, FlagFiles, NodeState, NodeStatus, RunState, retry_bmc_step
 from racker.engine.stages import Timeouts
 from racker.errors import RackerError, ServiceError
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
@@ -56,6 +56,8 @@ def check_tools(paths: Paths, provision: Provision) -> None:
 
 BMC_TITLE = "Checking BMC connectivity"
 INSTALL_TITLE = "OS installation via PXE"
+REASSERT_WITHIN = 60.0
+"""Seconds racker keeps trying to set a provisioned node's boot device to disk again."""
 
 Ask = Callable[[str], str]
 
@@ -346,7 +348,9 @@ class Provisioner:
 
     async def _reassert_disk_boot(self, node: PlannedNode, store: Store) -> None:
         try:
-            await asyncio.wait_for(self.control.reassert_disk_boot(node), 60)
+            # NOTE: a lossy link failed one node's call after the driver's three attempts, with
+            # most of the minute left
+            await retry_bmc_step(self.control.reassert_disk_boot, node, REASSERT_WITHIN)
         except (RackerError, TimeoutError) as e:
             store.add(node.mac, EventKind.ERROR, stage="boot",
                       detail={"error": f"boot device disk not re-asserted: {e}"})

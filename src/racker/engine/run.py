@@ -160,6 +160,25 @@ BMC_RETRY_MIN_LEFT = 5.0
 """Seconds of the stage that must be left to try a BMC step again."""
 
 
+async def retry_bmc_step(step: Callable[[PlannedNode], Awaitable[None]], node: PlannedNode,
+                         seconds: float) -> None:
+    """`step` on the node's BMC within `seconds`, tried again while it fails in a way that may
+    pass (a timeout: a lossy link, a busy BMC) and time is left. NOTE: the driver's own retries
+    span seconds; a stage has minutes, and a node failed for one unlucky call cost a whole
+    retry round (or the node, with -onfailure exclude)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            await asyncio.wait_for(step(node), max(0.0, deadline - loop.time()))
+            return
+        except BmcError as e:
+            if not e.transient or deadline - loop.time() < BMC_RETRY_MIN_LEFT:
+                raise
+            log.info("%s: %s; trying again", node.name, e.message)
+        await asyncio.sleep(BMC_RETRY_PAUSE)
+
+
 class NodeStopped(Exception):
     """The installed system's console said it stopped for good (the line)."""
 
@@ -203,21 +222,8 @@ class Engine:
 
     async def _on_bmc(self, step: Callable[[PlannedNode], Awaitable[None]], node: PlannedNode,
                       stage: Stage) -> None:
-        """`step` on the node's BMC within `stage`'s timeout, tried again while it fails in a
-        way that may pass (a timeout: a lossy link, a busy BMC) and time is left. NOTE: the
-        driver's own retries span seconds; a stage has minutes, and a node failed for one
-        unlucky call cost a whole retry round (or the node, with -onfailure exclude)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeouts.of(stage)
-        while True:
-            try:
-                await asyncio.wait_for(step(node), max(0.0, deadline - loop.time()))
-                return
-            except BmcError as e:
-                if not e.transient or deadline - loop.time() < BMC_RETRY_MIN_LEFT:
-                    raise
-                log.info("%s: %s; trying again", node.name, e.message)
-            await asyncio.sleep(BMC_RETRY_PAUSE)
+        """`step` on the node's BMC within `stage`'s timeout (`retry_bmc_step`)."""
+        await retry_bmc_step(step, node, self.timeouts.of(stage))
 
     def _late_report(self, st: NodeStatus) -> str | None:
         """What came of the node's report for its stage, when it reported and the stage
