@@ -53,3 +53,35 @@ def test_unread_leaves_the_end_of_the_stream_for_the_reader() -> None:
     taken, ended = asyncio.run(main())
     assert taken == b"last words\r\n"
     assert "Serial over LAN ended: session lost" in ended
+
+
+def test_the_output_of_many_consoles_reaches_the_loop_in_one_wake_up() -> None:
+    """48 consoles with output in the same window: one call into the event loop from pyghmi's
+    thread, not one per console; each reader gets its own console's bytes."""
+    async def main() -> tuple[int, list[bytes]]:
+        loop = asyncio.get_running_loop()
+        streams = [sol.SolStream(TARGET, timeout=1.0) for _ in range(48)]
+        wakes = 0
+        threadsafe = loop.call_soon_threadsafe
+
+        def counting(*args: object) -> asyncio.Handle:
+            nonlocal wakes
+            wakes += 1
+            return threadsafe(*args)  # type: ignore[arg-type]
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign,assignment]
+
+        def pyghmi_thread() -> None:
+            for i, stream in enumerate(streams):
+                stream._received(b"console %d line\r\n" % i)
+                stream._received(b"more")
+
+        t = threading.Thread(target=pyghmi_thread)
+        t.start()
+        t.join()
+        got = [await asyncio.wait_for(s.__anext__(), 5) for s in streams]
+        return wakes, got
+
+    wakes, got = asyncio.run(main())
+    assert wakes == 1
+    assert got == [b"console %d line\r\nmore" % i for i in range(48)]

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import threading
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,6 +31,47 @@ DELIVER_AFTER = 0.1
 """Seconds the host's output gathers before it reaches the reader as one chunk (a recorder's
 latency: a booting host sends a SOL packet per line, and handing each to the event loop on
 its own cost more than the capture's file writes)."""
+
+
+class _Delivery:
+    """Hands every console's gathered output to one event loop in one wake-up per
+    DELIVER_AFTER. NOTE: one wake-up per console cost the loop a self-pipe write, a select
+    and two callbacks for each of 48 consoles ten times a second while nodes booted."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._due: list[SolStream] = []
+
+    def due(self, stream: SolStream) -> None:
+        """`stream` has output to hand over (pyghmi's loop thread)."""
+        with self._lock:
+            self._due.append(stream)
+            first = len(self._due) == 1
+        if first:
+            # its event loop may have ended (asyncio.run returned): nobody reads then
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._loop.call_later, DELIVER_AFTER,
+                                                self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            due, self._due = self._due, []
+        for stream in due:
+            stream._drain()
+
+
+_DELIVERIES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Delivery] = \
+    weakref.WeakKeyDictionary()
+_DELIVERIES_LOCK = threading.Lock()
+
+
+def _delivery(loop: asyncio.AbstractEventLoop) -> _Delivery:
+    with _DELIVERIES_LOCK:
+        found = _DELIVERIES.get(loop)
+        if found is None:
+            found = _DELIVERIES[loop] = _Delivery(loop)
+        return found
 
 
 class _Pump:
@@ -92,6 +134,7 @@ class SolStream(AsyncIterator[bytes]):
         self.timeout = timeout
         self.take_over = take_over
         self._loop = asyncio.get_running_loop()
+        self._delivery = _delivery(self._loop)
         self._queue: asyncio.Queue[bytes | str | None] = asyncio.Queue()
         self._console: Any = None
         self._closed = False
@@ -118,12 +161,9 @@ class SolStream(AsyncIterator[bytes]):
         # host sends hundreds of small packets; each wake-up costs more than the bytes)
         with self._inbox_lock:
             self._inbox.append(item)
-            wake = len(self._inbox) == 1
-        if wake:
-            # its event loop may have ended (asyncio.run returned): nobody reads then
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._loop.call_later, DELIVER_AFTER,
-                                                self._drain)
+            first = len(self._inbox) == 1
+        if first:
+            self._delivery.due(self)
 
     def _drain(self) -> None:
         with self._inbox_lock:
