@@ -204,3 +204,31 @@ def test_an_older_current_release_is_refused_unless_pinned(
     ("3510.2.6-rc", None), ("", None), ("3510..2", None)])
 def test_release_number(text: str, number: tuple[int, ...] | None) -> None:
     assert release_number(text) == number
+
+
+def test_the_downloads_of_a_release_share_one_connection(tmp_path: Path, key: SigningKey) -> None:
+    """Every file of a release over one kept-alive connection (one client for the process:
+    a client per download built a TLS context each time)."""
+    root = tmp_path / "mirror"
+    build_release(root, key, channel="stable", version="3510.2.6", contents=CONTENTS)
+    connections: list[int] = []
+
+    class KeepAlive(QuietHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            connections.append(self.client_address[1])
+            super().setup()
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(KeepAlive, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/stable/amd64-usr"
+        done = install_flatcar(tmp_path / "assets", HttpSource(url), key_file=key.public_key,
+                               fingerprint=key.fingerprint)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.fetched
+    assert len(connections) == 1, connections
