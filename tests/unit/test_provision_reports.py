@@ -104,7 +104,7 @@ def test_a_finished_run_records_the_cpu_time_racker_used(tmp_path: Path) -> None
 
 
 class FlakyBmc(FakeRack):
-    """A BMC whose boot-device re-assertion times out `fails` times, then works."""
+    """A BMC whose boot-device calls time out `fails` times, then work."""
 
     fails: int = 2
     calls: int = 0
@@ -113,6 +113,32 @@ class FlakyBmc(FakeRack):
         self.calls += 1
         if self.calls <= self.fails:
             raise BmcTimeout(node.name, "10.0.0.50", "no answer within 5 s, after 3 attempts")
+
+    async def set_disk_boot(self, node: PlannedNode) -> None:
+        await self.reassert_disk_boot(node)
+
+
+def test_an_installed_report_is_answered_once_a_timing_out_bmc_set_the_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import racker.engine.run as run_module
+
+    monkeypatch.setattr(run_module, "BMC_RETRY_PAUSE", 0.01)
+    paths = Paths.from_env({"RACKER_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    with Store(tmp_path / "db") as store:
+        bmc = FlakyBmc(store)
+        services = CapturingServices()
+        prov = Provisioner(paths, Settings(), bmc, services, lambda: store, io.StringIO())
+        node = planned(0)
+        boot = BootNode(node.mac, node.ip, node.name, b"{}", b"{}")
+
+        async def go() -> None:
+            plan = cast(ClusterPlan, Plan([node]))
+            async with prov._services(plan, store, StaticCatalog([boot]), "bootstrap"):
+                assert services.hook is not None
+                await services.hook(boot, EventKind.INSTALLED)  # raises if it gave up
+
+        asyncio.run(go())
+    assert bmc.calls == 3
 
 
 def test_a_reassertion_that_times_out_is_tried_again_and_records_no_error(

@@ -56,8 +56,9 @@ def check_tools(paths: Paths, provision: Provision) -> None:
 
 BMC_TITLE = "Checking BMC connectivity"
 INSTALL_TITLE = "OS installation via PXE"
-REASSERT_WITHIN = 60.0
-"""Seconds racker keeps trying to set a provisioned node's boot device to disk again."""
+REPORTED_BMC_STEP_WITHIN = 60.0
+"""Seconds racker keeps trying the BMC step a node's report asks for (its boot device to disk)
+while the BMC times out (the installer waits up to 300 s for its answer)."""
 
 Ask = Callable[[str], str]
 
@@ -236,7 +237,8 @@ class Provisioner:
             if kind is EventKind.INSTALLED:
                 # NOTE: before answering: the installer reboots only after this, and a PXE
                 # boot of an installed node would install it again
-                await self.control.set_disk_boot(planned)
+                await retry_bmc_step(self.control.set_disk_boot, planned,
+                                     REPORTED_BMC_STEP_WITHIN)
             else:
                 # every boot is reported: correct a BMC that lost its boot flags, in the
                 # background, so that neither the answer nor the event waits for the BMC
@@ -350,7 +352,8 @@ class Provisioner:
         try:
             # NOTE: a lossy link failed one node's call after the driver's three attempts, with
             # most of the minute left
-            await retry_bmc_step(self.control.reassert_disk_boot, node, REASSERT_WITHIN)
+            await retry_bmc_step(self.control.reassert_disk_boot, node,
+                                 REPORTED_BMC_STEP_WITHIN)
         except (RackerError, TimeoutError) as e:
             store.add(node.mac, EventKind.ERROR, stage="boot",
                       detail={"error": f"boot device disk not re-asserted: {e}"})
