@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import cast
 
@@ -118,8 +118,10 @@ class FlakyBmc(FakeRack):
         await self.reassert_disk_boot(node)
 
 
-def test_an_installed_report_is_answered_once_a_timing_out_bmc_set_the_disk(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def flaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+          ) -> Iterator[tuple[Provisioner, FlakyBmc, CapturingServices, Store]]:
+    """A provisioner over a BMC whose boot-device calls time out twice, then work."""
     import racker.engine.run as run_module
 
     monkeypatch.setattr(run_module, "BMC_RETRY_PAUSE", 0.01)
@@ -127,44 +129,44 @@ def test_an_installed_report_is_answered_once_a_timing_out_bmc_set_the_disk(
     with Store(tmp_path / "db") as store:
         bmc = FlakyBmc(store)
         services = CapturingServices()
-        prov = Provisioner(paths, Settings(), bmc, services, lambda: store, io.StringIO())
-        node = planned(0)
-        boot = BootNode(node.mac, node.ip, node.name, b"{}", b"{}")
+        yield (Provisioner(paths, Settings(), bmc, services, lambda: store, io.StringIO()),
+               bmc, services, store)
 
-        async def go() -> None:
-            plan = cast(ClusterPlan, Plan([node]))
-            async with prov._services(plan, store, StaticCatalog([boot]), "bootstrap"):
-                assert services.hook is not None
-                await services.hook(boot, EventKind.INSTALLED)  # raises if it gave up
 
-        asyncio.run(go())
+def test_an_installed_report_is_answered_once_a_timing_out_bmc_set_the_disk(
+        flaky: tuple[Provisioner, FlakyBmc, CapturingServices, Store]) -> None:
+    prov, bmc, services, store = flaky
+    node = planned(0)
+    boot = BootNode(node.mac, node.ip, node.name, b"{}", b"{}")
+
+    async def go() -> None:
+        plan = cast(ClusterPlan, Plan([node]))
+        async with prov._services(plan, store, StaticCatalog([boot]), "bootstrap"):
+            assert services.hook is not None
+            await services.hook(boot, EventKind.INSTALLED)  # raises if it gave up
+
+    asyncio.run(go())
     assert bmc.calls == 3
 
 
 def test_a_reassertion_that_times_out_is_tried_again_and_records_no_error(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import racker.engine.run as run_module
+        flaky: tuple[Provisioner, FlakyBmc, CapturingServices, Store],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    prov, bmc, _, store = flaky
+    asyncio.run(prov._reassert_disk_boot(planned(0), store))
+    assert bmc.calls == 3
+    assert not [e for e in store.events() if e.kind is EventKind.ERROR]
+    # a refusal will not pass: recorded at once
+    bmc.calls, bmc.fails = 0, 0
+    refused = BmcError("BMC 10.0.0.50: command failed: invalid command")
 
-    monkeypatch.setattr(run_module, "BMC_RETRY_PAUSE", 0.01)
-    paths = Paths.from_env({"RACKER_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
-    with Store(tmp_path / "db") as store:
-        bmc = FlakyBmc(store)
-        prov = Provisioner(paths, Settings(), bmc, CapturingServices(), lambda: store,
-                           io.StringIO())
-        asyncio.run(prov._reassert_disk_boot(planned(0), store))
-        assert bmc.calls == 3
-        assert not [e for e in store.events() if e.kind is EventKind.ERROR]
-        # a refusal will not pass: recorded at once
-        bmc.calls, bmc.fails = 0, 0
-        refused = BmcError("BMC 10.0.0.50: command failed: invalid command")
+    async def refuse(node: PlannedNode) -> None:
+        bmc.calls += 1
+        raise refused
 
-        async def refuse(node: PlannedNode) -> None:
-            bmc.calls += 1
-            raise refused
-
-        monkeypatch.setattr(bmc, "reassert_disk_boot", refuse)
-        asyncio.run(prov._reassert_disk_boot(planned(0), store))
-        (error,) = [e for e in store.events() if e.kind is EventKind.ERROR]
+    monkeypatch.setattr(bmc, "reassert_disk_boot", refuse)
+    asyncio.run(prov._reassert_disk_boot(planned(0), store))
+    (error,) = [e for e in store.events() if e.kind is EventKind.ERROR]
     assert bmc.calls == 1
     assert error.detail["error"] == ("boot device disk not re-asserted: BMC 10.0.0.50: command "
                                      "failed: invalid command")
