@@ -170,3 +170,32 @@ def test_a_reassertion_that_times_out_is_tried_again_and_records_no_error(
     assert bmc.calls == 1
     assert error.detail["error"] == ("boot device disk not re-asserted: BMC 10.0.0.50: command "
                                      "failed: invalid command")
+
+
+def test_an_installed_report_whose_bmc_call_never_ends_is_answered_with_a_bmc_error(
+        flaky: tuple[Provisioner, FlakyBmc, CapturingServices, Store],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import racker.app.provision as provision_module
+
+    prov, bmc, services, store = flaky
+    monkeypatch.setattr(provision_module, "REPORTED_BMC_STEP_WITHIN", 0.2)
+
+    async def hangs(node: PlannedNode) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(bmc, "set_disk_boot", hangs)
+    node = planned(0)
+    boot = BootNode(node.mac, node.ip, node.name, b"{}", b"{}")
+
+    async def go() -> str:
+        plan = cast(ClusterPlan, Plan([node]))
+        async with prov._services(plan, store, StaticCatalog([boot]), "bootstrap"):
+            assert services.hook is not None
+            try:
+                await services.hook(boot, EventKind.INSTALLED)
+            except BmcError as e:  # the boot server answers it with its HTTP status
+                return e.message
+        raise AssertionError("the report was answered as if the disk was set")
+
+    assert asyncio.run(go()) == ("node-0: its boot device was not set to disk within 0.2 s: "
+                                 "the BMC call did not end")

@@ -38,7 +38,7 @@ from racker.engine.control import Control, NoWatch, Watch
 from racker.engine.progress import ProgressDisplay, failure_details
 from racker.engine.run import Engine, FlagFiles, NodeState, NodeStatus, RunState, retry_bmc_step
 from racker.engine.stages import Timeouts
-from racker.errors import RackerError, ServiceError
+from racker.errors import BmcError, RackerError, ServiceError
 from racker.model import ClusterPlan, OnFailure, PlannedNode, Provision
 from racker.paths import Paths
 from racker.settings import Settings
@@ -237,8 +237,13 @@ class Provisioner:
             if kind is EventKind.INSTALLED:
                 # NOTE: before answering: the installer reboots only after this, and a PXE
                 # boot of an installed node would install it again
-                await retry_bmc_step(self.control.set_disk_boot, planned,
-                                     REPORTED_BMC_STEP_WITHIN)
+                try:
+                    await retry_bmc_step(self.control.set_disk_boot, planned,
+                                         REPORTED_BMC_STEP_WITHIN)
+                except TimeoutError:  # a call outlasted the minute: the answer names it
+                    raise BmcError(f"{planned.name}: its boot device was not set to disk "
+                                   f"within {REPORTED_BMC_STEP_WITHIN:g} s: the BMC call "
+                                   "did not end") from None
             else:
                 # every boot is reported: correct a BMC that lost its boot flags, in the
                 # background, so that neither the answer nor the event waits for the BMC
