@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -169,14 +170,51 @@ def new_command(bmc: str, userid: str, password: str, port: int, give_up_after: 
 
 
 def new_console(bmc: str, userid: str, password: str, port: int,
-                on_output: Callable[[Any], None], force: bool) -> Any:
-    """A pyghmi Console logged in on a session of its own (blocking); `on_output` gets what
-    the host writes (pyghmi's loop thread calls it)."""
+                on_output: Callable[[Any], None], force: bool, give_up_after: float) -> Any:
+    """A pyghmi Console logged in on a session of its own, its SOL payload activated on this
+    thread (blocking); `on_output` gets what the host writes (pyghmi's loop thread calls it).
+    Gives up (the console not connected) once `give_up_after` seconds have passed."""
     patch_pyghmi()
+    with _fresh_login(bmc, userid, password, port), \
+            _bounded(give_up_after, None, "console"):
+        made = _own_thread_console()(bmc, userid, password, on_output, port=port, force=force)
+        made.activate_here(give_up_after)
+        return made
+
+
+@functools.cache
+def _own_thread_console() -> type:
+    """pyghmi's Console, activating its SOL payload on the thread that opened it.
+
+    NOTE: pyghmi activates the payload (a call, and with `force` a deactivation first) in its
+    login callback, on whichever thread handles the login's last reply: mostly racker's SOL
+    pump, which then stood still for the activation's round trips, every console with it (4 s
+    on a lossy link, seen in a stall dump of the lossy-rack e2e)."""
     from pyghmi.ipmi import console
 
-    with _fresh_login(bmc, userid, password, port):
-        return console.Console(bmc, userid, password, on_output, port=port, force=force)
+    class OwnThreadConsole(console.Console):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._owner = threading.get_ident()
+            self._logged_in = threading.Event()
+            self._login: Any = None
+            super().__init__(*args, **kwargs)
+
+        def _got_session(self, response: Any) -> None:
+            try:
+                if threading.get_ident() != self._owner:
+                    self._login = response
+                else:  # this thread saw the login end (while opening): activate now
+                    super()._got_session(response)
+            finally:
+                self._logged_in.set()
+
+        def activate_here(self, seconds: float) -> None:
+            """Wait for the login's end; when another thread saw it, activate SOL here."""
+            if self._logged_in.wait(seconds) and self._login is not None:
+                login, self._login = self._login, None
+                super()._got_session(login)
+
+    return OwnThreadConsole
 
 
 @contextlib.contextmanager

@@ -191,7 +191,7 @@ class SolStream(AsyncIterator[bytes]):
 
         def connect() -> Any:
             return glue.new_console(t.address, t.user, t.password, t.port, self._received,
-                                    self.take_over)
+                                    self.take_over, self.timeout + glue.GRACE)
 
         _PUMP.acquire()
         try:
