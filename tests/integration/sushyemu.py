@@ -90,11 +90,17 @@ def start_emulator(folder: Path, cert: Path | None = None, key: Path | None = No
     config.write_text(f"SUSHY_EMULATOR_AUTH_FILE = {str(htpasswd)!r}\n")
     port = port or free_port()
     log = folder / "emulator.log"
+    # NOTE: the fake driver keeps its systems in SQLite files under the temporary folder
+    # (`<tmp>/sushy-emulator/`): every emulator of the machine shared them, so a test read a
+    # boot override another test (of a suite run beside it) had set. One folder each.
+    state = folder / "emulator-tmp"
+    state.mkdir(exist_ok=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(exe), "--fake", "--config", str(config), "-i", address, "-p", str(port),
              "--ssl-certificate", str(cert), "--ssl-key", str(key)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=folder)
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=folder,
+            env={**os.environ, "TMPDIR": str(state)})
     try:
         _wait_https(address, port, proc, log)
         yield Emulator(port, cert, key, proc, log, address)
