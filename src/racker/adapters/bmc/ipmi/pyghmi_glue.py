@@ -175,10 +175,11 @@ def new_console(bmc: str, userid: str, password: str, port: int,
     thread (blocking); `on_output` gets what the host writes (pyghmi's loop thread calls it).
     Gives up (the console not connected) once `give_up_after` seconds have passed."""
     patch_pyghmi()
+    deadline = time.monotonic() + give_up_after
     with _fresh_login(bmc, userid, password, port), \
             _bounded(give_up_after, None, "console"):
         made = _own_thread_console()(bmc, userid, password, on_output, port=port, force=force)
-        made.activate_here(give_up_after)
+        made.activate_here(max(0.0, deadline - time.monotonic()))
         return made
 
 
