@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -21,6 +22,12 @@ def require_root() -> None:
     """Fails the test when not running as root (network namespaces need it)."""
     if os.geteuid() != 0:
         pytest.fail("this test needs root for network namespaces; CI runs as root")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A failing test's report shows the IPMI driver's debug lines ("Captured log call"): a
+    call that got no answer says there what pyghmi made of its session."""
+    logging.getLogger("racker.adapters.bmc.ipmi").setLevel(logging.DEBUG)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

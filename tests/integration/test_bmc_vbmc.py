@@ -195,3 +195,25 @@ def test_a_call_racker_gave_up_on_ends_its_session_in_pyghmi(runner: BmcRunner) 
         with pytest.raises(IpmiException):
             session.raw(0x00, 0x01, b"", timeout=0.3, give_up_after=0.5)
         assert session.broken
+
+
+def test_a_call_without_an_answer_logs_pyghmis_view_of_its_session(
+        runner: BmcRunner, caplog: pytest.LogCaptureFixture) -> None:
+    # the debug line a failing test shows: whether the session was still logged in and routed,
+    # and whether pyghmi's I/O thread still ran (a lost answer or a stalled process)
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as b:
+        async def go() -> None:
+            async with IpmiDriver(FAST) as driver:
+                bmc = await driver.open(_target(b, "node-quiet"))
+                b.faults.drop = True
+                with pytest.raises(BmcTimeout):
+                    await bmc.power_status()
+
+        with caplog.at_level("DEBUG", logger="racker.adapters.bmc.ipmi"):
+            run(go())
+    lines = [r.getMessage() for r in caplog.records if "pyghmi: state=" in r.getMessage()]
+    assert lines, caplog.text
+    first = lines[0]
+    assert first.startswith(f"node-quiet 127.0.0.1:{b.port}: no answer to 00/01 within 1 s")
+    for fact in ("state=ESTABLISHED", "logged=1", "routed_here=True", "io_thread_alive=True"):
+        assert fact in first, first

@@ -302,8 +302,10 @@ class IpmiDriver(Driver):
                     self.settings.timeout)
         except TimeoutError:
             # NOTE: the session stays: the blocked call still owns it (and pyghmi would hand
-            # the same session to a new login), and pyghmi re-logs in by itself. Later
-            # attempts queue behind it on the session's thread.
+            # the same session to a new login), and ends it once its retransmits are spent
+            # (`glue._giving_up`). Later attempts queue behind it on the session's thread.
+            log.debug("%s %s: no answer to %02x/%02x within %g s; pyghmi: %s", target.node,
+                      _where(target), netfn, cmd, self.settings.timeout, session.describe())
             raise _Transient(ErrorKind.TIMEOUT, f"no answer within {self.settings.timeout:g} s",
                              drop_session=session.broken) from None
         except glue.PYGHMI_ERRORS as e:  # pyghmi signals a lost session by exception

@@ -67,6 +67,26 @@ class PyghmiSession:
         """pyghmi gave this session up; a new login is needed."""
         return bool(getattr(self.command.ipmi_session, "broken", False))
 
+    def describe(self) -> str:
+        """pyghmi's view of this session and of its I/O thread, in one line (for the debug log
+        of a call that got no answer: which side lost it)."""
+        from pyghmi.ipmi.private import session as ps
+
+        s = self.command.ipmi_session
+        now = ps._monotonic_time()
+        routes = ps.Session.bmc_handlers.get(getattr(s, "sockaddr", None), {})
+        port = s.socket.getsockname()[1] if getattr(s, "socket", None) else None
+        due = getattr(s, "incommand", False)
+        answered = getattr(s, "racker_answered", None)
+        return (f"state={getattr(s, 'sessioncontext', None)} logged={getattr(s, 'logged', None)} "
+                f"broken={self.broken} in_command={f'{due - now:.1f}s' if due else 'no'} "
+                f"last_answer={f'{time.monotonic() - answered:.1f}s_ago' if answered else 'none'} "
+                f"retransmit_wait={getattr(s, 'timeout', 0):.1f}s "
+                f"awaiting_retransmit={s in ps.Session.waiting_sessions} "
+                f"queued_packets={len(s.pktqueue)} routed_here={routes.get(port) is s} "
+                f"io_thread_alive={bool(ps.iothread and ps.iothread.is_alive())} "
+                f"sessions_queued={len(ps.sessionqueue)} io_waits={len(ps.ioqueue)}")
+
     def logout(self) -> None:
         """Close the session on the BMC (blocking, waits for a call in flight)."""
         with self.lock:
@@ -402,6 +422,7 @@ def _woken_waits(session: Any, original: Any) -> Any:
 
     def stored(self: Any, response: Any) -> None:
         generic_callback(self, response)
+        self.racker_answered = time.monotonic()
         wake = getattr(self, "racker_wake", None)
         if wake is not None:
             wake.set()
