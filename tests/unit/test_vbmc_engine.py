@@ -16,7 +16,7 @@ from racker.sim.vbmc import wire as wire
 from racker.sim.vbmc.chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
 from racker.sim.vbmc.commands import COMMANDS
 from racker.sim.vbmc.engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine
-from racker.sim.vbmc.sessions import Faults
+from racker.sim.vbmc.sessions import SOL_ACCUMULATE_INTERVAL, SOL_SEND_THRESHOLD, Faults
 from racker.sim.vbmc.state import BootOptions, UserTable
 from racker.sim.vbmc.wire import Payload
 
@@ -313,9 +313,31 @@ def test_sol_output_window_ack_and_retransmit() -> None:
     assert (third.seq, third.data) == (3, b"x" * 6 + b"more")
 
 
+ACCUMULATE = SOL_ACCUMULATE_INTERVAL * 0.005
+
+
+def test_sol_output_waits_the_accumulate_interval_unless_it_reaches_the_threshold() -> None:
+    engine, _, clock, c = sol_console()
+    assert engine.sol_output(b"line 1\r\n") == []  # gathered, as a serial controller does
+    clock.now += ACCUMULATE / 2
+    assert engine.sol_output(b"line 2\r\n") == []
+    assert engine.sol_deadline() == pytest.approx(clock.now - ACCUMULATE / 2 + ACCUMULATE)
+    assert engine.sol_tick() == []  # not yet due
+    clock.now += ACCUMULATE / 2
+    (first,) = decode(engine, c, engine.sol_tick())
+    assert first.data == b"line 1\r\nline 2\r\n"  # two lines, one packet
+    assert sol(c, wire.SolPacket(0, first.seq, len(first.data), 0, b"")) == []  # all sent
+    assert engine.sol_deadline() is None
+    # the threshold sends at once
+    (full,) = decode(engine, c, engine.sol_output(b"y" * SOL_SEND_THRESHOLD))
+    assert full.data == b"y" * SOL_SEND_THRESHOLD
+
+
 def test_sol_nack_keeps_the_packet_for_the_timer() -> None:
     engine, _, clock, c = sol_console()
-    (first,) = decode(engine, c, engine.sol_output(b"data"))
+    engine.sol_output(b"data")
+    clock.now += ACCUMULATE
+    (first,) = decode(engine, c, engine.sol_tick())
     assert sol(c, wire.SolPacket(0, first.seq, 0, 0x40, b"")) == []
     clock.now += 1.0
     (again,) = decode(engine, c, engine.sol_tick())
@@ -323,8 +345,10 @@ def test_sol_nack_keeps_the_packet_for_the_timer() -> None:
 
 
 def test_sol_gives_up_after_retries() -> None:
-    engine, _, clock, c = sol_console()
-    decode(engine, c, engine.sol_output(b"a"))
+    engine, _, clock, _c = sol_console()
+    engine.sol_output(b"a")
+    clock.now += ACCUMULATE
+    assert len(engine.sol_tick()) == 1
     for _ in range(SOL_RETRIES):
         clock.now += 1.0
         assert len(engine.sol_tick()) == 1

@@ -12,7 +12,12 @@ from collections.abc import Callable
 
 from racker.sim.vbmc import wire as wire
 from racker.sim.vbmc.chassis import PowerAction
-from racker.sim.vbmc.sessions import EngineView, Session
+from racker.sim.vbmc.sessions import (
+    SOL_ACCUMULATE_INTERVAL,
+    SOL_SEND_THRESHOLD,
+    EngineView,
+    Session,
+)
 from racker.sim.vbmc.state import (
     CC_BAD_LENGTH,
     CC_INSUFFICIENT_PRIVILEGE,
@@ -300,7 +305,8 @@ def _get_boot(e: EngineView, s: Session, data: bytes) -> Reply:
 def _get_sol_config(e: EngineView, s: Session, data: bytes) -> Reply:
     if len(data) != 4:
         return fail(CC_BAD_LENGTH)
-    values = {0: b"\x00", 1: b"\x01", 2: bytes([PRIV_USER]), 3: b"\x0c\x60", 4: b"\x07\x32",
+    values = {0: b"\x00", 1: b"\x01", 2: bytes([PRIV_USER]),
+              3: bytes([SOL_ACCUMULATE_INTERVAL, SOL_SEND_THRESHOLD]), 4: b"\x07\x32",
               5: b"\x0a", 6: b"\x0a", 7: b"\x01", 8: struct.pack("<H", e.port)}
     value = values.get(data[1])
     if value is None:

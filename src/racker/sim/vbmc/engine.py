@@ -15,7 +15,15 @@ from collections.abc import Callable
 from racker.sim.vbmc import wire as wire
 from racker.sim.vbmc.chassis import Chassis, ConsoleSink
 from racker.sim.vbmc.commands import channel_auth_cap, cipher_suites, dispatch
-from racker.sim.vbmc.sessions import Addr, Faults, Outbound, Session, SolLink
+from racker.sim.vbmc.sessions import (
+    SOL_ACCUMULATE_INTERVAL,
+    SOL_SEND_THRESHOLD,
+    Addr,
+    Faults,
+    Outbound,
+    Session,
+    SolLink,
+)
 from racker.sim.vbmc.state import (
     PRIV_ADMIN,
     PRIV_CALLBACK,
@@ -280,14 +288,23 @@ class BmcEngine:
         sol = self.sol
         if sol is None:
             return []
+        if not sol.out_buf:
+            sol.buffered_at = self.clock()
         sol.out_buf += data
         if len(sol.out_buf) > SOL_BUFFER_LIMIT:  # a console that stopped acking loses the oldest
             del sol.out_buf[: len(sol.out_buf) - SOL_BUFFER_LIMIT]
         return self._sol_send_next()
 
     def _sol_send_next(self) -> list[Outbound]:
+        """The next packet of output, once none is unacknowledged and the output has reached
+        the send threshold or waited the accumulate interval (IPMI 2.0 §26.7, parameter 3:
+        what this BMC reports; a host that writes a line at a time fills packets as on a real
+        BMC, not one packet per line)."""
         sol = self.sol
         if sol is None or sol.pending is not None or not sol.out_buf:
+            return []
+        if (len(sol.out_buf) < SOL_SEND_THRESHOLD
+                and self.clock() < sol.buffered_at + SOL_ACCUMULATE_INTERVAL * 0.005):
             return []
         chunk = bytes(sol.out_buf[:SOL_MAX_PAYLOAD])
         del sol.out_buf[:SOL_MAX_PAYLOAD]
@@ -297,17 +314,25 @@ class BmcEngine:
         return [self.send(sol.session, Payload.SOL, wire.build_sol(sol.pending), sol.encrypt)]
 
     def sol_deadline(self) -> float | None:
-        """Clock time at which `sol_tick` must run (an unacknowledged packet), else None."""
-        if self.sol is None or self.sol.pending is None:
+        """Clock time at which `sol_tick` must run (an unacknowledged packet, or output that
+        waits out the accumulate interval), else None."""
+        sol = self.sol
+        if sol is None:
             return None
-        return self.sol.sent_at + SOL_RETRY_INTERVAL
+        if sol.pending is not None:
+            return sol.sent_at + SOL_RETRY_INTERVAL
+        if sol.out_buf:
+            return sol.buffered_at + SOL_ACCUMULATE_INTERVAL * 0.005
+        return None
 
     def sol_tick(self) -> list[Outbound]:
         """Retransmit the unacknowledged SOL packet, or give it up after a few tries."""
         self.expire_sessions()
         sol = self.sol
-        if sol is None or sol.pending is None:
+        if sol is None:
             return []
+        if sol.pending is None:
+            return self._sol_send_next()  # the accumulate interval is over
         if self.clock() - sol.sent_at < SOL_RETRY_INTERVAL:
             return []
         if sol.retries >= SOL_RETRIES:

@@ -66,6 +66,13 @@ class Session:
         return int.from_bytes(self.managed_sid, "little")
 
 
+SOL_ACCUMULATE_INTERVAL = 12
+"""SOL configuration parameter 3, byte 1 (5 ms units): output waits this long for more
+before it goes out in a packet, as a BMC's serial controller gathers characters."""
+SOL_SEND_THRESHOLD = 96
+"""SOL configuration parameter 3, byte 2: this many characters go out at once."""
+
+
 @dataclass
 class SolLink:
     """The one active SOL payload of a BMC and its transmit state."""
@@ -74,6 +81,8 @@ class SolLink:
     encrypt: bool
     out_buf: bytearray = field(default_factory=bytearray)
     pending: wire.SolPacket | None = None
+    buffered_at: float = 0.0
+    """When the oldest byte of `out_buf` came from the serial port."""
     sent_at: float = 0.0
     retries: int = 0
     next_seq: int = 0
