@@ -10,6 +10,7 @@ port, and the bytes written there arrive over SOL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -300,3 +301,50 @@ def test_a_slow_consoles_activation_does_not_hold_up_the_other_consoles() -> Non
         longest, said = asyncio.run(main())
     assert b"slow host" in said
     assert longest < 1.5 * b.faults.delay, f"the streaming console stood still {longest:.1f} s"
+
+
+def test_the_consoles_thread_runs_pyghmis_timers_on_its_own_clock_not_per_packet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four consoles streaming a line every 10 ms each: every line arrives, and pyghmi's loop
+    round (each session's retransmit and keepalive timers, a wake-up of its I/O thread) runs
+    on the consoles' thread about every TIMERS_EVERY, not once per packet (NOTE: it ran ~600
+    times for the consoles of a 48-node bootstrap, about half of what capturing them cost)."""
+    from pyghmi.ipmi.private import session
+
+    from racker.adapters.bmc.ipmi.sol import TIMERS_EVERY
+
+    rounds = 0
+    loop_round = session.Session.wait_for_rsp.__func__
+
+    def counted(cls: type, timeout: float | None = None) -> int:
+        nonlocal rounds
+        if threading.current_thread().name == "racker-sol":
+            rounds += 1
+        return int(loop_round(cls, timeout))
+
+    monkeypatch.setattr(session.Session, "wait_for_rsp", classmethod(counted))
+    hosts = [MemoryChassis() for _ in range(4)]
+    lines = 150
+    with BmcRunner() as runner, contextlib.ExitStack() as bmcs:
+        ports = [bmcs.enter_context(serve("127.0.0.1", 0, "admin", "vbmc-pass-1", h,
+                                          runner=runner)).port for h in hosts]
+
+        async def main() -> tuple[list[bytes], float, int]:
+            nonlocal rounds
+            streams = [await open_sol(_target(p), 5.0) for p in ports]
+            start, rounds = time.monotonic(), 0
+            for i in range(lines):
+                for h in hosts:
+                    h.emit_console(b"[%6d] booting\r\n" % i)
+                await asyncio.sleep(0.01)
+            got = [await read_until(s, b"[%6d] booting" % (lines - 1)) for s in streams]
+            took, streaming_rounds = time.monotonic() - start, rounds
+            for s in streams:
+                await s.aclose()
+            return got, took, streaming_rounds
+
+        got, took, streaming_rounds = asyncio.run(main())
+    for seen in got:
+        assert all(b"[%6d] booting" % i in seen for i in range(lines)), seen[-200:]
+    assert streaming_rounds <= took / TIMERS_EVERY + 2, \
+        f"{streaming_rounds} rounds of pyghmi's loop in {took:.1f} s"

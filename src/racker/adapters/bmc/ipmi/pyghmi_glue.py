@@ -264,6 +264,28 @@ def _fresh_login(bmc: str, userid: str, password: str, port: int) -> Iterator[No
         session.Session.initting_sessions.pop(stale, None)
 
 
+def handle_queued_packets() -> None:
+    """Handle every packet pyghmi's I/O thread has routed to a session and nobody took yet
+    (the consoles' output above all): what a round of pyghmi's loop does first."""
+    from pyghmi.ipmi.private import session
+
+    queued = session.sessionqueue
+    while queued:
+        try:
+            target = queued.popleft()
+        except IndexError:  # another thread's round took the last one
+            return
+        target.process_pktqueue()
+
+
+def run_timers() -> None:
+    """Resend what is due, give up what ran out of retransmits, send the keepalives that are
+    due, over every session of the process: the rest of a round of pyghmi's loop."""
+    from pyghmi.ipmi.private import session
+
+    session.Session.wait_for_rsp(0)
+
+
 def _bounded_by_work(timeout: float) -> float | None:
     """How long this thread may wait for I/O: `timeout`, or less when the login or call it runs
     is due sooner; None when that work was overdue and its session has just been ended."""
