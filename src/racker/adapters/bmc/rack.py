@@ -47,6 +47,14 @@ MakeDriver = Callable[[str], Driver]
 """A new driver for a protocol name (`racker.adapters.bmc.registry.create`)."""
 
 
+ANSWER_RETRY_FIRST = 0.1
+"""Seconds before a BMC that has its address but does not answer yet is tried again; the
+pause doubles up to ANSWER_RETRY_MAX. NOTE: a BMC found the moment it took its lease often
+does not answer for a few more milliseconds (its service binds once the address is set): a
+fixed second held a 48-node rack's BMC check up by 0.8 s for 4 such BMCs."""
+ANSWER_RETRY_MAX = 1.0
+
+
 @dataclass
 class RackBmcs:
     """The rack's BMCs: located, opened and pooled; one driver per protocol in use."""
@@ -103,6 +111,7 @@ class RackBmcs:
             return bmc
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_sec
+        pause = ANSWER_RETRY_FIRST
         while True:
             found = await self.locate(ref)
             try:
@@ -114,7 +123,8 @@ class RackBmcs:
             except (BmcUnreachable, BmcTimeout) as e:
                 if not self.wait_for_answer or loop.time() >= deadline:
                     raise self._unanswered(ref, protocol, e) from None
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, ANSWER_RETRY_MAX)
         if found.differs_from_plan:
             self.warn(f"{ref.name}: BMC {ref.bmc_mac} answers on {found.ip}, not on the planned "
                       f"{found.planned_ip} (its DHCP lease is older than racker's configuration; "
