@@ -410,3 +410,65 @@ def test_consoles_are_watched_through_the_install_and_named_by_a_boot_failure(
     assert failed.error == ("timed out waiting for the first boot from disk (1 s); its console: "
                             "[    4.18] ignition[702]: CRITICAL : Ignition failed: bad config")
     assert failed.console[-1] == "Press Enter for maintenance"
+
+
+def test_a_bmc_check_before_an_install_watches_each_console_once_its_bmc_answered(
+        tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store)
+    watch = RecordingWatch()
+    eng = Engine(rack, store, FlagFiles(tmp_path / "assets"), FAST, poll_interval=0.02,
+                 watch=watch)
+    FlagFiles(tmp_path / "assets").mark(planned(2))  # provisioned already: no install follows
+
+    async def go() -> list[str]:
+        checked = await eng.check_bmcs([planned(i) for i in range(3)], watch=True)
+        assert not checked.failed
+        before_install = list(watch.calls)
+        await eng.install([planned(i) for i in range(3)])
+        return before_install
+
+    before_install = asyncio.run(go())
+    assert sorted(before_install) == ["start node-0", "start node-1"]  # up by the power-on
+    assert watch.calls.count("stop") == 1 and watch.calls[-1] == "stop"
+
+
+def test_a_bmc_check_that_failed_stops_the_consoles_it_began_to_watch(
+        tmp_path: Path, store: Store) -> None:
+    rack = FakeRack(store, bmc_down={planned(0).mac})
+    watch = RecordingWatch()
+    eng = Engine(rack, store, FlagFiles(tmp_path / "assets"), FAST, poll_interval=0.02,
+                 watch=watch)
+    run = asyncio.run(eng.check_bmcs([planned(0), planned(1)], watch=True))
+    assert [st.node for st in run.failed] == [planned(0)]
+    assert watch.calls == ["start node-1", "stop"]  # the run ends here: nothing left open
+    # without `watch` (a check alone, or Lokomotive's bring-up) no console is opened
+    watch.calls.clear()
+    asyncio.run(eng.check_bmcs([planned(1)]))
+    assert watch.calls == []
+
+
+def test_a_bmc_check_cancelled_stops_the_consoles_it_began_to_watch(
+        tmp_path: Path, store: Store) -> None:
+    @dataclass
+    class SlowGuidRack(FakeRack):
+        """Node 1's BMC answers, then never tells its GUID (Ctrl-C comes meanwhile)."""
+
+        async def system_guid(self, node: PlannedNode) -> bytes | None:
+            if node == planned(1):
+                await asyncio.Event().wait()
+            return None
+
+    watch = RecordingWatch()
+    eng = Engine(SlowGuidRack(store), store, FlagFiles(tmp_path / "assets"), FAST,
+                 poll_interval=0.02, watch=watch)
+
+    async def go() -> None:
+        check = asyncio.create_task(eng.check_bmcs([planned(0), planned(1)], watch=True))
+        while watch.calls.count("start node-1") == 0:
+            await asyncio.sleep(0.01)
+        check.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await check
+
+    asyncio.run(go())
+    assert watch.calls[-1] == "stop"

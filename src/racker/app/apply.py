@@ -337,7 +337,7 @@ class Executor:
         nodes = [a.node for a in actions]
         self.say(f"➤ Reinstalling {_nodes(len(nodes))} via PXE: "
                  + ", ".join(n.name for n in nodes))
-        checked = await s.engine.check_bmcs(nodes)
+        checked = await s.engine.check_bmcs(nodes, watch=True)
         failed = [(st.node, st.error) for st in checked.failed]
         for _ in range(self.bmc_rechecks):
             if not failed:
@@ -345,7 +345,7 @@ class Executor:
             # NOTE: a new server's BMC may still hold a pool address and move to its planned
             # one when it renews its lease (e.g. after 'racker node replace'): look again
             await asyncio.sleep(self.bmc_recheck_pause)
-            again = await s.engine.check_bmcs([n for n, _ in failed])
+            again = await s.engine.check_bmcs([n for n, _ in failed], watch=True)
             failed = [(st.node, st.error) for st in again.failed]
         reachable = [n for n in nodes if n.mac not in {f.mac for f, _ in failed}]
         by_mac = {a.node.mac: a for a in actions}

@@ -283,7 +283,10 @@ class Provisioner:
                         on_change=lambda run: display.update(self._title, run),
                         watch=self._watch(store))
         self._title = BMC_TITLE
-        checked = await engine.check_bmcs(plan.nodes)
+        # a Lokomotive bring-up PXE boots its nodes through lokoctl: their consoles are
+        # recorded as pxe-boot's (racker.app.pxecapture), not by this engine
+        checked = await engine.check_bmcs(
+            plan.nodes, watch=plan.options.provision is not Provision.LOKOMOTIVE)
         ok = not checked.failed
         display.finish(BMC_TITLE, checked, ok)
         if not ok:

@@ -244,8 +244,14 @@ class Engine:
         self._event(st, EventKind.ERROR, error=error)
         self.on_change(run)
 
-    async def check_bmcs(self, nodes: Sequence[PlannedNode]) -> RunState:
-        """Stage `bmc` for every node at once; the caller stops when any failed."""
+    async def check_bmcs(self, nodes: Sequence[PlannedNode], *, watch: bool = False
+                         ) -> RunState:
+        """Stage `bmc` for every node at once; the caller stops when any failed.
+
+        With `watch` (an install follows), each node's console is watched from the moment its
+        BMC answered, so that it is up by the node's power-on instead of being opened after
+        the whole stage (48 consoles took 0.4 s to open, and each node's power-on waits for
+        its console); a check that failed for any node, or was cancelled, stops watching."""
         run = RunState({n.mac: NodeStatus(n) for n in nodes}, bmc_check=True)
 
         async def one(st: NodeStatus) -> None:
@@ -260,13 +266,22 @@ class Engine:
             except RackerError as e:
                 self._fail(run, st, e.message)
                 return
+            if watch and not self.flags.done(st.node.mac):  # an install follows for it
+                self.watch.start([st.node])
             guid = await self._read_guid(st.node)
             st.state = NodeState.DONE
             self._event(st, EventKind.STAGE, result="ok", bmc=found,
                         **({"bmc_guid": guid.hex()} if guid else {}))
             self.on_change(run)
 
-        await asyncio.gather(*(one(s) for s in run.nodes.values()))
+        try:
+            await asyncio.gather(*(one(s) for s in run.nodes.values()))
+        except BaseException:
+            if watch:
+                await self.watch.stop()
+            raise
+        if watch and run.failed:
+            await self.watch.stop()
         return run
 
     async def _read_guid(self, node: PlannedNode) -> bytes | None:
