@@ -102,8 +102,9 @@ class _Pump:
         """pyghmi's loop, its two halves at their own pace. NOTE: `Session.wait_for_rsp`
         returns for every packet of the process, and each round also walked every session's
         retransmit and keepalive timers and woke pyghmi's I/O thread to wait again: a
-        48-node bootstrap ran ~600 such rounds for its consoles, about half of what capturing
-        them cost. Packets are handled in batches every PUMP_POLL, timers every TIMERS_EVERY."""
+        48-node bootstrap ran ~600 such rounds for its consoles (this thread's CPU: 0.08-0.16 s
+        then, 0.05-0.06 s now). Packets are handled in batches every PUMP_POLL, timers every
+        TIMERS_EVERY."""
         timers_at = 0.0
         while True:
             with self._lock:
