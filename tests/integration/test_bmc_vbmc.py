@@ -179,6 +179,43 @@ def test_a_login_racker_gave_up_on_ends_in_pyghmi_too(runner: BmcRunner) -> None
             pyghmi_glue.new_command("127.0.0.1", USER, PASSWORD, b.port, give_up_after=0.5)
 
 
+def test_a_login_that_lost_its_retransmit_ends_at_its_bound_without_spinning(
+        runner: BmcRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NOTE: pyghmi's login waits `while logging: wait_for_rsp()`, and that round returns at
+    # once, without waiting, when no session of the process has a retransmit or keepalive due:
+    # a login whose retransmit entry was lost spun for good, past racker's bound, and every
+    # later login with the same credentials joined its session. Here: no other session, the
+    # BMC silent, the login's retransmit entry dropped once it is waiting.
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from pyghmi.exceptions import IpmiException
+    from pyghmi.ipmi.private import session
+
+    from racker.adapters.bmc.ipmi import pyghmi_glue
+    from racker.adapters.bmc.ipmi.daemonpool import DaemonPool
+
+    pyghmi_glue.patch_pyghmi()
+    waiting: dict[Any, Any] = {}
+    monkeypatch.setattr(session.Session, "waiting_sessions", waiting)
+    monkeypatch.setattr(session.Session, "keepalive_sessions", {})
+    with serve("127.0.0.1", 0, USER, PASSWORD, MemoryChassis(), runner=runner) as b:
+        b.faults.drop = True
+        login = DaemonPool(1, "t").submit(pyghmi_glue.new_command, "127.0.0.1", USER, PASSWORD,
+                                          b.port, 1.0)
+        until = time.monotonic() + 5
+        while not waiting:  # the login sent its first request and waits for the answer
+            assert time.monotonic() < until, "the login never waited for an answer"
+            time.sleep(0.005)
+        waiting.clear()
+        start = time.monotonic()
+        try:
+            login.exception(timeout=5)
+        except FutureTimeout:
+            pytest.fail("the login still runs 5 s after it lost its retransmit (it spins)")
+        assert isinstance(login.exception(), IpmiException), login.exception()
+        assert time.monotonic() - start < 2.0
+
+
 def test_a_call_racker_gave_up_on_ends_its_session_in_pyghmi(runner: BmcRunner) -> None:
     # NOTE: on a lossy link pyghmi logs in again inside a call and bounds that at about two
     # minutes; every later call on the session queued behind it. Here the BMC stops
