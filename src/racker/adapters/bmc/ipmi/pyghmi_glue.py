@@ -299,11 +299,9 @@ def _bounded_by_work(timeout: float) -> float | None:
     s = _work.session
     if s is None or s.broken:
         return timeout
-    # NOTE: this thread's own command is what pyghmi's logout would wait for first, and what
-    # other threads' commands on the session wait for (holding the session's lock meanwhile)
-    s.incommand = False
-    while s.evq:
-        s.evq.popleft().set()
+    # NOTE: this thread's own command is what other threads' commands on the session wait for
+    # (holding the session's lock meanwhile)
+    _let_go(s)
     s._mark_broken(_work.failure)
     return None
 
@@ -452,18 +450,27 @@ def _giving_up(timedout: Any) -> Any:
             timedout(self)  # a retransmit, or a login's next try
             return
         self.timeout += 1
-        if self.logged:
-            _close_without_waiting(self)
-        self.logged = 0
-        self.incommand = False
-        while self.evq:
-            self.evq.popleft().set()
+        _let_go(self)
         self.ipmicallback({"error": "timeout", "code": 0xFFFF})  # as pyghmi answers the call
         self.lastresponse = None  # the waiting call fails "no longer connected", as in pyghmi
         self.nowait = False
         self._mark_broken()
 
     return giving_up
+
+
+def _let_go(s: Any) -> None:
+    """Let go of session `s`, which is being given up (`_mark_broken` next): close it without
+    waiting, and mark it logged out before the commands waiting on it wake (they fail "no
+    longer connected" instead of going out on it). NOTE: pyghmi's own logout waits for the
+    session's command in flight first: one that a woken waiter sent held that logout up to
+    ~18 s (see `_giving_up`)."""
+    if s.logged:
+        _close_without_waiting(s)
+    s.logged = 0
+    s.incommand = False
+    while s.evq:
+        s.evq.popleft().set()
 
 
 def _close_without_waiting(s: Any) -> None:
