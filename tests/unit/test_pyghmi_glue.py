@@ -125,3 +125,35 @@ def test_the_io_thread_outlives_a_session_that_ends_while_its_packet_is_routed()
         print(alive, [bytes(p[0]) for p in live.pktqueue])
     """)
     assert out == "True [b'\\x06\\x00\\xff\\x07 next']"
+
+
+def test_the_io_thread_never_waits_on_a_socket_another_thread_made_blocking() -> None:
+    # NOTE: pyghmi's I/O thread makes a socket non-blocking, then reads it; a thread that sends
+    # on it in between (pyghmi's `_io_sendto`) makes it blocking again, and the read waited for
+    # the socket's next datagram: on a quiet socket, for good, and every BMC call with it. Here
+    # the other thread's send comes exactly in between, every time.
+    out = _run("""
+        import socket, threading
+        from pyghmi.ipmi.private import session
+        from racker.adapters.bmc.ipmi import pyghmi_glue
+
+        pyghmi_glue.patch_pyghmi()
+
+        class SentOnMeanwhile(socket.socket):
+            def setblocking(self, flag):
+                super().setblocking(flag)
+                super().setblocking(True)  # another thread's send, right after
+
+        quiet = SentOnMeanwhile(socket.AF_INET, socket.SOCK_DGRAM)
+        quiet.bind(("127.0.0.1", 0))
+        quiet.setblocking(True)
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.sendto(b"a reply", quiet.getsockname())
+        reads = []
+        reader = threading.Thread(target=lambda: reads.extend(
+            session._io_recvfrom(quiet, 3000) for _ in range(2)), daemon=True)
+        reader.start()
+        reader.join(5)
+        print(reader.is_alive(), [r if r is None else r[0] for r in reads])
+    """)
+    assert out == "False [b'a reply', None]", "the read waited on a quiet socket"

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 import struct
 import threading
 import time
@@ -311,7 +312,7 @@ _patching = threading.Lock()
 
 
 def patch_pyghmi() -> None:
-    """Mend five faults of pyghmi's process-wide state before the first session (idempotent,
+    """Mend six faults of pyghmi's process-wide state before the first session (idempotent,
     and once only when many threads log in at once: each application wraps the last one).
 
     1. A lost wake-up: pyghmi's I/O thread wakes a waiting caller only for packets read in the
@@ -335,6 +336,8 @@ def patch_pyghmi() -> None:
        packet of a session that a logout was ending (`_surviving`).
     5. A call that outlives its retransmits held up every BMC of the process, or the consoles
        (`_giving_up`).
+    6. A race that stopped pyghmi's I/O thread, and every BMC call of the process with it, until
+       a packet came to one quiet socket (`_never_blocking_recv`).
 
     Every wait for I/O also ends a login or call that racker gave up on (`_bounded`), and a
     login never spins without waiting (`_bounded_rounds`).
@@ -368,6 +371,7 @@ def _patch() -> None:
     session.Session.__new__ = locked_new
     session._io_wait = _woken_waits(session, session._io_wait)
     session._io_graball = _surviving(session._io_graball)
+    session._io_recvfrom = _never_blocking_recv
     session.Session._timedout = _giving_up(session.Session._timedout)
     session.Session.wait_for_rsp = _bounded_rounds(session.Session.wait_for_rsp)
 
@@ -393,6 +397,22 @@ def _surviving(graball: Any) -> Any:
                 return []
 
     return surviving
+
+
+def _never_blocking_recv(sock: Any, size: int) -> Any:
+    """pyghmi's `_io_recvfrom` (its I/O thread reading a socket until it is empty): a datagram
+    waiting on `sock`, or None at once.
+
+    NOTE: pyghmi makes the socket non-blocking, then reads; a thread that sends on the socket
+    meanwhile makes it blocking again (`_io_sendto`), and the read then waited for the socket's
+    next datagram. On a socket whose sessions had ended that never came: every BMC call and
+    login of the process waits for a wake-up from the I/O thread, and none came up for 30 s (a
+    stack dump of the lossy integration test: the I/O thread in `recvfrom` on one socket, 59
+    logins waiting for it). The flag on the read does not depend on the socket's mode."""
+    try:
+        return sock.recvfrom(size, socket.MSG_DONTWAIT)
+    except OSError:  # nothing waiting (EAGAIN), or an ICMP error of an earlier send
+        return None
 
 
 ROUND_MAX = 0.5
