@@ -111,6 +111,25 @@ async def _fresh_status(b: VirtualBmc, i: int) -> PowerState:
                 raise
 
 
+async def _fresh_console(b: VirtualBmc, i: int) -> int:
+    """Bytes of the host's output over a new console, opened again for up to LAST_CHANCE
+    until some arrive (a deadlocked pyghmi never brings one up)."""
+    give_up = time.monotonic() + LAST_CHANCE
+    async with IpmiDriver(SETTINGS) as driver:
+        while True:
+            try:
+                stream: AsyncIterator[bytes] = await (
+                    await driver.open(_target(b, i))).serial_console()
+                try:
+                    async with asyncio.timeout(SETTINGS.timeout * 2):
+                        return len(await anext(stream))
+                finally:
+                    await stream.aclose()  # type: ignore[attr-defined]
+            except (TimeoutError, StopAsyncIteration, BmcFailure):
+                if time.monotonic() > give_up:
+                    raise
+
+
 def test_sessions_and_consoles_survive_a_lossy_link_together() -> None:
     chassis = [MemoryChassis() for _ in range(BMCS)]
     with BmcRunner() as runner, contextlib.ExitStack() as stack:
@@ -128,23 +147,29 @@ def test_sessions_and_consoles_survive_a_lossy_link_together() -> None:
                                           STRESS_SEC + 60)
             return list(done[:BMCS]), list(done[BMCS:])
 
+        async def after() -> tuple[list[PowerState | BaseException],
+                                   list[int | BaseException]]:
+            states = asyncio.gather(*(_fresh_status(b, i) for i, b in enumerate(bmcs)),
+                                    return_exceptions=True)
+            consoles = asyncio.gather(*(_fresh_console(b, i) for i, b in enumerate(bmcs)),
+                                      return_exceptions=True)
+            return await states, await consoles
+
         with _talking(chassis):
-            read, answered = asyncio.run(stress())
-        for b in bmcs:
-            b.faults.loss = 0.0
-
-        async def after() -> list[PowerState | BaseException]:
-            return await asyncio.gather(*(_fresh_status(b, i) for i, b in enumerate(bmcs)),
-                                        return_exceptions=True)
-
-        # NOTE: the point: once the link is good again, every BMC answers a new session; a
-        # deadlocked pyghmi answers nothing, whatever the link
-        states = asyncio.run(after())
+            # NOTE: what the consoles read under the loss is left unchecked: a console's login
+            # and activation take seven round trips, each lost half the time at 30 % loss each
+            # way, within its 4 s; in 15 s all three consoles got nothing in one CI run (here
+            # one or two of three often do); the capture survives that by opening them again
+            _, answered = asyncio.run(stress())
+            for b in bmcs:
+                b.faults.loss = 0.0
+            # NOTE: the point: once the link is good again, every BMC answers a new session and
+            # brings up a new console with the host's output; a deadlocked pyghmi does neither,
+            # whatever the link
+            states, consoles = asyncio.run(after())
     assert states == [PowerState.OFF] * BMCS, states
     assert all(n > 0 for n in answered), answered
-    # NOTE: console output flowed (the SOL path ran beside the calls); one console may lose
-    # every activation in 15 s at this loss, which the capture survives by opening it again
-    assert sum(read) > 0, read
+    assert all(isinstance(n, int) and n > 0 for n in consoles), consoles
 
 
 OUTAGE_SEC = 7.0
