@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from racker.sim.vbmc import wire as wire
+from racker.adapters.bmc.ipmi import wire as wire
+from racker.adapters.bmc.ipmi.wire import Payload
 from racker.sim.vbmc.chassis import BootDevice, BootRequest, MemoryChassis, PowerAction
 from racker.sim.vbmc.commands import COMMANDS
 from racker.sim.vbmc.engine import SOL_MAX_PAYLOAD, SOL_RETRIES, BmcEngine
 from racker.sim.vbmc.sessions import SOL_ACCUMULATE_INTERVAL, SOL_SEND_THRESHOLD, Faults
 from racker.sim.vbmc.state import BootOptions, UserTable
-from racker.sim.vbmc.wire import Payload
 
 ADDR = ("10.0.0.9", 40000)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racker.sim.vbmc import wire as wire
+from racker.adapters.bmc.ipmi import wire as wire
 
 SHA1 = wire.SUITES[0]
 SHA256 = wire.SUITES[1]

@@ -10,7 +10,7 @@ import socket
 import struct
 from collections.abc import Callable
 
-from racker.sim.vbmc import wire as wire
+from racker.adapters.bmc.ipmi import wire as wire
 from racker.sim.vbmc.chassis import PowerAction
 from racker.sim.vbmc.sessions import (
     SOL_ACCUMULATE_INTERVAL,

@@ -12,7 +12,8 @@ import struct
 import uuid
 from collections.abc import Callable
 
-from racker.sim.vbmc import wire as wire
+from racker.adapters.bmc.ipmi import wire as wire
+from racker.adapters.bmc.ipmi.wire import Payload, Rmcp
 from racker.sim.vbmc.chassis import Chassis, ConsoleSink
 from racker.sim.vbmc.commands import channel_auth_cap, cipher_suites, dispatch
 from racker.sim.vbmc.sessions import (
@@ -32,7 +33,6 @@ from racker.sim.vbmc.state import (
     BootOptions,
     UserTable,
 )
-from racker.sim.vbmc.wire import Payload, Rmcp
 
 SOL_MAX_PAYLOAD = 200
 SOL_RETRY_INTERVAL = 1.0

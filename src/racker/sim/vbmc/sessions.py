@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from racker.sim.vbmc import wire as wire
+from racker.adapters.bmc.ipmi import wire as wire
 from racker.sim.vbmc.chassis import Chassis
 from racker.sim.vbmc.state import PRIV_USER, BootOptions, UserTable
 

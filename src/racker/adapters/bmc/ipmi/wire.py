@@ -1,4 +1,5 @@
-"""RMCP / IPMI 1.5 / RMCP+ (IPMI 2.0) framing and session crypto for the virtual BMC. Pure.
+"""RMCP / IPMI 1.5 / RMCP+ (IPMI 2.0) framing and session crypto for both ends: racker's
+Serial-over-LAN client and the simulator's virtual BMC. Pure.
 
 Everything here turns bytes into small dataclasses and back, and derives the RAKP keys. No
 sockets, no clocks: the caller passes randomness in where the protocol needs it.
