@@ -1,47 +1,88 @@
-"""`SolStream`'s hand-over from pyghmi's thread to the reader (pure: its callback is called as
-pyghmi's loop thread calls it; the session itself is tested in tests/integration)."""
+"""`SolStream`'s handling of SOL payloads and its hand-over to the reader (pure: payloads are
+given to it as its session's callback gives them; the session itself is tested against real
+BMCs in tests/integration/test_sol_capture.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
+
+import pytest
 
 from racker.adapters.bmc.errors import BmcCommandFailed
 from racker.adapters.bmc.interfaces import BmcTarget
-from racker.adapters.bmc.ipmi import sol
+from racker.adapters.bmc.ipmi import sol, wire
 
 TARGET = BmcTarget(node="node-1", address="10.0.0.8", user="admin", password="x", port=623)
 
 
-def test_output_reaches_the_reader_as_one_chunk_and_unread_output_can_be_taken() -> None:
-    async def main() -> tuple[bytes, bytes]:
-        stream = sol.SolStream(TARGET, timeout=1.0)
+def _stream(sent: list[bytes]) -> sol.SolStream:
+    """A stream whose acknowledgements are kept in `sent` instead of going out."""
+    stream = sol.SolStream(TARGET, timeout=1.0)
+    stream._session.send_sol = sent.append  # type: ignore[method-assign,assignment]
+    return stream
 
-        def pyghmi_thread(parts: list[bytes]) -> None:
-            for part in parts:
-                stream._received(part)
 
-        t = threading.Thread(target=pyghmi_thread, args=([b"Boot", b"Dxe: ", b"loading\r\n"],))
-        t.start()
-        t.join()
+def _output(seq: int, data: bytes, status: int = 0) -> bytes:
+    return wire.build_sol(wire.SolPacket(seq, 0, 0, status, data))
+
+
+def test_output_reaches_the_reader_as_one_chunk_each_packet_acknowledged() -> None:
+    async def main() -> tuple[bytes, bytes, list[bytes]]:
+        sent: list[bytes] = []
+        stream = _stream(sent)
+        for seq, part in enumerate([b"Boot", b"Dxe: ", b"loading\r\n"], 1):
+            stream._sol(_output(seq, part))
         first = await asyncio.wait_for(stream.__anext__(), 5)  # after DELIVER_AFTER, at once
-        t = threading.Thread(target=pyghmi_thread, args=([b"last ", b"words"],))
-        t.start()
-        t.join()
-        return first, stream.unread()  # before it was handed over
+        stream._sol(_output(4, b"last "))
+        stream._sol(_output(5, b"words"))
+        return first, stream.unread(), sent  # unread: before it was handed over
 
-    first, rest = asyncio.run(main())
+    first, rest, sent = asyncio.run(main())
     assert first == b"BootDxe: loading\r\n"
     assert rest == b"last words"
+    acks = [wire.parse_sol(p) for p in sent]
+    assert [(a.seq, a.ack_seq, a.accepted) for a in acks if a] == \
+        [(0, 1, 4), (0, 2, 5), (0, 3, 9), (0, 4, 5), (0, 5, 5)]
+
+
+def test_a_packet_sent_again_is_acknowledged_again_and_kept_once() -> None:
+    """The BMC sends a packet again when our acknowledgement was lost."""
+    async def main() -> tuple[bytes, int]:
+        sent: list[bytes] = []
+        stream = _stream(sent)
+        stream._sol(_output(7, b"once\r\n"))
+        stream._sol(_output(7, b"once\r\n"))
+        stream._sol(_output(8, b"then\r\n"))
+        return await asyncio.wait_for(stream.__anext__(), 5), len(sent)
+
+    got, acks = asyncio.run(main())
+    assert got == b"once\r\nthen\r\n"
+    assert acks == 3
+
+
+def test_a_bmc_that_deactivates_sol_ends_the_stream_after_the_output_before_it() -> None:
+    async def main() -> tuple[bytes, str]:
+        stream = _stream([])
+        stream._sol(_output(1, b"the end is near\r\n"))
+        stream._sol(_output(0, b"", status=sol.SOL_DEACTIVATING))
+        first = await asyncio.wait_for(stream.__anext__(), 5)
+        with pytest.raises(BmcCommandFailed) as ended:
+            await asyncio.wait_for(stream.__anext__(), 5)
+        return first, str(ended.value)
+
+    first, ended = asyncio.run(main())
+    assert first == b"the end is near\r\n"
+    assert "Serial over LAN ended: the BMC deactivated Serial over LAN" in ended
+    assert "node-1" in ended and "10.0.0.8:623" in ended
 
 
 def test_unread_leaves_the_end_of_the_stream_for_the_reader() -> None:
-    """A session that ended (an error item) while output was pending: `unread` takes the
-    output before the end, and the reader still learns that the session ended."""
+    """A session that ended while output was pending: `unread` takes the output before the
+    end, and the reader still learns that the session ended."""
     async def main() -> tuple[bytes, str]:
-        stream = sol.SolStream(TARGET, timeout=1.0)
+        stream = _stream([])
         stream._received(b"last words\r\n")
-        stream._received({"error": "session lost"})
+        stream._received("session lost")
         stream._received(b"after the end")
         taken = stream.unread()
         try:
@@ -55,33 +96,13 @@ def test_unread_leaves_the_end_of_the_stream_for_the_reader() -> None:
     assert "Serial over LAN ended: session lost" in ended
 
 
-def test_the_output_of_many_consoles_reaches_the_loop_in_one_wake_up() -> None:
-    """48 consoles with output in the same window: one call into the event loop from pyghmi's
-    thread, not one per console; each reader gets its own console's bytes."""
-    async def main() -> tuple[int, list[bytes]]:
-        loop = asyncio.get_running_loop()
-        streams = [sol.SolStream(TARGET, timeout=1.0) for _ in range(48)]
-        wakes = 0
-        threadsafe = loop.call_soon_threadsafe
+def test_a_closed_stream_takes_no_more_output() -> None:
+    async def main() -> tuple[list[bytes], list[bytes]]:
+        sent: list[bytes] = []
+        stream = _stream(sent)
+        await stream.aclose()
+        stream._sol(_output(1, b"too late\r\n"))
+        return [chunk async for chunk in stream], sent
 
-        def counting(*args: object) -> asyncio.Handle:
-            nonlocal wakes
-            wakes += 1
-            return threadsafe(*args)  # type: ignore[arg-type]
-
-        loop.call_soon_threadsafe = counting  # type: ignore[method-assign,assignment]
-
-        def pyghmi_thread() -> None:
-            for i, stream in enumerate(streams):
-                stream._received(b"console %d line\r\n" % i)
-                stream._received(b"more")
-
-        t = threading.Thread(target=pyghmi_thread)
-        t.start()
-        t.join()
-        got = [await asyncio.wait_for(s.__anext__(), 5) for s in streams]
-        return wakes, got
-
-    wakes, got = asyncio.run(main())
-    assert wakes == 1
-    assert got == [b"console %d line\r\nmore" % i for i in range(48)]
+    read, sent = asyncio.run(main())
+    assert read == [] and sent == []

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -98,17 +97,13 @@ class PyghmiSession:
                 log.debug("logout failed: %s", e)
 
 
-def forget_login(login: Future[Any], end: Callable[[Any], None] | None = None) -> None:
-    """End the session of a login racker stopped waiting for (a done-callback: it runs in the
-    login's own thread once the login ends, whichever way); `end` closes what the login made
-    (default: log its session out)."""
+def forget_login(login: Future[Any]) -> None:
+    """Log out the session of a login racker stopped waiting for (a done-callback: it runs in
+    the login's own thread once the login ends, whichever way)."""
     if login.cancelled() or login.exception() is not None:
         return
     try:
-        if end is None:
-            login.result().ipmi_session.logout()
-        else:
-            end(login.result())
+        login.result().ipmi_session.logout()
     except PYGHMI_ERRORS as e:  # the BMC forgets it after its idle timeout: no keepalives go
         log.debug("logout of an abandoned login failed: %s", e)
 
@@ -191,55 +186,6 @@ def new_command(bmc: str, userid: str, password: str, port: int, give_up_after: 
                                keepalive=True)
 
 
-def new_console(bmc: str, userid: str, password: str, port: int,
-                on_output: Callable[[Any], None], force: bool, give_up_after: float) -> Any:
-    """A pyghmi Console logged in on a session of its own, its SOL payload activated on this
-    thread (blocking); `on_output` gets what the host writes (pyghmi's loop thread calls it).
-    Gives up (the console not connected) once `give_up_after` seconds have passed."""
-    patch_pyghmi()
-    deadline = time.monotonic() + give_up_after
-    with _fresh_login(bmc, userid, password, port), \
-            _bounded(give_up_after, None, "console"):
-        made = _own_thread_console()(bmc, userid, password, on_output, port=port, force=force)
-        made.activate_here(max(0.0, deadline - time.monotonic()))
-        return made
-
-
-@functools.cache
-def _own_thread_console() -> type:
-    """pyghmi's Console, activating its SOL payload on the thread that opened it.
-
-    NOTE: pyghmi activates the payload (a call, and with `force` a deactivation first) in its
-    login callback, on whichever thread handles the login's last reply: mostly racker's SOL
-    pump, which then stood still for the activation's round trips, every console with it (4 s
-    on a lossy link, seen in a stall dump of the lossy-rack e2e)."""
-    from pyghmi.ipmi import console
-
-    class OwnThreadConsole(console.Console):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._owner = threading.get_ident()
-            self._logged_in = threading.Event()
-            self._login: Any = None
-            super().__init__(*args, **kwargs)
-
-        def _got_session(self, response: Any) -> None:
-            try:
-                if threading.get_ident() != self._owner:
-                    self._login = response
-                else:  # this thread saw the login end (while opening): activate now
-                    super()._got_session(response)
-            finally:
-                self._logged_in.set()
-
-        def activate_here(self, seconds: float) -> None:
-            """Wait for the login's end; when another thread saw it, activate SOL here."""
-            if self._logged_in.wait(seconds) and self._login is not None:
-                login, self._login = self._login, None
-                super()._got_session(login)
-
-    return OwnThreadConsole
-
-
 @contextlib.contextmanager
 def _fresh_login(bmc: str, userid: str, password: str, port: int) -> Iterator[None]:
     """A login that does not wait on an earlier one of the same credentials.
@@ -264,28 +210,6 @@ def _fresh_login(bmc: str, userid: str, password: str, port: int) -> Iterator[No
         yield
     finally:
         session.Session.initting_sessions.pop(stale, None)
-
-
-def handle_queued_packets() -> None:
-    """Handle every packet pyghmi's I/O thread has routed to a session and nobody took yet
-    (the consoles' output above all): what a round of pyghmi's loop does first."""
-    from pyghmi.ipmi.private import session
-
-    queued = session.sessionqueue
-    while queued:
-        try:
-            target = queued.popleft()
-        except IndexError:  # another thread's round took the last one
-            return
-        target.process_pktqueue()
-
-
-def run_timers() -> None:
-    """Resend what is due, give up what ran out of retransmits, send the keepalives that are
-    due, over every session of the process: the rest of a round of pyghmi's loop."""
-    from pyghmi.ipmi.private import session
-
-    session.Session.wait_for_rsp(0)
 
 
 def _bounded_by_work(timeout: float) -> float | None:

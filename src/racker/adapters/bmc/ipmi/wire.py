@@ -339,3 +339,64 @@ def parse_sol(p: bytes) -> SolPacket | None:
 def build_sol(pkt: SolPacket) -> bytes:
     """Encode a SOL payload."""
     return bytes([pkt.seq, pkt.ack_seq, pkt.accepted, pkt.status]) + pkt.data
+
+
+# -- the remote console's side of the session set-up (racker's SOL client) -----------------
+
+
+@dataclass(frozen=True)
+class IpmiResponse:
+    """An IPMI response message (IPMI 2.0 figure 13-4, response direction)."""
+
+    netfn: int
+    rq_seq: int
+    cmd: int
+    code: int
+    data: bytes
+
+
+def parse_response(msg: bytes) -> IpmiResponse | None:
+    """Decode an IPMI response message; None when it is too short or a checksum is wrong."""
+    if len(msg) < 8 or checksum(msg[:2]) != msg[2] or checksum(msg[3:-1]) != msg[-1]:
+        return None
+    return IpmiResponse(netfn=msg[1] >> 2, rq_seq=msg[4] >> 2, cmd=msg[5], code=msg[6],
+                        data=bytes(msg[7:-1]))
+
+
+def build_open_request(tag: int, console_sid: bytes, suite: CipherSuite,
+                       privilege: int = 0) -> bytes:
+    """RMCP+ Open Session Request (table 13-9); privilege 0: the highest the user has."""
+    return bytes([tag, privilege, 0, 0]) + console_sid + bytes([
+        0, 0, 0, 8, suite.auth, 0, 0, 0,
+        1, 0, 0, 8, suite.integrity, 0, 0, 0,
+        2, 0, 0, 8, suite.confidentiality, 0, 0, 0,
+    ])
+
+
+@dataclass(frozen=True)
+class SetupReply:
+    """The fixed head of the BMC's set-up replies (Open Session Response, RAKP2, RAKP4): the
+    message tag, the RMCP+ status and the console's session ID, then the rest."""
+
+    tag: int
+    status: int
+    console_sid: bytes
+    rest: bytes
+
+
+def parse_setup_reply(p: bytes) -> SetupReply | None:
+    """Decode the head of an Open Session Response, RAKP2 or RAKP4; None when truncated."""
+    if len(p) < 8:
+        return None
+    return SetupReply(p[0], p[1], bytes(p[4:8]), bytes(p[8:]))
+
+
+def build_rakp1(tag: int, managed_sid: bytes, rm: bytes, role: int, username: bytes) -> bytes:
+    """RAKP Message 1 (table 13-11): the console's random number, role and user name."""
+    return bytes([tag, 0, 0, 0]) + managed_sid + rm + bytes([role, 0, 0, len(username)]) \
+        + username
+
+
+def build_rakp3(tag: int, managed_sid: bytes, code: bytes, status: int = Rmcp.OK) -> bytes:
+    """RAKP Message 3 (table 13-13): the proof that the console knows the password."""
+    return bytes([tag, status, 0, 0]) + managed_sid + code
