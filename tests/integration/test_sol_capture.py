@@ -369,3 +369,20 @@ def test_four_consoles_streaming_at_once_get_every_line() -> None:
         got = asyncio.run(main())
     for seen in got:
         assert seen == b"".join(b"[%6d] booting\r\n" % i for i in range(lines)), seen[-200:]
+
+
+def test_a_console_to_an_address_it_cannot_send_to_is_an_unreachable_bmc() -> None:
+    """A name that does not resolve, a link-local address without its interface: a BMC failure
+    naming the node (the capture retries those), never an OSError that ends the capture."""
+    from racker.adapters.bmc.errors import BmcUnreachable
+
+    async def main() -> list[BaseException]:
+        failures: list[BaseException] = []
+        for address in ("fe80::1", "bmc-that-does-not-exist.invalid"):
+            with pytest.raises(BmcUnreachable) as failed:
+                await open_sol(BmcTarget("node-1", address, "admin", "x", 623), 2.0)
+            failures.append(failed.value)
+        return failures
+
+    for failure in asyncio.run(main()):
+        assert "node-1" in str(failure) and "unreachable" in str(failure)

@@ -26,6 +26,7 @@ from racker.adapters.bmc.errors import (
     BmcCommandFailed,
     BmcFailure,
     BmcNoFreeSession,
+    BmcUnreachable,
 )
 from racker.adapters.bmc.interfaces import BmcTarget
 from racker.adapters.bmc.ipmi import wire
@@ -151,7 +152,10 @@ class LanSession(asyncio.DatagramProtocol):
         BMC refuses)."""
         loop = asyncio.get_running_loop()
         t = self.target
-        await loop.create_datagram_endpoint(lambda: self, remote_addr=(t.address, t.port))
+        try:
+            await loop.create_datagram_endpoint(lambda: self, remote_addr=(t.address, t.port))
+        except OSError as e:  # an address that does not resolve, no route to it
+            raise BmcUnreachable(t.node, self._where(), str(e)) from None
         console_sid = self._console_sid.to_bytes(4, "little")
         opened = await self._setup(
             lambda tag: wire.build_v20(Payload.OPEN_REQUEST,

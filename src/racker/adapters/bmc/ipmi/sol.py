@@ -84,8 +84,8 @@ class SolStream(AsyncIterator[bytes]):
                 self._last_seq = pkt.seq
                 if pkt.data:
                     self._received(pkt.data)
-            self._session.send_sol(wire.build_sol(wire.SolPacket(0, pkt.seq, len(pkt.data), 0,
-                                                                 b"")))
+            accepted = min(len(pkt.data), 0xFF)
+            self._session.send_sol(wire.build_sol(wire.SolPacket(0, pkt.seq, accepted, 0, b"")))
         if pkt.status & SOL_DEACTIVATING:
             self._received("the BMC deactivated Serial over LAN")
 
