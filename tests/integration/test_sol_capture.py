@@ -162,10 +162,14 @@ def test_a_console_closed_and_opened_again_comes_up_each_time() -> None:
     assert [b"opening %d" % i in chunk for i, chunk in enumerate(got)] == [True] * 3
 
 
-def test_a_console_racker_gave_up_on_while_it_activated_is_logged_out() -> None:
-    """A slow BMC (every answer 0.3 s late): racker gives up on the console after its SOL
-    activation went out, before the answer came. The session must not stay up holding the
-    payload: each such retry took one of the BMC's few session slots."""
+def test_a_console_racker_gave_up_on_after_its_login_is_logged_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow BMC (every answer 0.3 s late): racker gives up on the console once its session is
+    up, while it asks for its privilege or activates SOL. The session must not stay up (with
+    the payload): each such retry took one of the BMC's few session slots."""
+    from racker.adapters.bmc.ipmi import lanplus
+
+    monkeypatch.setattr(lanplus, "RESEND_FIRST", 1.0)  # no request sent twice: 0.3 s answers
     with BmcRunner() as runner, \
             serve("127.0.0.1", 0, "admin", "vbmc-pass-1", MemoryChassis(), runner=runner) as b:
         engine = b.engine
@@ -185,7 +189,8 @@ def test_a_console_racker_gave_up_on_while_it_activated_is_logged_out() -> None:
                     await asyncio.sleep(0.05)
 
             watcher = asyncio.create_task(watch())
-            # four round trips (open, RAKP 1 and 3, privilege) take 1.2 s, the activation 0.3 s
+            # the session is up after three round trips (open, RAKP 1 and 3: 0.9 s); the
+            # privilege and the activation take 0.3 s each after that
             try:
                 stream = await open_sol(_target(b.port), 1.4)
             except BmcTimeout as e:
@@ -199,7 +204,7 @@ def test_a_console_racker_gave_up_on_while_it_activated_is_logged_out() -> None:
 
         seen, gave_up = asyncio.run(main())
     assert "no Serial-over-LAN session within 1.4 s" in str(gave_up)
-    assert (1, True) in seen, seen  # the BMC activated SOL for the console racker gave up on
+    assert any(sessions == 1 for sessions, _ in seen), seen  # the login was through
     assert seen[-5:] == [(0, False)] * 5, seen
 
 
@@ -267,7 +272,6 @@ def test_a_console_with_a_wrong_password_fails_as_an_authentication_failure() ->
             return failed.value
 
         failed = asyncio.run(main())
-        assert b.engine is not None and b.engine.active_sessions() == 0
     assert "authentication failed" in str(failed) and "node-1" in str(failed)
 
 
