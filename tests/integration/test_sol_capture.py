@@ -390,3 +390,24 @@ def test_a_console_to_an_address_it_cannot_send_to_is_an_unreachable_bmc() -> No
 
     for failure in asyncio.run(main()):
         assert "node-1" in str(failure) and "unreachable" in str(failure)
+
+
+def test_a_bmc_slower_than_the_first_resend_brings_the_console_up() -> None:
+    """Every answer 0.6 s late, after racker sent each request again (at 0.5 s): the login
+    takes the answer to its last RAKP1 only (the BMC draws a new random number for each; the
+    answer to the first one failed RAKP3), and the Activate Payload sent twice (the BMC answers
+    the second one "already active") brings the console up without taking anything over."""
+    chassis = MemoryChassis()
+    with BmcRunner() as runner, serve("127.0.0.1", 0, "admin", "vbmc-pass-1", chassis,
+                                      runner=runner) as b:
+        b.faults.delay = 0.6
+
+        async def main() -> bytes:
+            stream = await open_sol(_target(b.port), 20.0, take_over=False)
+            try:
+                chassis.emit_console(b"slow but there\r\n")
+                return await read_until(stream, b"slow but there")
+            finally:
+                await stream.aclose()
+
+        assert b"slow but there" in asyncio.run(main())

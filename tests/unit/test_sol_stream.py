@@ -106,3 +106,48 @@ def test_a_closed_stream_takes_no_more_output() -> None:
 
     read, sent = asyncio.run(main())
     assert read == [] and sent == []
+
+
+class _Bmc:
+    """A session whose BMC answers Activate Payload with `activate` codes in turn and says
+    `owner` holds the payload."""
+
+    def __init__(self, activate: list[int], owner: bytes) -> None:
+        self.managed_sid = b"\x0a\x0b\x0c\x0d"
+        self.activate = activate
+        self.owner = owner
+        self.asked: list[int] = []
+
+    async def command(self, netfn: int, cmd: int, data: bytes,
+                      deadline: float) -> wire.IpmiResponse:
+        self.asked.append(cmd)
+        if cmd == sol.CMD_ACTIVATE:
+            return wire.IpmiResponse(netfn + 1, 1, cmd, self.activate.pop(0), b"")
+        if cmd == sol.CMD_INSTANCE_INFO:
+            return wire.IpmiResponse(netfn + 1, 1, cmd, 0, self.owner + bytes(8))
+        return wire.IpmiResponse(netfn + 1, 1, cmd, 0, b"")
+
+
+@pytest.mark.parametrize(("take_over", "owner", "codes", "asked", "fails"), [
+    # the answer to our activation was lost and the request sent again: it is ours already
+    (False, b"\x0a\x0b\x0c\x0d", [0x80], [0x48, 0x4B], False),
+    # a dangling payload of another session: taken over (deactivated, activated again)
+    (True, b"\x01\x02\x03\x04", [0x80, 0x00], [0x48, 0x4B, 0x49, 0x48], False),
+    # another client holds it and we must not take it: the console fails, naming why
+    (False, b"\x01\x02\x03\x04", [0x80], [0x48, 0x4B], True),
+])
+def test_an_already_active_payload_is_ours_taken_over_or_refused(
+        take_over: bool, owner: bytes, codes: list[int], asked: list[int], fails: bool) -> None:
+    async def main() -> tuple[list[int], str]:
+        stream = sol.SolStream(TARGET, timeout=1.0, take_over=take_over)
+        bmc = _Bmc(codes, owner)
+        stream._session = bmc  # type: ignore[assignment]
+        try:
+            await stream._activate(asyncio.get_running_loop().time() + 1)
+        except BmcCommandFailed as e:
+            return bmc.asked, str(e)
+        return bmc.asked, ""
+
+    got, error = asyncio.run(main())
+    assert got == asked
+    assert ("SOL Session active for another client" in error) is fails
