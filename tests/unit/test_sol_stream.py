@@ -10,7 +10,7 @@ import pytest
 
 from racker.adapters.bmc.errors import BmcCommandFailed
 from racker.adapters.bmc.interfaces import BmcTarget
-from racker.adapters.bmc.ipmi import sol, wire
+from racker.adapters.bmc.ipmi import codec, sol, wire
 
 TARGET = BmcTarget(node="node-1", address="10.0.0.8", user="admin", password="x", port=623)
 
@@ -121,9 +121,9 @@ class _Bmc:
     async def command(self, netfn: int, cmd: int, data: bytes,
                       deadline: float) -> wire.IpmiResponse:
         self.asked.append(cmd)
-        if cmd == sol.CMD_ACTIVATE:
+        if cmd == codec.CMD_ACTIVATE_PAYLOAD:
             return wire.IpmiResponse(netfn + 1, 1, cmd, self.activate.pop(0), b"")
-        if cmd == sol.CMD_INSTANCE_INFO:
+        if cmd == codec.CMD_GET_PAYLOAD_INSTANCE_INFO:
             return wire.IpmiResponse(netfn + 1, 1, cmd, 0, self.owner + bytes(8))
         return wire.IpmiResponse(netfn + 1, 1, cmd, 0, b"")
 

@@ -19,7 +19,7 @@ import asyncio
 import hmac
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from racker.adapters.bmc.errors import (
     BmcAuthFailed,
@@ -30,6 +30,11 @@ from racker.adapters.bmc.errors import (
 )
 from racker.adapters.bmc.interfaces import BmcTarget
 from racker.adapters.bmc.ipmi import wire
+from racker.adapters.bmc.ipmi.codec import (
+    CMD_CLOSE_SESSION,
+    CMD_SET_SESSION_PRIVILEGE,
+    NETFN_APP,
+)
 from racker.adapters.bmc.ipmi.wire import Payload, Rmcp
 
 SUITE = wire.SUITES[0]
@@ -39,12 +44,8 @@ ROLE = 0x14
 """RAKP1's requested role: administrator, the user looked up by name only."""
 RESEND_FIRST = 0.5
 RESEND_MOST = 2.0
-NETFN_APP = 0x06
-CMD_SET_PRIVILEGE = 0x3B
-CMD_CLOSE_SESSION = 0x3C
 PRIV_ADMIN = 0x04
 
-T = TypeVar("T")
 Match = Callable[[wire.Packet, bytes], Any]
 """A reply's test: what a waiting request takes from a datagram (its packet, and its payload
 decrypted), or None when the datagram is not its reply."""
@@ -187,7 +188,8 @@ class LanSession(asyncio.DatagramProtocol):
                                    wire.rakp4_code(keys, rm, managed, guid)):
             raise BmcAuthFailed(t.node, self._where(), "the BMC's session proof is wrong")
         self._keys, self.managed_sid = keys, managed
-        answer = await self.command(NETFN_APP, CMD_SET_PRIVILEGE, bytes([PRIV_ADMIN]), deadline)
+        answer = await self.command(NETFN_APP, CMD_SET_SESSION_PRIVILEGE, bytes([PRIV_ADMIN]),
+                                    deadline)
         if answer.code:
             raise BmcAuthFailed(t.node, self._where(), "no administrator privilege (completion "
                                 f"code 0x{answer.code:02x})")
@@ -255,4 +257,9 @@ class LanSession(asyncio.DatagramProtocol):
                 self._transport.close()
 
     def _where(self) -> str:
-        return f"{self.target.address}:{self.target.port}"
+        return where(self.target)
+
+
+def where(target: BmcTarget) -> str:
+    """The BMC as a console's errors name it: address and port."""
+    return f"{target.address}:{target.port}"

@@ -18,7 +18,13 @@ from collections.abc import AsyncIterator
 from racker.adapters.bmc.errors import BmcCommandFailed, BmcTimeout
 from racker.adapters.bmc.interfaces import BmcTarget
 from racker.adapters.bmc.ipmi import wire
-from racker.adapters.bmc.ipmi.lanplus import NETFN_APP, LanSession
+from racker.adapters.bmc.ipmi.codec import (
+    CMD_ACTIVATE_PAYLOAD,
+    CMD_DEACTIVATE_PAYLOAD,
+    CMD_GET_PAYLOAD_INSTANCE_INFO,
+    NETFN_APP,
+)
+from racker.adapters.bmc.ipmi.lanplus import LanSession, where
 
 QUEUE_LIMIT = 4096
 """Chunks a console buffers for a slow reader before it drops the oldest."""
@@ -32,9 +38,6 @@ silent console's session from expiring on the BMC: most expire after 60 s idle).
 CLOSE_WITHIN = 2.0
 """Seconds a closing console waits at most for the BMC to confirm its logout."""
 
-CMD_ACTIVATE = 0x48
-CMD_DEACTIVATE = 0x49
-CMD_INSTANCE_INFO = 0x4B
 SOL_INSTANCE = bytes([wire.Payload.SOL, 1])
 ACTIVATE_SOL = SOL_INSTANCE + bytes([0xC0, 0, 0, 0])
 """Activate Payload: SOL instance 1, encrypted and authenticated, serial alerts deferred."""
@@ -72,7 +75,7 @@ class SolStream(AsyncIterator[bytes]):
         self._keepalive: asyncio.Task[None] | None = None
 
     def _where(self) -> str:
-        return f"{self.target.address}:{self.target.port}"
+        return where(self.target)
 
     def _sol(self, payload: bytes) -> None:
         """A SOL payload from the BMC: acknowledge the host's output, keep it once."""
@@ -135,12 +138,12 @@ class SolStream(AsyncIterator[bytes]):
 
     async def _activate(self, deadline: float) -> None:
         s = self._session
-        answer = await s.command(NETFN_APP, CMD_ACTIVATE, ACTIVATE_SOL, deadline)
+        answer = await s.command(NETFN_APP, CMD_ACTIVATE_PAYLOAD, ACTIVATE_SOL, deadline)
         if answer.code == ALREADY_ACTIVE and await self._owner(deadline) == s.managed_sid:
             return  # our activation's answer was lost and the request sent again
         if answer.code == ALREADY_ACTIVE and self.take_over:
-            await s.command(NETFN_APP, CMD_DEACTIVATE, DEACTIVATE_SOL, deadline)
-            answer = await s.command(NETFN_APP, CMD_ACTIVATE, ACTIVATE_SOL, deadline)
+            await s.command(NETFN_APP, CMD_DEACTIVATE_PAYLOAD, DEACTIVATE_SOL, deadline)
+            answer = await s.command(NETFN_APP, CMD_ACTIVATE_PAYLOAD, ACTIVATE_SOL, deadline)
         if answer.code:
             why = _NOT_ACTIVATED.get(answer.code, f"completion code 0x{answer.code:02x}")
             raise BmcCommandFailed(self.target.node, self._where(),
@@ -148,7 +151,7 @@ class SolStream(AsyncIterator[bytes]):
 
     async def _owner(self, deadline: float) -> bytes | None:
         """The BMC's ID of the session holding the SOL payload (None: it did not say)."""
-        answer = await self._session.command(NETFN_APP, CMD_INSTANCE_INFO, SOL_INSTANCE,
+        answer = await self._session.command(NETFN_APP, CMD_GET_PAYLOAD_INSTANCE_INFO, SOL_INSTANCE,
                                              deadline)
         return answer.data[:4] if answer.code == 0 and len(answer.data) >= 4 else None
 

@@ -93,6 +93,12 @@ def checksum(data: bytes) -> int:
     return -sum(data) & 0xFF
 
 
+def _well_framed(msg: bytes, least: int) -> bool:
+    """An IPMI message of at least `least` bytes whose two checksums (of the header, and of
+    the rest) are right."""
+    return len(msg) >= least and checksum(msg[:2]) == msg[2] and checksum(msg[3:-1]) == msg[-1]
+
+
 @dataclass(frozen=True)
 class IpmiRequest:
     """An IPMI request message (IPMI 2.0 figure 13-4, request direction)."""
@@ -109,7 +115,7 @@ class IpmiRequest:
 
 def parse_request(msg: bytes) -> IpmiRequest | None:
     """Decode an IPMI request; None when it is too short or a checksum is wrong."""
-    if len(msg) < 7 or checksum(msg[:2]) != msg[2] or checksum(msg[3:-1]) != msg[-1]:
+    if not _well_framed(msg, 7):
         return None
     return IpmiRequest(rs_addr=msg[0], netfn=msg[1] >> 2, rs_lun=msg[1] & 3, rq_addr=msg[3],
                        rq_seq=msg[4] >> 2, rq_lun=msg[4] & 3, cmd=msg[5], data=bytes(msg[6:-1]))
@@ -357,7 +363,7 @@ class IpmiResponse:
 
 def parse_response(msg: bytes) -> IpmiResponse | None:
     """Decode an IPMI response message; None when it is too short or a checksum is wrong."""
-    if len(msg) < 8 or checksum(msg[:2]) != msg[2] or checksum(msg[3:-1]) != msg[-1]:
+    if not _well_framed(msg, 8):
         return None
     return IpmiResponse(netfn=msg[1] >> 2, rq_seq=msg[4] >> 2, cmd=msg[5], code=msg[6],
                         data=bytes(msg[7:-1]))
